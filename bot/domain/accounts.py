@@ -1,0 +1,238 @@
+"""What an account is: its channels and audiences, Jira/Confluence scope, budget, people, schedules.
+
+Plain pydantic models, validated once when the accounts file is loaded (see ``bot.accounts_file``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+import zoneinfo
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Audience(enum.StrEnum):
+    """Who reads a channel: the client (possibly Slack Connect) or the agency only."""
+
+    CLIENT = "client"
+    INTERNAL = "internal"
+
+
+class _Model(BaseModel):
+    # Typos in the accounts file must fail loudly instead of being silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_CRON_FIELDS = 5
+
+
+class DigestSchedule(_Model):
+    """When a channel gets its digest: a 5-field crontab in the account's timezone."""
+
+    cron: str = Field(description="crontab: minute hour day month weekday, e.g. '0 9 * * mon'")
+    grace_minutes: int = Field(default=180, ge=0, description="post a missed slot this late at most")
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        if len(value.split()) != _CRON_FIELDS:
+            raise ValueError("must have 5 fields: minute hour day month weekday (e.g. '0 9 * * mon')")
+        return value
+
+
+class Channel(_Model):
+    """A Slack channel linked to the account."""
+
+    id: str = Field(description="Slack channel id, e.g. C0123ABCD")
+    audience: Audience
+    name: str | None = None
+    digest: DigestSchedule | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _slack_channel_id(cls, value: str) -> str:
+        if not re.fullmatch(r"[CGD][A-Z0-9]{6,}", value):
+            raise ValueError("must be a Slack channel id like C0123ABCD (not a #name)")
+        return value
+
+
+class JiraScope(_Model):
+    """Which Jira work belongs to the account, and which of it is internal."""
+
+    projects: list[str] = Field(default_factory=list)
+    jql: str | None = Field(default=None, description="extra JQL, ANDed with the projects")
+    internal_labels: list[str] = Field(default_factory=lambda: ["internal"])
+    internal_issue_types: list[str] = Field(default_factory=list)
+    waiting_statuses: list[str] = Field(default_factory=lambda: ["Waiting for customer"])
+    client_users: list[str] = Field(default_factory=list, description="Jira account ids of client people")
+    deadline_horizon_days: int = Field(default=14, ge=1, le=365)
+
+    @field_validator("projects")
+    @classmethod
+    def _project_keys(cls, value: list[str]) -> list[str]:
+        for key in value:
+            if not re.fullmatch(r"[A-Z][A-Z0-9_]{0,19}", key):
+                raise ValueError(f"{key!r} is not a Jira project key (upper case, e.g. ACME)")
+        return value
+
+    @model_validator(mode="after")
+    def _some_scope(self) -> JiraScope:
+        if not self.projects and not self.jql:
+            raise ValueError("give at least one of 'projects' or 'jql'")
+        return self
+
+    def scope_jql(self) -> str:
+        """The JQL that selects all of the account's issues."""
+        parts = []
+        if self.projects:
+            parts.append("project in (" + ", ".join(self.projects) + ")")
+        if self.jql:
+            parts.append(f"({self.jql})")
+        return " AND ".join(parts)
+
+
+class ConfluenceScope(_Model):
+    space: str
+    status_page_parent_id: str | None = Field(
+        default=None, description="publish digests as child pages of this page"
+    )
+
+
+class Budget(_Model):
+    """How much work the client bought, and who may see money."""
+
+    period: Literal["monthly", "project"] = "monthly"
+    start: dt.date | None = None
+    end: dt.date | None = None
+    hours: Decimal | None = Field(default=None, gt=0)
+    rate: Decimal | None = Field(default=None, ge=0, description="price of one hour")
+    currency: str = "EUR"
+    thresholds: list[int] = Field(default_factory=lambda: [80, 100])
+    show_money_to_client: bool = False
+    alert_client: bool = False
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise ValueError("must be an ISO 4217 code like EUR or USD")
+        return value
+
+    @field_validator("thresholds")
+    @classmethod
+    def _percentages(cls, value: list[int]) -> list[int]:
+        if any(t <= 0 or t > 1000 for t in value):
+            raise ValueError("thresholds are percentages between 1 and 1000")
+        return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Budget:
+        if self.period == "project" and (self.start is None or self.end is None):
+            raise ValueError("a project budget needs 'start' and 'end' dates")
+        if self.start and self.end and self.end < self.start:
+            raise ValueError("'end' is before 'start'")
+        if self.hours is None and self.rate is None:
+            raise ValueError("give 'hours' (and optionally 'rate')")
+        return self
+
+
+class Roles(_Model):
+    """Who speaks for what, as Slack user ids."""
+
+    budget: str | None = None
+    billing: str | None = None
+    backlog: str | None = None
+    support: str | None = None
+
+
+class Account(_Model):
+    """One client account and everything Account Pulse knows about it."""
+
+    key: str
+    name: str
+    language: Literal["de", "en", "ru"] = "en"
+    timezone: str
+    channels: list[Channel]
+    jira: JiraScope
+    confluence: ConfluenceScope | None = None
+    budget: Budget | None = None
+    roles: Roles = Field(default_factory=Roles)
+    people: dict[str, str] = Field(
+        default_factory=dict, description="Jira email or account id -> Slack user id"
+    )
+
+    @field_validator("key")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", value):
+            raise ValueError("must be lower case letters, digits and '-' (e.g. acme-shop)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA timezone (e.g. Europe/Berlin)") from None
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _has_channels(cls, value: list[Channel]) -> list[Channel]:
+        if not value:
+            raise ValueError("link at least one channel")
+        return value
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def channel(self, channel_id: str) -> Channel | None:
+        return next((c for c in self.channels if c.id == channel_id), None)
+
+
+class AccountsConfig(_Model):
+    """The top level of the accounts file."""
+
+    accounts: list[Account]
+
+    @model_validator(mode="after")
+    def _unique(self) -> AccountsConfig:
+        seen_keys: set[str] = set()
+        seen_channels: dict[str, str] = {}
+        for account in self.accounts:
+            if account.key in seen_keys:
+                raise ValueError(f"account key {account.key!r} is used twice")
+            seen_keys.add(account.key)
+            for channel in account.channels:
+                # One channel, one account: otherwise one client could see another's data.
+                other = seen_channels.get(channel.id)
+                if other is not None:
+                    raise ValueError(
+                        f"channel {channel.id} is linked to both {other!r} and {account.key!r}"
+                    )
+                seen_channels[channel.id] = account.key
+        return self
+
+    def by_key(self, key: str) -> Account | None:
+        return next((a for a in self.accounts if a.key == key), None)
+
+    def by_channel(self, channel_id: str) -> tuple[Account, Channel] | None:
+        for account in self.accounts:
+            channel = account.channel(channel_id)
+            if channel is not None:
+                return account, channel
+        return None
+
+    def by_project(self, project_key: str) -> Account | None:
+        return next((a for a in self.accounts if project_key in a.jira.projects), None)
+
+    def by_space(self, space_key: str) -> Account | None:
+        return next(
+            (a for a in self.accounts if a.confluence and a.confluence.space == space_key), None
+        )

@@ -1,0 +1,58 @@
+"""Jira work as plain values: issues, worklogs, versions (milestones).
+
+The Jira adapter translates API JSON into these; domain and render code never see raw JSON.
+All datetimes are timezone-aware.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Worklog:
+    id: str
+    issue_key: str
+    started: dt.datetime
+    seconds: int
+    author: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    key: str
+    project: str
+    summary: str
+    issue_type: str
+    status: str
+    # Jira's status category key: "new" | "indeterminate" | "done".
+    status_category: str
+    created: dt.datetime
+    resolved: dt.datetime | None = None
+    due: dt.date | None = None
+    assignee: str | None = None
+    assignee_id: str | None = None
+    priority: str | None = None
+    labels: tuple[str, ...] = ()
+    security_level: str | None = None
+    fix_version_ids: tuple[str, ...] = ()
+    original_estimate_seconds: int | None = None
+    time_spent_seconds: int | None = None
+    worklogs: tuple[Worklog, ...] = field(default=(), compare=False)
+
+    @property
+    def done(self) -> bool:
+        return self.status_category == "done"
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    id: str
+    project: str
+    name: str
+    released: bool = False
+    archived: bool = False
+    release_date: dt.date | None = None
+    start_date: dt.date | None = None
+    description: str | None = None

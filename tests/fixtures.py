@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+
+def _find_shared() -> Path:
+    # CI clones the repo with shared/ beside it; PULSE_SHARED_FIXTURES overrides for other layouts.
+    override = os.environ.get("PULSE_SHARED_FIXTURES")
+    if override:
+        return Path(override)
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "shared" / "fixtures"
+        if candidate.is_dir():
+            return candidate
+    raise RuntimeError(
+        "shared/fixtures not found beside the repository; set PULSE_SHARED_FIXTURES to its path"
+    )
+
+
+SHARED_FIXTURES = _find_shared()
 
 
 def shared_fixture(relpath: str) -> Any:

@@ -1,0 +1,72 @@
+"""Every error Account Pulse raises on purpose, in one small tree.
+
+    PulseError
+    ├── UserError            the person in Slack did something we can explain (usage, permission)
+    │   └── PermissionDenied
+    ├── ConfigError          a settings or accounts-file problem; names the file and the field
+    ├── UpstreamError        Jira / Confluence / Slack failed; `retryable` says whether to try again
+    │   └── UpstreamUnavailable   retries exhausted: say "delayed", never post partial numbers
+    └── WebhookRejected      an HTTP delivery we refuse (4xx): bad signature, not JSON, too large
+
+Webhook *processing* outcomes (ignored / unsupported / anomalous) are results, not exceptions:
+see `bot.domain.events`.
+
+A user never sees a traceback: listeners turn `UserError` into an ephemeral hint and everything
+else into a short apology, while the log keeps the traceback for the operator.
+"""
+
+from __future__ import annotations
+
+
+class PulseError(Exception):
+    """Base of all errors raised on purpose."""
+
+
+class UserError(PulseError):
+    """Something the user can fix; `str(err)` is shown to them as is."""
+
+
+class PermissionDenied(UserError):
+    """The user may not run this command here."""
+
+
+class ConfigError(PulseError):
+    """Settings or accounts file are wrong; each problem names its file and field."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}")
+
+
+class UpstreamError(PulseError):
+    """Jira, Confluence or Slack failed."""
+
+    def __init__(
+        self,
+        service: str,
+        message: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ):
+        self.service = service
+        self.retryable = retryable
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(f"{service}: {message}")
+
+
+class UpstreamUnavailable(UpstreamError):
+    """Retries are exhausted; the caller reports a delay instead of wrong numbers."""
+
+
+class WebhookRejected(PulseError):
+    """A webhook delivery we refuse with a 4xx status."""
+
+    def __init__(self, status: int, reason: str):
+        self.status = status
+        self.reason = reason
+        super().__init__(f"{status}: {reason}")

@@ -1,0 +1,101 @@
+"""structlog set-up: pretty on a TTY, JSON otherwise, stdlib loggers routed through it, secrets redacted."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+REDACTED = "[redacted]"
+
+# Keys whose values are secrets wherever they appear in an event.
+_SECRET_KEY = re.compile(
+    r"(token|secret|password|passwd|authorization|signature|api_key|apikey|cookie)", re.I
+)
+# Secrets that slip into free text: Slack tokens, bearer/basic auth headers, HMAC signatures,
+# and `secret=` in webhook URLs.
+_SECRET_TEXT = [
+    re.compile(r"xox[abposr]-[A-Za-z0-9-]+"),
+    re.compile(r"xapp-[A-Za-z0-9-]+"),
+    re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"sha256=[0-9a-fA-F]{16,}"),
+    re.compile(r"(?i)([?&](secret|token)=)[^&\s]+"),
+]
+
+
+def _scrub_text(text: str) -> str:
+    for pattern in _SECRET_TEXT:
+        if pattern.groups >= 2:
+            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+        else:
+            text = pattern.sub(REDACTED, text)
+    return text
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _scrub_text(value)
+    if isinstance(value, dict):
+        return {k: REDACTED if _SECRET_KEY.search(str(k)) else _scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_scrub(v) for v in value)
+    return value
+
+
+def redact_secrets(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: blank secret-named keys and token-shaped text anywhere in the event."""
+    for key in list(event_dict):
+        if _SECRET_KEY.search(key):
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = _scrub(event_dict[key])
+    return event_dict
+
+
+def _render_exc_then_redact(logger: Any, name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    # Tracebacks can quote secrets (a URL with ?secret=…): render them first, then scrub.
+    event_dict = structlog.processors.format_exc_info(logger, name, event_dict)
+    return redact_secrets(logger, name, event_dict)
+
+
+def configure_logging(level: str | int = "INFO", json: bool | None = None) -> None:
+    """Configure structlog and the stdlib root logger once, at start-up."""
+    if json is None:
+        json = not sys.stderr.isatty()
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    if json:
+        final = [_render_exc_then_redact, structlog.processors.JSONRenderer()]
+    else:
+        final = [redact_secrets, structlog.dev.ConsoleRenderer()]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Libraries that are chatty at INFO about every HTTP call.
+    for noisy in ("urllib3", "slack_sdk.web", "apscheduler.executors"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    """A named structlog logger (names like `pulse.webhooks.anomalous` can be filtered on)."""
+    return structlog.get_logger(name)

@@ -1,0 +1,206 @@
+"""Budget math: hours spent in the budget period, burn rate, forecast, thresholds, money.
+
+Pure: the caller passes ``now`` (aware) and the issues with their worklogs. The issues must include
+every issue that has worklogs in the period, not only recently updated ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+from bot.domain.accounts import Account, Audience
+from bot.domain.audience import money_visible, visible_issues
+from bot.domain.work import Issue
+
+_SECONDS_PER_HOUR = 3600
+_HUNDREDTH = Decimal("0.01")
+_TENTH = Decimal("0.1")
+
+
+class Forecast(enum.StrEnum):
+    """When the budget runs out at the current pace."""
+
+    DATE = "date"  # runs out on forecast_date, inside the period
+    PAST_PERIOD_END = "past_period_end"  # lasts past the end of the period
+    EXHAUSTED = "exhausted"  # nothing left (or overspent)
+    NO_BURN = "no_burn"  # nothing spent yet on an elapsed working day: no pace to extrapolate
+    NO_LIMIT = "no_limit"  # the budget has a rate but no hours
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetPeriod:
+    """The dates a budget counts, both inclusive, in the account's timezone."""
+
+    start: dt.date
+    end: dt.date
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, dt.date) and self.start <= day <= self.end
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetStatus:
+    """Where a budget stands for one audience at one moment (hours in Decimal, 2 places)."""
+
+    period: BudgetPeriod
+    today: dt.date
+    spent_seconds: int
+    spent_hours: Decimal
+    budget_hours: Decimal | None
+    remaining_hours: Decimal | None  # negative when overspent
+    percent_used: Decimal | None  # 52.5 means 52.5 %, one decimal place
+    working_days_elapsed: int
+    working_days_total: int
+    burn_hours_per_working_day: Decimal | None
+    forecast: Forecast
+    forecast_date: dt.date | None  # set for DATE and PAST_PERIOD_END
+    thresholds_crossed: tuple[int, ...]  # ascending, e.g. (80, 100)
+    money_visible: bool
+    currency: str
+    rate: Decimal | None  # None unless money_visible
+    spent_money: Decimal | None
+    budget_money: Decimal | None
+    remaining_money: Decimal | None
+    mention_user_id: str | None  # Roles.budget, internal audience only
+
+    @property
+    def overspent(self) -> bool:
+        return self.remaining_hours is not None and self.remaining_hours < 0
+
+    @property
+    def highest_threshold(self) -> int | None:
+        return self.thresholds_crossed[-1] if self.thresholds_crossed else None
+
+
+def is_working_day(day: dt.date) -> bool:
+    """Monday to Friday (public holidays are not known here)."""
+    return day.weekday() < 5
+
+
+def working_days(start: dt.date, end: dt.date) -> int:
+    """Number of working days from start to end, both inclusive (0 if end < start)."""
+    if end < start:
+        return 0
+    total_days = (end - start).days + 1
+    weeks, rest = divmod(total_days, 7)
+    count = weeks * 5
+    for offset in range(rest):
+        if is_working_day(start + dt.timedelta(days=weeks * 7 + offset)):
+            count += 1
+    return count
+
+
+def nth_working_day_after(day: dt.date, n: int) -> dt.date:
+    """The n-th working day after ``day`` (n >= 1), not counting ``day`` itself."""
+    current = day
+    while n > 0:
+        current += dt.timedelta(days=1)
+        if is_working_day(current):
+            n -= 1
+    return current
+
+
+def budget_period(account: Account, now: dt.datetime) -> BudgetPeriod | None:
+    """The period the account's budget counts at ``now``: calendar month or project dates."""
+    budget = account.budget
+    if budget is None:
+        return None
+    if budget.period == "project":
+        assert budget.start is not None and budget.end is not None  # validated by Budget
+        return BudgetPeriod(budget.start, budget.end)
+    today = now.astimezone(account.tz).date()
+    first = today.replace(day=1)
+    next_first = (first + dt.timedelta(days=32)).replace(day=1)
+    return BudgetPeriod(first, next_first - dt.timedelta(days=1))
+
+
+def seconds_logged(issues: Iterable[Issue], period: BudgetPeriod, tz: dt.tzinfo) -> int:
+    """Sum of worklog seconds whose start, seen in ``tz``, falls on a day of the period."""
+    return sum(
+        worklog.seconds
+        for issue in issues
+        for worklog in issue.worklogs
+        if worklog.started.astimezone(tz).date() in period
+    )
+
+
+def _decimal(value: Fraction, quantum: Decimal) -> Decimal:
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(
+        quantum, rounding=ROUND_HALF_UP
+    )
+
+
+def budget_status(
+    account: Account, audience: Audience, issues: Iterable[Issue], now: dt.datetime
+) -> BudgetStatus | None:
+    """The budget section for this audience; None when the account has no budget."""
+    budget = account.budget
+    period = budget_period(account, now)
+    if budget is None or period is None:
+        return None
+    tz = account.tz
+    today = now.astimezone(tz).date()
+    spent_seconds = seconds_logged(visible_issues(issues, audience, account), period, tz)
+    spent = Fraction(spent_seconds, _SECONDS_PER_HOUR)
+
+    last_elapsed = min(today, period.end)
+    elapsed = working_days(period.start, last_elapsed)
+    burn = spent / elapsed if elapsed else None
+
+    budget_hours = Fraction(budget.hours) if budget.hours is not None else None
+    remaining = budget_hours - spent if budget_hours is not None else None
+
+    forecast_date: dt.date | None = None
+    if remaining is None:
+        forecast = Forecast.NO_LIMIT
+    elif remaining <= 0:
+        forecast = Forecast.EXHAUSTED
+    elif not burn:
+        forecast = Forecast.NO_BURN
+    else:
+        # The day the last remaining hour is burnt, counting whole working days after today.
+        forecast_date = nth_working_day_after(last_elapsed, math.ceil(remaining / burn))
+        forecast = Forecast.DATE if forecast_date <= period.end else Forecast.PAST_PERIOD_END
+
+    crossed: tuple[int, ...] = ()
+    percent = None
+    if budget_hours is not None:
+        percent = spent * 100 / budget_hours
+        crossed = tuple(t for t in budget.thresholds if percent >= t)
+
+    show_money = money_visible(audience, account)
+    rate = Fraction(budget.rate) if show_money and budget.rate is not None else None
+
+    def money(hours: Fraction | None) -> Decimal | None:
+        if rate is None or hours is None:
+            return None
+        return _decimal(hours * rate, _HUNDREDTH)
+
+    return BudgetStatus(
+        period=period,
+        today=today,
+        spent_seconds=spent_seconds,
+        spent_hours=_decimal(spent, _HUNDREDTH),
+        budget_hours=_decimal(budget_hours, _HUNDREDTH) if budget_hours is not None else None,
+        remaining_hours=_decimal(remaining, _HUNDREDTH) if remaining is not None else None,
+        percent_used=_decimal(percent, _TENTH) if percent is not None else None,
+        working_days_elapsed=elapsed,
+        working_days_total=working_days(period.start, period.end),
+        burn_hours_per_working_day=_decimal(burn, _HUNDREDTH) if burn is not None else None,
+        forecast=forecast,
+        forecast_date=forecast_date,
+        thresholds_crossed=crossed,
+        money_visible=show_money,
+        currency=budget.currency,
+        rate=budget.rate if rate is not None else None,
+        spent_money=money(spent),
+        budget_money=money(budget_hours),
+        remaining_money=money(remaining),
+        mention_user_id=account.roles.budget if audience is Audience.INTERNAL else None,
+    )

@@ -1,0 +1,126 @@
+"""The account digest: budget, milestones, deadlines and what changed, for one audience.
+
+Entry point ``build_digest``; the section builders (``budget_status``, ``milestones_section``,
+``deadlines_section``, ``changes_section``) serve ``/pulse budget|milestones|deadlines`` alone.
+Every section filters the issues by audience itself, so none can leak withheld work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bot.domain.accounts import Account, Audience
+from bot.domain.audience import visible_issues
+from bot.domain.budget import BudgetStatus, budget_status
+from bot.domain.deadlines import (
+    DeadlinesSection,
+    IssueLine,
+    deadlines_section,
+    issue_line,
+    issue_sort_key,
+)
+from bot.domain.milestones import MilestonesSection, milestones_section
+from bot.domain.work import Issue, Version
+
+DEFAULT_LOOKBACK = dt.timedelta(days=7)
+
+__all__ = [
+    "BudgetStatus",
+    "ChangesSection",
+    "DeadlinesSection",
+    "Digest",
+    "IssueLine",
+    "MilestonesSection",
+    "budget_status",
+    "build_digest",
+    "changes_section",
+    "deadlines_section",
+    "default_since",
+    "milestones_section",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesSection:
+    """Issues created and issues resolved since the channel's last digest (oldest first)."""
+
+    since: dt.datetime
+    created: tuple[IssueLine, ...]
+    resolved: tuple[IssueLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Everything one channel's digest says, already filtered for its audience."""
+
+    account_key: str
+    account_name: str
+    audience: Audience
+    generated_at: dt.datetime
+    today: dt.date
+    since: dt.datetime
+    budget: BudgetStatus | None
+    milestones: MilestonesSection
+    deadlines: DeadlinesSection
+    changes: ChangesSection
+
+
+def default_since(now: dt.datetime, since: dt.datetime | None) -> dt.datetime:
+    """The channel's last digest time, or a week before ``now`` for a first digest."""
+    return since if since is not None else now - DEFAULT_LOOKBACK
+
+
+def changes_section(
+    account: Account,
+    audience: Audience,
+    issues: Iterable[Issue],
+    now: dt.datetime,
+    since: dt.datetime | None = None,
+) -> ChangesSection:
+    """Issues created since ``since`` and issues done since then (``None``: the last 7 days)."""
+    since = default_since(now, since)
+    today = now.astimezone(account.tz).date()
+    seen = visible_issues(issues, audience, account)
+    created = sorted(
+        (i for i in seen if since <= i.created <= now),
+        key=lambda i: (i.created, issue_sort_key(i.key)),
+    )
+    resolved = sorted(
+        (i for i in seen if i.done and i.resolved is not None and since <= i.resolved <= now),
+        key=lambda i: (i.resolved, issue_sort_key(i.key)),
+    )
+    return ChangesSection(
+        since=since,
+        created=tuple(issue_line(i, today, when=i.created) for i in created),
+        resolved=tuple(issue_line(i, today, when=i.resolved) for i in resolved),
+    )
+
+
+def build_digest(
+    account: Account,
+    audience: Audience,
+    issues: Iterable[Issue],
+    versions: Iterable[Version],
+    now: dt.datetime,
+    since: dt.datetime | None = None,
+) -> Digest:
+    """The whole digest for a channel of ``audience`` at ``now`` (aware), since its last digest."""
+    if now.tzinfo is None or (since is not None and since.tzinfo is None):
+        raise ValueError("now and since must be timezone-aware")
+    # Filter once up front; the sections filter again, which is idempotent and keeps them safe alone.
+    seen = visible_issues(issues, audience, account)
+    since = default_since(now, since)
+    return Digest(
+        account_key=account.key,
+        account_name=account.name,
+        audience=audience,
+        generated_at=now,
+        today=now.astimezone(account.tz).date(),
+        since=since,
+        budget=budget_status(account, audience, seen, now),
+        milestones=milestones_section(account, audience, seen, list(versions), now, since),
+        deadlines=deadlines_section(account, audience, seen, now),
+        changes=changes_section(account, audience, seen, now, since),
+    )

@@ -1,0 +1,1 @@
+"""The durable store: SQLite by default (WAL), PostgreSQL in production, same Alembic migrations."""

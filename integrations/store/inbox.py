@@ -1,0 +1,142 @@
+"""The durable webhook inbox: store first, answer 202, process later; nothing is lost on a crash."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from integrations.store.schema import webhook_inbox as t
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    id: int
+    source: str
+    delivery_id: str
+    body: str
+    event_name: str | None
+    received_at: dt.datetime
+    status: str
+    attempts: int
+    last_error: str | None
+
+
+def _item(row: sa.Row) -> InboxItem:
+    return InboxItem(
+        id=row.id,
+        source=row.source,
+        delivery_id=row.delivery_id,
+        body=row.body,
+        event_name=row.event_name,
+        received_at=row.received_at,
+        status=row.status,
+        attempts=row.attempts,
+        last_error=row.last_error,
+    )
+
+
+class Inbox:
+    """Webhook deliveries, deduplicated by (source, delivery id)."""
+
+    def __init__(self, engine: sa.Engine):
+        self._engine = engine
+
+    def add(
+        self, source: str, delivery_id: str, body: str, event_name: str | None, now: dt.datetime
+    ) -> bool:
+        """Store a delivery; False if this (source, delivery id) was stored before (a retry)."""
+        values = dict(
+            source=source,
+            delivery_id=delivery_id,
+            body=body,
+            event_name=event_name,
+            received_at=now,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+        )
+        # Portable insert-or-ignore: the unique constraint decides, not a racy SELECT first.
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(t.insert().values(**values))
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def get(self, item_id: int) -> InboxItem | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(t).where(t.c.id == item_id)).first()
+        return _item(row) if row else None
+
+    def list(self, status: str | None = None, limit: int = 50) -> list[InboxItem]:
+        """Newest deliveries first, optionally of one status."""
+        query = sa.select(t).order_by(t.c.id.desc()).limit(limit)
+        if status:
+            query = query.where(t.c.status == status)
+        with self._engine.connect() as conn:
+            return [_item(r) for r in conn.execute(query)]
+
+    def counts(self) -> dict[str, int]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(t.c.status, sa.func.count()).group_by(t.c.status))
+            return {status: n for status, n in rows}
+
+    def claim_due(self, now: dt.datetime, limit: int, lease: dt.timedelta) -> list[InboxItem]:
+        """Lease up to `limit` pending deliveries that are due, oldest first, for one worker."""
+        due = (
+            sa.select(t.c.id)
+            .where(t.c.status == "pending")
+            .where(sa.or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now))
+            .where(sa.or_(t.c.locked_until.is_(None), t.c.locked_until <= now))
+            .order_by(t.c.id)
+            .limit(limit)
+        )
+        claimed = []
+        with self._engine.begin() as conn:
+            for item_id in conn.execute(due).scalars().all():
+                # Conditional update: a second worker that read the same row claims nothing.
+                result = conn.execute(
+                    t.update()
+                    .where(t.c.id == item_id)
+                    .where(sa.or_(t.c.locked_until.is_(None), t.c.locked_until <= now))
+                    .values(locked_until=now + lease, attempts=t.c.attempts + 1)
+                )
+                if result.rowcount == 1:
+                    claimed.append(item_id)
+            rows = conn.execute(sa.select(t).where(t.c.id.in_(claimed)).order_by(t.c.id)).all()
+        return [_item(r) for r in rows]
+
+    def finish(self, item_id: int, status: str, error: str | None = None) -> None:
+        """Mark a delivery processed with its outcome (done, ignored, unsupported, anomalous)."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                t.update()
+                .where(t.c.id == item_id)
+                .values(status=status, locked_until=None, last_error=error)
+            )
+
+    def retry_later(self, item_id: int, error: str, at: dt.datetime, dead: bool) -> None:
+        """Keep the error; try again at `at`, or give up (dead letter) when attempts ran out."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                t.update()
+                .where(t.c.id == item_id)
+                .values(
+                    status="dead" if dead else "pending",
+                    last_error=error,
+                    next_attempt_at=at,
+                    locked_until=None,
+                )
+            )
+
+    def requeue(self, item_id: int, now: dt.datetime) -> bool:
+        """Put a delivery back in the queue (after a fix), keeping its history of attempts."""
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                t.update()
+                .where(t.c.id == item_id)
+                .values(status="pending", next_attempt_at=now, locked_until=None)
+            )
+        return result.rowcount == 1

@@ -1,0 +1,126 @@
+"""Tables, as SQLAlchemy Core metadata. Changes here need an Alembic migration in `migrations/`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+
+class _UTCDateTime(sa.TypeDecorator):
+    """Aware UTC datetimes on every backend (SQLite would hand back naive ones)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("store only timezone-aware datetimes")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+UTCDateTime = _UTCDateTime()
+
+# Channels linked at runtime through Slack (the accounts file links the rest).
+channel_links = sa.Table(
+    "channel_links",
+    metadata,
+    sa.Column("channel_id", sa.String(32), primary_key=True),
+    sa.Column("account_key", sa.String(40), nullable=False),
+    sa.Column("audience", sa.String(16), nullable=False),
+    sa.Column("created_by", sa.String(32), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# What a channel wants to hear about; a channel without rows gets its audience's defaults.
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel_id", sa.String(32), nullable=False, index=True),
+    sa.Column("account_key", sa.String(40), nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(32), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Every accepted webhook delivery, stored before we answer 202: the source of truth for processing.
+webhook_inbox = sa.Table(
+    "webhook_inbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("delivery_id", sa.String(128), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("event_name", sa.String(80)),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    # pending → done | ignored | unsupported | anomalous | dead
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("locked_until", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.UniqueConstraint("source", "delivery_id", name="uq_webhook_inbox_source_delivery"),
+    sa.Index("ix_webhook_inbox_status_next", "status", "next_attempt_at"),
+)
+
+# One row per channel and digest slot, claimed before posting so that a slot posts exactly once.
+digest_runs = sa.Table(
+    "digest_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account_key", sa.String(40), nullable=False),
+    sa.Column("channel_id", sa.String(32), nullable=False),
+    sa.Column("slot", UTCDateTime, nullable=False),
+    # claimed → posted | delayed | skipped | failed
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("claimed_by", sa.String(64), nullable=False),
+    sa.Column("claimed_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("message_ts", sa.String(32)),
+    sa.Column("jira_calls", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.UniqueConstraint("channel_id", "slot", name="uq_digest_runs_channel_slot"),
+)
+
+# Messages we posted, keyed by what caused them: posting twice for one key is refused.
+posts = sa.Table(
+    "posts",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("channel_id", sa.String(32), nullable=False),
+    sa.Column("ts", sa.String(32)),
+    sa.Column("thread_ts", sa.String(32)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Who changed which configuration, when, and how.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(32), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("account_key", sa.String(40)),
+    sa.Column("channel_id", sa.String(32)),
+    sa.Column("details", sa.JSON, nullable=False),
+)

@@ -1,0 +1,106 @@
+import datetime as dt
+import threading
+
+import pytest
+
+from integrations.store import db
+
+T0 = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.timezone.utc)
+
+
+def test_schema_is_at_head(store):
+    assert store.is_current()
+    assert db.current_revision(store.engine) == db.head_revision()
+
+
+def test_inbox_deduplicates_by_source_and_delivery_id(store):
+    assert store.inbox.add("jira", "d-1", '{"a": 1}', "jira:issue_created", T0) is True
+    assert store.inbox.add("jira", "d-1", '{"a": 1}', "jira:issue_created", T0) is False
+    # Same id from another source is another delivery.
+    assert store.inbox.add("confluence", "d-1", "{}", "page_created", T0) is True
+    assert store.inbox.counts() == {"pending": 2}
+    (newest, oldest) = store.inbox.list()
+    assert (oldest.source, oldest.delivery_id, oldest.body) == ("jira", "d-1", '{"a": 1}')
+    assert oldest.received_at == T0
+    assert oldest.received_at.tzinfo is not None
+
+
+def test_inbox_claim_lease_retry_and_dead_letter(store):
+    store.inbox.add("jira", "d-1", "{}", None, T0)
+    store.inbox.add("jira", "d-2", "{}", None, T0)
+    lease = dt.timedelta(minutes=5)
+    first = store.inbox.claim_due(T0, limit=1, lease=lease)
+    assert [i.delivery_id for i in first] == ["d-1"]
+    assert first[0].attempts == 1
+    # Leased items are not handed to a second worker until the lease runs out.
+    second = store.inbox.claim_due(T0, limit=10, lease=lease)
+    assert [i.delivery_id for i in second] == ["d-2"]
+    assert store.inbox.claim_due(T0, limit=10, lease=lease) == []
+    # A worker that died: its lease expires and the delivery comes back.
+    again = store.inbox.claim_due(T0 + lease, limit=10, lease=lease)
+    assert [i.delivery_id for i in again] == ["d-1", "d-2"]
+    assert [i.attempts for i in again] == [2, 2]
+    store.inbox.retry_later(again[0].id, "Slack 503", T0 + dt.timedelta(hours=1), dead=False)
+    store.inbox.retry_later(again[1].id, "boom", T0, dead=True)
+    assert store.inbox.claim_due(T0 + lease * 2, limit=10, lease=lease) == []
+    due = store.inbox.claim_due(T0 + dt.timedelta(hours=1), limit=10, lease=lease)
+    assert [i.delivery_id for i in due] == ["d-1"]
+    store.inbox.finish(due[0].id, "done")
+    assert store.inbox.counts() == {"done": 1, "dead": 1}
+    dead = store.inbox.list(status="dead")[0]
+    assert dead.last_error == "boom"
+    assert store.inbox.requeue(dead.id, T0) is True
+    assert store.inbox.counts() == {"done": 1, "pending": 1}
+
+
+def test_digest_slot_is_claimed_once_even_concurrently(store):
+    results = []
+
+    def claim(worker):
+        results.append(store.digest_runs.claim("acme", "C0ACME001", T0, worker, T0))
+
+    threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    store.digest_runs.finish(winners[0], "posted", T0, message_ts="1.2", jira_calls=4)
+    assert store.digest_runs.last_posted("C0ACME001") == T0
+    assert store.digest_runs.last_posted("C0OTHER01") is None
+    run = store.digest_runs.get(winners[0])
+    assert (run["status"], run["message_ts"], run["jira_calls"]) == ("posted", "1.2", 4)
+
+
+def test_posts_record_once(store):
+    assert store.posts.get("delivery:d-1:C1") is None
+    assert store.posts.record("delivery:d-1:C1", "C1", "111.1", None, T0) is True
+    assert store.posts.record("delivery:d-1:C1", "C1", "222.2", None, T0) is False
+    assert store.posts.get("delivery:d-1:C1").ts == "111.1"
+
+
+def test_audit_and_links(store):
+    store.links.link("C0NEW0001", "acme", "client", "U1", T0)
+    store.links.link("C0NEW0001", "acme", "internal", "U1", T0)
+    assert [(l["channel_id"], l["audience"]) for l in store.links.all_links()] == [
+        ("C0NEW0001", "internal")
+    ]
+    sub_id = store.links.add_subscription("C0NEW0001", "acme", {"events": ["issue_created"]}, "U1", T0)
+    assert store.links.subscriptions("C0NEW0001")[0]["spec"] == {"events": ["issue_created"]}
+    assert store.links.remove_subscription("C0OTHER01", sub_id) is False
+    assert store.links.remove_subscription("C0NEW0001", sub_id) is True
+    store.audit.record("U1", "subscription.add", T0, account_key="acme", details={"id": sub_id})
+    (entry,) = store.audit.recent()
+    assert (entry["actor"], entry["action"], entry["details"]) == ("U1", "subscription.add", {"id": sub_id})
+    assert entry["at"] == T0
+
+
+def test_naive_datetimes_are_refused(store):
+    with pytest.raises(Exception, match="timezone-aware"):
+        store.inbox.add("jira", "x", "{}", None, dt.datetime(2026, 1, 1))
+
+
+def test_sqlite_uses_wal(sqlite_store):
+    with sqlite_store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"

@@ -1,0 +1,480 @@
+"""Digest rendering: Slack Block Kit messages, plain text and JSON, in the account's language.
+
+Slack allows 50 blocks per message and 3,000 characters per section text, so a long digest is
+split: ``messages[0]`` is the digest, the rest continue it (the service posts them as thread
+replies). ``Message.text`` is the Slack fallback (mrkdwn, escaped); ``RenderedDigest.text`` is the
+whole digest as plain text for the CLI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any
+
+from bot.domain.accounts import Account
+from bot.domain.budget import BudgetStatus, Forecast
+from bot.domain.deadlines import DeadlinesSection, IssueLine
+from bot.domain.digest import ChangesSection, Digest
+from bot.domain.milestones import Milestone, MilestonesSection, ReleasedVersion, Risk
+from bot.render.i18n import (
+    format_day,
+    format_days_left,
+    format_hours,
+    format_money,
+    format_month,
+    format_percent_value,
+    translate,
+)
+
+MAX_BLOCKS = 50
+MAX_SECTION_CHARS = 3000
+MAX_HEADER_CHARS = 150
+# Slack asks to keep a message well below ~12 k characters; blocks and fallback text each get half.
+MAX_MESSAGE_CHARS = 6000
+BAR_WIDTH = 10
+# Room for a continuation title in the same section text.
+MAX_LINE_CHARS = MAX_SECTION_CHARS - 200
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One Slack message: fallback text (mrkdwn) and its blocks."""
+
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedDigest:
+    """The messages to post (first = digest, rest = thread continuation) and the plain text."""
+
+    messages: list[Message]
+    text: str
+
+    @property
+    def blocks(self) -> list[dict[str, Any]]:
+        return self.messages[0].blocks if self.messages else []
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Escape Slack's control characters so user text cannot form links or mentions."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def progress_bar(ratio: Fraction | Decimal | float, width: int = BAR_WIDTH) -> str:
+    """A text bar like ▓▓▓▓▓░░░░░ for a ratio 0..1 (clamped; rounded half up)."""
+    cells = (Decimal(str(float(ratio))) * width).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    filled = max(0, min(width, int(cells)))
+    return "▓" * filled + "░" * (width - filled)
+
+
+# --- styles: one builder renders a line both as Slack mrkdwn and as plain text ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Style:
+    slack: bool
+    jira_url: str | None = None
+
+    def esc(self, text: str) -> str:
+        return escape_mrkdwn(text) if self.slack else text
+
+    def bold(self, text: str) -> str:
+        return f"*{text}*" if self.slack else text
+
+    def issue(self, key: str) -> str:
+        if self.slack and self.jira_url:
+            return f"<{self.jira_url.rstrip('/')}/browse/{key}|{key}>"
+        return key
+
+    def mention(self, user_id: str) -> str:
+        return f"<@{user_id}>" if self.slack else f"@{user_id}"
+
+
+LineBuilder = Callable[[_Style], str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Section:
+    title: LineBuilder
+    lines: list[LineBuilder]
+
+
+class _Lang:
+    """Shortcuts bound to one language."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+
+    def t(self, message_id: str, **params: object) -> str:
+        return translate(self.language, message_id, **params)
+
+    def hours(self, value: Decimal) -> str:
+        return format_hours(value, self.language)
+
+    def day(self, value: dt.date) -> str:
+        return format_day(value, self.language)
+
+    def percent(self, value: Decimal | Fraction | int) -> str:
+        return format_percent_value(value, self.language)
+
+    def money(self, value: Decimal, currency: str) -> str:
+        return format_money(value, currency, self.language)
+
+
+# --- sections ---------------------------------------------------------------------------------
+
+
+def _budget_section(status: BudgetStatus | None, account: Account, lang: _Lang) -> _Section:
+    title = lang.t("budget.title")
+    if status is None:
+        return _Section(lambda s: s.bold(title), [lambda s: lang.t("budget.none")])
+    budget = account.budget
+    if budget is not None and budget.period == "monthly":
+        period = format_month(status.period.start, lang.language)
+    else:
+        period = lang.t(
+            "budget.period", start=lang.day(status.period.start), end=lang.day(status.period.end)
+        )
+    lines: list[LineBuilder] = []
+    spent = lang.hours(status.spent_hours)
+    if status.budget_hours is not None and status.percent_used is not None:
+        bar = progress_bar(status.percent_used / 100)
+        pct = lang.percent(status.percent_used)
+        lines.append(lambda s: f"{bar} {pct}")
+        assert status.remaining_hours is not None
+        if status.overspent:
+            used = lang.t(
+                "budget.overspent",
+                spent=spent,
+                budget=lang.hours(status.budget_hours),
+                over=lang.hours(-status.remaining_hours),
+            )
+        else:
+            used = lang.t(
+                "budget.used",
+                spent=spent,
+                budget=lang.hours(status.budget_hours),
+                remaining=lang.hours(status.remaining_hours),
+            )
+    else:
+        used = lang.t("budget.spent_only", spent=spent)
+    lines.append(lambda s: used)
+
+    if status.money_visible and status.spent_money is not None:
+        cur = status.currency
+        if status.budget_money is not None and status.remaining_money is not None:
+            money = lang.t(
+                "budget.money",
+                spent=lang.money(status.spent_money, cur),
+                budget=lang.money(status.budget_money, cur),
+                remaining=lang.money(status.remaining_money, cur),
+            )
+        else:
+            money = lang.t("budget.money_spent_only", spent=lang.money(status.spent_money, cur))
+        lines.append(lambda s: money)
+
+    if status.burn_hours_per_working_day is not None:
+        burn = lang.t(
+            "budget.burn",
+            burn=lang.hours(status.burn_hours_per_working_day),
+            elapsed=status.working_days_elapsed,
+            total=status.working_days_total,
+        )
+        lines.append(lambda s: burn)
+    if status.forecast is Forecast.DATE and status.forecast_date is not None:
+        forecast = lang.t("budget.forecast.date", date=lang.day(status.forecast_date))
+        lines.append(lambda s: forecast)
+    elif status.forecast is not Forecast.NO_LIMIT:
+        forecast = lang.t(f"budget.forecast.{status.forecast.value}")
+        lines.append(lambda s: forecast)
+
+    if status.thresholds_crossed:
+        threshold = lang.t("budget.threshold", percent=lang.percent(status.thresholds_crossed[-1]))
+        user = status.mention_user_id
+
+        def alert(s: _Style) -> str:
+            cc = " · " + lang.t("budget.mention", mention=s.mention(user)) if user else ""
+            return f"⚠️ {threshold}{cc}"
+
+        lines.append(alert)
+    return _Section(lambda s: f"{s.bold(title)} · {period}", lines)
+
+
+def _milestone_line(m: Milestone, lang: _Lang) -> LineBuilder:
+    when = (
+        f"{lang.t('milestone.due', date=lang.day(m.release_date))} ({format_days_left(m.days_left, lang.language)})"
+        if m.release_date is not None and m.days_left is not None
+        else lang.t("milestone.undated")
+    )
+    parts = []
+    if m.issue_ratio is not None:
+        parts.append(progress_bar(m.issue_ratio) + " " + lang.percent(m.issue_ratio * 100))
+    parts.append(lang.t("milestone.issues", done=m.issues_done, total=m.issues_total))
+    if m.estimate_ratio is not None:
+        parts.append(lang.t("milestone.estimate", percent=lang.percent(m.estimate_ratio * 100)))
+    progress = " · ".join(parts)
+    risk = ""
+    if m.risk is Risk.OVERDUE:
+        risk = "  🔴 " + lang.t("milestone.risk.overdue")
+    elif m.risk is Risk.PACE:
+        risk = "  ⚠️ " + lang.t("milestone.risk.pace")
+    return lambda s: f"• {s.bold(s.esc(m.name))} — {when}{risk}\n   {progress}"
+
+
+def _released_line(r: ReleasedVersion, lang: _Lang) -> LineBuilder:
+    day = lang.day(r.release_date)
+    return lambda s: f"🚀 {s.bold(s.esc(r.name))} — {day}"
+
+
+def _milestones_sections(section: MilestonesSection, lang: _Lang) -> list[_Section]:
+    title = lang.t("milestones.title")
+    lines = [_milestone_line(m, lang) for m in section.milestones] or [
+        lambda s: lang.t("milestones.none")
+    ]
+    out = [_Section(lambda s: s.bold(title), lines)]
+    if section.released:
+        released = lang.t("milestones.released")
+        out.append(
+            _Section(lambda s: s.bold(released), [_released_line(r, lang) for r in section.released])
+        )
+    return out
+
+
+def _deadline_line(item: IssueLine, lang: _Lang) -> LineBuilder:
+    icon = "🔴" if item.overdue else "•"
+    bits = []
+    if item.due is not None and item.days_left is not None:
+        bits.append(lang.t("deadline.due", date=lang.day(item.due)))
+        bits.append(format_days_left(item.days_left, lang.language))
+    unassigned = lang.t("deadline.unassigned")
+
+    def line(s: _Style) -> str:
+        who = s.esc(item.assignee) if item.assignee else unassigned
+        return " · ".join([f"{icon} {s.issue(item.key)} {s.esc(item.summary)}", *bits, who])
+
+    return line
+
+
+def _waiting_line(item: IssueLine, lang: _Lang) -> LineBuilder:
+    due = lang.t("deadline.due", date=lang.day(item.due)) if item.due is not None else None
+
+    def line(s: _Style) -> str:
+        parts = [f"• {s.issue(item.key)} {s.esc(item.summary)}", s.esc(item.status)]
+        if due:
+            parts.append(due)
+        return " · ".join(parts)
+
+    return line
+
+
+def _deadlines_sections(section: DeadlinesSection, lang: _Lang) -> list[_Section]:
+    title = lang.t("deadlines.title", count=section.horizon_days)
+    lines = [_deadline_line(i, lang) for i in section.items] or [
+        lambda s: lang.t("deadlines.none")
+    ]
+    out = [_Section(lambda s: s.bold(title), lines)]
+    if section.waiting is not None:
+        waiting_title = lang.t("waiting.title")
+        waiting = [_waiting_line(i, lang) for i in section.waiting] or [
+            lambda s: lang.t("waiting.none")
+        ]
+        out.append(_Section(lambda s: s.bold(waiting_title), waiting))
+    return out
+
+
+def _change_line(item: IssueLine) -> LineBuilder:
+    return lambda s: f"• {s.issue(item.key)} {s.esc(item.summary)} · {s.esc(item.status)}"
+
+
+def _changes_sections(section: ChangesSection, lang: _Lang) -> list[_Section]:
+    out = []
+    for message_id, items in (
+        ("changes.created", section.created),
+        ("changes.resolved", section.resolved),
+    ):
+        title = lang.t(message_id)
+        lines = [_change_line(i) for i in items] or [lambda s: lang.t("changes.none")]
+        out.append(_Section(lambda s, title=title: s.bold(title), lines))
+    return out
+
+
+# --- layout: sections → blocks → messages within Slack's limits -------------------------------
+
+
+class _Packer:
+    """Fills messages with blocks, starting a new message before any limit would be passed."""
+
+    def __init__(self, lang: _Lang, slack: _Style, plain: _Style) -> None:
+        self.lang = lang
+        self.slack = slack
+        self.plain = plain
+        self.messages: list[Message] = []
+        self.plain_parts: list[str] = []
+        self._blocks: list[dict[str, Any]] = []
+        self._texts: list[str] = []
+        self._chars = 0
+
+    def _flush(self) -> None:
+        if self._blocks and self._blocks[-1]["type"] == "divider":
+            self._blocks.pop()
+            self._texts.pop()
+        if self._blocks:
+            self.messages.append(Message(text="\n\n".join(self._texts), blocks=self._blocks))
+        self._blocks, self._texts, self._chars = [], [], 0
+
+    def _room_for(self, text: str) -> bool:
+        """Would one more block with this text fit in the current message?"""
+        if len(text) > MAX_SECTION_CHARS or len(self._blocks) >= MAX_BLOCKS:
+            return False
+        return not self._blocks or self._chars + len(text) <= MAX_MESSAGE_CHARS
+
+    def add(self, block: dict[str, Any], text: str) -> None:
+        if not self._room_for(text):
+            self._flush()
+        self._blocks.append(block)
+        self._texts.append(text)
+        self._chars += len(text)
+
+    def header(self, title: str, context: str) -> None:
+        self.add(
+            {
+                "type": "header",
+                "text": {"type": "plain_text", "text": _clip(title, MAX_HEADER_CHARS), "emoji": True},
+            },
+            title,
+        )
+        self.add({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]}, context)
+
+    def section(self, section: _Section) -> None:
+        title = section.title(self.slack)
+        plain_lines = [section.title(self.plain), *(line(self.plain) for line in section.lines)]
+        self.plain_parts.append("\n".join(plain_lines))
+        if self._blocks:
+            self.add({"type": "divider"}, "")
+        chunk = [title]
+        for builder in section.lines:
+            line = _clip(builder(self.slack), MAX_LINE_CHARS)
+            if self._room_for("\n".join([*chunk, line])):
+                chunk.append(line)
+                continue
+            if len(chunk) == 1:
+                # Only the title is pending: move it to the next message instead of orphaning it.
+                self._flush()
+                chunk.append(line)
+                continue
+            self._section_block("\n".join(chunk))
+            chunk = [line]
+            if not self._room_for(line):
+                self._flush()
+            if not self._blocks:
+                # A section continued in a new message repeats its title so it reads on its own.
+                chunk.insert(0, self.lang.t("section.continued", title=title))
+        self._section_block("\n".join(chunk))
+
+    def _section_block(self, text: str) -> None:
+        self.add({"type": "section", "text": {"type": "mrkdwn", "text": text}}, text)
+
+    def result(self) -> RenderedDigest:
+        self._flush()
+        return RenderedDigest(messages=self.messages, text="\n\n".join(self.plain_parts) + "\n")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _render(
+    sections: Sequence[_Section],
+    language: str,
+    *,
+    jira_url: str | None,
+    heading: tuple[str, str] | None = None,
+) -> RenderedDigest:
+    lang = _Lang(language)
+    packer = _Packer(lang, _Style(slack=True, jira_url=jira_url), _Style(slack=False))
+    if heading is not None:
+        title, context = heading
+        packer.header(title, escape_mrkdwn(context))
+        packer.plain_parts.append(f"{title}\n{context}")
+    for section in sections:
+        packer.section(section)
+    return packer.result()
+
+
+def render_digest(
+    digest: Digest, account: Account, language: str | None = None, *, jira_url: str | None = None
+) -> RenderedDigest:
+    """The whole digest as Slack messages and plain text (language defaults to the account's)."""
+    lang = _Lang(language or account.language)
+    title = "📊 " + lang.t("digest.title", account=digest.account_name)
+    context = lang.t(
+        "digest.context",
+        since=lang.day(digest.since.astimezone(account.tz).date()),
+        today=lang.day(digest.today),
+    )
+    sections: list[_Section] = []
+    if digest.budget is not None:
+        sections.append(_budget_section(digest.budget, account, lang))
+    sections += _milestones_sections(digest.milestones, lang)
+    sections += _deadlines_sections(digest.deadlines, lang)
+    sections += _changes_sections(digest.changes, lang)
+    return _render(sections, lang.language, jira_url=jira_url, heading=(title, context))
+
+
+def render_budget(
+    status: BudgetStatus | None, account: Account, language: str | None = None
+) -> RenderedDigest:
+    """Only the budget section (for ``/pulse budget``)."""
+    lang = _Lang(language or account.language)
+    return _render([_budget_section(status, account, lang)], lang.language, jira_url=None)
+
+
+def render_milestones(
+    section: MilestonesSection, account: Account, language: str | None = None
+) -> RenderedDigest:
+    """Only the milestones (for ``/pulse milestones``)."""
+    lang = _Lang(language or account.language)
+    return _render(_milestones_sections(section, lang), lang.language, jira_url=None)
+
+
+def render_deadlines(
+    section: DeadlinesSection,
+    account: Account,
+    language: str | None = None,
+    *,
+    jira_url: str | None = None,
+) -> RenderedDigest:
+    """Only deadlines and the client's waiting list (for ``/pulse deadlines``)."""
+    lang = _Lang(language or account.language)
+    return _render(_deadlines_sections(section, lang), lang.language, jira_url=jira_url)
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        data = {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return data
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Fraction):
+        return str(Decimal(value.numerator) / Decimal(value.denominator))
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def digest_to_json(digest: Digest) -> dict[str, Any]:
+    """The digest as JSON-ready data: dates/datetimes ISO 8601, Decimals as strings, enums by value."""
+    return _jsonable(digest)

@@ -1,0 +1,222 @@
+"""Message catalogs (en, de, ru) and locale-aware formatting of numbers, money and dates.
+
+A message is a ``str.format`` template, or a dict of CLDR plural forms chosen by its ``count``
+parameter. Unknown languages fall back to English; every catalog must have the same ids and
+placeholders (a test checks).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+from babel import Locale
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal, format_percent
+
+DEFAULT_LANGUAGE = "en"
+LANGUAGES = ("en", "de", "ru")
+
+Message = str | dict[str, str]
+
+MESSAGES: dict[str, dict[str, Message]] = {
+    "en": {
+        "digest.title": "{account} — digest",
+        "digest.context": "Changes since {since} · as of {today}",
+        "section.continued": "{title} (continued)",
+        "budget.title": "Budget",
+        "budget.period": "{start} – {end}",
+        "budget.used": "{spent} h of {budget} h used · {remaining} h left",
+        "budget.overspent": "{spent} h of {budget} h used · {over} h over budget",
+        "budget.spent_only": "{spent} h spent",
+        "budget.money": "{spent} of {budget} · {remaining} left",
+        "budget.money_spent_only": "{spent} spent",
+        "budget.burn": "Pace: {burn} h per working day ({elapsed} of {total} working days)",
+        "budget.forecast.date": "At this pace the budget runs out on {date}.",
+        "budget.forecast.past_period_end": "At this pace the budget lasts past the period end.",
+        "budget.forecast.exhausted": "The budget is used up.",
+        "budget.forecast.no_burn": "No hours spent yet: no forecast.",
+        "budget.threshold": "{percent} threshold crossed",
+        "budget.mention": "cc {mention}",
+        "budget.none": "No budget is set for this account.",
+        "milestones.title": "Milestones",
+        "milestones.none": "No open milestones.",
+        "milestones.released": "Released since the last digest",
+        "milestone.due": "due {date}",
+        "milestone.undated": "no release date",
+        "milestone.issues": "{done}/{total} issues done",
+        "milestone.estimate": "{percent} of the estimate",
+        "milestone.risk.overdue": "overdue",
+        "milestone.risk.pace": "at risk",
+        "deadlines.title": {
+            "one": "Deadlines (next {count} day)",
+            "other": "Deadlines (next {count} days)",
+        },
+        "deadlines.none": "Nothing overdue or due soon.",
+        "deadline.due": "due {date}",
+        "deadline.unassigned": "unassigned",
+        "waiting.title": "Waiting for you",
+        "waiting.none": "Nothing is waiting for you.",
+        "changes.created": "New since the last digest",
+        "changes.resolved": "Done since the last digest",
+        "changes.none": "None.",
+        "days.today": "today",
+        "days.left": {"one": "in {count} day", "other": "in {count} days"},
+        "days.overdue": {"one": "{count} day overdue", "other": "{count} days overdue"},
+    },
+    "de": {
+        "digest.title": "{account} — Überblick",
+        "digest.context": "Änderungen seit {since} · Stand {today}",
+        "section.continued": "{title} (Fortsetzung)",
+        "budget.title": "Budget",
+        "budget.period": "{start} – {end}",
+        "budget.used": "{spent} h von {budget} h verbraucht · {remaining} h übrig",
+        "budget.overspent": "{spent} h von {budget} h verbraucht · {over} h über Budget",
+        "budget.spent_only": "{spent} h verbraucht",
+        "budget.money": "{spent} von {budget} · {remaining} übrig",
+        "budget.money_spent_only": "{spent} verbraucht",
+        "budget.burn": "Tempo: {burn} h pro Arbeitstag ({elapsed} von {total} Arbeitstagen)",
+        "budget.forecast.date": "In diesem Tempo ist das Budget am {date} aufgebraucht.",
+        "budget.forecast.past_period_end": "In diesem Tempo reicht das Budget über das Periodenende.",
+        "budget.forecast.exhausted": "Das Budget ist aufgebraucht.",
+        "budget.forecast.no_burn": "Noch keine Stunden erfasst: keine Prognose.",
+        "budget.threshold": "Schwelle {percent} überschritten",
+        "budget.mention": "cc {mention}",
+        "budget.none": "Für diesen Kunden ist kein Budget hinterlegt.",
+        "milestones.title": "Meilensteine",
+        "milestones.none": "Keine offenen Meilensteine.",
+        "milestones.released": "Seit dem letzten Überblick veröffentlicht",
+        "milestone.due": "fällig am {date}",
+        "milestone.undated": "kein Veröffentlichungsdatum",
+        "milestone.issues": "{done}/{total} Vorgänge erledigt",
+        "milestone.estimate": "{percent} der Schätzung",
+        "milestone.risk.overdue": "überfällig",
+        "milestone.risk.pace": "gefährdet",
+        "deadlines.title": {
+            "one": "Fristen (nächster {count} Tag)",
+            "other": "Fristen (nächste {count} Tage)",
+        },
+        "deadlines.none": "Nichts überfällig oder bald fällig.",
+        "deadline.due": "fällig am {date}",
+        "deadline.unassigned": "nicht zugewiesen",
+        "waiting.title": "Wartet auf Sie",
+        "waiting.none": "Nichts wartet auf Sie.",
+        "changes.created": "Neu seit dem letzten Überblick",
+        "changes.resolved": "Erledigt seit dem letzten Überblick",
+        "changes.none": "Keine.",
+        "days.today": "heute",
+        "days.left": {"one": "in {count} Tag", "other": "in {count} Tagen"},
+        "days.overdue": {"one": "{count} Tag überfällig", "other": "{count} Tage überfällig"},
+    },
+    "ru": {
+        "digest.title": "{account} — сводка",
+        "digest.context": "Изменения с {since} · на {today}",
+        "section.continued": "{title} (продолжение)",
+        "budget.title": "Бюджет",
+        "budget.period": "{start} – {end}",
+        "budget.used": "израсходовано {spent} ч из {budget} ч · осталось {remaining} ч",
+        "budget.overspent": "израсходовано {spent} ч из {budget} ч · перерасход {over} ч",
+        "budget.spent_only": "израсходовано {spent} ч",
+        "budget.money": "{spent} из {budget} · осталось {remaining}",
+        "budget.money_spent_only": "израсходовано {spent}",
+        "budget.burn": "Темп: {burn} ч в рабочий день (рабочих дней: {elapsed} из {total})",
+        "budget.forecast.date": "При таком темпе бюджет закончится: {date}",
+        "budget.forecast.past_period_end": "При таком темпе бюджета хватит до конца периода.",
+        "budget.forecast.exhausted": "Бюджет исчерпан.",
+        "budget.forecast.no_burn": "Часов ещё не списано: прогноза нет.",
+        "budget.threshold": "превышен порог {percent}",
+        "budget.mention": "cc {mention}",
+        "budget.none": "Для этого клиента бюджет не задан.",
+        "milestones.title": "Вехи",
+        "milestones.none": "Нет открытых вех.",
+        "milestones.released": "Выпущено с прошлой сводки",
+        "milestone.due": "срок {date}",
+        "milestone.undated": "без даты выпуска",
+        "milestone.issues": "готово задач: {done}/{total}",
+        "milestone.estimate": "{percent} оценки",
+        "milestone.risk.overdue": "просрочено",
+        "milestone.risk.pace": "под угрозой",
+        "deadlines.title": {
+            "one": "Сроки (следующий {count} день)",
+            "few": "Сроки (следующие {count} дня)",
+            "many": "Сроки (следующие {count} дней)",
+            "other": "Сроки (следующие {count} дня)",
+        },
+        "deadlines.none": "Ничего не просрочено и не горит.",
+        "deadline.due": "срок {date}",
+        "deadline.unassigned": "без исполнителя",
+        "waiting.title": "Ждёт вашего ответа",
+        "waiting.none": "Ничего не ждёт вашего ответа.",
+        "changes.created": "Новое с прошлой сводки",
+        "changes.resolved": "Сделано с прошлой сводки",
+        "changes.none": "Нет.",
+        "days.today": "сегодня",
+        "days.left": {
+            "one": "через {count} день",
+            "few": "через {count} дня",
+            "many": "через {count} дней",
+            "other": "через {count} дня",
+        },
+        "days.overdue": {
+            "one": "просрочено на {count} день",
+            "few": "просрочено на {count} дня",
+            "many": "просрочено на {count} дней",
+            "other": "просрочено на {count} дня",
+        },
+    },
+}
+
+
+def language_or_default(language: str | None) -> str:
+    """The language if we have a catalog for it, else English."""
+    return language if language in MESSAGES else DEFAULT_LANGUAGE
+
+
+def translate(language: str, message_id: str, **params: object) -> str:
+    """The message in ``language`` (English if missing), plural form chosen by ``count``."""
+    language = language_or_default(language)
+    message = MESSAGES[language].get(message_id) or MESSAGES[DEFAULT_LANGUAGE][message_id]
+    if isinstance(message, dict):
+        count = params.get("count", 0)
+        form = Locale.parse(language).plural_form(abs(int(count)))  # type: ignore[call-overload]
+        message = message.get(form) or message["other"]
+    return message.format(**params)
+
+
+def format_hours(hours: Decimal, language: str) -> str:
+    """Hours with at most two decimals: 41.5, 80, 3.46 (locale separators)."""
+    return format_decimal(hours, format="#,##0.##", locale=language_or_default(language))
+
+
+def format_money(amount: Decimal, currency: str, language: str) -> str:
+    """An amount in its currency, the locale's way: €1,234.50 / 1.234,50 €."""
+    return format_currency(amount, currency, locale=language_or_default(language))
+
+
+def format_percent_value(percent: Decimal | Fraction | int, language: str) -> str:
+    """A percentage given as 0–100+ (52.5 → '53 %' in de), rounded half up to a whole number."""
+    value = Decimal(percent) if not isinstance(percent, Fraction) else (
+        Decimal(percent.numerator) / Decimal(percent.denominator)
+    )
+    whole = value.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return format_percent(whole / 100, locale=language_or_default(language))
+
+
+def format_day(day: dt.date, language: str) -> str:
+    """A date in the locale's medium style: Nov 22, 2026 / 22.11.2026."""
+    return format_date(day, format="medium", locale=language_or_default(language))
+
+
+def format_month(day: dt.date, language: str) -> str:
+    """The month and year of a date, standalone form: November 2026 / ноябрь 2026."""
+    return format_date(day, format="LLLL yyyy", locale=language_or_default(language))
+
+
+def format_days_left(days_left: int, language: str) -> str:
+    """'today', 'in 3 days' or '2 days overdue'."""
+    if days_left == 0:
+        return translate(language, "days.today")
+    if days_left > 0:
+        return translate(language, "days.left", count=days_left)
+    return translate(language, "days.overdue", count=-days_left)

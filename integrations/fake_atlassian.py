@@ -1,0 +1,1013 @@
+"""A fake Jira + Confluence REST server on loopback, for tests, benchmarks and `pulse demo`.
+
+Real HTTP (stdlib `ThreadingHTTPServer` in a background thread) so the real
+atlassian-python-api client runs against it unchanged:
+
+    with FakeAtlassian(seed) as fake:            # seed: AtlassianSeed (see the builders below)
+        jira = AtlassianJira(fake.url, user="me@example.com", api_token="x", cloud=True)
+        fake.latency = 0.05                       # added to every call
+        fake.script(Failure(503), Failure(429, retry_after="1"), Failure.timeout(2.0))
+        ...
+        fake.call_count("GET", prefix="/rest/api/3/search/jql")
+
+Shapes follow the Jira Cloud platform and Confluence Cloud v2 OpenAPI specs and real captured
+responses (jira-ruby `issue.json`, putit-core Cloud search cassette): statusCategory, duedate
+'YYYY-MM-DD', fixVersions, timeoriginalestimate / timespent, an embedded `worklog` page of at
+most 20 entries like real Jira, security, '2026-10-31T12:00:00.000+0000' timestamps.
+
+Served (flavor="cloud"): GET/POST /rest/api/{2,3}/search/jql (nextPageToken, isLast);
+/rest/api/{2,3}/search answers 410 Gone like real Cloud. flavor="server": GET/POST
+/rest/api/2/search (startAt/maxResults/total). Both: project versions, issue worklogs (paged),
+/rest/api/3/worklog/updated, POST /rest/api/3/worklog/list (<= 1000 ids), myself, serverInfo;
+Confluence /wiki/api/v2/spaces, /wiki/api/v2/pages (GET, POST), /wiki/api/v2/pages/{id}
+(GET, PUT with version check -> 409).
+
+JQL: only `project = A`, `project in (A, B)`, `key in (...)`, `labels = x`, `labels != x`,
+`statusCategory = / != Done`, ANDed; `ORDER BY` is dropped; other clauses are ignored and
+recorded in `ignored_jql`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+from urllib.parse import parse_qs, quote, urlsplit
+
+SITE = "https://sandbox.atlassian.net"
+EMBEDDED_WORKLOGS = 20  # real Jira embeds at most 20 worklogs in a search result
+CLOUD_MAX_RESULTS = 100  # enhanced search page cap when fields other than id/key are asked
+SERVER_MAX_RESULTS = 1000  # jira.search.views.default.max
+WORKLOG_UPDATED_PAGE = 1000
+WORKLOG_LIST_MAX = 1000
+
+_STATUS_CATEGORIES = {
+    "new": {"id": 2, "key": "new", "colorName": "blue-gray", "name": "To Do"},
+    "indeterminate": {"id": 4, "key": "indeterminate", "colorName": "yellow", "name": "In Progress"},
+    "done": {"id": 3, "key": "done", "colorName": "green", "name": "Done"},
+}
+_PRIORITY_IDS = {"Highest": "1", "High": "2", "Medium": "3", "Low": "4", "Lowest": "5"}
+
+
+# --------------------------------------------------------------------------- payload builders
+
+
+def jira_timestamp(value: dt.datetime) -> str:
+    """Jira's timestamp format: '2026-10-31T12:00:00.000+0000'."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime")
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}" + value.strftime("%z")
+
+
+def user_json(account_id: str, display_name: str, email: str | None = None) -> dict[str, Any]:
+    """A Cloud user object as embedded in issues and worklogs."""
+    user: dict[str, Any] = {
+        "self": f"{SITE}/rest/api/3/user?accountId={account_id}",
+        "accountId": account_id,
+        "displayName": display_name,
+        "active": True,
+        "timeZone": "Etc/UTC",
+        "accountType": "atlassian",
+    }
+    if email:
+        user["emailAddress"] = email
+    return user
+
+
+def version_json(
+    version_id: str,
+    name: str,
+    project_id: int,
+    *,
+    release_date: dt.date | None = None,
+    start_date: dt.date | None = None,
+    released: bool = False,
+    archived: bool = False,
+    description: str = "",
+) -> dict[str, Any]:
+    """A project version as `GET /project/{key}/versions` returns it."""
+    raw: dict[str, Any] = {
+        "self": f"{SITE}/rest/api/3/version/{version_id}",
+        "id": version_id,
+        "description": description,
+        "name": name,
+        "archived": archived,
+        "released": released,
+        "projectId": project_id,
+        "releaseDateSet": release_date is not None,
+        "startDateSet": start_date is not None,
+    }
+    if release_date:
+        raw["releaseDate"] = release_date.isoformat()
+        raw["userReleaseDate"] = release_date.strftime("%d/%b/%y")
+    if start_date:
+        raw["startDate"] = start_date.isoformat()
+    return raw
+
+
+def fix_version_ref(version: Mapping[str, Any]) -> dict[str, Any]:
+    """The short version object embedded in an issue's fixVersions."""
+    ref = {k: version[k] for k in ("self", "id", "description", "name", "archived", "released") if k in version}
+    if "releaseDate" in version:
+        ref["releaseDate"] = version["releaseDate"]
+    return ref
+
+
+def issue_json(
+    issue_id: str,
+    key: str,
+    summary: str,
+    *,
+    project_id: str,
+    project_name: str,
+    created: dt.datetime,
+    issue_type: str = "Task",
+    status: str = "To Do",
+    status_category: Literal["new", "indeterminate", "done"] = "new",
+    resolved: dt.datetime | None = None,
+    due: dt.date | None = None,
+    assignee: Mapping[str, Any] | None = None,
+    reporter: Mapping[str, Any] | None = None,
+    priority: str = "Medium",
+    labels: Sequence[str] = (),
+    security: str | None = None,
+    fix_versions: Sequence[Mapping[str, Any]] = (),
+    original_estimate_seconds: int | None = None,
+    updated: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """An issue as a search result item (all fields; `worklog` and `timespent` filled by the fake)."""
+    project_key = key.rsplit("-", 1)[0]
+    category = dict(_STATUS_CATEGORIES[status_category])
+    category["self"] = f"{SITE}/rest/api/3/statuscategory/{category['id']}"
+    fields: dict[str, Any] = {
+        "summary": summary,
+        "project": {
+            "self": f"{SITE}/rest/api/3/project/{project_id}",
+            "id": project_id,
+            "key": project_key,
+            "name": project_name,
+            "projectTypeKey": "software",
+            "simplified": False,
+        },
+        "issuetype": {
+            "self": f"{SITE}/rest/api/3/issuetype/10001",
+            "id": "10001",
+            "name": issue_type,
+            "subtask": issue_type == "Sub-task",
+        },
+        "status": {
+            "self": f"{SITE}/rest/api/3/status/1",
+            "name": status,
+            "id": "1",
+            "statusCategory": category,
+        },
+        "priority": {
+            "self": f"{SITE}/rest/api/3/priority/{_PRIORITY_IDS.get(priority, '3')}",
+            "name": priority,
+            "id": _PRIORITY_IDS.get(priority, "3"),
+        },
+        "assignee": dict(assignee) if assignee else None,
+        "reporter": dict(reporter) if reporter else None,
+        "labels": list(labels),
+        "duedate": due.isoformat() if due else None,
+        "created": jira_timestamp(created),
+        "updated": jira_timestamp(updated or resolved or created),
+        "resolutiondate": jira_timestamp(resolved) if resolved else None,
+        "resolution": {"name": "Done", "id": "10000"} if resolved else None,
+        "security": (
+            {"self": f"{SITE}/rest/api/3/securitylevel/10100", "id": "10100", "name": security, "description": ""}
+            if security
+            else None
+        ),
+        "fixVersions": [fix_version_ref(v) for v in fix_versions],
+        "timeoriginalestimate": original_estimate_seconds,
+        "timeestimate": original_estimate_seconds,
+        "aggregatetimeoriginalestimate": original_estimate_seconds,
+        "description": None,
+        "components": [],
+        "versions": [],
+        "issuelinks": [],
+        "subtasks": [],
+    }
+    return {
+        "expand": "operations,versionedRepresentations,editmeta,changelog,renderedFields",
+        "id": issue_id,
+        "self": f"{SITE}/rest/api/3/issue/{issue_id}",
+        "key": key,
+        "fields": fields,
+    }
+
+
+def worklog_json(
+    worklog_id: str,
+    issue_id: str,
+    started: dt.datetime,
+    seconds: int,
+    author: Mapping[str, Any],
+    *,
+    updated: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """A worklog as `GET /issue/{key}/worklog` and `POST /worklog/list` return it."""
+    hours, minutes = divmod(seconds // 60, 60)
+    pretty = " ".join(p for p in (f"{hours}h" if hours else "", f"{minutes}m" if minutes else "") if p) or "0m"
+    stamp = jira_timestamp(updated or started)
+    return {
+        "self": f"{SITE}/rest/api/3/issue/{issue_id}/worklog/{worklog_id}",
+        "author": dict(author),
+        "updateAuthor": dict(author),
+        "created": stamp,
+        "updated": stamp,
+        "started": jira_timestamp(started),
+        "timeSpent": pretty,
+        "timeSpentSeconds": seconds,
+        "id": worklog_id,
+        "issueId": issue_id,
+    }
+
+
+@dataclass
+class AtlassianSeed:
+    """Everything the fake serves. Issues without `fields.worklog`; worklogs kept per issue key."""
+
+    issues: list[dict[str, Any]] = field(default_factory=list)
+    worklogs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    versions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    spaces: list[dict[str, Any]] = field(default_factory=list)
+    pages: list[dict[str, Any]] = field(default_factory=list)
+
+
+def space_json(space_id: str, key: str, name: str, homepage_id: str | None = None) -> dict[str, Any]:
+    """A Confluence v2 space (SpaceBulk)."""
+    return {
+        "id": space_id,
+        "key": key,
+        "name": name,
+        "type": "global",
+        "status": "current",
+        "authorId": "557058:agency-admin",
+        "createdAt": "2025-01-06T09:00:00.000Z",
+        "homepageId": homepage_id,
+        "_links": {"webui": f"/spaces/{key}"},
+    }
+
+
+# --------------------------------------------------------------------------- failure injection
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One scripted failure: answer `status` (after `delay`), or hang and drop the connection."""
+
+    status: int | None = None
+    retry_after: str | None = None
+    delay: float = 0.0
+    drop: bool = False
+    # Only requests whose path contains this are affected (others pass through untouched).
+    match: str | None = None
+
+    @classmethod
+    def timeout(cls, seconds: float, match: str | None = None) -> Failure:
+        """Hang for `seconds`, then close the connection without an answer."""
+        return cls(delay=seconds, drop=True, match=match)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the fake received."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    status: int
+
+
+class _NotFound(Exception):
+    pass
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, body: Any, headers: Mapping[str, str] | None = None):
+        self.status = status
+        self.body = body
+        self.headers = dict(headers or {})
+
+
+def _jira_error(status: int, message: str) -> _HttpError:
+    return _HttpError(status, {"errorMessages": [message], "errors": {}})
+
+
+def _confluence_error(status: int, title: str, detail: str | None = None) -> _HttpError:
+    return _HttpError(
+        status,
+        {"errors": [{"status": status, "code": _REASONS.get(status, "ERROR"), "title": title, "detail": detail}]},
+    )
+
+
+_REASONS = {400: "BAD_REQUEST", 404: "NOT_FOUND", 409: "CONFLICT", 410: "GONE", 429: "TOO_MANY_REQUESTS"}
+
+# --------------------------------------------------------------------------- JQL subset
+
+_ORDER_BY = re.compile(r"\s+order\s+by\s+.*$", re.IGNORECASE | re.DOTALL)
+_AND = re.compile(r"\s+AND\s+", re.IGNORECASE)
+_CLAUSE = re.compile(
+    r"^(?P<field>project|key|labels|statusCategory)\s*(?P<op>=|!=|\bin\b|\bnot in\b)\s*(?P<value>.+)$",
+    re.IGNORECASE,
+)
+
+
+def _split_and(jql: str) -> list[str]:
+    """Top-level AND clauses, respecting parentheses and quotes."""
+    parts, depth, quote_char, start = [], 0, "", 0
+    i = 0
+    while i < len(jql):
+        ch = jql[i]
+        if quote_char:
+            if ch == quote_char:
+                quote_char = ""
+        elif ch in "\"'":
+            quote_char = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0:
+            m = _AND.match(jql, i)
+            if m and m.start() == i:
+                parts.append(jql[start:i])
+                start = i = m.end()
+                continue
+        i += 1
+    parts.append(jql[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _strip_parens(clause: str) -> str:
+    while clause.startswith("(") and clause.endswith(")") and _balanced(clause[1:-1]):
+        clause = clause[1:-1].strip()
+    return clause
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _values(text: str) -> list[str]:
+    text = text.strip()
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1]
+    return [v.strip().strip("\"'") for v in text.split(",") if v.strip()]
+
+
+def jql_filter(jql: str) -> tuple[list[Any], list[str]]:
+    """Predicates for the supported JQL subset, and the clauses that were ignored."""
+    predicates: list[Any] = []
+    ignored: list[str] = []
+    body = _ORDER_BY.sub("", jql or "").strip()
+    for raw_clause in _split_and(body):
+        clause = _strip_parens(raw_clause)
+        if _split_and(clause) != [clause]:
+            # A parenthesised group of ANDs: flatten it.
+            sub, sub_ignored = jql_filter(clause)
+            predicates.extend(sub)
+            ignored.extend(sub_ignored)
+            continue
+        m = _CLAUSE.match(clause)
+        if not m or re.search(r"\s+OR\s+", clause, re.IGNORECASE):
+            ignored.append(clause)
+            continue
+        name, op, values = m["field"].lower(), m["op"].lower(), _values(m["value"])
+        negate = op in ("!=", "not in")
+        predicates.append(_predicate(name, {v.lower() for v in values}, negate))
+    return predicates, ignored
+
+
+def _predicate(name: str, values: set[str], negate: bool) -> Any:
+    def matches(issue: Mapping[str, Any]) -> bool:
+        f = issue["fields"]
+        if name == "project":
+            hit = f["project"]["key"].lower() in values or str(f["project"]["id"]) in values
+        elif name == "key":
+            hit = issue["key"].lower() in values
+        elif name == "labels":
+            hit = bool({label.lower() for label in f.get("labels") or []} & values)
+        else:  # statusCategory: by name ("Done") or key ("done")
+            cat = f["status"]["statusCategory"]
+            hit = cat["name"].lower() in values or cat["key"].lower() in values
+        return hit != negate
+
+    return matches
+
+
+# --------------------------------------------------------------------------- the server
+
+
+def _ms(stamp: str) -> int:
+    return int(dt.datetime.fromisoformat(stamp).timestamp() * 1000)
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> int:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        return int(json.loads(base64.urlsafe_b64decode(padded))["o"])
+    except (ValueError, KeyError, TypeError):
+        raise _jira_error(400, "The provided next page token is invalid or expired.") from None
+
+
+class FakeAtlassian:
+    """Fake Jira + Confluence Cloud (or Jira Server/DC) on 127.0.0.1, a context manager."""
+
+    def __init__(
+        self,
+        seed: AtlassianSeed | None = None,
+        *,
+        flavor: Literal["cloud", "server"] = "cloud",
+        latency: float = 0.0,
+    ):
+        seed = seed or AtlassianSeed()
+        self.flavor = flavor
+        self.latency = latency
+        self._lock = threading.RLock()
+        self._issues: list[dict[str, Any]] = [json.loads(json.dumps(i)) for i in seed.issues]
+        self._issue_by_key = {i["key"]: i for i in self._issues}
+        self._worklogs: dict[str, list[dict[str, Any]]] = {
+            k: [dict(w) for w in v] for k, v in seed.worklogs.items()
+        }
+        self._versions = {k: [dict(v) for v in vs] for k, vs in seed.versions.items()}
+        self._spaces = [dict(s) for s in seed.spaces]
+        self._pages: dict[str, dict[str, Any]] = {str(p["id"]): dict(p) for p in seed.pages}
+        self._next_page_id = 900000 + len(self._pages)
+        self._failures: deque[Failure] = deque()
+        self._calls: list[Call] = []
+        self.ignored_jql: list[str] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle
+
+    def start(self) -> FakeAtlassian:
+        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
+        handler = type("_Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._server.block_on_close = False
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-atlassian", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeAtlassian:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL of the site (Jira lives at /rest, Confluence at /wiki)."""
+        if self._server is None:
+            raise RuntimeError("FakeAtlassian is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def confluence_url(self) -> str:
+        return self.url + "/wiki"
+
+    # -- failure injection and call log
+
+    def script(self, *failures: Failure) -> None:
+        """Queue failures; each one is used by the next request matching it, in order."""
+        with self._lock:
+            self._failures.extend(failures)
+
+    @property
+    def pending_failures(self) -> int:
+        with self._lock:
+            return len(self._failures)
+
+    @property
+    def calls(self) -> list[Call]:
+        with self._lock:
+            return list(self._calls)
+
+    def call_count(self, method: str | None = None, prefix: str | None = None, path: str | None = None) -> int:
+        """How many requests matched method, path prefix and/or exact path."""
+        return sum(
+            1
+            for c in self.calls
+            if (method is None or c.method == method)
+            and (prefix is None or c.path.startswith(prefix))
+            and (path is None or c.path == path)
+        )
+
+    def reset_calls(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+    def _take_failure(self, path: str) -> Failure | None:
+        with self._lock:
+            if self._failures and (self._failures[0].match is None or self._failures[0].match in path):
+                return self._failures.popleft()
+        return None
+
+    def _record(self, call: Call) -> None:
+        with self._lock:
+            self._calls.append(call)
+
+    # -- data access for assertions and seeding after start
+
+    def pages(self, space_id: str | None = None) -> list[dict[str, Any]]:
+        """Confluence pages (copies), optionally of one space."""
+        with self._lock:
+            return [json.loads(json.dumps(p)) for p in self._pages.values() if space_id in (None, p["spaceId"])]
+
+    def add_issue(self, issue: dict[str, Any], worklogs: Iterable[dict[str, Any]] = ()) -> None:
+        with self._lock:
+            self._issues.append(issue)
+            self._issue_by_key[issue["key"]] = issue
+            self._worklogs.setdefault(issue["key"], []).extend(worklogs)
+
+    # -- routing
+
+    def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any, dict[str, str]]:
+        """Answer one request: (status, JSON body, extra headers)."""
+        routes = self._routes()
+        for route_method, pattern, fn in routes:
+            if route_method != method:
+                continue
+            m = re.fullmatch(pattern, path)
+            if m:
+                try:
+                    return 200, fn(query, body, **m.groupdict()), {}
+                except _HttpError as err:
+                    return err.status, err.body, err.headers
+        if any(re.fullmatch(p, path) for _, p, _ in routes):
+            return 405, {"errorMessages": [f"{method} not allowed"], "errors": {}}, {}
+        if path.startswith("/wiki/"):
+            return 404, _confluence_error(404, "Not Found").body, {}
+        return 404, {"errorMessages": ["null for uri: " + path], "errors": {}}, {}
+
+    def _routes(self) -> list[tuple[str, str, Any]]:
+        v = r"(?:2|3|latest)"
+        routes: list[tuple[str, str, Any]] = []
+        if self.flavor == "cloud":
+            routes += [
+                ("GET", rf"/rest/api/{v}/search/jql", self._search_jql_get),
+                ("POST", rf"/rest/api/{v}/search/jql", self._search_jql_post),
+                ("GET", rf"/rest/api/{v}/search", self._gone),
+                ("POST", rf"/rest/api/{v}/search", self._gone),
+            ]
+        else:
+            routes += [
+                ("GET", r"/rest/api/(?:2|latest)/search", self._search_server_get),
+                ("POST", r"/rest/api/(?:2|latest)/search", self._search_server_post),
+            ]
+        routes += [
+            ("GET", rf"/rest/api/{v}/project/(?P<key>[^/]+)/versions", self._versions_of),
+            ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)/worklog", self._issue_worklogs),
+            ("GET", rf"/rest/api/{v}/worklog/updated", self._worklog_updated),
+            ("POST", rf"/rest/api/{v}/worklog/list", self._worklog_list),
+            ("GET", rf"/rest/api/{v}/myself", self._myself),
+            ("GET", rf"/rest/api/{v}/serverInfo", self._server_info),
+            ("GET", r"/wiki/api/v2/spaces", self._spaces_get),
+            ("GET", r"/wiki/api/v2/pages", self._pages_get),
+            ("POST", r"/wiki/api/v2/pages", self._page_create),
+            ("GET", r"/wiki/api/v2/pages/(?P<page_id>[^/]+)", self._page_get),
+            ("PUT", r"/wiki/api/v2/pages/(?P<page_id>[^/]+)", self._page_update),
+        ]
+        return routes
+
+    # -- Jira: search
+
+    def _gone(self, query: Any, body: Any) -> Any:
+        raise _jira_error(
+            410,
+            "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
+            "A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046",
+        )
+
+    def _matching(self, jql: str) -> list[dict[str, Any]]:
+        if not jql or not jql.strip():
+            if self.flavor == "cloud":
+                raise _jira_error(400, "Unbounded JQL queries are not allowed here. Please add a search restriction.")
+        predicates, ignored = jql_filter(jql)
+        with self._lock:
+            self.ignored_jql.extend(ignored)
+            issues = list(self._issues)
+        return [i for i in issues if all(p(i) for p in predicates)]
+
+    def _render_issue(self, issue: Mapping[str, Any], fields_params: list[str], default: str) -> dict[str, Any]:
+        wanted = _requested_fields(fields_params, default)
+        out = {k: issue[k] for k in ("expand", "id", "self", "key")}
+        if wanted is None:  # ids only
+            return out
+        all_fields = dict(issue["fields"])
+        with self._lock:
+            logs = list(self._worklogs.get(issue["key"], []))
+        spent = sum(int(w["timeSpentSeconds"]) for w in logs)
+        if all_fields.get("timespent") is None:
+            all_fields["timespent"] = spent or None
+        all_fields["aggregatetimespent"] = all_fields["timespent"]
+        all_fields["worklog"] = {
+            "startAt": 0,
+            "maxResults": EMBEDDED_WORKLOGS,
+            "total": len(logs),
+            "worklogs": logs[:EMBEDDED_WORKLOGS],
+        }
+        all_fields["timetracking"] = {
+            k: v
+            for k, v in {
+                "originalEstimateSeconds": all_fields.get("timeoriginalestimate"),
+                "timeSpentSeconds": all_fields["timespent"],
+            }.items()
+            if v is not None
+        }
+        if isinstance(wanted, _Excluding):
+            out["fields"] = {k: v for k, v in all_fields.items() if k not in wanted.excluded}
+        elif wanted == "*":
+            out["fields"] = all_fields
+        else:
+            # Like Jira, unknown field names are silently left out.
+            out["fields"] = {k: all_fields[k] for k in wanted if k in all_fields}
+        return out
+
+    def _search_page(self, jql: str, offset: int, max_results: int | None, fields: list[str]) -> dict[str, Any]:
+        matched = self._matching(jql)
+        wanted = _requested_fields(fields, "id")
+        cap = 5000 if wanted is None else CLOUD_MAX_RESULTS
+        size = min(max_results if max_results is not None else 50, cap)
+        size = max(size, 1)
+        page = matched[offset : offset + size]
+        result: dict[str, Any] = {"issues": [self._render_issue(i, fields, "id") for i in page]}
+        is_last = offset + size >= len(matched)
+        if not is_last:
+            result["nextPageToken"] = _encode_token(offset + size)
+        result["isLast"] = is_last
+        return result
+
+    def _search_jql_get(self, query: dict[str, list[str]], body: Any) -> Any:
+        token = _first(query, "nextPageToken")
+        return self._search_page(
+            _first(query, "jql") or "",
+            _decode_token(token) if token else 0,
+            _int(_first(query, "maxResults")),
+            query.get("fields", []),
+        )
+
+    def _search_jql_post(self, query: Any, body: Any) -> Any:
+        body = body or {}
+        token = body.get("nextPageToken")
+        fields = body.get("fields") or []
+        return self._search_page(
+            body.get("jql") or "",
+            _decode_token(token) if token else 0,
+            _int(body.get("maxResults")),
+            [",".join(fields)] if isinstance(fields, list) else [str(fields)],
+        )
+
+    def _server_page(self, jql: str, start_at: int, max_results: int | None, fields: list[str]) -> dict[str, Any]:
+        matched = self._matching(jql)
+        size = min(max_results if max_results is not None else 50, SERVER_MAX_RESULTS)
+        page = matched[start_at : start_at + max(size, 0)]
+        return {
+            "expand": "schema,names",
+            "startAt": start_at,
+            "maxResults": size,
+            "total": len(matched),
+            "issues": [self._render_issue(i, fields, "*navigable") for i in page],
+        }
+
+    def _search_server_get(self, query: dict[str, list[str]], body: Any) -> Any:
+        return self._server_page(
+            _first(query, "jql") or "",
+            _int(_first(query, "startAt")) or 0,
+            _int(_first(query, "maxResults")),
+            query.get("fields", []),
+        )
+
+    def _search_server_post(self, query: Any, body: Any) -> Any:
+        body = body or {}
+        fields = body.get("fields") or []
+        return self._server_page(
+            body.get("jql") or "",
+            int(body.get("startAt") or 0),
+            _int(body.get("maxResults")),
+            [",".join(fields)] if isinstance(fields, list) else [str(fields)],
+        )
+
+    # -- Jira: versions and worklogs
+
+    def _versions_of(self, query: Any, body: Any, key: str) -> Any:
+        with self._lock:
+            known = key in self._versions or any(i["fields"]["project"]["key"] == key for i in self._issues)
+            if not known:
+                raise _jira_error(404, f"No project could be found with key '{key}'.")
+            return list(self._versions.get(key, []))
+
+    def _issue_worklogs(self, query: dict[str, list[str]], body: Any, key: str) -> Any:
+        with self._lock:
+            issue = self._issue_by_key.get(key) or next((i for i in self._issues if i["id"] == key), None)
+            if issue is None:
+                raise _jira_error(404, "Issue does not exist or you do not have permission to see it.")
+            logs = list(self._worklogs.get(issue["key"], []))
+        after, before = _int(_first(query, "startedAfter")), _int(_first(query, "startedBefore"))
+        if after is not None:
+            logs = [w for w in logs if _ms(w["started"]) >= after]
+        if before is not None:
+            logs = [w for w in logs if _ms(w["started"]) < before]
+        start = _int(_first(query, "startAt")) or 0
+        size = min(_int(_first(query, "maxResults")) or 5000, 5000)
+        return {"startAt": start, "maxResults": size, "total": len(logs), "worklogs": logs[start : start + size]}
+
+    def _all_worklogs(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [w for logs in self._worklogs.values() for w in logs]
+
+    def _worklog_updated(self, query: dict[str, list[str]], body: Any) -> Any:
+        since = _int(_first(query, "since")) or 0
+        items = sorted(
+            ({"worklogId": int(w["id"]), "updatedTime": _ms(w["updated"]), "properties": []} for w in self._all_worklogs()),
+            key=lambda x: (x["updatedTime"], x["worklogId"]),
+        )
+        items = [x for x in items if x["updatedTime"] >= since]
+        page = items[:WORKLOG_UPDATED_PAGE]
+        last = len(items) <= WORKLOG_UPDATED_PAGE
+        until = page[-1]["updatedTime"] if page else since
+        base = f"{self.url}/rest/api/3/worklog/updated"
+        result: dict[str, Any] = {
+            "values": page,
+            "since": since,
+            "until": until,
+            "self": f"{base}?since={since}",
+            "lastPage": last,
+        }
+        if not last:
+            # Real Jira repeats the boundary item on the next page; callers de-duplicate by id.
+            result["nextPage"] = f"{base}?since={until}"
+        return result
+
+    def _worklog_list(self, query: Any, body: Any) -> Any:
+        ids = (body or {}).get("ids")
+        if not isinstance(ids, list):
+            raise _jira_error(400, "ids must be a list")
+        if len(ids) > WORKLOG_LIST_MAX:
+            raise _jira_error(400, f"The number of worklog ids must not exceed {WORKLOG_LIST_MAX}.")
+        wanted = {str(i) for i in ids}
+        return [w for w in self._all_worklogs() if w["id"] in wanted]
+
+    def _myself(self, query: Any, body: Any) -> Any:
+        return user_json("557058:fake-bot", "Account Pulse", "pulse@example.com")
+
+    def _server_info(self, query: Any, body: Any) -> Any:
+        return {
+            "baseUrl": self.url,
+            "version": "1001.0.0-SNAPSHOT" if self.flavor == "cloud" else "9.12.2",
+            "deploymentType": "Cloud" if self.flavor == "cloud" else "Server",
+            "serverTitle": "Fake Jira",
+        }
+
+    # -- Confluence v2
+
+    def _space(self, space_id: str) -> dict[str, Any] | None:
+        return next((s for s in self._spaces if s["id"] == str(space_id)), None)
+
+    def _page_out(self, page: Mapping[str, Any], body_format: str | None) -> dict[str, Any]:
+        space = self._space(page["spaceId"]) or {"key": "?"}
+        out = {k: v for k, v in page.items() if k != "body"}
+        slug = quote(page["title"].replace(" ", "+"), safe="+")
+        out["_links"] = {
+            "webui": f"/spaces/{space['key']}/pages/{page['id']}/{slug}",
+            "editui": f"/pages/resumedraft.action?draftId={page['id']}",
+            "tinyui": f"/x/{page['id']}",
+        }
+        if body_format:
+            out["body"] = {body_format: page.get("body", {}).get(body_format, {"representation": body_format, "value": ""})}
+        return out
+
+    def _links(self) -> dict[str, str]:
+        return {"base": self.confluence_url}
+
+    def _spaces_get(self, query: dict[str, list[str]], body: Any) -> Any:
+        keys = {k for v in query.get("keys", []) for k in v.split(",") if k}
+        ids = {k for v in query.get("ids", []) for k in v.split(",") if k}
+        with self._lock:
+            results = [s for s in self._spaces if (not keys or s["key"] in keys) and (not ids or s["id"] in ids)]
+        return {"results": results, "_links": self._links()}
+
+    def _pages_get(self, query: dict[str, list[str]], body: Any) -> Any:
+        space_ids = {k for v in query.get("space-id", []) for k in v.split(",") if k}
+        title = _first(query, "title")
+        statuses = {k for v in query.get("status", []) for k in v.split(",")} or {"current", "archived"}
+        with self._lock:
+            results = [
+                self._page_out(p, _first(query, "body-format"))
+                for p in self._pages.values()
+                if (not space_ids or p["spaceId"] in space_ids)
+                and (title is None or p["title"] == title)
+                and p["status"] in statuses
+            ]
+        return {"results": results, "_links": self._links()}
+
+    def _page_get(self, query: dict[str, list[str]], body: Any, page_id: str) -> Any:
+        with self._lock:
+            page = self._pages.get(page_id)
+            if page is None:
+                raise _confluence_error(404, "Not Found")
+            out = self._page_out(page, _first(query, "body-format"))
+            out["_links"]["base"] = self.confluence_url
+            return out
+
+    def _body_value(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        raw = body.get("body") or {}
+        if "representation" in raw:
+            rep = raw["representation"]
+            return {rep: {"representation": rep, "value": raw.get("value", "")}}
+        # Nested form: {"storage": {"representation": "storage", "value": ...}}
+        return {k: dict(v) for k, v in raw.items() if isinstance(v, dict)}
+
+    def _check_title(self, space_id: str, title: str, except_id: str | None = None) -> None:
+        for p in self._pages.values():
+            if p["spaceId"] == space_id and p["title"] == title and p["id"] != except_id and p["status"] == "current":
+                # Real Confluence refuses two pages with one title in a space.
+                raise _confluence_error(400, "A page with this title already exists: A page already exists with the same TITLE in this space")
+
+    def _page_create(self, query: Any, body: Any) -> Any:
+        body = body or {}
+        with self._lock:
+            space_id = str(body.get("spaceId") or "")
+            space = self._space(space_id)
+            if space is None:
+                raise _confluence_error(404, "Space not found", f"no space with id {space_id!r}")
+            title = body.get("title")
+            if not title:
+                raise _confluence_error(400, "Title is required for a page that is not a draft")
+            self._check_title(space_id, title)
+            parent_id = body.get("parentId") or space.get("homepageId")
+            if body.get("parentId") and str(body["parentId"]) not in self._pages:
+                raise _confluence_error(404, "Parent page not found")
+            self._next_page_id += 1
+            now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            page = {
+                "id": str(self._next_page_id),
+                "status": body.get("status") or "current",
+                "title": title,
+                "spaceId": space_id,
+                "parentId": str(parent_id) if parent_id else None,
+                "parentType": "page" if parent_id else None,
+                "position": None,
+                "authorId": "557058:fake-bot",
+                "ownerId": "557058:fake-bot",
+                "createdAt": now,
+                "version": {"createdAt": now, "message": "", "number": 1, "minorEdit": False, "authorId": "557058:fake-bot"},
+                "body": self._body_value(body),
+            }
+            self._pages[page["id"]] = page
+            out = self._page_out(page, "storage")
+            out["_links"]["base"] = self.confluence_url
+            return out
+
+    def _page_update(self, query: Any, body: Any, page_id: str) -> Any:
+        body = body or {}
+        with self._lock:
+            page = self._pages.get(page_id)
+            if page is None:
+                raise _confluence_error(404, "Not Found")
+            missing = [k for k in ("id", "status", "title", "body", "version") if k not in body]
+            if missing:
+                raise _confluence_error(400, f"missing fields: {', '.join(missing)}")
+            number = (body.get("version") or {}).get("number")
+            current = page["version"]["number"]
+            if number != current + 1:
+                raise _confluence_error(
+                    409, "Version must be incremented on update.", f"Current version is: {current}"
+                )
+            self._check_title(page["spaceId"], body["title"], except_id=page_id)
+            now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            page.update(
+                title=body["title"],
+                status=body["status"],
+                body=self._body_value(body),
+                version={
+                    "createdAt": now,
+                    "message": (body.get("version") or {}).get("message", ""),
+                    "number": number,
+                    "minorEdit": False,
+                    "authorId": "557058:fake-bot",
+                },
+            )
+            if body.get("parentId"):
+                page["parentId"] = str(body["parentId"])
+            out = self._page_out(page, "storage")
+            out["_links"]["base"] = self.confluence_url
+            return out
+
+
+class _Excluding(frozenset):
+    """`*all,-comment`: everything but these."""
+
+    @property
+    def excluded(self) -> frozenset[str]:
+        return frozenset(self)
+
+
+def _requested_fields(params: list[str], default: str) -> Any:
+    """None = ids only; '*' = all fields; _Excluding = all but some; else a list of names."""
+    names = [n.strip() for p in params for n in p.split(",") if n.strip()] or [default]
+    include = [n for n in names if not n.startswith("-")]
+    exclude = [n[1:] for n in names if n.startswith("-")]
+    if any(n in ("*all", "*navigable") for n in include) or (exclude and not include):
+        return _Excluding(exclude) if exclude else "*"
+    listed = [n for n in include if n not in ("id", "key")]
+    if not listed:
+        return None
+    return [n for n in listed if n not in exclude]
+
+
+def _first(query: Mapping[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[0] if values else None
+
+
+def _int(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise _jira_error(400, f"not a number: {value!r}") from None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeAtlassian
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass  # quiet: tests assert on the call log instead
+
+    def _serve(self) -> None:
+        fake = self.fake
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        failure = fake._take_failure(parts.path)
+        if fake.latency:
+            time.sleep(fake.latency)
+        if failure is not None:
+            if failure.delay:
+                time.sleep(failure.delay)
+            if failure.drop:
+                fake._record(Call(self.command, parts.path, query, body, 0))
+                self.close_connection = True
+                return
+            status = failure.status or 500
+            payload: Any = {"errorMessages": [f"Injected failure {status}"], "errors": {}}
+            headers = {"Retry-After": failure.retry_after} if failure.retry_after is not None else {}
+        else:
+            try:
+                status, payload, headers = fake.handle(self.command, parts.path, query, body)
+            except Exception as exc:  # a bug in the fake must show up as a 500, not a hung client
+                status, payload, headers = 500, {"errorMessages": [f"fake error: {exc!r}"], "errors": {}}, {}
+        fake._record(Call(self.command, parts.path, query, body, status))
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json;charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = _serve
+    do_POST = _serve
+    do_PUT = _serve
+    do_DELETE = _serve

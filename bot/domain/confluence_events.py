@@ -1,0 +1,168 @@
+"""Confluence webhook bodies (Cloud and Data Center) → internal events.
+
+The two flavours differ a lot:
+- Data Center sends `{"event": "page_created", "userKey": …, "page": {"id": …}}`: ids only, so
+  the worker fetches the content (`GET /rest/api/content/{id}?expand=space,version,container`)
+  and the user, and calls `enrich`.
+- Cloud sends `{"userAccountId": …, "page": {"spaceKey", "title", "self", "version"…}}` and no
+  event name at all: it is only in the webhook registration, so the caller passes it as
+  `event_hint` (from the webhook URL). Trashed, restored and removed bodies are byte-identical.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from bot.domain.events import ConfluenceEvent, EventType, NormalizedDelivery, Outcome, Person, Source
+from bot.domain.jira_events import person
+
+Payload = Mapping[str, Any]
+
+IGNORED = "ignored"
+UNSUPPORTED = "unsupported"
+
+# Confluence event name → internal type, or IGNORED / UNSUPPORTED.
+CONFLUENCE_WEBHOOKS: dict[str, EventType | str] = {
+    "page_created": EventType.PAGE_CREATED,
+    "page_updated": EventType.PAGE_UPDATED,
+    "page_trashed": EventType.PAGE_TRASHED,
+    "page_restored": EventType.PAGE_RESTORED,
+    "page_removed": EventType.PAGE_REMOVED,
+    "page_moved": EventType.PAGE_MOVED,
+    "blog_created": EventType.BLOG_CREATED,
+    "blog_updated": EventType.BLOG_UPDATED,
+    "blog_trashed": EventType.BLOG_TRASHED,
+    "blog_restored": EventType.BLOG_RESTORED,
+    "blog_removed": EventType.BLOG_REMOVED,
+    "comment_created": EventType.PAGE_COMMENT_CREATED,
+    "comment_updated": EventType.PAGE_COMMENT_UPDATED,
+    "comment_removed": EventType.PAGE_COMMENT_REMOVED,
+    # Generic content_* events repeat page_/blog_ ones and fire for app content properties.
+    "content_created": IGNORED,
+    "content_updated": IGNORED,
+    "content_removed": IGNORED,
+    "content_restored": IGNORED,
+    "content_trashed": IGNORED,
+    "page_children_reordered": IGNORED,
+    "page_viewed": IGNORED,
+    "blog_viewed": IGNORED,
+    "label_added": IGNORED,
+    "label_removed": IGNORED,
+    "label_created": IGNORED,
+    "label_deleted": IGNORED,
+    "user_followed": IGNORED,
+    "page_archived": UNSUPPORTED,
+    "page_unarchived": UNSUPPORTED,
+    "attachment_created": UNSUPPORTED,
+    "space_created": UNSUPPORTED,
+    "space_updated": UNSUPPORTED,
+}
+
+_CONTENT_KEYS = ("page", "blog", "comment")
+_CONTENT_PROPERTY = "content-property"
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _is_content_property(payload: Payload) -> bool:
+    return _CONTENT_PROPERTY in str(payload.get("type") or "") and isinstance(payload.get("space"), Mapping)
+
+
+def detect(payload: Payload) -> Source | None:
+    """CONFLUENCE_DC, CONFLUENCE_CLOUD, or None when the body is not from Confluence."""
+    if isinstance(payload.get("event"), str) and "userKey" in payload:
+        return Source.CONFLUENCE_DC
+    if "userAccountId" in payload and any(k in payload for k in (*_CONTENT_KEYS, "space", "label", "attachment")):
+        return Source.CONFLUENCE_CLOUD
+    if _is_content_property(payload):
+        return Source.CONFLUENCE_CLOUD
+    return None
+
+
+def normalize_confluence(payload: Payload, source: Source, event_hint: str | None) -> NormalizedDelivery:
+    """A Confluence body whose source `detect` found, as a NormalizedDelivery."""
+    if source is Source.CONFLUENCE_DC:
+        name = str(payload["event"])
+    else:
+        name = (event_hint or "").strip().lower().removeprefix("confluence:") or None
+    if _is_content_property(payload):
+        # The object of a content_* event for app metadata (content properties), not a page.
+        return NormalizedDelivery(source, Outcome.IGNORED, name, (), "content property change")
+    if name is None:
+        return NormalizedDelivery(
+            source, Outcome.UNSUPPORTED, None, (),
+            "Confluence Cloud body without event name: pass it from the webhook URL as event_hint",
+        )
+    entry = CONFLUENCE_WEBHOOKS.get(name, UNSUPPORTED)
+    if entry == IGNORED:
+        return NormalizedDelivery(source, Outcome.IGNORED, name, (), f"{name} is not notified")
+    if entry == UNSUPPORTED:
+        return NormalizedDelivery(source, Outcome.UNSUPPORTED, name, (), f"no formatter for {name}")
+    assert isinstance(entry, EventType)
+    content_key = "comment" if entry.value.startswith("page_comment") else ("blog" if entry.value.startswith("blog") else "page")
+    content = _dict(payload.get(content_key))
+    if not content:
+        return NormalizedDelivery(source, Outcome.ANOMALOUS, name, (), f"{name} without a {content_key!r} object")
+    return NormalizedDelivery(source, Outcome.HANDLED, name, (_event(payload, source, name, entry, content),))
+
+
+def _event(payload: Payload, source: Source, name: str, type_: EventType, content: Mapping[str, Any]) -> ConfluenceEvent:
+    ts = payload.get("timestamp")
+    if source is Source.CONFLUENCE_DC:
+        actor = Person(key=_str(payload.get("userKey")))
+        return ConfluenceEvent(
+            type=type_, source=source, webhook_event=name, content_id=_str(content.get("id")),
+            timestamp_ms=ts if isinstance(ts, int) else None, actor=actor,
+            old_parent_id=_str(_dict(payload.get("oldParent")).get("id")),
+        )
+    parent = _dict(content.get("parent"))
+    version = content.get("version")
+    return ConfluenceEvent(
+        type=type_, source=source, webhook_event=name, content_id=_str(content.get("id")),
+        timestamp_ms=ts if isinstance(ts, int) else None,
+        actor=Person(account_id=_str(payload.get("userAccountId"))),
+        space_key=_str(content.get("spaceKey")),
+        title=_str(content.get("title")),
+        url=_str(content.get("self")),
+        version=version if isinstance(version, int) else None,
+        parent_title=_str(parent.get("title")),
+        old_parent_id=_str(_dict(payload.get("oldParent")).get("id")),
+    )
+
+
+def enrich(event: ConfluenceEvent, content: Mapping[str, Any], user: Mapping[str, Any] | None = None) -> ConfluenceEvent:
+    """Fill a Data Center event from `GET /rest/api/content/{id}` (and `GET /rest/api/user`)."""
+    links = _dict(content.get("_links"))
+    version = _dict(content.get("version"))
+    container = _dict(content.get("container"))
+    actor = event.actor
+    if user:
+        found = person(user)
+        if found is not None:
+            actor = dataclasses.replace(found, key=found.key or (actor.key if actor else None))
+    elif actor is not None and actor.display_name is None:
+        by = person(version.get("by"))
+        # Only trust the last editor as the actor when the keys match.
+        if by is not None and by.key and by.key == actor.key:
+            actor = by
+    url = None
+    if links.get("base") and links.get("webui"):
+        url = f"{links['base']}{links.get('context') or ''}{links['webui']}"
+    number = version.get("number")
+    return dataclasses.replace(
+        event,
+        space_key=_str(_dict(content.get("space")).get("key")) or event.space_key,
+        title=_str(content.get("title")) or event.title,
+        url=url or event.url,
+        version=number if isinstance(number, int) else event.version,
+        parent_title=_str(container.get("title")) or event.parent_title,
+        actor=actor,
+    )

@@ -1,0 +1,373 @@
+"""Jira and Confluence webhook payloads as internal events: the types, and `normalize`.
+
+A delivery (one webhook body) becomes a `NormalizedDelivery`: where it came from, an `Outcome`
+(handled / ignored / unsupported / anomalous) and zero or more events. Each Jira changelog item
+becomes its own internal event type (as Mattermost's Jira plugin does), so subscriptions and the
+audience policy filter on what changed, not on Jira's coarse `jira:issue_updated`.
+
+Pure: no logging here. The caller logs `ignored` / `unsupported` / `anomalous` outcomes on their
+own loggers (`pulse.webhooks.ignored` …, see `Outcome.logger_name`).
+
+Webhook bodies often name things only by id (worklog → issue id, version → project id, sprint →
+board id, Confluence Data Center → page id). Such events carry the id and `needs_lookup()` says
+what is missing; the worker fetches it and fills it in with `attach_issue`, `attach_project` or
+`confluence_events.enrich`. Until then they route nowhere and client channels never see them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.domain.work import Issue
+
+
+class Source(enum.StrEnum):
+    """Which product (and flavour) sent the payload."""
+
+    JIRA = "jira"
+    CONFLUENCE_CLOUD = "confluence_cloud"
+    CONFLUENCE_DC = "confluence_dc"
+    UNKNOWN = "unknown"
+
+
+class Outcome(enum.StrEnum):
+    """What became of a delivery; the three "not handled" kinds are distinct on purpose."""
+
+    HANDLED = "handled"
+    # Known and deliberately dropped (rank-only change, board admin…): 2xx, silent.
+    IGNORED = "ignored"
+    # Known event, no formatter yet: 2xx, logged so we notice demand.
+    UNSUPPORTED = "unsupported"
+    # Not a Jira/Confluence payload at all: 4xx, kept for inspection.
+    ANOMALOUS = "anomalous"
+
+    @property
+    def logger_name(self) -> str:
+        """The logger the caller should use for this outcome, e.g. `pulse.webhooks.ignored`."""
+        return f"pulse.webhooks.{self.value}"
+
+
+class EventType(enum.StrEnum):
+    """Internal event types; subscriptions and rendering key on these."""
+
+    # Jira issues
+    ISSUE_CREATED = "issue_created"
+    ISSUE_DELETED = "issue_deleted"
+    STATUS_CHANGED = "status_changed"
+    ISSUE_RESOLVED = "issue_resolved"
+    ISSUE_REOPENED = "issue_reopened"
+    ASSIGNEE_CHANGED = "assignee_changed"
+    PRIORITY_RAISED = "priority_raised"
+    PRIORITY_LOWERED = "priority_lowered"
+    PRIORITY_CHANGED = "priority_changed"
+    DUE_DATE_SET = "due_date_set"
+    DUE_DATE_CHANGED = "due_date_changed"
+    DUE_DATE_REMOVED = "due_date_removed"
+    FIX_VERSION_CHANGED = "fix_version_changed"
+    SUMMARY_CHANGED = "summary_changed"
+    DESCRIPTION_CHANGED = "description_changed"
+    LABELS_CHANGED = "labels_changed"
+    COMPONENTS_CHANGED = "components_changed"
+    SPRINT_CHANGED = "sprint_changed"
+    ISSUE_TYPE_CHANGED = "issue_type_changed"
+    ISSUE_MOVED = "issue_moved"
+    FIELD_CHANGED = "field_changed"
+    # Jira comments, worklogs, links
+    COMMENT_CREATED = "comment_created"
+    COMMENT_UPDATED = "comment_updated"
+    COMMENT_DELETED = "comment_deleted"
+    WORKLOG_CREATED = "worklog_created"
+    WORKLOG_UPDATED = "worklog_updated"
+    WORKLOG_DELETED = "worklog_deleted"
+    ISSUELINK_CREATED = "issuelink_created"
+    # Jira versions (milestones) and sprints
+    VERSION_CREATED = "version_created"
+    VERSION_RELEASED = "version_released"
+    VERSION_UNRELEASED = "version_unreleased"
+    VERSION_UPDATED = "version_updated"
+    SPRINT_STARTED = "sprint_started"
+    SPRINT_CLOSED = "sprint_closed"
+    # Confluence
+    PAGE_CREATED = "page_created"
+    PAGE_UPDATED = "page_updated"
+    PAGE_TRASHED = "page_trashed"
+    PAGE_RESTORED = "page_restored"
+    PAGE_REMOVED = "page_removed"
+    PAGE_MOVED = "page_moved"
+    BLOG_CREATED = "blog_created"
+    BLOG_UPDATED = "blog_updated"
+    BLOG_TRASHED = "blog_trashed"
+    BLOG_RESTORED = "blog_restored"
+    BLOG_REMOVED = "blog_removed"
+    PAGE_COMMENT_CREATED = "page_comment_created"
+    PAGE_COMMENT_UPDATED = "page_comment_updated"
+    PAGE_COMMENT_REMOVED = "page_comment_removed"
+
+    @property
+    def is_confluence(self) -> bool:
+        return self.value.startswith(("page_", "blog_"))
+
+    @property
+    def is_worklog(self) -> bool:
+        return self.value.startswith("worklog_")
+
+    @property
+    def is_comment(self) -> bool:
+        return self.value.startswith("comment_")
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A Jira/Confluence user as the payload names them (any field may be missing)."""
+
+    account_id: str | None = None
+    username: str | None = None
+    key: str | None = None
+    display_name: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssueFacts:
+    """What a payload tells about an issue; `complete` only when labels and security are known."""
+
+    key: str | None
+    id: str | None = None
+    project_key: str | None = None
+    summary: str | None = None
+    issue_type: str | None = None
+    priority: str | None = None
+    status: str | None = None
+    status_category: str | None = None
+    labels: tuple[str, ...] = ()
+    components: tuple[str, ...] = ()
+    security_level: str | None = None
+    due: str | None = None
+    # False for the trimmed issue in `comment_*` webhooks (no labels/security): the client
+    # audience cannot be decided from it, so the worker must attach the full issue first.
+    complete: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CommentFacts:
+    """A Jira comment; `restricted` when limited to a role/group or not public in Service Desk."""
+
+    id: str | None
+    body: Any = ""  # wiki-markup string (v2 webhooks) or an ADF document (dict)
+    author: Person | None = None
+    visibility: str | None = None  # e.g. "role:Administrators"
+    jsd_public: bool | None = None
+
+    @property
+    def restricted(self) -> bool:
+        return self.visibility is not None or self.jsd_public is False
+
+
+@dataclass(frozen=True, slots=True)
+class WorklogFacts:
+    id: str | None
+    issue_id: str | None = None
+    seconds: int | None = None
+    previous_seconds: int | None = None
+    time_spent: str | None = None
+    author: Person | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VersionFacts:
+    id: str | None
+    name: str
+    project_id: str | None = None
+    released: bool = False
+    archived: bool = False
+    release_date: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SprintFacts:
+    id: str | None
+    name: str
+    state: str | None = None
+    board_id: str | None = None
+    start: str | None = None
+    end: str | None = None
+    goal: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkFacts:
+    id: str | None
+    source_issue_id: str | None
+    destination_issue_id: str | None
+    outward: str | None = None  # "blocks"
+    name: str | None = None  # "Blocks"
+
+
+@dataclass(frozen=True, slots=True)
+class JiraEvent:
+    """One internal Jira event (an issue change, comment, worklog, version, sprint or link)."""
+
+    type: EventType
+    webhook_event: str
+    timestamp_ms: int | None = None
+    actor: Person | None = None
+    site_url: str | None = None  # https://acme.atlassian.net, for links
+    project_key: str | None = None
+    project_id: str | None = None
+    issue_id: str | None = None
+    issue: IssueFacts | None = None
+    linked_issue: IssueFacts | None = None
+    field: str | None = None  # changelog field name as Jira spells it
+    from_value: str | None = None
+    to_value: str | None = None
+    comment: CommentFacts | None = None
+    worklog: WorklogFacts | None = None
+    version: VersionFacts | None = None
+    sprint: SprintFacts | None = None
+    link: LinkFacts | None = None
+    # Everyone the payload names, to turn comment mentions into names without a lookup.
+    people: tuple[Person, ...] = ()
+
+    @property
+    def routing_key(self) -> str | None:
+        """The Jira project key this event belongs to (None until looked up)."""
+        return self.project_key
+
+    @property
+    def issue_key(self) -> str | None:
+        return self.issue.key if self.issue else None
+
+    @property
+    def dedupe_key(self) -> str:
+        """Same change, same key: Jira sends a comment both as `comment_*` and inside
+        `jira:issue_updated`, so the worker drops the second copy by this key."""
+        if self.comment is not None:
+            return f"jira:{self.type}:comment:{self.comment.id}"
+        if self.worklog is not None:
+            return f"jira:{self.type}:worklog:{self.worklog.id}:{self.timestamp_ms}"
+        subject = self.issue_key or self.issue_id or (self.version and self.version.id) or (
+            self.sprint and self.sprint.id) or (self.link and self.link.id)
+        return f"jira:{self.type}:{subject}:{self.field}:{self.to_value}:{self.timestamp_ms}"
+
+    def needs_lookup(self) -> tuple[str, ...]:
+        """What the worker must fetch before this event can be routed and judged."""
+        missing = []
+        if self.project_key is None:
+            if self.issue_id is not None:
+                missing.append("issue")
+            elif self.project_id is not None:
+                missing.append("project")
+            elif self.sprint is not None:
+                missing.append("board")
+            else:
+                missing.append("project")
+        elif self.issue is not None and not self.issue.complete:
+            missing.append("issue")
+        if self.type is EventType.ISSUELINK_CREATED and self.linked_issue is None:
+            missing.append("linked_issue")
+        return tuple(dict.fromkeys(missing))
+
+
+@dataclass(frozen=True, slots=True)
+class ConfluenceEvent:
+    """One internal Confluence event about a page, blog post or comment."""
+
+    type: EventType
+    source: Source
+    webhook_event: str
+    content_id: str | None
+    timestamp_ms: int | None = None
+    actor: Person | None = None
+    space_key: str | None = None
+    title: str | None = None
+    url: str | None = None
+    version: int | None = None
+    parent_title: str | None = None  # page a comment is on
+    old_parent_id: str | None = None  # page_moved
+    comment_body: str | None = None
+
+    @property
+    def routing_key(self) -> str | None:
+        """The Confluence space key this event belongs to (None until looked up)."""
+        return self.space_key
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"confluence:{self.type}:{self.content_id}:{self.version}:{self.timestamp_ms}"
+
+    def needs_lookup(self) -> tuple[str, ...]:
+        """Data Center bodies carry only ids: fetch the content (and user) to fill them in."""
+        missing = []
+        if self.space_key is None or self.title is None:
+            missing.append("content")
+        if self.actor is not None and self.actor.display_name is None:
+            missing.append("user")
+        return tuple(missing)
+
+
+Event = JiraEvent | ConfluenceEvent
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedDelivery:
+    """One webhook body, understood: source, outcome, events and why (for the log)."""
+
+    source: Source
+    outcome: Outcome
+    webhook_event: str | None
+    events: tuple[Event, ...] = ()
+    reason: str = ""
+
+
+def normalize(payload: Mapping[str, Any], event_hint: str | None = None) -> NormalizedDelivery:
+    """Detect the source of a webhook body and turn it into internal events.
+
+    `event_hint` is the event name when it is not in the body: Confluence Cloud (Connect/app)
+    webhooks name the event only in the registration, so pass it from the webhook URL
+    (e.g. `?event=page_created`). Ignored for Jira and Confluence Data Center bodies.
+    """
+    # Imported here because both parsers import the types above.
+    from bot.domain import confluence_events, jira_events
+
+    if not isinstance(payload, Mapping):
+        return NormalizedDelivery(Source.UNKNOWN, Outcome.ANOMALOUS, None, (), "body is not a JSON object")
+    if isinstance(payload.get("webhookEvent"), str):
+        return jira_events.normalize_jira(payload)
+    source = confluence_events.detect(payload)
+    if source is not None:
+        return confluence_events.normalize_confluence(payload, source, event_hint)
+    return NormalizedDelivery(
+        Source.UNKNOWN, Outcome.ANOMALOUS, None, (), "neither a Jira nor a Confluence webhook body"
+    )
+
+
+def attach_issue(event: JiraEvent, issue: Issue, *, linked: bool = False) -> JiraEvent:
+    """Fill in the issue an event only named by id (worklog, link, trimmed comment issue)."""
+    facts = IssueFacts(
+        key=issue.key,
+        project_key=issue.project,
+        summary=issue.summary,
+        issue_type=issue.issue_type,
+        priority=issue.priority,
+        status=issue.status,
+        status_category=issue.status_category,
+        labels=tuple(issue.labels),
+        security_level=issue.security_level,
+        due=issue.due.isoformat() if issue.due else None,
+        complete=True,
+    )
+    if linked:
+        return dataclasses.replace(event, linked_issue=facts)
+    previous_id = event.issue.id if event.issue else event.issue_id
+    facts = dataclasses.replace(facts, id=previous_id)
+    return dataclasses.replace(event, issue=facts, project_key=issue.project)
+
+
+def attach_project(event: JiraEvent, project_key: str) -> JiraEvent:
+    """Fill in the project key of a version (by project id) or sprint (by board) event."""
+    return dataclasses.replace(event, project_key=project_key)

@@ -1,0 +1,164 @@
+"""The HTTP surface: Slack's endpoint, webhook intake into the durable inbox, and health.
+
+Webhooks are verified and stored, then answered 202 before any processing: the inbox is the
+source of truth, so a crash after the 202 loses nothing, and Jira's retries are deduplicated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.domain.signatures import body_fingerprint, valid_hub_signature, valid_url_secret
+from bot.errors import WebhookRejected
+from bot.logs import get_logger
+from integrations.store.store import Store
+
+log = get_logger("pulse.web")
+rejected_log = get_logger("pulse.webhooks.rejected")
+
+
+@dataclass(frozen=True)
+class WebhookSource:
+    """One webhook endpoint: its name, secret and how its payloads name their event."""
+
+    name: str
+    secret: str | None
+
+    def event_name(self, payload: dict) -> str | None:
+        # Jira and Confluence Cloud send `webhookEvent`; Confluence Data Center sends `event`.
+        name = payload.get("webhookEvent") or payload.get("event")
+        return str(name)[:80] if name else None
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise WebhookRejected(413, f"body over {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise WebhookRejected(413, f"body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _authenticate(source: WebhookSource, request: Request, body: bytes) -> None:
+    if not source.secret:
+        # Refuse rather than accept unauthenticated deliveries into client channels.
+        raise WebhookRejected(401, f"no webhook secret configured for {source.name}")
+    signature = request.headers.get("x-hub-signature")
+    if signature is not None:
+        if not valid_hub_signature(source.secret, body, signature):
+            raise WebhookRejected(401, "X-Hub-Signature does not match the body")
+        return
+    if not valid_url_secret(source.secret, request.query_params.get("secret")):
+        raise WebhookRejected(401, "missing or wrong webhook secret")
+
+
+def _parse(body: bytes) -> dict:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise WebhookRejected(400, "body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise WebhookRejected(400, "body is not a JSON object")
+    return payload
+
+
+def webhook_endpoint(
+    source: WebhookSource, store: Store, max_bytes: int, clock: Callable[[], dt.datetime]
+) -> Callable:
+    """An endpoint that verifies, stores and acknowledges deliveries from one source."""
+
+    async def endpoint(request: Request) -> Response:
+        started = time.perf_counter()
+        delivery_id = request.headers.get("x-atlassian-webhook-identifier")
+        try:
+            body = await _read_limited(request, max_bytes)
+            _authenticate(source, request, body)
+            payload = _parse(body)
+        except WebhookRejected as exc:
+            rejected_log.warning(
+                "webhook rejected",
+                source=source.name,
+                status=exc.status,
+                reason=exc.reason,
+                delivery_id=delivery_id,
+                client=request.client.host if request.client else None,
+            )
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
+        delivery_id = (delivery_id or body_fingerprint(body))[:128]
+        event = source.event_name(payload)
+        stored = await run_in_threadpool(
+            store.inbox.add, source.name, delivery_id, body.decode("utf-8"), event, clock()
+        )
+        log.info(
+            "webhook accepted",
+            source=source.name,
+            webhook_event=event,
+            delivery_id=delivery_id,
+            duplicate=not stored,
+            bytes=len(body),
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return JSONResponse(
+            {"status": "accepted" if stored else "duplicate", "delivery_id": delivery_id},
+            status_code=202,
+        )
+
+    return endpoint
+
+
+def health_endpoint(store: Store) -> Callable:
+    async def healthz(_request: Request) -> Response:
+        try:
+            await run_in_threadpool(store.ping)
+            counts = await run_in_threadpool(store.inbox.counts)
+        except Exception as exc:  # any database failure means "not healthy", with the reason
+            log.warning("health check failed", error=str(exc))
+            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok", "inbox": counts})
+
+    return healthz
+
+
+def build_web_app(
+    *,
+    store: Store,
+    jira_secret: str | None,
+    confluence_secret: str | None,
+    max_webhook_bytes: int,
+    clock: Callable[[], dt.datetime],
+    slack_endpoint: Callable | None = None,
+    lifespan: Callable | None = None,
+) -> Starlette:
+    """The ASGI app `pulse serve` runs (Slack's endpoint only in HTTP mode)."""
+    routes = [
+        Route(
+            "/webhooks/jira",
+            webhook_endpoint(WebhookSource("jira", jira_secret), store, max_webhook_bytes, clock),
+            methods=["POST"],
+        ),
+        Route(
+            "/webhooks/confluence",
+            webhook_endpoint(
+                WebhookSource("confluence", confluence_secret), store, max_webhook_bytes, clock
+            ),
+            methods=["POST"],
+        ),
+        Route("/healthz", health_endpoint(store), methods=["GET"]),
+    ]
+    if slack_endpoint is not None:
+        routes.append(Route("/slack/events", slack_endpoint, methods=["POST"]))
+    return Starlette(routes=routes, lifespan=lifespan)

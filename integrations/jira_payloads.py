@@ -9,6 +9,9 @@ from typing import Any
 
 from bot.domain.work import Issue, Version, Worklog
 
+# Real Jira embeds at most this many worklogs in a search result's `worklog` field.
+EMBEDDED_WORKLOG_LIMIT = 20
+
 # The fields `fetch_issues` asks for: everything `parse_issue` reads, nothing else.
 # Always name fields explicitly: the Cloud default is ids only, `*all` is slow and heavy.
 ISSUE_FIELDS: tuple[str, ...] = (

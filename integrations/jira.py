@@ -1,0 +1,337 @@
+"""Jira behind a small port: issues (with worklogs) and versions as `bot.domain.work` values.
+
+`AtlassianJira` talks to Jira Cloud (enhanced search, `/rest/api/3/search/jql`, paged by
+`nextPageToken` until `isLast`) or Server/Data Center (`/rest/api/2/search`, paged by
+`startAt`/`total`) through atlassian-python-api's plain `get`/`post`, because its search helpers
+page wrongly (`enhanced_jql_get_list_of_tickets` ignores `isLast`) or hit the removed
+`/rest/api/3/search` (410). `InMemoryJira` is the fast fake for service tests.
+
+Number of HTTP calls for `fetch_issues` (without retries; each retry adds one call):
+
+    calls = max(1, ceil(N / P))  +  sum over issues with W_i > 20 of ceil(W_i / 5000)
+
+N = matching issues, P = page size (<= 100 on Cloud when fields are asked), W_i = the issue's
+worklog total. The search embeds up to 20 worklogs per issue, so only issues with more than 20
+cost a follow-up (`GET /issue/{key}/worklog`, 5000 per page). `fetch_versions_for(projects)`
+costs one call per project. Follow-ups and per-project calls run on at most `max_workers`
+threads, each with its own client (the library shares one `requests.Session` without locks).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+import requests
+from atlassian import Jira
+
+from bot.domain.work import Issue, Version
+from integrations.jira_payloads import (
+    EMBEDDED_WORKLOG_LIMIT,
+    ISSUE_FIELDS,
+    embedded_worklog_page,
+    parse_issue,
+    parse_version,
+)
+from integrations.upstream_errors import RetryPolicy, UpstreamError, call_with_retries
+
+SERVICE = "jira"
+WORKLOG_PAGE = 5000  # the largest page GET /issue/{key}/worklog returns
+# Beyond this, GET URLs risk proxy limits (~8 KB); long JQL goes in a POST body instead.
+MAX_GET_JQL = 2000
+
+__all__ = [
+    "AtlassianJira",
+    "InMemoryJira",
+    "JiraPort",
+    "expected_fetch_calls",
+]
+
+
+class JiraPort(Protocol):
+    """What Account Pulse needs from Jira."""
+
+    def fetch_issues(self, jql: str) -> list[Issue]:
+        """All issues matching `jql`, each with all its worklogs."""
+        ...
+
+    def fetch_versions(self, project_key: str) -> list[Version]:
+        """All versions (milestones) of one project."""
+        ...
+
+    def fetch_versions_for(self, project_keys: Sequence[str]) -> list[Version]:
+        """Versions of several projects, in the order of `project_keys`."""
+        ...
+
+
+def expected_fetch_calls(issue_count: int, worklog_totals: Iterable[int], page_size: int = 100) -> int:
+    """The documented call count of `fetch_issues` (no retries), for tests and benchmarks."""
+    pages = max(1, math.ceil(issue_count / page_size))
+    follow_ups = sum(math.ceil(w / WORKLOG_PAGE) for w in worklog_totals if w > EMBEDDED_WORKLOG_LIMIT)
+    return pages + follow_ups
+
+
+class AtlassianJira:
+    """JiraPort over atlassian-python-api, with our own paging, retries and timeouts."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        user: str | None = None,
+        api_token: str | None = None,
+        cloud: bool = True,
+        page_size: int = 100,
+        max_workers: int = 4,
+        timeout: tuple[float, float] = (3.05, 20),
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if not 1 <= page_size <= 5000:
+            raise ValueError("page_size must be between 1 and 5000")
+        self.url = url.rstrip("/")
+        self.cloud = cloud
+        self.page_size = page_size
+        self.max_workers = max(1, max_workers)
+        self._user = user
+        self._api_token = api_token
+        self._timeout = timeout
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._api = "3" if cloud else "2"
+        self._local = threading.local()
+        self._clients: list[Jira] = []
+        self._clients_lock = threading.Lock()
+
+    # -- clients
+
+    def _new_client(self) -> Jira:
+        auth: dict[str, Any]
+        if self.cloud:
+            # Cloud: email + API token as basic auth.
+            auth = {"username": self._user, "password": self._api_token}
+        elif self._user:
+            auth = {"username": self._user, "password": self._api_token}
+        else:
+            # Data Center personal access token (Bearer).
+            auth = {"token": self._api_token}
+        client = Jira(
+            self.url,
+            cloud=self.cloud,
+            # We retry ourselves; the library would sleep up to 30 min on a 429.
+            retry_with_header=False,
+            backoff_and_retry=False,
+            **auth,
+        )
+        # The constructor casts timeout to int; set (connect, read) afterwards.
+        client.timeout = self._timeout
+        return client
+
+    def _client(self) -> Jira:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._new_client()
+            self._local.client = client
+            with self._clients_lock:
+                self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        """Close every HTTP session this adapter opened."""
+        with self._clients_lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
+        self._local = threading.local()
+
+    def __enter__(self) -> AtlassianJira:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- HTTP with retries
+
+    def _json(self, response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            # A 200 with HTML is a login page or a proxy: not something a retry fixes.
+            raise UpstreamError(
+                SERVICE, f"expected JSON from {response.url.split('?')[0]}", retryable=False,
+                status=response.status_code,
+            ) from None
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        client = self._client()
+        response = call_with_retries(
+            SERVICE,
+            lambda: client.get(path, params=dict(params or {}), advanced_mode=True),
+            self._retry,
+            self._sleep,
+        )
+        return self._json(response)
+
+    def _post(self, path: str, body: Mapping[str, Any]) -> Any:
+        client = self._client()
+        response = call_with_retries(
+            SERVICE,
+            lambda: client.post(path, data=dict(body), advanced_mode=True),
+            self._retry,
+            self._sleep,
+        )
+        return self._json(response)
+
+    # -- search
+
+    def search(self, jql: str, fields: Sequence[str] = ISSUE_FIELDS) -> Iterator[dict[str, Any]]:
+        """Raw issue JSON for `jql`, page by page, asking only for `fields`."""
+        if self.cloud:
+            yield from self._search_cloud(jql, list(fields))
+        else:
+            yield from self._search_server(jql, list(fields))
+
+    def _search_cloud(self, jql: str, fields: list[str]) -> Iterator[dict[str, Any]]:
+        token: str | None = None
+        seen_tokens: set[str] = set()
+        while True:
+            if len(jql) > MAX_GET_JQL:
+                body: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": self.page_size}
+                if token:
+                    body["nextPageToken"] = token
+                page = self._post("rest/api/3/search/jql", body)
+            else:
+                params: dict[str, Any] = {"jql": jql, "fields": ",".join(fields), "maxResults": self.page_size}
+                if token:
+                    params["nextPageToken"] = token
+                page = self._get("rest/api/3/search/jql", params)
+            yield from page.get("issues") or []
+            token = page.get("nextPageToken")
+            # `isLast` is the contract; a missing token also ends it (the spec omits it on the
+            # last page). A repeated token would loop forever: treat it as an upstream bug.
+            if page.get("isLast", token is None) or not token:
+                return
+            if token in seen_tokens:
+                raise UpstreamError(SERVICE, "search returned the same nextPageToken twice", retryable=False)
+            seen_tokens.add(token)
+
+    def _search_server(self, jql: str, fields: list[str]) -> Iterator[dict[str, Any]]:
+        start = 0
+        while True:
+            page = self._get(
+                "rest/api/2/search",
+                {"jql": jql, "fields": ",".join(fields), "startAt": start, "maxResults": self.page_size},
+            )
+            issues = page.get("issues") or []
+            yield from issues
+            start += len(issues)
+            # Server may cap maxResults below what we asked: trust `total`, stop on an empty page.
+            if not issues or start >= int(page.get("total", 0)):
+                return
+
+    # -- worklogs
+
+    def fetch_worklogs(self, issue_key: str) -> list[dict[str, Any]]:
+        """All worklog JSON of one issue, following startAt paging."""
+        logs: list[dict[str, Any]] = []
+        start = 0
+        while True:
+            page = self._get(
+                f"rest/api/{self._api}/issue/{issue_key}/worklog",
+                {"startAt": start, "maxResults": WORKLOG_PAGE},
+            )
+            batch = page.get("worklogs") or []
+            logs.extend(batch)
+            start += len(batch)
+            if not batch or start >= int(page.get("total", 0)):
+                return logs
+
+    def _map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        if len(items) <= 1 or self.max_workers == 1:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(items)), thread_name_prefix="jira") as pool:
+            return list(pool.map(fn, items))
+
+    def fetch_issues(self, jql: str) -> list[Issue]:
+        """All issues matching `jql` with all their worklogs (see the call formula above)."""
+        raws = list(self.search(jql, ISSUE_FIELDS))
+        incomplete = [r["key"] for r in raws if _needs_follow_up(r)]
+        full = dict(zip(incomplete, self._map(self.fetch_worklogs, incomplete), strict=True))
+        return [parse_issue(r, full.get(r["key"])) for r in raws]
+
+    # -- versions
+
+    def fetch_versions(self, project_key: str) -> list[Version]:
+        """All versions of one project (one call; the endpoint is not paged)."""
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", project_key):
+            raise ValueError(f"not a project key: {project_key!r}")
+        raws = self._get(f"rest/api/{self._api}/project/{project_key}/versions")
+        return [parse_version(v, project_key) for v in raws or []]
+
+    def fetch_versions_for(self, project_keys: Sequence[str]) -> list[Version]:
+        """Versions of several projects, fetched concurrently, in the order given."""
+        per_project = self._map(self.fetch_versions, list(project_keys))
+        return [v for versions in per_project for v in versions]
+
+
+def _needs_follow_up(raw_issue: Mapping[str, Any]) -> bool:
+    total, embedded = embedded_worklog_page(raw_issue)
+    return total > embedded
+
+
+class InMemoryJira:
+    """JiraPort over plain values, for service tests; understands `project = / in` JQL only."""
+
+    def __init__(
+        self,
+        issues: Iterable[Issue] = (),
+        versions: Iterable[Version] = (),
+        *,
+        error: UpstreamError | None = None,
+    ):
+        self.issues = list(issues)
+        self.versions = list(versions)
+        # Set to make every call fail (e.g. UpstreamUnavailable) and test the "delayed" path.
+        self.error = error
+        self.calls: list[tuple[str, str]] = []
+
+    @classmethod
+    def from_seed(cls, seed: Any) -> InMemoryJira:
+        """Domain values of an `AtlassianSeed` (all worklogs attached), e.g. the sandbox."""
+        issues = [parse_issue(raw, seed.worklogs.get(raw["key"], [])) for raw in seed.issues]
+        versions = [parse_version(v, project) for project, vs in seed.versions.items() for v in vs]
+        return cls(issues, versions)
+
+    def _check(self, op: str, arg: str) -> None:
+        self.calls.append((op, arg))
+        if self.error is not None:
+            raise self.error
+
+    def fetch_issues(self, jql: str) -> list[Issue]:
+        self._check("fetch_issues", jql)
+        projects = _jql_projects(jql)
+        return [i for i in self.issues if projects is None or i.project in projects]
+
+    def fetch_versions(self, project_key: str) -> list[Version]:
+        self._check("fetch_versions", project_key)
+        return [v for v in self.versions if v.project == project_key]
+
+    def fetch_versions_for(self, project_keys: Sequence[str]) -> list[Version]:
+        return [v for key in project_keys for v in self.fetch_versions(key)]
+
+
+_PROJECT_CLAUSE = re.compile(r"\bproject\s*(?:=\s*\"?([A-Z][A-Z0-9_]*)\"?|in\s*\(([^)]*)\))", re.IGNORECASE)
+
+
+def _jql_projects(jql: str) -> set[str] | None:
+    match = _PROJECT_CLAUSE.search(jql or "")
+    if not match:
+        return None
+    if match.group(1):
+        return {match.group(1).upper()}
+    return {p.strip().strip("\"'").upper() for p in match.group(2).split(",") if p.strip()}

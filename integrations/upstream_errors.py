@@ -138,14 +138,22 @@ def call_with_retries(
     send: Callable[[], requests.Response],
     policy: RetryPolicy,
     sleep: Callable[[float], None] = time.sleep,
+    *,
+    idempotent: bool = True,
 ) -> requests.Response:
-    """Run `send` (returns a raw Response, never raises on status) with our retry policy."""
+    """Run `send` (returns a raw Response, never raises on status) with our retry policy.
+
+    With `idempotent=False` (a create), a timeout is not retried here: the server may have
+    acted, so the caller re-runs its whole find-or-create step instead of posting twice.
+    """
     last: UpstreamError | None = None
     for attempt in range(1, policy.attempts + 1):
         try:
             response = send()
         except (requests.Timeout, requests.ConnectionError) as exc:
             last = error_from_exception(service, exc)
+            if not idempotent and not isinstance(exc, requests.exceptions.ConnectTimeout):
+                raise last from exc
         except (requests.RequestException, ApiError) as exc:
             raise error_from_exception(service, exc) from exc
         else:

@@ -1,0 +1,194 @@
+"""A fake Slack Web API on loopback: the real slack_sdk client talks to it over real HTTP.
+
+Used by the tests and by `pulse demo` (which prints what it received). It answers the methods we
+call with the shapes of Slack's real responses, records every call, and can be scripted to fail
+(429 with Retry-After, 5xx) to prove retries and pacing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from integrations.fake_http import LoopbackServer
+
+
+@dataclass
+class SlackCall:
+    method: str
+    args: dict[str, Any]
+    at: float
+    ok: bool = True
+
+
+@dataclass
+class FakeSlackUser:
+    id: str
+    team_id: str
+    name: str = "someone"
+    is_restricted: bool = False
+    is_ultra_restricted: bool = False
+    email: str | None = None
+
+
+@dataclass
+class FakeSlack:
+    """State of the fake workspace; `with FakeSlack() as slack:` serves it at `slack.api_url`."""
+
+    team_id: str = "T0AGENCY1"
+    bot_user_id: str = "U0PULSEBOT"
+    token: str = "xoxb-fake-token"
+    users: dict[str, FakeSlackUser] = field(default_factory=dict)
+    usergroups: dict[str, list[str]] = field(default_factory=dict)
+    calls: list[SlackCall] = field(default_factory=list)
+    # Scripted failures, consumed in order per method: ("429", retry_after) or ("500", None).
+    failures: dict[str, list[tuple[int, float | None]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ts = itertools.count(1)
+        self._server: LoopbackServer | None = None
+
+    # --- test API -------------------------------------------------------------------------
+    def add_user(self, user_id: str, team_id: str | None = None, **kw: Any) -> FakeSlackUser:
+        user = FakeSlackUser(user_id, team_id or self.team_id, **kw)
+        self.users[user_id] = user
+        return user
+
+    def fail(self, method: str, status: int, retry_after: float | None = None, times: int = 1) -> None:
+        self.failures.setdefault(method, []).extend([(status, retry_after)] * times)
+
+    def posted(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Messages Slack accepted through chat.postMessage (optionally in one channel), in order."""
+        return [
+            c.args
+            for c in self.calls
+            if c.method == "chat.postMessage"
+            and c.ok
+            and (channel is None or c.args.get("channel") == channel)
+        ]
+
+    def calls_to(self, method: str) -> list[SlackCall]:
+        return [c for c in self.calls if c.method == method]
+
+    @property
+    def api_url(self) -> str:
+        assert self._server is not None, "use FakeSlack as a context manager"
+        return f"http://127.0.0.1:{self._server.port}/api/"
+
+    def __enter__(self) -> FakeSlack:
+        self._server = LoopbackServer(_Handler, self)
+        self._server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.stop()
+
+    # --- Web API --------------------------------------------------------------------------
+    def handle(self, method: str, args: dict[str, Any], token: str | None) -> tuple[int, dict, dict]:
+        with self._lock:
+            call = SlackCall(method, args, time.monotonic())
+            self.calls.append(call)
+            scripted = self.failures.get(method)
+            if scripted:
+                call.ok = False
+                status, retry_after = scripted.pop(0)
+                headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
+                error = "ratelimited" if status == 429 else "internal_error"
+                return status, {"ok": False, "error": error}, headers
+        if token != self.token:
+            call.ok = False
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        body = handler(args) if handler else {"ok": False, "error": "unknown_method"}
+        call.ok = body["ok"]
+        return 200, body, {}
+
+    def _next_ts(self) -> str:
+        return f"{1_790_000_000 + next(self._ts)}.000100"
+
+    def _auth_test(self, _args: dict) -> dict:
+        return {
+            "ok": True,
+            "url": "https://agency.slack.com/",
+            "team": "Agency",
+            "user": "account_pulse",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": "B0PULSEBOT",
+            "is_enterprise_install": False,
+        }
+
+    def _chat_postMessage(self, args: dict) -> dict:
+        ts = self._next_ts()
+        message = {"type": "message", "text": args.get("text", ""), "user": self.bot_user_id, "ts": ts}
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+        return {"ok": True, "channel": args.get("channel"), "ts": ts, "message": message}
+
+    def _chat_postEphemeral(self, _args: dict) -> dict:
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _chat_update(self, args: dict) -> dict:
+        return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text", "")}
+
+    def _users_info(self, args: dict) -> dict:
+        user = self.users.get(args.get("user", ""))
+        if user is None:
+            return {"ok": False, "error": "user_not_found"}
+        return {
+            "ok": True,
+            "user": {
+                "id": user.id,
+                "team_id": user.team_id,
+                "name": user.name,
+                "is_restricted": user.is_restricted,
+                "is_ultra_restricted": user.is_ultra_restricted,
+                "is_bot": False,
+                "profile": {"email": user.email, "real_name": user.name},
+            },
+        }
+
+    def _usergroups_users_list(self, args: dict) -> dict:
+        members = self.usergroups.get(args.get("usergroup", ""))
+        if members is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": members}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        fake: FakeSlack = self.server.owner  # type: ignore[attr-defined]
+        method = self.path.split("?")[0].removeprefix("/api/")
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        content_type = self.headers.get("Content-Type", "")
+        if "json" in content_type:
+            args = json.loads(raw or b"{}")
+        else:
+            args = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
+            for key in ("blocks", "attachments"):
+                if isinstance(args.get(key), str):
+                    args[key] = json.loads(args[key])
+        auth = self.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.get("token")
+        status, body, headers = fake.handle(method, args, token)
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST
+
+    def log_message(self, *args: Any) -> None:  # keep test output quiet
+        pass

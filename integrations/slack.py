@@ -1,0 +1,172 @@
+"""Slack Web API behind a small port: post, update, ephemeral — paced per channel, retried, translated.
+
+slack_sdk does not retry 429 by default; we add its retry handlers (429 honours Retry-After, 5xx and
+connection errors back off) and still pace ourselves to ~1 message per second per channel, keeping
+order within a channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import UpstreamError
+
+# Errors that will not go away by trying again.
+_PERMANENT = {
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "invalid_auth",
+    "account_inactive",
+    "token_revoked",
+    "missing_scope",
+    "invalid_blocks",
+    "msg_too_long",
+    "no_text",
+}
+
+
+class SlackPort(Protocol):
+    async def post_message(
+        self, channel: str, text: str, blocks: list[dict] | None = None, thread_ts: str | None = None
+    ) -> str: ...
+
+    async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None: ...
+
+    async def post_ephemeral(self, channel: str, user: str, text: str, blocks: list[dict] | None = None) -> None: ...
+
+
+def make_web_client(token: str, base_url: str, max_retries: int = 5) -> AsyncWebClient:
+    """An AsyncWebClient with retries for rate limits, server errors and connection errors."""
+    client = AsyncWebClient(token=token, base_url=base_url, timeout=20)
+    client.retry_handlers.extend(
+        [
+            AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
+            AsyncServerErrorRetryHandler(max_retry_count=max_retries),
+            AsyncConnectionErrorRetryHandler(max_retry_count=max_retries),
+        ]
+    )
+    return client
+
+
+class ChannelPacer:
+    """At most one message per `interval` seconds per channel, in call order within a channel."""
+
+    def __init__(
+        self,
+        interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
+        self._interval = interval
+        self._clock = clock
+        self._sleep = sleep
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._last: dict[str, float] = {}
+
+    async def run(self, channel: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        # asyncio.Lock is FIFO, which keeps messages in order within the channel.
+        lock = self._locks.setdefault(channel, asyncio.Lock())
+        async with lock:
+            wait = self._last.get(channel, -1e9) + self._interval - self._clock()
+            if wait > 0:
+                await self._sleep(wait)
+            try:
+                return await call()
+            finally:
+                self._last[channel] = self._clock()
+
+
+def _translate(exc: Exception) -> UpstreamError:
+    if isinstance(exc, SlackApiError):
+        error = exc.response.get("error", "unknown") if exc.response is not None else "unknown"
+        status = exc.response.status_code if exc.response is not None else None
+        retry_after = None
+        if exc.response is not None and exc.response.headers:
+            value = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
+            retry_after = float(value) if value else None
+        return UpstreamError(
+            "slack", error, retryable=error not in _PERMANENT, status=status, retry_after=retry_after
+        )
+    return UpstreamError("slack", f"{type(exc).__name__}: {exc}", retryable=True)
+
+
+class SlackWeb:
+    """The real adapter over slack_sdk's AsyncWebClient."""
+
+    def __init__(self, client: AsyncWebClient, pacer: ChannelPacer | None = None):
+        self.client = client
+        self._pacer = pacer or ChannelPacer()
+
+    async def _call(self, method: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
+        try:
+            return await self._pacer.run(kwargs["channel"], lambda: method(**kwargs))
+        except (SlackApiError, SlackClientError, OSError, asyncio.TimeoutError) as exc:
+            raise _translate(exc) from exc
+
+    async def post_message(
+        self, channel: str, text: str, blocks: list[dict] | None = None, thread_ts: str | None = None
+    ) -> str:
+        response = await self._call(
+            self.client.chat_postMessage,
+            channel=channel,
+            text=text,
+            blocks=blocks,
+            thread_ts=thread_ts,
+            unfurl_links=False,
+        )
+        return response["ts"]
+
+    async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
+        await self._call(self.client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks)
+
+    async def post_ephemeral(self, channel: str, user: str, text: str, blocks: list[dict] | None = None) -> None:
+        # Ephemeral replies answer a person: not paced with the channel's public messages.
+        try:
+            await self.client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
+        except (SlackApiError, SlackClientError, OSError, asyncio.TimeoutError) as exc:
+            raise _translate(exc) from exc
+
+
+@dataclass
+class InMemorySlack:
+    """A SlackPort fake for service tests: records what would have been posted."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    ephemerals: list[dict[str, Any]] = field(default_factory=list)
+    fail_next: list[UpstreamError] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._ts = itertools.count(1)
+
+    async def post_message(
+        self, channel: str, text: str, blocks: list[dict] | None = None, thread_ts: str | None = None
+    ) -> str:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        ts = f"{1_790_000_000 + next(self._ts)}.000100"
+        self.messages.append(dict(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, ts=ts))
+        return ts
+
+    async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
+        self.updates.append(dict(channel=channel, ts=ts, text=text, blocks=blocks))
+
+    async def post_ephemeral(self, channel: str, user: str, text: str, blocks: list[dict] | None = None) -> None:
+        self.ephemerals.append(dict(channel=channel, user=user, text=text, blocks=blocks))
+
+    def in_channel(self, channel: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m["channel"] == channel]

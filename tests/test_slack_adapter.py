@@ -1,0 +1,76 @@
+"""The Slack adapter through the real slack_sdk client against the fake Slack server on loopback."""
+
+import asyncio
+
+import pytest
+
+from bot.errors import UpstreamError
+from integrations.fake_slack import FakeSlack
+from integrations.slack import ChannelPacer, SlackWeb, make_web_client
+
+
+@pytest.fixture
+def fake():
+    with FakeSlack() as slack:
+        yield slack
+
+
+def _adapter(fake, interval=0.0, retries=3):
+    return SlackWeb(make_web_client(fake.token, fake.api_url, max_retries=retries), ChannelPacer(interval))
+
+
+async def test_post_reaches_the_fake_with_blocks_and_thread(fake):
+    slack = _adapter(fake)
+    ts = await slack.post_message("C0ACMECLNT", "hello", [{"type": "divider"}])
+    reply = await slack.post_message("C0ACMECLNT", "in thread", thread_ts=ts)
+    first, second = fake.posted("C0ACMECLNT")
+    assert (first["text"], first["blocks"]) == ("hello", [{"type": "divider"}])
+    assert second["thread_ts"] == ts
+    assert reply != ts
+
+
+async def test_429_is_retried_after_retry_after(fake):
+    fake.fail("chat.postMessage", 429, retry_after=1)
+    slack = _adapter(fake)
+    await slack.post_message("C0ACMECLNT", "after a rate limit")
+    attempts = fake.calls_to("chat.postMessage")
+    assert len(attempts) == 2
+    assert attempts[1].at - attempts[0].at >= 0.9
+    assert [m["text"] for m in fake.posted()] == ["after a rate limit"]
+
+
+async def test_server_errors_exhausted_become_retryable_upstream_error(fake):
+    fake.fail("chat.postMessage", 503, times=10)
+    slack = _adapter(fake, retries=2)
+    with pytest.raises(UpstreamError) as info:
+        await slack.post_message("C0ACMECLNT", "x")
+    assert info.value.retryable is True
+    assert info.value.service == "slack"
+    assert len(fake.calls_to("chat.postMessage")) == 3
+
+
+async def test_permanent_errors_are_not_retryable(fake):
+    slack = SlackWeb(make_web_client("xoxb-wrong", fake.api_url), ChannelPacer(0))
+    with pytest.raises(UpstreamError) as info:
+        await slack.post_message("C0ACMECLNT", "x")
+    assert (info.value.retryable, str(info.value)) == (False, "slack: invalid_auth")
+
+
+async def test_pacer_spaces_messages_per_channel_and_keeps_order():
+    now = [0.0]
+    sleeps = []
+
+    async def fake_sleep(seconds):
+        sleeps.append(round(seconds, 3))
+        now[0] += seconds
+
+    pacer = ChannelPacer(1.0, clock=lambda: now[0], sleep=fake_sleep)
+    order = []
+
+    async def send(channel, n):
+        await pacer.run(channel, lambda: asyncio.sleep(0, order.append((channel, n))))
+
+    await asyncio.gather(*(send("C1", n) for n in range(3)), send("C2", 0))
+    assert [n for c, n in order if c == "C1"] == [0, 1, 2]
+    # Two waits of a full second in C1; C2 was never delayed by C1.
+    assert sleeps == [1.0, 1.0]

@@ -37,3 +37,31 @@ def money_visible(audience: Audience, account: Account) -> bool:
     if account.budget is None or account.budget.rate is None:
         return False
     return audience is Audience.INTERNAL or account.budget.show_money_to_client
+
+
+def restriction(
+    account: Account,
+    *,
+    security_level: str | None,
+    labels: Iterable[str] = (),
+    issue_type: str | None = None,
+) -> str | None:
+    """Why a client may not see an issue with these facts ("security level", …), or None.
+
+    The same rules as `issue_visible`, for issues known only from a webhook body.
+    """
+    if security_level:
+        return "security level"
+    internal = set(labels) & set(account.jira.internal_labels)
+    if internal:
+        return "internal label " + ", ".join(sorted(internal))
+    if issue_type is not None and issue_type in account.jira.internal_issue_types:
+        return f"internal issue type {issue_type}"
+    return None
+
+
+def worklog_amounts_visible(audience: Audience, account: Account) -> bool:
+    """Logged time is internal unless the account's budget shows money to the client."""
+    if audience is Audience.INTERNAL:
+        return True
+    return account.budget is not None and account.budget.show_money_to_client

@@ -1,0 +1,178 @@
+"""Who is told about an event: the audience rules for events, routing, and burst coalescing.
+
+A client channel never receives: a restricted comment (role/group visibility or Service Desk
+internal), anything about an issue with a security level, an internal label or an internal issue
+type (`Account.jira.internal_labels` / `internal_issue_types`), or logged time unless the budget
+shows money to the client — in created, edited and deleted follow-ups alike. When the webhook
+did not tell us enough to decide (trimmed issue, ids only), the client does not get it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
+from bot.domain.audience import restriction, worklog_amounts_visible
+from bot.domain.events import ConfluenceEvent, Event, EventType, IssueFacts, JiraEvent
+from bot.domain.subscriptions import Subscription, wanted
+
+# Changelog fields that are logged time or estimates: money in disguise (hours x rate).
+TIME_TRACKING_FIELDS = frozenset({"timespent", "timeestimate", "timeoriginalestimate", "worklogid"})
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Whether a channel of an audience may see an event, and why not."""
+
+    allowed: bool
+    reason: str = ""
+
+
+_OK = Verdict(True)
+
+
+def _issue_verdict(issue: IssueFacts | None, account: Account, what: str = "issue") -> Verdict:
+    if issue is None or not issue.complete:
+        return Verdict(False, f"{what} not known well enough (labels/security missing): look it up first")
+    why = restriction(
+        account, security_level=issue.security_level, labels=issue.labels, issue_type=issue.issue_type
+    )
+    return Verdict(False, f"{what} has {why}") if why else _OK
+
+
+def _jira_verdict(event: JiraEvent, account: Account) -> Verdict:
+    if event.type.is_worklog or (event.field or "").lower() in TIME_TRACKING_FIELDS:
+        if not worklog_amounts_visible(Audience.CLIENT, account):
+            return Verdict(False, "logged time is internal for this account")
+    if event.comment is not None and event.comment.restricted:
+        return Verdict(False, f"restricted comment ({event.comment.visibility or 'Service Desk internal'})")
+    concerns_issue = event.issue is not None or event.issue_id is not None
+    if concerns_issue:
+        verdict = _issue_verdict(event.issue, account)
+        if not verdict.allowed:
+            return verdict
+    if event.type is EventType.LABELS_CHANGED:
+        # Removing the internal label is itself internal news (and says the issue was internal).
+        old = (event.from_value or "").split()
+        why = restriction(account, security_level=None, labels=old)
+        if why:
+            return Verdict(False, f"label change involves {why}")
+    if event.type is EventType.ISSUE_TYPE_CHANGED:
+        why = restriction(account, security_level=None, issue_type=event.from_value)
+        if why:
+            return Verdict(False, f"type change involves {why}")
+    if event.type is EventType.ISSUELINK_CREATED:
+        return _issue_verdict(event.linked_issue, account, "linked issue")
+    return _OK
+
+
+def event_verdict(event: Event, audience: Audience, account: Account) -> Verdict:
+    """May a channel of this audience (of this account) see this event? With the reason if not."""
+    if audience is Audience.INTERNAL:
+        return _OK
+    if event.needs_lookup():
+        return Verdict(False, "needs lookup first: " + ", ".join(event.needs_lookup()))
+    if isinstance(event, JiraEvent):
+        return _jira_verdict(event, account)
+    return _OK
+
+
+def event_visible(event: Event, audience: Audience, account: Account) -> bool:
+    """Shorthand for `event_verdict(...).allowed`."""
+    return event_verdict(event, audience, account).allowed
+
+
+def account_for(event: Event, accounts: AccountsConfig) -> Account | None:
+    """The account an event belongs to: by Jira project key or Confluence space key."""
+    key = event.routing_key
+    if key is None:
+        return None
+    if isinstance(event, ConfluenceEvent):
+        return accounts.by_space(key)
+    return accounts.by_project(key)
+
+
+class Delivery(NamedTuple):
+    """One event for one channel (unpacks as `account, channel, event`)."""
+
+    account: Account
+    channel: Channel
+    event: Event
+
+
+def route(
+    events: Iterable[Event],
+    accounts: AccountsConfig,
+    subscriptions: Mapping[str, Sequence[Subscription]] | None = None,
+) -> list[Delivery]:
+    """Which channels get which events: the owning account's channels only, filtered by the
+    audience policy and the channel's subscriptions (its audience's defaults if none stored).
+    The same change seen twice (comment_* and jira:issue_updated) reaches a channel once."""
+    subscriptions = subscriptions or {}
+    seen: set[tuple[str, str]] = set()
+    out: list[Delivery] = []
+    for event in events:
+        account = account_for(event, accounts)
+        if account is None:
+            continue
+        for channel in account.channels:
+            if not event_visible(event, channel.audience, account):
+                continue
+            if not wanted(event, channel.audience, subscriptions.get(channel.id)):
+                continue
+            key = (channel.id, event.dedupe_key)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(Delivery(account, channel, event))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Burst:
+    """Many events for one channel in one window, told as one summary message."""
+
+    account: Account
+    channel: Channel
+    events: tuple[Event, ...]
+
+    @property
+    def issue_keys(self) -> tuple[str, ...]:
+        """Every issue key changed, in first-seen order."""
+        keys = (e.issue_key for e in self.events if isinstance(e, JiraEvent) and e.issue_key)
+        return tuple(dict.fromkeys(keys))
+
+    @property
+    def page_titles(self) -> tuple[str, ...]:
+        titles = (e.title for e in self.events if isinstance(e, ConfluenceEvent) and e.title)
+        return tuple(dict.fromkeys(titles))
+
+    @property
+    def counts(self) -> dict[EventType, int]:
+        """How many events of each type, most frequent first (ties by type name)."""
+        counts: dict[EventType, int] = {}
+        for e in self.events:
+            counts[e.type] = counts.get(e.type, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].value)))
+
+
+BURST_THRESHOLD = 10
+
+
+def coalesce(deliveries: Sequence[Delivery], threshold: int = BURST_THRESHOLD) -> list[Delivery | Burst]:
+    """Turn a window of deliveries into messages: a channel with `threshold` or more events gets
+    one Burst (e.g. a bulk edit of 200 issues), others keep their single deliveries. Order: by
+    each channel's first delivery."""
+    by_channel: dict[str, list[Delivery]] = {}
+    for d in deliveries:
+        by_channel.setdefault(d.channel.id, []).append(d)
+    out: list[Delivery | Burst] = []
+    for group in by_channel.values():
+        if len(group) >= threshold:
+            first = group[0]
+            out.append(Burst(first.account, first.channel, tuple(d.event for d in group)))
+        else:
+            out.extend(group)
+    return out

@@ -1,0 +1,79 @@
+"""`pulse replay-webhook`: what one stored payload would become in a channel of an audience.
+
+Pure: normalize → audience policy → subscriptions → render, with every decision and its reason,
+so an operator can answer "why did (or didn't) the client see this?" without posting anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.domain.accounts import Account, Audience
+from bot.domain.events import ConfluenceEvent, Event, NormalizedDelivery, normalize
+from bot.domain.notify_policy import event_verdict
+from bot.domain.subscriptions import Subscription, wanted
+from bot.render.digest import Message
+from bot.render.notifications import render_event
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayDecision:
+    """One event: allowed by the audience policy? wanted by the subscriptions? the message."""
+
+    event: Event
+    allowed: bool
+    reason: str
+    subscribed: bool
+    message: Message | None
+
+    @property
+    def delivered(self) -> bool:
+        return self.message is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    delivery: NormalizedDelivery
+    decisions: tuple[ReplayDecision, ...]
+
+    @property
+    def messages(self) -> list[Message]:
+        return [d.message for d in self.decisions if d.message is not None]
+
+
+def replay(
+    payload: Mapping[str, Any],
+    audience: Audience,
+    account: Account,
+    *,
+    event_hint: str | None = None,
+    subscriptions: Sequence[Subscription] | None = None,
+    language: str | None = None,
+) -> ReplayResult:
+    """Replay a webhook body for a channel of `audience` in `account` (defaults if no subscriptions).
+
+    Routing is not checked here: the operator names the account. Events of another project or
+    space are reported as not allowed.
+    """
+    delivery = normalize(payload, event_hint)
+    decisions = []
+    for event in delivery.events:
+        verdict = event_verdict(event, audience, account)
+        reason = verdict.reason
+        allowed = verdict.allowed
+        if allowed and not _belongs(event, account):
+            allowed, reason = False, f"belongs to {event.routing_key!r}, not to account {account.key!r}"
+        subscribed = wanted(event, audience, subscriptions)
+        message = render_event(event, audience, account, language) if allowed and subscribed else None
+        if allowed and not subscribed:
+            reason = "not subscribed"
+        decisions.append(ReplayDecision(event, allowed, reason, subscribed, message))
+    return ReplayResult(delivery, tuple(decisions))
+
+
+def _belongs(event: Event, account: Account) -> bool:
+    if isinstance(event, ConfluenceEvent):
+        return account.confluence is not None and event.space_key == account.confluence.space
+    return event.project_key in account.jira.projects

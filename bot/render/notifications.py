@@ -1,0 +1,373 @@
+"""Channel notifications for internal events and bursts: Slack text and blocks, en and de.
+
+Pure. The audience policy decides *whether* a channel sees an event; this module still leaves
+logged time out for a client channel of an account that does not show money, so a direct call
+cannot leak it either. Comment mentions become Slack mentions when `Account.people` knows the
+person, else their display name — never a raw Jira account id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from bot.domain.accounts import Account, Audience
+from bot.domain.audience import worklog_amounts_visible
+from bot.domain.events import ConfluenceEvent, Event, EventType, JiraEvent, Person
+from bot.domain.notify_policy import Burst
+from bot.render.digest import Message, escape_mrkdwn
+from bot.render.i18n import format_day, format_hours
+
+E = EventType
+MAX_SECTION_CHARS = 3000
+MAX_BLOCKS = 50
+COMMENT_PREVIEW_CHARS = 1500
+
+_T: dict[str, dict[str, str]] = {
+    "en": {
+        "someone": "someone",
+        "none": "none",
+        E.ISSUE_CREATED: "{actor} created {issue}",
+        E.ISSUE_DELETED: "{actor} deleted {issue}",
+        E.STATUS_CHANGED: "{issue}: status {old} → {new}",
+        E.ISSUE_RESOLVED: "{issue} is done ({new})",
+        E.ISSUE_REOPENED: "{issue} was reopened",
+        E.ASSIGNEE_CHANGED: "{issue}: assignee {old} → {new}",
+        E.PRIORITY_RAISED: "{issue}: priority raised {old} → {new}",
+        E.PRIORITY_LOWERED: "{issue}: priority lowered {old} → {new}",
+        E.PRIORITY_CHANGED: "{issue}: priority {old} → {new}",
+        E.DUE_DATE_SET: "{issue}: due date set to {new}",
+        E.DUE_DATE_CHANGED: "{issue}: due date moved {old} → {new}",
+        E.DUE_DATE_REMOVED: "{issue}: due date removed (was {old})",
+        E.FIX_VERSION_CHANGED: "{issue}: milestone {old} → {new}",
+        E.SUMMARY_CHANGED: "{issue}: renamed from “{old}”",
+        E.DESCRIPTION_CHANGED: "{actor} updated the description of {issue}",
+        E.LABELS_CHANGED: "{issue}: labels {old} → {new}",
+        E.COMPONENTS_CHANGED: "{issue}: components {old} → {new}",
+        E.SPRINT_CHANGED: "{issue}: sprint {old} → {new}",
+        E.ISSUE_TYPE_CHANGED: "{issue}: type {old} → {new}",
+        E.ISSUE_MOVED: "{old} moved to {issue}",
+        E.FIELD_CHANGED: "{issue}: {field} {old} → {new}",
+        E.COMMENT_CREATED: "{actor} commented on {issue}",
+        E.COMMENT_UPDATED: "{actor} edited a comment on {issue}",
+        E.COMMENT_DELETED: "A comment on {issue} was deleted",
+        E.WORKLOG_CREATED: "{actor} logged {time} on {issue}",
+        E.WORKLOG_UPDATED: "{actor} changed a work log on {issue} ({time})",
+        E.WORKLOG_DELETED: "{actor} deleted a work log on {issue} ({time})",
+        "worklog.no_amount.created": "{actor} logged work on {issue}",
+        "worklog.no_amount.updated": "{actor} changed a work log on {issue}",
+        "worklog.no_amount.deleted": "{actor} deleted a work log on {issue}",
+        E.ISSUELINK_CREATED: "{issue} {relation} {linked}",
+        E.VERSION_CREATED: "New milestone {version}{date}",
+        E.VERSION_RELEASED: "Milestone {version} released{date}",
+        E.VERSION_UNRELEASED: "Milestone {version} is no longer released",
+        E.VERSION_UPDATED: "Milestone {version} updated{date}",
+        "version.date": " (release date {date})",
+        E.SPRINT_STARTED: "Sprint {sprint} started",
+        E.SPRINT_CLOSED: "Sprint {sprint} closed",
+        E.PAGE_CREATED: "{actor} created the page {page}",
+        E.PAGE_UPDATED: "{actor} updated the page {page}",
+        E.PAGE_TRASHED: "{actor} moved the page {page} to the trash",
+        E.PAGE_RESTORED: "{actor} restored the page {page}",
+        E.PAGE_REMOVED: "{actor} deleted the page {page}",
+        E.PAGE_MOVED: "{actor} moved the page {page}",
+        E.BLOG_CREATED: "{actor} published the blog post {page}",
+        E.BLOG_UPDATED: "{actor} updated the blog post {page}",
+        E.BLOG_TRASHED: "{actor} moved the blog post {page} to the trash",
+        E.BLOG_RESTORED: "{actor} restored the blog post {page}",
+        E.BLOG_REMOVED: "{actor} deleted the blog post {page}",
+        E.PAGE_COMMENT_CREATED: "{actor} commented on {page}",
+        E.PAGE_COMMENT_UPDATED: "{actor} edited a comment on {page}",
+        E.PAGE_COMMENT_REMOVED: "A comment on {page} was deleted",
+        "page.untitled": "a page",
+        "burst.title": "{count} updates in {issues} issues",
+        "burst.pages": "Pages: {titles}",
+        "burst.issues": "Issues: {keys}",
+        "burst.more": "… and {count} more",
+    },
+    "de": {
+        "someone": "jemand",
+        "none": "keine",
+        E.ISSUE_CREATED: "{actor} hat {issue} angelegt",
+        E.ISSUE_DELETED: "{actor} hat {issue} gelöscht",
+        E.STATUS_CHANGED: "{issue}: Status {old} → {new}",
+        E.ISSUE_RESOLVED: "{issue} ist erledigt ({new})",
+        E.ISSUE_REOPENED: "{issue} wurde wieder geöffnet",
+        E.ASSIGNEE_CHANGED: "{issue}: zuständig {old} → {new}",
+        E.PRIORITY_RAISED: "{issue}: Priorität erhöht {old} → {new}",
+        E.PRIORITY_LOWERED: "{issue}: Priorität gesenkt {old} → {new}",
+        E.PRIORITY_CHANGED: "{issue}: Priorität {old} → {new}",
+        E.DUE_DATE_SET: "{issue}: fällig am {new}",
+        E.DUE_DATE_CHANGED: "{issue}: Fälligkeit verschoben {old} → {new}",
+        E.DUE_DATE_REMOVED: "{issue}: Fälligkeit entfernt (war {old})",
+        E.FIX_VERSION_CHANGED: "{issue}: Meilenstein {old} → {new}",
+        E.SUMMARY_CHANGED: "{issue}: umbenannt (vorher „{old}“)",
+        E.DESCRIPTION_CHANGED: "{actor} hat die Beschreibung von {issue} geändert",
+        E.LABELS_CHANGED: "{issue}: Labels {old} → {new}",
+        E.COMPONENTS_CHANGED: "{issue}: Komponenten {old} → {new}",
+        E.SPRINT_CHANGED: "{issue}: Sprint {old} → {new}",
+        E.ISSUE_TYPE_CHANGED: "{issue}: Typ {old} → {new}",
+        E.ISSUE_MOVED: "{old} wurde zu {issue} verschoben",
+        E.FIELD_CHANGED: "{issue}: {field} {old} → {new}",
+        E.COMMENT_CREATED: "{actor} hat {issue} kommentiert",
+        E.COMMENT_UPDATED: "{actor} hat einen Kommentar zu {issue} bearbeitet",
+        E.COMMENT_DELETED: "Ein Kommentar zu {issue} wurde gelöscht",
+        E.WORKLOG_CREATED: "{actor} hat {time} auf {issue} gebucht",
+        E.WORKLOG_UPDATED: "{actor} hat eine Zeitbuchung auf {issue} geändert ({time})",
+        E.WORKLOG_DELETED: "{actor} hat eine Zeitbuchung auf {issue} gelöscht ({time})",
+        "worklog.no_amount.created": "{actor} hat Zeit auf {issue} gebucht",
+        "worklog.no_amount.updated": "{actor} hat eine Zeitbuchung auf {issue} geändert",
+        "worklog.no_amount.deleted": "{actor} hat eine Zeitbuchung auf {issue} gelöscht",
+        E.ISSUELINK_CREATED: "{issue} {relation} {linked}",
+        E.VERSION_CREATED: "Neuer Meilenstein {version}{date}",
+        E.VERSION_RELEASED: "Meilenstein {version} veröffentlicht{date}",
+        E.VERSION_UNRELEASED: "Meilenstein {version} ist nicht mehr veröffentlicht",
+        E.VERSION_UPDATED: "Meilenstein {version} geändert{date}",
+        "version.date": " (Veröffentlichung {date})",
+        E.SPRINT_STARTED: "Sprint {sprint} hat begonnen",
+        E.SPRINT_CLOSED: "Sprint {sprint} ist abgeschlossen",
+        E.PAGE_CREATED: "{actor} hat die Seite {page} angelegt",
+        E.PAGE_UPDATED: "{actor} hat die Seite {page} geändert",
+        E.PAGE_TRASHED: "{actor} hat die Seite {page} in den Papierkorb verschoben",
+        E.PAGE_RESTORED: "{actor} hat die Seite {page} wiederhergestellt",
+        E.PAGE_REMOVED: "{actor} hat die Seite {page} gelöscht",
+        E.PAGE_MOVED: "{actor} hat die Seite {page} verschoben",
+        E.BLOG_CREATED: "{actor} hat den Blogbeitrag {page} veröffentlicht",
+        E.BLOG_UPDATED: "{actor} hat den Blogbeitrag {page} geändert",
+        E.BLOG_TRASHED: "{actor} hat den Blogbeitrag {page} in den Papierkorb verschoben",
+        E.BLOG_RESTORED: "{actor} hat den Blogbeitrag {page} wiederhergestellt",
+        E.BLOG_REMOVED: "{actor} hat den Blogbeitrag {page} gelöscht",
+        E.PAGE_COMMENT_CREATED: "{actor} hat {page} kommentiert",
+        E.PAGE_COMMENT_UPDATED: "{actor} hat einen Kommentar zu {page} bearbeitet",
+        E.PAGE_COMMENT_REMOVED: "Ein Kommentar zu {page} wurde gelöscht",
+        "page.untitled": "eine Seite",
+        "burst.title": "{count} Änderungen in {issues} Vorgängen",
+        "burst.pages": "Seiten: {titles}",
+        "burst.issues": "Vorgänge: {keys}",
+        "burst.more": "… und {count} weitere",
+    },
+}
+
+
+def _lang(language: str | None) -> str:
+    # ru and anything else: English until the catalogs grow.
+    return language if language in _T else "en"
+
+
+def _t(language: str, key: str, **params: object) -> str:
+    return _T[_lang(language)].get(key, _T["en"][key]).format(**params)
+
+
+# --- people and mentions -------------------------------------------------------------------
+
+
+def _slack_user(p: Person | None, account: Account) -> str | None:
+    if p is None:
+        return None
+    for key in (p.account_id, p.email, p.username, p.key):
+        if key and key in account.people:
+            return account.people[key]
+    return None
+
+
+def _name(p: Person | None, language: str) -> str:
+    """A person's display name (escaped), never their account id."""
+    if p is None:
+        return _t(language, "someone")
+    return escape_mrkdwn(p.display_name or p.username or _t(language, "someone"))
+
+
+_MENTION = re.compile(r"\[~(accountid:)?([^\]\s]+)\]")
+
+
+def _find(ref: str, by_account: bool, people: Iterable[Person]) -> Person | None:
+    for p in people:
+        if (by_account and p.account_id == ref) or (not by_account and ref in (p.username, p.key)):
+            return p
+    return None
+
+
+def _adf_text(node: Any) -> str:
+    # Cloud may send comment bodies as Atlassian Document Format; flatten to wiki-ish text and
+    # turn mention nodes back into [~accountid:…] so one mention path handles both.
+    if isinstance(node, list):
+        return "".join(_adf_text(n) for n in node)
+    if not isinstance(node, Mapping):
+        return ""
+    kind = node.get("type")
+    if kind == "text":
+        return str(node.get("text", ""))
+    if kind == "mention":
+        return f"[~accountid:{node.get('attrs', {}).get('id', '')}]"
+    if kind == "hardBreak":
+        return "\n"
+    inner = _adf_text(node.get("content", []))
+    return inner + "\n" if kind in ("paragraph", "heading", "listItem", "codeBlock") else inner
+
+
+def comment_mrkdwn(body: Any, account: Account, people: Iterable[Person], language: str) -> str:
+    """A Jira comment body as Slack mrkdwn with mentions resolved (escaped, trimmed)."""
+    text = _adf_text(body) if isinstance(body, Mapping) else str(body or "")
+    text = text.replace("{noformat}", "```").replace("{code}", "```").strip()
+    people = tuple(people)
+    out: list[str] = []
+    pos = 0
+    for m in _MENTION.finditer(text):
+        out.append(escape_mrkdwn(text[pos:m.start()]))
+        by_account, ref = m.group(1) is not None, m.group(2)
+        p = _find(ref, by_account, people) or (Person(account_id=ref) if by_account else Person(username=ref))
+        slack = _slack_user(p, account)
+        if slack:
+            out.append(f"<@{slack}>")
+        elif p.display_name:
+            out.append("@" + escape_mrkdwn(p.display_name))
+        elif not by_account:
+            out.append("@" + escape_mrkdwn(ref))  # a Server username is a login name, not an id
+        else:
+            out.append("@" + _t(language, "someone"))
+        pos = m.end()
+    out.append(escape_mrkdwn(text[pos:]))
+    result = "".join(out)
+    if len(result) > COMMENT_PREVIEW_CHARS:
+        result = result[:COMMENT_PREVIEW_CHARS].rstrip() + " …"
+    return result
+
+
+# --- values --------------------------------------------------------------------------------
+
+
+def _issue_link(event: JiraEvent, key: str | None = None) -> str:
+    key = key or event.issue_key or "?"
+    summary = event.issue.summary if event.issue and key == event.issue_key else None
+    label = f"*{key}*" if not event.site_url else f"<{event.site_url}/browse/{key}|{key}>"
+    return f"{label} {escape_mrkdwn(summary)}" if summary else label
+
+
+def _value(raw: str | None, language: str, *, is_date: bool = False) -> str:
+    if raw is None:
+        return _t(language, "none")
+    if is_date:
+        try:
+            return format_day(dt.date.fromisoformat(raw[:10]), language)
+        except ValueError:
+            pass
+    return escape_mrkdwn(raw)
+
+
+def _hours(seconds: int | None, language: str) -> str:
+    if seconds is None:
+        return "?"
+    return f"{format_hours((Decimal(seconds) / 3600).quantize(Decimal('0.01')), language)} h"
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_SECTION_CHARS]}}
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+def _jira_headline(event: JiraEvent, audience: Audience, account: Account, language: str) -> str:
+    actor = _name(event.actor, language)
+    params: dict[str, object] = {"actor": actor, "issue": _issue_link(event)}
+    is_date = event.type in (E.DUE_DATE_SET, E.DUE_DATE_CHANGED, E.DUE_DATE_REMOVED)
+    params["old"] = _value(event.from_value, language, is_date=is_date)
+    params["new"] = _value(event.to_value, language, is_date=is_date)
+    params["field"] = escape_mrkdwn(event.field or "")
+    if event.type is E.ISSUE_MOVED:
+        params["issue"] = _issue_link(event, event.to_value or event.issue_key)
+        params["old"] = escape_mrkdwn(event.from_value or "?")
+    if event.type.is_worklog:
+        if not worklog_amounts_visible(audience, account):
+            return _t(language, "worklog.no_amount." + event.type.value.removeprefix("worklog_"), **params)
+        wl = event.worklog
+        if wl is not None and wl.previous_seconds is not None:
+            params["time"] = f"{_hours(wl.previous_seconds, language)} → {_hours(wl.seconds, language)}"
+        else:
+            params["time"] = _hours(wl.seconds if wl else None, language)
+    if event.version is not None:
+        params["version"] = f"*{escape_mrkdwn(event.version.name)}*"
+        date = event.version.release_date
+        params["date"] = _t(language, "version.date", date=_value(date, language, is_date=True)) if date else ""
+    if event.sprint is not None:
+        params["sprint"] = f"*{escape_mrkdwn(event.sprint.name)}*"
+    if event.link is not None:
+        params["relation"] = escape_mrkdwn(event.link.outward or "→")
+        linked = event.linked_issue
+        params["linked"] = _issue_link(event, linked.key) if linked and linked.key else "?"
+    return _t(language, event.type, **params)
+
+
+def _confluence_headline(event: ConfluenceEvent, language: str) -> str:
+    title = escape_mrkdwn(event.parent_title or event.title or "") or _t(language, "page.untitled")
+    page = f"<{event.url}|{title}>" if event.url else f"*{title}*"
+    return _t(language, event.type, actor=_name(event.actor, language), page=page)
+
+
+def render_event(event: Event, audience: Audience, account: Account, language: str | None = None) -> Message:
+    """One channel message for one event, in the account's (or the given) language."""
+    language = _lang(language or account.language)
+    blocks: list[dict[str, Any]] = []
+    if isinstance(event, JiraEvent):
+        headline = _jira_headline(event, audience, account, language)
+        blocks.append(_section(headline))
+        text = headline
+        if event.comment is not None and event.type is not E.COMMENT_DELETED:
+            body = comment_mrkdwn(event.comment.body, account, event.people, language)
+            if body:
+                quoted = "\n".join("> " + line for line in body.splitlines())
+                blocks.append(_section(quoted))
+                text = f"{headline}\n{quoted}"
+    else:
+        headline = _confluence_headline(event, language)
+        blocks.append(_section(headline))
+        text = headline
+    return Message(text=text, blocks=blocks)
+
+
+def _chunks(items: list[str], limit: int) -> list[str]:
+    chunks: list[str] = []
+    current = ""
+    for item in items:
+        piece = item if not current else ", " + item
+        if len(current) + len(piece) > limit:
+            chunks.append(current)
+            current = item
+        else:
+            current += piece
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def render_burst(burst: Burst, language: str | None = None) -> Message:
+    """One summary message for a burst, listing every changed issue key (and page title)."""
+    language = _lang(language or burst.account.language)
+    keys = list(burst.issue_keys)
+    title = _t(language, "burst.title", count=len(burst.events), issues=len(keys))
+    counts = " · ".join(f"{n}× {t.value.replace('_', ' ')}" for t, n in burst.counts.items())
+    blocks: list[dict[str, Any]] = [_section(f"*{title}*\n{counts}")]
+    lines: list[str] = [title, counts]
+    prefix = _t(language, "burst.issues", keys="")
+    chunks = _chunks(keys, MAX_SECTION_CHARS - len(prefix) - 50)
+    titles = [escape_mrkdwn(t) for t in burst.page_titles]
+    room = MAX_BLOCKS - 1 - (1 if titles else 0)
+    for i, chunk in enumerate(chunks):
+        if i == room - 1 and len(chunks) > room:
+            shown = sum(len(c.split(", ")) for c in chunks[:i])
+            more = _t(language, "burst.more", count=len(keys) - shown)
+            blocks.append(_section(more))
+            lines.append(more)
+            break
+        text = _t(language, "burst.issues", keys=chunk) if i == 0 else chunk
+        blocks.append(_section(text))
+        lines.append(text)
+    if titles:
+        text = _t(language, "burst.pages", titles=", ".join(titles))
+        blocks.append(_section(text))
+        lines.append(text)
+    return Message(text="\n".join(lines), blocks=blocks)
+

@@ -169,7 +169,15 @@ def _budget_section(status: BudgetStatus | None, account: Account, lang: _Lang) 
 
     if status.money_visible and status.spent_money is not None:
         cur = status.currency
-        if status.budget_money is not None and status.remaining_money is not None:
+        if status.remaining_money is not None and status.remaining_money < 0:
+            assert status.budget_money is not None
+            money = lang.t(
+                "budget.money_over",
+                spent=lang.money(status.spent_money, cur),
+                budget=lang.money(status.budget_money, cur),
+                over=lang.money(-status.remaining_money, cur),
+            )
+        elif status.budget_money is not None and status.remaining_money is not None:
             money = lang.t(
                 "budget.money",
                 spent=lang.money(status.spent_money, cur),

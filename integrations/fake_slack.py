@@ -92,7 +92,18 @@ class FakeSlack:
         self._server.stop()
 
     # --- Web API --------------------------------------------------------------------------
+    def response_url(self, key: str) -> str:
+        """A response_url for slash command payloads; what Bolt's respond() sends lands in `calls`."""
+        return f"http://127.0.0.1:{self._server.port}/response/{key}" if self._server else ""
+
+    def responses(self) -> list[dict[str, Any]]:
+        return [c.args for c in self.calls if c.method == "response"]
+
     def handle(self, method: str, args: dict[str, Any], token: str | None) -> tuple[int, dict, dict]:
+        if method.startswith("/response/"):
+            with self._lock:
+                self.calls.append(SlackCall("response", args, time.monotonic()))
+            return 200, {"ok": True}, {}
         with self._lock:
             call = SlackCall(method, args, time.monotonic())
             self.calls.append(call)
@@ -166,13 +177,15 @@ class FakeSlack:
 class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         fake: FakeSlack = self.server.owner  # type: ignore[attr-defined]
-        method = self.path.split("?")[0].removeprefix("/api/")
+        path, _, query = self.path.partition("?")
+        method = path.removeprefix("/api/")
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         content_type = self.headers.get("Content-Type", "")
+        args = {k: v[0] for k, v in urllib.parse.parse_qs(query).items()}
         if "json" in content_type:
-            args = json.loads(raw or b"{}")
+            args.update(json.loads(raw or b"{}"))
         else:
-            args = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
+            args.update({k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()})
             for key in ("blocks", "attachments"):
                 if isinstance(args.get(key), str):
                     args[key] = json.loads(args[key])

@@ -1,0 +1,157 @@
+"""The composition root: builds settings, store, clients, services and the apps. Nothing at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.applications import Starlette
+
+from bot.accounts_file import load_accounts
+from bot.domain.accounts import AccountsConfig
+from bot.listeners import ListenerDeps, register_all
+from bot.logs import get_logger
+from bot.services.commands import CommandService
+from bot.services.directory import Directory
+from bot.settings import Settings
+from bot.web import build_web_app
+from integrations.slack import SlackWeb, make_web_client
+from integrations.store.store import Store
+
+log = get_logger("pulse.app")
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def create_bolt_app(
+    *, client: AsyncWebClient, signing_secret: str | None, deps: ListenerDeps
+) -> AsyncApp:
+    """The Bolt app with every listener registered."""
+    app = AsyncApp(
+        client=client,
+        # Socket Mode needs no signing secret; Bolt still wants a value.
+        signing_secret=signing_secret or "socket-mode-unused",
+        request_verification_enabled=signing_secret is not None,
+        process_before_response=False,
+    )
+
+    @app.error
+    async def on_error(error, body):
+        # The operator gets the traceback; the user got an ack and (at worst) no answer.
+        log.exception("listener failed", error=str(error), payload_type=body.get("type") if isinstance(body, dict) else None)
+
+    register_all(app, deps)
+    return app
+
+
+@dataclass
+class Runtime:
+    """Everything `pulse serve` runs, wired together."""
+
+    settings: Settings
+    accounts: AccountsConfig
+    store: Store
+    client: AsyncWebClient
+    bolt: AsyncApp
+    clock: Callable[[], dt.datetime] = utc_now
+    background: list[asyncio.Task] = field(default_factory=list)
+
+    @property
+    def slack(self) -> SlackWeb:
+        return SlackWeb(self.client)
+
+    async def _check_slack(self) -> None:
+        """Log whether Slack answers; keep trying with backoff instead of crashing at start-up."""
+        delay = 1.0
+        while True:
+            try:
+                auth = await self.client.auth_test()
+                log.info("slack connected", team=auth.get("team_id"), bot_user=auth.get("user_id"))
+                return
+            except Exception as exc:
+                log.warning("slack unreachable, retrying", error=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 300)
+
+    async def _socket_mode(self) -> None:
+        from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+        delay = 1.0
+        while True:
+            try:
+                handler = AsyncSocketModeHandler(self.bolt, self.settings.slack.app_token.get_secret_value())
+                await handler.connect_async()
+                log.info("socket mode connected")
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("socket mode failed, retrying", error=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 300)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        self.background.append(asyncio.create_task(self._check_slack()))
+        if self.settings.slack.app_token is not None:
+            self.background.append(asyncio.create_task(self._socket_mode()))
+        log.info(
+            "pulse started",
+            host=socket.gethostname(),
+            accounts=len(self.accounts.accounts),
+            mode="socket" if self.settings.slack.app_token else "http",
+        )
+        try:
+            yield
+        finally:
+            for task in self.background:
+                task.cancel()
+            await asyncio.gather(*self.background, return_exceptions=True)
+            self.store.close()
+
+    def asgi(self) -> Starlette:
+        http_mode = self.settings.slack.app_token is None
+        handler = AsyncSlackRequestHandler(self.bolt) if http_mode else None
+
+        async def slack_events(request):
+            return await handler.handle(request)
+
+        return build_web_app(
+            store=self.store,
+            jira_secret=_secret(self.settings.jira.webhook_secret),
+            confluence_secret=_secret(self.settings.confluence_webhook_secret),
+            max_webhook_bytes=self.settings.webhook_max_bytes,
+            clock=self.clock,
+            slack_endpoint=slack_events if http_mode else None,
+            lifespan=self.lifespan,
+        )
+
+
+def _secret(value) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def build_listener_deps(accounts: AccountsConfig, client: AsyncWebClient, settings: Settings) -> ListenerDeps:
+    return ListenerDeps(
+        commands=CommandService(accounts),
+        directory=Directory(client, settings.admin_users, settings.admin_usergroup),
+    )
+
+
+def build_runtime(settings: Settings, *, accounts: AccountsConfig | None = None, clock: Callable[[], dt.datetime] = utc_now) -> Runtime:
+    """Wire the whole bot from settings (the caller checked `missing_for_serve()` first)."""
+    accounts = accounts or load_accounts(settings.accounts_file)
+    store = Store.open(settings.database_url)
+    client = make_web_client(settings.slack.bot_token.get_secret_value(), settings.slack.api_url)
+    deps = build_listener_deps(accounts, client, settings)
+    bolt = create_bolt_app(client=client, signing_secret=_secret(settings.slack.signing_secret), deps=deps)
+    return Runtime(settings=settings, accounts=accounts, store=store, client=client, bolt=bolt, clock=clock)

@@ -1,0 +1,14 @@
+"""Thin Bolt adapters: ack first, work out who asked, call a service, answer."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.listeners import commands, events
+from bot.listeners.deps import ListenerDeps
+
+
+def register_all(app: AsyncApp, deps: ListenerDeps) -> None:
+    """Attach every listener to the Bolt app."""
+    commands.register(app, deps)
+    events.register(app, deps)

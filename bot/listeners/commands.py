@@ -1,0 +1,41 @@
+"""`/pulse …` slash commands."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.listeners.deps import ListenerDeps
+from bot.logs import get_logger
+from bot.services.commands import Asker
+
+log = get_logger("pulse.commands")
+
+
+def home_team(context) -> str | None:
+    """The team that installed the app (Slack Connect users come from other teams)."""
+    result = context.authorize_result
+    return (result.team_id if result else None) or context.team_id
+
+
+def register(app: AsyncApp, deps: ListenerDeps) -> None:
+    async def on_pulse(ack, command, context, respond):
+        # Ack within Slack's 3 s; the answer follows through response_url.
+        await ack()
+        role = await deps.directory.role(command["user_id"], context.actor_team_id, home_team(context))
+        asker = Asker(user_id=command["user_id"], channel_id=command["channel_id"], role=role)
+        reply = await deps.commands.run(command.get("text", ""), asker)
+        log.info(
+            "command",
+            user=asker.user_id,
+            channel=asker.channel_id,
+            role=role.name.lower(),
+            text=command.get("text", "")[:100],
+            public=reply.public,
+        )
+        await respond(
+            text=reply.text,
+            blocks=reply.blocks or None,
+            response_type="in_channel" if reply.public else "ephemeral",
+        )
+
+    app.command("/pulse")(on_pulse)

@@ -1,0 +1,29 @@
+"""@mentions: the way Slack Connect clients (who cannot run our slash commands) talk to the bot."""
+
+from __future__ import annotations
+
+import re
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.listeners.commands import home_team
+from bot.listeners.deps import ListenerDeps
+from bot.logs import get_logger
+from bot.services.commands import Asker
+
+log = get_logger("pulse.mentions")
+_MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>")
+
+
+def register(app: AsyncApp, deps: ListenerDeps) -> None:
+    async def on_mention(event, context, say):
+        text = _MENTION.sub("", event.get("text", "")).strip()
+        user = event.get("user", "")
+        role = await deps.directory.role(user, context.actor_team_id, home_team(context))
+        asker = Asker(user_id=user, channel_id=event["channel"], role=role, via_mention=True)
+        reply = await deps.commands.run(text, asker)
+        log.info("mention", user=user, channel=asker.channel_id, role=role.name.lower(), text=text[:100])
+        # Always in a thread: a mention is a conversation, not a channel announcement.
+        await say(text=reply.text, blocks=reply.blocks or None, thread_ts=event.get("thread_ts") or event["ts"])
+
+    app.event("app_mention")(on_mention)

@@ -1,0 +1,77 @@
+"""What each `/pulse` subcommand does, independent of how it was asked (slash command or mention)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from bot.domain.access import Role
+from bot.domain.accounts import Account, AccountsConfig, Channel
+from bot.domain.commands import COMMANDS, CommandSpec, Invocation, available, parse
+from bot.errors import UserError
+from bot.render.help import render_help
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who asked, where, and how (a mention answers in a thread, with the mention form in help)."""
+
+    user_id: str
+    channel_id: str
+    role: Role
+    via_mention: bool = False
+    bot_name: str = "Account Pulse"
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    blocks: list[dict] = field(default_factory=list)
+    public: bool = False
+
+
+Handler = Callable[[Invocation, Asker, Account | None, Channel | None], Awaitable[Reply]]
+
+
+class CommandService:
+    """Parses a command for the asker's role and runs its handler; errors become hints."""
+
+    def __init__(self, accounts: AccountsConfig, table: tuple[CommandSpec, ...] = COMMANDS):
+        self._accounts = accounts
+        self._table = table
+        self._handlers: dict[str, Handler] = {"help": self._help, "status": self._status}
+
+    def add(self, spec: CommandSpec, handler: Handler) -> None:
+        """Register a further command (features add theirs at composition time)."""
+        self._table = (*self._table, spec)
+        self._handlers[spec.name] = handler
+
+    @property
+    def table(self) -> tuple[CommandSpec, ...]:
+        return self._table
+
+    async def run(self, text: str, asker: Asker) -> Reply:
+        """Answer one command; a UserError (usage, permission) becomes an ephemeral hint."""
+        try:
+            invocation = parse(text, asker.role, self._table)
+            link = self._accounts.by_channel(asker.channel_id)
+            account, channel = link if link else (None, None)
+            if invocation.spec.needs_account and account is None:
+                raise UserError(
+                    "This channel is not linked to an account yet. An agency admin can add it "
+                    "to the accounts file (see `pulse check-config`)."
+                )
+            return await self._handlers[invocation.spec.name](invocation, asker, account, channel)
+        except UserError as exc:
+            return Reply(str(exc))
+
+    async def _help(self, _inv: Invocation, asker: Asker, _a: Account | None, _c: Channel | None) -> Reply:
+        text, blocks = render_help(
+            available(asker.role, self._table), asker.bot_name if asker.via_mention else None
+        )
+        return Reply(text, blocks)
+
+    async def _status(self, _inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
+        assert account is not None and channel is not None
+        who = "the client and the agency" if channel.audience == "client" else "the agency only"
+        return Reply(f"This channel belongs to *{account.name}* and is for {who}.")

@@ -1,0 +1,94 @@
+"""Who a Slack user is for us (admin, member, external), with a short cache of Slack lookups."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from bot.domain.access import Role, role_of
+from bot.logs import get_logger
+
+log = get_logger("pulse.directory")
+
+
+class SlackLookups(Protocol):
+    async def users_info(self, *, user: str) -> Any: ...
+
+    async def usergroups_users_list(self, *, usergroup: str) -> Any: ...
+
+
+class Directory:
+    """Resolves roles; caches users.info and usergroup members for `ttl` seconds."""
+
+    def __init__(
+        self,
+        client: SlackLookups,
+        admins: list[str],
+        admin_usergroup: str | None,
+        ttl: float = 600,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._client = client
+        self._admins = set(admins)
+        self._usergroup = admin_usergroup
+        self._ttl = ttl
+        self._clock = clock
+        self._cache: dict[str, tuple[float, Any]] = {}
+
+    async def _cached(self, key: str, fetch: Callable[[], Any]) -> Any:
+        hit = self._cache.get(key)
+        if hit and self._clock() - hit[0] < self._ttl:
+            return hit[1]
+        value = await fetch()
+        self._cache[key] = (self._clock(), value)
+        return value
+
+    async def _profile(self, user_id: str) -> tuple[str | None, bool] | None:
+        """(team id, is guest) from users.info; None when Slack cannot tell us."""
+
+        async def fetch() -> tuple[str | None, bool]:
+            user = (await self._client.users_info(user=user_id))["user"]
+            return user.get("team_id"), bool(user.get("is_restricted") or user.get("is_ultra_restricted"))
+
+        try:
+            return await self._cached(f"user:{user_id}", fetch)
+        except Exception as exc:
+            log.warning("users.info failed; treating user as external", user=user_id, error=str(exc))
+            return None
+
+    async def _admin_group(self) -> set[str]:
+        if not self._usergroup:
+            return set()
+
+        async def fetch() -> set[str]:
+            return set((await self._client.usergroups_users_list(usergroup=self._usergroup))["users"])
+
+        try:
+            return await self._cached("admins", fetch)
+        except Exception:
+            log.warning("usergroups.users.list failed; no group admins", exc_info=True)
+            return set()
+
+    async def role(self, user_id: str, actor_team_id: str | None, home_team_id: str | None) -> Role:
+        """The user's role; an external team decides without any Slack call."""
+        if actor_team_id and home_team_id and actor_team_id != home_team_id:
+            return Role.EXTERNAL
+        profile = await self._profile(user_id)
+        if profile is None:
+            # If Slack cannot tell us who this is, assume the least privilege.
+            return Role.EXTERNAL
+        user_team, is_guest = profile
+        if user_team and home_team_id and user_team != home_team_id:
+            # Bolt cannot always name the actor's team (Enterprise Grid `user_team` ids in Slack
+            # Connect payloads); the user's own record can.
+            return Role.EXTERNAL
+        in_group = user_id in await self._admin_group() if not is_guest else False
+        return role_of(
+            user_id=user_id,
+            actor_team_id=actor_team_id or user_team,
+            home_team_id=home_team_id,
+            admins=self._admins,
+            is_guest=is_guest,
+            in_admin_group=in_group,
+        )

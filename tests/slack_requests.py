@@ -1,0 +1,52 @@
+"""Build Slack requests signed the way Slack signs them (v0 HMAC-SHA256 of `v0:ts:body`)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+
+from slack_sdk.signature import SignatureVerifier
+
+from tests.fixtures import shared_fixture
+
+SIGNING_SECRET = "test-signing-secret"
+
+
+def signed_headers(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None, content_type: str) -> dict:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    return {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature,
+        "Content-Type": content_type,
+    }
+
+
+def slash_command(text: str, *, user_id: str, channel_id: str, team_id: str, response_url: str) -> str:
+    """A form-encoded `/pulse` body, derived from bolt-python's captured slash command."""
+    fields = shared_fixture("bolt-python/tests/scenario_tests/test_slash_command.py.extracted/slash_command_body.json")["parsed"]
+    fields = {k: v for k, v in fields.items() if not k.startswith("enterprise_")}
+    fields.update(
+        team_id=team_id,
+        channel_id=channel_id,
+        user_id=user_id,
+        command="/pulse",
+        text=text,
+        response_url=response_url,
+    )
+    return urllib.parse.urlencode(fields)
+
+
+def app_mention(text: str, *, user_id: str, channel_id: str, home_team: str, user_team: str | None = None, ts: str = "1595926230.009600") -> str:
+    """An app_mention envelope derived from bolt-python's captured one; `user_team` marks Slack Connect users."""
+    body = shared_fixture("bolt-python/tests/scenario_tests/test_app.py.extracted/app_mention_event_body.json")
+    body.pop("enterprise_id", None)
+    body["team_id"] = home_team
+    body["event"].update(text=f"<@U0PULSEBOT> {text}", user=user_id, channel=channel_id, ts=ts, event_ts=ts, team=user_team or home_team)
+    if user_team:
+        # Slack Connect: the envelope says the channel is shared, the event names the user's team.
+        body["event"]["user_team"] = user_team
+        body["is_ext_shared_channel"] = True
+    body["authorizations"] = [{"team_id": home_team, "user_id": "U0PULSEBOT", "is_bot": True, "is_enterprise_install": False}]
+    return json.dumps(body)

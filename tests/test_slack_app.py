@@ -1,0 +1,126 @@
+"""Signed Slack requests into the ASGI app; the real slack_sdk/Bolt talk to the fake Slack server."""
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.accounts_file import load_accounts
+from bot.app import build_listener_deps, create_bolt_app
+from bot.settings import Settings
+from bot.web import build_web_app
+from integrations.fake_slack import FakeSlack
+from integrations.slack import make_web_client
+from tests.slack_requests import SIGNING_SECRET, app_mention, signed_headers, slash_command
+
+EXAMPLE = Path(__file__).parents[1] / "config" / "accounts.example.yaml"
+HOME = "T0AGENCY1"
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.fixture
+def fake():
+    with FakeSlack(team_id=HOME) as slack:
+        slack.add_user("U0MEMBER01")
+        slack.add_user("U0ADMIN001")
+        slack.add_user("U0GUEST001", is_restricted=True)
+        yield slack
+
+
+@pytest.fixture
+async def http(fake, sqlite_store):
+    settings = Settings(admin_users=["U0ADMIN001"])
+    client = make_web_client(fake.token, fake.api_url)
+    deps = build_listener_deps(load_accounts(EXAMPLE), client, settings)
+    bolt = create_bolt_app(client=client, signing_secret=SIGNING_SECRET, deps=deps)
+    from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+
+    handler = AsyncSlackRequestHandler(bolt)
+
+    async def slack_events(request):
+        return await handler.handle(request)
+
+    app = build_web_app(
+        store=sqlite_store, jira_secret="x", confluence_secret="x", max_webhook_bytes=1024,
+        clock=lambda: None, slack_endpoint=slack_events,
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pulse") as c:
+        yield c
+
+
+async def _wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("timed out waiting for the bot's answer")
+
+
+async def _command(http, fake, text, user="U0MEMBER01", channel="C0ACMEINTL"):
+    body = slash_command(text, user_id=user, channel_id=channel, team_id=HOME, response_url=fake.response_url("r1"))
+    response = await http.post("/slack/events", content=body, headers=signed_headers(body, content_type=FORM))
+    assert response.status_code == 200
+    await _wait_for(lambda: fake.responses())
+    return fake.responses()[-1]
+
+
+async def test_help_lists_commands_for_a_member(http, fake):
+    answer = await _command(http, fake, "help")
+    assert answer["response_type"] == "ephemeral"
+    assert "`/pulse help`" in answer["text"] and "`/pulse status`" in answer["text"]
+
+
+async def test_status_names_the_channels_account(http, fake):
+    answer = await _command(http, fake, "status", channel="C0ACMECLNT")
+    assert answer["text"] == "This channel belongs to *ACME Shop GmbH* and is for the client and the agency."
+
+
+async def test_unknown_command_gets_an_ephemeral_usage_hint(http, fake):
+    answer = await _command(http, fake, "stauts")
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"] == "I don't know `stauts`. Did you mean `/pulse status`? Try `/pulse help`."
+
+
+async def test_unlinked_channel_is_explained(http, fake):
+    answer = await _command(http, fake, "status", channel="C0UNLINKED")
+    assert answer["text"].startswith("This channel is not linked to an account yet.")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": FORM},
+        {"Content-Type": FORM, "X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=" + "0" * 64},
+    ],
+    ids=["unsigned", "bad-signature"],
+)
+async def test_unsigned_requests_are_401_and_do_nothing(http, fake, headers):
+    body = slash_command("help", user_id="U0MEMBER01", channel_id="C0ACMEINTL", team_id=HOME, response_url=fake.response_url("r"))
+    response = await http.post("/slack/events", content=body, headers=headers)
+    assert response.status_code == 401
+    await asyncio.sleep(0.2)
+    assert fake.calls == []
+
+
+async def test_stale_request_is_401_even_with_a_valid_signature(http, fake):
+    body = slash_command("help", user_id="U0MEMBER01", channel_id="C0ACMEINTL", team_id=HOME, response_url=fake.response_url("r"))
+    stale = int(time.time()) - 6 * 60
+    response = await http.post("/slack/events", content=body, headers=signed_headers(body, timestamp=stale, content_type=FORM))
+    assert response.status_code == 401
+    await asyncio.sleep(0.2)
+    assert fake.calls == []
+
+
+async def test_slack_connect_user_mention_is_answered_in_thread_with_mention_help(http, fake):
+    body = app_mention("help", user_id="U0CLIENT01", channel_id="C0ACMECLNT", home_team=HOME, user_team="T0CLIENT1", ts="1700000000.000100")
+    response = await http.post("/slack/events", content=body, headers=signed_headers(body, content_type="application/json"))
+    assert response.status_code == 200
+    await _wait_for(lambda: fake.posted("C0ACMECLNT"))
+    (reply,) = fake.posted("C0ACMECLNT")
+    assert reply["thread_ts"] == "1700000000.000100"
+    assert "`@Account Pulse status`" in reply["text"]
+    # External by team id alone: no users.info lookup was needed.
+    assert fake.calls_to("users.info") == []

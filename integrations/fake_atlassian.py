@@ -469,7 +469,9 @@ class FakeAtlassian:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-atlassian", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-atlassian", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -983,10 +985,12 @@ class _Handler(BaseHTTPRequestHandler):
         if fake.latency:
             time.sleep(fake.latency)
         if failure is not None:
+            if failure.drop:
+                # Logged on arrival: the client has given up long before the fake hangs up.
+                fake._record(Call(self.command, parts.path, query, body, 0))
             if failure.delay:
                 time.sleep(failure.delay)
             if failure.drop:
-                fake._record(Call(self.command, parts.path, query, body, 0))
                 self.close_connection = True
                 return
             status = failure.status or 500

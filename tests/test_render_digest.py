@@ -17,6 +17,7 @@ from bot.domain.budget import budget_status
 from bot.domain.milestones import milestones_section
 from bot.render.digest import (
     MAX_BLOCKS,
+    MAX_MESSAGE_CHARS,
     MAX_SECTION_CHARS,
     escape_mrkdwn,
     progress_bar,
@@ -242,6 +243,7 @@ def test_names_are_escaped_in_blocks() -> None:
     assert "*1.0 &lt;beta&gt;*" in sections[1]
     # Header blocks are plain_text: Slack shows them verbatim, so no escaping there.
     assert rendered.blocks[0]["text"]["text"] == "📊 Müller & <Söhne> — digest"
+    assert rendered.messages[0].text.startswith("*📊 Müller &amp; &lt;Söhne&gt; — digest*\n\n")
 
 
 @pytest.mark.parametrize(
@@ -363,6 +365,10 @@ def test_huge_digest_is_split_within_slack_limits(language: str) -> None:
                 assert len(block["text"]["text"]) <= MAX_SECTION_CHARS
             assert block["type"] in {"header", "context", "section", "divider"}
         assert message.blocks[-1]["type"] != "divider"
+        # Slack asks for messages well below ~12 k characters: blocks and fallback share that.
+        block_chars = sum(len(b["text"]["text"]) for b in message.blocks if b["type"] == "section")
+        assert block_chars <= MAX_MESSAGE_CHARS <= 6000
+        assert len(message.text) <= 6000
         assert message.text  # a fallback for notifications in every message
     # Continuation messages repeat the section title.
     continued = translate(language, "section.continued", title="*" + translate(language, "deadlines.title", count=14) + "*")

@@ -332,7 +332,6 @@ class _Packer:
     def _flush(self) -> None:
         if self._blocks and self._blocks[-1]["type"] == "divider":
             self._blocks.pop()
-            self._texts.pop()
         if self._blocks:
             self.messages.append(Message(text="\n\n".join(self._texts), blocks=self._blocks))
         self._blocks, self._texts, self._chars = [], [], 0
@@ -341,14 +340,17 @@ class _Packer:
         """Would one more block with this text fit in the current message?"""
         if len(text) > MAX_SECTION_CHARS or len(self._blocks) >= MAX_BLOCKS:
             return False
-        return not self._blocks or self._chars + len(text) <= MAX_MESSAGE_CHARS
+        # Counted as in the fallback text: blocks joined by a blank line.
+        return not self._blocks or self._chars + 2 + len(text) <= MAX_MESSAGE_CHARS
 
-    def add(self, block: dict[str, Any], text: str) -> None:
-        if not self._room_for(text):
+    def add(self, block: dict[str, Any], text: str | None) -> None:
+        """Append a block; ``text`` is its part of the fallback (None for a divider)."""
+        if not self._room_for(text or ""):
             self._flush()
         self._blocks.append(block)
-        self._texts.append(text)
-        self._chars += len(text)
+        if text is not None:
+            self._chars += len(text) + (2 if self._texts else 0)
+            self._texts.append(text)
 
     def header(self, title: str, context: str) -> None:
         self.add(
@@ -356,7 +358,8 @@ class _Packer:
                 "type": "header",
                 "text": {"type": "plain_text", "text": _clip(title, MAX_HEADER_CHARS), "emoji": True},
             },
-            title,
+            # Header blocks are plain_text, but the fallback text is mrkdwn: escape it there.
+            f"*{escape_mrkdwn(title)}*",
         )
         self.add({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]}, context)
 
@@ -365,7 +368,7 @@ class _Packer:
         plain_lines = [section.title(self.plain), *(line(self.plain) for line in section.lines)]
         self.plain_parts.append("\n".join(plain_lines))
         if self._blocks:
-            self.add({"type": "divider"}, "")
+            self.add({"type": "divider"}, None)
         chunk = [title]
         for builder in section.lines:
             line = _clip(builder(self.slack), MAX_LINE_CHARS)

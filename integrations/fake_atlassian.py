@@ -270,13 +270,17 @@ class Failure:
     retry_after: str | None = None
     delay: float = 0.0
     drop: bool = False
-    # Only requests whose path contains this are affected (others pass through untouched).
+    # Only requests whose path contains `match` (and of `method`) are affected; others pass.
     match: str | None = None
+    method: str | None = None
 
     @classmethod
-    def timeout(cls, seconds: float, match: str | None = None) -> Failure:
+    def timeout(cls, seconds: float, match: str | None = None, method: str | None = None) -> Failure:
         """Hang for `seconds`, then close the connection without an answer."""
-        return cls(delay=seconds, drop=True, match=match)
+        return cls(delay=seconds, drop=True, match=match, method=method)
+
+    def applies(self, method: str, path: str) -> bool:
+        return (self.match is None or self.match in path) and (self.method is None or self.method == method)
 
 
 @dataclass(frozen=True)
@@ -531,9 +535,9 @@ class FakeAtlassian:
         with self._lock:
             self._calls.clear()
 
-    def _take_failure(self, path: str) -> Failure | None:
+    def _take_failure(self, method: str, path: str) -> Failure | None:
         with self._lock:
-            if self._failures and (self._failures[0].match is None or self._failures[0].match in path):
+            if self._failures and self._failures[0].applies(method, path):
                 return self._failures.popleft()
         return None
 
@@ -981,7 +985,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
-        failure = fake._take_failure(parts.path)
+        failure = fake._take_failure(self.command, parts.path)
         if fake.latency:
             time.sleep(fake.latency)
         if failure is not None:

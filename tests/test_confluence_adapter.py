@@ -1,0 +1,138 @@
+"""Confluence adapter: publish a status page in place, through the real client and the fake server."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bot.sandbox import build_sandbox
+from integrations.confluence import AtlassianConfluence, InMemoryConfluence
+from integrations.fake_atlassian import FakeAtlassian, Failure
+from integrations.upstream_errors import RetryPolicy, UpstreamError, UpstreamUnavailable
+
+NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
+TITLE = "ACME Status 2026-W47"
+
+
+@pytest.fixture
+def fake():
+    with FakeAtlassian(build_sandbox(NOW).seed) as server:
+        yield server
+
+
+def _adapter(fake: FakeAtlassian, sleeps: list[float] | None = None) -> AtlassianConfluence:
+    return AtlassianConfluence(
+        fake.confluence_url, user="bot@agency.example", api_token="token",
+        retry=RetryPolicy(attempts=3, base_delay=0.25, jitter=0.0),
+        sleep=(sleeps.append if sleeps is not None else (lambda s: None)),
+    )
+
+
+def test_first_publish_creates_under_parent_and_returns_its_url(fake):
+    url = _adapter(fake).publish_status_page("ACME", "98306", TITLE, "<p>Eins</p>")
+    calls = fake.calls
+    assert [(c.method, c.path) for c in calls] == [
+        ("GET", "/wiki/api/v2/spaces"),
+        ("GET", "/wiki/api/v2/pages"),
+        ("POST", "/wiki/api/v2/pages"),
+    ]
+    assert calls[0].query["keys"] == ["ACME"]
+    assert calls[1].query["space-id"] == ["98305"] and calls[1].query["title"] == [TITLE]
+    assert calls[2].body == {
+        "spaceId": "98305",
+        "status": "current",
+        "title": TITLE,
+        "body": {"representation": "storage", "value": "<p>Eins</p>"},
+        "parentId": "98306",
+    }
+    [page] = [p for p in fake.pages("98305") if p["title"] == TITLE]
+    assert page["parentId"] == "98306" and page["version"]["number"] == 1
+    assert url == f"{fake.url}/wiki/spaces/ACME/pages/{page['id']}/ACME+Status+2026-W47"
+
+
+def test_second_publish_updates_in_place_with_version_2(fake):
+    confluence = _adapter(fake)
+    first = confluence.publish_status_page("ACME", "98306", TITLE, "<p>Eins</p>")
+    fake.reset_calls()
+    second = confluence.publish_status_page("ACME", "98306", TITLE, "<p>Zwei</p>")
+    calls = fake.calls
+    # Space id is cached: find + PUT only.
+    assert [(c.method, c.path.rsplit("/", 1)[0]) for c in calls] == [
+        ("GET", "/wiki/api/v2"),
+        ("PUT", "/wiki/api/v2/pages"),
+    ]
+    assert calls[1].body["version"]["number"] == 2
+    assert calls[1].body["status"] == "current"
+    pages = [p for p in fake.pages("98305") if p["title"] == TITLE]
+    assert len(pages) == 1
+    assert pages[0]["version"]["number"] == 2
+    assert pages[0]["body"]["storage"]["value"] == "<p>Zwei</p>"
+    assert second == first
+
+
+def test_unchanged_page_is_not_written_again(fake):
+    confluence = _adapter(fake)
+    confluence.publish_status_page("ACME", None, TITLE, "<p>Gleich</p>")
+    confluence.publish_status_page("ACME", None, TITLE, "<p>Gleich</p>")
+    assert fake.call_count("PUT") == 0
+    assert fake.call_count("POST") == 1
+    [page] = [p for p in fake.pages("98305") if p["title"] == TITLE]
+    # Without a parent, Confluence files the page under the space homepage.
+    assert page["version"]["number"] == 1 and page["parentId"] == "98306"
+
+
+def test_conflicting_edit_rereads_version_and_retries_once(fake):
+    confluence = _adapter(fake)
+    confluence.publish_status_page("ACME", None, TITLE, "<p>Eins</p>")
+    fake.reset_calls()
+    fake.script(Failure(409, match="/wiki/api/v2/pages/"))
+    confluence.publish_status_page("ACME", None, TITLE, "<p>Zwei</p>")
+    assert [(c.method, c.status) for c in fake.calls] == [("GET", 200), ("PUT", 409), ("GET", 200), ("PUT", 200)]
+    [page] = [p for p in fake.pages("98305") if p["title"] == TITLE]
+    assert page["version"]["number"] == 2
+
+
+def test_unknown_space_fails_without_creating_anything(fake):
+    with pytest.raises(UpstreamError) as caught:
+        _adapter(fake).publish_status_page("NOPE", None, TITLE, "<p>x</p>")
+    assert caught.value.status == 404 and caught.value.retryable is False
+    assert fake.call_count("POST") == 0
+
+
+def test_find_is_retried_after_a_timeout_but_create_is_not(fake):
+    confluence = AtlassianConfluence(
+        fake.url, user="u", api_token="t", timeout=(1.0, 0.2), retry=RetryPolicy(jitter=0.0), sleep=lambda s: None
+    )
+    fake.script(Failure.timeout(0.5, match="/wiki/api/v2/pages", method="GET"))
+    confluence.publish_status_page("ACME", None, TITLE, "<p>x</p>")
+    assert fake.call_count("GET", path="/wiki/api/v2/pages") == 2
+    assert fake.call_count("POST") == 1
+
+    # A create that times out may have happened: fail retryable, let the job re-run find-or-create.
+    fake.reset_calls()
+    fake.script(Failure.timeout(0.5, match="/wiki/api/v2/pages", method="POST"))
+    with pytest.raises(UpstreamError) as caught:
+        confluence.publish_status_page("ACME", None, "Another page", "<p>y</p>")
+    assert caught.value.retryable is True and caught.value.status is None
+    assert fake.call_count("POST") == 1
+
+
+def test_503_on_create_is_retried_and_exhaustion_is_reported(fake):
+    sleeps: list[float] = []
+    confluence = _adapter(fake, sleeps)
+    fake.script(Failure(503, match="/wiki/api/v2/pages"), Failure(503, match="/wiki/api/v2/pages"), Failure(503, match="/wiki/api/v2/pages"))
+    with pytest.raises(UpstreamUnavailable) as caught:
+        confluence.publish_status_page("ACME", None, TITLE, "<p>x</p>")
+    assert caught.value.retryable is True and caught.value.service == "confluence"
+    assert sleeps == [0.25, 0.5]
+    assert fake.call_count("POST") == 0
+
+
+def test_in_memory_confluence_versions_pages():
+    fake = InMemoryConfluence(["ACME"])
+    url = fake.publish_status_page("ACME", None, TITLE, "<p>1</p>")
+    assert fake.publish_status_page("ACME", None, TITLE, "<p>2</p>") == url
+    assert fake.pages[("ACME", TITLE)]["version"] == 2
+    with pytest.raises(UpstreamError):
+        fake.publish_status_page("NW", None, TITLE, "<p>1</p>")

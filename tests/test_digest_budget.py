@@ -1,4 +1,4 @@
-"""Budget math with hand-checked numbers (NOW = Sunday 22 Nov 2026, Berlin; 15 of 21 working days)."""
+"""Budget math, hand-checked (NOW = Sunday 22 Nov 2026 in Berlin; 15 of 21 working days)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,9 @@ def test_working_days_count_monday_to_friday() -> None:
 def test_monthly_period_is_the_calendar_month_in_the_account_timezone() -> None:
     # 23:30 UTC on 31 Oct is already 00:30 on 1 Nov in Berlin (CET, +1 since 25 Oct).
     now = dt.datetime(2026, 10, 31, 23, 30, tzinfo=UTC)
-    assert budget_period(make_account(), now) == BudgetPeriod(dt.date(2026, 11, 1), dt.date(2026, 11, 30))
+    assert budget_period(make_account(), now) == BudgetPeriod(
+        dt.date(2026, 11, 1), dt.date(2026, 11, 30)
+    )
     assert budget_period(make_account(timezone="UTC"), now) == BudgetPeriod(
         dt.date(2026, 10, 1), dt.date(2026, 10, 31)
     )
@@ -53,10 +55,18 @@ def test_month_boundary_worklogs_counted_by_account_timezone() -> None:
     issue = make_issue(
         1,
         worklogs=(
-            log("SAMPLEPROJECT-1", dt.datetime(2026, 10, 31, 22, 30, tzinfo=UTC), 3, "1"),  # Oct 23:30
-            log("SAMPLEPROJECT-1", dt.datetime(2026, 10, 31, 23, 30, tzinfo=UTC), 2, "2"),  # Nov 00:30
-            log("SAMPLEPROJECT-1", dt.datetime(2026, 11, 30, 22, 59, tzinfo=UTC), 1, "3"),  # Nov 23:59
-            log("SAMPLEPROJECT-1", dt.datetime(2026, 11, 30, 23, 0, tzinfo=UTC), 4, "4"),  # Dec 00:00
+            log(
+                "SAMPLEPROJECT-1", dt.datetime(2026, 10, 31, 22, 30, tzinfo=UTC), 3, "1"
+            ),  # Oct 23:30
+            log(
+                "SAMPLEPROJECT-1", dt.datetime(2026, 10, 31, 23, 30, tzinfo=UTC), 2, "2"
+            ),  # Nov 00:30
+            log(
+                "SAMPLEPROJECT-1", dt.datetime(2026, 11, 30, 22, 59, tzinfo=UTC), 1, "3"
+            ),  # Nov 23:59
+            log(
+                "SAMPLEPROJECT-1", dt.datetime(2026, 11, 30, 23, 0, tzinfo=UTC), 4, "4"
+            ),  # Dec 00:00
         ),
     )
     berlin = budget_status(make_account(), INTERNAL, [issue], NOW)
@@ -71,7 +81,13 @@ def test_month_boundary_worklogs_counted_by_account_timezone() -> None:
 def test_monthly_budget_numbers_lasting_past_period_end() -> None:
     issues = [
         make_issue(1, worklogs=(log("SAMPLEPROJECT-1", nov(3), 20, "1"),)),
-        make_issue(2, worklogs=(log("SAMPLEPROJECT-2", nov(10), 12, "2"), log("SAMPLEPROJECT-2", nov(20), 9.5, "3"))),
+        make_issue(
+            2,
+            worklogs=(
+                log("SAMPLEPROJECT-2", nov(10), 12, "2"),
+                log("SAMPLEPROJECT-2", nov(20), 9.5, "3"),
+            ),
+        ),
         make_issue(3),  # no worklogs at all
     ]
     status = budget_status(make_account(), INTERNAL, issues, NOW)
@@ -166,10 +182,16 @@ def test_project_budget_excludes_worklogs_outside_its_dates() -> None:
     issue = make_issue(
         1,
         worklogs=(
-            log("SAMPLEPROJECT-1", dt.datetime(2026, 11, 1, 12, 0, tzinfo=UTC), 5, "1"),  # before start
+            log(
+                "SAMPLEPROJECT-1", dt.datetime(2026, 11, 1, 12, 0, tzinfo=UTC), 5, "1"
+            ),  # before start
             log("SAMPLEPROJECT-1", dt.datetime(2026, 11, 2, 8, 0, tzinfo=UTC), 8, "2"),
-            log("SAMPLEPROJECT-1", dt.datetime(2026, 11, 13, 22, 59, tzinfo=UTC), 2, "3"),  # 23:59 Berlin
-            log("SAMPLEPROJECT-1", dt.datetime(2026, 11, 13, 23, 0, tzinfo=UTC), 3, "4"),  # 14 Nov Berlin
+            log(
+                "SAMPLEPROJECT-1", dt.datetime(2026, 11, 13, 22, 59, tzinfo=UTC), 2, "3"
+            ),  # 23:59 Berlin
+            log(
+                "SAMPLEPROJECT-1", dt.datetime(2026, 11, 13, 23, 0, tzinfo=UTC), 3, "4"
+            ),  # 14 Nov Berlin
         ),
     )
     now = dt.datetime(2026, 11, 5, 12, 0, tzinfo=UTC)  # Thursday: 4 working days elapsed
@@ -190,7 +212,12 @@ def test_project_budget_excludes_worklogs_outside_its_dates() -> None:
 
 def test_project_budget_after_its_end_counts_all_its_working_days() -> None:
     account = make_account(
-        budget=Budget(period="project", start=dt.date(2026, 11, 2), end=dt.date(2026, 11, 13), hours=Decimal("40"))
+        budget=Budget(
+            period="project",
+            start=dt.date(2026, 11, 2),
+            end=dt.date(2026, 11, 13),
+            hours=Decimal("40"),
+        )
     )
     issue = make_issue(1, worklogs=(log("SAMPLEPROJECT-1", nov(3), 20),))
     status = budget_status(account, INTERNAL, [issue], NOW)
@@ -203,7 +230,9 @@ def test_project_budget_after_its_end_counts_all_its_working_days() -> None:
 def test_withheld_issues_are_not_in_client_sums() -> None:
     issues = [
         make_issue(1, worklogs=(log("SAMPLEPROJECT-1", nov(2), 4),)),
-        make_issue(2, security_level="Internal only", worklogs=(log("SAMPLEPROJECT-2", nov(3), 10),)),
+        make_issue(
+            2, security_level="Internal only", worklogs=(log("SAMPLEPROJECT-2", nov(3), 10),)
+        ),
         make_issue(3, labels=("internal",), worklogs=(log("SAMPLEPROJECT-3", nov(4), 5),)),
     ]
     client = budget_status(make_account(), CLIENT, issues, NOW)
@@ -227,7 +256,9 @@ def test_money_hidden_from_client_unless_allowed() -> None:
     )
     assert hidden.mention_user_id is None  # the budget owner is only pinged internally
     shown = budget_status(
-        make_account(budget=Budget(hours=Decimal("80"), rate=Decimal("95"), show_money_to_client=True)),
+        make_account(
+            budget=Budget(hours=Decimal("80"), rate=Decimal("95"), show_money_to_client=True)
+        ),
         CLIENT,
         issues,
         NOW,

@@ -46,7 +46,9 @@ def many_issues() -> list:
                 created=created,
                 due=dt.date(2026, 11, 30),
                 fix_version_ids=("10000",),
-                worklogs=(log(f"{PROJECT}-{n}", dt.datetime(2026, 11, 2, 9, tzinfo=UTC), 1, str(n)),),
+                worklogs=(
+                    log(f"{PROJECT}-{n}", dt.datetime(2026, 11, 2, 9, tzinfo=UTC), 1, str(n)),
+                ),
                 **withheld,
                 **state,
             )

@@ -64,7 +64,9 @@ def test_client_waiting_list_and_withheld_issues() -> None:
         make_issue(20, status="Waiting for customer", due=d(11, 30)),
         make_issue(21, status="WAITING FOR CUSTOMER"),  # Jira status names vary in case
         make_issue(22, assignee="Anna (ACME)", assignee_id="557058:client-anna", due=d(11, 24)),
-        make_issue(23, **done(status="Waiting for customer")),  # done category: not waiting any more
+        make_issue(
+            23, **done(status="Waiting for customer")
+        ),  # done category: not waiting any more
         make_issue(24, status="Waiting for customer", labels=("internal",)),  # withheld
         make_issue(25, due=d(11, 21), security_level="Internal"),  # withheld overdue issue
     ]

@@ -29,8 +29,18 @@ def issues_for_release_1() -> list:
     """Version 10000 ("1.0", 1 Dec): 4 done (3 in the last 14 days), 6 open, some estimates."""
     v = ("10000",)
     return [
-        make_issue(1, fix_version_ids=v, original_estimate_seconds=7200, **done(resolved=resolved_days_ago(1))),
-        make_issue(2, fix_version_ids=v, original_estimate_seconds=10800, **done(resolved=resolved_days_ago(5))),
+        make_issue(
+            1,
+            fix_version_ids=v,
+            original_estimate_seconds=7200,
+            **done(resolved=resolved_days_ago(1)),
+        ),
+        make_issue(
+            2,
+            fix_version_ids=v,
+            original_estimate_seconds=10800,
+            **done(resolved=resolved_days_ago(5)),
+        ),
         make_issue(3, fix_version_ids=v, **done(resolved=resolved_days_ago(13))),
         make_issue(4, fix_version_ids=v, **done(resolved=resolved_days_ago(20))),
         make_issue(5, fix_version_ids=v, original_estimate_seconds=18000),
@@ -60,8 +70,12 @@ def test_pace_that_fits_is_not_at_risk_and_the_boundary_is_exact() -> None:
         make_issue(3, fix_version_ids=v),
     ]
     # 1 resolved in 14 days → 2 open need exactly 28 days.
-    on_time = milestone(make_version("10001", "1.1", NOW.date() + dt.timedelta(days=28)), issues, NOW, BERLIN)
-    late = milestone(make_version("10001", "1.1", NOW.date() + dt.timedelta(days=27)), issues, NOW, BERLIN)
+    on_time = milestone(
+        make_version("10001", "1.1", NOW.date() + dt.timedelta(days=28)), issues, NOW, BERLIN
+    )
+    late = milestone(
+        make_version("10001", "1.1", NOW.date() + dt.timedelta(days=27)), issues, NOW, BERLIN
+    )
     assert on_time.risk is None
     assert late.risk is Risk.PACE
     assert on_time.estimate_ratio is None  # no estimates at all
@@ -74,7 +88,10 @@ def test_no_pace_with_open_work_is_at_risk_and_finished_work_is_not() -> None:
     assert stalled.resolved_in_window == 0
     assert stalled.risk is Risk.PACE
     finished = milestone(
-        release, [make_issue(1, fix_version_ids=v, **done(resolved=resolved_days_ago(30)))], NOW, BERLIN
+        release,
+        [make_issue(1, fix_version_ids=v, **done(resolved=resolved_days_ago(30)))],
+        NOW,
+        BERLIN,
     )
     assert finished.risk is None
     empty = milestone(release, [], NOW, BERLIN)
@@ -100,8 +117,13 @@ def test_section_orders_filters_and_lists_releases() -> None:
         make_version("10007", "0.6", dt.date(2026, 12, 2), archived=True),
         Version(id="20000", project="OTHER", name="Other 1.0", release_date=dt.date(2026, 11, 30)),
     ]
-    issues = [*issues_for_release_1(), make_issue(30, fix_version_ids=("10005",), **done(resolved=resolved_days_ago(6)))]
-    section = milestones_section(make_account(), Audience.INTERNAL, issues, versions, NOW, since=None)
+    issues = [
+        *issues_for_release_1(),
+        make_issue(30, fix_version_ids=("10005",), **done(resolved=resolved_days_ago(6))),
+    ]
+    section = milestones_section(
+        make_account(), Audience.INTERNAL, issues, versions, NOW, since=None
+    )
     assert [m.name for m in section.milestones] == ["0.9", "1.0", "1.1", "2.0"]
     undated = section.milestones[-1]
     assert (undated.release_date, undated.days_left, undated.risk) == (None, None, None)
@@ -109,11 +131,21 @@ def test_section_orders_filters_and_lists_releases() -> None:
     # since defaults to 7 days before NOW (15 Nov): 0.8 (16 Nov) counts, 0.7 (10 Nov) does not.
     assert [(r.name, r.issues_total) for r in section.released] == [("0.8", 1)]
     later = milestones_section(
-        make_account(), Audience.INTERNAL, issues, versions, NOW, since=dt.datetime(2026, 11, 16, 20, tzinfo=UTC)
+        make_account(),
+        Audience.INTERNAL,
+        issues,
+        versions,
+        NOW,
+        since=dt.datetime(2026, 11, 16, 20, tzinfo=UTC),
     )
     assert [r.name for r in later.released] == ["0.8"]  # same day counts (release dates are dates)
     latest = milestones_section(
-        make_account(), Audience.INTERNAL, issues, versions, NOW, since=dt.datetime(2026, 11, 17, 8, tzinfo=UTC)
+        make_account(),
+        Audience.INTERNAL,
+        issues,
+        versions,
+        NOW,
+        since=dt.datetime(2026, 11, 17, 8, tzinfo=UTC),
     )
     assert latest.released == ()
 
@@ -123,14 +155,28 @@ def test_withheld_issues_excluded_from_client_progress() -> None:
     issues = [
         *issues_for_release_1(),
         make_issue(40, fix_version_ids=v, security_level="Agency", original_estimate_seconds=36000),
-        make_issue(41, fix_version_ids=v, labels=("internal",), **done(resolved=resolved_days_ago(1))),
+        make_issue(
+            41, fix_version_ids=v, labels=("internal",), **done(resolved=resolved_days_ago(1))
+        ),
     ]
     versions = [make_version("10000", "1.0", dt.date(2026, 12, 1))]
-    client = milestones_section(make_account(), Audience.CLIENT, issues, versions, NOW).milestones[0]
-    internal = milestones_section(make_account(), Audience.INTERNAL, issues, versions, NOW).milestones[0]
-    assert (client.issues_total, client.issues_done, client.estimate_total_seconds) == (10, 4, 36000)
+    client = milestones_section(make_account(), Audience.CLIENT, issues, versions, NOW).milestones[
+        0
+    ]
+    internal = milestones_section(
+        make_account(), Audience.INTERNAL, issues, versions, NOW
+    ).milestones[0]
+    assert (client.issues_total, client.issues_done, client.estimate_total_seconds) == (
+        10,
+        4,
+        36000,
+    )
     assert client.resolved_in_window == 3
-    assert (internal.issues_total, internal.issues_done, internal.estimate_total_seconds) == (12, 5, 72000)
+    assert (internal.issues_total, internal.issues_done, internal.estimate_total_seconds) == (
+        12,
+        5,
+        72000,
+    )
     assert internal.resolved_in_window == 4
 
 
@@ -138,7 +184,9 @@ def test_jql_only_scope_keeps_all_given_versions() -> None:
     from bot.domain.accounts import JiraScope
 
     account = make_account(jira=JiraScope(jql="labels = acme"))
-    versions = [Version(id="20000", project="OTHER", name="Other 1.0", release_date=dt.date(2026, 11, 30))]
+    versions = [
+        Version(id="20000", project="OTHER", name="Other 1.0", release_date=dt.date(2026, 11, 30))
+    ]
     section = milestones_section(account, Audience.INTERNAL, [], versions, NOW)
     assert [m.name for m in section.milestones] == ["Other 1.0"]
 

@@ -1,4 +1,4 @@
-"""Sample accounts, issues and versions for the digest tests, values modelled on jira-ruby's fixtures.
+"""Sample accounts, issues and versions for digest tests, modelled on jira-ruby's fixtures.
 
 jira-ruby's mock responses (a local Jira Server, SAMPLEPROJECT, Pacific/Auckland offsets) give the
 shapes and values; ``issues_from_jira_ruby`` turns its real search result into domain values with
@@ -65,10 +65,14 @@ def done(**fields: Any) -> dict[str, Any]:
 
 def log(key: str, started: dt.datetime, hours: float, log_id: str = "10000") -> Worklog:
     """A worklog of ``hours`` on issue ``key``."""
-    return Worklog(id=log_id, issue_key=key, started=started, seconds=int(hours * 3600), author="admin")
+    return Worklog(
+        id=log_id, issue_key=key, started=started, seconds=int(hours * 3600), author="admin"
+    )
 
 
-def make_version(version_id: str, name: str, release_date: dt.date | None, **fields: Any) -> Version:
+def make_version(
+    version_id: str, name: str, release_date: dt.date | None, **fields: Any
+) -> Version:
     """A SAMPLEPROJECT version like jira-ruby's version/10000.json."""
     return Version(id=version_id, project=PROJECT, name=name, release_date=release_date, **fields)
 
@@ -151,6 +155,10 @@ def test_jira_ruby_fixtures_translate() -> None:
     issues = issues_from_jira_ruby()
     assert len(issues) == 11
     first = issues[-1]
-    assert (first.key, first.due, first.assignee) == ("SAMPLEPROJECT-1", dt.date(2011, 12, 14), "admin")
+    assert (first.key, first.due, first.assignee) == (
+        "SAMPLEPROJECT-1",
+        dt.date(2011, 12, 14),
+        "admin",
+    )
     assert [w.seconds / 3600 for w in worklogs_from_jira_ruby()] == [736, 32, 24]
     assert version_from_jira_ruby().release_date == dt.date(2012, 1, 12)

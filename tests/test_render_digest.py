@@ -1,4 +1,4 @@
-"""Digest rendering: golden text in en/de, Block Kit within Slack's limits, escaping, i18n catalogs."""
+"""Digest rendering: golden en/de text, Block Kit within Slack limits, escaping, catalogs."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from fractions import Fraction
 import pytest
 
 from bot.domain.accounts import Audience, Budget
-from bot.domain.digest import build_digest, deadlines_section
 from bot.domain.budget import budget_status
+from bot.domain.digest import build_digest, deadlines_section
 from bot.domain.milestones import milestones_section
 from bot.render.digest import (
     MAX_BLOCKS,
@@ -27,7 +27,16 @@ from bot.render.digest import (
     render_milestones,
 )
 from bot.render.i18n import MESSAGES, format_days_left, translate
-from tests.test_digest_samples import NOW, PROJECT, UTC, done, log, make_account, make_issue, make_version
+from tests.test_digest_samples import (
+    NOW,
+    PROJECT,
+    UTC,
+    done,
+    log,
+    make_account,
+    make_issue,
+    make_version,
+)
 
 SINCE = dt.datetime(2026, 11, 15, 8, 0, tzinfo=UTC)
 
@@ -175,7 +184,10 @@ def test_language_defaults_to_the_account_language() -> None:
 
 def test_golden_blocks_of_the_small_internal_digest() -> None:
     rendered = render_digest(
-        small_digest(Audience.INTERNAL), make_account(), "en", jira_url="https://acme.atlassian.net/"
+        small_digest(Audience.INTERNAL),
+        make_account(),
+        "en",
+        jira_url="https://acme.atlassian.net/",
     )
     assert len(rendered.messages) == 1
     blocks = rendered.blocks
@@ -221,7 +233,9 @@ def test_client_rendering_has_no_money_no_mention_no_withheld_issue() -> None:
 
 
 def test_money_shown_to_client_when_the_account_allows() -> None:
-    account = make_account(budget=Budget(hours=Decimal("80"), rate=Decimal("95"), show_money_to_client=True))
+    account = make_account(
+        budget=Budget(hours=Decimal("80"), rate=Decimal("95"), show_money_to_client=True)
+    )
     issues, versions = small_inputs()
     digest = build_digest(account, Audience.CLIENT, issues, versions, NOW, SINCE)
     text = render_digest(digest, account, "de").text
@@ -265,7 +279,11 @@ def test_overspent_and_no_burn_lines() -> None:
     over = budget_status(
         account,
         Audience.INTERNAL,
-        [make_issue(1, worklogs=(log(f"{PROJECT}-1", dt.datetime(2026, 11, 2, 9, tzinfo=UTC), 90),))],
+        [
+            make_issue(
+                1, worklogs=(log(f"{PROJECT}-1", dt.datetime(2026, 11, 2, 9, tzinfo=UTC), 90),)
+            )
+        ],
         NOW,
     )
     assert render_budget(over, account, "en").text == (
@@ -297,10 +315,13 @@ def test_section_renderers_render_only_their_section() -> None:
     assert milestones.text.startswith("Milestones\n• 1.0 — due Dec 1, 2026")
     assert "Budget" not in milestones.text and "Deadlines" not in milestones.text
     assert milestones.blocks[0]["type"] == "section"
-    deadlines = render_deadlines(deadlines_section(account, Audience.CLIENT, issues, NOW), account, "en")
+    deadlines = render_deadlines(
+        deadlines_section(account, Audience.CLIENT, issues, NOW), account, "en"
+    )
     assert deadlines.text == (
         "Deadlines (next 14 days)\n"
-        "🔴 SAMPLEPROJECT-1 Checkout fails for <script> & co · due Nov 20, 2026 · 2 days overdue · Ann\n"
+        "🔴 SAMPLEPROJECT-1 Checkout fails for <script> & co · due Nov 20, 2026 · "
+        "2 days overdue · Ann\n"
         "• SAMPLEPROJECT-2 Newsletter template · due Nov 25, 2026 · in 3 days · unassigned\n"
         "\n"
         "Waiting for you\n"
@@ -344,7 +365,12 @@ KEY = re.compile(r"SAMPLEPROJECT-\d+\b")
 def huge_digest_rendered(language: str):
     summary = "Migrate product import & <legacy> feed for the autumn campaign landing pages " * 2
     issues = [
-        make_issue(n, summary=f"{summary}#{n}", due=dt.date(2026, 11, 1) + dt.timedelta(days=n % 30), assignee="Ann")
+        make_issue(
+            n,
+            summary=f"{summary}#{n}",
+            due=dt.date(2026, 11, 1) + dt.timedelta(days=n % 30),
+            assignee="Ann",
+        )
         for n in range(1, 401)
     ]
     account = make_account(language=language)
@@ -371,7 +397,11 @@ def test_huge_digest_is_split_within_slack_limits(language: str) -> None:
         assert len(message.text) <= 6000
         assert message.text  # a fallback for notifications in every message
     # Continuation messages repeat the section title.
-    continued = translate(language, "section.continued", title="*" + translate(language, "deadlines.title", count=14) + "*")
+    continued = translate(
+        language,
+        "section.continued",
+        title="*" + translate(language, "deadlines.title", count=14) + "*",
+    )
     assert rendered.messages[1].blocks[0]["text"]["text"].startswith(continued)
 
 
@@ -407,7 +437,10 @@ def test_catalogs_have_the_same_ids_and_placeholders() -> None:
     for language, catalog in MESSAGES.items():
         assert catalog.keys() == english.keys(), language
         for message_id, message in catalog.items():
-            assert _placeholders(message) == _placeholders(english[message_id]), (language, message_id)
+            assert _placeholders(message) == _placeholders(english[message_id]), (
+                language,
+                message_id,
+            )
             if isinstance(message, dict):
                 assert "other" in message, (language, message_id)
 

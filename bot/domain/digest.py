@@ -109,7 +109,7 @@ def build_digest(
     """The whole digest for a channel of ``audience`` at ``now`` (aware), since its last digest."""
     if now.tzinfo is None or (since is not None and since.tzinfo is None):
         raise ValueError("now and since must be timezone-aware")
-    # Filter once up front; the sections filter again, which is idempotent and keeps them safe alone.
+    # Filter once up front; sections filter again (idempotent), which keeps them safe alone.
     seen = visible_issues(issues, audience, account)
     since = default_since(now, since)
     return Digest(

@@ -216,11 +216,11 @@ def _budget_section(status: BudgetStatus | None, account: Account, lang: _Lang) 
 
 
 def _milestone_line(m: Milestone, lang: _Lang) -> LineBuilder:
-    when = (
-        f"{lang.t('milestone.due', date=lang.day(m.release_date))} ({format_days_left(m.days_left, lang.language)})"
-        if m.release_date is not None and m.days_left is not None
-        else lang.t("milestone.undated")
-    )
+    if m.release_date is not None and m.days_left is not None:
+        due = lang.t("milestone.due", date=lang.day(m.release_date))
+        when = f"{due} ({format_days_left(m.days_left, lang.language)})"
+    else:
+        when = lang.t("milestone.undated")
     parts = []
     if m.issue_ratio is not None:
         parts.append(progress_bar(m.issue_ratio) + " " + lang.percent(m.issue_ratio * 100))
@@ -250,7 +250,9 @@ def _milestones_sections(section: MilestonesSection, lang: _Lang) -> list[_Secti
     if section.released:
         released = lang.t("milestones.released")
         out.append(
-            _Section(lambda s: s.bold(released), [_released_line(r, lang) for r in section.released])
+            _Section(
+                lambda s: s.bold(released), [_released_line(r, lang) for r in section.released]
+            )
         )
     return out
 
@@ -284,9 +286,7 @@ def _waiting_line(item: IssueLine, lang: _Lang) -> LineBuilder:
 
 def _deadlines_sections(section: DeadlinesSection, lang: _Lang) -> list[_Section]:
     title = lang.t("deadlines.title", count=section.horizon_days)
-    lines = [_deadline_line(i, lang) for i in section.items] or [
-        lambda s: lang.t("deadlines.none")
-    ]
+    lines = [_deadline_line(i, lang) for i in section.items] or [lambda s: lang.t("deadlines.none")]
     out = [_Section(lambda s: s.bold(title), lines)]
     if section.waiting is not None:
         waiting_title = lang.t("waiting.title")
@@ -356,7 +356,11 @@ class _Packer:
         self.add(
             {
                 "type": "header",
-                "text": {"type": "plain_text", "text": _clip(title, MAX_HEADER_CHARS), "emoji": True},
+                "text": {
+                    "type": "plain_text",
+                    "text": _clip(title, MAX_HEADER_CHARS),
+                    "emoji": True,
+                },
             },
             # Header blocks are plain_text, but the fallback text is mrkdwn: escape it there.
             f"*{escape_mrkdwn(title)}*",
@@ -487,5 +491,5 @@ def _jsonable(value: Any) -> Any:
 
 
 def digest_to_json(digest: Digest) -> dict[str, Any]:
-    """The digest as JSON-ready data: dates/datetimes ISO 8601, Decimals as strings, enums by value."""
+    """The digest as JSON-ready data: dates ISO 8601, Decimals as strings, enums by value."""
     return _jsonable(digest)

@@ -80,7 +80,9 @@ MESSAGES: dict[str, dict[str, Message]] = {
         "budget.money_spent_only": "{spent} verbraucht",
         "budget.burn": "Tempo: {burn} h pro Arbeitstag ({elapsed} von {total} Arbeitstagen)",
         "budget.forecast.date": "In diesem Tempo ist das Budget am {date} aufgebraucht.",
-        "budget.forecast.past_period_end": "In diesem Tempo reicht das Budget über das Periodenende.",
+        "budget.forecast.past_period_end": (
+            "In diesem Tempo reicht das Budget über das Periodenende."
+        ),
         "budget.forecast.exhausted": "Das Budget ist aufgebraucht.",
         "budget.forecast.no_burn": "Noch keine Stunden erfasst: keine Prognose.",
         "budget.threshold": "Schwelle {percent} überschritten",
@@ -199,8 +201,10 @@ def format_money(amount: Decimal, currency: str, language: str) -> str:
 
 def format_percent_value(percent: Decimal | Fraction | int, language: str) -> str:
     """A percentage given as 0–100+ (52.5 → '53 %' in de), rounded half up to a whole number."""
-    value = Decimal(percent) if not isinstance(percent, Fraction) else (
-        Decimal(percent.numerator) / Decimal(percent.denominator)
+    value = (
+        Decimal(percent)
+        if not isinstance(percent, Fraction)
+        else (Decimal(percent.numerator) / Decimal(percent.denominator))
     )
     whole = value.quantize(Decimal(1), rounding=ROUND_HALF_UP)
     return format_percent(whole / 100, locale=language_or_default(language))

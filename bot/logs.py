@@ -92,7 +92,7 @@ def configure_logging(level: str | int = "INFO", json: bool | None = None) -> No
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Libraries that are chatty at INFO about every HTTP call.
-    for noisy in ("urllib3", "slack_sdk.web", "apscheduler.executors"):
+    for noisy in ("urllib3", "slack_sdk.web", "apscheduler.executors", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -1,0 +1,112 @@
+"""`pulse` — the command line: serve the bot, try it on the sandbox, check configuration, migrate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from bot.errors import ConfigError
+from bot.logs import configure_logging, get_logger
+from bot.settings import Settings, load_settings
+
+log = get_logger("pulse.cli")
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING or ERROR.")
+@click.option("--log-json/--log-pretty", default=None, help="Log format (default: pretty on a terminal, JSON otherwise).")
+def main(log_level: str, log_json: bool | None) -> None:
+    """Account Pulse: keeps agency clients and teams equally informed from Jira and Confluence."""
+    configure_logging(log_level.upper(), json=log_json)
+
+
+@main.command()
+@click.option("--no-scheduler", is_flag=True, help="Do not post scheduled digests from this process.")
+def serve(no_scheduler: bool) -> None:
+    """Run the bot: Slack endpoint (or Socket Mode), webhooks, health, scheduler."""
+    import uvicorn
+
+    from bot.accounts_file import load_accounts
+    from bot.app import build_runtime
+    from integrations.store import db
+
+    settings = _settings()
+    missing = settings.missing_for_serve()
+    if missing:
+        _fail(
+            "pulse serve cannot start; these settings are missing:\n"
+            + "".join(f"  - {name}\n" for name in missing)
+            + "Put them in a .env file in this directory or in the environment "
+            "(see README.md, 'Connect the real Slack, Jira and Confluence').\n"
+            "To try the bot without any credentials, run `pulse demo`.",
+            code=2,
+        )
+    try:
+        accounts = load_accounts(settings.accounts_file)
+    except ConfigError as exc:
+        _fail(str(exc))
+    if no_scheduler:
+        settings = settings.model_copy(update={"scheduler_enabled": False})
+    url = settings.database_url
+    if db.normalize_url(url).startswith("sqlite"):
+        # The embedded default migrates itself; shared databases are migrated by `pulse db upgrade`.
+        db.upgrade(url)
+    runtime = build_runtime(settings, accounts=accounts)
+    if not runtime.store.is_current():
+        _fail("The database schema is not current: run `pulse db upgrade` first.")
+    uvicorn.run(runtime.asgi(), host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+@main.command("check-config")
+@click.argument("file", type=click.Path(path_type=Path), required=False)
+def check_config(file: Path | None) -> None:
+    """Validate an accounts file (default: PULSE_ACCOUNTS_FILE) and list every problem."""
+    from bot.accounts_file import load_accounts
+
+    file = file or _settings().accounts_file
+    if file is None:
+        _fail("Give the accounts file: `pulse check-config accounts.yaml` (or set PULSE_ACCOUNTS_FILE).", 2)
+    try:
+        config = load_accounts(file)
+    except ConfigError as exc:
+        _fail(str(exc))
+    channels = sum(len(a.channels) for a in config.accounts)
+    click.echo(f"{file}: OK — {len(config.accounts)} account(s), {channels} channel(s)")
+    for account in config.accounts:
+        audiences = ", ".join(f"{c.name or c.id} ({c.audience})" for c in account.channels)
+        click.echo(f"  {account.key}: {account.name} [{account.language}, {account.timezone}] — {audiences}")
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Migrate the database at DATABASE_URL to the newest schema."""
+    from integrations.store import db as store_db
+
+    url = _settings().database_url
+    store_db.upgrade(url, revision)
+    click.echo(f"database at {store_db.create_engine(url).url!r} is at revision {store_db.head_revision()}")
+
+
+@main.command()
+def demo() -> None:
+    """Run the bot's main job on the built-in sandbox agency, without any credentials."""
+    from bot.demo import run_demo
+
+    run_demo(click.echo)

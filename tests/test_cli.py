@@ -1,0 +1,77 @@
+"""The `pulse` command line, run as a user runs it (a subprocess with a clean environment)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).parents[1]
+
+
+def _pulse(*args, env=None, cwd=None):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "JIRA_", "CONFLUENCE_", "PULSE_", "DATABASE_URL"))}
+    clean.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, env=clean, cwd=cwd or ROOT, timeout=120
+    )
+
+
+def test_help_lists_subcommands():
+    result = _pulse("--help")
+    assert result.returncode == 0
+    for command in ("serve", "demo", "check-config", "db"):
+        assert f"  {command} " in result.stdout
+
+
+def test_serve_without_settings_names_every_missing_setting(tmp_path):
+    result = _pulse("serve", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[:7] == [
+        "pulse serve cannot start; these settings are missing:",
+        "  - SLACK_BOT_TOKEN",
+        "  - SLACK_SIGNING_SECRET",
+        "  - JIRA_URL",
+        "  - JIRA_API_TOKEN",
+        "  - JIRA_WEBHOOK_SECRET",
+        "  - PULSE_ACCOUNTS_FILE",
+    ]
+    assert ".env" in result.stderr
+
+
+def test_serve_reads_dotenv_and_reports_only_what_is_still_missing(tmp_path):
+    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-1\nSLACK_SIGNING_SECRET=abc\nJIRA_URL=https://x.atlassian.net\n")
+    result = _pulse("serve", cwd=tmp_path)
+    assert result.returncode == 2
+    missing = [line.strip("  - ") for line in result.stderr.splitlines() if line.startswith("  - ")]
+    assert missing == ["JIRA_API_TOKEN", "JIRA_USER", "JIRA_WEBHOOK_SECRET", "PULSE_ACCOUNTS_FILE"]
+    assert "xoxb-1" not in result.stderr + result.stdout
+
+
+def test_check_config_ok_and_errors(tmp_path):
+    ok = _pulse("check-config", "config/accounts.example.yaml")
+    assert ok.returncode == 0
+    assert ok.stdout.startswith("config/accounts.example.yaml: OK — 3 account(s), 6 channel(s)")
+    bad = tmp_path / "accounts.yaml"
+    bad.write_text("accounts:\n  - key: x\n    name: X\n    timezone: Europe/Berlin\n    channels: []\n    jira: {projects: [X]}\n")
+    result = _pulse("check-config", str(bad))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"{bad}: 1 problem(s)\n  - line 5: accounts[0].channels: link at least one channel"
+
+
+def test_db_upgrade_creates_the_sqlite_store(tmp_path):
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    result = _pulse("db", "upgrade", env={"DATABASE_URL": url})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "p.db").exists()
+
+
+def test_slack_manifest_declares_the_endpoints_and_least_privilege_scopes():
+    manifest = yaml.safe_load((ROOT / "config" / "slack-manifest.yaml").read_text())
+    assert manifest["features"]["slash_commands"][0]["command"] == "/pulse"
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_mention"]
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"commands", "chat:write", "app_mentions:read", "users:read"} <= scopes
+    # Posting into channels the bot was not invited to, or reading message history, is not needed.
+    assert not scopes & {"chat:write.public", "channels:history", "groups:history", "im:history"}

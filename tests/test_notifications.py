@@ -1,0 +1,327 @@
+"""Audience policy for events, routing between accounts, coalescing, rendering (en/de), replay.
+
+Payloads are real fixtures; where a case needs a restriction no public capture has (security
+level, restricted comment), the real body is copied and the field added in the shape of the
+Jira spec's `SecurityLevel` / `Visibility` schemas.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from bot.domain.accounts import Account, AccountsConfig, Audience, Budget, Channel, ConfluenceScope, JiraScope
+from bot.domain.audience import issue_visible, restriction
+from bot.domain.events import EventType, JiraEvent, attach_issue, normalize
+from bot.domain.notify_policy import Burst, Delivery, coalesce, event_verdict, route
+from bot.domain.replay import replay
+from bot.domain.subscriptions import parse_subscription
+from bot.domain.work import Issue
+from bot.render.notifications import render_burst, render_event
+from tests.fixtures import shared_fixture
+
+E = EventType
+C, I = Audience.CLIENT, Audience.INTERNAL
+PIN = "pinpoint-jira/internal/testdata"
+J2M = "jira-to-matrix/test/fixtures/webhooks"
+ZJ = "zulip/zerver/webhooks/jira/fixtures"
+ROBIN = "557058:8b6b268b-17b3-407b-8974-bed4042fa709"
+SECURITY = {"self": "https://pinpt-hq.atlassian.net/rest/api/2/securitylevel/10000", "id": "10000",
+            "description": "Agency staff only", "name": "Internal"}
+
+
+def account(key: str, projects: list[str], space: str, client: str, internal: str, **extra) -> Account:
+    return Account(
+        key=key, name=key.title(), timezone="Europe/Berlin", language=extra.pop("language", "en"),
+        channels=[Channel(id=client, audience=C), Channel(id=internal, audience=I)],
+        jira=JiraScope(projects=projects, **extra.pop("jira", {})),
+        confluence=ConfluenceScope(space=space), **extra,
+    )
+
+
+ALPHA = account("alpha", ["TES", "GOLD"], "FI", "C0ALPHA01", "C0ALPHA02", people={ROBIN: "U0ROBIN"})
+BETA = account("beta", ["INDEV", "TIGR"], "ENG", "C0BETA001", "C0BETA002")
+ACCOUNTS = AccountsConfig(accounts=[ALPHA, BETA])
+
+
+def events(path: str, hint: str | None = None) -> tuple:
+    return normalize(shared_fixture(path), hint).events
+
+
+def one(path: str, hint: str | None = None):
+    (event,) = events(path, hint)
+    return event
+
+
+def full_issue(key: str, **changes) -> Issue:
+    base = Issue(key=key, project=key.split("-")[0], summary="Test issue for Robin", issue_type="Bug",
+                 status="To Do", status_category="new", created=dt.datetime(2020, 7, 1, tzinfo=dt.UTC))
+    return dataclasses.replace(base, **changes)
+
+
+def edited(path: str, edit) -> dict:
+    payload = copy.deepcopy(shared_fixture(path))
+    edit(payload)
+    return payload
+
+
+def _secure(p):
+    p["issue"]["fields"]["security"] = SECURITY
+
+
+def _visible_to_admins(p):
+    p["comment"]["visibility"] = {"type": "role", "value": "Administrators"}
+
+
+def _jsd_internal(p):
+    p["comment"]["jsdPublic"] = False
+
+
+def _internal_label(p):
+    p["issue"]["fields"]["labels"] = ["internal"]
+
+
+def _label_removed(p):
+    p["changelog"]["items"] = [{"field": "labels", "fieldtype": "jira", "from": None, "fromString": "internal", "to": None, "toString": "signal"}]
+
+
+def commented(payload: dict, **issue_changes) -> JiraEvent:
+    (event,) = normalize(payload).events
+    return attach_issue(event, full_issue(event.issue_key, **issue_changes))
+
+
+MONEY = Budget(hours=100, rate=90, show_money_to_client=True)
+
+# (case, event, audience, account, allowed, reason)
+AUDIENCE_TABLE = [
+    ("public status change", one(f"{PIN}/jira:issue_updated.resolution.json"), C, ALPHA, True, ""),
+    ("security level", normalize(edited(f"{PIN}/jira:issue_updated.resolution.json", _secure)).events[0], C, ALPHA, False, "issue has security level"),
+    ("security level, internal", normalize(edited(f"{PIN}/jira:issue_updated.resolution.json", _secure)).events[0], I, ALPHA, True, ""),
+    ("security level on comment issue", normalize(edited(f"{J2M}/issue/updated/status-changed.json", _secure)).events[0], C, BETA, False, "issue has security level"),
+    ("internal label", normalize(edited(f"{PIN}/jira:issue_updated.tags.json", _internal_label)).events[0], C, ALPHA, False, "issue has internal label internal"),
+    ("internal label removed", normalize(edited(f"{PIN}/jira:issue_updated.tags.json", _label_removed)).events[0], C, ALPHA, False, "label change involves internal label internal"),
+    ("internal issue type", one(f"{PIN}/jira:issue_updated.resolution.json"), C,
+     ALPHA.model_copy(update={"jira": JiraScope(projects=["TES"], internal_issue_types=["Bug"])}), False, "issue has internal issue type Bug"),
+    ("type changed away from internal", one(f"{PIN}/jira:issue_updated.type.json"), C,
+     ALPHA.model_copy(update={"jira": JiraScope(projects=["TES"], internal_issue_types=["Bug"])}), False, "type change involves internal issue type Bug"),
+    ("public comment, issue attached", commented(shared_fixture(f"{PIN}/comment_created.json")), C, ALPHA, True, ""),
+    ("public comment, trimmed issue", one(f"{PIN}/comment_created.json"), C, ALPHA, False, "needs lookup first: issue"),
+    ("trimmed issue, internal", one(f"{PIN}/comment_created.json"), I, ALPHA, True, ""),
+    ("comment restricted to a role", commented(edited(f"{PIN}/comment_created.json", _visible_to_admins)), C, ALPHA, False, "restricted comment (role:Administrators)"),
+    ("comment restricted, edited", commented(edited(f"{PIN}/comment_updated.json", _visible_to_admins)), C, ALPHA, False, "restricted comment (role:Administrators)"),
+    ("comment restricted, deleted", commented(edited(f"{PIN}/comment_deleted.json", _visible_to_admins)), C, ALPHA, False, "restricted comment (role:Administrators)"),
+    ("Service Desk internal comment", commented(edited(f"{PIN}/comment_created.json", _jsd_internal)), C, ALPHA, False, "restricted comment (Service Desk internal)"),
+    ("restricted comment, internal", commented(edited(f"{PIN}/comment_created.json", _visible_to_admins)), I, ALPHA, True, ""),
+    ("comment inside issue_updated", one(f"{J2M}/issue/updated/commented.json"), C, BETA, False, "needs lookup first: issue"),
+    ("worklog, no money shown", attach_issue(one(f"{ZJ}/worklog_created.json"), full_issue("TES-9")), C, ALPHA, False, "logged time is internal for this account"),
+    ("worklog deleted, no money shown", attach_issue(one(f"{ZJ}/worklog_deleted.json"), full_issue("TES-9")), C, ALPHA, False, "logged time is internal for this account"),
+    ("worklog edited, no money shown", one(f"{ZJ}/worklog_updated__edited.json"), C, ALPHA, False, "logged time is internal for this account"),
+    ("worklog, money shown", attach_issue(one(f"{ZJ}/worklog_created.json"), full_issue("TES-9")), C, ALPHA.model_copy(update={"budget": MONEY}), True, ""),
+    ("worklog on secure issue, money shown", attach_issue(one(f"{ZJ}/worklog_created.json"), full_issue("TES-9", security_level="Internal")), C,
+     ALPHA.model_copy(update={"budget": MONEY}), False, "issue has security level"),
+    ("version released, project unknown", one("putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json"), C, ALPHA, False, "needs lookup first: project"),
+    ("Confluence DC before lookup", one("zulip/zerver/webhooks/confluence/fixtures/page_created.json"), C, BETA, False, "needs lookup first: content, user"),
+]
+
+
+@pytest.mark.parametrize(("case", "event", "audience", "acct", "allowed", "reason"), AUDIENCE_TABLE, ids=[r[0] for r in AUDIENCE_TABLE])
+def test_audience_table(case, event, audience, acct, allowed, reason):
+    verdict = event_verdict(event, audience, acct)
+    assert (verdict.allowed, verdict.reason) == (allowed, reason)
+
+
+@pytest.mark.parametrize(
+    ("security", "labels", "issue_type"),
+    [(None, (), "Bug"), ("Internal", (), "Bug"), (None, ("internal",), "Task"), (None, (), "Epic"), (None, ("x",), "Task")],
+)
+def test_restriction_agrees_with_issue_visible(security, labels, issue_type):
+    acct = ALPHA.model_copy(update={"jira": JiraScope(projects=["TES"], internal_issue_types=["Epic"])})
+    issue = full_issue("TES-1", security_level=security, labels=labels, issue_type=issue_type)
+    assert issue_visible(issue, C, acct) is (restriction(acct, security_level=security, labels=labels, issue_type=issue_type) is None)
+
+
+# --- routing ---------------------------------------------------------------------------------
+
+
+def test_events_never_reach_another_accounts_channels():
+    batch = [
+        *events(f"{PIN}/jira:issue_updated.resolution.json"),  # TES → alpha
+        *events(f"{PIN}/jira:issue_deleted.json"),  # TIGR → beta
+        *events(f"{J2M}/issue/updated/status-changed.json"),  # INDEV → beta
+        *events("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json", "page_created"),  # FI → alpha
+        *events(f"{PIN}/jira:issue_updated.json"),  # GOLD → alpha
+    ]
+    deliveries = route(batch, ACCOUNTS)
+    got = [(d.channel.id, d.event.type) for d in deliveries]
+    assert got == [
+        ("C0ALPHA01", E.ISSUE_RESOLVED), ("C0ALPHA02", E.ISSUE_RESOLVED),
+        ("C0BETA002", E.ISSUE_DELETED),  # issue_deleted is not in the client defaults
+        ("C0BETA001", E.STATUS_CHANGED), ("C0BETA002", E.STATUS_CHANGED),
+        ("C0ALPHA02", E.PAGE_CREATED),  # Cloud actor has no name yet: client waits for the lookup
+        ("C0ALPHA02", E.DESCRIPTION_CHANGED),
+    ]
+    for d in deliveries:
+        assert d.channel in d.account.channels
+        assert d.event.routing_key in (d.account.jira.projects + [d.account.confluence.space])
+
+
+def test_unknown_project_routes_nowhere():
+    (event,) = events(f"{PIN}/jira:issue_updated.project.json")  # GOLD-208: alpha
+    assert [d.account.key for d in route([event], ACCOUNTS)] == ["alpha"]
+    other = dataclasses.replace(event, project_key="NOPE")
+    assert route([other], ACCOUNTS) == []
+
+
+def test_same_comment_from_two_webhooks_is_delivered_once_per_channel():
+    inside = one(f"{J2M}/issue/updated/commented.json")
+    twin_payload = copy.deepcopy(shared_fixture(f"{PIN}/comment_created.json"))
+    twin_payload["comment"]["id"] = inside.comment.id
+    twin = dataclasses.replace(normalize(twin_payload).events[0], project_key=inside.project_key, issue=inside.issue)
+    acct = account("bbcom", ["BBCOM"], "BB", "C0BBCOM01", "C0BBCOM02")
+    deliveries = route([inside, twin], AccountsConfig(accounts=[acct]))
+    assert [(d.channel.id, d.event is inside) for d in deliveries] == [("C0BBCOM02", True)]
+
+
+def test_stored_subscriptions_replace_defaults():
+    event = one(f"{PIN}/jira:issue_updated.resolution.json")
+    stored = {"C0ALPHA01": [parse_subscription("comment_created")]}
+    assert [d.channel.id for d in route([event], ACCOUNTS, stored)] == ["C0ALPHA02"]
+
+
+# --- coalescing ------------------------------------------------------------------------------
+
+
+def bulk_edit(n: int) -> list[JiraEvent]:
+    """A bulk edit: pinpoint's real due date change, once for each of n issues TES-1 … TES-n."""
+    (event,) = events(f"{PIN}/jira:issue_updated.due_date.json")
+    return [dataclasses.replace(event, issue=dataclasses.replace(event.issue, key=f"TES-{i}")) for i in range(1, n + 1)]
+
+
+def test_a_bulk_edit_becomes_one_summary_per_channel_listing_every_key():
+    items = coalesce(route(bulk_edit(200), ACCOUNTS))
+    assert [type(i) for i in items] == [Burst, Burst]
+    assert [i.channel.id for i in items] == ["C0ALPHA01", "C0ALPHA02"]
+    burst = items[0]
+    assert burst.issue_keys == tuple(f"TES-{i}" for i in range(1, 201))
+    assert burst.counts == {E.DUE_DATE_SET: 200}
+    message = render_burst(burst)
+    assert message.text.splitlines()[0] == "200 updates in 200 issues"
+    listed = " ".join(b["text"]["text"] for b in message.blocks[1:])
+    assert listed.removeprefix("Issues: ").split(", ") == [f"TES-{i}" for i in range(1, 201)]
+    assert len(message.blocks) <= 50 and all(len(b["text"]["text"]) <= 3000 for b in message.blocks)
+
+
+def test_very_large_bursts_split_sections_and_stay_within_limits():
+    message = render_burst(coalesce(route(bulk_edit(2000), ACCOUNTS))[0], "de")
+    assert message.text.splitlines()[0] == "2000 Änderungen in 2000 Vorgängen"
+    assert len(message.blocks) <= 50 and all(len(b["text"]["text"]) <= 3000 for b in message.blocks)
+    assert "TES-2000" in message.text
+
+
+def test_few_events_stay_single_deliveries():
+    items = coalesce(route(bulk_edit(3), ACCOUNTS))
+    assert all(isinstance(i, Delivery) for i in items) and len(items) == 6
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+TEST_1 = "<http://localhost:2990/jira/browse/TEST-11|TEST-11> summary updated"
+LINK = "<https://pinpt-hq.atlassian.net/browse/TES-22|TES-22> Panic happen!"
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("en", f"{LINK}: due date set to Aug 4, 2020"), ("de", f"{LINK}: fällig am 04.08.2020"), ("ru", f"{LINK}: due date set to Aug 4, 2020")],
+)
+def test_render_due_date_set(language, expected):
+    message = render_event(one(f"{PIN}/jira:issue_updated.due_date.json"), C, ALPHA, language)
+    assert message.text == expected
+    assert message.blocks == [{"type": "section", "text": {"type": "mrkdwn", "text": expected}}]
+
+
+def test_render_status_priority_and_resolution_in_german():
+    rendered = [render_event(e, I, ALPHA, "de").text for e in events(
+        "jenkins-jira-trigger-plugin/src/test/resources/com/ceilfors/jenkins/plugins/jiratrigger/webhook/issue_updated_fields_updated.json")]
+    assert rendered == [
+        f"{TEST_1}: umbenannt (vorher „task summary“)",
+        f"admin hat die Beschreibung von {TEST_1} geändert",
+        f"{TEST_1}: Priorität erhöht Major → Blocker",
+        f"{TEST_1} ist erledigt (Fixed)",
+    ]
+
+
+def test_comment_mentions_become_slack_mentions_or_names_never_ids():
+    body = f"Hi [~accountid:{ROBIN}], ask [~accountid:5b912e21fa38ae2c896099ae] or [~ii_ivanov] <now> & [~accountid:nobody-known]"
+    payload = edited(f"{PIN}/comment_created.json", lambda p: p["comment"].__setitem__("body", body))
+    event = commented(payload)
+    people = (*event.people, dataclasses.replace(event.people[0], account_id="5b912e21fa38ae2c896099ae", display_name="Иванов Иван"))
+    message = render_event(dataclasses.replace(event, people=people), C, ALPHA)
+    assert message.blocks[1]["text"]["text"] == (
+        "> Hi <@U0ROBIN>, ask @Иванов Иван or @ii_ivanov &lt;now&gt; &amp; @someone"
+    )
+    assert "nobody-known" not in message.text and "5b912e21" not in message.text
+    assert message.blocks[0]["text"]["text"] == "Robin Diddams commented on <https://pinpt-hq.atlassian.net/browse/TES-1|TES-1> Test issue for Robin"
+
+
+def test_mentions_by_email_and_in_adf_bodies():
+    adf = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [
+        {"type": "text", "text": "Ping "}, {"type": "mention", "attrs": {"id": ROBIN, "text": "@Robin"}}]}]}
+    payload = edited(f"{PIN}/comment_created.json", lambda p: (
+        p["comment"].__setitem__("body", adf), p["comment"]["author"].__setitem__("emailAddress", "robin@pinpoint.example")))
+    acct = ALPHA.model_copy(update={"people": {"robin@pinpoint.example": "U0ROBIN2"}})
+    message = render_event(commented(payload), C, acct)
+    assert message.blocks[1]["text"]["text"] == "> Ping <@U0ROBIN2>"
+
+
+def test_worklog_amounts_are_left_out_for_clients_even_when_rendered_directly():
+    event = attach_issue(one(f"{ZJ}/worklog_created.json"), full_issue("TES-9"))
+    assert render_event(event, I, ALPHA).text == "Leo Franchi logged 40 h on <https://zulipp.atlassian.net/browse/TES-9|TES-9> Test issue for Robin"
+    client = render_event(event, C, ALPHA).text
+    assert client == "Leo Franchi logged work on <https://zulipp.atlassian.net/browse/TES-9|TES-9> Test issue for Robin"
+    edited_log = one(f"{ZJ}/worklog_updated__edited.json")
+    assert "5.42 h → 5.85 h" in render_event(edited_log, I, ALPHA).text
+    assert " h" not in render_event(edited_log, C, ALPHA).text
+
+
+def test_render_versions_sprints_links_and_pages():
+    version = one("putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json")
+    assert render_event(version, C, ALPHA, "de").text == "Meilenstein *1.0* veröffentlicht (Veröffentlichung 09/Sep/20)"
+    sprint = one(f"{PIN}/sprint_started.json")
+    assert render_event(sprint, I, ALPHA).text == "Sprint *TSD Sprint 1* started"
+    link = one(f"{PIN}/issuelink_created.json")
+    link = attach_issue(attach_issue(link, full_issue("TES-1")), full_issue("TES-2"), linked=True)
+    assert render_event(link, I, ALPHA).text == "*TES-1* Test issue for Robin blocks *TES-2*"
+    page = one("taxonomies-for-confluence/src/test/resources/requests/BlogCreated.json", "blog_created")
+    assert render_event(page, I, ALPHA).text == (
+        "someone published the blog post <https://dalstonsemantics.atlassian.net/wiki/spaces/~323528440/blog/2021/09/19/1192525828/Simple+Blog+Post|Simple Blog Post>"
+    )
+
+
+def test_every_event_type_has_en_and_de_text():
+    from bot.render.notifications import _T
+
+    for type_ in EventType:
+        assert type_ in _T["en"] and type_ in _T["de"], type_
+
+
+# --- replay ----------------------------------------------------------------------------------
+
+
+def test_replay_explains_why_a_client_did_not_see_a_restricted_comment():
+    result = replay(edited(f"{PIN}/comment_created.json", _visible_to_admins), C, ALPHA)
+    (decision,) = result.decisions
+    assert (decision.allowed, decision.delivered) == (False, False)
+    assert decision.reason == "needs lookup first: issue"
+    assert replay(shared_fixture(f"{PIN}/comment_created.json"), I, ALPHA).messages[0].text.startswith("Robin Diddams commented on")
+
+
+def test_replay_renders_what_the_client_would_get_and_refuses_other_accounts():
+    result = replay(shared_fixture(f"{PIN}/jira:issue_updated.due_date.json"), C, ALPHA, language="de")
+    assert [m.text for m in result.messages] == [f"{LINK}: fällig am 04.08.2020"]
+    other = replay(shared_fixture(f"{PIN}/jira:issue_updated.due_date.json"), C, BETA)
+    assert (other.decisions[0].allowed, other.decisions[0].reason) == (False, "belongs to 'TES', not to account 'beta'")
+    ignored = replay(shared_fixture(f"{J2M}/issue/updated/rank-changed.json"), I, BETA)
+    assert (ignored.delivery.outcome.value, ignored.decisions) == ("ignored", ())

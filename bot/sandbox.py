@@ -210,7 +210,7 @@ def _versions(project: _Project, today: dt.date) -> list[dict[str, Any]]:
         ]
     return [
         version_json(str(base + 1), "Support 2026.10", pid, release_date=today - dt.timedelta(days=5), released=True),
-        version_json(str(base + 2), "Q4 Hardening", pid, release_date=today + dt.timedelta(days=30)),
+        version_json(str(base + 2), "Q4 Hardening", pid, release_date=today + dt.timedelta(days=9)),
         version_json(str(base + 3), "Legacy cleanup", pid, archived=True),
     ]
 

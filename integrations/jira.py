@@ -107,6 +107,7 @@ class AtlassianJira:
         self._local = threading.local()
         self._clients: list[Jira] = []
         self._clients_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
 
     # -- clients
 
@@ -142,7 +143,11 @@ class AtlassianJira:
         return client
 
     def close(self) -> None:
-        """Close every HTTP session this adapter opened."""
+        """Stop the worker pool and close every HTTP session this adapter opened."""
+        with self._clients_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
         with self._clients_lock:
             clients, self._clients = self._clients, []
         for client in clients:
@@ -254,8 +259,12 @@ class AtlassianJira:
     def _map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         if len(items) <= 1 or self.max_workers == 1:
             return [fn(item) for item in items]
-        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(items)), thread_name_prefix="jira") as pool:
-            return list(pool.map(fn, items))
+        with self._clients_lock:
+            # One long-lived pool: its threads keep their clients (and connections) between calls.
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="jira")
+            pool = self._pool
+        return list(pool.map(fn, items))
 
     def fetch_issues(self, jql: str) -> list[Issue]:
         """All issues matching `jql` with all their worklogs (see the call formula above)."""

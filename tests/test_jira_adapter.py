@@ -358,3 +358,16 @@ def test_in_memory_jira_filters_by_project_and_can_fail():
     with pytest.raises(UpstreamUnavailable):
         fake.fetch_issues("project = AB")
     assert fake.calls[0] == ("fetch_issues", "project in (AB, EF) AND labels != internal")
+
+
+def test_worker_clients_are_reused_between_fetches_and_closed():
+    seed = _seed(4, worklogs={n: 25 for n in range(1, 5)})
+    with FakeAtlassian(seed) as fake:
+        jira = _jira(fake, max_workers=2)
+        jira.fetch_issues("project = AB")
+        jira.fetch_issues("project = AB")
+        # The caller's client plus at most one per worker, however many fetches run.
+        assert len(jira._clients) <= 3
+        jira.close()
+        assert jira._clients == []
+        assert fake.call_count() == 2 * expected_fetch_calls(4, [25] * 4) == 10

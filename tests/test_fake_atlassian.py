@@ -229,3 +229,49 @@ def test_sandbox_seed_has_what_the_demo_needs():
     assert "Incident Review" in globex_types
     assert max(len(v) for v in sandbox.seed.worklogs.values()) > 20
     assert [s["key"] for s in sandbox.seed.spaces] == ["ACME", "NW", "GLX"]
+
+
+def _spec_operation(spec: dict, path: str, method: str) -> dict | None:
+    for template, ops in spec["paths"].items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path) and method.lower() in ops:
+            return ops[method.lower()]
+    return None
+
+
+def test_adapters_call_only_documented_endpoints_and_parameters():
+    from integrations.confluence import AtlassianConfluence
+    from integrations.jira import AtlassianJira
+
+    jira_spec = json.loads((SHARED_FIXTURES / "specs/jira-cloud-platform.openapi.json").read_text())
+    wiki_spec = json.loads((SHARED_FIXTURES / "specs/confluence-cloud-v2.openapi.json").read_text())
+    sandbox = build_sandbox(NOW)
+    with FakeAtlassian(sandbox.seed) as fake:
+        with AtlassianJira(fake.url, user="u", api_token="t", page_size=50) as jira:
+            jira.fetch_issues("project in (ACME, NW, GLX)")
+            jira.fetch_versions_for(["ACME", "NW", "GLX"])
+        confluence = AtlassianConfluence(fake.url, user="u", api_token="t")
+        confluence.publish_status_page("ACME", "98306", "Status", "<p>1</p>")
+        confluence.publish_status_page("ACME", "98306", "Status", "<p>2</p>")
+        calls = fake.calls
+    assert {(c.method, re.sub(r"/(ACME|NW|GLX|ACME-\d+|\d{5,})(?=/|$)", "/{x}", c.path)) for c in calls} == {
+        ("GET", "/rest/api/3/search/jql"),
+        ("GET", "/rest/api/3/issue/{x}/worklog"),
+        ("GET", "/rest/api/3/project/{x}/versions"),
+        ("GET", "/wiki/api/v2/spaces"),
+        ("GET", "/wiki/api/v2/pages"),
+        ("POST", "/wiki/api/v2/pages"),
+        ("PUT", "/wiki/api/v2/pages/{x}"),
+    }
+    for call in calls:
+        if call.path.startswith("/wiki/api/v2"):
+            op = _spec_operation(wiki_spec, call.path[len("/wiki/api/v2"):], call.method)
+        else:
+            op = _spec_operation(jira_spec, call.path, call.method)
+        assert op is not None, call
+        declared = {p.get("name") for p in op.get("parameters", []) if "name" in p}
+        declared |= {
+            wiki_spec["components"]["parameters"][p["$ref"].rsplit("/", 1)[1]]["name"]
+            for p in op.get("parameters", []) if "$ref" in p
+        }
+        assert set(call.query) <= declared, (call.path, set(call.query) - declared)

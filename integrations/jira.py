@@ -19,6 +19,7 @@ threads, each with its own client (the library shares one `requests.Session` wit
 
 from __future__ import annotations
 
+import contextvars
 import math
 import re
 import threading
@@ -38,6 +39,7 @@ from integrations.jira_payloads import (
     parse_issue,
     parse_version,
 )
+from integrations.jira_calls import record_call
 from integrations.upstream_errors import RetryPolicy, UpstreamError, call_with_retries
 
 SERVICE = "jira"
@@ -176,7 +178,7 @@ class AtlassianJira:
         client = self._client()
         response = call_with_retries(
             SERVICE,
-            lambda: client.get(path, params=dict(params or {}), advanced_mode=True),
+            lambda: _counted(client.get, path, params=dict(params or {}), advanced_mode=True),
             self._retry,
             self._sleep,
         )
@@ -186,7 +188,7 @@ class AtlassianJira:
         client = self._client()
         response = call_with_retries(
             SERVICE,
-            lambda: client.post(path, data=dict(body), advanced_mode=True),
+            lambda: _counted(client.post, path, data=dict(body), advanced_mode=True),
             self._retry,
             self._sleep,
         )
@@ -264,7 +266,9 @@ class AtlassianJira:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="jira")
             pool = self._pool
-        return list(pool.map(fn, items))
+        # Each task runs in a copy of the caller's context, so per-digest call counting holds.
+        futures = [pool.submit(contextvars.copy_context().run, fn, item) for item in items]
+        return [f.result() for f in futures]
 
     def fetch_issues(self, jql: str) -> list[Issue]:
         """All issues matching `jql` with all their worklogs (see the call formula above)."""
@@ -286,6 +290,11 @@ class AtlassianJira:
         """Versions of several projects, fetched concurrently, in the order given."""
         per_project = self._map(self.fetch_versions, list(project_keys))
         return [v for versions in per_project for v in versions]
+
+
+def _counted(send: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    record_call()
+    return send(*args, **kwargs)
 
 
 def _needs_follow_up(raw_issue: Mapping[str, Any]) -> bool:

@@ -69,6 +69,8 @@ def test_digest_slot_is_claimed_once_even_concurrently(store):
     store.digest_runs.finish(winners[0], "posted", T0, message_ts="1.2", jira_calls=4)
     assert store.digest_runs.last_posted("C0ACME001") == T0
     assert store.digest_runs.last_posted("C0OTHER01") is None
+    assert store.digest_runs.last_posted("C0ACME001", before=T0) is None
+    assert store.digest_runs.claimed_slots("C0ACME001", T0) == {T0}
     run = store.digest_runs.get(winners[0])
     assert (run["status"], run["message_ts"], run["jira_calls"]) == ("posted", "1.2", 4)
 
@@ -104,3 +106,17 @@ def test_naive_datetimes_are_refused(store):
 def test_sqlite_uses_wal(sqlite_store):
     with sqlite_store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_a_stale_claim_is_taken_over_once(store):
+    first = store.digest_runs.claim("acme", "C0ACME001", T0, "dead-worker", T0)
+    later = T0 + dt.timedelta(minutes=20)
+    # Fresh claims are respected...
+    assert store.digest_runs.claim("acme", "C0ACME001", T0, "w2", later, stale_before=T0 - dt.timedelta(minutes=1)) is None
+    # ...stale ones are taken over by exactly one process.
+    stale_before = later - dt.timedelta(minutes=15)
+    assert store.digest_runs.claim("acme", "C0ACME001", T0, "w2", later, stale_before=stale_before) == first
+    assert store.digest_runs.claim("acme", "C0ACME001", T0, "w3", later, stale_before=stale_before) is None
+    assert store.digest_runs.get(first)["claimed_by"] == "w2"
+    store.digest_runs.finish(first, "posted", later)
+    assert store.digest_runs.claim("acme", "C0ACME001", T0, "w4", later + dt.timedelta(hours=1), stale_before=later + dt.timedelta(hours=1)) is None

@@ -22,6 +22,8 @@ Message = str | dict[str, str]
 
 MESSAGES: dict[str, dict[str, Message]] = {
     "en": {
+        "digest.delayed": "The digest is delayed: Jira has been unavailable since {since}. "
+        "It will be posted once Jira answers again — no partial numbers in the meantime.",
         "digest.title": "{account} — digest",
         "digest.context": "Changes since {since} · as of {today}",
         "section.continued": "{title} (continued)",
@@ -67,6 +69,8 @@ MESSAGES: dict[str, dict[str, Message]] = {
         "days.overdue": {"one": "{count} day overdue", "other": "{count} days overdue"},
     },
     "de": {
+        "digest.delayed": "Der Digest verspätet sich: Jira ist seit {since} nicht erreichbar. "
+        "Er folgt, sobald Jira wieder antwortet — bis dahin keine unvollständigen Zahlen.",
         "digest.title": "{account} — Überblick",
         "digest.context": "Änderungen seit {since} · Stand {today}",
         "section.continued": "{title} (Fortsetzung)",
@@ -114,6 +118,8 @@ MESSAGES: dict[str, dict[str, Message]] = {
         "days.overdue": {"one": "{count} Tag überfällig", "other": "{count} Tage überfällig"},
     },
     "ru": {
+        "digest.delayed": "Дайджест задерживается: Jira недоступна с {since}. "
+        "Он будет опубликован, как только Jira снова ответит, — без неполных цифр.",
         "digest.title": "{account} — сводка",
         "digest.context": "Изменения с {since} · на {today}",
         "section.continued": "{title} (продолжение)",

@@ -14,9 +14,19 @@ class DigestRuns:
         self._engine = engine
 
     def claim(
-        self, account_key: str, channel_id: str, slot: dt.datetime, worker: str, now: dt.datetime
+        self,
+        account_key: str,
+        channel_id: str,
+        slot: dt.datetime,
+        worker: str,
+        now: dt.datetime,
+        stale_before: dt.datetime | None = None,
     ) -> int | None:
-        """Claim a slot for this worker; None if any process claimed it before (even one that died)."""
+        """Claim a slot for this worker; None if another process holds or finished it.
+
+        A claim still `claimed` since before `stale_before` belongs to a process that died
+        mid-run: it is taken over (the posts table keeps already-posted parts from repeating).
+        """
         try:
             with self._engine.begin() as conn:
                 result = conn.execute(
@@ -31,7 +41,24 @@ class DigestRuns:
                 )
                 return result.inserted_primary_key[0]
         except sa.exc.IntegrityError:
+            pass
+        if stale_before is None:
             return None
+        with self._engine.begin() as conn:
+            # Conditional update: of two processes taking over, only one matches the old claim.
+            row = conn.execute(
+                sa.select(t.c.id, t.c.claimed_at)
+                .where(t.c.channel_id == channel_id, t.c.slot == slot, t.c.status == "claimed")
+                .where(t.c.claimed_at < stale_before)
+            ).first()
+            if row is None:
+                return None
+            result = conn.execute(
+                t.update()
+                .where(t.c.id == row.id, t.c.status == "claimed", t.c.claimed_at == row.claimed_at)
+                .values(claimed_by=worker, claimed_at=now)
+            )
+            return row.id if result.rowcount == 1 else None
 
     def finish(
         self,
@@ -56,14 +83,25 @@ class DigestRuns:
                 )
             )
 
-    def last_posted(self, channel_id: str) -> dt.datetime | None:
-        """The slot of the channel's last posted digest: "new since last digest" starts there."""
+    def last_posted(self, channel_id: str, before: dt.datetime | None = None) -> dt.datetime | None:
+        """The slot of the channel's last posted digest (before `before`): "new since" starts there."""
+        query = sa.select(sa.func.max(t.c.slot)).where(t.c.channel_id == channel_id, t.c.status == "posted")
+        if before is not None:
+            query = query.where(t.c.slot < before)
         with self._engine.connect() as conn:
-            return conn.execute(
-                sa.select(sa.func.max(t.c.slot))
-                .where(t.c.channel_id == channel_id)
-                .where(t.c.status == "posted")
-            ).scalar()
+            value = conn.execute(query).scalar()
+        # Aggregates bypass the column type on SQLite: normalise to aware UTC here too.
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value
+
+    def claimed_slots(self, channel_id: str, since: dt.datetime) -> set[dt.datetime]:
+        """Slots of this channel at or after `since` that any process already claimed."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(t.c.slot).where(t.c.channel_id == channel_id, t.c.slot >= since))
+            return {r.slot for r in rows}
 
     def get(self, run_id: int) -> dict | None:
         with self._engine.connect() as conn:

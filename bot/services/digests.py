@@ -1,0 +1,168 @@
+"""Digests as a use case: fetch from Jira → compute → render → post → record.
+
+Scheduled digests post exactly once per channel and slot: the slot is claimed in the store before
+anything is posted, and every message of a digest is recorded under its own key, so a retry after
+a crash continues where it stopped instead of posting twice. When Jira keeps failing, the
+internal channel hears that the digest is delayed — a digest is never built from partial data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from bot.domain.accounts import Account, Audience, Channel
+from bot.domain.digest import Digest, build_digest, default_since
+from bot.domain.digest_query import digest_jql
+from bot.domain.work import Issue, Version
+from bot.errors import UpstreamError, UpstreamUnavailable
+from bot.logs import get_logger
+from bot.render.digest import Message, RenderedDigest, render_digest
+from bot.render.i18n import translate
+from integrations.jira import JiraPort
+from integrations.jira_calls import count_calls
+from integrations.slack import SlackPort
+from integrations.store.store import Store
+
+log = get_logger("pulse.digests")
+
+# A claim older than this belongs to a process that died mid-digest: another may take it over.
+STALE_CLAIM = dt.timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class JiraData:
+    issues: list[Issue]
+    versions: list[Version]
+    calls: int
+
+
+@dataclass(frozen=True)
+class SlotResult:
+    status: str  # posted | claimed-elsewhere | delayed
+    messages: int = 0
+    jira_calls: int = 0
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class DigestService:
+    def __init__(
+        self,
+        *,
+        jira: JiraPort,
+        slack: SlackPort,
+        store: Store,
+        clock: Callable[[], dt.datetime],
+        jira_browse_url: str | None = None,
+        retry_delays: Sequence[float] = (30.0, 120.0),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        jira_concurrency: int = 4,
+    ):
+        self._jira = jira
+        self._slack = slack
+        self._store = store
+        self._clock = clock
+        self._browse = jira_browse_url
+        self._retry_delays = tuple(retry_delays)
+        self._sleep = sleep
+        # Bounded: the library is synchronous, each fetch holds a worker thread.
+        self._jira_slots = asyncio.Semaphore(jira_concurrency)
+
+    # -- fetch -------------------------------------------------------------------------------
+
+    def _fetch_sync(self, account: Account, now: dt.datetime, since: dt.datetime) -> JiraData:
+        with count_calls() as counter:
+            issues = self._jira.fetch_issues(digest_jql(account, now, since))
+            versions = self._jira.fetch_versions_for(account.jira.projects) if account.jira.projects else []
+        return JiraData(issues, versions, counter.value)
+
+    async def fetch(self, account: Account, now: dt.datetime, since: dt.datetime) -> JiraData:
+        """Everything one digest needs from Jira; retries a failing Jira, then gives up whole."""
+        attempt = 0
+        while True:
+            try:
+                async with self._jira_slots:
+                    return await asyncio.to_thread(self._fetch_sync, account, now, since)
+            except UpstreamError as exc:
+                if not exc.retryable or attempt >= len(self._retry_delays):
+                    raise UpstreamUnavailable(
+                        exc.service, str(exc), retryable=exc.retryable, status=exc.status
+                    ) from exc
+                delay = max(self._retry_delays[attempt], exc.retry_after or 0)
+                log.warning("jira failed, retrying digest fetch", account=account.key, error=str(exc), retry_in_s=delay)
+                attempt += 1
+                await self._sleep(delay)
+
+    # -- compose -----------------------------------------------------------------------------
+
+    async def compose(
+        self, account: Account, audience: Audience, now: dt.datetime, since: dt.datetime | None = None
+    ) -> tuple[Digest, RenderedDigest, JiraData]:
+        """Build and render one digest as of `now` (no posting)."""
+        since = default_since(now, since)
+        data = await self.fetch(account, now, since)
+        digest = build_digest(account, audience, data.issues, data.versions, now, since)
+        return digest, render_digest(digest, account, jira_url=self._browse), data
+
+    # -- post --------------------------------------------------------------------------------
+
+    async def _post_messages(self, key: str, channel_id: str, messages: list[Message]) -> str | None:
+        """Post the digest and its continuation replies; skip any part already posted under `key`."""
+        parent_ts: str | None = None
+        for index, message in enumerate(messages):
+            part_key = f"{key}:{index}"
+            done = await asyncio.to_thread(self._store.posts.get, part_key)
+            if done is not None:
+                parent_ts = parent_ts or done.ts
+                continue
+            ts = await self._slack.post_message(channel_id, message.text, message.blocks, thread_ts=parent_ts)
+            await asyncio.to_thread(self._store.posts.record, part_key, channel_id, ts, parent_ts, self._clock())
+            parent_ts = parent_ts or ts
+        return parent_ts
+
+    async def notify_delayed(self, account: Account, since: dt.datetime, error: str) -> None:
+        """Tell the account's internal channels that a digest is late because Jira is down."""
+        when = since.astimezone(account.tz).strftime("%Y-%m-%d %H:%M")
+        text = translate(account.language, "digest.delayed", since=when)
+        for channel in account.channels:
+            if channel.audience is Audience.INTERNAL:
+                try:
+                    await self._slack.post_message(channel.id, text)
+                except UpstreamError:
+                    log.exception("could not post the delay notice", channel=channel.id)
+        log.warning("digest delayed", account=account.key, error=error)
+
+    async def run_slot(self, account: Account, channel: Channel, slot: dt.datetime) -> SlotResult:
+        """Post the channel's digest for one schedule slot, exactly once across processes."""
+        runs = self._store.digest_runs
+        now = self._clock()
+        run_id = await asyncio.to_thread(runs.claim, account.key, channel.id, slot, worker_name(), now, now - STALE_CLAIM)
+        if run_id is None:
+            return SlotResult("claimed-elsewhere")
+        bound = log.bind(account=account.key, channel=channel.id, slot=slot.isoformat(), audience=channel.audience.value)
+        since = await asyncio.to_thread(runs.last_posted, channel.id, slot)
+        try:
+            _digest, rendered, data = await self.compose(account, channel.audience, slot, since)
+        except UpstreamUnavailable as exc:
+            await asyncio.to_thread(runs.finish, run_id, "delayed", self._clock(), error=str(exc))
+            await self.notify_delayed(account, now, str(exc))
+            return SlotResult("delayed")
+        key = f"digest:{channel.id}:{slot.isoformat()}"
+        try:
+            ts = await self._post_messages(key, channel.id, rendered.messages)
+        except UpstreamError as exc:
+            # Leave the claim in place: a later tick takes it over once stale and continues.
+            bound.exception("posting the digest failed", error=str(exc))
+            raise
+        await asyncio.to_thread(
+            runs.finish, run_id, "posted", self._clock(), message_ts=ts, jira_calls=data.calls
+        )
+        bound.info("digest posted", messages=len(rendered.messages), jira_calls=data.calls, issues=len(data.issues))
+        return SlotResult("posted", len(rendered.messages), data.calls)

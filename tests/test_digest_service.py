@@ -1,0 +1,141 @@
+"""Digest service end to end: real atlassian-python-api → fake Jira, real slack_sdk → fake Slack."""
+
+import datetime as dt
+import zoneinfo
+
+import pytest
+
+from bot.domain.accounts import Audience
+from bot.sandbox import sandbox_accounts
+from bot.services.digests import DigestService
+from integrations.fake_atlassian import (
+    AtlassianSeed,
+    FakeAtlassian,
+    Failure,
+    issue_json,
+    user_json,
+    version_json,
+    fix_version_ref,
+    worklog_json,
+)
+from integrations.fake_slack import FakeSlack
+from integrations.jira import AtlassianJira
+from integrations.slack import ChannelPacer, SlackWeb, make_web_client
+from integrations.upstream_errors import RetryPolicy
+
+BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
+# Friday 20 November 2026, 09:00 in Berlin: 15 working days of November have passed (incl. today).
+NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=BERLIN).astimezone(dt.timezone.utc)
+ACCOUNTS = sandbox_accounts()
+ACME = ACCOUNTS.by_key("acme-shop")
+ANNA = user_json("5b10a2844c20165700ede21g", "Anna Schmidt", "anna.schmidt@agency.example")
+
+
+def _seed() -> AtlassianSeed:
+    release = version_json("10010", "Relaunch", 10000, release_date=dt.date(2026, 12, 4))
+    created = dt.datetime(2026, 10, 1, 9, tzinfo=dt.timezone.utc)
+    issues = [
+        issue_json("1", "ACME-1", "Checkout redesign", project_id="10000", project_name="ACME", created=created,
+                   status="In Progress", status_category="indeterminate", due=dt.date(2026, 11, 25),
+                   assignee=ANNA, fix_versions=[fix_version_ref(release)]),
+        issue_json("2", "ACME-2", "Agency retro notes", project_id="10000", project_name="ACME", created=created,
+                   labels=["internal"]),
+        issue_json("3", "ACME-3", "Newsletter template", project_id="10000", project_name="ACME", created=created,
+                   status="Done", status_category="done", resolved=dt.datetime(2026, 11, 18, 10, tzinfo=dt.timezone.utc),
+                   fix_versions=[fix_version_ref(release)]),
+    ]
+    h = 3600
+    worklogs = {
+        "ACME-1": [
+            worklog_json("101", "1", dt.datetime(2026, 11, 3, 9, tzinfo=BERLIN), 3 * h, ANNA),
+            worklog_json("102", "1", dt.datetime(2026, 11, 17, 14, tzinfo=BERLIN), 2 * h + 1800, ANNA),
+            # October in Berlin (23:30 on the 31st): not this month's budget.
+            worklog_json("103", "1", dt.datetime(2026, 10, 31, 23, 30, tzinfo=BERLIN), 4 * h, ANNA),
+        ],
+        "ACME-2": [worklog_json("201", "2", dt.datetime(2026, 11, 10, 9, tzinfo=BERLIN), 6 * h, ANNA)],
+        "ACME-3": [worklog_json("301", "3", dt.datetime(2026, 11, 2, 0, 30, tzinfo=BERLIN), 4 * h, ANNA)],
+    }
+    return AtlassianSeed(issues=issues, worklogs=worklogs, versions={"ACME": [release]})
+
+
+@pytest.fixture
+def jira_fake():
+    with FakeAtlassian(_seed()) as fake:
+        yield fake
+
+
+@pytest.fixture
+def slack_fake():
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def service(jira_fake, slack_fake, sqlite_store):
+    jira = AtlassianJira(jira_fake.url, user="bot@agency.example", api_token="t", retry=RetryPolicy(attempts=2, base_delay=0, jitter=0))
+    slack = SlackWeb(make_web_client(slack_fake.token, slack_fake.api_url), ChannelPacer(0))
+
+    async def no_sleep(_):
+        return None
+
+    yield DigestService(jira=jira, slack=slack, store=sqlite_store, clock=lambda: NOW, retry_delays=(1, 1), sleep=no_sleep)
+    jira.close()
+
+
+async def test_internal_digest_counts_every_hour_of_the_month_with_money(service):
+    digest, rendered, data = await service.compose(ACME, Audience.INTERNAL, NOW)
+    # November in Berlin: 3 + 2.5 (ACME-1) + 6 (ACME-2, internal) + 4 (ACME-3) = 15.5 h; Oct 31 excluded.
+    assert digest.budget.spent_hours == pytest.approx(15.5)
+    assert digest.budget.remaining_hours == pytest.approx(104.5)
+    # 15.5 h over 15 working days = 1.03 h/day.
+    assert "15,5 h von 120 h verbraucht" in rendered.text
+    assert "1.705,00\xa0€" in rendered.text  # 15.5 h × 110 €
+    assert data.calls == 2  # one search page + one versions call
+
+
+async def test_client_digest_withholds_internal_work_from_counts_and_money(service):
+    digest, rendered, _ = await service.compose(ACME, Audience.CLIENT, NOW)
+    # Without ACME-2 (label `internal`): 3 + 2.5 + 4 = 9.5 h, and no money for this client.
+    assert digest.budget.spent_hours == pytest.approx(9.5)
+    assert "9,5 h von 120 h verbraucht" in rendered.text
+    assert "ACME-2" not in rendered.text and "retro" not in rendered.text
+    assert "€" not in rendered.text
+    (milestone,) = digest.milestones.milestones
+    assert (milestone.name, milestone.issues_done, milestone.issues_total, milestone.days_left) == ("Relaunch", 1, 2, 14)
+
+
+async def test_scheduled_slot_posts_once(service, slack_fake, sqlite_store):
+    channel = ACME.channel("C0ACMEINTL")
+    slot = NOW
+    first = await service.run_slot(ACME, channel, slot)
+    second = await service.run_slot(ACME, channel, slot)
+    assert (first.status, second.status) == ("posted", "claimed-elsewhere")
+    posted = slack_fake.posted("C0ACMEINTL")
+    assert len(posted) == first.messages == 1
+    assert "ACME Shop GmbH" in posted[0]["text"]
+    (run,) = sqlite_store.digest_runs.for_channel("C0ACMEINTL")
+    assert (run["status"], run["jira_calls"], run["message_ts"]) == ("posted", 2, posted[0].get("ts") or run["message_ts"])
+
+
+async def test_jira_down_means_a_delay_notice_and_no_numbers(service, jira_fake, slack_fake, sqlite_store):
+    jira_fake.script(*[Failure(503)] * 20)
+    result = await service.run_slot(ACME, ACME.channel("C0ACMECLNT"), NOW)
+    assert result.status == "delayed"
+    assert slack_fake.posted("C0ACMECLNT") == []
+    (notice,) = slack_fake.posted("C0ACMEINTL")
+    assert notice["text"].startswith("Der Digest verspätet sich: Jira ist seit 2026-11-20 09:00 nicht erreichbar.")
+    (run,) = sqlite_store.digest_runs.for_channel("C0ACMECLNT")
+    assert run["status"] == "delayed" and "503" in run["error"]
+    # 3 service attempts × 2 HTTP attempts each, all failing.
+    assert jira_fake.call_count() == 6
+
+
+async def test_a_digest_interrupted_after_posting_part_continues_without_repeats(service, slack_fake, sqlite_store):
+    from bot.render.digest import Message
+
+    key = "digest:C0ACMEINTL:test"
+    sqlite_store.posts.record(f"{key}:0", "C0ACMEINTL", "111.000100", None, NOW)
+    parent = await service._post_messages(key, "C0ACMEINTL", [Message("part 1"), Message("part 2")])
+    assert parent == "111.000100"
+    (reply,) = slack_fake.posted("C0ACMEINTL")
+    assert (reply["text"], reply["thread_ts"]) == ("part 2", "111.000100")

@@ -1,0 +1,47 @@
+"""The scheduler tick with the real store and in-memory Jira/Slack: exactly once, also with two processes."""
+
+import asyncio
+import datetime as dt
+import zoneinfo
+
+from bot.sandbox import build_sandbox
+from bot.scheduler import DigestScheduler
+from bot.services.digests import DigestService
+from integrations.jira import InMemoryJira
+from integrations.slack import InMemorySlack
+
+BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
+# Monday 23 Nov 2026 09:00:30 Berlin: acme-shop's client digest (mon 09:00) and internal (08:30) are due.
+NOW = dt.datetime(2026, 11, 23, 9, 0, 30, tzinfo=BERLIN).astimezone(dt.timezone.utc)
+
+
+def _scheduler(store, slack, now=NOW):
+    sandbox = build_sandbox(NOW)
+    jira = InMemoryJira.from_seed(sandbox.seed)
+    service = DigestService(jira=jira, slack=slack, store=store, clock=lambda: now)
+    return DigestScheduler(sandbox.accounts, service, store, clock=lambda: now)
+
+
+async def test_due_slots_post_once_across_two_processes_and_repeated_ticks(store):
+    slack = InMemorySlack()
+    first, second = _scheduler(store, slack), _scheduler(store, slack)
+    outcomes = await asyncio.gather(first.tick(), second.tick(), first.tick())
+    posted = [o for batch in outcomes for o in batch if o[2] == "posted"]
+    channels = sorted(c for c, _, _ in posted)
+    # acme client (Mon 09:00), acme internal (08:30 weekdays), northwind internal (09:00 New York is later),
+    # globex internal (Mon 08:00 London = 09:00 Berlin).
+    assert channels == ["C0ACMECLNT", "C0ACMEINTL", "C0GLXINTL1"]
+    parents = [m for m in slack.messages if m["thread_ts"] is None]
+    assert sorted(m["channel"] for m in parents) == channels
+    again = await first.tick()
+    assert [o for o in again if o[2] == "posted"] == []
+
+
+async def test_slots_missed_beyond_grace_are_skipped_not_posted(store):
+    slack = InMemorySlack()
+    late = NOW + dt.timedelta(hours=4)  # past the default 3 h grace
+    outcomes = await _scheduler(store, slack, now=late).tick()
+    assert slack.messages == []
+    assert sorted(c for c, _, o in outcomes if o == "skipped") == ["C0ACMECLNT", "C0ACMEINTL", "C0GLXINTL1"]
+    run = store.digest_runs.for_channel("C0ACMECLNT")[0]
+    assert (run["status"], run["error"]) == ("skipped", "missed beyond grace")

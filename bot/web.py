@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,6 +77,13 @@ def _parse(body: bytes) -> dict:
     return payload
 
 
+def _event_hint(request: Request) -> str | None:
+    hint = request.query_params.get("event")
+    if hint and re.fullmatch(r"[A-Za-z0-9_:.-]{1,80}", hint):
+        return hint
+    return None
+
+
 def webhook_endpoint(
     source: WebhookSource, store: Store, max_bytes: int, clock: Callable[[], dt.datetime]
 ) -> Callable:
@@ -99,7 +107,9 @@ def webhook_endpoint(
             )
             return JSONResponse({"error": exc.reason}, status_code=exc.status)
         delivery_id = (delivery_id or body_fingerprint(body))[:128]
-        event = source.event_name(payload)
+        # Confluence Cloud bodies name no event: it is only in the registration, so the webhook
+        # URL carries it (`?event=page_trashed`); the worker passes it on as normalize's hint.
+        event = source.event_name(payload) or _event_hint(request)
         stored = await run_in_threadpool(
             store.inbox.add, source.name, delivery_id, body.decode("utf-8"), event, clock()
         )

@@ -83,6 +83,20 @@ class Inbox:
             rows = conn.execute(sa.select(t.c.status, sa.func.count()).group_by(t.c.status))
             return {status: n for status, n in rows}
 
+    def oldest_due(self, now: dt.datetime) -> dt.datetime | None:
+        """When the oldest due, unleased pending delivery arrived (None if there is none)."""
+        query = (
+            sa.select(sa.func.min(t.c.received_at))
+            .where(t.c.status == "pending")
+            .where(sa.or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now))
+            .where(sa.or_(t.c.locked_until.is_(None), t.c.locked_until <= now))
+        )
+        with self._engine.connect() as conn:
+            value = conn.execute(query).scalar()
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value
+
     def claim_due(self, now: dt.datetime, limit: int, lease: dt.timedelta) -> list[InboxItem]:
         """Lease up to `limit` pending deliveries that are due, oldest first, for one worker."""
         due = (

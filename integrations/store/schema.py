@@ -124,3 +124,24 @@ audit_log = sa.Table(
     sa.Column("channel_id", sa.String(32)),
     sa.Column("details", sa.JSON, nullable=False),
 )
+
+# The Slack thread that holds a channel's messages about one issue (first message is the parent).
+issue_threads = sa.Table(
+    "issue_threads",
+    metadata,
+    sa.Column("channel_id", sa.String(32), primary_key=True),
+    sa.Column("issue_key", sa.String(64), primary_key=True),
+    sa.Column("thread_ts", sa.String(32), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Budget threshold alerts already raised: once per account, budget period and threshold.
+budget_alerts = sa.Table(
+    "budget_alerts",
+    metadata,
+    sa.Column("account_key", sa.String(40), primary_key=True),
+    sa.Column("period", sa.String(32), primary_key=True),
+    sa.Column("threshold", sa.Integer, primary_key=True),
+    sa.Column("percent_used", sa.String(16)),
+    sa.Column("sent_at", UTCDateTime, nullable=False),
+)

@@ -6,10 +6,12 @@ import sqlalchemy as sa
 
 from integrations.store import db
 from integrations.store.audit import AuditLog
+from integrations.store.budget_alerts import BudgetAlerts
 from integrations.store.digest_runs import DigestRuns
 from integrations.store.inbox import Inbox
 from integrations.store.links import Links
 from integrations.store.posts import Posts
+from integrations.store.threads import IssueThreads
 
 
 class Store:
@@ -20,6 +22,8 @@ class Store:
         self.posts = Posts(engine)
         self.audit = AuditLog(engine)
         self.links = Links(engine)
+        self.threads = IssueThreads(engine)
+        self.budget_alerts = BudgetAlerts(engine)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = False) -> Store:

@@ -1,0 +1,505 @@
+"""Drains the webhook inbox into channel messages: at-least-once processing, exactly-once posting.
+
+One batch (`run_once`): claim due deliveries (leased) → normalize → look up what the events lack
+(one JQL `key in (…)` per chunk of keys) → route (audience policy + subscriptions) → coalesce
+bursts per channel → render → post (channels in parallel, in order within a channel) → record.
+
+Exactly-once posting: every message is keyed by its cause before it is posted
+(`delivery:{delivery_id}:{channel}:{dedupe_key}`; comments by comment id, because Jira sends one
+comment both as `comment_*` and inside `jira:issue_updated`). A key already in `posts` is never
+posted again, so a crash or a retry re-runs the batch without repeating messages. The one window
+left is a crash between Slack's answer and the record: that message may appear twice.
+
+Coalescing: `step()` (and so `run_forever`) waits until the oldest due delivery is `burst_window`
+old, then takes everything due: a storm within the window becomes one summary per channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
+from bot.domain.budget import budget_period, budget_status
+from bot.domain.events import (
+    Event,
+    JiraEvent,
+    Outcome,
+    attach_issue,
+    attach_project,
+    normalize,
+)
+from bot.domain.notify_policy import BURST_THRESHOLD, Burst, Delivery, account_for, coalesce, route
+from bot.domain.subscriptions import Subscription, SubscriptionSyntaxError, parse_subscription
+from bot.domain.work import Issue
+from bot.errors import UpstreamError
+from bot.logs import get_logger
+from bot.render.budget_alerts import render_budget_alert
+from bot.render.digest import Message
+from bot.render.notifications import render_burst, render_event
+from integrations.slack import SlackPort
+from integrations.store.inbox import InboxItem
+from integrations.store.store import Store
+
+log = get_logger("pulse.inbox")
+
+_ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]*-\d+")
+_DIGITS = re.compile(r"\d+")
+MAX_KEY = 200  # posts.key column length
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """Tuning of the inbox worker (defaults suit production)."""
+
+    batch_limit: int = 2000
+    claim_page: int = 500
+    lease: dt.timedelta = dt.timedelta(minutes=5)
+    max_attempts: int = 8
+    backoff_base: dt.timedelta = dt.timedelta(seconds=30)
+    backoff_cap: dt.timedelta = dt.timedelta(hours=1)
+    burst_window: dt.timedelta = dt.timedelta(seconds=10)
+    burst_threshold: int = BURST_THRESHOLD
+    poll_seconds: float = 1.0
+    jql_keys_per_query: int = 50
+
+
+@dataclass
+class BatchReport:
+    """What one batch did (also logged as one summary line)."""
+
+    claimed: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    messages: int = 0
+    skipped_already_posted: int = 0
+    jira_calls: int = 0
+    alerts: int = 0
+
+    def count(self, status: str) -> None:
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+
+
+def post_key(delivery_id: str, channel_id: str, event: Event) -> str:
+    """The exactly-once key of one event in one channel."""
+    if isinstance(event, JiraEvent) and event.comment is not None:
+        # The same comment arrives in two deliveries (comment_* and jira:issue_updated).
+        key = f"event:{channel_id}:{event.dedupe_key}"
+    else:
+        key = f"delivery:{delivery_id}:{channel_id}:{event.dedupe_key}"
+    if len(key) > MAX_KEY:
+        # Dedupe keys carry changed values (a whole description): keep the key short but unique.
+        key = key[: MAX_KEY - 66] + ":" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+@dataclass
+class _Handled:
+    item: InboxItem
+    events: list[Event]
+    error: UpstreamError | None = None
+
+
+@dataclass
+class _Outgoing:
+    """One message for one channel, and the deliveries (with their keys) it tells about."""
+
+    account: Account
+    channel: Channel
+    message: Message
+    keys: list[str]
+    items: list[_Handled]
+    thread_issue: str | None = None
+
+
+class InboxWorker:
+    """Turns stored webhook deliveries into Slack messages; see the module docstring."""
+
+    def __init__(
+        self,
+        store: Store,
+        accounts: AccountsConfig,
+        slack: SlackPort,
+        jira: Any | None = None,
+        clock: Callable[[], dt.datetime] = utc_now,
+        settings: WorkerSettings | None = None,
+    ):
+        self.store = store
+        self.accounts = accounts
+        self.slack = slack
+        self.jira = jira
+        self.clock = clock
+        self.settings = settings or WorkerSettings()
+
+    # --- scheduling ---------------------------------------------------------------------------
+
+    async def step(self) -> float:
+        """Process a batch if the oldest due delivery has waited out the burst window; return how
+        long to sleep before the next step."""
+        s = self.settings
+        now = self.clock()
+        oldest = await asyncio.to_thread(self.store.inbox.oldest_due, now)
+        if oldest is None:
+            return s.poll_seconds
+        waited = now - oldest
+        if waited < s.burst_window:
+            return max(0.05, (s.burst_window - waited).total_seconds())
+        report = await self.run_once()
+        return 0.0 if report.claimed >= s.batch_limit else s.poll_seconds
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Step until `stop` is set; a failing batch is logged and its leases simply expire."""
+        log.info("inbox worker started", window_s=self.settings.burst_window.total_seconds())
+        while not stop.is_set():
+            try:
+                delay = await self.step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("inbox batch failed; its deliveries will be retried after the lease")
+                delay = self.settings.poll_seconds
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            except asyncio.TimeoutError:
+                pass
+        log.info("inbox worker stopped")
+
+    # --- one batch ----------------------------------------------------------------------------
+
+    async def run_once(self, limit: int | None = None) -> BatchReport:
+        """Claim every due delivery (up to `limit`), process them as one window, record outcomes."""
+        s = self.settings
+        limit = limit or s.batch_limit
+        now = self.clock()
+        report = BatchReport()
+        items: list[InboxItem] = []
+        while len(items) < limit:
+            page = await asyncio.to_thread(
+                self.store.inbox.claim_due, now, min(s.claim_page, limit - len(items)), s.lease
+            )
+            if not page:
+                break
+            items.extend(page)
+        report.claimed = len(items)
+        if not items:
+            return report
+
+        handled = [h for h in (await asyncio.gather(*(self._understand(i, report) for i in items))) if h]
+        if handled:
+            await self._lookup(handled, report)
+            outgoing = await self._plan(handled, report)
+            await self._post_all(outgoing, report)
+            await self._budget(handled, report)
+        for h in handled:
+            await self._finish(h, report)
+        log.info(
+            "inbox batch",
+            claimed=report.claimed,
+            statuses=report.statuses,
+            messages=report.messages,
+            skipped_already_posted=report.skipped_already_posted,
+            jira_calls=report.jira_calls,
+            alerts=report.alerts,
+        )
+        return report
+
+    async def _understand(self, item: InboxItem, report: BatchReport) -> _Handled | None:
+        try:
+            payload = json.loads(item.body)
+        except json.JSONDecodeError:
+            payload = None
+        delivery = normalize(payload, item.event_name)
+        if delivery.outcome is not Outcome.HANDLED:
+            get_logger(delivery.outcome.logger_name).info(
+                f"webhook {delivery.outcome.value}",
+                source=item.source,
+                delivery_id=item.delivery_id,
+                inbox_id=item.id,
+                webhook_event=delivery.webhook_event or item.event_name,
+                reason=delivery.reason,
+            )
+            await asyncio.to_thread(self.store.inbox.finish, item.id, delivery.outcome.value, delivery.reason or None)
+            report.count(delivery.outcome.value)
+            return None
+        return _Handled(item, list(delivery.events))
+
+    # --- lookups ------------------------------------------------------------------------------
+
+    async def _lookup(self, handled: list[_Handled], report: BatchReport) -> None:
+        """Fill in issues and projects events only name by id: few calls, batched keys."""
+        if self.jira is None:
+            return
+        keys: set[str] = set()
+        ids: set[str] = set()
+        version_ids: set[str] = set()
+        for h in handled:
+            for e in h.events:
+                if not isinstance(e, JiraEvent):
+                    continue
+                missing = e.needs_lookup()
+                if "issue" in missing:
+                    if e.issue and e.issue.key and _ISSUE_KEY.fullmatch(e.issue.key):
+                        keys.add(e.issue.key)
+                    elif e.issue_id and _DIGITS.fullmatch(e.issue_id):
+                        ids.add(e.issue_id)
+                if "linked_issue" in missing and e.link and e.link.destination_issue_id:
+                    if _DIGITS.fullmatch(e.link.destination_issue_id):
+                        ids.add(e.link.destination_issue_id)
+                if "project" in missing and e.version is not None and e.version.id:
+                    version_ids.add(e.version.id)
+        by_key: dict[str, Issue] = {}
+        by_id: dict[str, Issue] = {}
+        failures: list[UpstreamError] = []
+
+        async def fetch(jql: str) -> list[Issue]:
+            report.jira_calls += 1
+            return await asyncio.to_thread(self.jira.fetch_issues, jql)
+
+        try:
+            ordered = sorted(keys)
+            n = self.settings.jql_keys_per_query
+            for i in range(0, len(ordered), n):
+                for issue in await fetch("key in (" + ", ".join(ordered[i : i + n]) + ")"):
+                    by_key[issue.key] = issue
+            # `Issue` carries no numeric id, so ids cannot be matched back from a batched result.
+            for issue_id in sorted(ids):
+                found = await fetch(f"id = {issue_id}")
+                if found:
+                    by_id[issue_id] = found[0]
+            version_projects: dict[str, str] = {}
+            if version_ids:
+                projects = [p for a in self.accounts.accounts for p in a.jira.projects]
+                report.jira_calls += len(projects)
+                for v in await asyncio.to_thread(self.jira.fetch_versions_for, projects):
+                    version_projects[v.id] = v.project
+        except UpstreamError as exc:
+            failures.append(exc)
+            version_projects = {}
+        for h in handled:
+            new_events = []
+            for e in h.events:
+                if isinstance(e, JiraEvent):
+                    e = _attach(e, by_key, by_id, version_projects)
+                    if failures and e.needs_lookup():
+                        # Without the lookup the client could never see it: try the delivery later.
+                        h.error = failures[0]
+                new_events.append(e)
+            h.events = new_events
+
+    # --- routing and coalescing ---------------------------------------------------------------
+
+    async def _subscriptions(self) -> dict[str, list[Subscription]]:
+        rows = await asyncio.to_thread(self.store.links.subscriptions)
+        out: dict[str, list[Subscription]] = defaultdict(list)
+        for row in rows:
+            try:
+                out[row["channel_id"]].append(parse_subscription(row["spec"]["text"]))
+            except (SubscriptionSyntaxError, KeyError, TypeError):
+                log.warning("unreadable stored subscription skipped", id=row.get("id"), spec=row.get("spec"))
+        return out
+
+    async def _plan(self, handled: list[_Handled], report: BatchReport) -> list[_Outgoing]:
+        subscriptions = await self._subscriptions()
+        per_channel: dict[str, list[tuple[_Handled, Delivery, str]]] = {}
+        seen: set[str] = set()
+        for h in handled:
+            if h.error is not None:
+                continue
+            for d in route(h.events, self.accounts, subscriptions):
+                key = post_key(h.item.delivery_id, d.channel.id, d.event)
+                if key in seen:
+                    continue
+                seen.add(key)
+                per_channel.setdefault(d.channel.id, []).append((h, d, key))
+        all_keys = [k for group in per_channel.values() for _, _, k in group]
+        posted = await asyncio.to_thread(self.store.posts.recorded, all_keys) if all_keys else set()
+        report.skipped_already_posted = len(posted)
+        outgoing: list[_Outgoing] = []
+        for group in per_channel.values():
+            group = [g for g in group if g[2] not in posted]
+            if not group:
+                continue
+            messages = coalesce([d for _, d, _ in group], self.settings.burst_threshold)
+            if len(messages) == 1 and isinstance(messages[0], Burst):
+                burst = messages[0]
+                outgoing.append(
+                    _Outgoing(
+                        burst.account, burst.channel, render_burst(burst),
+                        [k for _, _, k in group], _unique(h for h, _, _ in group),
+                    )
+                )
+                continue
+            for h, d, key in group:
+                message = render_event(d.event, d.channel.audience, d.account)
+                issue = d.event.issue_key if isinstance(d.event, JiraEvent) else None
+                outgoing.append(_Outgoing(d.account, d.channel, message, [key], [h], issue))
+        return outgoing
+
+    # --- posting ------------------------------------------------------------------------------
+
+    async def _post_all(self, outgoing: list[_Outgoing], report: BatchReport) -> None:
+        by_channel: dict[str, list[_Outgoing]] = {}
+        for o in outgoing:
+            by_channel.setdefault(o.channel.id, []).append(o)
+        await asyncio.gather(*(self._post_channel(msgs, report) for msgs in by_channel.values()))
+
+    async def _post_channel(self, messages: list[_Outgoing], report: BatchReport) -> None:
+        for i, o in enumerate(messages):
+            try:
+                await self._post_one(o)
+                report.messages += 1
+            except UpstreamError as exc:
+                log.warning(
+                    "slack post failed", channel=o.channel.id, error=str(exc), retryable=exc.retryable
+                )
+                # Keep order within the channel: what follows waits for the retry too.
+                for later in messages[i:]:
+                    for h in later.items:
+                        h.error = h.error or exc
+                return
+
+    async def _post_one(self, o: _Outgoing) -> None:
+        channel = o.channel.id
+        thread_ts = None
+        if o.thread_issue:
+            thread_ts = await asyncio.to_thread(self.store.threads.get, channel, o.thread_issue)
+        ts = await self.slack.post_message(channel, o.message.text, o.message.blocks, thread_ts=thread_ts)
+        now = self.clock()
+        if len(o.keys) == 1:
+            await asyncio.to_thread(self.store.posts.record, o.keys[0], channel, ts, thread_ts, now)
+        else:
+            await asyncio.to_thread(self.store.posts.record_many, o.keys, channel, ts, thread_ts, now)
+        if o.thread_issue and thread_ts is None:
+            await asyncio.to_thread(self.store.threads.start, channel, o.thread_issue, ts, now)
+
+    # --- budget thresholds --------------------------------------------------------------------
+
+    async def _budget(self, handled: list[_Handled], report: BatchReport) -> None:
+        """Worklogs may push an account over a threshold: check each such account once."""
+        if self.jira is None:
+            return
+        by_account: dict[str, tuple[Account, list[_Handled]]] = {}
+        for h in handled:
+            if h.error is not None:
+                continue
+            for e in h.events:
+                if isinstance(e, JiraEvent) and e.type.is_worklog:
+                    account = account_for(e, self.accounts)
+                    if account is not None and account.budget is not None and account.budget.hours:
+                        by_account.setdefault(account.key, (account, []))[1].append(h)
+        for account, items in by_account.values():
+            try:
+                report.alerts += await self._check_budget(account, report)
+            except UpstreamError as exc:
+                log.warning("budget check failed", account=account.key, error=str(exc))
+                for h in items:
+                    h.error = h.error or exc
+
+    async def _check_budget(self, account: Account, report: BatchReport) -> int:
+        now = self.clock()
+        period = budget_period(account, now)
+        assert period is not None and account.budget is not None
+        period_key = f"{period.start.isoformat()}..{period.end.isoformat()}"
+        sent = await asyncio.to_thread(self.store.budget_alerts.sent, account.key, period_key)
+        if set(account.budget.thresholds) <= sent:
+            return 0  # every threshold already alerted this period: no Jira call needed
+        jql = f'{account.jira.scope_jql()} AND worklogDate >= "{period.start.isoformat()}"'
+        report.jira_calls += 1
+        issues = await asyncio.to_thread(self.jira.fetch_issues, jql)
+        internal = budget_status(account, Audience.INTERNAL, issues, now)
+        assert internal is not None
+        new = [t for t in internal.thresholds_crossed if t not in sent]
+        if not new:
+            return 0
+        threshold = new[-1]  # a jump over 80 and 100 at once is one alert, the higher one
+        client = budget_status(account, Audience.CLIENT, issues, now) if account.budget.alert_client else None
+        for channel in account.channels:
+            if channel.audience is Audience.INTERNAL:
+                status = internal
+            elif client is not None:
+                status = client
+            else:
+                continue
+            key = f"budget:{account.key}:{period_key}:{threshold}:{channel.id}"
+            if await asyncio.to_thread(self.store.posts.get, key):
+                continue
+            message = render_budget_alert(account.name, status, threshold, account.language)
+            ts = await self.slack.post_message(channel.id, message.text, message.blocks)
+            await asyncio.to_thread(self.store.posts.record, key, channel.id, ts, None, self.clock())
+        for t in new:
+            await asyncio.to_thread(
+                self.store.budget_alerts.record, account.key, period_key, t, str(internal.percent_used), now
+            )
+        log.info("budget threshold alert", account=account.key, threshold=threshold, percent=str(internal.percent_used))
+        return 1
+
+    # --- outcomes -----------------------------------------------------------------------------
+
+    async def _finish(self, h: _Handled, report: BatchReport) -> None:
+        item, exc = h.item, h.error
+        if exc is None:
+            await asyncio.to_thread(self.store.inbox.finish, item.id, "done")
+            report.count("done")
+            return
+        s = self.settings
+        dead = (not exc.retryable) or item.attempts >= s.max_attempts
+        delay = min(s.backoff_cap, s.backoff_base * (2 ** max(0, item.attempts - 1)))
+        if exc.retry_after:
+            delay = max(delay, dt.timedelta(seconds=exc.retry_after))
+        at = self.clock() + delay
+        await asyncio.to_thread(self.store.inbox.retry_later, item.id, str(exc)[:2000], at, dead)
+        report.count("dead" if dead else "retry")
+        (log.error if dead else log.warning)(
+            "delivery dead-lettered" if dead else "delivery will be retried",
+            inbox_id=item.id,
+            delivery_id=item.delivery_id,
+            attempts=item.attempts,
+            error=str(exc),
+            retry_at=None if dead else at.isoformat(),
+        )
+
+
+def _attach(e: JiraEvent, by_key: dict[str, Issue], by_id: dict[str, Issue], versions: dict[str, str]) -> JiraEvent:
+    missing = e.needs_lookup()
+    if "issue" in missing:
+        issue = (by_key.get(e.issue.key) if e.issue and e.issue.key else None) or (
+            by_id.get(e.issue_id) if e.issue_id else None
+        )
+        if issue is not None:
+            e = attach_issue(e, issue)
+    if "linked_issue" in missing and e.link and e.link.destination_issue_id in by_id:
+        e = attach_issue(e, by_id[e.link.destination_issue_id], linked=True)
+    if "project" in e.needs_lookup() and e.version is not None and e.version.id in versions:
+        e = attach_project(e, versions[e.version.id])
+    return e
+
+
+def _unique(items: Iterable[_Handled]) -> list[_Handled]:
+    return list({id(h): h for h in items}.values())
+
+
+def start_inbox_worker(
+    store: Store,
+    accounts: AccountsConfig,
+    slack: SlackPort,
+    jira: Any | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+    settings: WorkerSettings | None = None,
+) -> tuple[asyncio.Task, asyncio.Event]:
+    """Start the worker on the running loop; set the event (or cancel the task) to stop it."""
+    stop = asyncio.Event()
+    worker = InboxWorker(store, accounts, slack, jira, clock, settings)
+    return asyncio.create_task(worker.run_forever(stop), name="inbox-worker"), stop
+
+
+__all__ = ["BatchReport", "InboxWorker", "WorkerSettings", "post_key", "start_inbox_worker"]

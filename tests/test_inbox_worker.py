@@ -1,0 +1,300 @@
+"""Inbox worker on SQLite and PostgreSQL: real payloads → channel messages, exactly once, with
+threads, bursts, lookups, retries, dead letters, outcomes and budget alerts."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+import json
+import re
+
+import pytest
+
+from bot.domain.accounts import Account, AccountsConfig, Audience, Budget, Channel, ConfluenceScope, JiraScope, Roles
+from bot.domain.work import Issue, Worklog
+from bot.errors import UpstreamError
+from bot.services.inbox_worker import InboxWorker, WorkerSettings, post_key
+from integrations.slack import InMemorySlack
+from tests.fixtures import shared_fixture
+
+PIN = "pinpoint-jira/internal/testdata"
+ZJ = "zulip/zerver/webhooks/jira/fixtures"
+NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
+ALPHA_CLIENT, ALPHA_INTERNAL, BETA_CLIENT = "C0ALPHA01", "C0ALPHA02", "C0BETA001"
+
+
+def _account(key, projects, space, client, internal, **extra) -> Account:
+    return Account(
+        key=key, name=key.title(), timezone="Europe/Berlin",
+        channels=[Channel(id=client, audience=Audience.CLIENT), Channel(id=internal, audience=Audience.INTERNAL)],
+        jira=JiraScope(projects=projects), confluence=ConfluenceScope(space=space), **extra,
+    )
+
+
+ALPHA = _account(
+    "alpha", ["TES", "GOLD"], "FI", ALPHA_CLIENT, ALPHA_INTERNAL,
+    budget=Budget(hours=10, thresholds=[80, 100]), roles=Roles(budget="U0BUDGET"),
+)
+BETA = _account("beta", ["INDEV"], "ENG", BETA_CLIENT, "C0BETA002")
+ACCOUNTS = AccountsConfig(accounts=[ALPHA, BETA])
+
+
+def issue(key: str, **changes) -> Issue:
+    base = Issue(key=key, project=key.split("-")[0], summary="Test issue", issue_type="Bug",
+                 status="To Do", status_category="new", created=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    return dataclasses.replace(base, **changes)
+
+
+class FakeJira:
+    """Answers `key in (…)`, `id = N` and project-scoped JQL from plain values; counts calls."""
+
+    def __init__(self, issues: dict[str, Issue] | None = None, by_id: dict[str, Issue] | None = None):
+        self.issues = issues or {}
+        self.by_id = by_id or {}
+        self.jql: list[str] = []
+        self.error: UpstreamError | None = None
+
+    def fetch_issues(self, jql: str) -> list[Issue]:
+        self.jql.append(jql)
+        if self.error:
+            raise self.error
+        if m := re.fullmatch(r"key in \((.*)\)", jql):
+            return [self.issues[k] for k in m.group(1).split(", ") if k in self.issues]
+        if m := re.fullmatch(r"id = (\d+)", jql):
+            return [self.by_id[m.group(1)]] if m.group(1) in self.by_id else []
+        return list(self.issues.values())
+
+    def fetch_versions_for(self, projects):
+        return []
+
+
+def add(store, path_or_payload, delivery_id: str, event: str | None = None) -> int:
+    payload = shared_fixture(path_or_payload) if isinstance(path_or_payload, str) else path_or_payload
+    assert store.inbox.add("jira", delivery_id, json.dumps(payload), event or payload.get("webhookEvent"), NOW)
+    return next(i.id for i in store.inbox.list() if i.delivery_id == delivery_id)
+
+
+def worker(store, slack, jira=None, **settings) -> InboxWorker:
+    return InboxWorker(store, ACCOUNTS, slack, jira, clock=lambda: NOW, settings=WorkerSettings(**settings))
+
+
+async def test_issue_created_reaches_both_channels_once_and_only_its_account(store):
+    slack = InMemorySlack()
+    item = add(store, f"{PIN}/jira:issue_created.json", "d-1")
+    report = await worker(store, slack).run_once()
+    assert report.statuses == {"done": 1} and report.messages == 2
+    # Channels post in parallel: compare as a set.
+    assert sorted(m["channel"] for m in slack.messages) == [ALPHA_CLIENT, ALPHA_INTERNAL]
+    assert all("GOLD-189" in m["text"] for m in slack.messages)
+    assert store.inbox.get(item).status == "done"
+    # At-least-once processing: the same delivery processed again posts nothing new.
+    store.inbox.requeue(item, NOW)
+    again = await worker(store, slack).run_once()
+    assert (again.messages, again.skipped_already_posted, len(slack.messages)) == (0, 2, 2)
+
+
+async def test_crash_after_posting_before_marking_done_does_not_repost(store):
+    slack = InMemorySlack()
+    add(store, f"{PIN}/jira:issue_created.json", "d-1")
+    w = worker(store, slack)
+    (item,) = store.inbox.claim_due(NOW, 10, dt.timedelta(minutes=5))
+    handled = await w._understand(item, w_report := __import__("bot.services.inbox_worker", fromlist=["x"]).BatchReport())
+    outgoing = await w._plan([handled], w_report)
+    await w._post_all(outgoing, w_report)  # posted and recorded, then the process "dies"
+    assert len(slack.messages) == 2 and store.inbox.get(item.id).status == "pending"
+    later = InboxWorker(store, ACCOUNTS, slack, None, clock=lambda: NOW + dt.timedelta(minutes=6))
+    report = await later.run_once()
+    assert (report.claimed, report.messages, len(slack.messages)) == (1, 0, 2)
+    assert store.inbox.get(item.id).status == "done"
+
+
+async def test_follow_ups_reply_in_the_issue_thread(store):
+    slack = InMemorySlack()
+    first = shared_fixture(f"{PIN}/jira:issue_updated.json")  # GOLD-137 description edited
+    second = copy.deepcopy(first)
+    second["timestamp"] = first["timestamp"] + 60_000  # derived: the same edit a minute later
+    add(store, first, "d-1")
+    add(store, second, "d-2")
+    await worker(store, slack).run_once()
+    internal = slack.in_channel(ALPHA_INTERNAL)
+    assert len(internal) == 2
+    assert internal[0]["thread_ts"] is None
+    assert internal[1]["thread_ts"] == internal[0]["ts"]
+    assert store.threads.get(ALPHA_INTERNAL, "GOLD-137") == internal[0]["ts"]
+    # Client defaults do not include description edits.
+    assert slack.in_channel(ALPHA_CLIENT) == []
+
+
+async def test_trimmed_comment_issue_is_looked_up_in_one_batched_query(store):
+    slack = InMemorySlack()
+    jira = FakeJira({"TES-1": issue("TES-1")})
+    add(store, f"{PIN}/comment_created.json", "d-1")
+    add(store, f"{PIN}/comment_updated.json", "d-2")
+    report = await worker(store, slack, jira).run_once()
+    assert jira.jql == ["key in (TES-1)"] and report.jira_calls == 1
+    client = slack.in_channel(ALPHA_CLIENT)
+    assert len(client) == 1 and "commented on" in client[0]["text"]  # client default: created only
+    assert len(slack.in_channel(ALPHA_INTERNAL)) == 2
+
+
+async def test_secret_issue_comment_never_reaches_the_client(store):
+    slack = InMemorySlack()
+    jira = FakeJira({"TES-1": issue("TES-1", security_level="Internal")})
+    add(store, f"{PIN}/comment_created.json", "d-1")
+    await worker(store, slack, jira).run_once()
+    assert slack.in_channel(ALPHA_CLIENT) == [] and len(slack.in_channel(ALPHA_INTERNAL)) == 1
+
+
+async def test_not_handled_outcomes_are_recorded_and_logged(store):
+    from structlog.testing import capture_logs
+
+    slack = InMemorySlack()
+    ignored = add(store, f"{PIN}/board_created.json", "d-1")
+    anomalous = add(store, "zulip/zerver/webhooks/confluence/fixtures/example_anomalous_payload.json", "d-2", "x")
+    store.inbox.add("jira", "d-3", "not json", None, NOW)
+    with capture_logs() as logs:
+        report = await worker(store, slack).run_once()
+    assert report.statuses == {"ignored": 1, "anomalous": 2}
+    assert store.inbox.get(ignored).status == "ignored"
+    assert store.inbox.get(anomalous).status == "anomalous"
+    assert store.inbox.get(anomalous).last_error == "neither a Jira nor a Confluence webhook body"
+    assert sorted(e["event"] for e in logs if e["event"].startswith("webhook ")) == [
+        "webhook anomalous", "webhook anomalous", "webhook ignored"]
+    assert slack.messages == []
+
+
+async def test_a_burst_becomes_one_summary_per_channel_listing_every_issue(store):
+    slack = InMemorySlack()
+    base = shared_fixture(f"{PIN}/jira:issue_created.json")
+    keys = [f"GOLD-{500 + n}" for n in range(25)]
+    for n, key in enumerate(keys):
+        payload = copy.deepcopy(base)  # derived from the real capture: 25 issues created in bulk
+        payload["issue"]["key"] = key
+        payload["issue"]["id"] = str(30000 + n)
+        add(store, payload, f"d-{n}")
+    report = await worker(store, slack).run_once()
+    assert report.statuses == {"done": 25} and report.messages == 2
+    for channel in (ALPHA_CLIENT, ALPHA_INTERNAL):
+        (summary,) = slack.in_channel(channel)
+        assert all(k in summary["text"] for k in keys)
+        assert summary["text"].startswith("25 updates in 25 issues")
+    assert slack.in_channel(BETA_CLIENT) == []
+    # Every event of the burst is recorded: a replay of the whole batch posts nothing.
+    for item in store.inbox.list(limit=100):
+        store.inbox.requeue(item.id, NOW)
+    assert (await worker(store, slack).run_once()).messages == 0
+
+
+async def test_retryable_slack_failure_backs_off_then_dead_letters(store):
+    slack = InMemorySlack()
+    item = add(store, f"{PIN}/jira:issue_created.json", "d-1")
+    w = worker(store, slack, max_attempts=2, backoff_base=dt.timedelta(seconds=30))
+    slack.fail_next = [UpstreamError("slack", "ratelimited", retryable=True, retry_after=90)]
+    report = await w.run_once()
+    got = store.inbox.get(item)
+    assert report.statuses == {"retry": 1}
+    assert (got.status, got.attempts, got.last_error) == ("pending", 1, "slack: ratelimited")
+    # Not due yet: Retry-After (90 s) beats the 30 s backoff.
+    assert store.inbox.claim_due(NOW + dt.timedelta(seconds=89), 10, dt.timedelta(minutes=5)) == []
+    slack.fail_next = [UpstreamError("slack", "internal_error", retryable=True)]
+    late = InboxWorker(store, ACCOUNTS, slack, None, clock=lambda: NOW + dt.timedelta(seconds=91),
+                       settings=WorkerSettings(max_attempts=2))
+    report = await late.run_once()
+    got = store.inbox.get(item)
+    assert report.statuses == {"dead": 1}
+    assert (got.status, got.attempts, got.last_error) == ("dead", 2, "slack: internal_error")
+    # Channels post independently: the one that worked is not repeated by the retry.
+    assert len(slack.messages) == 1
+
+
+async def test_permanent_slack_error_dead_letters_at_once(store):
+    slack = InMemorySlack(fail_next=[UpstreamError("slack", "channel_not_found", retryable=False)])
+    item = add(store, f"{PIN}/jira:issue_created.json", "d-1")
+    await worker(store, slack).run_once()
+    # One channel is gone; the other still got its message, and the error is kept for `inbox show`.
+    assert len(slack.messages) == 1
+    assert store.inbox.get(item).status == "dead"
+    assert store.inbox.get(item).last_error == "slack: channel_not_found"
+
+
+async def test_jira_down_during_lookup_retries_the_delivery(store):
+    slack = InMemorySlack()
+    jira = FakeJira()
+    jira.error = UpstreamError("jira", "503", retryable=True)
+    item = add(store, f"{PIN}/comment_created.json", "d-1")
+    report = await worker(store, slack, jira).run_once()
+    assert report.statuses == {"retry": 1} and slack.messages == []
+    assert store.inbox.get(item).status == "pending"
+
+
+def _worklog(key: str, hours: float, day: int) -> Worklog:
+    return Worklog(id=f"w{day}", issue_key=key, started=dt.datetime(2026, 11, day, 10, tzinfo=dt.UTC),
+                   seconds=int(hours * 3600))
+
+
+async def test_worklog_over_a_threshold_alerts_once_per_threshold_and_period(store):
+    slack = InMemorySlack()
+    # 8.5 h of a 10 h budget in November: 85 % → the 80 % threshold.
+    gold = issue("GOLD-7", worklogs=(_worklog("GOLD-7", 5, 3), _worklog("GOLD-7", 3.5, 20)))
+    jira = FakeJira({"GOLD-7": gold}, by_id={"10014": gold})
+    add(store, f"{ZJ}/worklog_created.json", "d-1")
+    report = await worker(store, slack, jira).run_once()
+    assert report.alerts == 1
+    assert jira.jql == ["id = 10014", 'project in (TES, GOLD) AND worklogDate >= "2026-11-01"']
+    (alert,) = [m for m in slack.messages if "budget" in m["text"]]
+    assert alert["channel"] == ALPHA_INTERNAL  # alert_client is off
+    assert alert["text"].splitlines() == [
+        "⚠️ Alpha: 80% of the budget used",
+        "8.5 h of 10 h used (85%) in Nov 1, 2026 – Nov 30, 2026.",
+        "cc <@U0BUDGET>",
+    ]
+    # Worklogs are not in the internal defaults: the alert is the only message.
+    assert len(slack.messages) == 1
+    add(store, f"{ZJ}/worklog_updated.json", "d-2")
+    report = await worker(store, slack, jira).run_once()
+    assert report.alerts == 0 and len(slack.messages) == 1
+    assert store.budget_alerts.sent("alpha", "2026-11-01..2026-11-30") == {80}
+
+
+async def test_client_gets_the_alert_only_when_the_account_says_so(store):
+    slack = InMemorySlack()
+    alpha = ALPHA.model_copy(update={"budget": Budget(hours=10, alert_client=True)})
+    accounts = AccountsConfig(accounts=[alpha, BETA])
+    gold = issue("GOLD-7", worklogs=(_worklog("GOLD-7", 11, 3),))
+    jira = FakeJira({"GOLD-7": gold}, by_id={"10014": gold})
+    add(store, f"{ZJ}/worklog_created.json", "d-1")
+    w = InboxWorker(store, accounts, slack, jira, clock=lambda: NOW)
+    await w.run_once()
+    client, internal = slack.in_channel(ALPHA_CLIENT), slack.in_channel(ALPHA_INTERNAL)
+    assert [m["text"].splitlines()[0] for m in client + internal] == [
+        "⚠️ Alpha: 100% of the budget used", "⚠️ Alpha: 100% of the budget used"]
+    assert "cc <@U0BUDGET>" not in client[0]["text"] and "cc <@U0BUDGET>" in internal[0]["text"]
+    assert store.budget_alerts.sent("alpha", "2026-11-01..2026-11-30") == {80, 100}
+
+
+async def test_confluence_cloud_event_uses_the_hint_from_the_url(store):
+    slack = InMemorySlack()
+    body = shared_fixture("taxonomies-for-confluence/src/test/resources/requests/PageTrashed.json")
+    store.inbox.add("confluence", "c-1", json.dumps(body), "page_trashed", NOW)
+    await worker(store, slack).run_once()
+    (message,) = slack.messages
+    assert message["channel"] == ALPHA_INTERNAL and "to the trash" in message["text"]
+
+
+async def test_stored_subscription_replaces_the_defaults(store):
+    slack = InMemorySlack()
+    store.links.add_subscription(ALPHA_INTERNAL, "alpha", {"text": "issue_created issuetype=Epic"}, "U1", NOW)
+    add(store, f"{PIN}/jira:issue_created.json", "d-1")
+    await worker(store, slack).run_once()
+    assert len(slack.messages) == 1
+
+
+def test_post_keys_stay_within_the_column_and_dedupe_comments_across_deliveries():
+    from bot.domain.events import normalize
+
+    (event,) = normalize(shared_fixture(f"{PIN}/jira:issue_updated.json")).events
+    key = post_key("x" * 128, ALPHA_INTERNAL, event)
+    assert len(key) == 199 and key.startswith("delivery:xxx")
+    (comment,) = normalize(shared_fixture(f"{PIN}/comment_created.json")).events
+    assert post_key("d-1", "C1", comment) == post_key("d-2", "C1", comment) == "event:C1:jira:comment_created:comment:19259"

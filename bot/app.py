@@ -18,10 +18,14 @@ from bot.accounts_file import load_accounts
 from bot.domain.accounts import AccountsConfig
 from bot.listeners import ListenerDeps, register_all
 from bot.logs import get_logger
+from bot.scheduler import DigestScheduler
+from bot.services.digest_commands import register_digest_commands
+from bot.services.digests import DigestService
 from bot.services.commands import CommandService
 from bot.services.directory import Directory
 from bot.settings import Settings
 from bot.web import build_web_app
+from integrations.jira import AtlassianJira
 from integrations.slack import SlackWeb, make_web_client
 from integrations.store.store import Store
 
@@ -63,11 +67,9 @@ class Runtime:
     client: AsyncWebClient
     bolt: AsyncApp
     clock: Callable[[], dt.datetime] = utc_now
+    jira: AtlassianJira | None = None
+    scheduler: DigestScheduler | None = None
     background: list[asyncio.Task] = field(default_factory=list)
-
-    @property
-    def slack(self) -> SlackWeb:
-        return SlackWeb(self.client)
 
     async def _check_slack(self) -> None:
         """Log whether Slack answers; keep trying with backoff instead of crashing at start-up."""
@@ -104,6 +106,8 @@ class Runtime:
         self.background.append(asyncio.create_task(self._check_slack()))
         if self.settings.slack.app_token is not None:
             self.background.append(asyncio.create_task(self._socket_mode()))
+        if self.scheduler is not None:
+            self.scheduler.start()
         log.info(
             "pulse started",
             host=socket.gethostname(),
@@ -113,9 +117,13 @@ class Runtime:
         try:
             yield
         finally:
+            if self.scheduler is not None:
+                self.scheduler.shutdown()
             for task in self.background:
                 task.cancel()
             await asyncio.gather(*self.background, return_exceptions=True)
+            if self.jira is not None:
+                self.jira.close()
             self.store.close()
 
     def asgi(self) -> Starlette:
@@ -140,10 +148,29 @@ def _secret(value) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
-def build_listener_deps(accounts: AccountsConfig, client: AsyncWebClient, settings: Settings) -> ListenerDeps:
+def build_listener_deps(
+    accounts: AccountsConfig,
+    client: AsyncWebClient,
+    settings: Settings,
+    digests: DigestService | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> ListenerDeps:
+    commands = CommandService(accounts)
+    if digests is not None:
+        register_digest_commands(commands, digests, clock, settings.jira.url)
     return ListenerDeps(
-        commands=CommandService(accounts),
+        commands=commands,
         directory=Directory(client, settings.admin_users, settings.admin_usergroup),
+    )
+
+
+def build_jira(settings: Settings) -> AtlassianJira:
+    """The Jira adapter for the configured site (Cloud: email + API token; Data Center: PAT)."""
+    return AtlassianJira(
+        settings.jira.url,
+        user=settings.jira.user,
+        api_token=_secret(settings.jira.api_token),
+        cloud=settings.jira.is_cloud,
     )
 
 
@@ -152,6 +179,14 @@ def build_runtime(settings: Settings, *, accounts: AccountsConfig | None = None,
     accounts = accounts or load_accounts(settings.accounts_file)
     store = Store.open(settings.database_url)
     client = make_web_client(settings.slack.bot_token.get_secret_value(), settings.slack.api_url)
-    deps = build_listener_deps(accounts, client, settings)
+    jira = build_jira(settings)
+    digests = DigestService(
+        jira=jira, slack=SlackWeb(client), store=store, clock=clock, jira_browse_url=settings.jira.url
+    )
+    deps = build_listener_deps(accounts, client, settings, digests, clock)
     bolt = create_bolt_app(client=client, signing_secret=_secret(settings.slack.signing_secret), deps=deps)
-    return Runtime(settings=settings, accounts=accounts, store=store, client=client, bolt=bolt, clock=clock)
+    scheduler = DigestScheduler(accounts, digests, store, clock) if settings.scheduler_enabled else None
+    return Runtime(
+        settings=settings, accounts=accounts, store=store, client=client, bolt=bolt, clock=clock,
+        jira=jira, scheduler=scheduler,
+    )

@@ -1,6 +1,7 @@
 """Signed Slack requests into the ASGI app; the real slack_sdk/Bolt talk to the fake Slack server."""
 
 import asyncio
+import datetime as dt
 import time
 from pathlib import Path
 
@@ -9,7 +10,11 @@ import pytest
 
 from bot.accounts_file import load_accounts
 from bot.app import build_listener_deps, create_bolt_app
+from bot.sandbox import build_sandbox
+from bot.services.digests import DigestService
 from bot.settings import Settings
+from integrations.jira import InMemoryJira
+from integrations.slack import InMemorySlack
 from bot.web import build_web_app
 from integrations.fake_slack import FakeSlack
 from integrations.slack import make_web_client
@@ -29,11 +34,18 @@ def fake():
         yield slack
 
 
+NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.timezone.utc)
+
+
 @pytest.fixture
 async def http(fake, sqlite_store):
     settings = Settings(admin_users=["U0ADMIN001"])
     client = make_web_client(fake.token, fake.api_url)
-    deps = build_listener_deps(load_accounts(EXAMPLE), client, settings)
+    sandbox = build_sandbox(NOW)
+    digests = DigestService(
+        jira=InMemoryJira.from_seed(sandbox.seed), slack=InMemorySlack(), store=sqlite_store, clock=lambda: NOW
+    )
+    deps = build_listener_deps(load_accounts(EXAMPLE), client, settings, digests, clock=lambda: NOW)
     bolt = create_bolt_app(client=client, signing_secret=SIGNING_SECRET, deps=deps)
     from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 
@@ -73,9 +85,26 @@ async def test_help_lists_commands_for_a_member(http, fake):
     assert "`/pulse help`" in answer["text"] and "`/pulse status`" in answer["text"]
 
 
-async def test_status_names_the_channels_account(http, fake):
-    answer = await _command(http, fake, "status", channel="C0ACMECLNT")
-    assert answer["text"] == "This channel belongs to *ACME Shop GmbH* and is for the client and the agency."
+async def test_budget_in_the_internal_channel_shows_money(http, fake):
+    answer = await _command(http, fake, "budget", channel="C0ACMEINTL")
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"].startswith("*Budget")
+    assert "€" in answer["text"]
+
+
+async def test_a_guest_gets_the_client_view_even_in_an_internal_channel(http, fake):
+    answer = await _command(http, fake, "budget", user="U0GUEST001", channel="C0ACMEINTL")
+    assert answer["text"].startswith("*Budget")
+    assert "€" not in answer["text"]
+
+
+async def test_digest_public_is_posted_in_channel_for_members_only(http, fake):
+    answer = await _command(http, fake, "digest public", channel="C0ACMECLNT")
+    assert answer["response_type"] == "in_channel"
+    assert "ACME Shop GmbH" in answer["text"]
+    denied = await _command(http, fake, "digest public", user="U0GUEST001", channel="C0ACMECLNT")
+    assert denied["response_type"] == "ephemeral"
+    assert denied["text"] == "`/pulse digest [public]` is for agency members only."
 
 
 async def test_unknown_command_gets_an_ephemeral_usage_hint(http, fake):
@@ -122,5 +151,17 @@ async def test_slack_connect_user_mention_is_answered_in_thread_with_mention_hel
     (reply,) = fake.posted("C0ACMECLNT")
     assert reply["thread_ts"] == "1700000000.000100"
     assert "`@Account Pulse status`" in reply["text"]
+    assert "digest" not in reply["text"]
     # External by team id alone: no users.info lookup was needed.
     assert fake.calls_to("users.info") == []
+
+
+async def test_slack_connect_client_asks_for_status_and_gets_the_client_digest_in_thread(http, fake):
+    body = app_mention("status", user_id="U0CLIENT01", channel_id="C0ACMECLNT", home_team=HOME, user_team="T0CLIENT1", ts="1700000001.000100")
+    response = await http.post("/slack/events", content=body, headers=signed_headers(body, content_type="application/json"))
+    assert response.status_code == 200
+    await _wait_for(lambda: fake.posted("C0ACMECLNT"))
+    first = fake.posted("C0ACMECLNT")[0]
+    assert first["thread_ts"] == "1700000001.000100"
+    assert "ACME Shop GmbH" in first["text"]
+    assert "€" not in first["text"]

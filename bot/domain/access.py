@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection
 
+from bot.domain.accounts import Audience
+
 
 class Role(enum.IntEnum):
     """Ordered: a higher role may do everything a lower one may."""
@@ -34,3 +36,8 @@ def role_of(
     if user_id in admins or in_admin_group:
         return Role.ADMIN
     return Role.MEMBER
+
+
+def audience_for(channel_audience: Audience, role: Role) -> Audience:
+    """What an answer may contain: an external person never gets internal data, whatever the channel."""
+    return Audience.CLIENT if role is Role.EXTERNAL else channel_audience

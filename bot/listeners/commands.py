@@ -32,10 +32,11 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             text=command.get("text", "")[:100],
             public=reply.public,
         )
-        await respond(
-            text=reply.text,
-            blocks=reply.blocks or None,
-            response_type="in_channel" if reply.public else "ephemeral",
-        )
+        for part in (reply, *reply.more):
+            await respond(
+                text=part.text,
+                blocks=part.blocks or None,
+                response_type="in_channel" if part.public else "ephemeral",
+            )
 
     app.command("/pulse")(on_pulse)

@@ -24,6 +24,8 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         reply = await deps.commands.run(text, asker)
         log.info("mention", user=user, channel=asker.channel_id, role=role.name.lower(), text=text[:100])
         # Always in a thread: a mention is a conversation, not a channel announcement.
-        await say(text=reply.text, blocks=reply.blocks or None, thread_ts=event.get("thread_ts") or event["ts"])
+        thread = event.get("thread_ts") or event["ts"]
+        for part in (reply, *reply.more):
+            await say(text=part.text, blocks=part.blocks or None, thread_ts=thread)
 
     app.event("app_mention")(on_mention)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -28,6 +29,8 @@ class Reply:
     text: str
     blocks: list[dict] = field(default_factory=list)
     public: bool = False
+    # Continuation messages of a long answer (a digest over Slack's limits), sent after this one.
+    more: tuple[Reply, ...] = ()
 
 
 Handler = Callable[[Invocation, Asker, Account | None, Channel | None], Awaitable[Reply]]
@@ -45,6 +48,14 @@ class CommandService:
         """Register a further command (features add theirs at composition time)."""
         self._table = (*self._table, spec)
         self._handlers[spec.name] = handler
+
+    def replace_handler(self, name: str, handler: Handler, summary: str | None = None) -> None:
+        """Give an existing command a richer implementation (and summary) once a feature is wired."""
+        if summary is not None:
+            self._table = tuple(
+                dataclasses.replace(s, summary=summary) if s.name == name else s for s in self._table
+            )
+        self._handlers[name] = handler
 
     @property
     def table(self) -> tuple[CommandSpec, ...]:

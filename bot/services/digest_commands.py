@@ -1,0 +1,61 @@
+"""On-demand digests: `/pulse digest|budget|milestones|deadlines` and `@Account Pulse status`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from bot.domain.access import Role, audience_for
+from bot.domain.accounts import Account, Channel
+from bot.domain.commands import CommandSpec, Invocation
+from bot.errors import UpstreamUnavailable
+from bot.render.digest import RenderedDigest, render_budget, render_deadlines, render_milestones
+from bot.services.commands import Asker, CommandService, Reply
+from bot.services.digests import DigestService
+
+SECTIONS: dict[str, Callable] = {
+    "budget": lambda digest, account, url: render_budget(digest.budget, account),
+    "milestones": lambda digest, account, url: render_milestones(digest.milestones, account),
+    "deadlines": lambda digest, account, url: render_deadlines(digest.deadlines, account, jira_url=url),
+}
+
+
+def _reply(rendered: RenderedDigest, public: bool) -> Reply:
+    first, *rest = rendered.messages
+    more = tuple(Reply(m.text, m.blocks, public) for m in rest)
+    return Reply(first.text, first.blocks, public, more)
+
+
+def register_digest_commands(
+    commands: CommandService,
+    service: DigestService,
+    clock: Callable[[], dt.datetime],
+    jira_browse_url: str | None = None,
+) -> None:
+    """Add the digest commands to the command table."""
+
+    async def answer(inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
+        assert account is not None and channel is not None
+        audience = audience_for(channel.audience, asker.role)
+        try:
+            digest, rendered, _ = await service.compose(account, audience, clock())
+        except UpstreamUnavailable:
+            return Reply(
+                "Jira is not answering right now, so I cannot give you correct numbers. "
+                "Please try again in a few minutes."
+            )
+        section = inv.spec.path[0]
+        if section in SECTIONS:
+            rendered = SECTIONS[section](digest, account, jira_browse_url)
+        return _reply(rendered, inv.public)
+
+    commands.replace_handler("status", answer, summary="This channel's account at a glance: budget, milestones, deadlines, news")
+    commands.add(CommandSpec(("digest",), "The full digest for this channel", needs_account=True, can_be_public=True), answer)
+    for name, summary in (
+        ("budget", "Budget used, pace and forecast"),
+        ("milestones", "Milestones: progress, due dates, risks"),
+        ("deadlines", "Due and overdue issues"),
+    ):
+        commands.add(
+            CommandSpec((name,), summary, min_role=Role.EXTERNAL, needs_account=True, can_be_public=True), answer
+        )

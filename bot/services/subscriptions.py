@@ -1,0 +1,95 @@
+"""`/pulse subscribe list|add|remove`: what a channel hears about; every change is audited.
+
+Agency members may list, admins may add and remove; external people (Slack Connect, guests)
+never reach these commands (their role is below MEMBER). Stored specs are the text
+`format_subscription` writes, so the worker reads them back with `parse_subscription`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import shlex
+from collections.abc import Callable
+
+from bot.domain.access import Role
+from bot.domain.accounts import Account, AccountsConfig, Channel
+from bot.domain.commands import CommandSpec, Invocation, UsageError
+from bot.domain.subscriptions import USAGE, defaults_for, format_subscription, parse_subscription
+from bot.services.commands import Asker, CommandService, Reply
+from integrations.store.store import Store
+
+SUBSCRIBE_COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(("subscribe", "list"), "List what this channel is notified about", min_role=Role.MEMBER, needs_account=True),
+    CommandSpec(
+        ("subscribe", "add"), "Notify this channel about more events", args="<events> [filters]",
+        min_role=Role.ADMIN, needs_account=True,
+    ),
+    CommandSpec(("subscribe", "remove"), "Remove a subscription", args="<id>", min_role=Role.ADMIN, needs_account=True),
+)
+
+
+class SubscriptionCommands:
+    """Handlers for the three subcommands, over the store's subscriptions and audit log."""
+
+    def __init__(self, store: Store, accounts: AccountsConfig, clock: Callable[[], dt.datetime]):
+        self.store = store
+        self.accounts = accounts
+        self.clock = clock
+
+    async def list(self, _inv: Invocation, _asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
+        assert account is not None and channel is not None
+        rows = await asyncio.to_thread(self.store.links.subscriptions, channel.id)
+        if not rows:
+            defaults = "; ".join(format_subscription(s) for s in defaults_for(channel.audience))
+            return Reply(
+                f"No subscriptions stored: this {channel.audience} channel gets the defaults:\n`{defaults}`\n"
+                "Add one with `/pulse subscribe add <events> [filters]` (it replaces the defaults)."
+            )
+        lines = [f"Subscriptions of this channel ({account.name}):"]
+        lines += [f"• #{r['id']} `{r['spec'].get('text', '?')}`" for r in rows]
+        return Reply("\n".join(lines))
+
+    async def add(self, inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
+        assert account is not None and channel is not None
+        subscription = parse_subscription(shlex.join(inv.args))  # SubscriptionSyntaxError is a UsageError
+        text = format_subscription(subscription)
+        now = self.clock()
+        sub_id = await asyncio.to_thread(
+            self.store.links.add_subscription, channel.id, account.key, {"text": text}, asker.user_id, now
+        )
+        await asyncio.to_thread(
+            self.store.audit.record, asker.user_id, "subscription.add", now,
+            account_key=account.key, channel_id=channel.id, details={"id": sub_id, "spec": text},
+        )
+        return Reply(f"Added subscription #{sub_id}: `{text}`")
+
+    async def remove(self, inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
+        assert account is not None and channel is not None
+        if len(inv.args) != 1 or not inv.args[0].lstrip("#").isdigit():
+            raise UsageError("Usage: `/pulse subscribe remove <id>` (the ids are in `/pulse subscribe list`).")
+        sub_id = int(inv.args[0].lstrip("#"))
+        removed = await asyncio.to_thread(self.store.links.remove_subscription, channel.id, sub_id)
+        if not removed:
+            raise UsageError(f"This channel has no subscription #{sub_id}. See `/pulse subscribe list`.")
+        now = self.clock()
+        await asyncio.to_thread(
+            self.store.audit.record, asker.user_id, "subscription.remove", now,
+            account_key=account.key, channel_id=channel.id, details={"id": sub_id},
+        )
+        return Reply(f"Removed subscription #{sub_id}.")
+
+
+def register_subscribe_commands(
+    command_service: CommandService, store: Store, accounts: AccountsConfig, clock: Callable[[], dt.datetime]
+) -> SubscriptionCommands:
+    """Add `/pulse subscribe list|add|remove` to the command service."""
+    handlers = SubscriptionCommands(store, accounts, clock)
+    list_spec, add_spec, remove_spec = SUBSCRIBE_COMMANDS
+    command_service.add(list_spec, handlers.list)
+    command_service.add(add_spec, handlers.add)
+    command_service.add(remove_spec, handlers.remove)
+    return handlers
+
+
+__all__ = ["SUBSCRIBE_COMMANDS", "SubscriptionCommands", "USAGE", "register_subscribe_commands"]

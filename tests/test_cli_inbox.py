@@ -1,0 +1,103 @@
+"""`pulse inbox list|show|retry` against a real SQLite store and `pulse replay-webhook` on real payloads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from bot.cli_inbox import inbox, replay_webhook
+from integrations.store.store import Store
+from tests.fixtures import SHARED_FIXTURES
+
+NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
+PIN = SHARED_FIXTURES / "pinpoint-jira/internal/testdata"
+
+
+@click.group()
+def pulse() -> None:
+    """Stands in for bot.cli.main, where these commands are registered."""
+
+
+pulse.add_command(inbox)
+pulse.add_command(replay_webhook)
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    url = f"sqlite:///{tmp_path / 'pulse.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    store = Store.open(url, migrate=True)
+    store.inbox.add("jira", "d-1", (PIN / "jira:issue_created.json").read_text(), "jira:issue_created", NOW)
+    store.inbox.add("jira", "d-2", "{}", "jira:issue_updated", NOW)
+    (dead,) = [i for i in store.inbox.list() if i.delivery_id == "d-2"]
+    store.inbox.retry_later(dead.id, "slack: channel_not_found", NOW, dead=True)
+    yield store
+    store.close()
+
+
+def run(*args):
+    return CliRunner().invoke(pulse, list(args), catch_exceptions=False)
+
+
+def test_inbox_list_show_retry(db):
+    listed = run("inbox", "list")
+    assert listed.exit_code == 0
+    lines = listed.output.splitlines()
+    assert lines[0] == "inbox: dead 1, pending 1"
+    assert lines[1].split()[:5] == ["2", "dead", "0x", "jira", "jira:issue_updated"]
+    assert lines[1].endswith("d-2  error: slack: channel_not_found")
+    assert lines[2].split()[:5] == ["1", "pending", "0x", "jira", "jira:issue_created"]
+    only_dead = run("inbox", "list", "--status", "dead")
+    assert len(only_dead.output.splitlines()) == 2
+
+    shown = run("inbox", "show", "2")
+    assert shown.output.splitlines()[:8] == [
+        "id: 2", "source: jira", "delivery_id: d-2", "event_name: jira:issue_updated",
+        "received_at: 2026-11-23 09:00:00+00:00", "status: dead", "attempts: 0",
+        "last_error: slack: channel_not_found",
+    ]
+    assert run("inbox", "show", "99").exit_code == 1
+
+    retried = run("inbox", "retry", "2")
+    assert (retried.exit_code, retried.output) == (0, "2: queued again\n")
+    assert db.inbox.get(2).status == "pending" and db.inbox.get(2).last_error == "slack: channel_not_found"
+    assert run("inbox", "retry", "99").exit_code == 1
+
+
+def test_replay_json_one_object_per_file(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    files = [PIN / "jira:issue_created.json", PIN / "board_created.json", PIN / "comment_created.json",
+             SHARED_FIXTURES / "zulip/zerver/webhooks/confluence/fixtures/example_anomalous_payload.json", broken]
+    result = run("replay-webhook", "--format", "json", *map(str, files))
+    assert result.exit_code == 0
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [(r["event"], r["outcome"]) for r in rows] == [
+        ("issue_created", "posted"), (None, "ignored"), ("comment_created", "withheld"),
+        (None, "anomalous"), (None, "anomalous")]
+    assert rows[0]["text"] == (
+        "Robin Diddams created <https://pinpt-hq.atlassian.net/browse/GOLD-189|GOLD-189> Test issue please ignore")
+    assert rows[0]["blocks"][0]["type"] == "section"
+    # The comment webhook's trimmed issue cannot be judged offline: a client channel gets nothing.
+    assert rows[2]["text"] is None and "look" in rows[2]["reason"]
+    internal = run("replay-webhook", "--format", "json", "--audience", "internal", str(PIN / "comment_created.json"))
+    assert json.loads(internal.output)["outcome"] == "posted"
+
+
+def test_replay_confluence_cloud_needs_the_event_name(tmp_path):
+    page = SHARED_FIXTURES / "taxonomies-for-confluence/src/test/resources/requests/PageTrashed.json"
+    result = run("replay-webhook", "--audience", "internal", "--event", "page_trashed", str(page))
+    assert result.output.splitlines()[0] == f"== {page}: posted (page_trashed)"
+
+
+def test_unreadable_file_exits_1_after_the_others(tmp_path):
+    result = CliRunner().invoke(
+        pulse, ["replay-webhook", str(tmp_path / "missing.json"), str(PIN / "jira:issue_created.json")])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0] == f"== {PIN / 'jira:issue_created.json'}: posted (issue_created)"
+    assert "missing.json: cannot read" in result.stderr

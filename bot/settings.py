@@ -114,6 +114,16 @@ class Settings(_Section):
     def confluence_webhook_secret(self) -> SecretStr | None:
         return self.confluence.webhook_secret or self.jira.webhook_secret
 
+    def _missing_jira(self) -> list[str]:
+        missing = []
+        if not self.jira.url:
+            missing.append("JIRA_URL")
+        if self.jira.api_token is None:
+            missing.append("JIRA_API_TOKEN")
+        if self.jira.is_cloud and not self.jira.user:
+            missing.append("JIRA_USER")
+        return missing
+
     def missing_for_serve(self) -> list[str]:
         """Names of the settings `pulse serve` cannot run without, in a fixed order."""
         missing = []
@@ -122,16 +132,20 @@ class Settings(_Section):
         if self.slack.app_token is None and self.slack.signing_secret is None:
             # Socket Mode needs no signing secret; HTTP mode must verify every request.
             missing.append("SLACK_SIGNING_SECRET")
-        if not self.jira.url:
-            missing.append("JIRA_URL")
-        if self.jira.api_token is None:
-            missing.append("JIRA_API_TOKEN")
-        if self.jira.is_cloud and not self.jira.user:
-            missing.append("JIRA_USER")
+        missing += self._missing_jira()
         if self.jira.webhook_secret is None:
             missing.append("JIRA_WEBHOOK_SECRET")
         if self.accounts_file is None:
             missing.append("PULSE_ACCOUNTS_FILE")
+        return missing
+
+    def missing_for_digest(self, post: bool) -> list[str]:
+        """Names of the settings `pulse digest` needs (Slack only when it posts)."""
+        missing = self._missing_jira()
+        if self.accounts_file is None:
+            missing.append("PULSE_ACCOUNTS_FILE")
+        if post and self.slack.bot_token is None:
+            missing.append("SLACK_BOT_TOKEN")
         return missing
 
 

@@ -46,6 +46,7 @@ class SlotResult:
     status: str  # posted | claimed-elsewhere | delayed
     messages: int = 0
     jira_calls: int = 0
+    text: str = ""  # the digest as plain text, for the CLI and the demo
 
 
 def worker_name() -> str:
@@ -127,6 +128,10 @@ class DigestService:
             parent_ts = parent_ts or ts
         return parent_ts
 
+    async def post_manual(self, channel_id: str, rendered: RenderedDigest, stamp: str) -> str | None:
+        """Post an already rendered digest on request (CLI `--post`); keyed by when it was asked."""
+        return await self._post_messages(f"manual:{channel_id}:{stamp}", channel_id, rendered.messages)
+
     async def notify_delayed(self, account: Account, since: dt.datetime, error: str) -> None:
         """Tell the account's internal channels that a digest is late because Jira is down."""
         when = since.astimezone(account.tz).strftime("%Y-%m-%d %H:%M")
@@ -165,4 +170,4 @@ class DigestService:
             runs.finish, run_id, "posted", self._clock(), message_ts=ts, jira_calls=data.calls
         )
         bound.info("digest posted", messages=len(rendered.messages), jira_calls=data.calls, issues=len(data.issues))
-        return SlotResult("posted", len(rendered.messages), data.calls)
+        return SlotResult("posted", len(rendered.messages), data.calls, rendered.text)

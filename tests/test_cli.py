@@ -75,3 +75,36 @@ def test_slack_manifest_declares_the_endpoints_and_least_privilege_scopes():
     assert {"commands", "chat:write", "app_mentions:read", "users:read"} <= scopes
     # Posting into channels the bot was not invited to, or reading message history, is not needed.
     assert not scopes & {"chat:write.public", "channels:history", "groups:history", "im:history"}
+
+
+def test_digest_needs_jira_settings(tmp_path):
+    result = _pulse("digest", "--account", "acme-shop", "--audience", "client", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("pulse digest needs these settings: JIRA_URL, JIRA_API_TOKEN, PULSE_ACCOUNTS_FILE")
+
+
+def test_digest_as_of_a_given_time_against_the_fake_jira(tmp_path):
+    import datetime as dt
+    import json
+
+    from bot.sandbox import build_sandbox
+    from integrations.fake_atlassian import FakeAtlassian
+
+    at = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
+    with FakeAtlassian(build_sandbox(at).seed) as jira:
+        env = {
+            "JIRA_URL": jira.url, "JIRA_USER": "bot@agency.example", "JIRA_API_TOKEN": "t", "JIRA_CLOUD": "true",
+            "PULSE_ACCOUNTS_FILE": str(ROOT / "config" / "accounts.example.yaml"),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+        }
+        as_json = _pulse("digest", "--account", "acme-shop", "--audience", "client", "--format", "json",
+                         "--at", "2026-11-23T10:00", env=env)
+        as_text = _pulse("digest", "--account", "acme-shop", "--audience", "internal", "--at", "2026-11-23T10:00", env=env)
+        unknown = _pulse("digest", "--account", "nope", "--audience", "client", env=env)
+    assert as_json.returncode == 0, as_json.stderr
+    digest = json.loads(as_json.stdout)
+    assert digest["account_key"] == "acme-shop" and digest["audience"] == "client"
+    # 10:00 without an offset is the account's (Berlin) time; news since a week before.
+    assert (digest["generated_at"], digest["since"]) == ("2026-11-23T10:00:00+01:00", "2026-11-16T10:00:00+01:00")
+    assert as_text.returncode == 0 and "ACME Shop GmbH" in as_text.stdout
+    assert unknown.returncode == 2 and "known: acme-shop, northwind, globex" in unknown.stderr

@@ -1,0 +1,130 @@
+"""`pulse serve`'s app over real HTTP: real uvicorn, real Bolt/slack_sdk, real atlassian client, loopback fakes."""
+
+import datetime as dt
+import time
+
+import httpx
+import pytest
+from structlog.testing import capture_logs
+
+from bot.app import build_runtime
+from bot.domain.signatures import hub_signature
+from bot.sandbox import build_sandbox
+from bot.settings import Settings, SlackSettings, JiraSettings
+from integrations.fake_atlassian import FakeAtlassian
+from integrations.fake_slack import FakeSlack
+from tests.fixtures import shared_fixture_bytes
+from tests.serve import free_port, serving
+from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
+
+NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.timezone.utc)
+HOOK_SECRET = "hook-secret"
+
+
+def _settings(tmp_path, slack_url, jira_url):
+    return Settings(
+        slack=SlackSettings(bot_token="xoxb-fake-token", signing_secret=SIGNING_SECRET, api_url=slack_url),
+        jira=JiraSettings(url=jira_url, user="bot@agency.example", api_token="t", cloud=True, webhook_secret=HOOK_SECRET),
+        database_url=f"sqlite:///{tmp_path / 'pulse.db'}",
+        scheduler_enabled=False,
+    )
+
+
+def _wait(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def running(tmp_path):
+    sandbox = build_sandbox(NOW)
+    with FakeSlack() as slack, FakeAtlassian(sandbox.seed) as jira:
+        slack.add_user("U0MEMBER01")
+        settings = _settings(tmp_path, slack.api_url, jira.url)
+        from integrations.store import db
+
+        db.upgrade(settings.database_url)
+        runtime = build_runtime(settings, accounts=sandbox.accounts, clock=lambda: NOW)
+        with serving(runtime.asgi()) as url:
+            yield url, slack, runtime
+
+
+def test_health_webhook_and_signed_command_over_real_http(running):
+    url, slack, runtime = running
+    assert httpx.get(f"{url}/healthz").json()["status"] == "ok"
+
+    body = shared_fixture_bytes("pinpoint-jira/internal/testdata/jira:issue_created.json")
+    hook = httpx.post(f"{url}/webhooks/jira", content=body, headers={"X-Hub-Signature": hub_signature(HOOK_SECRET, body)})
+    assert hook.status_code == 202
+    assert runtime.store.inbox.counts() == {"pending": 1}
+    assert httpx.post(f"{url}/webhooks/jira", content=body).status_code == 401
+
+    form = slash_command("budget", user_id="U0MEMBER01", channel_id="C0ACMEINTL", team_id=slack.team_id, response_url=slack.response_url("r"))
+    answer = httpx.post(f"{url}/slack/events", content=form, headers=signed_headers(form, content_type="application/x-www-form-urlencoded"))
+    assert answer.status_code == 200
+    assert _wait(lambda: slack.responses())
+    assert slack.responses()[0]["text"].startswith("*Budget")
+    assert slack.calls_to("auth.test")  # Bolt authorised against the fake Slack
+
+    unsigned = httpx.post(f"{url}/slack/events", content=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert unsigned.status_code == 401
+
+
+def test_slack_unreachable_at_start_up_is_logged_and_retried_not_a_crash(tmp_path):
+    sandbox = build_sandbox(NOW)
+    dead_slack = f"http://127.0.0.1:{free_port()}/api/"  # nothing listens there
+    with FakeAtlassian(sandbox.seed) as jira, capture_logs() as logs:
+        settings = _settings(tmp_path, dead_slack, jira.url)
+        from integrations.store import db
+
+        db.upgrade(settings.database_url)
+        runtime = build_runtime(settings, accounts=sandbox.accounts, clock=lambda: NOW)
+        runtime.client.retry_handlers.clear()  # fail fast in the test; the start-up loop retries
+        with serving(runtime.asgi()) as url:
+            assert _wait(lambda: any(e["event"] == "slack unreachable, retrying" for e in logs))
+            assert httpx.get(f"{url}/healthz").status_code == 200
+
+
+def test_pulse_serve_command_starts_migrates_and_stops_cleanly(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    port = free_port()
+    with FakeSlack() as slack, FakeAtlassian(build_sandbox(NOW).seed) as jira:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "JIRA_", "PULSE_", "DATABASE_URL"))}
+        env.update(
+            SLACK_BOT_TOKEN=slack.token, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=slack.api_url,
+            JIRA_URL=jira.url, JIRA_USER="bot@agency.example", JIRA_API_TOKEN="t", JIRA_CLOUD="true",
+            JIRA_WEBHOOK_SECRET=HOOK_SECRET, PORT=str(port), PULSE_HOST="127.0.0.1",
+            PULSE_ACCOUNTS_FILE=str(Path(__file__).parents[1] / "config" / "accounts.example.yaml"),
+            DATABASE_URL=f"sqlite:///{tmp_path / 'pulse.db'}", PULSE_SCHEDULER="false",
+        )
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "--log-json", "serve"], env=env, cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            def healthy():
+                try:
+                    return httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            assert _wait(healthy, timeout=30), proc.stderr.read() if proc.poll() is not None else "not healthy"
+            assert _wait(lambda: slack.calls_to("auth.test"))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=20)
+        # uvicorn re-raises the SIGTERM it handled after a graceful shutdown.
+        assert proc.returncode in (0, -signal.SIGTERM), stderr
+        assert '"event": "pulse started"' in stderr
+        assert "Application shutdown complete" in stderr
+        # No secret ever reaches the log.
+        for secret in (slack.token, SIGNING_SECRET, HOOK_SECRET):
+            assert secret not in stderr
+        assert (tmp_path / "pulse.db").exists()

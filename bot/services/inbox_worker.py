@@ -374,13 +374,18 @@ class InboxWorker:
         if o.thread_issue:
             thread_ts = await asyncio.to_thread(self.store.threads.get, channel, o.thread_issue)
         ts = await self.slack.post_message(channel, o.message.text, o.message.blocks, thread_ts=thread_ts)
-        now = self.clock()
+        await asyncio.shield(asyncio.to_thread(self._record, o, ts, thread_ts))
+
+    def _record(self, o: _Outgoing, ts: str, thread_ts: str | None) -> None:
+        # Runs shielded: a shutdown (task cancel) right after Slack answered must still record
+        # the post, or the next worker would post it again.
+        now, channel = self.clock(), o.channel.id
         if len(o.keys) == 1:
-            await asyncio.to_thread(self.store.posts.record, o.keys[0], channel, ts, thread_ts, now)
+            self.store.posts.record(o.keys[0], channel, ts, thread_ts, now)
         else:
-            await asyncio.to_thread(self.store.posts.record_many, o.keys, channel, ts, thread_ts, now)
+            self.store.posts.record_many(o.keys, channel, ts, thread_ts, now)
         if o.thread_issue and thread_ts is None:
-            await asyncio.to_thread(self.store.threads.start, channel, o.thread_issue, ts, now)
+            self.store.threads.start(channel, o.thread_issue, ts, now)
 
     # --- budget thresholds --------------------------------------------------------------------
 
@@ -435,7 +440,7 @@ class InboxWorker:
                 continue
             message = render_budget_alert(account.name, status, threshold, account.language)
             ts = await self.slack.post_message(channel.id, message.text, message.blocks)
-            await asyncio.to_thread(self.store.posts.record, key, channel.id, ts, None, self.clock())
+            await asyncio.shield(asyncio.to_thread(self.store.posts.record, key, channel.id, ts, None, self.clock()))
         for t in new:
             await asyncio.to_thread(
                 self.store.budget_alerts.record, account.key, period_key, t, str(internal.percent_used), now

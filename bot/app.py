@@ -25,6 +25,7 @@ from bot.services.commands import CommandService
 from bot.services.directory import Directory
 from bot.settings import Settings
 from bot.web import build_web_app
+from integrations.confluence import AtlassianConfluence
 from integrations.jira import AtlassianJira
 from integrations.slack import SlackWeb, make_web_client
 from integrations.store.store import Store
@@ -180,8 +181,16 @@ def build_runtime(settings: Settings, *, accounts: AccountsConfig | None = None,
     store = Store.open(settings.database_url)
     client = make_web_client(settings.slack.bot_token.get_secret_value(), settings.slack.api_url)
     jira = build_jira(settings)
+    confluence = (
+        AtlassianConfluence(
+            settings.confluence_url, user=settings.confluence_user, api_token=_secret(settings.confluence_token)
+        )
+        if settings.confluence_url
+        else None
+    )
     digests = DigestService(
-        jira=jira, slack=SlackWeb(client), store=store, clock=clock, jira_browse_url=settings.jira.url
+        jira=jira, slack=SlackWeb(client), store=store, clock=clock, jira_browse_url=settings.jira.url,
+        confluence=confluence,
     )
     deps = build_listener_deps(accounts, client, settings, digests, clock)
     bolt = create_bolt_app(client=client, signing_secret=_secret(settings.slack.signing_secret), deps=deps)

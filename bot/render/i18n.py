@@ -22,6 +22,7 @@ Message = str | dict[str, str]
 
 MESSAGES: dict[str, dict[str, Message]] = {
     "en": {
+        "digest.status_page": "Status page in Confluence",
         "digest.delayed": "The digest is delayed: Jira has been unavailable since {since}. "
         "It will be posted once Jira answers again — no partial numbers in the meantime.",
         "digest.title": "{account} — digest",
@@ -69,6 +70,7 @@ MESSAGES: dict[str, dict[str, Message]] = {
         "days.overdue": {"one": "{count} day overdue", "other": "{count} days overdue"},
     },
     "de": {
+        "digest.status_page": "Statusseite in Confluence",
         "digest.delayed": "Der Digest verspätet sich: Jira ist seit {since} nicht erreichbar. "
         "Er folgt, sobald Jira wieder antwortet — bis dahin keine unvollständigen Zahlen.",
         "digest.title": "{account} — Überblick",
@@ -118,6 +120,7 @@ MESSAGES: dict[str, dict[str, Message]] = {
         "days.overdue": {"one": "{count} Tag überfällig", "other": "{count} Tage überfällig"},
     },
     "ru": {
+        "digest.status_page": "Страница статуса в Confluence",
         "digest.delayed": "Дайджест задерживается: Jira недоступна с {since}. "
         "Он будет опубликован, как только Jira снова ответит, — без неполных цифр.",
         "digest.title": "{account} — сводка",

@@ -23,6 +23,8 @@ from bot.errors import UpstreamError, UpstreamUnavailable
 from bot.logs import get_logger
 from bot.render.digest import Message, RenderedDigest, render_digest
 from bot.render.i18n import translate
+from bot.render.status_page import status_page_storage, status_page_title, with_status_page_link
+from integrations.confluence import ConfluencePort
 from integrations.jira import JiraPort
 from integrations.jira_calls import count_calls
 from integrations.slack import SlackPort
@@ -65,6 +67,7 @@ class DigestService:
         retry_delays: Sequence[float] = (30.0, 120.0),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jira_concurrency: int = 4,
+        confluence: ConfluencePort | None = None,
     ):
         self._jira = jira
         self._slack = slack
@@ -75,6 +78,7 @@ class DigestService:
         self._sleep = sleep
         # Bounded: the library is synchronous, each fetch holds a worker thread.
         self._jira_slots = asyncio.Semaphore(jira_concurrency)
+        self._confluence = confluence
 
     # -- fetch -------------------------------------------------------------------------------
 
@@ -111,6 +115,32 @@ class DigestService:
         data = await self.fetch(account, now, since)
         digest = build_digest(account, audience, data.issues, data.versions, now, since)
         return digest, render_digest(digest, account, jira_url=self._browse), data
+
+    async def publish_status_page(
+        self, account: Account, data: JiraData, now: dt.datetime, since: dt.datetime
+    ) -> str | None:
+        """Update the account's Confluence status page (client view); its URL, or None.
+
+        The page is written for the client audience whatever channel triggered it: status pages
+        live in the account's space, which clients often read. A Confluence failure never holds
+        back the Slack digest.
+        """
+        scope = account.confluence
+        if self._confluence is None or scope is None or scope.status_page_parent_id is None:
+            return None
+        digest = build_digest(account, Audience.CLIENT, data.issues, data.versions, now, since)
+        rendered = render_digest(digest, account)
+        try:
+            return await asyncio.to_thread(
+                self._confluence.publish_status_page,
+                scope.space,
+                scope.status_page_parent_id,
+                status_page_title(account, digest),
+                status_page_storage(rendered),
+            )
+        except UpstreamError as exc:
+            log.warning("status page not updated", account=account.key, error=str(exc))
+            return None
 
     # -- post --------------------------------------------------------------------------------
 
@@ -159,6 +189,9 @@ class DigestService:
             await asyncio.to_thread(runs.finish, run_id, "delayed", self._clock(), error=str(exc))
             await self.notify_delayed(account, now, str(exc))
             return SlotResult("delayed")
+        url = await self.publish_status_page(account, data, slot, default_since(slot, since))
+        if url:
+            rendered = with_status_page_link(rendered, url, account.language)
         key = f"digest:{channel.id}:{slot.isoformat()}"
         try:
             ts = await self._post_messages(key, channel.id, rendered.messages)

@@ -21,6 +21,8 @@ from bot.logs import get_logger
 from bot.scheduler import DigestScheduler
 from bot.services.digest_commands import register_digest_commands
 from bot.services.digests import DigestService
+from bot.services.inbox_worker import start_inbox_worker
+from bot.services.subscriptions import register_subscribe_commands
 from bot.services.commands import CommandService
 from bot.services.directory import Directory
 from bot.settings import Settings
@@ -70,7 +72,9 @@ class Runtime:
     clock: Callable[[], dt.datetime] = utc_now
     jira: AtlassianJira | None = None
     scheduler: DigestScheduler | None = None
+    slack: SlackWeb | None = None
     background: list[asyncio.Task] = field(default_factory=list)
+    _stop_worker: asyncio.Event | None = None
 
     async def _check_slack(self) -> None:
         """Log whether Slack answers; keep trying with backoff instead of crashing at start-up."""
@@ -109,6 +113,10 @@ class Runtime:
             self.background.append(asyncio.create_task(self._socket_mode()))
         if self.scheduler is not None:
             self.scheduler.start()
+        if self.slack is not None:
+            # The worker drains the durable inbox: deliveries stored before a restart are not lost.
+            worker, self._stop_worker = start_inbox_worker(self.store, self.accounts, self.slack, self.jira, self.clock)
+            self.background.append(worker)
         log.info(
             "pulse started",
             host=socket.gethostname(),
@@ -120,6 +128,8 @@ class Runtime:
         finally:
             if self.scheduler is not None:
                 self.scheduler.shutdown()
+            if self._stop_worker is not None:
+                self._stop_worker.set()
             for task in self.background:
                 task.cancel()
             await asyncio.gather(*self.background, return_exceptions=True)
@@ -155,10 +165,13 @@ def build_listener_deps(
     settings: Settings,
     digests: DigestService | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
+    store: Store | None = None,
 ) -> ListenerDeps:
     commands = CommandService(accounts)
     if digests is not None:
         register_digest_commands(commands, digests, clock, settings.jira.url)
+    if store is not None:
+        register_subscribe_commands(commands, store, accounts, clock)
     return ListenerDeps(
         commands=commands,
         directory=Directory(client, settings.admin_users, settings.admin_usergroup),
@@ -188,14 +201,16 @@ def build_runtime(settings: Settings, *, accounts: AccountsConfig | None = None,
         if settings.confluence_url
         else None
     )
+    # One Slack adapter, so digests and notifications share the per-channel pacing.
+    slack = SlackWeb(client)
     digests = DigestService(
-        jira=jira, slack=SlackWeb(client), store=store, clock=clock, jira_browse_url=settings.jira.url,
+        jira=jira, slack=slack, store=store, clock=clock, jira_browse_url=settings.jira.url,
         confluence=confluence,
     )
-    deps = build_listener_deps(accounts, client, settings, digests, clock)
+    deps = build_listener_deps(accounts, client, settings, digests, clock, store)
     bolt = create_bolt_app(client=client, signing_secret=_secret(settings.slack.signing_secret), deps=deps)
     scheduler = DigestScheduler(accounts, digests, store, clock) if settings.scheduler_enabled else None
     return Runtime(
         settings=settings, accounts=accounts, store=store, client=client, bolt=bolt, clock=clock,
-        jira=jira, scheduler=scheduler,
+        jira=jira, scheduler=scheduler, slack=slack,
     )

@@ -174,6 +174,16 @@ def digest(account_key: str, audience: str, fmt: str, at: str | None, since: str
                 click.echo(f"posted to {channel.name or channel.id}", err=True)
 
 
+def _register_more_commands() -> None:
+    from bot.cli_inbox import inbox, replay_webhook
+
+    main.add_command(inbox)
+    main.add_command(replay_webhook)
+
+
+_register_more_commands()
+
+
 @main.command()
 def demo() -> None:
     """Run the bot's main job on the built-in sandbox agency, without any credentials."""

@@ -7,12 +7,12 @@ source of truth, so a crash after the 202 loses nothing, and Jira's retries are 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -22,6 +22,7 @@ from starlette.routing import Route
 from bot.domain.signatures import body_fingerprint, valid_hub_signature, valid_url_secret
 from bot.errors import WebhookRejected
 from bot.logs import get_logger
+from integrations.store.group_commit import GroupCommit
 from integrations.store.store import Store
 
 log = get_logger("pulse.web")
@@ -69,8 +70,9 @@ def _authenticate(source: WebhookSource, request: Request, body: bytes) -> None:
 
 def _parse(body: bytes) -> dict:
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        # orjson: the parse is most of the intake's own CPU time, and it is ~5x faster than json.
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
         raise WebhookRejected(400, "body is not JSON") from None
     if not isinstance(payload, dict):
         raise WebhookRejected(400, "body is not a JSON object")
@@ -85,7 +87,7 @@ def _event_hint(request: Request) -> str | None:
 
 
 def webhook_endpoint(
-    source: WebhookSource, store: Store, max_bytes: int, clock: Callable[[], dt.datetime]
+    source: WebhookSource, inbox: GroupCommit, max_bytes: int, clock: Callable[[], dt.datetime]
 ) -> Callable:
     """An endpoint that verifies, stores and acknowledges deliveries from one source."""
 
@@ -110,9 +112,15 @@ def webhook_endpoint(
         # Confluence Cloud bodies name no event: it is only in the registration, so the webhook
         # URL carries it (`?event=page_trashed`); the worker passes it on as normalize's hint.
         event = source.event_name(payload) or _event_hint(request)
-        stored = await run_in_threadpool(
-            store.inbox.add, source.name, delivery_id, body.decode("utf-8"), event, clock()
+        row = dict(
+            source=source.name,
+            delivery_id=delivery_id,
+            body=body.decode("utf-8"),
+            event_name=event,
+            received_at=clock(),
         )
+        # Answered only once the row is committed (batched with concurrent deliveries).
+        stored = await inbox.submit(row, (source.name, delivery_id))
         log.info(
             "webhook accepted",
             source=source.name,
@@ -154,16 +162,17 @@ def build_web_app(
     lifespan: Callable | None = None,
 ) -> Starlette:
     """The ASGI app `pulse serve` runs (Slack's endpoint only in HTTP mode)."""
+    inbox = GroupCommit(store.inbox.add_many)
     routes = [
         Route(
             "/webhooks/jira",
-            webhook_endpoint(WebhookSource("jira", jira_secret), store, max_webhook_bytes, clock),
+            webhook_endpoint(WebhookSource("jira", jira_secret), inbox, max_webhook_bytes, clock),
             methods=["POST"],
         ),
         Route(
             "/webhooks/confluence",
             webhook_endpoint(
-                WebhookSource("confluence", confluence_secret), store, max_webhook_bytes, clock
+                WebhookSource("confluence", confluence_secret), inbox, max_webhook_bytes, clock
             ),
             methods=["POST"],
         ),

@@ -41,6 +41,15 @@ def test_parse_errors_are_hints():
         parse("subscribe add x", Role.MEMBER, TABLE)
     with pytest.raises(PermissionDenied, match="for agency members only"):
         parse("digest", Role.EXTERNAL, TABLE)
+    with pytest.raises(UsageError) as group:
+        parse("subscribe", Role.ADMIN, TABLE)
+    assert str(group.value) == (
+        "`/pulse subscribe` needs one of:\n"
+        "• `/pulse subscribe list` — List subscriptions\n"
+        "• `/pulse subscribe add <events> [filters]` — Add one"
+    )
+    with pytest.raises(UsageError, match="needs one of:\n• `/pulse subscribe list`"):
+        parse("subscribe lst", Role.MEMBER, TABLE)
     with pytest.raises(UsageError, match="quote is not closed"):
         parse('subscribe add "x', Role.ADMIN, TABLE)
 

@@ -83,6 +83,11 @@ def parse(text: str, role: Role, table: tuple[CommandSpec, ...] = COMMANDS) -> I
             if spec.can_be_public and args and args[-1].lower() == "public":
                 public, args = True, args[:-1]
             return Invocation(spec, args, public)
+    group = [s for s in available(role, table) if len(s.path) > 1 and s.path[0] == words[0].lower()]
+    if group:
+        # `/pulse subscribe` alone or with an unknown subcommand: show that group's usage.
+        usages = "\n".join(f"• `{s.usage()}` — {s.summary}" for s in group)
+        raise UsageError(f"`/pulse {words[0].lower()}` needs one of:\n{usages}")
     known = sorted({s.path[0] for s in available(role, table)})
     guess = difflib.get_close_matches(words[0].lower(), known, n=1)
     hint = f" Did you mean `/pulse {guess[0]}`?" if guess else ""

@@ -647,8 +647,8 @@ class FakeAtlassian:
                 issues = list(self._issues)
         return [i for i in issues if all(p(i) for p in predicates)]
 
-    def _render_issue(self, issue: Mapping[str, Any], fields_params: list[str], default: str) -> dict[str, Any]:
-        wanted = _requested_fields(fields_params, default)
+    def _render_issue(self, issue: Mapping[str, Any], wanted: Any) -> dict[str, Any]:
+        """One search result item; `wanted` as `_requested_fields` returns it (worked out once per page)."""
         out = {k: issue[k] for k in ("expand", "id", "self", "key")}
         if wanted is None:  # ids only
             return out
@@ -689,7 +689,7 @@ class FakeAtlassian:
         size = min(max_results if max_results is not None else 50, cap)
         size = max(size, 1)
         page = matched[offset : offset + size]
-        result: dict[str, Any] = {"issues": [self._render_issue(i, fields, "id") for i in page]}
+        result: dict[str, Any] = {"issues": [self._render_issue(i, wanted) for i in page]}
         is_last = offset + size >= len(matched)
         if not is_last:
             result["nextPageToken"] = _encode_token(offset + size)
@@ -718,6 +718,7 @@ class FakeAtlassian:
 
     def _server_page(self, jql: str, start_at: int, max_results: int | None, fields: list[str]) -> dict[str, Any]:
         matched = self._matching(jql)
+        wanted = _requested_fields(fields, "*navigable")
         size = min(max_results if max_results is not None else 50, SERVER_MAX_RESULTS)
         page = matched[start_at : start_at + max(size, 0)]
         return {
@@ -725,7 +726,7 @@ class FakeAtlassian:
             "startAt": start_at,
             "maxResults": size,
             "total": len(matched),
-            "issues": [self._render_issue(i, fields, "*navigable") for i in page],
+            "issues": [self._render_issue(i, wanted) for i in page],
         }
 
     def _search_server_get(self, query: dict[str, list[str]], body: Any) -> Any:
@@ -1029,7 +1030,8 @@ class _Handler(BaseHTTPRequestHandler):
             except Exception as exc:  # a bug in the fake must show up as a 500, not a hung client
                 status, payload, headers = 500, {"errorMessages": [f"fake error: {exc!r}"], "errors": {}}, {}
         fake._record(Call(self.command, parts.path, query, body, status))
-        data = json.dumps(payload).encode()
+        # Compact like real Jira: fewer bytes to send and for the client to parse.
+        data = json.dumps(payload, separators=(",", ":")).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json;charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))

@@ -1,6 +1,7 @@
 """`pulse serve`'s app over real HTTP: real uvicorn, real Bolt/slack_sdk, real atlassian client, loopback fakes."""
 
 import datetime as dt
+import json
 import time
 
 import httpx
@@ -127,8 +128,9 @@ def test_pulse_serve_command_starts_migrates_and_stops_cleanly(tmp_path):
             _, stderr = proc.communicate(timeout=20)
         # uvicorn re-raises the SIGTERM it handled after a graceful shutdown.
         assert proc.returncode in (0, -signal.SIGTERM), stderr
-        assert '"event": "pulse started"' in stderr
-        assert "Application shutdown complete" in stderr
+        events = [json.loads(line)["event"] for line in stderr.splitlines() if line.startswith("{")]
+        assert "pulse started" in events
+        assert "Application shutdown complete." in events
         # No secret ever reaches the log.
         for secret in (slack.token, SIGNING_SECRET, HOOK_SECRET):
             assert secret not in stderr

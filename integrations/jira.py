@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 import requests
@@ -258,24 +258,45 @@ class AtlassianJira:
             if not batch or start >= int(page.get("total", 0)):
                 return logs
 
-    def _map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-        if len(items) <= 1 or self.max_workers == 1:
-            return [fn(item) for item in items]
+    def _submit(self, fn: Callable[[Any], Any], item: Any) -> Future[Any]:
         with self._clients_lock:
             # One long-lived pool: its threads keep their clients (and connections) between calls.
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="jira")
             pool = self._pool
         # Each task runs in a copy of the caller's context, so per-digest call counting holds.
-        futures = [pool.submit(contextvars.copy_context().run, fn, item) for item in items]
+        return pool.submit(contextvars.copy_context().run, fn, item)
+
+    def _map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        if len(items) <= 1 or self.max_workers == 1:
+            return [fn(item) for item in items]
+        futures = [self._submit(fn, item) for item in items]
         return [f.result() for f in futures]
 
     def fetch_issues(self, jql: str) -> list[Issue]:
         """All issues matching `jql` with all their worklogs (see the call formula above)."""
-        raws = list(self.search(jql, ISSUE_FIELDS))
-        incomplete = [r["key"] for r in raws if _needs_follow_up(r)]
-        full = dict(zip(incomplete, self._map(self.fetch_worklogs, incomplete), strict=True))
-        return [parse_issue(r, full.get(r["key"])) for r in raws]
+        # Each page is parsed as it arrives, so its raw JSON can go (memory), and an issue's
+        # worklog follow-up starts at once, overlapping the remaining search pages (wall time).
+        issues: list[Issue | None] = []
+        pending: list[tuple[int, Mapping[str, Any], Future[list[dict[str, Any]]] | None]] = []
+        try:
+            for raw in self.search(jql, ISSUE_FIELDS):
+                if _needs_follow_up(raw):
+                    # One worker: fetch follow-ups after the search, one by one, as before.
+                    future = self._submit(self.fetch_worklogs, raw["key"]) if self.max_workers > 1 else None
+                    pending.append((len(issues), raw, future))
+                    issues.append(None)
+                else:
+                    issues.append(parse_issue(raw))
+            for index, raw, future in pending:
+                worklogs = future.result() if future is not None else self.fetch_worklogs(raw["key"])
+                issues[index] = parse_issue(raw, worklogs)
+        except BaseException:
+            for _, _, future in pending:
+                if future is not None:
+                    future.cancel()
+            raise
+        return [issue for issue in issues if issue is not None]
 
     # -- versions
 

@@ -172,20 +172,24 @@ def _fake_jira_main(conn: Any, accounts: int, issues: int, latency: float) -> No
     with FakeAtlassian(seed, latency=latency) as fake:
         del seed
         conn.send({"url": fake.url, "shape": shape})
+        cpu_mark = 0.0
         while True:
             command = conn.recv()
             if command == "stop":
                 break
             if command == "reset":
                 fake.reset_calls()
+                usage = resource.getrusage(resource.RUSAGE_SELF)
+                cpu_mark = usage.ru_utime + usage.ru_stime
                 conn.send("ok")
             elif command == "calls":
                 per: dict[str, Counter] = {}
                 for call in fake.calls:
                     per.setdefault(_call_project(call), Counter())[_call_kind(call.path)] += 1
                 statuses = Counter(c.status for c in fake.calls)
+                usage = resource.getrusage(resource.RUSAGE_SELF)
                 conn.send({"per_project": {k: dict(v) for k, v in per.items()}, "statuses": dict(statuses),
-                           "ignored_jql": len(fake.ignored_jql)})
+                           "cpu_s": usage.ru_utime + usage.ru_stime - cpu_mark})
             elif command == "rss":
                 conn.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
@@ -316,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
 
     total_min = sum(minimum.values())
     print(f"\n{'conc':>4} {'wall s':>7} {'bot CPU s':>9} {'peak RSS MB':>11} {'RSS pre MB':>10} "
-          f"{'calls':>6} {'min':>6} {'ratio':>6} {'worst acct':>10}  statuses")
+          f"{'Jira CPU s':>10} {'calls':>6} {'min':>6} {'ratio':>6} {'worst acct':>10}  statuses")
     for row in rows:
         per = row["fake"]["per_project"]
         total = sum(sum(c.values()) for c in per.values())
@@ -324,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         row["calls"], row["worst"] = total, worst
         mark = " (default)" if row["concurrency"] == default else ""
         print(f"{row['concurrency']:>4} {row['wall_s']:>7.2f} {row['cpu_s']:>9.2f} {row['peak_rss_mb']:>11.1f} "
-              f"{row['rss_before_mb']:>10.1f} {total:>6} {total_min:>6} {total / total_min:>6.3f} {worst:>10.3f}  "
+              f"{row['rss_before_mb']:>10.1f} "
+              f"{row['fake']['cpu_s']:>10.2f} {total:>6} {total_min:>6} {total / total_min:>6.3f} {worst:>10.3f}  "
               f"{row['statuses']}{mark}")
     print(f"(fake Jira process peak RSS {server_rss:.0f} MB, not counted; default executor "
           f"threads for asyncio.to_thread on this machine: {min(32, (multiprocessing.cpu_count() or 1) + 4)})")

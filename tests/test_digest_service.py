@@ -139,3 +139,19 @@ async def test_a_digest_interrupted_after_posting_part_continues_without_repeats
     assert parent == "111.000100"
     (reply,) = slack_fake.posted("C0ACMEINTL")
     assert (reply["text"], reply["thread_ts"]) == ("part 2", "111.000100")
+
+
+async def test_both_channels_of_an_account_share_one_jira_fetch(service, jira_fake, slack_fake):
+    import asyncio
+
+    jira_fake.latency = 0.3  # the first fetch is surely still running when the second digest asks
+    client, internal = await asyncio.gather(
+        service.run_slot(ACME, ACME.channel("C0ACMECLNT"), NOW),
+        service.run_slot(ACME, ACME.channel("C0ACMEINTL"), NOW),
+    )
+    assert (client.status, internal.status) == ("posted", "posted")
+    # One search page and one versions call for both digests, reported once.
+    assert jira_fake.call_count() == 2
+    assert sorted([client.jira_calls, internal.jira_calls]) == [0, 2]
+    # The audiences still differ: the client digest shows less.
+    assert "€" in internal.text and "€" not in client.text

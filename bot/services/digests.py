@@ -9,6 +9,7 @@ internal channel hears that the digest is delayed — a digest is never built fr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import os
 import socket
@@ -79,6 +80,7 @@ class DigestService:
         # Bounded: the library is synchronous, each fetch holds a worker thread.
         self._jira_slots = asyncio.Semaphore(jira_concurrency)
         self._confluence = confluence
+        self._inflight: dict[tuple, asyncio.Future[JiraData]] = {}
 
     # -- fetch -------------------------------------------------------------------------------
 
@@ -89,7 +91,28 @@ class DigestService:
         return JiraData(issues, versions, counter.value)
 
     async def fetch(self, account: Account, now: dt.datetime, since: dt.datetime) -> JiraData:
-        """Everything one digest needs from Jira; retries a failing Jira, then gives up whole."""
+        """Everything one digest needs from Jira; concurrent digests asking the same share one fetch.
+
+        The client and internal channels of an account usually tick in the same minute and need
+        the same issues: the second one waits for the first's fetch (and reports 0 calls of its own).
+        """
+        key = (account.key, digest_jql(account, now, since), tuple(account.jira.projects))
+        running = self._inflight.get(key)
+        if running is not None:
+            data = await asyncio.shield(running)
+            return dataclasses.replace(data, calls=0)
+        task = asyncio.ensure_future(self._fetch_with_retries(account, now, since))
+        self._inflight[key] = task
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._inflight.pop(key, None)
+            else:
+                task.add_done_callback(lambda _t: self._inflight.pop(key, None))
+
+    async def _fetch_with_retries(self, account: Account, now: dt.datetime, since: dt.datetime) -> JiraData:
+        """Retries a failing Jira with backoff, then gives up whole (never partial data)."""
         attempt = 0
         while True:
             try:

@@ -126,8 +126,8 @@ async def test_jira_down_means_a_delay_notice_and_no_numbers(service, jira_fake,
     assert notice["text"].startswith("Der Digest verspätet sich: Jira ist seit 2026-11-20 09:00 nicht erreichbar.")
     (run,) = sqlite_store.digest_runs.for_channel("C0ACMECLNT")
     assert run["status"] == "delayed" and "503" in run["error"]
-    # 3 service attempts × 2 HTTP attempts each, all failing.
-    assert jira_fake.call_count() == 6
+    # 3 service attempts × (search + versions, side by side) × 2 HTTP attempts each, all failing.
+    assert jira_fake.call_count() == 12
 
 
 async def test_a_digest_interrupted_after_posting_part_continues_without_repeats(service, slack_fake, sqlite_store):

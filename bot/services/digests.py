@@ -9,11 +9,13 @@ internal channel hears that the digest is delayed — a digest is never built fr
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import datetime as dt
 import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bot.domain.accounts import Account, Audience, Channel
@@ -52,6 +54,10 @@ class SlotResult:
     text: str = ""  # the digest as plain text, for the CLI and the demo
 
 
+async def _nothing() -> list:
+    return []
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -67,7 +73,7 @@ class DigestService:
         jira_browse_url: str | None = None,
         retry_delays: Sequence[float] = (30.0, 120.0),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        jira_concurrency: int = 4,
+        jira_concurrency: int = 6,
         confluence: ConfluencePort | None = None,
     ):
         self._jira = jira
@@ -79,15 +85,31 @@ class DigestService:
         self._sleep = sleep
         # Bounded: the library is synchronous, each fetch holds a worker thread.
         self._jira_slots = asyncio.Semaphore(jira_concurrency)
+        self._jira_pool = ThreadPoolExecutor(max_workers=2 * jira_concurrency, thread_name_prefix="digest-jira")
         self._confluence = confluence
         self._inflight: dict[tuple, asyncio.Future[JiraData]] = {}
 
     # -- fetch -------------------------------------------------------------------------------
 
-    def _fetch_sync(self, account: Account, now: dt.datetime, since: dt.datetime) -> JiraData:
+    async def _in_jira_thread(self, fn: Callable, *args: object) -> object:
+        # Our own pool (not asyncio's shared default, capped at 6 threads here), so Jira fetches
+        # never queue the store writes behind them; the caller's context carries the call counter.
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self._jira_pool, context.run, fn, *args)
+
+    async def _fetch_once(self, account: Account, now: dt.datetime, since: dt.datetime) -> JiraData:
+        projects = list(account.jira.projects)
         with count_calls() as counter:
-            issues = self._jira.fetch_issues(digest_jql(account, now, since))
-            versions = self._jira.fetch_versions_for(account.jira.projects) if account.jira.projects else []
+            # Versions come alongside the (sequentially paged) search: one round trip less.
+            results = await asyncio.gather(
+                self._in_jira_thread(self._jira.fetch_issues, digest_jql(account, now, since)),
+                self._in_jira_thread(self._jira.fetch_versions_for, projects) if projects else _nothing(),
+                return_exceptions=True,  # wait for both, so no failure goes unobserved
+            )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        issues, versions = results
         return JiraData(issues, versions, counter.value)
 
     async def fetch(self, account: Account, now: dt.datetime, since: dt.datetime) -> JiraData:
@@ -117,7 +139,7 @@ class DigestService:
         while True:
             try:
                 async with self._jira_slots:
-                    return await asyncio.to_thread(self._fetch_sync, account, now, since)
+                    return await self._fetch_once(account, now, since)
             except UpstreamError as exc:
                 if not exc.retryable or attempt >= len(self._retry_delays):
                     raise UpstreamUnavailable(

@@ -298,3 +298,32 @@ def test_post_keys_stay_within_the_column_and_dedupe_comments_across_deliveries(
     assert len(key) == 199 and key.startswith("delivery:xxx")
     (comment,) = normalize(shared_fixture(f"{PIN}/comment_created.json")).events
     assert post_key("d-1", "C1", comment) == post_key("d-2", "C1", comment) == "event:C1:jira:comment_created:comment:19259"
+
+
+async def test_client_alert_counts_only_what_the_client_may_see(store):
+    slack = InMemorySlack()
+    alpha = ALPHA.model_copy(update={"budget": Budget(hours=10, alert_client=True)})
+    accounts = AccountsConfig(accounts=[alpha, BETA])
+    # 5 h on a public issue, 5 h on an issue with a security level: internal 100 %, client 50 %.
+    public = issue("GOLD-7", worklogs=(_worklog("GOLD-7", 5, 3),))
+    hidden = issue("GOLD-8", security_level="Internal", worklogs=(_worklog("GOLD-8", 5, 4),))
+    jira = FakeJira({"GOLD-7": public, "GOLD-8": hidden}, by_id={"10014": public})
+    add(store, f"{ZJ}/worklog_created.json", "d-1")
+    w = InboxWorker(store, accounts, slack, jira, clock=lambda: NOW)
+    await w.run_once()
+    (internal,) = slack.in_channel(ALPHA_INTERNAL)
+    assert internal["text"].splitlines()[:2] == [
+        "⚠️ Alpha: 100% of the budget used", "10 h of 10 h used (100%) in Nov 1, 2026 – Nov 30, 2026."]
+    # 50 % crosses no client threshold: the client hears nothing (and nothing of the hidden 5 h).
+    assert slack.in_channel(ALPHA_CLIENT) == []
+    assert store.budget_alerts.sent("alpha", "2026-11-01..2026-11-30") == {80, 100}
+    assert store.budget_alerts.sent("alpha", "2026-11-01..2026-11-30", "client") == set()
+    # 3 h more on the public issue: client 8 h = 80 % → the client's own 80 % alert, once.
+    jira.issues["GOLD-7"] = issue("GOLD-7", worklogs=(_worklog("GOLD-7", 5, 3), _worklog("GOLD-7", 3, 20)))
+    add(store, f"{ZJ}/worklog_updated.json", "d-2")
+    await InboxWorker(store, accounts, slack, jira, clock=lambda: NOW).run_once()
+    (client,) = slack.in_channel(ALPHA_CLIENT)
+    assert client["text"].splitlines() == [
+        "⚠️ Alpha: 80% of the budget used", "8 h of 10 h used (80%) in Nov 1, 2026 – Nov 30, 2026."]
+    assert len(slack.in_channel(ALPHA_INTERNAL)) == 1  # internal already alerted at 100 %
+    assert store.budget_alerts.sent("alpha", "2026-11-01..2026-11-30", "client") == {80}

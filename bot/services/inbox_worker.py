@@ -411,42 +411,55 @@ class InboxWorker:
                     h.error = h.error or exc
 
     async def _check_budget(self, account: Account, report: BatchReport) -> int:
+        """Alert each audience on the thresholds its own view of the budget crossed; the number of
+        audiences alerted."""
+        assert account.budget is not None
         now = self.clock()
         period = budget_period(account, now)
-        assert period is not None and account.budget is not None
+        assert period is not None
         period_key = f"{period.start.isoformat()}..{period.end.isoformat()}"
-        sent = await asyncio.to_thread(self.store.budget_alerts.sent, account.key, period_key)
-        if set(account.budget.thresholds) <= sent:
+        # A client channel sees only what the client may see: its percentage, and its thresholds
+        # (alerting the client on the internal figure would reveal withheld work).
+        audiences = [Audience.INTERNAL] + ([Audience.CLIENT] if account.budget.alert_client else [])
+        sent = {
+            a: await asyncio.to_thread(self.store.budget_alerts.sent, account.key, period_key, a.value)
+            for a in audiences
+        }
+        if all(set(account.budget.thresholds) <= sent[a] for a in audiences):
             return 0  # every threshold already alerted this period: no Jira call needed
         jql = f'{account.jira.scope_jql()} AND worklogDate >= "{period.start.isoformat()}"'
         report.jira_calls += 1
         issues = await asyncio.to_thread(self.jira.fetch_issues, jql)
-        internal = budget_status(account, Audience.INTERNAL, issues, now)
-        assert internal is not None
-        new = [t for t in internal.thresholds_crossed if t not in sent]
-        if not new:
-            return 0
-        threshold = new[-1]  # a jump over 80 and 100 at once is one alert, the higher one
-        client = budget_status(account, Audience.CLIENT, issues, now) if account.budget.alert_client else None
-        for channel in account.channels:
-            if channel.audience is Audience.INTERNAL:
-                status = internal
-            elif client is not None:
-                status = client
-            else:
+        alerted = 0
+        for audience in audiences:
+            status = budget_status(account, audience, issues, now)
+            assert status is not None
+            new = [t for t in status.thresholds_crossed if t not in sent[audience]]
+            if not new:
                 continue
-            key = f"budget:{account.key}:{period_key}:{threshold}:{channel.id}"
-            if await asyncio.to_thread(self.store.posts.get, key):
-                continue
-            message = render_budget_alert(account.name, status, threshold, account.language)
-            ts = await self.slack.post_message(channel.id, message.text, message.blocks)
-            await asyncio.shield(asyncio.to_thread(self.store.posts.record, key, channel.id, ts, None, self.clock()))
-        for t in new:
-            await asyncio.to_thread(
-                self.store.budget_alerts.record, account.key, period_key, t, str(internal.percent_used), now
+            threshold = new[-1]  # a jump over 80 and 100 at once is one alert, the higher one
+            for channel in account.channels:
+                if channel.audience is not audience:
+                    continue
+                key = f"budget:{account.key}:{period_key}:{audience.value}:{threshold}:{channel.id}"
+                if await asyncio.to_thread(self.store.posts.get, key):
+                    continue
+                message = render_budget_alert(account.name, status, threshold, account.language)
+                ts = await self.slack.post_message(channel.id, message.text, message.blocks)
+                await asyncio.shield(
+                    asyncio.to_thread(self.store.posts.record, key, channel.id, ts, None, self.clock())
+                )
+            for t in new:
+                await asyncio.to_thread(
+                    self.store.budget_alerts.record, account.key, period_key, t, str(status.percent_used), now,
+                    audience.value,
+                )
+            log.info(
+                "budget threshold alert", account=account.key, audience=audience.value,
+                threshold=threshold, percent=str(status.percent_used),
             )
-        log.info("budget threshold alert", account=account.key, threshold=threshold, percent=str(internal.percent_used))
-        return 1
+            alerted += 1
+        return alerted
 
     # --- outcomes -----------------------------------------------------------------------------
 

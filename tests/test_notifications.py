@@ -88,6 +88,12 @@ def _label_removed(p):
     p["changelog"]["items"] = [{"field": "labels", "fieldtype": "jira", "from": None, "fromString": "internal", "to": None, "toString": "signal"}]
 
 
+def _security_removed(p):
+    # A changelog item in the shape Jira gives every `jira`-type field (id in from/to, name in
+    # fromString/toString); the level's id and name are those of SECURITY above.
+    p["changelog"]["items"] = [{"field": "security", "fieldtype": "jira", "from": "10000", "fromString": "Internal", "to": None, "toString": None}]
+
+
 def commented(payload: dict, **issue_changes) -> JiraEvent:
     (event,) = normalize(payload).events
     return attach_issue(event, full_issue(event.issue_key, **issue_changes))
@@ -103,6 +109,8 @@ AUDIENCE_TABLE = [
     ("security level on comment issue", normalize(edited(f"{J2M}/issue/updated/status-changed.json", _secure)).events[0], C, BETA, False, "issue has security level"),
     ("internal label", normalize(edited(f"{PIN}/jira:issue_updated.tags.json", _internal_label)).events[0], C, ALPHA, False, "issue has internal label internal"),
     ("internal label removed", normalize(edited(f"{PIN}/jira:issue_updated.tags.json", _label_removed)).events[0], C, ALPHA, False, "label change involves internal label internal"),
+    ("security level removed", normalize(edited(f"{PIN}/jira:issue_updated.resolution.json", _security_removed)).events[0], C, ALPHA, False, "security change involves security level"),
+    ("security level removed, internal", normalize(edited(f"{PIN}/jira:issue_updated.resolution.json", _security_removed)).events[0], I, ALPHA, True, ""),
     ("internal issue type", one(f"{PIN}/jira:issue_updated.resolution.json"), C,
      ALPHA.model_copy(update={"jira": JiraScope(projects=["TES"], internal_issue_types=["Bug"])}), False, "issue has internal issue type Bug"),
     ("type changed away from internal", one(f"{PIN}/jira:issue_updated.type.json"), C,
@@ -131,6 +139,13 @@ AUDIENCE_TABLE = [
 def test_audience_table(case, event, audience, acct, allowed, reason):
     verdict = event_verdict(event, audience, acct)
     assert (verdict.allowed, verdict.reason) == (allowed, reason)
+
+
+def test_security_level_removal_reaches_no_client_even_subscribed_to_all():
+    event = normalize(edited(f"{PIN}/jira:issue_updated.resolution.json", _security_removed)).events[0]
+    assert (event.type, event.field, event.from_value, event.to_value) == (E.FIELD_CHANGED, "security", "Internal", None)
+    stored = {"C0ALPHA01": [parse_subscription("all")], "C0ALPHA02": [parse_subscription("field_changed")]}
+    assert [d.channel.id for d in route([event], ACCOUNTS, stored)] == ["C0ALPHA02"]
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,9 @@
 """Who is told about an event: the audience rules for events, routing, and burst coalescing.
 
 A client channel never receives: a restricted comment (role/group visibility or Service Desk
-internal), anything about an issue with a security level, an internal label or an internal issue
-type (`Account.jira.internal_labels` / `internal_issue_types`), or logged time unless the budget
-shows money to the client — in created, edited and deleted follow-ups alike. When the webhook
+internal), anything about an issue with a security level (or a change of its level), an internal
+label or an internal issue type (`Account.jira.internal_labels` / `internal_issue_types`), or
+logged time unless the budget shows money to the client — in created, edited and deleted follow-ups alike. When the webhook
 did not tell us enough to decide (trimmed issue, ids only), the client does not get it.
 """
 
@@ -20,6 +20,8 @@ from bot.domain.subscriptions import Subscription, wanted
 
 # Changelog fields that are logged time or estimates: money in disguise (hours x rate).
 TIME_TRACKING_FIELDS = frozenset({"timespent", "timeestimate", "timeoriginalestimate", "worklogid"})
+# Changelog names of the issue security level (Cloud and Server spell it "security").
+SECURITY_FIELDS = frozenset({"security", "security level"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,13 @@ def _jira_verdict(event: JiraEvent, account: Account) -> Verdict:
         why = restriction(account, security_level=None, labels=old)
         if why:
             return Verdict(False, f"label change involves {why}")
+    if (event.field or "").lower() in SECURITY_FIELDS:
+        # Setting or removing a level says the issue is (or was) internal: "Internal → none"
+        # arrives as a free-form field change that `all`/`field_changed` would otherwise pass.
+        for level in (event.from_value, event.to_value):
+            why = restriction(account, security_level=level)
+            if why:
+                return Verdict(False, f"security change involves {why}")
     if event.type is EventType.ISSUE_TYPE_CHANGED:
         why = restriction(account, security_level=None, issue_type=event.from_value)
         if why:

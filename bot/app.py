@@ -73,6 +73,7 @@ class Runtime:
     jira: AtlassianJira | None = None
     scheduler: DigestScheduler | None = None
     slack: SlackWeb | None = None
+    digests: DigestService | None = None
     background: list[asyncio.Task] = field(default_factory=list)
     _stop_worker: asyncio.Event | None = None
 
@@ -133,6 +134,8 @@ class Runtime:
             for task in self.background:
                 task.cancel()
             await asyncio.gather(*self.background, return_exceptions=True)
+            if self.digests is not None:
+                self.digests.close()
             if self.jira is not None:
                 self.jira.close()
             self.store.close()
@@ -212,5 +215,5 @@ def build_runtime(settings: Settings, *, accounts: AccountsConfig | None = None,
     scheduler = DigestScheduler(accounts, digests, store, clock) if settings.scheduler_enabled else None
     return Runtime(
         settings=settings, accounts=accounts, store=store, client=client, bolt=bolt, clock=clock,
-        jira=jira, scheduler=scheduler, slack=slack,
+        jira=jira, scheduler=scheduler, slack=slack, digests=digests,
     )

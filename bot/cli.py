@@ -40,7 +40,6 @@ def serve(no_scheduler: bool) -> None:
 
     from bot.accounts_file import load_accounts
     from bot.app import build_runtime
-    from integrations.store import db
 
     settings = _settings()
     missing = settings.missing_for_serve()
@@ -59,14 +58,24 @@ def serve(no_scheduler: bool) -> None:
         _fail(str(exc))
     if no_scheduler:
         settings = settings.model_copy(update={"scheduler_enabled": False})
-    url = settings.database_url
+    _open_store(settings.database_url).close()  # migrate the embedded default, or check the schema
+    runtime = build_runtime(settings, accounts=accounts)
+    uvicorn.run(runtime.asgi(), host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+def _open_store(url: str):
+    """The store at `url`, migrated if it is the embedded SQLite default; else it must be current."""
+    from integrations.store import db
+    from integrations.store.store import Store
+
     if db.normalize_url(url).startswith("sqlite"):
         # The embedded default migrates itself; shared databases are migrated by `pulse db upgrade`.
-        db.upgrade(url)
-    runtime = build_runtime(settings, accounts=accounts)
-    if not runtime.store.is_current():
+        return Store.open(url, migrate=True)
+    store = Store.open(url)
+    if not store.is_current():
+        store.close()
         _fail("The database schema is not current: run `pulse db upgrade` first.")
-    uvicorn.run(runtime.asgi(), host=settings.host, port=settings.port, log_config=None, access_log=False)
+    return store
 
 
 @main.command("check-config")
@@ -135,7 +144,6 @@ def digest(account_key: str, audience: str, fmt: str, at: str | None, since: str
     from bot.render.digest import digest_to_json
     from bot.services.digests import DigestService
     from integrations.slack import InMemorySlack, SlackWeb, make_web_client
-    from integrations.store.store import Store
 
     settings = _settings()
     missing = settings.missing_for_digest(post)
@@ -151,27 +159,37 @@ def digest(account_key: str, audience: str, fmt: str, at: str | None, since: str
         _fail(f"No account {account_key!r} in {settings.accounts_file}; known: {', '.join(a.key for a in accounts.accounts)}", 2)
     as_of = _parse_at(at, account.tz)
     since_at = _parse_at(since, account.tz) if since else None
-    store = Store.open(settings.database_url, migrate=True)
+    store = _open_store(settings.database_url)
     slack = SlackWeb(make_web_client(settings.slack.bot_token.get_secret_value(), settings.slack.api_url)) if post else InMemorySlack()
+    async def build_and_post():
+        result, rendered, data = await service.compose(account, Audience(audience), as_of, since_at)
+        posted = []
+        if post:
+            stamp = datetime.datetime.now(datetime.timezone.utc).isoformat()
+            for channel in account.channels:
+                if channel.audience == audience:
+                    await service.post_manual(channel.id, rendered, stamp)
+                    posted.append(channel.name or channel.id)
+        return result, rendered, data, posted
+
     with build_jira(settings) as jira:
         service = DigestService(jira=jira, slack=slack, store=store, clock=lambda: as_of, jira_browse_url=settings.jira.url)
         try:
-            result, rendered, data = asyncio.run(service.compose(account, Audience(audience), as_of, since_at))
+            result, rendered, data, posted = asyncio.run(build_and_post())
         except UpstreamError as exc:
-            _fail(f"Jira did not answer, so there is no digest (never partial numbers): {exc}")
-        if fmt == "text":
-            click.echo(rendered.text)
-        elif fmt == "blocks":
-            click.echo(json.dumps([m.blocks for m in rendered.messages], ensure_ascii=False, indent=2))
-        else:
-            click.echo(json.dumps(digest_to_json(result), ensure_ascii=False, indent=2))
-        log.info("digest built", account=account.key, audience=audience, jira_calls=data.calls, issues=len(data.issues))
-        if post:
-            channels = [c for c in account.channels if c.audience == audience]
-            stamp = datetime.datetime.now(datetime.timezone.utc).isoformat()
-            for channel in channels:
-                asyncio.run(service.post_manual(channel.id, rendered, stamp))
-                click.echo(f"posted to {channel.name or channel.id}", err=True)
+            _fail(f"Jira or Slack did not answer, so nothing was printed or posted: {exc}")
+        finally:
+            service.close()
+            store.close()
+    if fmt == "text":
+        click.echo(rendered.text)
+    elif fmt == "blocks":
+        click.echo(json.dumps([m.blocks for m in rendered.messages], ensure_ascii=False, indent=2))
+    else:
+        click.echo(json.dumps(digest_to_json(result), ensure_ascii=False, indent=2))
+    log.info("digest built", account=account.key, audience=audience, jira_calls=data.calls, issues=len(data.issues))
+    for name in posted:
+        click.echo(f"posted to {name}", err=True)
 
 
 def _register_more_commands() -> None:

@@ -48,7 +48,10 @@ def run_demo(echo: Callable[[str], None], now: dt.datetime | None = None) -> Non
         slack = SlackWeb(make_web_client(slack_fake.token, slack_fake.api_url), ChannelPacer(0))
         with AtlassianJira(jira_fake.url, user="sandbox@agency.example", api_token="sandbox") as jira:
             service = DigestService(jira=jira, slack=slack, store=store, clock=lambda: now, jira_browse_url=jira_fake.url)
-            calls = asyncio.run(_post_all(service, sandbox, now, echo))
+            try:
+                calls = asyncio.run(_post_all(service, sandbox, now, echo))
+            finally:
+                service.close()
         store.close()
         echo(f"\n{len(slack_fake.posted())} Slack message(s) posted, {calls} Jira call(s) in all.")
     commands = CommandService(sandbox.accounts).table

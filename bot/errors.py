@@ -53,6 +53,7 @@ class UpstreamError(PulseError):
         retry_after: float | None = None,
     ):
         self.service = service
+        self.message = message
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after

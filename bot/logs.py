@@ -80,7 +80,8 @@ def configure_logging(level: str | int = "INFO", json: bool | None = None) -> No
     if json:
         final = [_render_exc_then_redact, structlog.processors.JSONRenderer(serializer=_dumps)]
     else:
-        final = [redact_secrets, structlog.dev.ConsoleRenderer()]
+        # Tracebacks rendered (and scrubbed) here too; the console renderer then prints the text.
+        final = [_render_exc_then_redact, structlog.dev.ConsoleRenderer()]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

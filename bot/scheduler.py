@@ -17,7 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.domain.accounts import AccountsConfig
 from bot.domain.schedule import LOOKBACK, plan_slots
 from bot.logs import get_logger
-from bot.services.digests import DigestService, worker_name
+from bot.services.digests import RETRY_DELAYED, STALE_CLAIM, DigestService, worker_name
 
 log = get_logger("pulse.scheduler")
 
@@ -48,7 +48,11 @@ class DigestScheduler:
                     continue
                 grace = dt.timedelta(minutes=channel.digest.grace_minutes)
                 claimed = await asyncio.to_thread(
-                    self._store.digest_runs.claimed_slots, channel.id, now - max(LOOKBACK, grace)
+                    self._store.digest_runs.claimed_slots,
+                    channel.id,
+                    now - max(LOOKBACK, grace),
+                    now - STALE_CLAIM,
+                    now - RETRY_DELAYED,
                 )
                 plan = plan_slots(channel.digest.cron, account.timezone, grace, now, claimed)
                 for slot in plan.skip:

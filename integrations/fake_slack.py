@@ -25,6 +25,7 @@ class SlackCall:
     args: dict[str, Any]
     at: float
     ok: bool = True
+    response: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -119,7 +120,7 @@ class FakeSlack:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         body = handler(args) if handler else {"ok": False, "error": "unknown_method"}
-        call.ok = body["ok"]
+        call.ok, call.response = body["ok"], body
         return 200, body, {}
 
     def _next_ts(self) -> str:

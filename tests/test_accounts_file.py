@@ -81,3 +81,18 @@ def test_not_yaml_and_missing_file(tmp_path):
         parse_accounts("- 1\n", "x.yaml")
     with pytest.raises(ConfigError, match="cannot read the file"):
         load_accounts(tmp_path / "nope.yaml")
+
+
+def test_a_project_or_space_shared_by_two_accounts_is_refused():
+    projects = """accounts:
+  - {key: a, name: A, timezone: UTC, channels: [{id: C0AAAAAA1, audience: client}], jira: {projects: [TES], jql: "component = A"}}
+  - {key: b, name: B, timezone: UTC, channels: [{id: C0BBBBBB1, audience: client}], jira: {projects: [TES], jql: "component = B"}}
+"""
+    with pytest.raises(ConfigError, match="Jira project TES belongs to both 'a' and 'b'"):
+        parse_accounts(projects, "x.yaml")
+    spaces = """accounts:
+  - {key: a, name: A, timezone: UTC, channels: [{id: C0AAAAAA1, audience: client}], jira: {projects: [A]}, confluence: {space: DOC}}
+  - {key: b, name: B, timezone: UTC, channels: [{id: C0BBBBBB1, audience: client}], jira: {projects: [B]}, confluence: {space: DOC}}
+"""
+    with pytest.raises(ConfigError, match="Confluence space DOC belongs to both 'a' and 'b'"):
+        parse_accounts(spaces, "x.yaml")

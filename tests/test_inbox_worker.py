@@ -327,3 +327,58 @@ async def test_client_alert_counts_only_what_the_client_may_see(store):
         "⚠️ Alpha: 80% of the budget used", "8 h of 10 h used (80%) in Nov 1, 2026 – Nov 30, 2026."]
     assert len(slack.in_channel(ALPHA_INTERNAL)) == 1  # internal already alerted at 100 %
     assert store.budget_alerts.sent("alpha", "2026-11-01..2026-11-30", "client") == {80}
+
+
+@pytest.mark.parametrize("stage", ["normalize", "render", "post"])
+async def test_an_unexpected_error_in_one_delivery_leaves_the_others_alone(store, monkeypatch, stage):
+    from structlog.testing import capture_logs
+
+    import bot.services.inbox_worker as inbox_worker
+
+    slack = InMemorySlack()
+    good = add(store, f"{PIN}/jira:issue_created.json", "d-good")  # GOLD-189, both channels
+    bad = add(store, f"{PIN}/jira:issue_updated.json", "d-bad")  # GOLD-137, internal only
+    if stage == "normalize":
+        real = inbox_worker.normalize
+
+        def normalize(payload, hint=None):
+            if payload["issue"]["key"] == "GOLD-137":
+                raise RuntimeError("boom")
+            return real(payload, hint)
+
+        monkeypatch.setattr(inbox_worker, "normalize", normalize)
+    elif stage == "render":
+        real_render = inbox_worker.render_event
+
+        def render_event(event, audience, account, *args):
+            if event.issue_key == "GOLD-137":
+                raise RuntimeError("boom")
+            return real_render(event, audience, account, *args)
+
+        monkeypatch.setattr(inbox_worker, "render_event", render_event)
+    else:
+        real_post = slack.post_message
+
+        async def post_message(channel, text, blocks=None, thread_ts=None):
+            if "GOLD-137" in text:
+                raise RuntimeError("boom")
+            return await real_post(channel, text, blocks, thread_ts)
+
+        monkeypatch.setattr(slack, "post_message", post_message)
+    w = worker(store, slack, max_attempts=2, backoff_base=dt.timedelta(seconds=30))
+    with capture_logs() as logs:
+        report = await w.run_once()
+    assert report.statuses == {"done": 1, "retry": 1}
+    assert store.inbox.get(good).status == "done"
+    assert sorted(m["channel"] for m in slack.messages) == [ALPHA_CLIENT, ALPHA_INTERNAL]
+    got = store.inbox.get(bad)
+    assert (got.status, got.attempts, got.last_error) == ("pending", 1, "RuntimeError: boom")
+    assert [e["exc_info"] for e in logs if e.get("delivery_id") == "d-bad" and e.get("exc_info")] == [True]
+    # Backed off (30 s), then dead-lettered once its attempts are used up, error text kept.
+    assert store.inbox.claim_due(NOW + dt.timedelta(seconds=29), 10, dt.timedelta(minutes=5)) == []
+    later = InboxWorker(store, ACCOUNTS, slack, None, clock=lambda: NOW + dt.timedelta(seconds=31),
+                        settings=WorkerSettings(max_attempts=2))
+    assert (await later.run_once()).statuses == {"dead": 1}
+    got = store.inbox.get(bad)
+    assert (got.status, got.attempts, got.last_error) == ("dead", 2, "RuntimeError: boom")
+    assert len(slack.messages) == 2

@@ -45,3 +45,34 @@ async def test_slots_missed_beyond_grace_are_skipped_not_posted(store):
     assert sorted(c for c, _, o in outcomes if o == "skipped") == ["C0ACMECLNT", "C0ACMEINTL", "C0GLXINTL1"]
     run = store.digest_runs.for_channel("C0ACMECLNT")[0]
     assert (run["status"], run["error"]) == ("skipped", "missed beyond grace")
+
+
+async def test_a_slot_delayed_by_jira_is_posted_once_jira_is_back_and_the_notice_is_not_repeated(store):
+    from bot.errors import UpstreamError
+
+    slack = InMemorySlack()
+    sandbox = build_sandbox(NOW)
+    jira = InMemoryJira.from_seed(sandbox.seed)
+    jira.error = UpstreamError("jira", "503 Service Unavailable", retryable=True, status=503)
+    clock = [NOW]
+
+    async def no_sleep(_):
+        return None
+
+    service = DigestService(jira=jira, slack=slack, store=store, clock=lambda: clock[0], retry_delays=(1,), sleep=no_sleep)
+    scheduler = DigestScheduler(sandbox.accounts, service, store, clock=lambda: clock[0])
+
+    first = await scheduler.tick()
+    assert {o for _, _, o in first} == {"delayed"}
+    notices = [m for m in slack.messages if "delayed" in m["text"] or "verspätet" in m["text"]]
+    # One notice per delayed slot, in the internal channel only: acme's two digests have two slots.
+    assert sorted(m["channel"] for m in notices) == ["C0ACMEINTL", "C0ACMEINTL", "C0GLXINTL1"]
+
+    clock[0] = NOW + dt.timedelta(minutes=2)
+    assert [o for o in await scheduler.tick() if o[2] != "claimed-elsewhere"] == []  # too early to retry
+
+    jira.error = None
+    clock[0] = NOW + dt.timedelta(minutes=6)
+    retried = await scheduler.tick()
+    assert sorted(c for c, _, o in retried if o == "posted") == ["C0ACMECLNT", "C0ACMEINTL", "C0GLXINTL1"]
+    assert len([m for m in slack.messages if "delayed" in m["text"] or "verspätet" in m["text"]]) == 3

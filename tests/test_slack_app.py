@@ -82,7 +82,7 @@ async def _command(http, fake, text, user="U0MEMBER01", channel="C0ACMEINTL"):
 async def test_help_lists_commands_for_a_member(http, fake):
     answer = await _command(http, fake, "help")
     assert answer["response_type"] == "ephemeral"
-    assert "`/pulse help`" in answer["text"] and "`/pulse status`" in answer["text"]
+    assert "`/pulse help`" in answer["text"] and "`/pulse status [public]`" in answer["text"]
 
 
 async def test_budget_in_the_internal_channel_shows_money(http, fake):

@@ -120,3 +120,23 @@ def test_a_stale_claim_is_taken_over_once(store):
     assert store.digest_runs.get(first)["claimed_by"] == "w2"
     store.digest_runs.finish(first, "posted", later)
     assert store.digest_runs.claim("acme", "C0ACME001", T0, "w4", later + dt.timedelta(hours=1), stale_before=later + dt.timedelta(hours=1)) is None
+
+
+def test_delayed_slot_is_retried_after_a_while_and_stale_claims_reopen(store):
+    runs = store.digest_runs
+    delayed = runs.claim("acme", "C0ACME001", T0, "w1", T0)
+    runs.finish(delayed, "delayed", T0, error="jira: 503")
+    stuck = runs.claim("acme", "C0ACME002", T0, "w1", T0)  # a process that died mid-run
+    later = T0 + dt.timedelta(minutes=6)
+    # Too early: both stay taken.
+    early = dict(stale_before=T0 - dt.timedelta(minutes=1), delayed_before=T0 - dt.timedelta(minutes=1))
+    assert runs.claimed_slots("C0ACME001", T0, **early) == {T0}
+    assert runs.claim("acme", "C0ACME001", T0, "w2", later, **early) is None
+    # Old enough: the scheduler plans them again and one process takes each over.
+    due = dict(stale_before=later, delayed_before=later)
+    assert runs.claimed_slots("C0ACME001", T0, **due) == set()
+    assert runs.claimed_slots("C0ACME002", T0, **due) == set()
+    assert runs.claim("acme", "C0ACME001", T0, "w2", later, **due) == delayed
+    assert runs.claim("acme", "C0ACME001", T0, "w3", later, **due) is None
+    assert runs.claim("acme", "C0ACME002", T0, "w2", later, **due) == stuck
+    assert runs.get(delayed)["status"] == "claimed" and runs.get(delayed)["finished_at"] is None

@@ -205,10 +205,27 @@ class AccountsConfig(_Model):
     def _unique(self) -> AccountsConfig:
         seen_keys: set[str] = set()
         seen_channels: dict[str, str] = {}
+        seen_projects: dict[str, str] = {}
+        seen_spaces: dict[str, str] = {}
         for account in self.accounts:
             if account.key in seen_keys:
                 raise ValueError(f"account key {account.key!r} is used twice")
             seen_keys.add(account.key)
+            # Webhooks are routed by project key and space: a project shared by two accounts
+            # would send one client's events to the other client's channels.
+            for project in account.jira.projects:
+                other = seen_projects.setdefault(project, account.key)
+                if other != account.key:
+                    raise ValueError(
+                        f"Jira project {project} belongs to both {other!r} and {account.key!r}; "
+                        "split it into two projects (routing by JQL is not supported)"
+                    )
+            if account.confluence is not None:
+                other = seen_spaces.setdefault(account.confluence.space, account.key)
+                if other != account.key:
+                    raise ValueError(
+                        f"Confluence space {account.confluence.space} belongs to both {other!r} and {account.key!r}"
+                    )
             for channel in account.channels:
                 # One channel, one account: otherwise one client could see another's data.
                 other = seen_channels.get(channel.id)

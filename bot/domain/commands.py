@@ -29,8 +29,9 @@ class CommandSpec:
     def name(self) -> str:
         return " ".join(self.path)
 
-    def usage(self, prefix: str = "/pulse") -> str:
-        public = " [public]" if self.can_be_public else ""
+    def usage(self, prefix: str = "/pulse", offer_public: bool = True) -> str:
+        # Mentions are always answered in a thread, so they have no `public` form.
+        public = " [public]" if self.can_be_public and offer_public else ""
         args = f" {self.args}" if self.args else ""
         return f"{prefix} {self.name}{args}{public}"
 
@@ -42,6 +43,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "Which account this channel belongs to, and for whom it is",
         min_role=Role.EXTERNAL,
         needs_account=True,
+        can_be_public=True,
     ),
 )
 

@@ -37,6 +37,8 @@ log = get_logger("pulse.digests")
 
 # A claim older than this belongs to a process that died mid-digest: another may take it over.
 STALE_CLAIM = dt.timedelta(minutes=15)
+# A slot delayed by a Jira outage is tried again this long after (while within its grace period).
+RETRY_DELAYED = dt.timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -143,12 +145,16 @@ class DigestService:
             except UpstreamError as exc:
                 if not exc.retryable or attempt >= len(self._retry_delays):
                     raise UpstreamUnavailable(
-                        exc.service, str(exc), retryable=exc.retryable, status=exc.status
+                        exc.service, exc.message, retryable=exc.retryable, status=exc.status
                     ) from exc
                 delay = max(self._retry_delays[attempt], exc.retry_after or 0)
                 log.warning("jira failed, retrying digest fetch", account=account.key, error=str(exc), retry_in_s=delay)
                 attempt += 1
                 await self._sleep(delay)
+
+    def close(self) -> None:
+        """Release the Jira worker threads."""
+        self._jira_pool.shutdown(wait=False, cancel_futures=True)
 
     # -- compose -----------------------------------------------------------------------------
 
@@ -207,23 +213,31 @@ class DigestService:
         """Post an already rendered digest on request (CLI `--post`); keyed by when it was asked."""
         return await self._post_messages(f"manual:{channel_id}:{stamp}", channel_id, rendered.messages)
 
-    async def notify_delayed(self, account: Account, since: dt.datetime, error: str) -> None:
-        """Tell the account's internal channels that a digest is late because Jira is down."""
+    async def notify_delayed(self, account: Account, slot: dt.datetime, since: dt.datetime, error: str) -> None:
+        """Tell the account's internal channels, once per slot, that a digest is late because Jira is down."""
         when = since.astimezone(account.tz).strftime("%Y-%m-%d %H:%M")
         text = translate(account.language, "digest.delayed", since=when)
+        log.warning("digest delayed", account=account.key, slot=slot.isoformat(), error=error)
         for channel in account.channels:
-            if channel.audience is Audience.INTERNAL:
-                try:
-                    await self._slack.post_message(channel.id, text)
-                except UpstreamError:
-                    log.exception("could not post the delay notice", channel=channel.id)
-        log.warning("digest delayed", account=account.key, error=error)
+            if channel.audience is not Audience.INTERNAL:
+                continue
+            # Recorded first: the client and internal digests of one slot, and every retry of
+            # it, share this notice (at most once is right for a notice).
+            key = f"delayed:{account.key}:{slot.isoformat()}:{channel.id}"
+            if not await asyncio.to_thread(self._store.posts.record, key, channel.id, None, None, self._clock()):
+                continue
+            try:
+                await self._slack.post_message(channel.id, text)
+            except UpstreamError:
+                log.exception("could not post the delay notice", channel=channel.id)
 
     async def run_slot(self, account: Account, channel: Channel, slot: dt.datetime) -> SlotResult:
         """Post the channel's digest for one schedule slot, exactly once across processes."""
         runs = self._store.digest_runs
         now = self._clock()
-        run_id = await asyncio.to_thread(runs.claim, account.key, channel.id, slot, worker_name(), now, now - STALE_CLAIM)
+        run_id = await asyncio.to_thread(
+            runs.claim, account.key, channel.id, slot, worker_name(), now, now - STALE_CLAIM, now - RETRY_DELAYED
+        )
         if run_id is None:
             return SlotResult("claimed-elsewhere")
         bound = log.bind(account=account.key, channel=channel.id, slot=slot.isoformat(), audience=channel.audience.value)
@@ -232,7 +246,7 @@ class DigestService:
             _digest, rendered, data = await self.compose(account, channel.audience, slot, since)
         except UpstreamUnavailable as exc:
             await asyncio.to_thread(runs.finish, run_id, "delayed", self._clock(), error=str(exc))
-            await self.notify_delayed(account, now, str(exc))
+            await self.notify_delayed(account, slot, now, str(exc))
             return SlotResult("delayed")
         url = await self.publish_status_page(account, data, slot, default_since(slot, since))
         if url:
@@ -241,7 +255,8 @@ class DigestService:
         try:
             ts = await self._post_messages(key, channel.id, rendered.messages)
         except UpstreamError as exc:
-            # Leave the claim in place: a later tick takes it over once stale and continues.
+            # Leave the claim in place: a later tick takes it over once stale (STALE_CLAIM) and
+            # continues after the parts already posted.
             bound.exception("posting the digest failed", error=str(exc))
             raise
         await asyncio.to_thread(

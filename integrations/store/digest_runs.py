@@ -21,11 +21,13 @@ class DigestRuns:
         worker: str,
         now: dt.datetime,
         stale_before: dt.datetime | None = None,
+        delayed_before: dt.datetime | None = None,
     ) -> int | None:
         """Claim a slot for this worker; None if another process holds or finished it.
 
-        A claim still `claimed` since before `stale_before` belongs to a process that died
-        mid-run: it is taken over (the posts table keeps already-posted parts from repeating).
+        Two kinds of earlier runs may be taken over: a claim still `claimed` since before
+        `stale_before` (its process died mid-run; the posts table keeps already-posted parts from
+        repeating), and a run `delayed` by a Jira outage that finished before `delayed_before`.
         """
         try:
             with self._engine.begin() as conn:
@@ -42,23 +44,19 @@ class DigestRuns:
                 return result.inserted_primary_key[0]
         except sa.exc.IntegrityError:
             pass
-        if stale_before is None:
+        retryable = _retryable(stale_before, delayed_before)
+        if retryable is None:
             return None
         with self._engine.begin() as conn:
-            # Conditional update: of two processes taking over, only one matches the old claim.
-            row = conn.execute(
-                sa.select(t.c.id, t.c.claimed_at)
-                .where(t.c.channel_id == channel_id, t.c.slot == slot, t.c.status == "claimed")
-                .where(t.c.claimed_at < stale_before)
-            ).first()
-            if row is None:
-                return None
+            # Conditional update: of two processes taking over, only one still matches.
             result = conn.execute(
                 t.update()
-                .where(t.c.id == row.id, t.c.status == "claimed", t.c.claimed_at == row.claimed_at)
-                .values(claimed_by=worker, claimed_at=now)
+                .where(t.c.channel_id == channel_id, t.c.slot == slot, retryable)
+                .values(status="claimed", claimed_by=worker, claimed_at=now, finished_at=None)
+                .returning(t.c.id)
             )
-            return row.id if result.rowcount == 1 else None
+            row = result.first()
+            return row.id if row else None
 
     def finish(
         self,
@@ -97,11 +95,24 @@ class DigestRuns:
             value = value.replace(tzinfo=dt.timezone.utc)
         return value
 
-    def claimed_slots(self, channel_id: str, since: dt.datetime) -> set[dt.datetime]:
-        """Slots of this channel at or after `since` that any process already claimed."""
+    def claimed_slots(
+        self,
+        channel_id: str,
+        since: dt.datetime,
+        stale_before: dt.datetime | None = None,
+        delayed_before: dt.datetime | None = None,
+    ) -> set[dt.datetime]:
+        """Slots of this channel at or after `since` that are taken: claimed, posted, skipped…
+
+        Runs that `claim` would take over (stale claims, delays old enough to retry) are not
+        taken: the scheduler plans them again.
+        """
+        query = sa.select(t.c.slot).where(t.c.channel_id == channel_id, t.c.slot >= since)
+        retryable = _retryable(stale_before, delayed_before)
+        if retryable is not None:
+            query = query.where(sa.not_(retryable))
         with self._engine.connect() as conn:
-            rows = conn.execute(sa.select(t.c.slot).where(t.c.channel_id == channel_id, t.c.slot >= since))
-            return {r.slot for r in rows}
+            return {r.slot for r in conn.execute(query)}
 
     def get(self, run_id: int) -> dict | None:
         with self._engine.connect() as conn:
@@ -112,3 +123,12 @@ class DigestRuns:
         with self._engine.connect() as conn:
             rows = conn.execute(sa.select(t).where(t.c.channel_id == channel_id).order_by(t.c.slot))
             return [dict(r._mapping) for r in rows]
+
+
+def _retryable(stale_before: dt.datetime | None, delayed_before: dt.datetime | None):
+    conditions = []
+    if stale_before is not None:
+        conditions.append(sa.and_(t.c.status == "claimed", t.c.claimed_at < stale_before))
+    if delayed_before is not None:
+        conditions.append(sa.and_(t.c.status == "delayed", t.c.finished_at < delayed_before))
+    return sa.or_(*conditions) if conditions else None

@@ -10,6 +10,10 @@ comment both as `comment_*` and inside `jira:issue_updated`). A key already in `
 posted again, so a crash or a retry re-runs the batch without repeating messages. The one window
 left is a crash between Slack's answer and the record: that message may appear twice.
 
+Failures are per delivery: an upstream error or an unexpected exception (logged with its
+traceback) marks only the deliveries it concerns, which are retried with backoff and
+dead-lettered (error text kept) after `max_attempts`; the rest of the batch goes on.
+
 Coalescing: `step()` (and so `run_forever`) waits until the oldest due delivery is `burst_window`
 old, then takes everything due: a storm within the window becomes one summary per channel.
 """
@@ -107,7 +111,8 @@ def post_key(delivery_id: str, channel_id: str, event: Event) -> str:
 class _Handled:
     item: InboxItem
     events: list[Event]
-    error: UpstreamError | None = None
+    # UpstreamError (retryable or not), or any unexpected exception: retried with backoff.
+    error: Exception | None = None
 
 
 @dataclass
@@ -201,7 +206,11 @@ class InboxWorker:
             await self._post_all(outgoing, report)
             await self._budget(handled, report)
         for h in handled:
-            await self._finish(h, report)
+            try:
+                await self._finish(h, report)
+            except Exception:
+                # Its lease expires and it is claimed again; the other outcomes still get recorded.
+                log.exception("recording the delivery outcome failed", inbox_id=h.item.id, delivery_id=h.item.delivery_id)
         log.info(
             "inbox batch",
             claimed=report.claimed,
@@ -213,7 +222,23 @@ class InboxWorker:
         )
         return report
 
+    def _failed(self, items: list[_Handled], exc: Exception, stage: str) -> None:
+        """Log an unexpected error (with its traceback) and retry only the deliveries it concerns."""
+        ids = {"delivery_id": items[0].item.delivery_id} if len(items) == 1 else {
+            "delivery_ids": [h.item.delivery_id for h in items]}
+        log.exception(f"delivery failed in {stage}; it will be retried", **ids)
+        for h in items:
+            h.error = h.error or exc
+
     async def _understand(self, item: InboxItem, report: BatchReport) -> _Handled | None:
+        try:
+            return await self._understand_one(item, report)
+        except Exception as exc:
+            h = _Handled(item, [])
+            self._failed([h], exc, "normalize")
+            return h
+
+    async def _understand_one(self, item: InboxItem, report: BatchReport) -> _Handled | None:
         try:
             payload = json.loads(item.body)
         except json.JSONDecodeError:
@@ -259,7 +284,7 @@ class InboxWorker:
                     version_ids.add(e.version.id)
         by_key: dict[str, Issue] = {}
         by_id: dict[str, Issue] = {}
-        failures: list[UpstreamError] = []
+        failures: list[Exception] = []
 
         async def fetch(jql: str) -> list[Issue]:
             report.jira_calls += 1
@@ -283,6 +308,10 @@ class InboxWorker:
                 for v in await asyncio.to_thread(self.jira.fetch_versions_for, projects):
                     version_projects[v.id] = v.project
         except UpstreamError as exc:
+            failures.append(exc)
+            version_projects = {}
+        except Exception as exc:
+            log.exception("lookup failed unexpectedly; deliveries needing it will be retried")
             failures.append(exc)
             version_projects = {}
         for h in handled:
@@ -315,8 +344,13 @@ class InboxWorker:
         for h in handled:
             if h.error is not None:
                 continue
-            for d in route(h.events, self.accounts, subscriptions):
-                key = post_key(h.item.delivery_id, d.channel.id, d.event)
+            try:
+                routed = [(d, post_key(h.item.delivery_id, d.channel.id, d.event))
+                          for d in route(h.events, self.accounts, subscriptions)]
+            except Exception as exc:
+                self._failed([h], exc, "routing")
+                continue
+            for d, key in routed:
                 if key in seen:
                     continue
                 seen.add(key)
@@ -332,15 +366,20 @@ class InboxWorker:
             messages = coalesce([d for _, d, _ in group], self.settings.burst_threshold)
             if len(messages) == 1 and isinstance(messages[0], Burst):
                 burst = messages[0]
-                outgoing.append(
-                    _Outgoing(
-                        burst.account, burst.channel, render_burst(burst),
-                        [k for _, _, k in group], _unique(h for h, _, _ in group),
-                    )
-                )
+                items = _unique(h for h, _, _ in group)
+                try:
+                    rendered = render_burst(burst)
+                except Exception as exc:
+                    self._failed(items, exc, "rendering")
+                    continue
+                outgoing.append(_Outgoing(burst.account, burst.channel, rendered, [k for _, _, k in group], items))
                 continue
             for h, d, key in group:
-                message = render_event(d.event, d.channel.audience, d.account)
+                try:
+                    message = render_event(d.event, d.channel.audience, d.account)
+                except Exception as exc:
+                    self._failed([h], exc, "rendering")
+                    continue
                 issue = d.event.issue_key if isinstance(d.event, JiraEvent) else None
                 outgoing.append(_Outgoing(d.account, d.channel, message, [key], [h], issue))
         return outgoing
@@ -367,6 +406,10 @@ class InboxWorker:
                     for h in later.items:
                         h.error = h.error or exc
                 return
+            except Exception as exc:
+                # A bug with this one message, not Slack being down: the rest of the channel goes on
+                # (holding it back would tie its deliveries' fate to this one's).
+                self._failed(o.items, exc, "posting")
 
     async def _post_one(self, o: _Outgoing) -> None:
         channel = o.channel.id
@@ -409,6 +452,8 @@ class InboxWorker:
                 log.warning("budget check failed", account=account.key, error=str(exc))
                 for h in items:
                     h.error = h.error or exc
+            except Exception as exc:
+                self._failed(items, exc, f"the budget check of {account.key}")
 
     async def _check_budget(self, account: Account, report: BatchReport) -> int:
         """Alert each audience on the thresholds its own view of the budget crossed; the number of
@@ -470,19 +515,23 @@ class InboxWorker:
             report.count("done")
             return
         s = self.settings
-        dead = (not exc.retryable) or item.attempts >= s.max_attempts
+        upstream = exc if isinstance(exc, UpstreamError) else None
+        # Unexpected errors may be passing (a bug hit by one payload state): retry, then give up.
+        retryable = upstream.retryable if upstream else True
+        dead = (not retryable) or item.attempts >= s.max_attempts
         delay = min(s.backoff_cap, s.backoff_base * (2 ** max(0, item.attempts - 1)))
-        if exc.retry_after:
-            delay = max(delay, dt.timedelta(seconds=exc.retry_after))
+        if upstream and upstream.retry_after:
+            delay = max(delay, dt.timedelta(seconds=upstream.retry_after))
         at = self.clock() + delay
-        await asyncio.to_thread(self.store.inbox.retry_later, item.id, str(exc)[:2000], at, dead)
+        error = str(exc) if upstream else f"{type(exc).__name__}: {exc}"
+        await asyncio.to_thread(self.store.inbox.retry_later, item.id, error[:2000], at, dead)
         report.count("dead" if dead else "retry")
         (log.error if dead else log.warning)(
             "delivery dead-lettered" if dead else "delivery will be retried",
             inbox_id=item.id,
             delivery_id=item.delivery_id,
             attempts=item.attempts,
-            error=str(exc),
+            error=error,
             retry_at=None if dead else at.isoformat(),
         )
 

@@ -382,3 +382,37 @@ async def test_an_unexpected_error_in_one_delivery_leaves_the_others_alone(store
     got = store.inbox.get(bad)
     assert (got.status, got.attempts, got.last_error) == ("dead", 2, "RuntimeError: boom")
     assert len(slack.messages) == 2
+
+
+async def test_every_edit_of_a_comment_is_posted_once(store):
+    slack = InMemorySlack()
+    jira = FakeJira({"TES-1": issue("TES-1")})
+    first = shared_fixture(f"{PIN}/comment_updated.json")  # comment 19259 edited at 15:14:50.725
+    second = copy.deepcopy(first)  # derived: the same comment edited again a minute later
+    second["timestamp"] = first["timestamp"] + 60_000
+    second["comment"]["updated"] = "2020-07-28T15:15:50.725-0700"
+    second["comment"]["body"] = "edited twice"
+    # Jira also tells the second edit inside jira:issue_updated (later, with its own timestamp).
+    copy_in_issue_updated = copy.deepcopy(second)
+    copy_in_issue_updated.update(webhookEvent="jira:issue_updated", issue_event_type_name="issue_comment_edited",
+                                 timestamp=second["timestamp"] + 150)
+    add(store, first, "d-1")
+    add(store, second, "d-2")
+    add(store, copy_in_issue_updated, "d-3")
+    await worker(store, slack, jira).run_once()
+    assert [m["text"].splitlines()[0] for m in slack.in_channel(ALPHA_INTERNAL)] == [
+        "Robin Diddams edited a comment on <https://pinpt-hq.atlassian.net/browse/TES-1|TES-1> Test issue"] * 2
+    # An edit that arrives again later (another batch) is still not repeated.
+    add(store, dict(second), "d-4")
+    assert (await worker(store, slack, jira).run_once()).messages == 0
+
+
+def test_comment_post_keys_tell_edits_apart_but_not_the_two_copies_of_a_new_comment():
+    from bot.domain.events import normalize
+
+    (edit,) = normalize(shared_fixture(f"{PIN}/comment_updated.json")).events
+    later = dataclasses.replace(edit, comment=dataclasses.replace(edit.comment, updated="2020-07-28T15:15:50.725-0700"))
+    assert post_key("d-1", "C1", edit) == "event:C1:jira:comment_updated:comment:19259:2020-07-28T15:14:50.725-0700"
+    assert post_key("d-2", "C1", later) != post_key("d-1", "C1", edit)
+    (created,) = normalize(shared_fixture(f"{PIN}/comment_created.json")).events
+    assert post_key("d-1", "C1", created) == "event:C1:jira:comment_created:comment:19259"

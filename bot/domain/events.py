@@ -161,6 +161,9 @@ class CommentFacts:
     author: Person | None = None
     visibility: str | None = None  # e.g. "role:Administrators"
     jsd_public: bool | None = None
+    # When the comment was last edited, as Jira wrote it: the same in `comment_updated` and in
+    # the copy inside `jira:issue_updated`, different for every edit.
+    updated: str | None = None
 
     @property
     def restricted(self) -> bool:
@@ -247,7 +250,10 @@ class JiraEvent:
         """Same change, same key: Jira sends a comment both as `comment_*` and inside
         `jira:issue_updated`, so the worker drops the second copy by this key."""
         if self.comment is not None:
-            return f"jira:{self.type}:comment:{self.comment.id}"
+            if self.type is EventType.COMMENT_CREATED:
+                return f"jira:{self.type}:comment:{self.comment.id}"
+            # A comment is edited (and deleted) again and again: each edit is its own news.
+            return f"jira:{self.type}:comment:{self.comment.id}:{self.comment.updated or self.timestamp_ms}"
         if self.worklog is not None:
             return f"jira:{self.type}:worklog:{self.worklog.id}:{self.timestamp_ms}"
         subject = self.issue_key or self.issue_id or (self.version and self.version.id) or (

@@ -136,6 +136,7 @@ def comment_facts(comment: Any) -> CommentFacts:
         author=person(comment.get("author")),
         visibility=vis_text,
         jsd_public=jsd_public if isinstance(jsd_public, bool) else None,
+        updated=_str(comment.get("updated")),
     )
 
 

@@ -5,8 +5,9 @@ One batch (`run_once`): claim due deliveries (leased) → normalize → look up 
 bursts per channel → render → post (channels in parallel, in order within a channel) → record.
 
 Exactly-once posting: every message is keyed by its cause before it is posted
-(`delivery:{delivery_id}:{channel}:{dedupe_key}`; comments by comment id, because Jira sends one
-comment both as `comment_*` and inside `jira:issue_updated`). A key already in `posts` is never
+(`delivery:{delivery_id}:{channel}:{dedupe_key}`; comments by comment id, and edits by comment id
+and edit time, because Jira sends one comment change both as `comment_*` and inside
+`jira:issue_updated`). A key already in `posts` is never
 posted again, so a crash or a retry re-runs the batch without repeating messages. The one window
 left is a crash between Slack's answer and the record: that message may appear twice.
 
@@ -34,6 +35,7 @@ from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
 from bot.domain.budget import budget_period, budget_status
 from bot.domain.events import (
     Event,
+    EventType,
     JiraEvent,
     Outcome,
     attach_issue,
@@ -96,8 +98,11 @@ class BatchReport:
 
 def post_key(delivery_id: str, channel_id: str, event: Event) -> str:
     """The exactly-once key of one event in one channel."""
-    if isinstance(event, JiraEvent) and event.comment is not None:
-        # The same comment arrives in two deliveries (comment_* and jira:issue_updated).
+    if isinstance(event, JiraEvent) and event.comment is not None and (
+        event.type is EventType.COMMENT_CREATED or event.comment.updated or event.timestamp_ms
+    ):
+        # The same comment change arrives in two deliveries (comment_* and jira:issue_updated):
+        # keyed by the comment (new ones) or by the comment and its edit time (edits, deletes).
         key = f"event:{channel_id}:{event.dedupe_key}"
     else:
         key = f"delivery:{delivery_id}:{channel_id}:{event.dedupe_key}"

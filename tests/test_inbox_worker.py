@@ -416,3 +416,43 @@ def test_comment_post_keys_tell_edits_apart_but_not_the_two_copies_of_a_new_comm
     assert post_key("d-2", "C1", later) != post_key("d-1", "C1", edit)
     (created,) = normalize(shared_fixture(f"{PIN}/comment_created.json")).events
     assert post_key("d-1", "C1", created) == "event:C1:jira:comment_created:comment:19259"
+
+
+ZC = "zulip/zerver/webhooks/confluence/fixtures"
+
+
+@pytest.mark.parametrize(
+    ("path", "source", "reason"),
+    [
+        # Data Center bodies name the page only by id; ConfluencePort has no content lookup.
+        (f"{ZC}/page_created.json", "confluence", "Confluence Data Center body names the content only by id"),
+        # Sprint bodies name only the board; JiraPort has no board → project lookup.
+        (f"{PIN}/sprint_started.json", "jira", "sprint event names only its board"),
+    ],
+)
+async def test_events_no_port_can_route_are_unsupported_not_silently_done(store, path, source, reason):
+    from structlog.testing import capture_logs
+
+    slack = InMemorySlack()
+    body = shared_fixture(path)
+    store.inbox.add(source, "d-1", json.dumps(body), body.get("webhookEvent") or body.get("event"), NOW)
+    (item,) = store.inbox.list()
+    with capture_logs() as logs:
+        report = await worker(store, slack, FakeJira()).run_once()
+    assert report.statuses == {"unsupported": 1} and slack.messages == []
+    got = store.inbox.get(item.id)
+    assert got.status == "unsupported" and got.last_error.startswith(reason)
+    (logged,) = [e for e in logs if e["event"] == "webhook unsupported"]
+    assert logged["logger"] == "pulse.webhooks.unsupported" and logged["reason"] == got.last_error
+
+
+async def test_confluence_cloud_page_reaches_the_client_without_a_name_lookup(store):
+    slack = InMemorySlack()
+    body = shared_fixture("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json")  # space FI
+    store.inbox.add("confluence", "c-1", json.dumps(body), "page_created", NOW)
+    report = await worker(store, slack).run_once()
+    assert report.statuses == {"done": 1}
+    # The body names the actor by account id only; nobody looks it up, so the name is "someone"
+    # (the renderer's word, lower case even at the start).
+    assert sorted((m["channel"], m["text"].split(" <")[0]) for m in slack.messages) == [
+        (ALPHA_CLIENT, "someone created the page"), (ALPHA_INTERNAL, "someone created the page")]

@@ -1,9 +1,9 @@
 """Confluence webhook bodies (Cloud and Data Center) → internal events.
 
 The two flavours differ a lot:
-- Data Center sends `{"event": "page_created", "userKey": …, "page": {"id": …}}`: ids only, so
-  the worker fetches the content (`GET /rest/api/content/{id}?expand=space,version,container`)
-  and the user, and calls `enrich`.
+- Data Center sends `{"event": "page_created", "userKey": …, "page": {"id": …}}`: ids only. It
+  needs the content (`GET /rest/api/content/{id}?expand=space,version,container`) and the user,
+  then `enrich`; ConfluencePort has no such lookup yet, so the worker records these `unsupported`.
 - Cloud sends `{"userAccountId": …, "page": {"spaceKey", "title", "self", "version"…}}` and no
   event name at all: it is only in the webhook registration, so the caller passes it as
   `event_hint` (from the webhook URL). Trashed, restored and removed bodies are byte-identical.

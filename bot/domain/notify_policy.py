@@ -20,6 +20,10 @@ from bot.domain.subscriptions import Subscription, wanted
 
 # Changelog fields that are logged time or estimates: money in disguise (hours x rate).
 TIME_TRACKING_FIELDS = frozenset({"timespent", "timeestimate", "timeoriginalestimate", "worklogid"})
+# Lookups that only give a name to show: they never change what a client may see, so the
+# client is not kept waiting for them (Confluence Cloud names the actor by account id only;
+# the message then names the mapped Slack user or "Someone").
+NAME_ONLY_LOOKUPS = frozenset({"user"})
 # Changelog names of the issue security level (Cloud and Server spell it "security").
 SECURITY_FIELDS = frozenset({"security", "security level"})
 
@@ -81,8 +85,9 @@ def event_verdict(event: Event, audience: Audience, account: Account) -> Verdict
     """May a channel of this audience (of this account) see this event? With the reason if not."""
     if audience is Audience.INTERNAL:
         return _OK
-    if event.needs_lookup():
-        return Verdict(False, "needs lookup first: " + ", ".join(event.needs_lookup()))
+    missing = [m for m in event.needs_lookup() if m not in NAME_ONLY_LOOKUPS]
+    if missing:
+        return Verdict(False, "needs lookup first: " + ", ".join(missing))
     if isinstance(event, JiraEvent):
         return _jira_verdict(event, account)
     return _OK

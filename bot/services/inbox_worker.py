@@ -60,6 +60,14 @@ _ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]*-\d+")
 _DIGITS = re.compile(r"\d+")
 MAX_KEY = 200  # posts.key column length
 
+# Lookups no port offers yet (JiraPort: issues and versions only; ConfluencePort: publishing only).
+# Events that need one to be routed at all are recorded `unsupported`, never silently `done`.
+_LOOKUP_GAPS = {
+    "content": "Confluence Data Center body names the content only by id, and ConfluencePort has no content lookup",
+    "board": "sprint event names only its board, and JiraPort has no board lookup to find the project",
+}
+_JIRA_LOOKUPS = frozenset({"issue", "linked_issue", "project"})
+
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
@@ -118,6 +126,8 @@ class _Handled:
     events: list[Event]
     # UpstreamError (retryable or not), or any unexpected exception: retried with backoff.
     error: Exception | None = None
+    # Why no event of the delivery can be routed with the ports we have (outcome `unsupported`).
+    unsupported: str | None = None
 
 
 @dataclass
@@ -207,6 +217,7 @@ class InboxWorker:
         handled = [h for h in (await asyncio.gather(*(self._understand(i, report) for i in items))) if h]
         if handled:
             await self._lookup(handled, report)
+            self._drop_unroutable(handled)
             outgoing = await self._plan(handled, report)
             await self._post_all(outgoing, report)
             await self._budget(handled, report)
@@ -329,6 +340,33 @@ class InboxWorker:
                         h.error = failures[0]
                 new_events.append(e)
             h.events = new_events
+
+    def _lookup_gap(self, event: Event) -> str | None:
+        """Why this event can never be routed with the ports we have, or None."""
+        if event.routing_key is not None:
+            return None
+        for kind in event.needs_lookup():
+            if kind in _LOOKUP_GAPS:
+                return _LOOKUP_GAPS[kind]
+            if kind in _JIRA_LOOKUPS and self.jira is None:
+                return f"no Jira client to look up the {kind}"
+        return None
+
+    def _drop_unroutable(self, handled: list[_Handled]) -> None:
+        for h in handled:
+            if h.error is not None:
+                continue
+            gaps = [(e, gap) for e in h.events if (gap := self._lookup_gap(e))]
+            if not gaps:
+                continue
+            if len(gaps) == len(h.events):
+                h.unsupported, h.events = gaps[0][1], []
+                continue
+            unsupported = get_logger(Outcome.UNSUPPORTED.logger_name)
+            for e, gap in gaps:
+                unsupported.info("webhook event unsupported", delivery_id=h.item.delivery_id,
+                                 inbox_id=h.item.id, event_type=e.type.value, reason=gap)
+            h.events = [e for e in h.events if not self._lookup_gap(e)]
 
     # --- routing and coalescing ---------------------------------------------------------------
 
@@ -515,6 +553,14 @@ class InboxWorker:
 
     async def _finish(self, h: _Handled, report: BatchReport) -> None:
         item, exc = h.item, h.error
+        if exc is None and h.unsupported:
+            get_logger(Outcome.UNSUPPORTED.logger_name).info(
+                "webhook unsupported", source=item.source, delivery_id=item.delivery_id, inbox_id=item.id,
+                webhook_event=item.event_name, reason=h.unsupported,
+            )
+            await asyncio.to_thread(self.store.inbox.finish, item.id, Outcome.UNSUPPORTED.value, h.unsupported)
+            report.count(Outcome.UNSUPPORTED.value)
+            return
         if exc is None:
             await asyncio.to_thread(self.store.inbox.finish, item.id, "done")
             report.count("done")

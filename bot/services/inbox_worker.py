@@ -277,7 +277,8 @@ class InboxWorker:
     # --- lookups ------------------------------------------------------------------------------
 
     async def _lookup(self, handled: list[_Handled], report: BatchReport) -> None:
-        """Fill in issues and projects events only name by id: few calls, batched keys."""
+        """Fill in issues and projects events only name by id: few calls, batched keys. A failed
+        lookup fails only the deliveries that needed what it would have found."""
         if self.jira is None:
             return
         keys: set[str] = set()
@@ -300,46 +301,89 @@ class InboxWorker:
                     version_ids.add(e.version.id)
         by_key: dict[str, Issue] = {}
         by_id: dict[str, Issue] = {}
-        failures: list[Exception] = []
+        failed_keys: dict[str, Exception] = {}
+        failed_ids: dict[str, Exception] = {}
 
         async def fetch(jql: str) -> list[Issue]:
             report.jira_calls += 1
             return await asyncio.to_thread(self.jira.fetch_issues, jql)
 
-        try:
-            ordered = sorted(keys)
-            n = self.settings.jql_keys_per_query
-            for i in range(0, len(ordered), n):
-                for issue in await fetch("key in (" + ", ".join(ordered[i : i + n]) + ")"):
+        async def fetch_keys(chunk: list[str]) -> None:
+            try:
+                for issue in await fetch("key in (" + ", ".join(chunk) + ")"):
                     by_key[issue.key] = issue
-            # `Issue` carries no numeric id, so ids cannot be matched back from a batched result.
-            for issue_id in sorted(ids):
+            except UpstreamError as exc:
+                if len(chunk) > 1 and exc.status == 400 and not exc.retryable:
+                    # Jira rejects a whole `key in (…)` when one key does not exist or is not
+                    # visible to us: ask key by key, so only that key's deliveries fail.
+                    for key in chunk:
+                        await fetch_keys([key])
+                    return
+                log.warning("jira issue lookup failed", keys=chunk, error=str(exc), retryable=exc.retryable)
+                failed_keys.update(dict.fromkeys(chunk, exc))
+            except Exception as exc:
+                log.exception("jira issue lookup failed unexpectedly", keys=chunk)
+                failed_keys.update(dict.fromkeys(chunk, exc))
+
+        ordered = sorted(keys)
+        n = self.settings.jql_keys_per_query
+        for i in range(0, len(ordered), n):
+            await fetch_keys(ordered[i : i + n])
+        # `Issue` carries no numeric id, so ids cannot be matched back from a batched result.
+        for issue_id in sorted(ids):
+            try:
                 found = await fetch(f"id = {issue_id}")
-                if found:
-                    by_id[issue_id] = found[0]
-            version_projects: dict[str, str] = {}
-            if version_ids:
-                projects = [p for a in self.accounts.accounts for p in a.jira.projects]
-                report.jira_calls += len(projects)
-                for v in await asyncio.to_thread(self.jira.fetch_versions_for, projects):
-                    version_projects[v.id] = v.project
-        except UpstreamError as exc:
-            failures.append(exc)
-            version_projects = {}
-        except Exception as exc:
-            log.exception("lookup failed unexpectedly; deliveries needing it will be retried")
-            failures.append(exc)
-            version_projects = {}
+            except Exception as exc:
+                if isinstance(exc, UpstreamError):
+                    log.warning("jira issue lookup failed", issue_id=issue_id, error=str(exc))
+                else:
+                    log.exception("jira issue lookup failed unexpectedly", issue_id=issue_id)
+                failed_ids[issue_id] = exc
+                continue
+            if found:
+                by_id[issue_id] = found[0]
+        version_projects, version_error = await self._version_projects(version_ids, report)
         for h in handled:
             new_events = []
             for e in h.events:
                 if isinstance(e, JiraEvent):
                     e = _attach(e, by_key, by_id, version_projects)
-                    if failures and e.needs_lookup():
+                    error = _lookup_failure(e, failed_keys, failed_ids, version_error)
+                    if error is not None:
                         # Without the lookup the client could never see it: try the delivery later.
-                        h.error = failures[0]
+                        h.error = h.error or error
                 new_events.append(e)
             h.events = new_events
+
+    async def _version_projects(
+        self, version_ids: set[str], report: BatchReport
+    ) -> tuple[dict[str, str], Exception | None]:
+        """Project key of each version id (versions name only a numeric project id), and the
+        first error of a project whose versions could not be read."""
+        if not version_ids:
+            return {}, None
+        projects = [p for a in self.accounts.accounts for p in a.jira.projects]
+        report.jira_calls += len(projects)
+        try:
+            versions = await asyncio.to_thread(self.jira.fetch_versions_for, projects)
+            return {v.id: v.project for v in versions}, None
+        except Exception as exc:
+            log.warning("jira version lookup failed; asking project by project", error=str(exc))
+        # One project failing fails the combined call: ask each alone, so the others still count.
+        found: dict[str, str] = {}
+        first_error: Exception | None = None
+        for project in projects:
+            report.jira_calls += 1
+            try:
+                for v in await asyncio.to_thread(self.jira.fetch_versions, project):
+                    found[v.id] = v.project
+            except Exception as exc:
+                if isinstance(exc, UpstreamError):
+                    log.warning("jira version lookup failed", project=project, error=str(exc))
+                else:
+                    log.exception("jira version lookup failed unexpectedly", project=project)
+                first_error = first_error or exc
+        return found, first_error
 
     def _lookup_gap(self, event: Event) -> str | None:
         """Why this event can never be routed with the ports we have, or None."""
@@ -600,6 +644,24 @@ def _attach(e: JiraEvent, by_key: dict[str, Issue], by_id: dict[str, Issue], ver
     if "project" in e.needs_lookup() and e.version is not None and e.version.id in versions:
         e = attach_project(e, versions[e.version.id])
     return e
+
+
+def _lookup_failure(
+    e: JiraEvent, failed_keys: dict[str, Exception], failed_ids: dict[str, Exception], version_error: Exception | None
+) -> Exception | None:
+    """The failed lookup that left this event without what it needs, if one did."""
+    missing = e.needs_lookup()
+    if "issue" in missing:
+        if e.issue and e.issue.key in failed_keys:
+            return failed_keys[e.issue.key]
+        if e.issue_id in failed_ids:
+            return failed_ids[e.issue_id]
+    if "linked_issue" in missing and e.link and e.link.destination_issue_id in failed_ids:
+        return failed_ids[e.link.destination_issue_id]
+    if "project" in missing and e.version is not None:
+        # A version names no project key: any project whose versions we could not read may own it.
+        return version_error
+    return None
 
 
 def _unique(items: Iterable[_Handled]) -> list[_Handled]:

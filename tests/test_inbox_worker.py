@@ -241,7 +241,7 @@ async def test_worklog_over_a_threshold_alerts_once_per_threshold_and_period(sto
     add(store, f"{ZJ}/worklog_created.json", "d-1")
     report = await worker(store, slack, jira).run_once()
     assert report.alerts == 1
-    assert jira.jql == ["id = 10014", 'project in (TES, GOLD) AND worklogDate >= "2026-11-01"']
+    assert jira.jql == ["id = 10014", 'project in (TES, GOLD) AND worklogDate >= "2026-10-31"']
     (alert,) = [m for m in slack.messages if "budget" in m["text"]]
     assert alert["channel"] == ALPHA_INTERNAL  # alert_client is off
     assert alert["text"].splitlines() == [
@@ -540,3 +540,32 @@ async def test_one_projects_version_lookup_failing_does_not_fail_the_others(stor
     assert store.inbox.get(released).status == "done" and store.inbox.get(unknown).status == "pending"
     assert store.inbox.get(unknown).last_error == "jira: HTTP 503"
     assert sorted(m["channel"] for m in slack.messages) == [ALPHA_CLIENT, ALPHA_INTERNAL]
+
+
+class WorklogDateJira(FakeJira):
+    """Reads `worklogDate >= "D"` as Jira does: in the Jira user's timezone (here UTC), not the account's."""
+
+    def fetch_issues(self, jql):
+        if m := re.search(r'worklogDate >= "(\d{4}-\d\d-\d\d)"', jql):
+            self.jql.append(jql)
+            first = dt.date.fromisoformat(m.group(1))
+            return [i for i in self.issues.values()
+                    if any(w.started.astimezone(dt.UTC).date() >= first for w in i.worklogs)]
+        return super().fetch_issues(jql)
+
+
+async def test_budget_alert_counts_work_logged_in_the_first_hour_of_the_period(store):
+    slack = InMemorySlack()
+    # 1 Nov 00:30 in Berlin (the account's day that counts) is still 31 Oct in UTC.
+    first_hour = Worklog(id="w1", issue_key="GOLD-7", started=dt.datetime(2026, 10, 31, 23, 30, tzinfo=dt.UTC),
+                         seconds=int(8.5 * 3600))
+    gold = issue("GOLD-7", worklogs=(first_hour,))
+    jira = WorklogDateJira({"GOLD-7": gold}, by_id={"10014": gold})
+    add(store, f"{ZJ}/worklog_created.json", "d-1")
+    report = await worker(store, slack, jira).run_once()
+    assert report.alerts == 1
+    # The same one-day margin as the digest query (bot.domain.digest_query.earliest_needed).
+    assert jira.jql[-1] == 'project in (TES, GOLD) AND worklogDate >= "2026-10-31"'
+    (alert,) = slack.in_channel(ALPHA_INTERNAL)
+    assert alert["text"].splitlines()[:2] == [
+        "⚠️ Alpha: 80% of the budget used", "8.5 h of 10 h used (85%) in Nov 1, 2026 – Nov 30, 2026."]

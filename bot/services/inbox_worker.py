@@ -33,6 +33,7 @@ from typing import Any
 
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
 from bot.domain.budget import budget_period, budget_status
+from bot.domain.digest_query import earliest_needed
 from bot.domain.events import (
     Event,
     EventType,
@@ -559,7 +560,10 @@ class InboxWorker:
         }
         if all(set(account.budget.thresholds) <= sent[a] for a in audiences):
             return 0  # every threshold already alerted this period: no Jira call needed
-        jql = f'{account.jira.scope_jql()} AND worklogDate >= "{period.start.isoformat()}"'
+        # Jira reads the date in its user's timezone: start where the digest query starts (a day
+        # early), or work logged early on the period's first local day is missed.
+        first = earliest_needed(account, now, since=now)
+        jql = f'{account.jira.scope_jql()} AND worklogDate >= "{first.isoformat()}"'
         report.jira_calls += 1
         issues = await asyncio.to_thread(self.jira.fetch_issues, jql)
         alerted = 0

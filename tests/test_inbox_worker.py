@@ -569,3 +569,13 @@ async def test_budget_alert_counts_work_logged_in_the_first_hour_of_the_period(s
     (alert,) = slack.in_channel(ALPHA_INTERNAL)
     assert alert["text"].splitlines()[:2] == [
         "⚠️ Alpha: 80% of the budget used", "8.5 h of 10 h used (85%) in Nov 1, 2026 – Nov 30, 2026."]
+
+
+def test_the_worker_reads_the_one_shared_clock(store):
+    import bot.clock
+    import bot.services.inbox_worker as inbox_worker
+
+    now = bot.clock.utc_now()
+    assert now.tzinfo is dt.timezone.utc
+    assert inbox_worker.utc_now is bot.clock.utc_now
+    assert InboxWorker(store, ACCOUNTS, InMemorySlack()).clock is bot.clock.utc_now

@@ -343,3 +343,23 @@ def test_replay_renders_what_the_client_would_get_and_refuses_other_accounts():
     assert (other.decisions[0].allowed, other.decisions[0].reason) == (False, "belongs to 'TES', not to account 'beta'")
     ignored = replay(shared_fixture(f"{J2M}/issue/updated/rank-changed.json"), I, BETA)
     assert (ignored.delivery.outcome.value, ignored.decisions) == ("ignored", ())
+
+
+def test_replay_asks_the_routing_rule_which_account_an_event_belongs_to(monkeypatch):
+    import bot.domain.replay as replay_module
+
+    asked = []
+    real = replay_module.account_for
+    monkeypatch.setattr(replay_module, "account_for", lambda e, accounts: asked.append(e.routing_key) or real(e, accounts))
+    cases = [
+        (f"{PIN}/jira:issue_updated.due_date.json", None),  # TES → alpha
+        (f"{PIN}/jira:issue_deleted.json", None),  # TIGR → beta
+        ("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json", "page_created"),  # FI → alpha
+    ]
+    for path, hint in cases:
+        for acct in (ALPHA, BETA):
+            owner = {d.account.key for d in route(events(path, hint), ACCOUNTS, {
+                "C0ALPHA02": [parse_subscription("all")], "C0BETA002": [parse_subscription("all")]})}
+            (decision,) = replay(shared_fixture(path), I, acct, event_hint=hint).decisions
+            assert decision.allowed is (owner == {acct.key}), (path, acct.key)
+    assert asked == ["TES", "TES", "TIGR", "TIGR", "FI", "FI"]

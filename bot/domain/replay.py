@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.domain.accounts import Account, Audience
-from bot.domain.events import ConfluenceEvent, Event, NormalizedDelivery, normalize
-from bot.domain.notify_policy import event_verdict
+from bot.domain.accounts import Account, AccountsConfig, Audience
+from bot.domain.events import Event, NormalizedDelivery, normalize
+from bot.domain.notify_policy import account_for, event_verdict
 from bot.domain.subscriptions import Subscription, wanted
 from bot.render.digest import Message
 from bot.render.notifications import render_event
@@ -63,7 +63,8 @@ def replay(
         verdict = event_verdict(event, audience, account)
         reason = verdict.reason
         allowed = verdict.allowed
-        if allowed and not _belongs(event, account):
+        # The routing rule itself (not a copy): replay must not disagree with what was delivered.
+        if allowed and account_for(event, AccountsConfig(accounts=[account])) is None:
             allowed, reason = False, f"belongs to {event.routing_key!r}, not to account {account.key!r}"
         subscribed = wanted(event, audience, subscriptions)
         message = render_event(event, audience, account, language) if allowed and subscribed else None
@@ -71,9 +72,3 @@ def replay(
             reason = "not subscribed"
         decisions.append(ReplayDecision(event, allowed, reason, subscribed, message))
     return ReplayResult(delivery, tuple(decisions))
-
-
-def _belongs(event: Event, account: Account) -> bool:
-    if isinstance(event, ConfluenceEvent):
-        return account.confluence is not None and event.space_key == account.confluence.space
-    return event.project_key in account.jira.projects

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.clock import utc_now
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
 from bot.domain.budget import budget_period, budget_status
 from bot.domain.digest_query import earliest_needed
@@ -68,10 +69,6 @@ _LOOKUP_GAPS = {
     "board": "sprint event names only its board, and JiraPort has no board lookup to find the project",
 }
 _JIRA_LOOKUPS = frozenset({"issue", "linked_issue", "project"})
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import os
 import re
+import sys
 import tempfile
 import threading
 import time
@@ -63,7 +64,9 @@ def utc_now() -> dt.datetime:
 
 def _serve(kind: str, url: str | None, port_pipe) -> None:
     """Child process: serve the bare or the real app on a free loopback port (own GIL)."""
-    configure_logging("WARNING", json=True)
+    # As in production: INFO, JSON, one line per accepted webhook (written to /dev/null here).
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    configure_logging("INFO", json=True)
     if kind == "bare":
         app = bare_app()
     else:

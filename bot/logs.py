@@ -71,10 +71,10 @@ def configure_logging(level: str | int = "INFO", json: bool | None = None) -> No
     """Configure structlog and the stdlib root logger once, at start-up."""
     if json is None:
         json = not sys.stderr.isatty()
+    numeric_level = logging.getLevelName(level) if isinstance(level, str) else level
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
+        structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     if json:
@@ -82,14 +82,18 @@ def configure_logging(level: str | int = "INFO", json: bool | None = None) -> No
     else:
         # Tracebacks rendered (and scrubbed) here too; the console renderer then prints the text.
         final = [_render_exc_then_redact, structlog.dev.ConsoleRenderer()]
+    # Our own events take structlog's direct path (level filtered before any processing): the
+    # webhook intake logs a line per request, and the stdlib route cost half of its time.
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[_logger_key, *shared, *final],
+        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
         cache_logger_on_first_use=True,
     )
+    # Libraries' stdlib loggers (Bolt, slack_sdk, APScheduler, atlassian, uvicorn) are rendered
+    # by the same processors, so every line looks alike and is scrubbed alike.
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, structlog.stdlib.ExtraAdder()],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
     )
     handler = logging.StreamHandler(sys.stderr)
@@ -102,6 +106,15 @@ def configure_logging(level: str | int = "INFO", json: bool | None = None) -> No
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+def get_logger(name: str) -> Any:
     """A named structlog logger (names like `pulse.webhooks.anomalous` can be filtered on)."""
-    return structlog.get_logger(name)
+    # Bound lazily: modules create their logger at import time, before configure_logging runs.
+    # (`logger=` itself is a parameter name of structlog's wrap_logger, hence the detour.)
+    return structlog.get_logger(logger_name=name)
+
+
+def _logger_key(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    # Same key as the stdlib route's add_logger_name, so every line names its logger alike.
+    if "logger_name" in event_dict:
+        event_dict["logger"] = event_dict.pop("logger_name")
+    return event_dict

@@ -130,9 +130,10 @@ def webhook_endpoint(
             bytes=len(body),
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
-        return JSONResponse(
-            {"status": "accepted" if stored else "duplicate", "delivery_id": delivery_id},
+        return Response(
+            orjson.dumps({"status": "accepted" if stored else "duplicate", "delivery_id": delivery_id}),
             status_code=202,
+            media_type="application/json",
         )
 
     return endpoint

@@ -57,3 +57,11 @@ def test_nested_secret_keys_and_tracebacks(captured):
     assert line["headers"] == {"X-Hub-Signature": "[redacted]", "Content-Type": "json"}
     assert "ab" * 32 not in line["exception"]
     assert "RuntimeError" in line["exception"]
+
+
+def test_loggers_created_at_import_time_follow_the_later_configuration(captured):
+    import bot.web  # its module-level logger exists before configure_logging ran
+
+    bot.web.log.info("webhook accepted", source="jira")
+    (line,) = _lines(captured)
+    assert (line["event"], line["logger"], line["source"]) == ("webhook accepted", "pulse.web", "jira")

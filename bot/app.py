@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
 from bot.accounts_file import load_accounts
+from bot.clock import utc_now
 from bot.domain.accounts import AccountsConfig
 from bot.listeners import ListenerDeps, register_all
 from bot.logs import get_logger
@@ -33,10 +34,6 @@ from integrations.slack import SlackWeb, make_web_client
 from integrations.store.store import Store
 
 log = get_logger("pulse.app")
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def create_bolt_app(

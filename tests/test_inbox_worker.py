@@ -457,7 +457,7 @@ async def test_confluence_cloud_page_reaches_the_client_without_a_name_lookup(st
     # The body names the actor by account id only; nobody looks it up, so the name is "someone"
     # (the renderer's word, lower case even at the start).
     assert sorted((m["channel"], m["text"].split(" <")[0]) for m in slack.messages) == [
-        (ALPHA_CLIENT, "someone created the page"), (ALPHA_INTERNAL, "someone created the page")]
+        (ALPHA_CLIENT, "Someone created the page"), (ALPHA_INTERNAL, "Someone created the page")]
 
 
 class PickyJira(FakeJira):

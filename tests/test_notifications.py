@@ -314,7 +314,7 @@ def test_render_versions_sprints_links_and_pages():
     assert render_event(link, I, ALPHA).text == "*TES-1* Test issue for Robin blocks *TES-2*"
     page = one("taxonomies-for-confluence/src/test/resources/requests/BlogCreated.json", "blog_created")
     assert render_event(page, I, ALPHA).text == (
-        "someone published the blog post <https://dalstonsemantics.atlassian.net/wiki/spaces/~323528440/blog/2021/09/19/1192525828/Simple+Blog+Post|Simple Blog Post>"
+        "Someone published the blog post <https://dalstonsemantics.atlassian.net/wiki/spaces/~323528440/blog/2021/09/19/1192525828/Simple+Blog+Post|Simple Blog Post>"
     )
 
 

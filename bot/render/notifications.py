@@ -307,12 +307,19 @@ def _confluence_headline(event: ConfluenceEvent, language: str) -> str:
     return _t(language, event.type, actor=_name(event.actor, language), page=page)
 
 
+def _sentence(text: str, language: str) -> str:
+    # "someone created the page …" when the actor is unknown: a message starts with a capital.
+    # (Only that word: user names keep their own spelling.)
+    someone = _t(language, "someone")
+    return someone.capitalize() + text[len(someone):] if text.startswith(someone) else text
+
+
 def render_event(event: Event, audience: Audience, account: Account, language: str | None = None) -> Message:
     """One channel message for one event, in the account's (or the given) language."""
     language = _lang(language or account.language)
     blocks: list[dict[str, Any]] = []
     if isinstance(event, JiraEvent):
-        headline = _jira_headline(event, audience, account, language)
+        headline = _sentence(_jira_headline(event, audience, account, language), language)
         blocks.append(_section(headline))
         text = headline
         if event.comment is not None and event.type is not E.COMMENT_DELETED:
@@ -322,7 +329,7 @@ def render_event(event: Event, audience: Audience, account: Account, language: s
                 blocks.append(_section(quoted))
                 text = f"{headline}\n{quoted}"
     else:
-        headline = _confluence_headline(event, language)
+        headline = _sentence(_confluence_headline(event, language), language)
         blocks.append(_section(headline))
         text = headline
     return Message(text=text, blocks=blocks)

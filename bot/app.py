@@ -159,6 +159,22 @@ def _secret(value) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
+def build_commands(
+    accounts: AccountsConfig,
+    digests: DigestService | None,
+    store: Store | None,
+    clock: Callable[[], dt.datetime] = utc_now,
+    jira_browse_url: str | None = None,
+) -> CommandService:
+    """The `/pulse` command table with every feature's commands."""
+    commands = CommandService(accounts)
+    if digests is not None:
+        register_digest_commands(commands, digests, clock, jira_browse_url)
+    if store is not None:
+        register_subscribe_commands(commands, store, accounts, clock)
+    return commands
+
+
 def build_listener_deps(
     accounts: AccountsConfig,
     client: AsyncWebClient,
@@ -167,13 +183,8 @@ def build_listener_deps(
     clock: Callable[[], dt.datetime] = utc_now,
     store: Store | None = None,
 ) -> ListenerDeps:
-    commands = CommandService(accounts)
-    if digests is not None:
-        register_digest_commands(commands, digests, clock, settings.jira.url)
-    if store is not None:
-        register_subscribe_commands(commands, store, accounts, clock)
     return ListenerDeps(
-        commands=commands,
+        commands=build_commands(accounts, digests, store, clock, settings.jira.url),
         directory=Directory(client, settings.admin_users, settings.admin_usergroup),
     )
 

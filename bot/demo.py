@@ -13,11 +13,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.app import build_commands
 from bot.domain.access import Role
 from bot.domain.commands import available
 from bot.render.help import render_help
 from bot.sandbox import build_sandbox
-from bot.services.commands import CommandService
 from bot.services.digests import DigestService
 from integrations.fake_atlassian import FakeAtlassian
 from integrations.fake_slack import FakeSlack
@@ -27,15 +27,14 @@ from integrations.store.store import Store
 
 
 async def _post_all(service: DigestService, sandbox, now: dt.datetime, echo: Callable[[str], None]) -> int:
-    total_calls = 0
-    for account in sandbox.accounts.accounts:
-        for channel in account.channels:
-            result = await service.run_slot(account, channel, now)
-            total_calls += result.jira_calls
-            echo(f"\n━━ {channel.name or channel.id} · {account.name} · audience: {channel.audience.value} ━━")
-            echo(f"(posted {result.messages} message(s) to Slack; {result.jira_calls} Jira calls)\n")
-            echo(result.text)
-    return total_calls
+    # All channels at once, as a scheduler tick does: an account's channels share one Jira fetch.
+    jobs = [(a, c) for a in sandbox.accounts.accounts for c in a.channels]
+    results = await asyncio.gather(*(service.run_slot(a, c, now) for a, c in jobs))
+    for (account, channel), result in zip(jobs, results, strict=True):
+        echo(f"\n━━ {channel.name or channel.id} · {account.name} · audience: {channel.audience.value} ━━")
+        echo(f"(posted {result.messages} message(s) to Slack; {result.jira_calls} Jira calls)\n")
+        echo(result.text)
+    return sum(r.jira_calls for r in results)
 
 
 def run_demo(echo: Callable[[str], None], now: dt.datetime | None = None) -> None:
@@ -50,12 +49,12 @@ def run_demo(echo: Callable[[str], None], now: dt.datetime | None = None) -> Non
             service = DigestService(jira=jira, slack=slack, store=store, clock=lambda: now, jira_browse_url=jira_fake.url)
             try:
                 calls = asyncio.run(_post_all(service, sandbox, now, echo))
+                commands = build_commands(sandbox.accounts, service, store, lambda: now).table
             finally:
                 service.close()
         store.close()
         echo(f"\n{len(slack_fake.posted())} Slack message(s) posted, {calls} Jira call(s) in all.")
-    commands = CommandService(sandbox.accounts).table
-    for role, mention in ((Role.MEMBER, None), (Role.EXTERNAL, "Account Pulse")):
+    for role, mention in ((Role.ADMIN, None), (Role.EXTERNAL, "Account Pulse")):
         text, _ = render_help(available(role, commands), mention)
         echo(f"\n/pulse help for an agency {role.name.lower()}:\n{text}" if mention is None
              else f"\n@Account Pulse help for a Slack Connect client:\n{text}")

@@ -199,3 +199,20 @@ def test_jira_ruby_version_released_same_day() -> None:
     m = milestone(version, [issue], now, make_account(timezone="Pacific/Auckland").tz)
     assert (m.name, m.days_left, m.issues_open) == ("1.0", 0, 1)
     assert m.risk is Risk.PACE  # open work on release day with no pace
+
+
+def test_a_version_of_only_withheld_issues_is_not_shown_to_the_client() -> None:
+    internal_only = make_version("10077", "Agency tooling", dt.date(2026, 12, 10))
+    planned = make_version("10078", "Phase 2", dt.date(2027, 2, 1))  # no issues yet: a plan
+    shipped = make_version("10079", "Security patch", dt.date(2026, 11, 19), released=True)
+    issues = [
+        make_issue(50, fix_version_ids=("10077",), labels=("internal",)),
+        make_issue(51, fix_version_ids=("10079",), security_level="Agency", **done(resolved=resolved_days_ago(2))),
+    ]
+    versions = [internal_only, planned, shipped]
+    client = milestones_section(make_account(), Audience.CLIENT, issues, versions, NOW)
+    internal = milestones_section(make_account(), Audience.INTERNAL, issues, versions, NOW)
+    assert [m.name for m in client.milestones] == ["Phase 2"]
+    assert [r.name for r in client.released] == []
+    assert [m.name for m in internal.milestones] == ["Agency tooling", "Phase 2"]
+    assert [r.name for r in internal.released] == ["Security patch"]

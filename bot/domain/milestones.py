@@ -143,8 +143,17 @@ def milestones_section(
     today = now.astimezone(tz).date()
     since = since if since is not None else now - dt.timedelta(days=7)
     since_day = since.astimezone(tz).date()
+    issues = list(issues)
     seen = visible_issues(issues, audience, account)
-    scoped = [v for v in versions if _in_scope(v, account) and not v.archived]
+    # A version whose every issue is withheld is internal work: its name alone would tell the
+    # client it exists. (Versions with no issues yet are plain plans and stay.)
+    used = {vid for i in issues for vid in i.fix_version_ids}
+    visible_used = {vid for i in seen for vid in i.fix_version_ids}
+    scoped = [
+        v
+        for v in versions
+        if _in_scope(v, account) and not v.archived and (v.id not in used or v.id in visible_used)
+    ]
 
     open_versions = [v for v in scoped if not v.released]
     dated = sorted(

@@ -74,6 +74,12 @@ class DigestScheduler:
                 outcomes.append((channel.id, slot, "failed"))
             else:
                 outcomes.append((channel.id, slot, result.status))
+        if outcomes:
+            # One summary line per tick that did anything (idle minutes stay quiet).
+            counts: dict[str, int] = {}
+            for _, _, outcome in outcomes:
+                counts[outcome] = counts.get(outcome, 0) + 1
+            log.info("digest tick", **counts)
         return outcomes
 
     def start(self) -> None:

@@ -18,9 +18,12 @@ most 20 entries like real Jira, security, '2026-10-31T12:00:00.000+0000' timesta
 Served (flavor="cloud"): GET/POST /rest/api/{2,3}/search/jql (nextPageToken, isLast);
 /rest/api/{2,3}/search answers 410 Gone like real Cloud. flavor="server": GET/POST
 /rest/api/2/search (startAt/maxResults/total). Both: project versions, issue worklogs (paged),
-/rest/api/3/worklog/updated, POST /rest/api/3/worklog/list (<= 1000 ids), myself, serverInfo;
+/rest/api/3/worklog/updated, POST /rest/api/3/worklog/list (<= 1000 ids), myself, serverInfo,
+GET /rest/agile/1.0/board/{id} (seeded boards; 404 otherwise);
 Confluence /wiki/api/v2/spaces, /wiki/api/v2/pages (GET, POST), /wiki/api/v2/pages/{id}
-(GET, PUT with version check -> 409).
+(GET, PUT with version check -> 409), and the v1 GET /wiki/rest/api/content/{id} (also at
+/rest/api/content/{id}, as Confluence Data Center serves it without the /wiki context):
+seeded v1 objects as stored, v2 pages rendered in the v1 shape; `expand` and `status` honoured.
 
 JQL: only `project = A`, `project in (A, B)`, `key in (...)`, `labels = x`, `labels != x`,
 `statusCategory = / != Done`, ANDed; `ORDER BY` is dropped; other clauses are ignored and
@@ -242,6 +245,34 @@ class AtlassianSeed:
     versions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     spaces: list[dict[str, Any]] = field(default_factory=list)
     pages: list[dict[str, Any]] = field(default_factory=list)
+    # Agile boards as `GET /rest/agile/1.0/board/{id}` returns them (see `board_json`).
+    boards: list[dict[str, Any]] = field(default_factory=list)
+    # Confluence v1 content objects (`GET /rest/api/content/{id}`), served as stored: e.g. the
+    # real Data Center responses in zulip's fixtures (blog posts, comments, moved pages).
+    contents: list[dict[str, Any]] = field(default_factory=list)
+
+
+def board_json(
+    board_id: int, name: str, project: Mapping[str, Any] | None, *, board_type: str = "scrum"
+) -> dict[str, Any]:
+    """An agile board as `GET /rest/agile/1.0/board/{id}` returns it (shape of go-jira's
+    `all_boards.json`); `project` ({"id", "key", "name"}) or None for a board in no project."""
+    board: dict[str, Any] = {
+        "id": board_id,
+        "self": f"{SITE}/rest/agile/1.0/board/{board_id}",
+        "name": name,
+        "type": board_type,
+    }
+    if project is not None:
+        board["location"] = {
+            "projectId": int(project["id"]),
+            "displayName": f"{project['name']} ({project['key']})",
+            "projectName": project["name"],
+            "projectKey": project["key"],
+            "projectTypeKey": "software",
+            "name": f"{project['name']} ({project['key']})",
+        }
+    return board
 
 
 def space_json(space_id: str, key: str, name: str, homepage_id: str | None = None) -> dict[str, Any]:
@@ -465,6 +496,8 @@ class FakeAtlassian:
         self._versions = {k: [dict(v) for v in vs] for k, vs in seed.versions.items()}
         self._spaces = [dict(s) for s in seed.spaces]
         self._pages: dict[str, dict[str, Any]] = {str(p["id"]): dict(p) for p in seed.pages}
+        self._boards: dict[int, dict[str, Any]] = {int(b["id"]): dict(b) for b in seed.boards}
+        self._contents: dict[str, dict[str, Any]] = {str(c["id"]): json.loads(json.dumps(c)) for c in seed.contents}
         self._next_page_id = 900000 + len(self._pages)
         self._failures: deque[Failure] = deque()
         self._calls: list[Call] = []
@@ -613,6 +646,9 @@ class FakeAtlassian:
             ("POST", rf"/rest/api/{v}/worklog/list", self._worklog_list),
             ("GET", rf"/rest/api/{v}/myself", self._myself),
             ("GET", rf"/rest/api/{v}/serverInfo", self._server_info),
+            ("GET", r"/rest/agile/1\.0/board/(?P<board_id>[^/]+)", self._board_get),
+            ("GET", r"/wiki/rest/api/content/(?P<content_id>[^/]+)", self._content_get_cloud),
+            ("GET", r"/rest/api/content/(?P<content_id>[^/]+)", self._content_get_dc),
             ("GET", r"/wiki/api/v2/spaces", self._spaces_get),
             ("GET", r"/wiki/api/v2/pages", self._pages_get),
             ("POST", r"/wiki/api/v2/pages", self._page_create),
@@ -816,6 +852,90 @@ class FakeAtlassian:
             "version": "1001.0.0-SNAPSHOT" if self.flavor == "cloud" else "9.12.2",
             "deploymentType": "Cloud" if self.flavor == "cloud" else "Server",
             "serverTitle": "Fake Jira",
+        }
+
+    # -- Jira Software: boards
+
+    def _board_get(self, query: Any, body: Any, board_id: str) -> Any:
+        if not board_id.isdigit():
+            raise _jira_error(400, f"The board id '{board_id}' is not a number.")
+        with self._lock:
+            board = self._boards.get(int(board_id))
+            if board is None:
+                raise _jira_error(
+                    404, "The requested board cannot be viewed because it either does not exist "
+                    "or you do not have permission to view it.",
+                )
+            return dict(board)
+
+    # -- Confluence v1 content (what webhook enrichment reads)
+
+    def _content_get_cloud(self, query: dict[str, list[str]], body: Any, content_id: str) -> Any:
+        return self._content_get(query, content_id, self.confluence_url)
+
+    def _content_get_dc(self, query: dict[str, list[str]], body: Any, content_id: str) -> Any:
+        return self._content_get(query, content_id, self.url)
+
+    def _content_get(self, query: dict[str, list[str]], content_id: str, base: str) -> Any:
+        # Real Confluence finds only current content unless `status` names others (or `any`).
+        statuses = {k for v in query.get("status", []) for k in v.split(",") if k} or {"current"}
+        expand = {k.split(".")[0] for v in query.get("expand", []) for k in v.split(",") if k}
+        with self._lock:
+            stored = self._contents.get(content_id)
+            if stored is not None:
+                content = json.loads(json.dumps(stored))
+            elif content_id in self._pages:
+                content = self._page_v1(self._pages[content_id], base)
+            else:
+                content = None
+        if content is None or not ("any" in statuses or content.get("status") in statuses):
+            raise _HttpError(404, {
+                "statusCode": 404, "data": {"authorized": False, "valid": True, "errors": [], "successful": False},
+                "message": f"No content found with id: ContentId{{id={content_id}}}",
+            })
+        if stored is None:
+            # Like the real API: what was not asked for is only named under `_expandable`.
+            for name in ("space", "version", "container", "history"):
+                if name not in expand and name in content:
+                    content.pop(name)
+                    content["_expandable"][name] = f"/rest/api/content/{content_id}/{name}"
+        return content
+
+    def _page_v1(self, page: Mapping[str, Any], base: str) -> dict[str, Any]:
+        """A v2 page in the v1 content shape (same ids and versions: one page, two APIs)."""
+        space = self._space(page["spaceId"]) or {"id": page["spaceId"], "key": "?", "name": "?"}
+        space_v1 = {
+            "id": int(space["id"]), "key": space["key"], "name": space["name"],
+            "type": space.get("type", "global"), "status": space.get("status", "current"),
+            "_links": {"webui": f"/spaces/{space['key']}", "self": f"{base}/rest/api/space/{space['key']}"},
+        }
+        version = page.get("version") or {}
+        slug = quote(page["title"].replace(" ", "+"), safe="+")
+        return {
+            "id": page["id"],
+            "type": "page",
+            "status": page["status"],
+            "title": page["title"],
+            "space": space_v1,
+            "version": {
+                "by": {"type": "known", "accountId": version.get("authorId"), "accountType": "atlassian"},
+                "when": version.get("createdAt"),
+                "message": version.get("message", ""),
+                "number": version.get("number", 1),
+                "minorEdit": bool(version.get("minorEdit")),
+            },
+            # A page's container is its space.
+            "container": space_v1,
+            "history": {"latest": True, "createdDate": page.get("createdAt")},
+            "_links": {
+                "webui": f"/spaces/{space['key']}/pages/{page['id']}/{slug}",
+                "tinyui": f"/x/{page['id']}",
+                "collection": "/rest/api/content",
+                "base": base,
+                "context": "/wiki" if base.endswith("/wiki") else "",
+                "self": f"{base}/rest/api/content/{page['id']}",
+            },
+            "_expandable": {"children": f"/rest/api/content/{page['id']}/child", "ancestors": "", "body": ""},
         }
 
     # -- Confluence v2

@@ -13,7 +13,8 @@ Number of HTTP calls for `fetch_issues` (without retries; each retry adds one ca
 N = matching issues, P = page size (<= 100 on Cloud when fields are asked), W_i = the issue's
 worklog total. The search embeds up to 20 worklogs per issue, so only issues with more than 20
 cost a follow-up (`GET /issue/{key}/worklog`, 5000 per page). `fetch_versions_for(projects)`
-costs one call per project. Follow-ups and per-project calls run on at most `max_workers`
+costs one call per project; `board_project(board_id)` one call (`GET /rest/agile/1.0/board/{id}`,
+the same path on Cloud and Data Center). Follow-ups and per-project calls run on at most `max_workers`
 threads, each with its own client (the library shares one `requests.Session` without locks).
 """
 
@@ -51,6 +52,7 @@ __all__ = [
     "AtlassianJira",
     "InMemoryJira",
     "JiraPort",
+    "board_location_project",
     "expected_fetch_calls",
 ]
 
@@ -68,6 +70,11 @@ class JiraPort(Protocol):
 
     def fetch_versions_for(self, project_keys: Sequence[str]) -> list[Version]:
         """Versions of several projects, in the order of `project_keys`."""
+        ...
+
+    def board_project(self, board_id: int) -> str | None:
+        """The key of the project a board sits in; None when no such board is visible to us or
+        it sits in no project (a board in a user's location)."""
         ...
 
 
@@ -312,6 +319,37 @@ class AtlassianJira:
         per_project = self._map(self.fetch_versions, list(project_keys))
         return [v for versions in per_project for v in versions]
 
+    # -- boards
+
+    def board_project(self, board_id: int) -> str | None:
+        """The project key of a board's location (one call); None for a missing or user board."""
+        board_id = _board_id(board_id)
+        try:
+            raw = self._get(f"rest/agile/1.0/board/{board_id}")
+        except UpstreamError as err:
+            # Jira answers 404 both for a deleted board and one we may not see: either way no
+            # project to route to. Other failures (403, 5xx) stay errors the caller retries.
+            if err.status == 404:
+                return None
+            raise
+        return board_location_project(raw)
+
+
+def _board_id(board_id: Any) -> int:
+    if isinstance(board_id, bool) or not isinstance(board_id, (int, str)) or not str(board_id).isdigit():
+        raise ValueError(f"not a board id: {board_id!r}")
+    return int(board_id)
+
+
+def board_location_project(raw: Any) -> str | None:
+    """`location.projectKey` of a `GET /rest/agile/1.0/board/{id}` body, if the board has one."""
+    location = raw.get("location") if isinstance(raw, Mapping) else None
+    if not isinstance(location, Mapping):
+        # Boards in a user's location (or old Server versions) carry no project.
+        return None
+    key = location.get("projectKey")
+    return key if isinstance(key, str) and key else None
+
 
 def _counted(send: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     record_call()
@@ -331,10 +369,13 @@ class InMemoryJira:
         issues: Iterable[Issue] = (),
         versions: Iterable[Version] = (),
         *,
+        boards: Mapping[int, str | None] | None = None,
         error: UpstreamError | None = None,
     ):
         self.issues = list(issues)
         self.versions = list(versions)
+        # Board id -> project key (None: a board in no project); unknown ids answer None too.
+        self.boards: dict[int, str | None] = dict(boards or {})
         # Set to make every call fail (e.g. UpstreamUnavailable) and test the "delayed" path.
         self.error = error
         self.calls: list[tuple[str, str]] = []
@@ -344,7 +385,8 @@ class InMemoryJira:
         """Domain values of an `AtlassianSeed` (all worklogs attached), e.g. the sandbox."""
         issues = [parse_issue(raw, seed.worklogs.get(raw["key"], [])) for raw in seed.issues]
         versions = [parse_version(v, project) for project, vs in seed.versions.items() for v in vs]
-        return cls(issues, versions)
+        boards = {int(b["id"]): board_location_project(b) for b in getattr(seed, "boards", ())}
+        return cls(issues, versions, boards=boards)
 
     def _check(self, op: str, arg: str) -> None:
         self.calls.append((op, arg))
@@ -362,6 +404,11 @@ class InMemoryJira:
 
     def fetch_versions_for(self, project_keys: Sequence[str]) -> list[Version]:
         return [v for key in project_keys for v in self.fetch_versions(key)]
+
+    def board_project(self, board_id: int) -> str | None:
+        board_id = _board_id(board_id)
+        self._check("board_project", str(board_id))
+        return self.boards.get(board_id)
 
 
 _PROJECT_CLAUSE = re.compile(r"\bproject\s*(?:=\s*\"?([A-Z][A-Z0-9_]*)\"?|in\s*\(([^)]*)\))", re.IGNORECASE)

@@ -15,12 +15,14 @@ from integrations.fake_atlassian import (
     AtlassianSeed,
     FakeAtlassian,
     Failure,
+    board_json,
     issue_json,
     user_json,
     version_json,
     worklog_json,
 )
-from integrations.jira import AtlassianJira, InMemoryJira, expected_fetch_calls
+from integrations.jira import AtlassianJira, InMemoryJira, board_location_project, expected_fetch_calls
+from integrations.jira_calls import count_calls
 from integrations.jira_payloads import (
     ISSUE_FIELDS,
     embedded_worklog_page,
@@ -371,3 +373,81 @@ def test_worker_clients_are_reused_between_fetches_and_closed():
         jira.close()
         assert jira._clients == []
         assert fake.call_count() == 2 * expected_fetch_calls(4, [25] * 4) == 10
+
+
+# --------------------------------------------------------------------------- boards (sprint routing)
+
+GO_JIRA = "go-jira/testing/mock-data"
+
+
+def test_board_location_project_reads_real_board_shapes():
+    boards = {b["id"]: b for b in shared_fixture(f"{GO_JIRA}/all_boards.json")["values"]}
+    # go-jira's board 1 sits in project AP; board 4 names no location (a user's board).
+    assert board_location_project(boards[1]) == "AP"
+    assert board_location_project(boards[4]) is None
+    assert board_location_project({"id": 2, "location": {"userId": 10, "name": "Ann"}}) is None
+
+
+def test_board_endpoint_and_location_match_the_jira_software_spec():
+    spec = shared_fixture("specs/jira-software.openapi.json")
+    get = spec["paths"]["/rest/agile/1.0/board/{boardId}"]["get"]
+    assert [p["name"] for p in get["parameters"]] == ["boardId"]
+    location = get["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["location"]
+    fake = board_json(81, "TSD board", {"id": "10000", "key": "AB", "name": "Alpha Beta"})
+    # The fake's board carries only properties the spec declares.
+    assert set(fake["location"]) <= set(location["properties"])
+    assert set(fake) <= set(get["responses"]["200"]["content"]["application/json"]["schema"]["properties"])
+
+
+def _board_seed() -> AtlassianSeed:
+    seed = _seed(1)
+    seed.boards = [
+        board_json(81, "AB board", {"id": "10000", "key": "AB", "name": "Alpha Beta"}),
+        board_json(82, "Ann's board", None, board_type="kanban"),
+    ]
+    return seed
+
+
+@pytest.mark.parametrize("cloud", [True, False])
+def test_board_project_is_one_counted_call_on_cloud_and_data_center(cloud):
+    with FakeAtlassian(_board_seed(), flavor="cloud" if cloud else "server") as fake, _jira(fake, cloud=cloud) as jira:
+        with count_calls() as counter:
+            assert jira.board_project(81) == "AB"
+            assert jira.board_project("82") is None  # a board in no project
+            assert jira.board_project(99) is None  # 404: gone, or not visible to us
+        calls = [(c.method, c.path, c.status) for c in fake.calls]
+    assert calls == [
+        ("GET", "/rest/agile/1.0/board/81", 200),
+        ("GET", "/rest/agile/1.0/board/82", 200),
+        ("GET", "/rest/agile/1.0/board/99", 404),
+    ]
+    assert counter.value == 3
+
+
+def test_board_project_retries_a_503_and_fails_on_a_403():
+    sleeps: list[float] = []
+    with FakeAtlassian(_board_seed()) as fake, _jira(fake, sleeps) as jira:
+        fake.script(Failure(503, match="/rest/agile/"))
+        assert jira.board_project(81) == "AB"
+        assert sleeps == [0.5]
+        fake.script(Failure(403, match="/rest/agile/"))
+        with pytest.raises(UpstreamError) as err:
+            jira.board_project(81)
+        assert fake.call_count("GET", path="/rest/agile/1.0/board/81") == 3
+    assert (err.value.status, err.value.retryable) == (403, False)
+
+
+def test_board_project_refuses_what_is_not_a_board_id():
+    with pytest.raises(ValueError):
+        InMemoryJira().board_project("81/../../myself")
+    with pytest.raises(ValueError):
+        AtlassianJira("http://127.0.0.1:9", user="u", api_token="t").board_project(True)
+
+
+def test_in_memory_jira_boards_from_a_seed_and_can_fail():
+    jira = InMemoryJira.from_seed(_board_seed())
+    assert (jira.board_project(81), jira.board_project(82), jira.board_project(7)) == ("AB", None, None)
+    assert jira.calls == [("board_project", "81"), ("board_project", "82"), ("board_project", "7")]
+    jira.error = UpstreamUnavailable("jira", "down", retryable=True)
+    with pytest.raises(UpstreamUnavailable):
+        jira.board_project(81)

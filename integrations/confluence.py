@@ -1,24 +1,29 @@
-"""Confluence behind a small port: publish a status page, updating it in place.
+"""Confluence behind a small port: publish a status page, and read one content object.
 
-Cloud only, through the v2 REST API (`/wiki/api/v2`). We send the v2 bodies ourselves with the
-library client's `get`/`post`/`put` because, in atlassian-python-api 5.0.5, `Confluence(cloud=True)`
+Status pages: Cloud only, through the v2 REST API (`/wiki/api/v2`). We send the v2 bodies
+ourselves with the library client's `get`/`post`/`put` because, in atlassian-python-api 5.0.5, `Confluence(cloud=True)`
 has no create/update methods and its `get_page_by_title` builds a path without `rest/api` (404),
 while `ConfluenceV2`'s space lookup swallows errors and returns nothing, which turns an
 update-or-create into a duplicate page.
 
 Calls per `publish_status_page`: 1 space lookup (cached per adapter) + 1 find by title +
 1 create or 1 update (none when the stored body is already identical).
+
+Content (what a Data Center webhook names only by id): one call, the v1 API that Cloud and Data
+Center share, `GET rest/api/content/{id}?expand=space,version,container` (under `/wiki` on
+Cloud), asking for current and trashed content so `*_trashed` events still find their page.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import requests
-from atlassian.confluence import ConfluenceCloud
+from atlassian.confluence import Confluence, ConfluenceCloud
 
 from integrations.upstream_errors import RetryPolicy, UpstreamError, call_with_retries
 
@@ -36,9 +41,20 @@ class ConfluencePort(Protocol):
         """Create or update (in place, by title) a page; return its web URL."""
         ...
 
+    def content(self, content_id: str) -> dict[str, Any] | None:
+        """The v1 content object (space, version and container expanded) of a page, blog post or
+        comment; None when it does not exist or is not visible to us."""
+        ...
+
+
+CONTENT_EXPAND = "space,version,container"
+# Trashed content is found only when asked for; `*_trashed` webhooks arrive after the move.
+CONTENT_STATUSES = ("current", "trashed")
+
 
 class AtlassianConfluence:
-    """ConfluencePort over atlassian-python-api's Cloud client and the v2 pages API."""
+    """ConfluencePort over atlassian-python-api: Cloud (v2 pages, v1 content) or Data Center
+    (`cloud=False`: v1 content only; status pages need Cloud)."""
 
     def __init__(
         self,
@@ -46,25 +62,28 @@ class AtlassianConfluence:
         *,
         user: str | None = None,
         api_token: str | None = None,
+        cloud: bool = True,
         timeout: tuple[float, float] = (3.05, 20),
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        # Accept both the site ("https://x.atlassian.net") and the wiki ("…/wiki") URL.
         site = url.rstrip("/")
-        if site.endswith("/wiki"):
+        # Cloud: accept both the site ("https://x.atlassian.net") and the wiki ("…/wiki") URL.
+        # Data Center: keep the URL whole, its path is the context path (often "/confluence").
+        if cloud and site.endswith("/wiki"):
             site = site[: -len("/wiki")]
         self.site = site
+        self.cloud = cloud
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
-        self._client = ConfluenceCloud(
-            site,
-            username=user,
-            password=api_token,
-            cloud=True,
-            retry_with_header=False,
-            backoff_and_retry=False,
-        )
+        common: dict[str, Any] = {"retry_with_header": False, "backoff_and_retry": False}
+        if cloud:
+            self._client = ConfluenceCloud(site, username=user, password=api_token, cloud=True, **common)
+        elif user:
+            self._client = Confluence(site, username=user, password=api_token, cloud=False, **common)
+        else:
+            # Data Center personal access token (Bearer).
+            self._client = Confluence(site, token=api_token, cloud=False, **common)
         # The constructor casts timeout to int; set (connect, read) afterwards.
         self._client.timeout = timeout
         # One requests.Session per client, not thread-safe: serialise our calls.
@@ -122,6 +141,8 @@ class AtlassianConfluence:
         self, space_key: str, parent_id: str | None, title: str, storage_html: str
     ) -> str:
         """Create the page, or update the one with this title (version + 1); return its URL."""
+        if not self.cloud:
+            raise UpstreamError(SERVICE, "status pages need Confluence Cloud (v2 pages API)", retryable=False)
         with self._lock:
             space_id = self.space_id(space_key)
             page = self.find_page(space_id, title)
@@ -141,6 +162,22 @@ class AtlassianConfluence:
             elif _storage(page) != storage_html:
                 page = self._update(page, title, storage_html, parent_id)
             return self._web_url(page)
+
+    def content(self, content_id: str) -> dict[str, Any] | None:
+        """One call: the v1 content object, current or trashed; None on 404 (gone or not visible)."""
+        content_id = _content_id(content_id)
+        path = f"{'wiki/' if self.cloud else ''}rest/api/content/{content_id}"
+        with self._lock:
+            try:
+                found = self._get(path, {"expand": CONTENT_EXPAND, "status": list(CONTENT_STATUSES)})
+            except UpstreamError as err:
+                # Confluence answers 404 alike for missing content and content we may not view.
+                if err.status == 404:
+                    return None
+                raise
+        if not isinstance(found, dict):
+            raise UpstreamError(SERVICE, f"content {content_id}: expected a JSON object", retryable=False)
+        return found
 
     def _update(self, page: Mapping[str, Any], title: str, storage_html: str, parent_id: str | None) -> Any:
         page_id = str(page["id"])
@@ -171,6 +208,13 @@ class AtlassianConfluence:
         return base.rstrip("/") + links.get("webui", f"/pages/{page['id']}")
 
 
+def _content_id(content_id: Any) -> str:
+    text = str(content_id)
+    if isinstance(content_id, bool) or not text.isdigit():
+        raise ValueError(f"not a content id: {content_id!r}")
+    return text
+
+
 def _storage(page: Mapping[str, Any]) -> str | None:
     return ((page.get("body") or {}).get("storage") or {}).get("value")
 
@@ -178,9 +222,18 @@ def _storage(page: Mapping[str, Any]) -> str | None:
 class InMemoryConfluence:
     """ConfluencePort in memory: pages by (space, title), with version numbers."""
 
-    def __init__(self, spaces: tuple[str, ...] | list[str] = (), *, error: UpstreamError | None = None):
+    def __init__(
+        self,
+        spaces: tuple[str, ...] | list[str] = (),
+        *,
+        contents: Mapping[str, Mapping[str, Any]] | None = None,
+        error: UpstreamError | None = None,
+    ):
         self.spaces = set(spaces)
+        # Content id -> v1 content object, as `content` returns it (e.g. a real API response).
+        self.contents: dict[str, Mapping[str, Any]] = {str(k): v for k, v in (contents or {}).items()}
         self.error = error
+        self.calls: list[tuple[str, str]] = []
         # (space_key, title) -> {"id", "parent_id", "html", "version"}
         self.pages: dict[tuple[str, str], dict[str, Any]] = {}
 
@@ -198,3 +251,11 @@ class InMemoryConfluence:
         elif page["html"] != storage_html:
             page.update(html=storage_html, version=page["version"] + 1)
         return f"https://confluence.invalid/wiki/spaces/{space_key}/pages/{page['id']}"
+
+    def content(self, content_id: str) -> dict[str, Any] | None:
+        content_id = _content_id(content_id)
+        self.calls.append(("content", content_id))
+        if self.error is not None:
+            raise self.error
+        found = self.contents.get(content_id)
+        return copy.deepcopy(dict(found)) if found is not None else None

@@ -6,10 +6,13 @@ import datetime as dt
 
 import pytest
 
+from bot.domain import confluence_events
+from bot.domain.events import normalize
 from bot.sandbox import build_sandbox
 from integrations.confluence import AtlassianConfluence, InMemoryConfluence
-from integrations.fake_atlassian import FakeAtlassian, Failure
+from integrations.fake_atlassian import AtlassianSeed, FakeAtlassian, Failure
 from integrations.upstream_errors import RetryPolicy, UpstreamError, UpstreamUnavailable
+from tests.fixtures import shared_fixture
 
 NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 TITLE = "ACME Status 2026-W47"
@@ -21,9 +24,10 @@ def fake():
         yield server
 
 
-def _adapter(fake: FakeAtlassian, sleeps: list[float] | None = None) -> AtlassianConfluence:
+def _adapter(fake: FakeAtlassian, sleeps: list[float] | None = None, **kwargs) -> AtlassianConfluence:
     return AtlassianConfluence(
-        fake.confluence_url, user="bot@agency.example", api_token="token",
+        kwargs.pop("url", fake.confluence_url), user=kwargs.pop("user", "bot@agency.example"), api_token="token",
+        **kwargs,
         retry=RetryPolicy(attempts=3, base_delay=0.25, jitter=0.0),
         sleep=(sleeps.append if sleeps is not None else (lambda s: None)),
     )
@@ -136,3 +140,97 @@ def test_in_memory_confluence_versions_pages():
     assert fake.pages[("ACME", TITLE)]["version"] == 2
     with pytest.raises(UpstreamError):
         fake.publish_status_page("NW", None, TITLE, "<p>1</p>")
+
+
+# --------------------------------------------------------------------------- content (webhook enrichment)
+
+ZC = "zulip/zerver/webhooks/confluence/fixtures"
+
+
+def _dc_seed() -> AtlassianSeed:
+    # The real Data Center responses zulip's webhook tests enrich their payloads with.
+    return AtlassianSeed(contents=[
+        shared_fixture(f"{ZC}/page_api_response.json"),
+        shared_fixture(f"{ZC}/blog_api_response.json"),
+        shared_fixture(f"{ZC}/comment_api_response.json"),
+    ])
+
+
+def test_data_center_content_is_one_v1_call_with_a_bearer_token():
+    with FakeAtlassian(_dc_seed()) as fake:
+        # Data Center: the URL is the whole base (here the root context), a PAT as Bearer.
+        confluence = _adapter(fake, url=fake.url, user=None, cloud=False)
+        page = confluence.content("123456")
+        calls = fake.calls
+    assert page == shared_fixture(f"{ZC}/page_api_response.json")
+    [call] = calls
+    assert (call.method, call.path, call.status) == ("GET", "/rest/api/content/123456", 200)
+    assert call.query == {"expand": ["space,version,container"], "status": ["current", "trashed"]}
+
+
+def test_data_center_page_created_is_enriched_from_the_fetched_content():
+    (event,) = normalize(shared_fixture(f"{ZC}/page_created.json")).events
+    with FakeAtlassian(_dc_seed()) as fake:
+        content = _adapter(fake, url=fake.url, user=None, cloud=False).content(event.content_id)
+    enriched = confluence_events.enrich(event, content)
+    assert (enriched.space_key, enriched.title, enriched.version) == ("ENG", "Architecture Overview", 1)
+    assert enriched.url == "https://wiki.example.com/spaces/ENG/pages/123456/Architecture+Overview"
+
+
+def test_cloud_content_of_a_v2_page_under_wiki_with_its_url(fake):
+    confluence = _adapter(fake)
+    content = confluence.content("98306")  # the sandbox's ACME home page
+    [call] = fake.calls
+    assert (call.method, call.path) == ("GET", "/wiki/rest/api/content/98306")
+    assert (content["type"], content["space"]["key"], content["title"], content["version"]["number"]) == (
+        "page", "ACME", "ACME Shop Startseite", 1)
+    # Cloud's base already ends in /wiki (context "/wiki"): the page URL names it once.
+    (event,) = normalize(
+        {"timestamp": 1, "event": "page_updated", "userKey": "k", "page": {"id": 98306}}  # derived from zulip's page_updated.json
+    ).events
+    assert confluence_events.enrich(event, content).url == f"{fake.url}/wiki/spaces/ACME/pages/98306/ACME+Shop+Startseite"
+
+
+def test_missing_content_is_none_and_trashed_content_is_still_found():
+    trashed = dict(shared_fixture(f"{ZC}/blog_api_response.json"), status="trashed")
+    with FakeAtlassian(AtlassianSeed(contents=[trashed])) as fake:
+        confluence = _adapter(fake, url=fake.url, user=None, cloud=False)
+        assert confluence.content("999999") is None
+        assert confluence.content("234567")["status"] == "trashed"
+        # Without asking for trashed content, Confluence (and the fake) would answer 404.
+        assert confluence._client.get("rest/api/content/234567", advanced_mode=True).status_code == 404
+        assert [c.status for c in fake.calls] == [404, 200, 404]
+
+
+def test_content_retries_a_503_and_fails_on_a_403(fake):
+    sleeps: list[float] = []
+    confluence = _adapter(fake, sleeps)
+    fake.script(Failure(503, match="/rest/api/content/"))
+    assert confluence.content("98306")["id"] == "98306"
+    assert sleeps == [0.25]
+    fake.script(Failure(403, match="/rest/api/content/"))
+    with pytest.raises(UpstreamError) as err:
+        confluence.content("98306")
+    assert (err.value.service, err.value.status, err.value.retryable) == ("confluence", 403, False)
+
+
+def test_content_refuses_what_is_not_a_content_id():
+    with pytest.raises(ValueError):
+        InMemoryConfluence().content("123/../../space")
+
+
+def test_status_pages_are_refused_on_data_center():
+    confluence = AtlassianConfluence("https://wiki.example.com/confluence", api_token="pat", cloud=False)
+    assert confluence.site == "https://wiki.example.com/confluence"
+    with pytest.raises(UpstreamError, match="need Confluence Cloud"):
+        confluence.publish_status_page("ENG", None, TITLE, "<p>x</p>")
+
+
+def test_in_memory_confluence_content_and_failure():
+    page = shared_fixture(f"{ZC}/page_api_response.json")
+    confluence = InMemoryConfluence(contents={"123456": page})
+    assert confluence.content("123456") == page and confluence.content("1") is None
+    assert confluence.calls == [("content", "123456"), ("content", "1")]
+    confluence.error = UpstreamUnavailable("confluence", "down", retryable=True)
+    with pytest.raises(UpstreamUnavailable):
+        confluence.content("123456")

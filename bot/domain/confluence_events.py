@@ -1,9 +1,10 @@
 """Confluence webhook bodies (Cloud and Data Center) → internal events.
 
 The two flavours differ a lot:
-- Data Center sends `{"event": "page_created", "userKey": …, "page": {"id": …}}`: ids only. It
-  needs the content (`GET /rest/api/content/{id}?expand=space,version,container`) and the user,
-  then `enrich`; ConfluencePort has no such lookup yet, so the worker records these `unsupported`.
+- Data Center sends `{"event": "page_created", "userKey": …, "page": {"id": …}}`: ids only. The
+  worker fetches the content (`ConfluencePort.content`: `GET /rest/api/content/{id}?expand=space,
+  version,container`) and `enrich`es the event from it; the user (`GET /rest/api/user`) is not
+  looked up yet, so the actor is named only when the content's last editor has the same key.
 - Cloud sends `{"userAccountId": …, "page": {"spaceKey", "title", "self", "version"…}}` and no
   event name at all: it is only in the webhook registration, so the caller passes it as
   `event_hint` (from the webhook URL). Trashed, restored and removed bodies are byte-identical.
@@ -155,7 +156,9 @@ def enrich(event: ConfluenceEvent, content: Mapping[str, Any], user: Mapping[str
             actor = by
     url = None
     if links.get("base") and links.get("webui"):
-        url = f"{links['base']}{links.get('context') or ''}{links['webui']}"
+        # `base` already ends with the context path (Cloud: base ".../wiki", context "/wiki"):
+        # adding `context` again would double it.
+        url = f"{str(links['base']).rstrip('/')}{links['webui']}"
     number = version.get("number")
     return dataclasses.replace(
         event,

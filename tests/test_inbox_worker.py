@@ -47,13 +47,23 @@ def issue(key: str, **changes) -> Issue:
 
 
 class FakeJira:
-    """Answers `key in (…)`, `id = N` and project-scoped JQL from plain values; counts calls."""
+    """Answers `key in (…)`, `id = N` and project-scoped JQL from plain values, and boards; counts calls."""
 
-    def __init__(self, issues: dict[str, Issue] | None = None, by_id: dict[str, Issue] | None = None):
+    def __init__(self, issues: dict[str, Issue] | None = None, by_id: dict[str, Issue] | None = None,
+                 boards: dict[int, str | None] | None = None, board_errors: dict[int, Exception] | None = None):
         self.issues = issues or {}
         self.by_id = by_id or {}
+        self.boards = boards or {}
+        self.board_errors = board_errors or {}
         self.jql: list[str] = []
+        self.board_calls: list[int] = []
         self.error: UpstreamError | None = None
+
+    def board_project(self, board_id: int) -> str | None:
+        self.board_calls.append(board_id)
+        if board_id in self.board_errors:
+            raise self.board_errors[board_id]
+        return self.boards.get(board_id)
 
     def fetch_issues(self, jql: str) -> list[Issue]:
         self.jql.append(jql)
@@ -75,8 +85,9 @@ def add(store, path_or_payload, delivery_id: str, event: str | None = None) -> i
     return next(i.id for i in store.inbox.list() if i.delivery_id == delivery_id)
 
 
-def worker(store, slack, jira=None, **settings) -> InboxWorker:
-    return InboxWorker(store, ACCOUNTS, slack, jira, clock=lambda: NOW, settings=WorkerSettings(**settings))
+def worker(store, slack, jira=None, confluence=None, **settings) -> InboxWorker:
+    return InboxWorker(store, ACCOUNTS, slack, jira, clock=lambda: NOW, settings=WorkerSettings(**settings),
+                       confluence=confluence)
 
 
 async def test_issue_created_reaches_both_channels_once_and_only_its_account(store):
@@ -424,9 +435,9 @@ ZC = "zulip/zerver/webhooks/confluence/fixtures"
 @pytest.mark.parametrize(
     ("path", "source", "reason"),
     [
-        # Data Center bodies name the page only by id; ConfluencePort has no content lookup.
+        # Data Center bodies name the page only by id: without a Confluence client, no space.
         (f"{ZC}/page_created.json", "confluence", "Confluence Data Center body names the content only by id"),
-        # Sprint bodies name only the board; JiraPort has no board → project lookup.
+        # Sprint bodies name only the board: without a Jira client, no project.
         (f"{PIN}/sprint_started.json", "jira", "sprint event names only its board"),
     ],
 )
@@ -438,7 +449,7 @@ async def test_events_no_port_can_route_are_unsupported_not_silently_done(store,
     store.inbox.add(source, "d-1", json.dumps(body), body.get("webhookEvent") or body.get("event"), NOW)
     (item,) = store.inbox.list()
     with capture_logs() as logs:
-        report = await worker(store, slack, FakeJira()).run_once()
+        report = await worker(store, slack, jira=None, confluence=None).run_once()
     assert report.statuses == {"unsupported": 1} and slack.messages == []
     got = store.inbox.get(item.id)
     assert got.status == "unsupported" and got.last_error.startswith(reason)
@@ -446,6 +457,144 @@ async def test_events_no_port_can_route_are_unsupported_not_silently_done(store,
     # Captured before the processors run, the logger's name may still be under `logger_name`.
     assert logged.get("logger", logged.get("logger_name")) == "pulse.webhooks.unsupported"
     assert logged["reason"] == got.last_error
+
+
+def _add_as(store, source: str, path_or_payload, delivery_id: str) -> int:
+    body = shared_fixture(path_or_payload) if isinstance(path_or_payload, str) else path_or_payload
+    assert store.inbox.add(source, delivery_id, json.dumps(body), body.get("webhookEvent") or body.get("event"), NOW)
+    return next(i.id for i in store.inbox.list() if i.delivery_id == delivery_id)
+
+
+async def test_sprint_started_reaches_only_the_internal_channel_of_the_boards_project(store):
+    slack = InMemorySlack()
+    jira = FakeJira(boards={81: "TES"})  # board 81 sits in project TES (account alpha)
+    started = _add_as(store, "jira", f"{PIN}/sprint_started.json", "d-1")
+    closed = _add_as(store, "jira", f"{PIN}/sprint_closed.json", "d-2")  # the same board
+    report = await worker(store, slack, jira).run_once()
+    # One board, one lookup, for both deliveries.
+    assert jira.board_calls == [81] and report.jira_calls == 1
+    assert report.statuses == {"done": 2}
+    assert [store.inbox.get(i).status for i in (started, closed)] == ["done", "done"]
+    # Client defaults leave sprints out (bot.domain.subscriptions.CLIENT_DEFAULT): internal only.
+    assert slack.in_channel(ALPHA_CLIENT) == [] and slack.in_channel(BETA_CLIENT) == []
+    assert sorted(m["text"] for m in slack.in_channel(ALPHA_INTERNAL)) == [
+        "Sprint *TSD Sprint 1* closed", "Sprint *TSD Sprint 1* started"]
+    assert len(slack.messages) == 2
+
+
+async def test_sprint_reaches_a_client_channel_only_when_it_subscribed_to_sprints(store):
+    from bot.domain.subscriptions import CLIENT_DEFAULT, EVENT_GROUPS
+
+    assert not (EVENT_GROUPS["sprints"] & CLIENT_DEFAULT.events)
+    store.links.add_subscription(ALPHA_CLIENT, "alpha", {"text": "sprints"}, "U1", NOW)
+    slack = InMemorySlack()
+    _add_as(store, "jira", f"{PIN}/sprint_started.json", "d-1")
+    await worker(store, slack, FakeJira(boards={81: "TES"})).run_once()
+    assert [m["text"] for m in slack.in_channel(ALPHA_CLIENT)] == ["Sprint *TSD Sprint 1* started"]
+    assert len(slack.in_channel(ALPHA_INTERNAL)) == 1
+
+
+async def test_a_failing_board_lookup_fails_only_its_own_deliveries(store):
+    slack = InMemorySlack()
+    other_board = copy.deepcopy(shared_fixture(f"{PIN}/sprint_started.json"))
+    other_board["sprint"].update(id=193, name="Beta Sprint 4", originBoardId=82)  # derived: another board
+    jira = FakeJira(boards={82: "INDEV"},
+                    board_errors={81: UpstreamError("jira", "HTTP 503", retryable=True, status=503)})
+    failing = _add_as(store, "jira", f"{PIN}/sprint_started.json", "d-1")
+    fine = _add_as(store, "jira", other_board, "d-2")
+    report = await worker(store, slack, jira).run_once()
+    assert sorted(jira.board_calls) == [81, 82]
+    assert report.statuses == {"retry": 1, "done": 1}
+    assert store.inbox.get(failing).status == "pending" and store.inbox.get(failing).last_error == "jira: HTTP 503"
+    assert store.inbox.get(fine).status == "done"
+    assert [(m["channel"], m["text"]) for m in slack.messages] == [("C0BETA002", "Sprint *Beta Sprint 4* started")]
+
+
+async def test_a_board_in_no_project_is_unsupported_with_the_reason(store):
+    slack = InMemorySlack()
+    item = _add_as(store, "jira", f"{PIN}/sprint_started.json", "d-1")
+    report = await worker(store, slack, FakeJira(boards={})).run_once()  # 404 or a user's board: None
+    assert report.statuses == {"unsupported": 1} and slack.messages == []
+    assert store.inbox.get(item).last_error == (
+        "board 81 is in no project we can see (deleted, not visible to the bot, or a user's board)")
+
+
+def _dc_confluence(**kwargs):
+    from integrations.confluence import InMemoryConfluence
+
+    # The real Data Center REST responses the zulip payloads were enriched from (all in space ENG).
+    contents = {c["id"]: c for c in (shared_fixture(f"{ZC}/{name}_api_response.json") for name in ("page", "blog", "comment"))}
+    return InMemoryConfluence(contents=contents, **kwargs)
+
+
+async def test_confluence_dc_page_created_reaches_the_account_owning_the_space(store):
+    slack = InMemorySlack()
+    confluence = _dc_confluence()
+    item = _add_as(store, "confluence", f"{ZC}/page_created.json", "d-1")
+    report = await worker(store, slack, FakeJira(), confluence).run_once()
+    assert confluence.calls == [("content", "123456")] and report.confluence_calls == 1
+    assert report.statuses == {"done": 1} and store.inbox.get(item).status == "done"
+    # Space ENG belongs to beta: both its channels (client defaults include page_created), no one else.
+    assert sorted(m["channel"] for m in slack.messages) == [BETA_CLIENT, "C0BETA002"]
+    assert all("Architecture Overview" in m["text"] for m in slack.messages)
+    assert all("https://wiki.example.com/spaces/ENG/pages/123456/Architecture+Overview" in m["text"]
+               for m in slack.messages)
+
+
+async def test_confluence_dc_lookups_are_one_per_content_id_and_fail_only_their_deliveries(store):
+    slack = InMemorySlack()
+    confluence = _dc_confluence()
+    contents, failing_id = confluence.contents, "234567"
+
+    def content(content_id):  # the blog post's lookup fails; the others answer
+        confluence.calls.append(("content", content_id))
+        if content_id == failing_id:
+            raise UpstreamError("confluence", "HTTP 503", retryable=True, status=503)
+        return contents.get(content_id)
+
+    confluence.content = content
+    ids = {name: _add_as(store, "confluence", f"{ZC}/{name}.json", f"d-{name}")
+           for name in ("page_created", "page_updated", "comment_created", "blog_created")}
+    gone = copy.deepcopy(shared_fixture(f"{ZC}/page_created.json"))
+    gone["page"]["id"] = 999999  # derived: a page deleted before the worker got to it
+    ids["gone"] = _add_as(store, "confluence", gone, "d-gone")
+    report = await worker(store, slack, FakeJira(), confluence).run_once()
+    # Two deliveries name page 123456: one call for it.
+    assert sorted(confluence.calls) == [("content", c) for c in ("123456", "234567", "789012", "999999")]
+    assert report.confluence_calls == 4
+    assert {k: store.inbox.get(i).status for k, i in ids.items()} == {
+        "page_created": "done", "page_updated": "done", "comment_created": "done",
+        "blog_created": "pending", "gone": "unsupported"}
+    assert store.inbox.get(ids["blog_created"]).last_error == "confluence: HTTP 503"
+    assert store.inbox.get(ids["gone"]).last_error == "Confluence content 999999 not found or not visible to the bot"
+    # Internal gets all three; the client defaults: page created and updated, not comments.
+    assert len(slack.in_channel("C0BETA002")) == 3 and len(slack.in_channel(BETA_CLIENT)) == 2
+
+
+async def test_sprint_and_dc_page_through_the_real_clients_and_the_fake_server(store):
+    from integrations.confluence import AtlassianConfluence
+    from integrations.fake_atlassian import AtlassianSeed, FakeAtlassian, board_json
+    from integrations.jira import AtlassianJira
+
+    seed = AtlassianSeed(
+        boards=[board_json(81, "TSD board", {"id": "10000", "key": "TES", "name": "Test"})],
+        contents=[shared_fixture(f"{ZC}/page_api_response.json")],
+    )
+    slack = InMemorySlack()
+    _add_as(store, "jira", f"{PIN}/sprint_started.json", "d-1")
+    _add_as(store, "confluence", f"{ZC}/page_created.json", "d-2")
+    with FakeAtlassian(seed) as fake:
+        jira = AtlassianJira(fake.url, user="bot@agency.example", api_token="t")
+        confluence = AtlassianConfluence(fake.url, api_token="pat", cloud=False)
+        try:
+            report = await worker(store, slack, jira, confluence).run_once()
+        finally:
+            jira.close()
+            confluence.close()
+        calls = sorted((c.method, c.path, c.status) for c in fake.calls)
+    assert calls == [("GET", "/rest/agile/1.0/board/81", 200), ("GET", "/rest/api/content/123456", 200)]
+    assert report.statuses == {"done": 2} and (report.jira_calls, report.confluence_calls) == (1, 1)
+    assert sorted(m["channel"] for m in slack.messages) == [ALPHA_INTERNAL, BETA_CLIENT, "C0BETA002"]
 
 
 async def test_confluence_cloud_page_reaches_the_client_without_a_name_lookup(store):

@@ -10,10 +10,9 @@ own loggers (`pulse.webhooks.ignored` …, see `Outcome.logger_name`).
 
 Webhook bodies often name things only by id (worklog → issue id, version → project id, sprint →
 board id, Confluence Data Center → page id). Such events carry the id and `needs_lookup()` says
-what is missing; the worker fetches what its ports offer (issues, versions) and fills it in with
-`attach_issue` / `attach_project`. Until then they route nowhere and client channels never see
-them; what no port can fetch yet (board, Confluence content) the worker records `unsupported`.
-`confluence_events.enrich` is ready for the day ConfluencePort can fetch content.
+what is missing; the worker fetches it through its ports (issues, versions, a board's project,
+Confluence content) and fills it in with `attach_issue` / `attach_project` /
+`confluence_events.enrich`. Until then they route nowhere and client channels never see them.
 """
 
 from __future__ import annotations

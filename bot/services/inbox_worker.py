@@ -1,8 +1,10 @@
 """Drains the webhook inbox into channel messages: at-least-once processing, exactly-once posting.
 
 One batch (`run_once`): claim due deliveries (leased) → normalize → look up what the events lack
-(one JQL `key in (…)` per chunk of keys) → route (audience policy + subscriptions) → coalesce
-bursts per channel → render → post (channels in parallel, in order within a channel) → record.
+(one JQL `key in (…)` per chunk of keys; one board per distinct sprint board, for its project; one
+Confluence content per distinct Data Center content id, for its space and title) → route
+(audience policy + subscriptions) → coalesce bursts per channel → render → post (channels in
+parallel, in order within a channel) → record.
 
 Exactly-once posting: every message is keyed by its cause before it is posted
 (`delivery:{delivery_id}:{channel}:{dedupe_key}`; comments by comment id, and edits by comment id
@@ -12,7 +14,7 @@ posted again, so a crash or a retry re-runs the batch without repeating messages
 left is a crash between Slack's answer and the record: that message may appear twice.
 
 Failures are per delivery: an upstream error or an unexpected exception (logged with its
-traceback) marks only the deliveries it concerns, which are retried with backoff and
+traceback), in a lookup too, marks only the deliveries it concerns, which are retried with backoff and
 dead-lettered (error text kept) after `max_attempts`; the rest of the batch goes on.
 
 Coalescing: `step()` (and so `run_forever`) waits until the oldest due delivery is `burst_window`
@@ -35,7 +37,9 @@ from bot.clock import utc_now
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
 from bot.domain.budget import budget_period, budget_status
 from bot.domain.digest_query import earliest_needed
+from bot.domain.confluence_events import enrich
 from bot.domain.events import (
+    ConfluenceEvent,
     Event,
     EventType,
     JiraEvent,
@@ -62,11 +66,11 @@ _ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]*-\d+")
 _DIGITS = re.compile(r"\d+")
 MAX_KEY = 200  # posts.key column length
 
-# Lookups no port offers yet (JiraPort: issues and versions only; ConfluencePort: publishing only).
-# Events that need one to be routed at all are recorded `unsupported`, never silently `done`.
+# Lookups the worker cannot make without the port behind them. Events that need one to be
+# routed at all are recorded `unsupported` (with the reason), never silently `done`.
 _LOOKUP_GAPS = {
-    "content": "Confluence Data Center body names the content only by id, and ConfluencePort has no content lookup",
-    "board": "sprint event names only its board, and JiraPort has no board lookup to find the project",
+    "content": "Confluence Data Center body names the content only by id, and the worker has no Confluence client to look it up",
+    "board": "sprint event names only its board, and the worker has no Jira client to look up its project",
 }
 _JIRA_LOOKUPS = frozenset({"issue", "linked_issue", "project"})
 
@@ -96,6 +100,7 @@ class BatchReport:
     messages: int = 0
     skipped_already_posted: int = 0
     jira_calls: int = 0
+    confluence_calls: int = 0
     alerts: int = 0
 
     def count(self, status: str) -> None:
@@ -151,11 +156,15 @@ class InboxWorker:
         jira: Any | None = None,
         clock: Callable[[], dt.datetime] = utc_now,
         settings: WorkerSettings | None = None,
+        *,
+        confluence: Any | None = None,
     ):
         self.store = store
         self.accounts = accounts
         self.slack = slack
         self.jira = jira
+        # ConfluencePort (its `content` lookup); without it Data Center events stay unsupported.
+        self.confluence = confluence
         self.clock = clock
         self.settings = settings or WorkerSettings()
 
@@ -214,8 +223,8 @@ class InboxWorker:
 
         handled = [h for h in (await asyncio.gather(*(self._understand(i, report) for i in items))) if h]
         if handled:
-            await self._lookup(handled, report)
-            self._drop_unroutable(handled)
+            unroutable = await self._lookup(handled, report)
+            self._drop_unroutable(handled, unroutable)
             outgoing = await self._plan(handled, report)
             await self._post_all(outgoing, report)
             await self._budget(handled, report)
@@ -232,6 +241,7 @@ class InboxWorker:
             messages=report.messages,
             skipped_already_posted=report.skipped_already_posted,
             jira_calls=report.jira_calls,
+            confluence_calls=report.confluence_calls,
             alerts=report.alerts,
         )
         return report
@@ -274,11 +284,20 @@ class InboxWorker:
 
     # --- lookups ------------------------------------------------------------------------------
 
-    async def _lookup(self, handled: list[_Handled], report: BatchReport) -> None:
-        """Fill in issues and projects events only name by id: few calls, batched keys. A failed
-        lookup fails only the deliveries that needed what it would have found."""
-        if self.jira is None:
-            return
+    async def _lookup(self, handled: list[_Handled], report: BatchReport) -> dict[tuple[str, str], str]:
+        """Fill in what events only name by id (issues, projects, boards, Confluence content): few
+        calls, batched keys. A failed lookup fails only the deliveries that needed what it would
+        have found. Returns why some looked-up ids cannot be routed, by (kind, id)."""
+        unroutable: dict[tuple[str, str], str] = {}
+        if self.jira is not None:
+            await self._lookup_issues(handled, report)
+            await self._lookup_boards(handled, report, unroutable)
+        if self.confluence is not None:
+            await self._lookup_contents(handled, report, unroutable)
+        return unroutable
+
+    async def _lookup_issues(self, handled: list[_Handled], report: BatchReport) -> None:
+        """Issues (batched `key in (…)`, or by id) and the projects of versions."""
         keys: set[str] = set()
         ids: set[str] = set()
         version_ids: set[str] = set()
@@ -383,22 +402,114 @@ class InboxWorker:
                 first_error = first_error or exc
         return found, first_error
 
-    def _lookup_gap(self, event: Event) -> str | None:
-        """Why this event can never be routed with the ports we have, or None."""
+    async def _lookup_boards(
+        self, handled: list[_Handled], report: BatchReport, unroutable: dict[tuple[str, str], str]
+    ) -> None:
+        """The project of each sprint's board: one call per distinct board id in the batch."""
+        pending = [h for h in handled if h.error is None]
+        board_ids = {b for h in pending for e in h.events if (b := _board_to_look_up(e))}
+        projects: dict[str, str | None] = {}
+        failed: dict[str, Exception] = {}
+        for board_id in sorted(board_ids, key=int):
+            report.jira_calls += 1
+            try:
+                projects[board_id] = await asyncio.to_thread(self.jira.board_project, int(board_id))
+            except Exception as exc:
+                if isinstance(exc, UpstreamError):
+                    log.warning("jira board lookup failed", board_id=board_id, error=str(exc), retryable=exc.retryable)
+                else:
+                    log.exception("jira board lookup failed unexpectedly", board_id=board_id)
+                failed[board_id] = exc
+        if not board_ids:
+            return
+        for h in pending:
+            new_events: list[Event] = []
+            for e in h.events:
+                board_id = _board_to_look_up(e)
+                if board_id in failed:
+                    # Without its project the sprint reaches nobody: try the delivery later.
+                    h.error = h.error or failed[board_id]
+                elif board_id is not None and projects.get(board_id):
+                    e = attach_project(e, projects[board_id])
+                elif board_id is not None:
+                    unroutable[("board", board_id)] = (
+                        f"board {board_id} is in no project we can see (deleted, not visible to the bot, or a user's board)"
+                    )
+                new_events.append(e)
+            h.events = new_events
+
+    async def _lookup_contents(
+        self, handled: list[_Handled], report: BatchReport, unroutable: dict[tuple[str, str], str]
+    ) -> None:
+        """Space, title and URL of Confluence content named only by id: one call per distinct id."""
+        pending = [h for h in handled if h.error is None]
+        content_ids = {c for h in pending for e in h.events if (c := _content_to_look_up(e))}
+        contents: dict[str, Any] = {}
+        failed: dict[str, Exception] = {}
+        for content_id in sorted(content_ids, key=int):
+            report.confluence_calls += 1
+            try:
+                contents[content_id] = await asyncio.to_thread(self.confluence.content, content_id)
+            except Exception as exc:
+                if isinstance(exc, UpstreamError):
+                    log.warning("confluence content lookup failed", content_id=content_id, error=str(exc),
+                                retryable=exc.retryable)
+                else:
+                    log.exception("confluence content lookup failed unexpectedly", content_id=content_id)
+                failed[content_id] = exc
+        if not content_ids:
+            return
+        for h in pending:
+            new_events: list[Event] = []
+            for e in h.events:
+                content_id = _content_to_look_up(e)
+                if content_id in failed:
+                    # Without its space the event reaches nobody: try the delivery later.
+                    h.error = h.error or failed[content_id]
+                elif content_id is not None and contents.get(content_id) is None:
+                    unroutable[("content", content_id)] = (
+                        f"Confluence content {content_id} not found or not visible to the bot"
+                    )
+                elif content_id is not None and isinstance(e, ConfluenceEvent):
+                    try:
+                        e = enrich(e, contents[content_id])
+                    except Exception as exc:
+                        # A content object we could not read: this delivery only, retried.
+                        self._failed([h], exc, "the content lookup")
+                    if e.space_key is None:
+                        unroutable[("content", content_id)] = f"Confluence content {content_id} names no space"
+                new_events.append(e)
+            h.events = new_events
+
+    def _lookup_gap(self, event: Event, unroutable: dict[tuple[str, str], str] | None = None) -> str | None:
+        """Why this event cannot be routed with the ports and lookups we have, or None."""
         if event.routing_key is not None:
             return None
+        unroutable = unroutable or {}
         for kind in event.needs_lookup():
-            if kind in _LOOKUP_GAPS:
-                return _LOOKUP_GAPS[kind]
+            if kind == "content" and isinstance(event, ConfluenceEvent):
+                if self.confluence is None:
+                    return _LOOKUP_GAPS["content"]
+                content_id = _content_to_look_up(event)
+                if content_id is None:
+                    return "Confluence body names no content id"
+                return unroutable.get(("content", content_id))
+            if kind == "board" and isinstance(event, JiraEvent):
+                if self.jira is None:
+                    return _LOOKUP_GAPS["board"]
+                board_id = _board_to_look_up(event)
+                if board_id is None:
+                    return "sprint event names no board"
+                return unroutable.get(("board", board_id))
             if kind in _JIRA_LOOKUPS and self.jira is None:
                 return f"no Jira client to look up the {kind}"
         return None
 
-    def _drop_unroutable(self, handled: list[_Handled]) -> None:
+    def _drop_unroutable(self, handled: list[_Handled], unroutable: dict[tuple[str, str], str] | None = None) -> None:
         for h in handled:
             if h.error is not None:
                 continue
-            gaps = [(e, gap) for e in h.events if (gap := self._lookup_gap(e))]
+            gaps = [(e, gap) for e in h.events if (gap := self._lookup_gap(e, unroutable))]
             if not gaps:
                 continue
             if len(gaps) == len(h.events):
@@ -408,7 +519,7 @@ class InboxWorker:
             for e, gap in gaps:
                 unsupported.info("webhook event unsupported", delivery_id=h.item.delivery_id,
                                  inbox_id=h.item.id, event_type=e.type.value, reason=gap)
-            h.events = [e for e in h.events if not self._lookup_gap(e)]
+            h.events = [e for e in h.events if not self._lookup_gap(e, unroutable)]
 
     # --- routing and coalescing ---------------------------------------------------------------
 
@@ -665,6 +776,23 @@ def _lookup_failure(
     return None
 
 
+def _board_to_look_up(e: Event) -> str | None:
+    """The board id of a sprint event still missing its project, if it names one."""
+    if isinstance(e, JiraEvent) and e.sprint is not None and "board" in e.needs_lookup():
+        board_id = e.sprint.board_id
+        if board_id and _DIGITS.fullmatch(board_id):
+            return board_id
+    return None
+
+
+def _content_to_look_up(e: Event) -> str | None:
+    """The content id of a Confluence event still missing its space or title, if it names one."""
+    if isinstance(e, ConfluenceEvent) and "content" in e.needs_lookup():
+        if e.content_id and _DIGITS.fullmatch(e.content_id):
+            return e.content_id
+    return None
+
+
 def _unique(items: Iterable[_Handled]) -> list[_Handled]:
     return list({id(h): h for h in items}.values())
 
@@ -676,10 +804,13 @@ def start_inbox_worker(
     jira: Any | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
     settings: WorkerSettings | None = None,
+    *,
+    confluence: Any | None = None,
 ) -> tuple[asyncio.Task, asyncio.Event]:
-    """Start the worker on the running loop; set the event (or cancel the task) to stop it."""
+    """Start the worker on the running loop; set the event (or cancel the task) to stop it.
+    `confluence` (a ConfluencePort) lets it route Confluence Data Center events."""
     stop = asyncio.Event()
-    worker = InboxWorker(store, accounts, slack, jira, clock, settings)
+    worker = InboxWorker(store, accounts, slack, jira, clock, settings, confluence=confluence)
     return asyncio.create_task(worker.run_forever(stop), name="inbox-worker"), stop
 
 

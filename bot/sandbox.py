@@ -15,6 +15,7 @@ from typing import Any
 from bot.domain.accounts import AccountsConfig
 from integrations.fake_atlassian import (
     AtlassianSeed,
+    board_json,
     issue_json,
     space_json,
     user_json,
@@ -227,7 +228,7 @@ def _random_between(rng: random.Random, start: dt.datetime, end: dt.datetime) ->
 
 
 def sandbox_seed(now: dt.datetime) -> AtlassianSeed:
-    """Issues, versions, worklogs (this and last month) and Confluence spaces, relative to `now`."""
+    """Issues, versions, worklogs (this and last month), boards and Confluence spaces, relative to `now`."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     now = now.astimezone(dt.UTC)
@@ -326,6 +327,12 @@ def sandbox_seed(now: dt.datetime) -> AtlassianSeed:
                 # Jira keeps the sum itself; store it so the seed reads the same with or without the fake.
                 seed.issues[-1]["fields"]["timespent"] = sum(w["timeSpentSeconds"] for w in logs)
 
+    # One scrum board per project, for sprint webhooks (they name only the board). ACME's is
+    # board 81, the board of the real sprint payloads in pinpoint-jira's fixtures.
+    seed.boards = [
+        board_json(81 + i, f"{project.key} board", {"id": project.project_id, "key": project.key, "name": project.name})
+        for i, project in enumerate(_PROJECTS)
+    ]
     seed.spaces = [
         space_json("98305", "ACME", "ACME Shop", "98306"),
         space_json("131073", "NW", "Northwind", "131074"),

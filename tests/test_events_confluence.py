@@ -62,3 +62,16 @@ def test_data_center_comment_enriched_from_the_comment_response():
 def test_content_property_objects_are_ignored():
     result = normalize(shared_fixture(f"{TAX}/PageContentCreatedSubject.json"), "content_created")
     assert (result.outcome, result.reason) == (Outcome.IGNORED, "content property change")
+
+
+def test_enriched_url_names_the_context_path_once():
+    # Confluence's `_links.base` already ends with the context path (Cloud: base ".../wiki",
+    # context "/wiki", as in taxonomies-for-confluence's captured content objects).
+    (event,) = normalize(shared_fixture(f"{ZC}/page_created.json")).events
+    content = dict(shared_fixture(f"{ZC}/page_api_response.json"))
+    # Derived from the real response: the same page on a Data Center under /confluence.
+    content["_links"] = dict(content["_links"], base="https://example.com/confluence", context="/confluence")
+    assert confluence_events.enrich(event, content).url == (
+        "https://example.com/confluence/spaces/ENG/pages/123456/Architecture+Overview")
+    cloud_links = shared_fixture(f"{TAX}/PageContentCreatedSubject.json")["_links"]
+    assert (cloud_links["base"], cloud_links["context"]) == ("https://dalstonsemantics.atlassian.net/wiki", "/wiki")

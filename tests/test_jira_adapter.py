@@ -451,3 +451,10 @@ def test_in_memory_jira_boards_from_a_seed_and_can_fail():
     jira.error = UpstreamUnavailable("jira", "down", retryable=True)
     with pytest.raises(UpstreamUnavailable):
         jira.board_project(81)
+
+
+def test_sandbox_has_one_board_per_project_served_by_the_fake():
+    from bot.sandbox import build_sandbox
+
+    with FakeAtlassian(build_sandbox(NOW).seed) as fake, _jira(fake) as jira:
+        assert [jira.board_project(b) for b in (81, 82, 83, 84)] == ["ACME", "NW", "GLX", None]

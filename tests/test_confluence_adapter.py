@@ -234,3 +234,14 @@ def test_in_memory_confluence_content_and_failure():
     confluence.error = UpstreamUnavailable("confluence", "down", retryable=True)
     with pytest.raises(UpstreamUnavailable):
         confluence.content("123456")
+
+
+def test_content_call_is_declared_in_the_confluence_v1_spec():
+    from integrations.confluence import CONTENT_EXPAND, CONTENT_STATUSES
+
+    get = shared_fixture("specs/confluence-cloud-v1.openapi.json")["paths"]["/wiki/rest/api/content/{id}"]["get"]
+    names = {p.get("name") or p["$ref"].rsplit("/", 1)[-1] for p in get["parameters"]}
+    assert {"id", "status"} <= names and any("expand" in n.lower() for n in names)
+    status = next(p for p in get["parameters"] if p.get("name") == "status")
+    assert set(CONTENT_STATUSES) <= set(status["schema"]["enum"]) and status["explode"] is True
+    assert CONTENT_EXPAND == "space,version,container"

@@ -71,6 +71,7 @@ class Runtime:
     scheduler: DigestScheduler | None = None
     slack: SlackWeb | None = None
     digests: DigestService | None = None
+    confluence: AtlassianConfluence | None = None
     background: list[asyncio.Task] = field(default_factory=list)
     _stop_worker: asyncio.Event | None = None
 
@@ -113,7 +114,9 @@ class Runtime:
             self.scheduler.start()
         if self.slack is not None:
             # The worker drains the durable inbox: deliveries stored before a restart are not lost.
-            worker, self._stop_worker = start_inbox_worker(self.store, self.accounts, self.slack, self.jira, self.clock)
+            worker, self._stop_worker = start_inbox_worker(
+                self.store, self.accounts, self.slack, self.jira, self.clock, confluence=self.confluence
+            )
             self.background.append(worker)
         log.info(
             "pulse started",
@@ -135,6 +138,8 @@ class Runtime:
                 self.digests.close()
             if self.jira is not None:
                 self.jira.close()
+            if self.confluence is not None:
+                self.confluence.close()
             self.store.close()
 
     def asgi(self) -> Starlette:
@@ -207,7 +212,10 @@ def build_runtime(settings: Settings, *, accounts: AccountsConfig | None = None,
     jira = build_jira(settings)
     confluence = (
         AtlassianConfluence(
-            settings.confluence_url, user=settings.confluence_user, api_token=_secret(settings.confluence_token)
+            settings.confluence_url,
+            user=settings.confluence_user,
+            api_token=_secret(settings.confluence_token),
+            cloud=settings.confluence.is_cloud,
         )
         if settings.confluence_url
         else None
@@ -223,5 +231,5 @@ def build_runtime(settings: Settings, *, accounts: AccountsConfig | None = None,
     scheduler = DigestScheduler(accounts, digests, store, clock) if settings.scheduler_enabled else None
     return Runtime(
         settings=settings, accounts=accounts, store=store, client=client, bolt=bolt, clock=clock,
-        jira=jira, scheduler=scheduler, slack=slack, digests=digests,
+        jira=jira, scheduler=scheduler, slack=slack, digests=digests, confluence=confluence,
     )

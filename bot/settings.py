@@ -60,6 +60,13 @@ class ConfluenceSettings(_Section):
     user: str | None = None
     api_token: SecretStr | None = None
     webhook_secret: SecretStr | None = None
+    cloud: bool | None = Field(default=None, description="default: true for *.atlassian.net")
+
+    @property
+    def is_cloud(self) -> bool:
+        if self.cloud is not None:
+            return self.cloud
+        return bool(self.url and ".atlassian.net" in self.url)
 
 
 class Settings(_Section):

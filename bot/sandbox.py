@@ -249,6 +249,9 @@ def sandbox_seed(now: dt.datetime) -> AtlassianSeed:
             issue_id = str(project.first_issue_id + n)
             status, category = _STATUSES[(n * 7 + len(project.key)) % len(_STATUSES)]
             created = now - dt.timedelta(days=rng.randint(20, 120), hours=rng.randint(0, 23))
+            if n % 8 == 5:
+                # New requirements this week, so a digest has something under "new since".
+                created = now - dt.timedelta(days=rng.randint(1, 6), hours=rng.randint(0, 23))
             resolved = None
             if category == "done":
                 resolved = min(now - dt.timedelta(hours=2), created + dt.timedelta(days=rng.randint(2, 30)))

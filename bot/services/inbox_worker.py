@@ -408,18 +408,10 @@ class InboxWorker:
         """The project of each sprint's board: one call per distinct board id in the batch."""
         pending = [h for h in handled if h.error is None]
         board_ids = {b for h in pending for e in h.events if (b := _board_to_look_up(e))}
-        projects: dict[str, str | None] = {}
-        failed: dict[str, Exception] = {}
-        for board_id in sorted(board_ids, key=int):
-            report.jira_calls += 1
-            try:
-                projects[board_id] = await asyncio.to_thread(self.jira.board_project, int(board_id))
-            except Exception as exc:
-                if isinstance(exc, UpstreamError):
-                    log.warning("jira board lookup failed", board_id=board_id, error=str(exc), retryable=exc.retryable)
-                else:
-                    log.exception("jira board lookup failed unexpectedly", board_id=board_id)
-                failed[board_id] = exc
+        projects, failed = await _fetch_each(
+            board_ids, lambda board_id: self.jira.board_project(int(board_id)), "jira board"
+        )
+        report.jira_calls += len(board_ids)
         if not board_ids:
             return
         for h in pending:
@@ -444,19 +436,8 @@ class InboxWorker:
         """Space, title and URL of Confluence content named only by id: one call per distinct id."""
         pending = [h for h in handled if h.error is None]
         content_ids = {c for h in pending for e in h.events if (c := _content_to_look_up(e))}
-        contents: dict[str, Any] = {}
-        failed: dict[str, Exception] = {}
-        for content_id in sorted(content_ids, key=int):
-            report.confluence_calls += 1
-            try:
-                contents[content_id] = await asyncio.to_thread(self.confluence.content, content_id)
-            except Exception as exc:
-                if isinstance(exc, UpstreamError):
-                    log.warning("confluence content lookup failed", content_id=content_id, error=str(exc),
-                                retryable=exc.retryable)
-                else:
-                    log.exception("confluence content lookup failed unexpectedly", content_id=content_id)
-                failed[content_id] = exc
+        contents, failed = await _fetch_each(content_ids, self.confluence.content, "confluence content")
+        report.confluence_calls += len(content_ids)
         if not content_ids:
             return
         for h in pending:
@@ -795,6 +776,24 @@ def _content_to_look_up(e: Event) -> str | None:
 
 def _unique(items: Iterable[_Handled]) -> list[_Handled]:
     return list({id(h): h for h in items}.values())
+
+
+async def _fetch_each(
+    ids: set[str], fetch: Callable[[str], Any], what: str
+) -> tuple[dict[str, Any], dict[str, Exception]]:
+    """One lookup per distinct id (in id order); a failure is kept for its id's deliveries only."""
+    found: dict[str, Any] = {}
+    failed: dict[str, Exception] = {}
+    for item_id in sorted(ids, key=int):
+        try:
+            found[item_id] = await asyncio.to_thread(fetch, item_id)
+        except Exception as exc:
+            if isinstance(exc, UpstreamError):
+                log.warning(f"{what} lookup failed", id=item_id, error=str(exc), retryable=exc.retryable)
+            else:
+                log.exception(f"{what} lookup failed unexpectedly", id=item_id)
+            failed[item_id] = exc
+    return found, failed
 
 
 def start_inbox_worker(

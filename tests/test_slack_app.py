@@ -38,13 +38,15 @@ NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture
-async def http(fake, sqlite_store):
+def jira():
+    return InMemoryJira.from_seed(build_sandbox(NOW).seed)
+
+
+@pytest.fixture
+async def http(fake, sqlite_store, jira):
     settings = Settings(admin_users=["U0ADMIN001"])
     client = make_web_client(fake.token, fake.api_url)
-    sandbox = build_sandbox(NOW)
-    digests = DigestService(
-        jira=InMemoryJira.from_seed(sandbox.seed), slack=InMemorySlack(), store=sqlite_store, clock=lambda: NOW
-    )
+    digests = DigestService(jira=jira, slack=InMemorySlack(), store=sqlite_store, clock=lambda: NOW)
     deps = build_listener_deps(load_accounts(EXAMPLE), client, settings, digests, clock=lambda: NOW)
     bolt = create_bolt_app(client=client, signing_secret=SIGNING_SECRET, deps=deps)
     from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -165,3 +167,13 @@ async def test_slack_connect_client_asks_for_status_and_gets_the_client_digest_i
     assert first["thread_ts"] == "1700000001.000100"
     assert "ACME Shop GmbH" in first["text"]
     assert "€" not in first["text"]
+
+
+
+async def test_jira_down_on_demand_is_a_polite_answer_in_the_accounts_language(http, fake, jira):
+    from bot.errors import UpstreamError
+
+    jira.error = UpstreamError("jira", "503 Service Unavailable", retryable=False, status=503)
+    answer = await _command(http, fake, "budget", channel="C0ACMEINTL")
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"].startswith("Jira antwortet gerade nicht")

@@ -23,6 +23,7 @@ Message = str | dict[str, str]
 MESSAGES: dict[str, dict[str, Message]] = {
     "en": {
         "digest.status_page": "Status page in Confluence",
+        "command.jira_unavailable": "Jira is not answering right now, so I cannot give you correct numbers. Please try again in a few minutes.",
         "digest.delayed": "The digest is delayed: Jira has been unavailable since {since}. "
         "It will be posted once Jira answers again — no partial numbers in the meantime.",
         "digest.title": "{account} — digest",
@@ -71,6 +72,7 @@ MESSAGES: dict[str, dict[str, Message]] = {
     },
     "de": {
         "digest.status_page": "Statusseite in Confluence",
+        "command.jira_unavailable": "Jira antwortet gerade nicht, daher kann ich keine korrekten Zahlen liefern. Bitte versuchen Sie es in ein paar Minuten erneut.",
         "digest.delayed": "Der Digest verspätet sich: Jira ist seit {since} nicht erreichbar. "
         "Er folgt, sobald Jira wieder antwortet — bis dahin keine unvollständigen Zahlen.",
         "digest.title": "{account} — Überblick",
@@ -121,6 +123,7 @@ MESSAGES: dict[str, dict[str, Message]] = {
     },
     "ru": {
         "digest.status_page": "Страница статуса в Confluence",
+        "command.jira_unavailable": "Jira сейчас не отвечает, поэтому я не могу дать точные цифры. Попробуйте ещё раз через несколько минут.",
         "digest.delayed": "Дайджест задерживается: Jira недоступна с {since}. "
         "Он будет опубликован, как только Jira снова ответит, — без неполных цифр.",
         "digest.title": "{account} — сводка",

@@ -10,6 +10,7 @@ from bot.domain.accounts import Account, Channel
 from bot.domain.commands import CommandSpec, Invocation
 from bot.errors import UpstreamUnavailable
 from bot.render.digest import RenderedDigest, render_budget, render_deadlines, render_milestones
+from bot.render.i18n import translate
 from bot.services.commands import Asker, CommandService, Reply
 from bot.services.digests import DigestService
 
@@ -40,10 +41,7 @@ def register_digest_commands(
         try:
             digest, rendered, _ = await service.compose(account, audience, clock())
         except UpstreamUnavailable:
-            return Reply(
-                "Jira is not answering right now, so I cannot give you correct numbers. "
-                "Please try again in a few minutes."
-            )
+            return Reply(translate(account.language, "command.jira_unavailable"))
         section = inv.spec.path[0]
         if section in SECTIONS:
             rendered = SECTIONS[section](digest, account, jira_browse_url)

@@ -216,3 +216,13 @@ def test_a_version_of_only_withheld_issues_is_not_shown_to_the_client() -> None:
     assert [r.name for r in client.released] == []
     assert [m.name for m in internal.milestones] == ["Agency tooling", "Phase 2"]
     assert [r.name for r in internal.released] == ["Security patch"]
+
+
+def test_a_release_whose_issues_were_not_fetched_is_not_shown_to_the_client() -> None:
+    # The digest's JQL skips done issues untouched since the window: a just-released version can
+    # arrive without its issues. The client must not see its name on faith.
+    shipped = make_version("10080", "Secret hotfix", dt.date(2026, 11, 19), released=True)
+    client = milestones_section(make_account(), Audience.CLIENT, [], [shipped], NOW)
+    internal = milestones_section(make_account(), Audience.INTERNAL, [], [shipped], NOW)
+    assert [r.name for r in client.released] == []
+    assert [r.name for r in internal.released] == ["Secret hotfix"]

@@ -77,6 +77,13 @@ def small_inputs() -> tuple[list, list]:
             due=dt.date(2026, 11, 23),
             worklogs=(log(f"{PROJECT}-5", dt.datetime(2026, 11, 4, 9, tzinfo=UTC), 3),),
         ),
+        # Shipped in 0.9 before SINCE: it only makes the release visible to the client.
+        make_issue(
+            6,
+            summary="Launch banner",
+            fix_version_ids=("9999",),
+            **done(resolved=dt.datetime(2026, 11, 10, 9, tzinfo=UTC)),
+        ),
     ]
     versions = [
         make_version("10000", "1.0", dt.date(2026, 12, 1)),

@@ -163,6 +163,9 @@ def milestones_section(
     undated = [v for v in open_versions if v.release_date is None]
     milestones = tuple(milestone(v, seen, now, tz) for v in [*dated, *undated])
 
+    # Releasing a version does not touch its issues, so the digest's narrowed fetch may not hold
+    # them: for a client, a release is shown only when one of its issues is visibly there.
+    releasable = [v for v in scoped if audience is Audience.INTERNAL or v.id in visible_used]
     released = tuple(
         ReleasedVersion(
             version_id=v.id,
@@ -172,7 +175,7 @@ def milestones_section(
             issues_total=sum(1 for i in seen if v.id in i.fix_version_ids),
         )
         for v in sorted(
-            (v for v in scoped if v.released and v.release_date is not None),
+            (v for v in releasable if v.released and v.release_date is not None),
             key=lambda v: (v.release_date, v.name),
         )
         if v.release_date >= since_day

@@ -47,7 +47,8 @@ def issue(key: str, **changes) -> Issue:
 
 
 class FakeJira:
-    """Answers `key in (…)`, `id = N` and project-scoped JQL from plain values, and boards; counts calls."""
+    """Answers `key in (…)`, `id = N`, `fixVersion = N` and project-scoped JQL from plain values,
+    and boards; counts calls."""
 
     def __init__(self, issues: dict[str, Issue] | None = None, by_id: dict[str, Issue] | None = None,
                  boards: dict[int, str | None] | None = None, board_errors: dict[int, Exception] | None = None):
@@ -73,6 +74,8 @@ class FakeJira:
             return [self.issues[k] for k in m.group(1).split(", ") if k in self.issues]
         if m := re.fullmatch(r"id = (\d+)", jql):
             return [self.by_id[m.group(1)]] if m.group(1) in self.by_id else []
+        if m := re.fullmatch(r"fixVersion = (\d+)", jql):
+            return [i for i in self.issues.values() if m.group(1) in i.fix_version_ids]
         return list(self.issues.values())
 
     def fetch_versions_for(self, projects):
@@ -688,7 +691,70 @@ async def test_one_projects_version_lookup_failing_does_not_fail_the_others(stor
     assert report.statuses == {"done": 1, "retry": 1}
     assert store.inbox.get(released).status == "done" and store.inbox.get(unknown).status == "pending"
     assert store.inbox.get(unknown).last_error == "jira: HTTP 503"
-    assert sorted(m["channel"] for m in slack.messages) == [ALPHA_CLIENT, ALPHA_INTERNAL]
+    # Version 10000 has no issue at all: nothing shows the client it is theirs, so only the
+    # internal channel hears of it.
+    assert sorted(m["channel"] for m in slack.messages) == [ALPHA_INTERNAL]
+
+
+VERSION_RELEASED = "putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json"  # version 10000, "1.0"
+
+
+def _gold_version_jira(*issues: Issue) -> PickyJira:
+    from bot.domain.work import Version
+
+    return PickyJira({i.key: i for i in issues},
+                     versions={"GOLD": [Version(id="10000", project="GOLD", name="1.0", released=True)]})
+
+
+async def test_version_of_internal_issues_only_does_not_reach_the_client(store):
+    slack = InMemorySlack()
+    jira = _gold_version_jira(issue("GOLD-9", labels=("internal",), fix_version_ids=("10000",)),
+                              issue("GOLD-10", labels=("internal",)))  # a public issue in no version
+    add(store, VERSION_RELEASED, "d-1")
+    report = await worker(store, slack, jira).run_once()
+    assert report.statuses == {"done": 1}
+    assert jira.jql == ["fixVersion = 10000"]
+    assert slack.in_channel(ALPHA_CLIENT) == []
+    assert [m["text"] for m in slack.in_channel(ALPHA_INTERNAL)] == [
+        "Milestone *1.0* released (release date 09/Sep/20)"]
+
+
+async def test_version_with_one_client_visible_issue_reaches_the_client(store):
+    slack = InMemorySlack()
+    jira = _gold_version_jira(issue("GOLD-9", labels=("internal",), fix_version_ids=("10000",)),
+                              issue("GOLD-11", fix_version_ids=("10000",)))
+    add(store, VERSION_RELEASED, "d-1")
+    second = copy.deepcopy(shared_fixture(VERSION_RELEASED))
+    second["timestamp"] += 1000  # derived: the same release told again a second later
+    add(store, second, "d-2")
+    await worker(store, slack, jira).run_once()
+    assert jira.jql == ["fixVersion = 10000"]  # one lookup per distinct version in the batch
+    assert [m["text"] for m in slack.in_channel(ALPHA_CLIENT)] == [
+        "Milestone *1.0* released (release date 09/Sep/20)"] * 2
+
+
+async def test_version_issue_lookup_failing_retries_only_that_delivery(store):
+    slack = InMemorySlack()
+    jira = _gold_version_jira()
+    jira.error = UpstreamError("jira", "HTTP 503", retryable=True, status=503)
+    version = add(store, VERSION_RELEASED, "d-1")
+    other = add(store, f"{PIN}/jira:issue_created.json", "d-2")  # complete issue: needs no lookup
+    report = await worker(store, slack, jira).run_once()
+    assert report.statuses == {"retry": 1, "done": 1}
+    assert (store.inbox.get(version).status, store.inbox.get(version).last_error) == ("pending", "jira: HTTP 503")
+    assert store.inbox.get(other).status == "done"
+    assert all("GOLD-189" in m["text"] for m in slack.messages) and len(slack.messages) == 2
+
+
+async def test_version_events_no_client_channel_wants_need_no_issue_lookup(store):
+    slack = InMemorySlack()
+    jira = _gold_version_jira()
+    updated = copy.deepcopy(shared_fixture(VERSION_RELEASED))
+    updated["webhookEvent"] = "jira:version_updated"  # derived: client defaults leave updates out
+    add(store, updated, "d-1")
+    await worker(store, slack, jira).run_once()
+    assert jira.jql == []
+    assert [m["channel"] for m in slack.messages] == [ALPHA_INTERNAL]
 
 
 class WorklogDateJira(FakeJira):

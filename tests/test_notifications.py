@@ -15,7 +15,7 @@ import pytest
 
 from bot.domain.accounts import Account, AccountsConfig, Audience, Budget, Channel, ConfluenceScope, JiraScope
 from bot.domain.audience import issue_visible, restriction
-from bot.domain.events import EventType, JiraEvent, attach_issue, normalize
+from bot.domain.events import EventType, JiraEvent, attach_client_issue, attach_issue, attach_project, normalize
 from bot.domain.notify_policy import Burst, Delivery, coalesce, event_verdict, route
 from bot.domain.replay import replay
 from bot.domain.subscriptions import parse_subscription
@@ -131,6 +131,10 @@ AUDIENCE_TABLE = [
     ("worklog on secure issue, money shown", attach_issue(one(f"{ZJ}/worklog_created.json"), full_issue("TES-9", security_level="Internal")), C,
      ALPHA.model_copy(update={"budget": MONEY}), False, "issue has security level"),
     ("version released, project unknown", one("putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json"), C, ALPHA, False, "needs lookup first: project"),
+    ("version released, no client issue known", attach_project(one("putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json"), "GOLD"), C, ALPHA,
+     False, "version has no issue known to be visible to the client: look its issues up first"),
+    ("version released, no client issue known, internal", attach_project(one("putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json"), "GOLD"), I, ALPHA, True, ""),
+    ("version released, client issue found", attach_client_issue(attach_project(one("putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json"), "GOLD")), C, ALPHA, True, ""),
     # The actor's name never decides what a client may see: only the missing content is named.
     ("Confluence DC before lookup", one("zulip/zerver/webhooks/confluence/fixtures/page_created.json"), C, BETA, False, "needs lookup first: content"),
     ("Confluence Cloud, actor unnamed", one("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json", "page_created"), C, ALPHA, True, ""),

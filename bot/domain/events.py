@@ -120,6 +120,11 @@ class EventType(enum.StrEnum):
     def is_comment(self) -> bool:
         return self.value.startswith("comment_")
 
+    @property
+    def is_version(self) -> bool:
+        """A version (milestone) event: created, released, unreleased or updated."""
+        return self.value.startswith("version_")
+
 
 @dataclass(frozen=True, slots=True)
 class Person:
@@ -190,6 +195,9 @@ class VersionFacts:
     archived: bool = False
     release_date: str | None = None
     description: str | None = None
+    # Set by the worker once it has seen one of the version's issues that a client may see:
+    # the webhook names no issue, so without that evidence the name may be internal.
+    has_client_issue: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,3 +386,10 @@ def attach_issue(event: JiraEvent, issue: Issue, *, linked: bool = False) -> Jir
 def attach_project(event: JiraEvent, project_key: str) -> JiraEvent:
     """Fill in the project key of a version (by project id) or sprint (by board) event."""
     return dataclasses.replace(event, project_key=project_key)
+
+
+def attach_client_issue(event: JiraEvent) -> JiraEvent:
+    """Mark a version event's version as having at least one issue a client may see."""
+    if event.version is None:
+        return event
+    return dataclasses.replace(event, version=dataclasses.replace(event.version, has_client_issue=True))

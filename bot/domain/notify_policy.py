@@ -4,7 +4,8 @@ A client channel never receives: a restricted comment (role/group visibility or 
 internal), anything about an issue with a security level (or a change of its level), an internal
 label or an internal issue type (`Account.jira.internal_labels` / `internal_issue_types`), or
 logged time unless the budget shows money to the client — in created, edited and deleted follow-ups alike. When the webhook
-did not tell us enough to decide (trimmed issue, ids only), the client does not get it.
+did not tell us enough to decide (trimmed issue, ids only), the client does not get it; so too a
+version (milestone) event, unless the worker found one of the version's issues a client may see.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ def _jira_verdict(event: JiraEvent, account: Account) -> Verdict:
             return Verdict(False, "logged time is internal for this account")
     if event.comment is not None and event.comment.restricted:
         return Verdict(False, f"restricted comment ({event.comment.visibility or 'Service Desk internal'})")
+    if event.type.is_version and (event.version is None or not event.version.has_client_issue):
+        # A version of internal work only would name that work (e.g. "Secret-Hotfix released").
+        return Verdict(False, "version has no issue known to be visible to the client: look its issues up first")
     concerns_issue = event.issue is not None or event.issue_id is not None
     if concerns_issue:
         verdict = _issue_verdict(event.issue, account)

@@ -2,7 +2,9 @@
 
 One batch (`run_once`): claim due deliveries (leased) → normalize → look up what the events lack
 (one JQL `key in (…)` per chunk of keys; one board per distinct sprint board, for its project; one
-Confluence content per distinct Data Center content id, for its space and title) → route
+Confluence content per distinct Data Center content id, for its space and title; one
+`fixVersion = N` per distinct version a client channel would be told about, since a client hears of
+a version only when one of its issues is visible to the client) → route
 (audience policy + subscriptions) → coalesce bursts per channel → render → post (channels in
 parallel, in order within a channel) → record.
 
@@ -35,6 +37,7 @@ from typing import Any
 
 from bot.clock import utc_now
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
+from bot.domain.audience import issue_visible
 from bot.domain.budget import budget_period, budget_status
 from bot.domain.digest_query import earliest_needed
 from bot.domain.confluence_events import enrich
@@ -44,12 +47,13 @@ from bot.domain.events import (
     EventType,
     JiraEvent,
     Outcome,
+    attach_client_issue,
     attach_issue,
     attach_project,
     normalize,
 )
 from bot.domain.notify_policy import BURST_THRESHOLD, Burst, Delivery, account_for, coalesce, route
-from bot.domain.subscriptions import Subscription, SubscriptionSyntaxError, parse_subscription
+from bot.domain.subscriptions import Subscription, SubscriptionSyntaxError, parse_subscription, wanted
 from bot.domain.work import Issue
 from bot.errors import UpstreamError
 from bot.logs import get_logger
@@ -223,9 +227,10 @@ class InboxWorker:
 
         handled = [h for h in (await asyncio.gather(*(self._understand(i, report) for i in items))) if h]
         if handled:
-            unroutable = await self._lookup(handled, report)
+            subscriptions = await self._subscriptions()
+            unroutable = await self._lookup(handled, report, subscriptions)
             self._drop_unroutable(handled, unroutable)
-            outgoing = await self._plan(handled, report)
+            outgoing = await self._plan(handled, report, subscriptions)
             await self._post_all(outgoing, report)
             await self._budget(handled, report)
         for h in handled:
@@ -284,13 +289,17 @@ class InboxWorker:
 
     # --- lookups ------------------------------------------------------------------------------
 
-    async def _lookup(self, handled: list[_Handled], report: BatchReport) -> dict[tuple[str, str], str]:
+    async def _lookup(
+        self, handled: list[_Handled], report: BatchReport,
+        subscriptions: dict[str, list[Subscription]] | None = None,
+    ) -> dict[tuple[str, str], str]:
         """Fill in what events only name by id (issues, projects, boards, Confluence content): few
         calls, batched keys. A failed lookup fails only the deliveries that needed what it would
         have found. Returns why some looked-up ids cannot be routed, by (kind, id)."""
         unroutable: dict[tuple[str, str], str] = {}
         if self.jira is not None:
             await self._lookup_issues(handled, report)
+            await self._lookup_version_issues(handled, report, subscriptions or {})
             await self._lookup_boards(handled, report, unroutable)
         if self.confluence is not None:
             await self._lookup_contents(handled, report, unroutable)
@@ -401,6 +410,48 @@ class InboxWorker:
                     log.exception("jira version lookup failed unexpectedly", project=project)
                 first_error = first_error or exc
         return found, first_error
+
+    def _version_for_client(self, e: Event, subscriptions: dict[str, list[Subscription]]) -> tuple[str, Account] | None:
+        """The version id (and account) of a version event some client channel would be told
+        about once the version is known to have an issue the client may see."""
+        if not (isinstance(e, JiraEvent) and e.type.is_version and e.version is not None):
+            return None
+        if e.version.has_client_issue or not e.version.id or not _DIGITS.fullmatch(e.version.id):
+            return None
+        account = account_for(e, self.accounts)
+        if account is None:
+            return None
+        if not any(c.audience is Audience.CLIENT and wanted(e, c.audience, subscriptions.get(c.id))
+                   for c in account.channels):
+            return None  # no client channel wants it: internal channels need no evidence
+        return e.version.id, account
+
+    async def _lookup_version_issues(
+        self, handled: list[_Handled], report: BatchReport, subscriptions: dict[str, list[Subscription]]
+    ) -> None:
+        """Whether each version a client would hear of has an issue the client may see: one
+        `fixVersion = N` per distinct version. Without one, the policy withholds it from clients."""
+        pending = [h for h in handled if h.error is None]
+        wanted_ids = {found[0] for h in pending for e in h.events if (found := self._version_for_client(e, subscriptions))}
+        if not wanted_ids:
+            return
+        issues, failed = await _fetch_each(
+            wanted_ids, lambda version_id: self.jira.fetch_issues(f"fixVersion = {version_id}"), "jira version issues"
+        )
+        report.jira_calls += len(wanted_ids)
+        for h in pending:
+            new_events: list[Event] = []
+            for e in h.events:
+                found = self._version_for_client(e, subscriptions)
+                if found is not None:
+                    version_id, account = found
+                    if version_id in failed:
+                        # Same as the other lookups: only this delivery waits for a retry.
+                        h.error = h.error or failed[version_id]
+                    elif any(issue_visible(i, Audience.CLIENT, account) for i in issues.get(version_id) or ()):
+                        e = attach_client_issue(e)
+                new_events.append(e)
+            h.events = new_events
 
     async def _lookup_boards(
         self, handled: list[_Handled], report: BatchReport, unroutable: dict[tuple[str, str], str]
@@ -514,8 +565,12 @@ class InboxWorker:
                 log.warning("unreadable stored subscription skipped", id=row.get("id"), spec=row.get("spec"))
         return out
 
-    async def _plan(self, handled: list[_Handled], report: BatchReport) -> list[_Outgoing]:
-        subscriptions = await self._subscriptions()
+    async def _plan(
+        self, handled: list[_Handled], report: BatchReport,
+        subscriptions: dict[str, list[Subscription]] | None = None,
+    ) -> list[_Outgoing]:
+        if subscriptions is None:
+            subscriptions = await self._subscriptions()
         per_channel: dict[str, list[tuple[_Handled, Delivery, str]]] = {}
         seen: set[str] = set()
         for h in handled:

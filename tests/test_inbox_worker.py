@@ -794,3 +794,29 @@ def test_the_worker_reads_the_one_shared_clock(store):
     assert now.tzinfo is dt.timezone.utc
     assert inbox_worker.utc_now is bot.clock.utc_now
     assert InboxWorker(store, ACCOUNTS, InMemorySlack()).clock is bot.clock.utc_now
+
+
+async def test_a_post_that_cannot_be_recorded_stops_its_channel_for_the_batch(store, monkeypatch):
+    import sqlalchemy as sa
+    from structlog.testing import capture_logs
+
+    slack = InMemorySlack()
+    first = shared_fixture(f"{PIN}/jira:issue_updated.json")  # GOLD-137 description edited: internal only
+    items = [add(store, first, "d-1")]
+    for n in (1, 2):
+        later = copy.deepcopy(first)
+        later["timestamp"] = first["timestamp"] + n * 60_000  # derived: the same edit n minutes later
+        items.append(add(store, later, f"d-{n + 1}"))
+
+    def database_down(*args, **kwargs):
+        raise sa.exc.OperationalError("INSERT INTO posts", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(store.posts, "record", database_down)
+    with capture_logs() as logs:
+        report = await worker(store, slack).run_once()
+    # Slack has the first message; posting on would leave more messages nobody can account for.
+    assert [m["channel"] for m in slack.messages] == [ALPHA_INTERNAL]
+    assert report.messages == 0 and report.statuses == {"retry": 3}
+    assert [store.inbox.get(i).status for i in items] == ["pending"] * 3
+    (logged,) = [e for e in logs if e["event"].startswith("posted to Slack but")]
+    assert (logged["log_level"], logged["channel"], logged["exc_info"]) == ("error", ALPHA_INTERNAL, True)

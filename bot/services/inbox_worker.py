@@ -13,7 +13,9 @@ Exactly-once posting: every message is keyed by its cause before it is posted
 and edit time, because Jira sends one comment change both as `comment_*` and inside
 `jira:issue_updated`). A key already in `posts` is never
 posted again, so a crash or a retry re-runs the batch without repeating messages. The one window
-left is a crash between Slack's answer and the record: that message may appear twice.
+left is a crash (or a database failure) between Slack's answer and the record: that message may
+appear twice. A record that fails stops its channel for the batch (its remaining messages stay
+pending), so a database outage costs at most one repeated message per channel.
 
 Failures are per delivery: an upstream error or an unexpected exception (logged with its
 traceback), in a lookup too, marks only the deliveries it concerns, which are retried with backoff and
@@ -125,6 +127,10 @@ def post_key(delivery_id: str, channel_id: str, event: Event) -> str:
         # Dedupe keys carry changed values (a whole description): keep the key short but unique.
         key = key[: MAX_KEY - 66] + ":" + hashlib.sha256(key.encode()).hexdigest()
     return key
+
+
+class _NotRecorded(Exception):
+    """Slack has the message but the store could not record it."""
 
 
 @dataclass
@@ -629,6 +635,18 @@ class InboxWorker:
             try:
                 await self._post_one(o)
                 report.messages += 1
+            except _NotRecorded as exc:
+                # Posting on would only add messages we cannot remember (each one repeated on
+                # retry): stop this channel; its deliveries stay pending and are retried.
+                log.exception(
+                    "posted to Slack but could not record it; this channel waits for the retry",
+                    channel=o.channel.id, delivery_ids=[h.item.delivery_id for h in o.items],
+                )
+                cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+                for later in messages[i:]:
+                    for h in later.items:
+                        h.error = h.error or cause
+                return
             except UpstreamError as exc:
                 log.warning(
                     "slack post failed", channel=o.channel.id, error=str(exc), retryable=exc.retryable
@@ -649,7 +667,10 @@ class InboxWorker:
         if o.thread_issue:
             thread_ts = await asyncio.to_thread(self.store.threads.get, channel, o.thread_issue)
         ts = await self.slack.post_message(channel, o.message.text, o.message.blocks, thread_ts=thread_ts)
-        await asyncio.shield(asyncio.to_thread(self._record, o, ts, thread_ts))
+        try:
+            await asyncio.shield(asyncio.to_thread(self._record, o, ts, thread_ts))
+        except Exception as exc:
+            raise _NotRecorded(f"{type(exc).__name__}: {exc}") from exc
 
     def _record(self, o: _Outgoing, ts: str, thread_ts: str | None) -> None:
         # Runs shielded: a shutdown (task cancel) right after Slack answered must still record

@@ -820,3 +820,57 @@ async def test_a_post_that_cannot_be_recorded_stops_its_channel_for_the_batch(st
     assert [store.inbox.get(i).status for i in items] == ["pending"] * 3
     (logged,) = [e for e in logs if e["event"].startswith("posted to Slack but")]
     assert (logged["log_level"], logged["channel"], logged["exc_info"]) == ("error", ALPHA_INTERNAL, True)
+
+
+class GatedSlack(InMemorySlack):
+    """Slack whose answer to a post waits for the test: the message is in Slack, the ts is not back."""
+
+    def __init__(self):
+        super().__init__()
+        self.in_flight = __import__("asyncio").Event()
+        self.answer = __import__("asyncio").Event()
+
+    async def post_message(self, channel, text, blocks=None, thread_ts=None):
+        ts = await super().post_message(channel, text, blocks, thread_ts=thread_ts)
+        self.in_flight.set()
+        await self.answer.wait()
+        return ts
+
+
+async def test_stopping_the_worker_lets_the_post_in_flight_finish_and_be_recorded(store):
+    import asyncio
+
+    from bot.services.inbox_worker import start_inbox_worker, stop_inbox_worker
+
+    slack = GatedSlack()
+    item = add(store, f"{PIN}/jira:issue_created.json", "d-1")
+    settings = WorkerSettings(burst_window=dt.timedelta(0))
+    task, stop = start_inbox_worker(store, ACCOUNTS, slack, None, lambda: NOW, settings)
+    await asyncio.wait_for(slack.in_flight.wait(), timeout=30)  # a guard against hanging, not a timing
+    stopping = asyncio.create_task(stop_inbox_worker(task, stop, timeout=30))
+    while not stop.is_set():
+        await asyncio.sleep(0)
+    assert not task.done()  # the batch is still waiting for Slack
+    slack.answer.set()
+    assert await stopping is True
+    assert task.done() and not task.cancelled()
+    posted = sorted(m["channel"] for m in slack.messages)
+    assert posted == [ALPHA_CLIENT, ALPHA_INTERNAL] and store.inbox.get(item).status == "done"
+    # The next process (lease long expired) finds every post recorded and repeats none.
+    store.inbox.requeue(item, NOW)
+    again = InMemorySlack()
+    report = await InboxWorker(store, ACCOUNTS, again, None, lambda: NOW + dt.timedelta(minutes=6), settings).run_once()
+    assert (report.claimed, report.skipped_already_posted, again.messages) == (1, 2, [])
+
+
+async def test_stopping_a_worker_stuck_past_the_timeout_cancels_it(store):
+    import asyncio
+
+    from bot.services.inbox_worker import start_inbox_worker, stop_inbox_worker
+
+    slack = GatedSlack()  # Slack never answers
+    add(store, f"{PIN}/jira:issue_created.json", "d-1")
+    task, stop = start_inbox_worker(store, ACCOUNTS, slack, None, lambda: NOW, WorkerSettings(burst_window=dt.timedelta(0)))
+    await asyncio.wait_for(slack.in_flight.wait(), timeout=30)
+    assert await stop_inbox_worker(task, stop, timeout=0.01) is False
+    assert task.cancelled()

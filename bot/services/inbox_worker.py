@@ -197,6 +197,8 @@ class InboxWorker:
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Step until `stop` is set; a failing batch is logged and its leases simply expire."""
         log.info("inbox worker started", window_s=self.settings.burst_window.total_seconds())
+        # `stop` is read only between batches: a batch under way posts and records to its end, so
+        # a graceful stop never leaves a message in Slack that the store does not know of.
         while not stop.is_set():
             try:
                 delay = await self.step()
@@ -882,11 +884,34 @@ def start_inbox_worker(
     *,
     confluence: Any | None = None,
 ) -> tuple[asyncio.Task, asyncio.Event]:
-    """Start the worker on the running loop; set the event (or cancel the task) to stop it.
-    `confluence` (a ConfluencePort) lets it route Confluence Data Center events."""
+    """Start the worker on the running loop; stop it with `stop_inbox_worker(task, stop, timeout)`.
+
+    `confluence` (a ConfluencePort) lets it route Confluence Data Center events. Stopping by hand:
+    `stop.set()`, then `await asyncio.wait_for(task, timeout)` so the batch under way finishes and
+    records its posts, and only then (on timeout) cancel. Cancelling at once can cut a post after
+    Slack took it but before it was recorded, and the next process posts it again.
+    """
     stop = asyncio.Event()
     worker = InboxWorker(store, accounts, slack, jira, clock, settings, confluence=confluence)
     return asyncio.create_task(worker.run_forever(stop), name="inbox-worker"), stop
 
 
-__all__ = ["BatchReport", "InboxWorker", "WorkerSettings", "post_key", "start_inbox_worker"]
+async def stop_inbox_worker(task: asyncio.Task, stop: asyncio.Event, timeout: float = 30.0) -> bool:
+    """Stop the worker after its batch under way (cancel past `timeout` s); True if it ended cleanly."""
+    stop.set()
+    # asyncio.wait neither cancels the task on timeout nor raises what the task raised.
+    await asyncio.wait({task}, timeout=timeout)
+    if not task.done():
+        log.warning("inbox worker did not finish its batch in time; cancelling it", timeout_s=timeout)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return False
+    if task.cancelled():
+        return False
+    if task.exception() is not None:
+        log.error("inbox worker had stopped on an error", exc_info=task.exception())
+        return False
+    return True
+
+
+__all__ = ["BatchReport", "InboxWorker", "WorkerSettings", "post_key", "start_inbox_worker", "stop_inbox_worker"]

@@ -35,6 +35,9 @@ from integrations.store.store import Store
 
 log = get_logger("pulse.app")
 
+# How long shutdown waits for a digest tick or an inbox batch in progress before cancelling it.
+SHUTDOWN_GRACE_S = 30.0
+
 
 def create_bolt_app(
     *, client: AsyncWebClient, signing_secret: str | None, deps: ListenerDeps
@@ -106,18 +109,18 @@ class Runtime:
                 delay = min(delay * 2, 300)
 
     @contextlib.asynccontextmanager
-    async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         self.background.append(asyncio.create_task(self._check_slack()))
         if self.settings.slack.app_token is not None:
             self.background.append(asyncio.create_task(self._socket_mode()))
         if self.scheduler is not None:
             self.scheduler.start()
+        worker = None
         if self.slack is not None:
             # The worker drains the durable inbox: deliveries stored before a restart are not lost.
             worker, self._stop_worker = start_inbox_worker(
                 self.store, self.accounts, self.slack, self.jira, self.clock, confluence=self.confluence
             )
-            self.background.append(worker)
         log.info(
             "pulse started",
             host=socket.gethostname(),
@@ -127,20 +130,30 @@ class Runtime:
         try:
             yield
         finally:
-            if self.scheduler is not None:
-                self.scheduler.shutdown()
-            if self._stop_worker is not None:
-                self._stop_worker.set()
-            for task in self.background:
-                task.cancel()
-            await asyncio.gather(*self.background, return_exceptions=True)
-            if self.digests is not None:
-                self.digests.close()
-            if self.jira is not None:
-                self.jira.close()
-            if self.confluence is not None:
-                self.confluence.close()
-            self.store.close()
+            await self._shut_down(app, worker)
+
+    async def _shut_down(self, app: Starlette, worker: asyncio.Task | None) -> None:
+        # Work in progress finishes first (a message on its way to Slack is recorded, so the next
+        # process does not post it again); only what overruns the grace time is cancelled.
+        if self.scheduler is not None:
+            await self.scheduler.stop(timeout=SHUTDOWN_GRACE_S)
+        if worker is not None and self._stop_worker is not None:
+            self._stop_worker.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(worker), SHUTDOWN_GRACE_S)
+            except asyncio.TimeoutError:
+                log.warning("inbox worker still busy at shutdown; cancelling it", timeout_s=SHUTDOWN_GRACE_S)
+                worker.cancel()
+                await asyncio.gather(worker, return_exceptions=True)
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
+        # Closing joins worker threads: off the event loop.
+        writer = getattr(app.state, "inbox_writer", None)
+        closers = [c for c in (writer, self.digests, self.jira, self.confluence) if c is not None]
+        for closer in closers:
+            await asyncio.to_thread(closer.close)
+        self.store.close()
 
     def asgi(self) -> Starlette:
         http_mode = self.settings.slack.app_token is None

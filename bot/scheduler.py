@@ -37,6 +37,7 @@ class DigestScheduler:
         self._clock = clock
         self._tick_seconds = tick_seconds
         self._scheduler: AsyncIOScheduler | None = None
+        self._running: asyncio.Task | None = None
 
     async def tick(self) -> list[tuple[str, dt.datetime, str]]:
         """Post due digests and record skipped ones; returns (channel, slot, outcome) for each."""
@@ -56,8 +57,10 @@ class DigestScheduler:
                 )
                 plan = plan_slots(channel.digest.cron, account.timezone, grace, now, claimed)
                 for slot in plan.skip:
+                    # Past grace: a delayed or abandoned run of this slot is closed as skipped too.
                     run_id = await asyncio.to_thread(
-                        self._store.digest_runs.claim, account.key, channel.id, slot, worker_name(), now
+                        self._store.digest_runs.claim,
+                        account.key, channel.id, slot, worker_name(), now, now - STALE_CLAIM, now,
                     )
                     if run_id is not None:
                         await asyncio.to_thread(self._store.digest_runs.finish, run_id, "skipped", now, error="missed beyond grace")
@@ -86,7 +89,7 @@ class DigestScheduler:
         """Start ticking on the running event loop (first tick right away)."""
         self._scheduler = AsyncIOScheduler(timezone=dt.timezone.utc)
         self._scheduler.add_job(
-            self.tick,
+            self._tick_in_own_task,
             IntervalTrigger(seconds=self._tick_seconds),
             id="digest-tick",
             max_instances=1,
@@ -96,6 +99,21 @@ class DigestScheduler:
         self._scheduler.start()
         log.info("scheduler started", channels=sum(1 for a in self._accounts.accounts for c in a.channels if c.digest))
 
-    def shutdown(self) -> None:
+    async def _tick_in_own_task(self) -> None:
+        # APScheduler cancels a job still running at shutdown; a task of our own is awaited instead
+        # (see stop), so a digest half posted is finished, not cut off and posted again later.
+        if self._running is not None and not self._running.done():
+            return
+        self._running = asyncio.create_task(self.tick(), name="digest-tick")
+        await asyncio.shield(self._running)
+
+    async def stop(self, timeout: float = 60) -> None:
+        """Stop ticking; let a tick in progress finish (up to `timeout` seconds)."""
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
+        if self._running is not None and not self._running.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._running), timeout)
+            except asyncio.TimeoutError:
+                log.warning("digest tick still running at shutdown; cancelling it", timeout_s=timeout)
+                self._running.cancel()

@@ -181,4 +181,7 @@ def build_web_app(
     ]
     if slack_endpoint is not None:
         routes.append(Route("/slack/events", slack_endpoint, methods=["POST"]))
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    # The runtime closes the writer at shutdown (after the server stopped taking requests).
+    app.state.inbox_writer = inbox
+    return app

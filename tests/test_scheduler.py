@@ -76,3 +76,46 @@ async def test_a_slot_delayed_by_jira_is_posted_once_jira_is_back_and_the_notice
     retried = await scheduler.tick()
     assert sorted(c for c, _, o in retried if o == "posted") == ["C0ACMECLNT", "C0ACMEINTL", "C0GLXINTL1"]
     assert len([m for m in slack.messages if "delayed" in m["text"] or "verspätet" in m["text"]]) == 3
+
+
+async def test_stopping_lets_a_tick_in_progress_finish_so_nothing_is_posted_twice(store):
+    class SlowSlack(InMemorySlack):
+        async def post_message(self, channel, text, blocks=None, thread_ts=None):
+            await asyncio.sleep(0.2)  # still waiting for Slack when the process is told to stop
+            return await super().post_message(channel, text, blocks, thread_ts)
+
+    slack = SlowSlack()
+    scheduler = _scheduler(store, slack)
+    scheduler.start()
+    for _ in range(100):  # until the first post is on its way
+        await asyncio.sleep(0.01)
+        if scheduler._running is not None:
+            break
+    await scheduler.stop(timeout=10)
+    posted = len(slack.messages)
+    assert posted >= 3  # every due digest finished, none cut off between Slack and the store
+    restarted = await _scheduler(store, slack).tick()
+    assert [o for o in restarted if o[2] == "posted"] == []
+    assert len(slack.messages) == posted
+
+
+async def test_a_delayed_slot_past_its_grace_is_closed_as_skipped(store):
+    from bot.errors import UpstreamError
+
+    slack = InMemorySlack()
+    sandbox = build_sandbox(NOW)
+    jira = InMemoryJira.from_seed(sandbox.seed)
+    jira.error = UpstreamError("jira", "503", retryable=True, status=503)
+    clock = [NOW]
+
+    async def no_sleep(_):
+        return None
+
+    service = DigestService(jira=jira, slack=slack, store=store, clock=lambda: clock[0], retry_delays=(), sleep=no_sleep)
+    scheduler = DigestScheduler(sandbox.accounts, service, store, clock=lambda: clock[0])
+    assert {o for _, _, o in await scheduler.tick()} == {"delayed"}
+    clock[0] = NOW + dt.timedelta(hours=4)  # Jira still down, grace (3 h) over
+    late = await scheduler.tick()
+    assert sorted(c for c, _, o in late if o == "skipped") == ["C0ACMECLNT", "C0ACMEINTL", "C0GLXINTL1"]
+    assert {r["status"] for r in store.digest_runs.for_channel("C0ACMECLNT")} == {"skipped"}
+    assert await scheduler.tick() == []

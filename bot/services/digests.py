@@ -204,10 +204,16 @@ class DigestService:
             if done is not None:
                 parent_ts = parent_ts or done.ts
                 continue
-            ts = await self._slack.post_message(channel_id, message.text, message.blocks, thread_ts=parent_ts)
-            await asyncio.to_thread(self._store.posts.record, part_key, channel_id, ts, parent_ts, self._clock())
+            # Shielded: once a part is on its way to Slack, a shutdown must not cut it off between
+            # Slack's answer and our record of it (the next process would post it again).
+            ts = await asyncio.shield(self._post_and_record(part_key, channel_id, message, parent_ts))
             parent_ts = parent_ts or ts
         return parent_ts
+
+    async def _post_and_record(self, key: str, channel_id: str, message: Message, thread_ts: str | None) -> str:
+        ts = await self._slack.post_message(channel_id, message.text, message.blocks, thread_ts=thread_ts)
+        await asyncio.to_thread(self._store.posts.record, key, channel_id, ts, thread_ts, self._clock())
+        return ts
 
     async def post_manual(self, channel_id: str, rendered: RenderedDigest, stamp: str) -> str | None:
         """Post an already rendered digest on request (CLI `--post`); keyed by when it was asked."""

@@ -3,20 +3,23 @@
 While one batch is being written (in a worker thread), new callers queue up; the next write takes
 all of them. Idle, a caller waits for one transaction as before; under load, the cost of a
 transaction is shared by everyone who arrived meanwhile. Each caller still gets its own answer
-only after its row is durably stored.
+only after its row is durably stored — or an error (the webhook then answers 5xx and Jira retries).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Hashable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from concurrent.futures import ThreadPoolExecutor
+from bot.logs import get_logger
+
+log = get_logger("pulse.store.group_commit")
 
 
 class GroupCommit:
-    """Batches `write(rows) -> results` calls; `await submit(row, key)` returns `key in results`."""
+    """Batches `write(rows) -> written keys` calls; `await submit(row, key)` returns `key in written`."""
 
     def __init__(self, write: Callable[[list[Any]], Iterable[Hashable]], max_batch: int = 500):
         self._write = write
@@ -35,17 +38,40 @@ class GroupCommit:
         # shield: a client that disconnects must not cancel the write others are waiting for.
         return await asyncio.shield(future)
 
+    async def _run(self, rows: list[Any]) -> set[Hashable]:
+        return set(await asyncio.get_running_loop().run_in_executor(self._thread, self._write, rows))
+
     async def _drain(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
-            try:
-                rows = [row for row, _, _ in batch]
-                written = set(await asyncio.get_running_loop().run_in_executor(self._thread, self._write, rows))
-            except Exception as exc:  # every caller of this batch gets the error (→ 5xx, Jira retries)
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for _, key, future in batch:
+        batch: list[tuple[Any, Hashable, asyncio.Future]] = []
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+                await self._write_batch(batch)
+                batch = []
+        except BaseException:
+            # Cancelled at shutdown: nobody may wait forever (they answer 5xx; Jira retries).
+            for _, _, future in [*batch, *self._pending]:
                 if not future.done():
-                    future.set_result(key in written)
+                    future.set_exception(RuntimeError("intake is shutting down"))
+            self._pending = []
+            raise
+
+    async def _write_batch(self, batch: list[tuple[Any, Hashable, asyncio.Future]]) -> None:
+        try:
+            written = await self._run([row for row, _, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0][2].set_exception(exc)
+                return
+            # One bad row must not fail its neighbours: write them one by one instead.
+            log.warning("batch write failed; retrying row by row", rows=len(batch), error=str(exc))
+            for item in batch:
+                await self._write_batch([item])
+            return
+        for _, key, future in batch:
+            if not future.done():
+                future.set_result(key in written)
+
+    def close(self) -> None:
+        """Stop the writer thread (after the batch it is writing)."""
+        self._thread.shutdown(wait=True)

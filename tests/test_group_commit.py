@@ -1,0 +1,57 @@
+"""Group commit: batching, per-row failure isolation, shutdown."""
+
+import asyncio
+import threading
+
+import pytest
+
+from integrations.store.group_commit import GroupCommit
+
+
+async def test_concurrent_submits_share_transactions_and_get_their_own_answers():
+    batches = []
+
+    def write(rows):
+        batches.append(list(rows))
+        return {r for r in rows if r != "dup"}
+
+    commit = GroupCommit(write)
+    results = await asyncio.gather(*(commit.submit(r, r) for r in ["a", "b", "dup", "c"]))
+    assert results == [True, True, False, True]
+    # All four arrived before the writer ran: one transaction for the four of them.
+    assert batches == [["a", "b", "dup", "c"]]
+    commit.close()
+
+
+async def test_one_bad_row_fails_only_itself():
+    def write(rows):
+        if "bad" in rows:
+            raise ValueError("NUL byte in value")
+        return set(rows)
+
+    commit = GroupCommit(write)
+    first = asyncio.create_task(commit.submit("a", "a"))  # occupies the writer
+    await asyncio.sleep(0)
+    others = [asyncio.create_task(commit.submit(r, r)) for r in ["b", "bad", "c"]]
+    assert await first is True
+    results = await asyncio.gather(*others, return_exceptions=True)
+    assert results[0] is True and results[2] is True
+    assert isinstance(results[1], ValueError)
+    commit.close()
+
+
+async def test_shutdown_answers_every_waiting_caller():
+    release = threading.Event()
+
+    def write(rows):
+        release.wait(5)
+        return set(rows)
+
+    commit = GroupCommit(write)
+    waiting = [asyncio.create_task(commit.submit(r, r)) for r in ["a", "b"]]
+    await asyncio.sleep(0.05)
+    commit._writer.cancel()
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results)
+    release.set()
+    commit.close()

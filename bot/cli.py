@@ -192,19 +192,16 @@ def digest(account_key: str, audience: str, fmt: str, at: str | None, since: str
         click.echo(f"posted to {name}", err=True)
 
 
-def _register_more_commands() -> None:
-    from bot.cli_inbox import inbox, replay_webhook
-
-    main.add_command(inbox)
-    main.add_command(replay_webhook)
-
-
-_register_more_commands()
-
-
 @main.command()
 def demo() -> None:
     """Run the bot's main job on the built-in sandbox agency, without any credentials."""
     from bot.demo import run_demo
 
     run_demo(click.echo)
+
+
+# The inbox tools live in their own module (they import this one's helpers lazily).
+from bot.cli_inbox import inbox, replay_webhook  # noqa: E402
+
+main.add_command(inbox)
+main.add_command(replay_webhook)

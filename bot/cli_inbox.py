@@ -17,10 +17,11 @@ from bot.domain.replay import replay
 
 
 def _open_store():
+    # Same rule as `pulse serve`: the embedded SQLite default migrates itself, others must be current.
+    from bot.cli import _open_store as open_store
     from bot.settings import load_settings
-    from integrations.store.store import Store
 
-    return Store.open(load_settings().database_url)
+    return open_store(load_settings().database_url)
 
 
 def _short(text: str | None, width: int = 60) -> str:

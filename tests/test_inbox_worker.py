@@ -348,6 +348,7 @@ async def test_an_unexpected_error_in_one_delivery_leaves_the_others_alone(store
     from structlog.testing import capture_logs
 
     import bot.services.inbox_worker as inbox_worker
+    import bot.services.notification_posting as notification_posting
 
     slack = InMemorySlack()
     good = add(store, f"{PIN}/jira:issue_created.json", "d-good")  # GOLD-189, both channels
@@ -362,14 +363,14 @@ async def test_an_unexpected_error_in_one_delivery_leaves_the_others_alone(store
 
         monkeypatch.setattr(inbox_worker, "normalize", normalize)
     elif stage == "render":
-        real_render = inbox_worker.render_event
+        real_render = notification_posting.render_event
 
         def render_event(event, audience, account, *args):
             if event.issue_key == "GOLD-137":
                 raise RuntimeError("boom")
             return real_render(event, audience, account, *args)
 
-        monkeypatch.setattr(inbox_worker, "render_event", render_event)
+        monkeypatch.setattr(notification_posting, "render_event", render_event)
     else:
         real_post = slack.post_message
 

@@ -1,0 +1,150 @@
+"""What a webhook event still needs looked up before it can be routed, and attaching what was found."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+from bot.domain.accounts import Account, AccountsConfig, Audience
+from bot.domain.events import ConfluenceEvent, Event, JiraEvent, attach_issue, attach_project
+from bot.domain.notify_policy import account_for
+from bot.domain.subscriptions import Subscription, wanted
+from bot.domain.work import Issue
+
+ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]*-\d+")
+DIGITS = re.compile(r"\d+")
+
+# Lookups the worker cannot make without the port behind them. Events that need one to be
+# routed at all are recorded `unsupported` (with the reason), never silently `done`.
+LOOKUP_GAPS = {
+    "content": "Confluence Data Center body names the content only by id, and the worker has no Confluence client to look it up",
+    "board": "sprint event names only its board, and the worker has no Jira client to look up its project",
+}
+JIRA_LOOKUPS = frozenset({"issue", "linked_issue", "project"})
+
+
+def issue_lookups(events: Iterable[Event]) -> tuple[set[str], set[str], set[str]]:
+    """The issue keys, issue ids and version ids (for their project) these events still lack."""
+    keys: set[str] = set()
+    ids: set[str] = set()
+    version_ids: set[str] = set()
+    for e in events:
+        if not isinstance(e, JiraEvent):
+            continue
+        missing = e.needs_lookup()
+        if "issue" in missing:
+            if e.issue and e.issue.key and ISSUE_KEY.fullmatch(e.issue.key):
+                keys.add(e.issue.key)
+            elif e.issue_id and DIGITS.fullmatch(e.issue_id):
+                ids.add(e.issue_id)
+        if "linked_issue" in missing and e.link and e.link.destination_issue_id:
+            if DIGITS.fullmatch(e.link.destination_issue_id):
+                ids.add(e.link.destination_issue_id)
+        if "project" in missing and e.version is not None and e.version.id:
+            version_ids.add(e.version.id)
+    return keys, ids, version_ids
+
+
+def attach_found(
+    e: JiraEvent, by_key: Mapping[str, Issue], by_id: Mapping[str, Issue], versions: Mapping[str, str]
+) -> JiraEvent:
+    """The event with the issues (by key or id) and the version's project that were found."""
+    missing = e.needs_lookup()
+    if "issue" in missing:
+        issue = (by_key.get(e.issue.key) if e.issue and e.issue.key else None) or (
+            by_id.get(e.issue_id) if e.issue_id else None
+        )
+        if issue is not None:
+            e = attach_issue(e, issue)
+    if "linked_issue" in missing and e.link and e.link.destination_issue_id in by_id:
+        e = attach_issue(e, by_id[e.link.destination_issue_id], linked=True)
+    if "project" in e.needs_lookup() and e.version is not None and e.version.id in versions:
+        e = attach_project(e, versions[e.version.id])
+    return e
+
+
+def lookup_failure(
+    e: JiraEvent,
+    failed_keys: Mapping[str, Exception],
+    failed_ids: Mapping[str, Exception],
+    version_error: Exception | None,
+) -> Exception | None:
+    """The failed lookup that left this event without what it needs, if one did."""
+    missing = e.needs_lookup()
+    if "issue" in missing:
+        if e.issue and e.issue.key in failed_keys:
+            return failed_keys[e.issue.key]
+        if e.issue_id in failed_ids:
+            return failed_ids[e.issue_id]
+    if "linked_issue" in missing and e.link and e.link.destination_issue_id in failed_ids:
+        return failed_ids[e.link.destination_issue_id]
+    if "project" in missing and e.version is not None:
+        # A version names no project key: any project whose versions we could not read may own it.
+        return version_error
+    return None
+
+
+def board_to_look_up(e: Event) -> str | None:
+    """The board id of a sprint event still missing its project, if it names one."""
+    if isinstance(e, JiraEvent) and e.sprint is not None and "board" in e.needs_lookup():
+        board_id = e.sprint.board_id
+        if board_id and DIGITS.fullmatch(board_id):
+            return board_id
+    return None
+
+
+def content_to_look_up(e: Event) -> str | None:
+    """The content id of a Confluence event still missing its space or title, if it names one."""
+    if isinstance(e, ConfluenceEvent) and "content" in e.needs_lookup():
+        if e.content_id and DIGITS.fullmatch(e.content_id):
+            return e.content_id
+    return None
+
+
+def version_for_client(
+    e: Event, accounts: AccountsConfig, subscriptions: Mapping[str, Sequence[Subscription]]
+) -> tuple[str, Account] | None:
+    """The version id (and account) of a version event some client channel would be told
+    about once the version is known to have an issue the client may see."""
+    if not (isinstance(e, JiraEvent) and e.type.is_version and e.version is not None):
+        return None
+    if e.version.has_client_issue or not e.version.id or not DIGITS.fullmatch(e.version.id):
+        return None
+    account = account_for(e, accounts)
+    if account is None:
+        return None
+    if not any(c.audience is Audience.CLIENT and wanted(e, c.audience, subscriptions.get(c.id))
+               for c in account.channels):
+        return None  # no client channel wants it: internal channels need no evidence
+    return e.version.id, account
+
+
+def lookup_gap(
+    event: Event,
+    unroutable: Mapping[tuple[str, str], str] | None = None,
+    *,
+    has_jira: bool,
+    has_confluence: bool,
+) -> str | None:
+    """Why this event cannot be routed with the ports and lookups we have, or None."""
+    if event.routing_key is not None:
+        return None
+    unroutable = unroutable or {}
+    for kind in event.needs_lookup():
+        if kind == "content" and isinstance(event, ConfluenceEvent):
+            if not has_confluence:
+                return LOOKUP_GAPS["content"]
+            content_id = content_to_look_up(event)
+            if content_id is None:
+                return "Confluence body names no content id"
+            return unroutable.get(("content", content_id))
+        if kind == "board" and isinstance(event, JiraEvent):
+            if not has_jira:
+                return LOOKUP_GAPS["board"]
+            board_id = board_to_look_up(event)
+            if board_id is None:
+                return "sprint event names no board"
+            return unroutable.get(("board", board_id))
+        if kind in JIRA_LOOKUPS and not has_jira:
+            return f"no Jira client to look up the {kind}"
+    return None

@@ -1,0 +1,115 @@
+"""Budget threshold alerts after worklogs: once per threshold, period, audience and channel."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from bot.domain.accounts import Account, AccountsConfig, Audience
+from bot.domain.budget import budget_period, budget_status
+from bot.domain.digest_query import earliest_needed
+from bot.domain.events import JiraEvent
+from bot.domain.notify_policy import account_for
+from bot.errors import UpstreamError
+from bot.logs import get_logger
+from bot.render.budget_alerts import render_budget_alert
+from bot.services.inbox_batch import BatchReport, Handled, mark_failed
+from integrations.slack import SlackPort
+from integrations.store.store import Store
+
+log = get_logger("pulse.inbox")
+
+
+class BudgetAlerts:
+    """Checks the accounts a batch's worklogs touched and alerts the thresholds they crossed."""
+
+    def __init__(
+        self,
+        store: Store,
+        slack: SlackPort,
+        jira: Any,
+        accounts: AccountsConfig,
+        clock: Callable[[], dt.datetime],
+    ):
+        self.store = store
+        self.slack = slack
+        self.jira = jira
+        self.accounts = accounts
+        self.clock = clock
+
+    async def check(self, handled: list[Handled], report: BatchReport) -> None:
+        """Worklogs may push an account over a threshold: check each such account once."""
+        by_account: dict[str, tuple[Account, list[Handled]]] = {}
+        for h in handled:
+            if h.error is not None:
+                continue
+            for e in h.events:
+                if isinstance(e, JiraEvent) and e.type.is_worklog:
+                    account = account_for(e, self.accounts)
+                    if account is not None and account.budget is not None and account.budget.hours:
+                        by_account.setdefault(account.key, (account, []))[1].append(h)
+        for account, items in by_account.values():
+            try:
+                report.alerts += await self._check_account(account, report)
+            except UpstreamError as exc:
+                log.warning("budget check failed", account=account.key, error=str(exc))
+                for h in items:
+                    h.error = h.error or exc
+            except Exception as exc:
+                mark_failed(items, exc, f"the budget check of {account.key}")
+
+    async def _check_account(self, account: Account, report: BatchReport) -> int:
+        """Alert each audience on the thresholds its own view of the budget crossed; the number of
+        audiences alerted."""
+        assert account.budget is not None
+        now = self.clock()
+        period = budget_period(account, now)
+        assert period is not None
+        period_key = f"{period.start.isoformat()}..{period.end.isoformat()}"
+        # A client channel sees only what the client may see: its percentage, and its thresholds
+        # (alerting the client on the internal figure would reveal withheld work).
+        audiences = [Audience.INTERNAL] + ([Audience.CLIENT] if account.budget.alert_client else [])
+        sent = {
+            a: await asyncio.to_thread(self.store.budget_alerts.sent, account.key, period_key, a.value)
+            for a in audiences
+        }
+        if all(set(account.budget.thresholds) <= sent[a] for a in audiences):
+            return 0  # every threshold already alerted this period: no Jira call needed
+        # Jira reads the date in its user's timezone: start where the digest query starts (a day
+        # early), or work logged early on the period's first local day is missed.
+        first = earliest_needed(account, now, since=now)
+        jql = f'{account.jira.scope_jql()} AND worklogDate >= "{first.isoformat()}"'
+        report.jira_calls += 1
+        issues = await asyncio.to_thread(self.jira.fetch_issues, jql)
+        alerted = 0
+        for audience in audiences:
+            status = budget_status(account, audience, issues, now)
+            assert status is not None
+            new = [t for t in status.thresholds_crossed if t not in sent[audience]]
+            if not new:
+                continue
+            threshold = new[-1]  # a jump over 80 and 100 at once is one alert, the higher one
+            for channel in account.channels:
+                if channel.audience is not audience:
+                    continue
+                key = f"budget:{account.key}:{period_key}:{audience.value}:{threshold}:{channel.id}"
+                if await asyncio.to_thread(self.store.posts.get, key):
+                    continue
+                message = render_budget_alert(account.name, status, threshold, account.language)
+                ts = await self.slack.post_message(channel.id, message.text, message.blocks)
+                await asyncio.shield(
+                    asyncio.to_thread(self.store.posts.record, key, channel.id, ts, None, self.clock())
+                )
+            for t in new:
+                await asyncio.to_thread(
+                    self.store.budget_alerts.record, account.key, period_key, t, str(status.percent_used), now,
+                    audience.value,
+                )
+            log.info(
+                "budget threshold alert", account=account.key, audience=audience.value,
+                threshold=threshold, percent=str(status.percent_used),
+            )
+            alerted += 1
+        return alerted

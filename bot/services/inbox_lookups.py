@@ -1,0 +1,270 @@
+"""Jira and Confluence lookups that complete inbox events: issues, versions, boards, content, client evidence."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from bot.domain.accounts import AccountsConfig, Audience
+from bot.domain.audience import issue_visible
+from bot.domain.confluence_events import enrich
+from bot.domain.event_lookups import (
+    attach_found,
+    board_to_look_up,
+    content_to_look_up,
+    issue_lookups,
+    lookup_failure,
+    lookup_gap,
+    version_for_client,
+)
+from bot.domain.events import ConfluenceEvent, Event, JiraEvent, Outcome, attach_client_issue, attach_project
+from bot.domain.subscriptions import Subscription
+from bot.domain.work import Issue
+from bot.errors import UpstreamError
+from bot.logs import get_logger
+from bot.services.inbox_batch import BatchReport, Handled, mark_failed
+
+log = get_logger("pulse.inbox")
+
+
+class EventLookups:
+    """Fills in what events only name by id, with few calls; a failure marks only its deliveries."""
+
+    def __init__(self, jira: Any | None, confluence: Any | None, accounts: AccountsConfig, keys_per_query: int):
+        self.jira = jira
+        # ConfluencePort (its `content` lookup); without it Data Center events stay unsupported.
+        self.confluence = confluence
+        self.accounts = accounts
+        self.keys_per_query = keys_per_query
+
+    async def complete(
+        self, handled: list[Handled], report: BatchReport,
+        subscriptions: dict[str, list[Subscription]] | None = None,
+    ) -> dict[tuple[str, str], str]:
+        """Fill in what events only name by id (issues, projects, boards, Confluence content): few
+        calls, batched keys. A failed lookup fails only the deliveries that needed what it would
+        have found. Returns why some looked-up ids cannot be routed, by (kind, id)."""
+        unroutable: dict[tuple[str, str], str] = {}
+        if self.jira is not None:
+            await self._issues(handled, report)
+            await self._version_issues(handled, report, subscriptions or {})
+            await self._boards(handled, report, unroutable)
+        if self.confluence is not None:
+            await self._contents(handled, report, unroutable)
+        return unroutable
+
+    def drop_unroutable(self, handled: list[Handled], unroutable: dict[tuple[str, str], str] | None = None) -> None:
+        """Mark deliveries no event of which can be routed `unsupported`; drop such events from the rest."""
+        def gap_of(e: Event) -> str | None:
+            return lookup_gap(e, unroutable, has_jira=self.jira is not None, has_confluence=self.confluence is not None)
+
+        for h in handled:
+            if h.error is not None:
+                continue
+            gaps = [(e, gap) for e in h.events if (gap := gap_of(e))]
+            if not gaps:
+                continue
+            if len(gaps) == len(h.events):
+                h.unsupported, h.events = gaps[0][1], []
+                continue
+            unsupported = get_logger(Outcome.UNSUPPORTED.logger_name)
+            for e, gap in gaps:
+                unsupported.info("webhook event unsupported", delivery_id=h.item.delivery_id,
+                                 inbox_id=h.item.id, event_type=e.type.value, reason=gap)
+            h.events = [e for e in h.events if not gap_of(e)]
+
+    async def _issues(self, handled: list[Handled], report: BatchReport) -> None:
+        """Issues (batched `key in (…)`, or by id) and the projects of versions."""
+        keys, ids, version_ids = issue_lookups(e for h in handled for e in h.events)
+        by_key: dict[str, Issue] = {}
+        by_id: dict[str, Issue] = {}
+        failed_keys: dict[str, Exception] = {}
+        failed_ids: dict[str, Exception] = {}
+
+        async def fetch(jql: str) -> list[Issue]:
+            report.jira_calls += 1
+            return await asyncio.to_thread(self.jira.fetch_issues, jql)
+
+        async def fetch_keys(chunk: list[str]) -> None:
+            try:
+                for issue in await fetch("key in (" + ", ".join(chunk) + ")"):
+                    by_key[issue.key] = issue
+            except UpstreamError as exc:
+                if len(chunk) > 1 and exc.status == 400 and not exc.retryable:
+                    # Jira rejects a whole `key in (…)` when one key does not exist or is not
+                    # visible to us: ask key by key, so only that key's deliveries fail.
+                    for key in chunk:
+                        await fetch_keys([key])
+                    return
+                log.warning("jira issue lookup failed", keys=chunk, error=str(exc), retryable=exc.retryable)
+                failed_keys.update(dict.fromkeys(chunk, exc))
+            except Exception as exc:
+                log.exception("jira issue lookup failed unexpectedly", keys=chunk)
+                failed_keys.update(dict.fromkeys(chunk, exc))
+
+        ordered = sorted(keys)
+        n = self.keys_per_query
+        for i in range(0, len(ordered), n):
+            await fetch_keys(ordered[i : i + n])
+        # `Issue` carries no numeric id, so ids cannot be matched back from a batched result.
+        for issue_id in sorted(ids):
+            try:
+                found = await fetch(f"id = {issue_id}")
+            except Exception as exc:
+                if isinstance(exc, UpstreamError):
+                    log.warning("jira issue lookup failed", issue_id=issue_id, error=str(exc))
+                else:
+                    log.exception("jira issue lookup failed unexpectedly", issue_id=issue_id)
+                failed_ids[issue_id] = exc
+                continue
+            if found:
+                by_id[issue_id] = found[0]
+        version_projects, version_error = await self._version_projects(version_ids, report)
+        for h in handled:
+            new_events = []
+            for e in h.events:
+                if isinstance(e, JiraEvent):
+                    e = attach_found(e, by_key, by_id, version_projects)
+                    error = lookup_failure(e, failed_keys, failed_ids, version_error)
+                    if error is not None:
+                        # Without the lookup the client could never see it: try the delivery later.
+                        h.error = h.error or error
+                new_events.append(e)
+            h.events = new_events
+
+    async def _version_projects(
+        self, version_ids: set[str], report: BatchReport
+    ) -> tuple[dict[str, str], Exception | None]:
+        """Project key of each version id (versions name only a numeric project id), and the
+        first error of a project whose versions could not be read."""
+        if not version_ids:
+            return {}, None
+        projects = [p for a in self.accounts.accounts for p in a.jira.projects]
+        report.jira_calls += len(projects)
+        try:
+            versions = await asyncio.to_thread(self.jira.fetch_versions_for, projects)
+            return {v.id: v.project for v in versions}, None
+        except Exception as exc:
+            log.warning("jira version lookup failed; asking project by project", error=str(exc))
+        # One project failing fails the combined call: ask each alone, so the others still count.
+        found: dict[str, str] = {}
+        first_error: Exception | None = None
+        for project in projects:
+            report.jira_calls += 1
+            try:
+                for v in await asyncio.to_thread(self.jira.fetch_versions, project):
+                    found[v.id] = v.project
+            except Exception as exc:
+                if isinstance(exc, UpstreamError):
+                    log.warning("jira version lookup failed", project=project, error=str(exc))
+                else:
+                    log.exception("jira version lookup failed unexpectedly", project=project)
+                first_error = first_error or exc
+        return found, first_error
+
+    async def _version_issues(
+        self, handled: list[Handled], report: BatchReport, subscriptions: dict[str, list[Subscription]]
+    ) -> None:
+        """Whether each version a client would hear of has an issue the client may see: one
+        `fixVersion = N` per distinct version. Without one, the policy withholds it from clients."""
+        pending = [h for h in handled if h.error is None]
+        wanted_ids = {found[0] for h in pending for e in h.events
+                      if (found := version_for_client(e, self.accounts, subscriptions))}
+        if not wanted_ids:
+            return
+        issues, failed = await _fetch_each(
+            wanted_ids, lambda version_id: self.jira.fetch_issues(f"fixVersion = {version_id}"), "jira version issues"
+        )
+        report.jira_calls += len(wanted_ids)
+        for h in pending:
+            new_events: list[Event] = []
+            for e in h.events:
+                found = version_for_client(e, self.accounts, subscriptions)
+                if found is not None:
+                    version_id, account = found
+                    if version_id in failed:
+                        # Same as the other lookups: only this delivery waits for a retry.
+                        h.error = h.error or failed[version_id]
+                    elif any(issue_visible(i, Audience.CLIENT, account) for i in issues.get(version_id) or ()):
+                        e = attach_client_issue(e)
+                new_events.append(e)
+            h.events = new_events
+
+    async def _boards(
+        self, handled: list[Handled], report: BatchReport, unroutable: dict[tuple[str, str], str]
+    ) -> None:
+        """The project of each sprint's board: one call per distinct board id in the batch."""
+        pending = [h for h in handled if h.error is None]
+        board_ids = {b for h in pending for e in h.events if (b := board_to_look_up(e))}
+        projects, failed = await _fetch_each(
+            board_ids, lambda board_id: self.jira.board_project(int(board_id)), "jira board"
+        )
+        report.jira_calls += len(board_ids)
+        if not board_ids:
+            return
+        for h in pending:
+            new_events: list[Event] = []
+            for e in h.events:
+                board_id = board_to_look_up(e)
+                if board_id in failed:
+                    # Without its project the sprint reaches nobody: try the delivery later.
+                    h.error = h.error or failed[board_id]
+                elif board_id is not None and projects.get(board_id):
+                    e = attach_project(e, projects[board_id])
+                elif board_id is not None:
+                    unroutable[("board", board_id)] = (
+                        f"board {board_id} is in no project we can see (deleted, not visible to the bot, or a user's board)"
+                    )
+                new_events.append(e)
+            h.events = new_events
+
+    async def _contents(
+        self, handled: list[Handled], report: BatchReport, unroutable: dict[tuple[str, str], str]
+    ) -> None:
+        """Space, title and URL of Confluence content named only by id: one call per distinct id."""
+        pending = [h for h in handled if h.error is None]
+        content_ids = {c for h in pending for e in h.events if (c := content_to_look_up(e))}
+        contents, failed = await _fetch_each(content_ids, self.confluence.content, "confluence content")
+        report.confluence_calls += len(content_ids)
+        if not content_ids:
+            return
+        for h in pending:
+            new_events: list[Event] = []
+            for e in h.events:
+                content_id = content_to_look_up(e)
+                if content_id in failed:
+                    # Without its space the event reaches nobody: try the delivery later.
+                    h.error = h.error or failed[content_id]
+                elif content_id is not None and contents.get(content_id) is None:
+                    unroutable[("content", content_id)] = (
+                        f"Confluence content {content_id} not found or not visible to the bot"
+                    )
+                elif content_id is not None and isinstance(e, ConfluenceEvent):
+                    try:
+                        e = enrich(e, contents[content_id])
+                    except Exception as exc:
+                        # A content object we could not read: this delivery only, retried.
+                        mark_failed([h], exc, "the content lookup")
+                    if e.space_key is None:
+                        unroutable[("content", content_id)] = f"Confluence content {content_id} names no space"
+                new_events.append(e)
+            h.events = new_events
+
+
+async def _fetch_each(
+    ids: set[str], fetch: Callable[[str], Any], what: str
+) -> tuple[dict[str, Any], dict[str, Exception]]:
+    """One lookup per distinct id (in id order); a failure is kept for its id's deliveries only."""
+    found: dict[str, Any] = {}
+    failed: dict[str, Exception] = {}
+    for item_id in sorted(ids, key=int):
+        try:
+            found[item_id] = await asyncio.to_thread(fetch, item_id)
+        except Exception as exc:
+            if isinstance(exc, UpstreamError):
+                log.warning(f"{what} lookup failed", id=item_id, error=str(exc), retryable=exc.retryable)
+            else:
+                log.exception(f"{what} lookup failed unexpectedly", id=item_id)
+            failed[item_id] = exc
+    return found, failed

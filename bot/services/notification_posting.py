@@ -1,0 +1,192 @@
+"""Inbox events to Slack: plan per channel (route, coalesce, render), post in threads, record exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from bot.domain.accounts import Account, AccountsConfig, Channel
+from bot.domain.events import Event, EventType, JiraEvent
+from bot.domain.notify_policy import Burst, Delivery, coalesce, route
+from bot.domain.subscriptions import Subscription
+from bot.errors import UpstreamError
+from bot.logs import get_logger
+from bot.render.digest import Message
+from bot.render.notifications import render_burst, render_event
+from bot.services.inbox_batch import BatchReport, Handled, mark_failed
+from integrations.slack import SlackPort
+from integrations.store.store import Store
+
+log = get_logger("pulse.inbox")
+
+MAX_KEY = 200  # posts.key column length
+
+
+def post_key(delivery_id: str, channel_id: str, event: Event) -> str:
+    """The exactly-once key of one event in one channel."""
+    if isinstance(event, JiraEvent) and event.comment is not None and (
+        event.type is EventType.COMMENT_CREATED or event.comment.updated or event.timestamp_ms
+    ):
+        # The same comment change arrives in two deliveries (comment_* and jira:issue_updated):
+        # keyed by the comment (new ones) or by the comment and its edit time (edits, deletes).
+        key = f"event:{channel_id}:{event.dedupe_key}"
+    else:
+        key = f"delivery:{delivery_id}:{channel_id}:{event.dedupe_key}"
+    if len(key) > MAX_KEY:
+        # Dedupe keys carry changed values (a whole description): keep the key short but unique.
+        key = key[: MAX_KEY - 66] + ":" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+class _NotRecorded(Exception):
+    """Slack has the message but the store could not record it."""
+
+
+@dataclass
+class Outgoing:
+    """One message for one channel, and the deliveries (with their keys) it tells about."""
+
+    account: Account
+    channel: Channel
+    message: Message
+    keys: list[str]
+    items: list[Handled]
+    thread_issue: str | None = None
+
+
+def _unique(items: Iterable[Handled]) -> list[Handled]:
+    return list({id(h): h for h in items}.values())
+
+
+class NotificationPoster:
+    """Plans the messages of a batch and posts them: channels in parallel, in order within one."""
+
+    def __init__(
+        self,
+        store: Store,
+        slack: SlackPort,
+        accounts: AccountsConfig,
+        clock: Callable[[], dt.datetime],
+        burst_threshold: int,
+    ):
+        self.store = store
+        self.slack = slack
+        self.accounts = accounts
+        self.clock = clock
+        self.burst_threshold = burst_threshold
+
+    # --- routing and coalescing ---------------------------------------------------------------
+
+    async def plan(
+        self, handled: list[Handled], report: BatchReport, subscriptions: dict[str, list[Subscription]]
+    ) -> list[Outgoing]:
+        """Route, drop what is already posted, coalesce bursts per channel and render."""
+        per_channel: dict[str, list[tuple[Handled, Delivery, str]]] = {}
+        seen: set[str] = set()
+        for h in handled:
+            if h.error is not None:
+                continue
+            try:
+                routed = [(d, post_key(h.item.delivery_id, d.channel.id, d.event))
+                          for d in route(h.events, self.accounts, subscriptions)]
+            except Exception as exc:
+                mark_failed([h], exc, "routing")
+                continue
+            for d, key in routed:
+                if key in seen:
+                    continue
+                seen.add(key)
+                per_channel.setdefault(d.channel.id, []).append((h, d, key))
+        all_keys = [k for group in per_channel.values() for _, _, k in group]
+        posted = await asyncio.to_thread(self.store.posts.recorded, all_keys) if all_keys else set()
+        report.skipped_already_posted = len(posted)
+        outgoing: list[Outgoing] = []
+        for group in per_channel.values():
+            group = [g for g in group if g[2] not in posted]
+            if not group:
+                continue
+            messages = coalesce([d for _, d, _ in group], self.burst_threshold)
+            if len(messages) == 1 and isinstance(messages[0], Burst):
+                burst = messages[0]
+                items = _unique(h for h, _, _ in group)
+                try:
+                    rendered = render_burst(burst)
+                except Exception as exc:
+                    mark_failed(items, exc, "rendering")
+                    continue
+                outgoing.append(Outgoing(burst.account, burst.channel, rendered, [k for _, _, k in group], items))
+                continue
+            for h, d, key in group:
+                try:
+                    message = render_event(d.event, d.channel.audience, d.account)
+                except Exception as exc:
+                    mark_failed([h], exc, "rendering")
+                    continue
+                issue = d.event.issue_key if isinstance(d.event, JiraEvent) else None
+                outgoing.append(Outgoing(d.account, d.channel, message, [key], [h], issue))
+        return outgoing
+
+    # --- posting ------------------------------------------------------------------------------
+
+    async def post_all(self, outgoing: list[Outgoing], report: BatchReport) -> None:
+        """Post every planned message: channels in parallel, in order within a channel."""
+        by_channel: dict[str, list[Outgoing]] = {}
+        for o in outgoing:
+            by_channel.setdefault(o.channel.id, []).append(o)
+        await asyncio.gather(*(self._post_channel(msgs, report) for msgs in by_channel.values()))
+
+    async def _post_channel(self, messages: list[Outgoing], report: BatchReport) -> None:
+        for i, o in enumerate(messages):
+            try:
+                await self._post_one(o)
+                report.messages += 1
+            except _NotRecorded as exc:
+                # Posting on would only add messages we cannot remember (each one repeated on
+                # retry): stop this channel; its deliveries stay pending and are retried.
+                log.exception(
+                    "posted to Slack but could not record it; this channel waits for the retry",
+                    channel=o.channel.id, delivery_ids=[h.item.delivery_id for h in o.items],
+                )
+                cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+                for later in messages[i:]:
+                    for h in later.items:
+                        h.error = h.error or cause
+                return
+            except UpstreamError as exc:
+                log.warning(
+                    "slack post failed", channel=o.channel.id, error=str(exc), retryable=exc.retryable
+                )
+                # Keep order within the channel: what follows waits for the retry too.
+                for later in messages[i:]:
+                    for h in later.items:
+                        h.error = h.error or exc
+                return
+            except Exception as exc:
+                # A bug with this one message, not Slack being down: the rest of the channel goes on
+                # (holding it back would tie its deliveries' fate to this one's).
+                mark_failed(o.items, exc, "posting")
+
+    async def _post_one(self, o: Outgoing) -> None:
+        channel = o.channel.id
+        thread_ts = None
+        if o.thread_issue:
+            thread_ts = await asyncio.to_thread(self.store.threads.get, channel, o.thread_issue)
+        ts = await self.slack.post_message(channel, o.message.text, o.message.blocks, thread_ts=thread_ts)
+        try:
+            await asyncio.shield(asyncio.to_thread(self._record, o, ts, thread_ts))
+        except Exception as exc:
+            raise _NotRecorded(f"{type(exc).__name__}: {exc}") from exc
+
+    def _record(self, o: Outgoing, ts: str, thread_ts: str | None) -> None:
+        # Runs shielded: a shutdown (task cancel) right after Slack answered must still record
+        # the post, or the next worker would post it again.
+        now, channel = self.clock(), o.channel.id
+        if len(o.keys) == 1:
+            self.store.posts.record(o.keys[0], channel, ts, thread_ts, now)
+        else:
+            self.store.posts.record_many(o.keys, channel, ts, thread_ts, now)
+        if o.thread_issue and thread_ts is None:
+            self.store.threads.start(channel, o.thread_issue, ts, now)

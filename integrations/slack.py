@@ -1,4 +1,4 @@
-"""Slack Web API behind a small port: post, update, ephemeral — paced per channel, retried, translated.
+"""Slack Web API behind a small port: posting, paced per channel, retried, errors translated.
 
 slack_sdk does not retry 429 by default; we add its retry handlers (429 honours Retry-After, 5xx and
 connection errors back off) and still pace ourselves to ~1 message per second per channel, keeping
@@ -43,10 +43,6 @@ class SlackPort(Protocol):
     async def post_message(
         self, channel: str, text: str, blocks: list[dict] | None = None, thread_ts: str | None = None
     ) -> str: ...
-
-    async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None: ...
-
-    async def post_ephemeral(self, channel: str, user: str, text: str, blocks: list[dict] | None = None) -> None: ...
 
 
 def make_web_client(token: str, base_url: str, max_retries: int = 5) -> AsyncWebClient:
@@ -130,24 +126,12 @@ class SlackWeb:
         )
         return response["ts"]
 
-    async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
-        await self._call(self.client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks)
-
-    async def post_ephemeral(self, channel: str, user: str, text: str, blocks: list[dict] | None = None) -> None:
-        # Ephemeral replies answer a person: not paced with the channel's public messages.
-        try:
-            await self.client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
-        except (SlackApiError, SlackClientError, OSError, asyncio.TimeoutError) as exc:
-            raise _translate(exc) from exc
-
 
 @dataclass
 class InMemorySlack:
     """A SlackPort fake for service tests: records what would have been posted."""
 
     messages: list[dict[str, Any]] = field(default_factory=list)
-    updates: list[dict[str, Any]] = field(default_factory=list)
-    ephemerals: list[dict[str, Any]] = field(default_factory=list)
     fail_next: list[UpstreamError] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -161,12 +145,6 @@ class InMemorySlack:
         ts = f"{1_790_000_000 + next(self._ts)}.000100"
         self.messages.append(dict(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, ts=ts))
         return ts
-
-    async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
-        self.updates.append(dict(channel=channel, ts=ts, text=text, blocks=blocks))
-
-    async def post_ephemeral(self, channel: str, user: str, text: str, blocks: list[dict] | None = None) -> None:
-        self.ephemerals.append(dict(channel=channel, user=user, text=text, blocks=blocks))
 
     def in_channel(self, channel: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["channel"] == channel]

@@ -82,12 +82,6 @@ class KillSwitch:
             self.reached.set()
         return ts
 
-    async def update_message(self, *a, **kw):
-        return await self.inner.update_message(*a, **kw)
-
-    async def post_ephemeral(self, *a, **kw):
-        return await self.inner.post_ephemeral(*a, **kw)
-
 
 def _recorded(store) -> int:
     import sqlalchemy as sa

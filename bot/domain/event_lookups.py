@@ -119,6 +119,24 @@ def version_for_client(
     return e.version.id, account
 
 
+def content_for_client(
+    e: Event, accounts: AccountsConfig, subscriptions: Mapping[str, Sequence[Subscription]]
+) -> str | None:
+    """The content id of a Confluence event some client channel would be told about once the
+    content and its ancestors are known to have no view restriction."""
+    if not isinstance(e, ConfluenceEvent) or e.client_visible_confirmed:
+        return None
+    if not e.content_id or not DIGITS.fullmatch(e.content_id) or "content" in e.needs_lookup():
+        return None
+    account = account_for(e, accounts)
+    if account is None:
+        return None
+    if not any(c.audience is Audience.CLIENT and wanted(e, c.audience, subscriptions.get(c.id))
+               for c in account.channels):
+        return None  # no client channel wants it: internal channels need no evidence
+    return e.content_id
+
+
 def lookup_gap(
     event: Event,
     unroutable: Mapping[tuple[str, str], str] | None = None,

@@ -305,6 +305,10 @@ class ConfluenceEvent:
     parent_title: str | None = None  # page a comment is on
     old_parent_id: str | None = None  # page_moved
     comment_body: str | None = None
+    # Set by the worker once it has read that neither the content (for a comment: its page) nor
+    # any ancestor page has a view restriction; webhooks never say, and Confluence inherits view
+    # restrictions from ancestors, so without that evidence a client channel is not told.
+    client_visible_confirmed: bool = False
 
     @property
     def routing_key(self) -> str | None:
@@ -393,3 +397,8 @@ def attach_client_issue(event: JiraEvent) -> JiraEvent:
     if event.version is None:
         return event
     return dataclasses.replace(event, version=dataclasses.replace(event.version, has_client_issue=True))
+
+
+def attach_client_visible(event: ConfluenceEvent) -> ConfluenceEvent:
+    """Mark a Confluence event's content (and its ancestors) as known to have no view restriction."""
+    return dataclasses.replace(event, client_visible_confirmed=True)

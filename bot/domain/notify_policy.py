@@ -5,7 +5,9 @@ internal), anything about an issue with a security level (or a change of its lev
 label or an internal issue type (`Account.jira.internal_labels` / `internal_issue_types`), or
 logged time unless the budget shows money to the client — in created, edited and deleted follow-ups alike. When the webhook
 did not tell us enough to decide (trimmed issue, ids only), the client does not get it; so too a
-version (milestone) event, unless the worker found one of the version's issues a client may see.
+version (milestone) event, unless the worker found one of the version's issues a client may see,
+and a Confluence page, blog post or comment, unless the worker read that neither the content (a
+comment: its page) nor any ancestor page has a view restriction (Confluence inherits them).
 """
 
 from __future__ import annotations
@@ -85,6 +87,15 @@ def _jira_verdict(event: JiraEvent, account: Account) -> Verdict:
     return _OK
 
 
+def _confluence_verdict(event: ConfluenceEvent) -> Verdict:
+    if not event.client_visible_confirmed:
+        # e.g. "Internal: pricing strategy" in the client's own space, or any page under a
+        # restricted parent: the webhook never says, so only a restriction lookup can clear it.
+        return Verdict(False, "Confluence content not known to be free of view restrictions "
+                              "(itself and its ancestors): look its restrictions up first")
+    return _OK
+
+
 def event_verdict(event: Event, audience: Audience, account: Account) -> Verdict:
     """May a channel of this audience (of this account) see this event? With the reason if not."""
     if audience is Audience.INTERNAL:
@@ -94,7 +105,7 @@ def event_verdict(event: Event, audience: Audience, account: Account) -> Verdict
         return Verdict(False, "needs lookup first: " + ", ".join(missing))
     if isinstance(event, JiraEvent):
         return _jira_verdict(event, account)
-    return _OK
+    return _confluence_verdict(event)
 
 
 def event_visible(event: Event, audience: Audience, account: Account) -> bool:

@@ -12,6 +12,15 @@ Calls per `publish_status_page`: 1 space lookup (cached per adapter) + 1 find by
 Content (what a Data Center webhook names only by id): one call, the v1 API that Cloud and Data
 Center share, `GET rest/api/content/{id}?expand=space,version,container` (under `/wiki` on
 Cloud), asking for current and trashed content so `*_trashed` events still find their page.
+
+View restrictions (`read_restricted`), same v1 API: 1 call `GET rest/api/content/{id}?expand=
+ancestors,container,restrictions.read.restrictions.user,restrictions.read.restrictions.group`,
+then 1 `GET rest/api/content/{ancestor}/restriction/byOperation/read` per ancestor page, nearest
+first, stopping at the first restriction found; a comment has no restrictions of its own, so its
+page is checked the same way (1 more call + its ancestors). The spec documents no expansion of
+the ancestors' restrictions, so a page at depth d costs at most 1 + d calls. Whatever cannot be
+read (403/404: Confluence hides content the bot may not view; an unexpected shape) counts as
+restricted: the answer decides what a client may see, so doubt withholds.
 """
 
 from __future__ import annotations
@@ -46,10 +55,39 @@ class ConfluencePort(Protocol):
         comment; None when it does not exist or is not visible to us."""
         ...
 
+    def read_restricted(self, content_id: str) -> bool:
+        """True when the content (a comment: its page) or any ancestor page has a view (read)
+        restriction, or when that cannot be read; False only when all are known unrestricted."""
+        ...
+
 
 CONTENT_EXPAND = "space,version,container"
 # Trashed content is found only when asked for; `*_trashed` webhooks arrive after the move.
 CONTENT_STATUSES = ("current", "trashed")
+RESTRICTIONS_EXPAND = (
+    "ancestors,container,restrictions.read.restrictions.user,restrictions.read.restrictions.group"
+)
+OPERATION_EXPAND = "restrictions.user,restrictions.group"
+# Content types whose restrictions count: a comment's are those of its container page/blog post.
+RESTRICTABLE_TYPES = frozenset({"page", "blogpost"})
+
+
+def has_read_restriction(restriction: Any) -> bool | None:
+    """Whether a v1 `ContentRestriction` (operation read) names any user or group; None when its
+    users or groups were not expanded (unknown)."""
+    if not isinstance(restriction, Mapping):
+        return None
+    lists = restriction.get("restrictions")
+    if not isinstance(lists, Mapping):
+        return None
+    for kind in ("user", "group"):
+        found = lists.get(kind)
+        if not isinstance(found, Mapping) or not isinstance(found.get("results"), list):
+            return None
+        size = found.get("size")
+        if found["results"] or (isinstance(size, int) and size > 0):
+            return True
+    return False
 
 
 class AtlassianConfluence:
@@ -179,6 +217,58 @@ class AtlassianConfluence:
             raise UpstreamError(SERVICE, f"content {content_id}: expected a JSON object", retryable=False)
         return found
 
+    def read_restricted(self, content_id: str) -> bool:
+        """1 call, plus 1 per ancestor page (nearest first, stopping at the first restriction);
+        a comment adds its page's calls. 403/404 and unexpected shapes count as restricted."""
+        content_id = _content_id(content_id)
+        with self._lock:
+            return self._read_restricted(content_id, comment_hops=0)
+
+    def _read_restricted(self, content_id: str, comment_hops: int) -> bool:
+        prefix = "wiki/" if self.cloud else ""
+        try:
+            found = self._get(
+                f"{prefix}rest/api/content/{content_id}",
+                {"expand": RESTRICTIONS_EXPAND, "status": list(CONTENT_STATUSES)},
+            )
+        except UpstreamError as err:
+            if err.status in (403, 404):
+                return True  # the bot may not view it: the client surely may not either
+            raise
+        if not isinstance(found, Mapping):
+            return True
+        if found.get("type") == "comment":
+            container = found.get("container")
+            page_id = container.get("id") if isinstance(container, Mapping) else None
+            if comment_hops or not isinstance(page_id, (str, int)) or not str(page_id).isdigit():
+                return True
+            if container.get("type") not in RESTRICTABLE_TYPES:
+                return True
+            return self._read_restricted(str(page_id), comment_hops + 1)
+        own = has_read_restriction((found.get("restrictions") or {}).get("read"))
+        if own is not False:
+            return True
+        ancestors = found.get("ancestors")
+        if not isinstance(ancestors, list):
+            return True  # not expanded: unknown, so not cleared
+        # Confluence lists ancestors root first; the nearest parent is the likeliest restricted.
+        for ancestor in reversed(ancestors):
+            ancestor_id = ancestor.get("id") if isinstance(ancestor, Mapping) else None
+            if not isinstance(ancestor_id, (str, int)) or not str(ancestor_id).isdigit():
+                return True
+            try:
+                read = self._get(
+                    f"{prefix}rest/api/content/{ancestor_id}/restriction/byOperation/read",
+                    {"expand": OPERATION_EXPAND},
+                )
+            except UpstreamError as err:
+                if err.status in (403, 404):
+                    return True
+                raise
+            if has_read_restriction(read) is not False:
+                return True
+        return False
+
     def _update(self, page: Mapping[str, Any], title: str, storage_html: str, parent_id: str | None) -> Any:
         page_id = str(page["id"])
         number = int((page.get("version") or {}).get("number") or 1)
@@ -227,11 +317,20 @@ class InMemoryConfluence:
         spaces: tuple[str, ...] | list[str] = (),
         *,
         contents: Mapping[str, Mapping[str, Any]] | None = None,
+        read_restrictions: Mapping[str, bool] | None = None,
+        parents: Mapping[str, str] | None = None,
         error: UpstreamError | None = None,
     ):
         self.spaces = set(spaces)
         # Content id -> v1 content object, as `content` returns it (e.g. a real API response).
         self.contents: dict[str, Mapping[str, Any]] = {str(k): v for k, v in (contents or {}).items()}
+        # Content id -> whether it has its own view restriction; a content id missing here is
+        # treated like a 404 (restricted). Parents (content id -> parent page or, for a comment,
+        # its page) carry restrictions down, as Confluence inherits them.
+        self.read_restrictions: dict[str, bool] = {str(k): bool(v) for k, v in (read_restrictions or {}).items()}
+        self.parents: dict[str, str] = {str(k): str(v) for k, v in (parents or {}).items()}
+        # Content id -> the error its restriction lookup raises (one failing id among others).
+        self.restriction_errors: dict[str, Exception] = {}
         self.error = error
         self.calls: list[tuple[str, str]] = []
         # (space_key, title) -> {"id", "parent_id", "html", "version"}
@@ -259,3 +358,19 @@ class InMemoryConfluence:
             raise self.error
         found = self.contents.get(content_id)
         return copy.deepcopy(dict(found)) if found is not None else None
+
+    def read_restricted(self, content_id: str) -> bool:
+        content_id = _content_id(content_id)
+        self.calls.append(("read_restricted", content_id))
+        if self.error is not None:
+            raise self.error
+        if content_id in self.restriction_errors:
+            raise self.restriction_errors[content_id]
+        seen: set[str] = set()
+        current: str | None = content_id
+        while current is not None and current not in seen:
+            seen.add(current)
+            if self.read_restrictions.get(current, True):
+                return True
+            current = self.parents.get(current)
+        return False

@@ -12,13 +12,22 @@ from bot.domain.confluence_events import enrich
 from bot.domain.event_lookups import (
     attach_found,
     board_to_look_up,
+    content_for_client,
     content_to_look_up,
     issue_lookups,
     lookup_failure,
     lookup_gap,
     version_for_client,
 )
-from bot.domain.events import ConfluenceEvent, Event, JiraEvent, Outcome, attach_client_issue, attach_project
+from bot.domain.events import (
+    ConfluenceEvent,
+    Event,
+    JiraEvent,
+    Outcome,
+    attach_client_issue,
+    attach_client_visible,
+    attach_project,
+)
 from bot.domain.subscriptions import Subscription
 from bot.domain.work import Issue
 from bot.errors import UpstreamError
@@ -33,7 +42,8 @@ class EventLookups:
 
     def __init__(self, jira: Any | None, confluence: Any | None, accounts: AccountsConfig, keys_per_query: int):
         self.jira = jira
-        # ConfluencePort (its `content` lookup); without it Data Center events stay unsupported.
+        # ConfluencePort (`content`, `read_restricted`); without it Data Center events stay
+        # unsupported and no Confluence event reaches a client channel (no restriction evidence).
         self.confluence = confluence
         self.accounts = accounts
         self.keys_per_query = keys_per_query
@@ -52,6 +62,8 @@ class EventLookups:
             await self._boards(handled, report, unroutable)
         if self.confluence is not None:
             await self._contents(handled, report, unroutable)
+            # After `_contents`: a Data Center event has a space (an account) only once enriched.
+            await self._restrictions(handled, report, subscriptions or {})
         return unroutable
 
     def drop_unroutable(self, handled: list[Handled], unroutable: dict[tuple[str, str], str] | None = None) -> None:
@@ -248,6 +260,31 @@ class EventLookups:
                         mark_failed([h], exc, "the content lookup")
                     if e.space_key is None:
                         unroutable[("content", content_id)] = f"Confluence content {content_id} names no space"
+                new_events.append(e)
+            h.events = new_events
+
+    async def _restrictions(
+        self, handled: list[Handled], report: BatchReport, subscriptions: dict[str, list[Subscription]]
+    ) -> None:
+        """Whether each Confluence content a client would hear of is free of view restrictions
+        (itself and its ancestors): one `read_restricted` per distinct content id. Without that
+        evidence the policy withholds it from clients; internal channels never wait for it."""
+        pending = [h for h in handled if h.error is None]
+        content_ids = {c for h in pending for e in h.events if (c := content_for_client(e, self.accounts, subscriptions))}
+        if not content_ids:
+            return
+        restricted, failed = await _fetch_each(content_ids, self.confluence.read_restricted, "confluence restrictions")
+        # One lookup per id; each costs 1 + ancestors HTTP calls (see ConfluencePort.read_restricted).
+        report.confluence_calls += len(content_ids)
+        for h in pending:
+            new_events: list[Event] = []
+            for e in h.events:
+                content_id = content_for_client(e, self.accounts, subscriptions)
+                if content_id in failed:
+                    # Same as the other lookups: only this delivery waits for a retry.
+                    h.error = h.error or failed[content_id]
+                elif content_id is not None and restricted.get(content_id) is False and isinstance(e, ConfluenceEvent):
+                    e = attach_client_visible(e)
                 new_events.append(e)
             h.events = new_events
 

@@ -96,15 +96,18 @@ class Runtime:
 
         delay = 1.0
         while True:
+            handler = AsyncSocketModeHandler(self.bolt, self.settings.slack.app_token.get_secret_value())
             try:
-                handler = AsyncSocketModeHandler(self.bolt, self.settings.slack.app_token.get_secret_value())
                 await handler.connect_async()
                 log.info("socket mode connected")
                 await asyncio.Event().wait()
             except asyncio.CancelledError:
+                # Shutting down: say goodbye to Slack instead of leaving the socket hanging.
+                await asyncio.shield(handler.close_async())
                 raise
             except Exception as exc:
                 log.warning("socket mode failed, retrying", error=str(exc), retry_in_s=delay)
+                await handler.close_async()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 300)
 

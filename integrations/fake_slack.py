@@ -45,6 +45,9 @@ class FakeSlack:
     team_id: str = "T0AGENCY1"
     bot_user_id: str = "U0PULSEBOT"
     token: str = "xoxb-fake-token"
+    app_token: str = "xapp-fake-token"
+    # Where apps.connections.open sends Socket Mode clients (a test's websocket server).
+    socket_url: str | None = None
     users: dict[str, FakeSlackUser] = field(default_factory=dict)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
     calls: list[SlackCall] = field(default_factory=list)
@@ -115,7 +118,9 @@ class FakeSlack:
                 headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
                 error = "ratelimited" if status == 429 else "internal_error"
                 return status, {"ok": False, "error": error}, headers
-        if token != self.token:
+        # apps.connections.open is the one method called with the app-level token.
+        expected = self.app_token if method == "apps.connections.open" else self.token
+        if token != expected:
             call.ok = False
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         handler = getattr(self, "_" + method.replace(".", "_"), None)
@@ -137,6 +142,11 @@ class FakeSlack:
             "bot_id": "B0PULSEBOT",
             "is_enterprise_install": False,
         }
+
+    def _apps_connections_open(self, _args: dict) -> dict:
+        if not self.socket_url:
+            return {"ok": False, "error": "socket_mode_not_enabled"}
+        return {"ok": True, "url": self.socket_url}
 
     def _chat_postMessage(self, args: dict) -> dict:
         ts = self._next_ts()

@@ -6,6 +6,7 @@ import time
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from bot.app import build_runtime
@@ -135,3 +136,37 @@ def test_pulse_serve_command_starts_migrates_and_stops_cleanly(tmp_path):
         for secret in (slack.token, SIGNING_SECRET, HOOK_SECRET):
             assert secret not in stderr
         assert (tmp_path / "pulse.db").exists()
+
+
+def test_socket_mode_answers_a_slash_command_without_a_public_url(tmp_path):
+    import urllib.parse
+
+    from tests.fake_socket_mode import FakeSocketMode
+    from tests.slack_requests import slash_command
+
+    sandbox = build_sandbox(NOW)
+    with FakeSlack() as slack, FakeAtlassian(sandbox.seed) as jira, FakeSocketMode() as socket:
+        slack.add_user("U0MEMBER01")
+        slack.socket_url = socket.url
+        settings = _settings(tmp_path, slack.api_url, jira.url)
+        settings = settings.model_copy(
+            update={"slack": settings.slack.model_copy(update={"app_token": SecretStr(slack.app_token), "signing_secret": None})}
+        )
+        from integrations.store import db
+
+        db.upgrade(settings.database_url)
+        runtime = build_runtime(settings, accounts=sandbox.accounts, clock=lambda: NOW)
+        with serving(runtime.asgi()) as url:
+            assert socket.wait_connected(), "the bot did not open a Socket Mode connection"
+            # Webhooks and health are still served over HTTP; there is no Slack HTTP endpoint.
+            assert httpx.get(f"{url}/healthz").status_code == 200
+            assert httpx.post(f"{url}/slack/events", content=b"{}").status_code == 404
+            form = slash_command("help", user_id="U0MEMBER01", channel_id="C0ACMEINTL", team_id=slack.team_id,
+                                 response_url=slack.response_url("sm"))
+            payload = dict(urllib.parse.parse_qsl(form))
+            socket.send({"envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": True,
+                         "payload": payload})
+            assert socket.wait_for(lambda: any(m.get("envelope_id") == "env-1" for m in socket.received))
+            assert _wait(lambda: slack.responses())
+            assert "`/pulse help`" in slack.responses()[0]["text"]
+            assert slack.calls_to("apps.connections.open")

@@ -15,7 +15,15 @@ import pytest
 
 from bot.domain.accounts import Account, AccountsConfig, Audience, Budget, Channel, ConfluenceScope, JiraScope
 from bot.domain.audience import issue_visible, restriction
-from bot.domain.events import EventType, JiraEvent, attach_client_issue, attach_issue, attach_project, normalize
+from bot.domain.events import (
+    EventType,
+    JiraEvent,
+    attach_client_issue,
+    attach_client_visible,
+    attach_issue,
+    attach_project,
+    normalize,
+)
 from bot.domain.notify_policy import Burst, Delivery, coalesce, event_verdict, route
 from bot.domain.replay import replay
 from bot.domain.subscriptions import parse_subscription
@@ -137,7 +145,12 @@ AUDIENCE_TABLE = [
     ("version released, client issue found", attach_client_issue(attach_project(one("putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json"), "GOLD")), C, ALPHA, True, ""),
     # The actor's name never decides what a client may see: only the missing content is named.
     ("Confluence DC before lookup", one("zulip/zerver/webhooks/confluence/fixtures/page_created.json"), C, BETA, False, "needs lookup first: content"),
-    ("Confluence Cloud, actor unnamed", one("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json", "page_created"), C, ALPHA, True, ""),
+    # Confluence: a client sees content only once the worker read that it and its ancestors have
+    # no view restriction (the webhook never says; e.g. "Internal: pricing strategy").
+    ("Confluence Cloud, restrictions not looked up", one("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json", "page_created"), C, ALPHA,
+     False, "Confluence content not known to be free of view restrictions (itself and its ancestors): look its restrictions up first"),
+    ("Confluence Cloud, restrictions not looked up, internal", one("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json", "page_created"), I, ALPHA, True, ""),
+    ("Confluence Cloud, actor unnamed, unrestricted", attach_client_visible(one("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json", "page_created")), C, ALPHA, True, ""),
 ]
 
 
@@ -172,7 +185,9 @@ def test_events_never_reach_another_accounts_channels():
         *events(f"{PIN}/jira:issue_updated.resolution.json"),  # TES → alpha
         *events(f"{PIN}/jira:issue_deleted.json"),  # TIGR → beta
         *events(f"{J2M}/issue/updated/status-changed.json"),  # INDEV → beta
-        *events("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json", "page_created"),  # FI → alpha
+        *map(attach_client_visible,  # FI → alpha; the worker found no view restriction
+             events("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json", "page_created")),
+        *events("taxonomies-for-confluence/src/test/resources/requests/PageUpdated.json", "page_updated"),  # not looked up
         *events(f"{PIN}/jira:issue_updated.json"),  # GOLD → alpha
     ]
     deliveries = route(batch, ACCOUNTS)
@@ -183,6 +198,7 @@ def test_events_never_reach_another_accounts_channels():
         ("C0BETA001", E.STATUS_CHANGED), ("C0BETA002", E.STATUS_CHANGED),
         # Cloud names the actor by account id only; the name is not needed to decide for the client.
         ("C0ALPHA01", E.PAGE_CREATED), ("C0ALPHA02", E.PAGE_CREATED),
+        ("C0ALPHA02", E.PAGE_UPDATED),  # restrictions unknown: internal only
         ("C0ALPHA02", E.DESCRIPTION_CHANGED),
     ]
     for d in deliveries:
@@ -338,6 +354,17 @@ def test_replay_explains_why_a_client_did_not_see_a_restricted_comment():
     assert (decision.allowed, decision.delivered) == (False, False)
     assert decision.reason == "needs lookup first: issue"
     assert replay(shared_fixture(f"{PIN}/comment_created.json"), I, ALPHA).messages[0].text.startswith("Robin Diddams commented on")
+
+
+def test_replay_shows_a_confluence_page_withheld_from_the_client_until_its_restrictions_are_known():
+    body = shared_fixture("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json")  # space FI
+    (decision,) = replay(body, C, ALPHA, event_hint="page_created").decisions
+    assert (decision.allowed, decision.delivered) == (False, False)
+    assert decision.reason == (
+        "Confluence content not known to be free of view restrictions (itself and its ancestors): "
+        "look its restrictions up first")
+    (internal,) = replay(body, I, ALPHA, event_hint="page_created").decisions
+    assert (internal.allowed, internal.delivered, internal.reason) == (True, True, "")
 
 
 def test_replay_renders_what_the_client_would_get_and_refuses_other_accounts():

@@ -533,10 +533,12 @@ def _dc_confluence(**kwargs):
 
 async def test_confluence_dc_page_created_reaches_the_account_owning_the_space(store):
     slack = InMemorySlack()
-    confluence = _dc_confluence()
+    confluence = _dc_confluence(read_restrictions={"123456": False})
     item = _add_as(store, "confluence", f"{ZC}/page_created.json", "d-1")
     report = await worker(store, slack, FakeJira(), confluence).run_once()
-    assert confluence.calls == [("content", "123456")] and report.confluence_calls == 1
+    # The content names its space; then, since the client channel wants page_created, its restrictions.
+    assert confluence.calls == [("content", "123456"), ("read_restricted", "123456")]
+    assert report.confluence_calls == 2
     assert report.statuses == {"done": 1} and store.inbox.get(item).status == "done"
     # Space ENG belongs to beta: both its channels (client defaults include page_created), no one else.
     assert sorted(m["channel"] for m in slack.messages) == [BETA_CLIENT, "C0BETA002"]
@@ -547,7 +549,7 @@ async def test_confluence_dc_page_created_reaches_the_account_owning_the_space(s
 
 async def test_confluence_dc_lookups_are_one_per_content_id_and_fail_only_their_deliveries(store):
     slack = InMemorySlack()
-    confluence = _dc_confluence()
+    confluence = _dc_confluence(read_restrictions={"123456": False})
     contents, failing_id = confluence.contents, "234567"
 
     def content(content_id):  # the blog post's lookup fails; the others answer
@@ -563,9 +565,11 @@ async def test_confluence_dc_lookups_are_one_per_content_id_and_fail_only_their_
     gone["page"]["id"] = 999999  # derived: a page deleted before the worker got to it
     ids["gone"] = _add_as(store, "confluence", gone, "d-gone")
     report = await worker(store, slack, FakeJira(), confluence).run_once()
-    # Two deliveries name page 123456: one call for it.
-    assert sorted(confluence.calls) == [("content", c) for c in ("123456", "234567", "789012", "999999")]
-    assert report.confluence_calls == 4
+    # Two deliveries name page 123456: one call for it, and one restriction lookup (the client
+    # wants page events, not comments; the blog post never got its space).
+    assert sorted(confluence.calls) == [
+        *[("content", c) for c in ("123456", "234567", "789012", "999999")], ("read_restricted", "123456")]
+    assert report.confluence_calls == 5
     assert {k: store.inbox.get(i).status for k, i in ids.items()} == {
         "page_created": "done", "page_updated": "done", "comment_created": "done",
         "blog_created": "pending", "gone": "unsupported"}
@@ -596,21 +600,113 @@ async def test_sprint_and_dc_page_through_the_real_clients_and_the_fake_server(s
             jira.close()
             confluence.close()
         calls = sorted((c.method, c.path, c.status) for c in fake.calls)
-    assert calls == [("GET", "/rest/agile/1.0/board/81", 200), ("GET", "/rest/api/content/123456", 200)]
-    assert report.statuses == {"done": 2} and (report.jira_calls, report.confluence_calls) == (1, 1)
+    # The page's content, then its restrictions (no ancestors in the stored response: one call).
+    assert calls == [("GET", "/rest/agile/1.0/board/81", 200), ("GET", "/rest/api/content/123456", 200),
+                     ("GET", "/rest/api/content/123456", 200)]
+    assert report.statuses == {"done": 2} and (report.jira_calls, report.confluence_calls) == (1, 2)
     assert sorted(m["channel"] for m in slack.messages) == [ALPHA_INTERNAL, BETA_CLIENT, "C0BETA002"]
 
 
 async def test_confluence_cloud_page_reaches_the_client_without_a_name_lookup(store):
+    from integrations.confluence import InMemoryConfluence
+
     slack = InMemorySlack()
     body = shared_fixture("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json")  # space FI
     store.inbox.add("confluence", "c-1", json.dumps(body), "page_created", NOW)
-    report = await worker(store, slack).run_once()
-    assert report.statuses == {"done": 1}
+    confluence = InMemoryConfluence(read_restrictions={"294914": False})
+    report = await worker(store, slack, confluence=confluence).run_once()
+    assert report.statuses == {"done": 1} and confluence.calls == [("read_restricted", "294914")]
     # The body names the actor by account id only; nobody looks it up, so the name is "someone"
     # (the renderer's word, lower case even at the start).
     assert sorted((m["channel"], m["text"].split(" <")[0]) for m in slack.messages) == [
         (ALPHA_CLIENT, "Someone created the page"), (ALPHA_INTERNAL, "Someone created the page")]
+
+
+TAX = "taxonomies-for-confluence/src/test/resources/requests"
+
+
+def _cloud_page(store, name: str, delivery_id: str, hint: str, content_id: int | None = None) -> int:
+    body = copy.deepcopy(shared_fixture(f"{TAX}/{name}.json"))  # space FI (alpha), page 294914
+    if content_id is not None:
+        body["page"]["id"] = content_id  # derived: another page of the same space
+    assert store.inbox.add("confluence", delivery_id, json.dumps(body), hint, NOW)
+    return next(i.id for i in store.inbox.list() if i.delivery_id == delivery_id)
+
+
+async def test_restricted_confluence_page_reaches_internal_but_not_the_client(store):
+    from integrations.confluence import InMemoryConfluence
+
+    slack = InMemorySlack()
+    item = _cloud_page(store, "PageCreated", "c-1", "page_created")
+    # e.g. "Internal: pricing strategy" in the client's own space, restricted to staff.
+    confluence = InMemoryConfluence(read_restrictions={"294914": True})
+    report = await worker(store, slack, confluence=confluence).run_once()
+    assert report.statuses == {"done": 1} and store.inbox.get(item).status == "done"
+    assert confluence.calls == [("read_restricted", "294914")] and report.confluence_calls == 1
+    assert [m["channel"] for m in slack.messages] == [ALPHA_INTERNAL]
+
+
+async def test_page_under_a_restricted_ancestor_does_not_reach_the_client(store):
+    from integrations.confluence import InMemoryConfluence
+
+    slack = InMemorySlack()
+    _cloud_page(store, "PageUpdated", "c-1", "page_updated")
+    # The page has no restriction of its own; its grandparent has one, and Confluence inherits it.
+    confluence = InMemoryConfluence(read_restrictions={"294914": False, "1001": False, "1000": True},
+                                    parents={"294914": "1001", "1001": "1000"})
+    report = await worker(store, slack, confluence=confluence).run_once()
+    assert report.statuses == {"done": 1}
+    assert [m["channel"] for m in slack.messages] == [ALPHA_INTERNAL]
+
+
+async def test_confluence_events_reach_no_client_without_a_confluence_client(store):
+    slack = InMemorySlack()
+    _cloud_page(store, "PageCreated", "c-1", "page_created")
+    report = await worker(store, slack, confluence=None).run_once()
+    # No port, no evidence: withheld from the client, internal unaffected.
+    assert report.statuses == {"done": 1} and [m["channel"] for m in slack.messages] == [ALPHA_INTERNAL]
+
+
+async def test_failed_restriction_lookup_retries_only_its_delivery(store):
+    from integrations.confluence import InMemoryConfluence
+
+    slack = InMemorySlack()
+    failing = _cloud_page(store, "PageCreated", "c-1", "page_created")
+    fine = _cloud_page(store, "PageCreated", "c-2", "page_created", content_id=294915)
+    confluence = InMemoryConfluence(read_restrictions={"294914": False, "294915": False})
+    confluence.restriction_errors["294914"] = UpstreamError("confluence", "HTTP 503", retryable=True, status=503)
+    report = await worker(store, slack, confluence=confluence).run_once()
+    assert sorted(confluence.calls) == [("read_restricted", "294914"), ("read_restricted", "294915")]
+    assert report.statuses == {"done": 1, "retry": 1}
+    got = store.inbox.get(failing)
+    assert (got.status, got.attempts, got.last_error) == ("pending", 1, "confluence: HTTP 503")
+    assert store.inbox.get(fine).status == "done"
+    # Like the version rule: the failing delivery waits whole (internal too), the other is told.
+    assert sorted(m["channel"] for m in slack.messages) == [ALPHA_CLIENT, ALPHA_INTERNAL]
+    # The retry, once Confluence answers, tells both channels about the first page too.
+    confluence.restriction_errors.clear()
+    confluence.calls.clear()
+    late = InboxWorker(store, ACCOUNTS, slack, None, clock=lambda: NOW + dt.timedelta(hours=1),
+                       settings=WorkerSettings(), confluence=confluence)
+    report = await late.run_once()
+    assert report.statuses == {"done": 1} and confluence.calls == [("read_restricted", "294914")]
+    assert store.inbox.get(failing).status == "done"
+    assert sorted(m["channel"] for m in slack.messages) == [ALPHA_CLIENT, ALPHA_CLIENT, ALPHA_INTERNAL, ALPHA_INTERNAL]
+
+
+async def test_no_restriction_lookup_when_no_client_channel_wants_the_event(store):
+    from integrations.confluence import InMemoryConfluence
+
+    slack = InMemorySlack()
+    # The client channel subscribed to Jira issues only; internal keeps its defaults.
+    store.links.add_subscription(ALPHA_CLIENT, "alpha", {"text": "issue_created"}, "U1", NOW)
+    _cloud_page(store, "PageCreated", "c-1", "page_created")
+    dc_comment = _add_as(store, "confluence", f"{ZC}/comment_created.json", "d-1")  # ENG: beta, client defaults skip comments
+    confluence = _dc_confluence()
+    report = await worker(store, slack, confluence=confluence).run_once()
+    assert confluence.calls == [("content", "789012")] and report.confluence_calls == 1
+    assert report.statuses == {"done": 2} and store.inbox.get(dc_comment).status == "done"
+    assert sorted(m["channel"] for m in slack.messages) == [ALPHA_INTERNAL, "C0BETA002"]
 
 
 class PickyJira(FakeJira):

@@ -23,7 +23,9 @@ GET /rest/agile/1.0/board/{id} (seeded boards; 404 otherwise);
 Confluence /wiki/api/v2/spaces, /wiki/api/v2/pages (GET, POST), /wiki/api/v2/pages/{id}
 (GET, PUT with version check -> 409), and the v1 GET /wiki/rest/api/content/{id} (also at
 /rest/api/content/{id}, as Confluence Data Center serves it without the /wiki context):
-seeded v1 objects as stored, v2 pages rendered in the v1 shape; `expand` and `status` honoured.
+seeded v1 objects as stored, v2 pages rendered in the v1 shape; `expand` and `status` honoured
+(`ancestors`, a comment's `container`, `restrictions.read.restrictions.user/group` from the
+seed's `read_restrictions` and `parents`); GET .../content/{id}/restriction/byOperation/{read|update}.
 
 JQL: only `project = A`, `project in (A, B)`, `key in (...)`, `labels = x`, `labels != x`,
 `statusCategory = / != Done`, ANDed; `ORDER BY` is dropped; other clauses are ignored and
@@ -250,6 +252,12 @@ class AtlassianSeed:
     # Confluence v1 content objects (`GET /rest/api/content/{id}`), served as stored: e.g. the
     # real Data Center responses in zulip's fixtures (blog posts, comments, moved pages).
     contents: list[dict[str, Any]] = field(default_factory=list)
+    # View restrictions by content id: {"user": [account ids], "group": [group names]}; served in
+    # `expand=restrictions.read.restrictions.*` and at `.../restriction/byOperation/read`.
+    read_restrictions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # Parent page of a stored v1 content id (v2 pages use their `parentId`): `expand=ancestors`
+    # walks this chain, so restrictions of a parent can be found from a child.
+    parents: dict[str, str] = field(default_factory=dict)
 
 
 def board_json(
@@ -498,6 +506,9 @@ class FakeAtlassian:
         self._pages: dict[str, dict[str, Any]] = {str(p["id"]): dict(p) for p in seed.pages}
         self._boards: dict[int, dict[str, Any]] = {int(b["id"]): dict(b) for b in seed.boards}
         self._contents: dict[str, dict[str, Any]] = {str(c["id"]): json.loads(json.dumps(c)) for c in seed.contents}
+        self._read_restrictions = {str(k): {"user": list(v.get("user", ())), "group": list(v.get("group", ()))}
+                                   for k, v in seed.read_restrictions.items()}
+        self._parents = {str(k): str(v) for k, v in seed.parents.items()}
         self._next_page_id = 900000 + len(self._pages)
         self._failures: deque[Failure] = deque()
         self._calls: list[Call] = []
@@ -649,6 +660,10 @@ class FakeAtlassian:
             ("GET", r"/rest/agile/1\.0/board/(?P<board_id>[^/]+)", self._board_get),
             ("GET", r"/wiki/rest/api/content/(?P<content_id>[^/]+)", self._content_get_cloud),
             ("GET", r"/rest/api/content/(?P<content_id>[^/]+)", self._content_get_dc),
+            ("GET", r"/wiki/rest/api/content/(?P<content_id>[^/]+)/restriction/byOperation/(?P<operation>read|update)",
+             self._restriction_get_cloud),
+            ("GET", r"/rest/api/content/(?P<content_id>[^/]+)/restriction/byOperation/(?P<operation>read|update)",
+             self._restriction_get_dc),
             ("GET", r"/wiki/api/v2/spaces", self._spaces_get),
             ("GET", r"/wiki/api/v2/pages", self._pages_get),
             ("POST", r"/wiki/api/v2/pages", self._page_create),
@@ -879,7 +894,8 @@ class FakeAtlassian:
     def _content_get(self, query: dict[str, list[str]], content_id: str, base: str) -> Any:
         # Real Confluence finds only current content unless `status` names others (or `any`).
         statuses = {k for v in query.get("status", []) for k in v.split(",") if k} or {"current"}
-        expand = {k.split(".")[0] for v in query.get("expand", []) for k in v.split(",") if k}
+        full_expand = {k for v in query.get("expand", []) for k in v.split(",") if k}
+        expand = {k.split(".")[0] for k in full_expand}
         with self._lock:
             stored = self._contents.get(content_id)
             if stored is not None:
@@ -899,7 +915,84 @@ class FakeAtlassian:
                 if name not in expand and name in content:
                     content.pop(name)
                     content["_expandable"][name] = f"/rest/api/content/{content_id}/{name}"
+        with self._lock:
+            self._expand_restrictions(content, content_id, full_expand, base)
         return content
+
+    def _content_kind(self, content_id: str) -> tuple[str, str]:
+        """(type, title) of a content id the fake knows, ("page", "?") otherwise."""
+        if content_id in self._contents:
+            stored = self._contents[content_id]
+            return str(stored.get("type") or "page"), str(stored.get("title") or "?")
+        if content_id in self._pages:
+            return "page", str(self._pages[content_id]["title"])
+        return "page", "?"
+
+    def _parent_of(self, content_id: str) -> str | None:
+        if content_id in self._parents:
+            return self._parents[content_id]
+        page = self._pages.get(content_id)
+        return str(page["parentId"]) if page and page.get("parentId") else None
+
+    def _content_ref(self, content_id: str, base: str) -> dict[str, Any]:
+        kind, title = self._content_kind(content_id)
+        return {"id": content_id, "type": kind, "status": "current", "title": title,
+                "_links": {"self": f"{base}/rest/api/content/{content_id}"},
+                "_expandable": {"restrictions": f"/rest/api/content/{content_id}/restriction/byOperation"}}
+
+    def _restriction_json(self, content_id: str, operation: str, base: str, kinds: set[str]) -> dict[str, Any]:
+        """A v1 ContentRestriction; users/groups listed when in `kinds`, else only `_expandable`."""
+        found = self._read_restrictions.get(content_id, {}) if operation == "read" else {}
+        users = [user_json(a, a) for a in found.get("user", ())]
+        groups = [{"type": "group", "name": g, "id": f"group-{g}"} for g in found.get("group", ())]
+        path = f"/rest/api/content/{content_id}/restriction/byOperation/{operation}"
+        lists: dict[str, Any] = {"_expandable": {}}
+        for kind, results in (("user", users), ("group", groups)):
+            if kind in kinds:
+                lists[kind] = {"results": results, "start": 0, "limit": 200, "size": len(results)}
+            else:
+                lists["_expandable"][kind] = f"{path}/{kind}"
+        return {"operation": operation, "restrictions": lists,
+                "_expandable": {"content": f"/rest/api/content/{content_id}"},
+                "_links": {"self": base + path}}
+
+    def _expand_restrictions(self, content: dict[str, Any], content_id: str, full_expand: set[str], base: str) -> None:
+        # Like the real API: ancestors root first; a comment's container is its page.
+        expandable = content.setdefault("_expandable", {})
+        if "ancestors" in full_expand:
+            chain: list[str] = []
+            parent = self._parent_of(content_id)
+            while parent is not None and parent not in chain and parent != content_id:
+                chain.append(parent)
+                parent = self._parent_of(parent)
+            content["ancestors"] = [self._content_ref(a, base) for a in reversed(chain)]
+            expandable.pop("ancestors", None)
+        if "container" in full_expand and "container" not in content:
+            ref = str(expandable.get("container") or "")
+            m = re.fullmatch(r".*/rest/api/content/(\d+)", ref)
+            if m:
+                content["container"] = self._content_ref(m.group(1), base)
+                expandable.pop("container", None)
+        read_kinds = {k.rsplit(".", 1)[1] for k in full_expand if k.startswith("restrictions.read.restrictions.")}
+        if read_kinds or "restrictions" in full_expand or "restrictions.read" in full_expand:
+            content["restrictions"] = {"read": self._restriction_json(content_id, "read", base, read_kinds)}
+            expandable.pop("restrictions", None)
+
+    def _restriction_get_cloud(self, query: dict[str, list[str]], body: Any, content_id: str, operation: str) -> Any:
+        return self._restriction_get(query, content_id, operation, self.confluence_url)
+
+    def _restriction_get_dc(self, query: dict[str, list[str]], body: Any, content_id: str, operation: str) -> Any:
+        return self._restriction_get(query, content_id, operation, self.url)
+
+    def _restriction_get(self, query: dict[str, list[str]], content_id: str, operation: str, base: str) -> Any:
+        # Users and groups are expanded by default (spec: "Expanded by default").
+        with self._lock:
+            if content_id not in self._contents and content_id not in self._pages:
+                raise _HttpError(404, {
+                    "statusCode": 404, "data": {"authorized": False, "valid": True, "errors": [], "successful": False},
+                    "message": f"No content found with id: ContentId{{id={content_id}}}",
+                })
+            return self._restriction_json(content_id, operation, base, {"user", "group"})
 
     def _page_v1(self, page: Mapping[str, Any], base: str) -> dict[str, Any]:
         """A v2 page in the v1 content shape (same ids and versions: one page, two APIs)."""

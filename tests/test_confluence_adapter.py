@@ -245,3 +245,131 @@ def test_content_call_is_declared_in_the_confluence_v1_spec():
     status = next(p for p in get["parameters"] if p.get("name") == "status")
     assert set(CONTENT_STATUSES) <= set(status["schema"]["enum"]) and status["explode"] is True
     assert CONTENT_EXPAND == "space,version,container"
+
+
+# --------------------------------------------------------------------------- view restrictions
+
+
+def _page_under(parent_id: str, page_id: str, title: str) -> dict:
+    # Derived from the sandbox's v2 home page: a child page in the same space.
+    home = next(p for p in build_sandbox(NOW).seed.pages if p["id"] == "98306")
+    return dict(home, id=page_id, title=title, parentId=parent_id, parentType="page")
+
+
+def _tree_seed(**restrictions: dict) -> AtlassianSeed:
+    """ACME home 98306 → "Pricing" 500001 → "Pricing strategy" 500002 (v2 pages, parentId chain)."""
+    seed = build_sandbox(NOW).seed
+    seed.pages += [_page_under("98306", "500001", "Pricing"), _page_under("500001", "500002", "Pricing strategy")]
+    seed.read_restrictions = {k.removeprefix("p"): v for k, v in restrictions.items()}
+    return seed
+
+
+def _restriction_calls(fake: FakeAtlassian) -> list[tuple[str, str]]:
+    return [(c.path, ",".join(c.query.get("expand", []))) for c in fake.calls]
+
+
+def test_unrestricted_page_costs_one_call_plus_one_per_ancestor():
+    from integrations.confluence import OPERATION_EXPAND, RESTRICTIONS_EXPAND
+
+    with FakeAtlassian(_tree_seed()) as fake:
+        assert _adapter(fake).read_restricted("500002") is False
+        calls = _restriction_calls(fake)
+        statuses = [c.status for c in fake.calls]
+        first_query = fake.calls[0].query
+    # Ancestors nearest first: the parent, then the space home page.
+    assert calls == [
+        ("/wiki/rest/api/content/500002", RESTRICTIONS_EXPAND),
+        ("/wiki/rest/api/content/500001/restriction/byOperation/read", OPERATION_EXPAND),
+        ("/wiki/rest/api/content/98306/restriction/byOperation/read", OPERATION_EXPAND),
+    ]
+    assert statuses == [200, 200, 200] and first_query["status"] == ["current", "trashed"]
+
+
+def test_restricted_page_is_found_in_the_first_call():
+    with FakeAtlassian(_tree_seed(p500002={"user": ["712020:4f1c-anna"]})) as fake:
+        assert _adapter(fake).read_restricted("500002") is True
+        assert len(fake.calls) == 1
+
+
+def test_restriction_of_a_parent_is_inherited_and_stops_the_walk():
+    with FakeAtlassian(_tree_seed(p500001={"group": ["staff"]})) as fake:
+        confluence = _adapter(fake)
+        assert confluence.read_restricted("500002") is True
+        assert [p for p, _ in _restriction_calls(fake)] == [
+            "/wiki/rest/api/content/500002", "/wiki/rest/api/content/500001/restriction/byOperation/read"]
+        fake.reset_calls()
+        # The parent's sibling subtree root (the home page) is not restricted by its child.
+        assert confluence.read_restricted("98306") is False
+        assert len(fake.calls) == 1
+
+
+def test_data_center_comment_is_judged_by_its_page():
+    # zulip's real comment 789012 names its page 123456 only as `_expandable.container`.
+    seed = _dc_seed()
+    seed.read_restrictions = {"123456": {"group": ["confluence-staff"]}}
+    with FakeAtlassian(seed) as fake:
+        confluence = _adapter(fake, url=fake.url, user=None, cloud=False)
+        assert confluence.read_restricted("789012") is True
+        assert [p for p, _ in _restriction_calls(fake)] == ["/rest/api/content/789012", "/rest/api/content/123456"]
+    with FakeAtlassian(_dc_seed()) as fake:
+        confluence = _adapter(fake, url=fake.url, user=None, cloud=False)
+        assert confluence.read_restricted("789012") is False
+        assert confluence.read_restricted("234567") is False  # a blog post: no ancestors, one call
+        assert len(fake.calls) == 3
+
+
+def test_what_cannot_be_read_counts_as_restricted_and_outages_are_raised(fake):
+    sleeps: list[float] = []
+    confluence = _adapter(fake, sleeps)
+    # Confluence answers 404 for content the bot may not view: the client may not either.
+    assert confluence.read_restricted("424242") is True
+    with FakeAtlassian(_tree_seed()) as tree:
+        tree_confluence = _adapter(tree, sleeps)
+        tree.script(Failure(403, match="/restriction/byOperation/read"))
+        assert tree_confluence.read_restricted("500002") is True
+        tree.script(Failure(503, match="/rest/api/content/500002"))
+        assert tree_confluence.read_restricted("500002") is False  # retried once
+        tree.script(*[Failure(500, match="/restriction/")] * 3)
+        with pytest.raises(UpstreamError) as err:
+            tree_confluence.read_restricted("500002")
+    assert (err.value.service, err.value.retryable) == ("confluence", True)
+    assert sleeps[0] == 0.25
+
+
+def test_restriction_shape_without_users_or_groups_expanded_is_not_trusted():
+    from integrations.confluence import has_read_restriction
+
+    empty = {"operation": "read", "restrictions": {"user": {"results": [], "size": 0},
+                                                   "group": {"results": [], "size": 0, "start": 0, "limit": 200}}}
+    assert has_read_restriction(empty) is False
+    assert has_read_restriction({**empty, "restrictions": {"group": empty["restrictions"]["group"],
+                                                           "_expandable": {"user": "/x"}}}) is None
+    assert has_read_restriction({"operation": "read", "restrictions": {
+        "user": {"results": [], "size": 1}, "group": {"results": [], "size": 0}}}) is True
+    assert has_read_restriction(None) is None
+
+
+def test_in_memory_confluence_inherits_restrictions_and_treats_unknown_content_as_restricted():
+    confluence = InMemoryConfluence(read_restrictions={"3": False, "2": False, "1": True, "9": False},
+                                    parents={"3": "2", "2": "1"})
+    assert [confluence.read_restricted(c) for c in ("3", "9", "77")] == [True, False, True]
+    assert confluence.calls == [("read_restricted", "3"), ("read_restricted", "9"), ("read_restricted", "77")]
+    confluence.restriction_errors["9"] = UpstreamUnavailable("confluence", "down", retryable=True)
+    with pytest.raises(UpstreamUnavailable):
+        confluence.read_restricted("9")
+
+
+def test_restriction_calls_are_declared_in_the_confluence_v1_spec():
+    from integrations.confluence import OPERATION_EXPAND, RESTRICTIONS_EXPAND
+
+    spec = shared_fixture("specs/confluence-cloud-v1.openapi.json")
+    paths = spec["paths"]
+    get = paths["/wiki/rest/api/content/{id}"]["get"]
+    ref = next(p["$ref"] for p in get["parameters"] if "$ref" in p)
+    expand_doc = spec["components"]["parameters"][ref.rsplit("/", 1)[-1]]["description"]
+    for name in RESTRICTIONS_EXPAND.split(","):
+        assert f"`{name}`" in expand_doc, name
+    by_operation = paths["/wiki/rest/api/content/{id}/restriction/byOperation/{operationKey}"]["get"]
+    params = {p["name"]: p for p in by_operation["parameters"]}
+    assert "read" in params["operationKey"]["schema"]["enum"]
+    assert set(OPERATION_EXPAND.split(",")) <= set(params["expand"]["schema"]["items"]["enum"])

@@ -628,7 +628,8 @@ TAX = "taxonomies-for-confluence/src/test/resources/requests"
 def _cloud_page(store, name: str, delivery_id: str, hint: str, content_id: int | None = None) -> int:
     body = copy.deepcopy(shared_fixture(f"{TAX}/{name}.json"))  # space FI (alpha), page 294914
     if content_id is not None:
-        body["page"]["id"] = content_id  # derived: another page of the same space
+        # Derived: another page of the same space.
+        body["page"].update(id=content_id, title=f"Page {content_id}")
     assert store.inbox.add("confluence", delivery_id, json.dumps(body), hint, NOW)
     return next(i.id for i in store.inbox.list() if i.delivery_id == delivery_id)
 
@@ -707,6 +708,47 @@ async def test_no_restriction_lookup_when_no_client_channel_wants_the_event(stor
     assert confluence.calls == [("content", "789012")] and report.confluence_calls == 1
     assert report.statuses == {"done": 2} and store.inbox.get(dc_comment).status == "done"
     assert sorted(m["channel"] for m in slack.messages) == [ALPHA_INTERNAL, "C0BETA002"]
+
+
+async def test_cloud_pages_restricted_by_a_parent_through_the_real_client_and_the_fake_server(store):
+    from integrations.confluence import AtlassianConfluence
+    from integrations.fake_atlassian import AtlassianSeed, FakeAtlassian
+
+    def page(content_id: str, title: str) -> dict:
+        # Derived from zulip's real v1 page response: moved to space FI under a new id.
+        base = copy.deepcopy(shared_fixture(f"{ZC}/page_api_response.json"))
+        base.update(id=content_id, title=title)
+        base["space"]["key"] = "FI"
+        return base
+
+    seed = AtlassianSeed(
+        contents=[page("294913", "Internal"), page("294914", "Internal: pricing strategy"), page("294920", "Roadmap")],
+        parents={"294914": "294913"},
+        read_restrictions={"294913": {"group": ["agency-staff"]}},
+    )
+    slack = InMemorySlack()
+    under_restricted = _cloud_page(store, "PageCreated", "c-1", "page_created")  # page 294914
+    open_page = _cloud_page(store, "PageCreated", "c-2", "page_created", content_id=294920)
+    with FakeAtlassian(seed) as fake:
+        confluence = AtlassianConfluence(fake.url, user="bot@agency.example", api_token="t", cloud=True)
+        try:
+            report = await worker(store, slack, confluence=confluence).run_once()
+        finally:
+            confluence.close()
+        calls = [(c.path, c.status) for c in fake.calls]
+    # 294914: its content (no restriction of its own), then its parent's read restriction (found);
+    # 294920: its content only (no ancestors).
+    assert calls == [
+        ("/wiki/rest/api/content/294914", 200),
+        ("/wiki/rest/api/content/294913/restriction/byOperation/read", 200),
+        ("/wiki/rest/api/content/294920", 200),
+    ]
+    assert report.statuses == {"done": 2} and report.confluence_calls == 2
+    assert {i: store.inbox.get(i).status for i in (under_restricted, open_page)} == dict.fromkeys(
+        (under_restricted, open_page), "done")
+    assert sorted(m["channel"] for m in slack.messages) == [ALPHA_CLIENT, ALPHA_INTERNAL, ALPHA_INTERNAL]
+    assert ["Page 294920" in m["text"] for m in slack.in_channel(ALPHA_CLIENT)] == [True]
+    assert sorted("Page 294920" in m["text"] for m in slack.in_channel(ALPHA_INTERNAL)) == [False, True]
 
 
 class PickyJira(FakeJira):

@@ -43,9 +43,11 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, quote, urlsplit
+
+from integrations.fake_http import LoopbackServer
 
 SITE = "https://sandbox.atlassian.net"
 EMBEDDED_WORKLOGS = 20  # real Jira embeds at most 20 worklogs in a search result
@@ -513,28 +515,20 @@ class FakeAtlassian:
         self._failures: deque[Failure] = deque()
         self._calls: list[Call] = []
         self.ignored_jql: list[str] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     # -- lifecycle
 
     def start(self) -> FakeAtlassian:
         """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
-        handler = type("_Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-atlassian", daemon=True
-        )
-        self._thread.start()
+        self._server = LoopbackServer(_Handler, self, name="fake-atlassian")
+        self._server.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and release the port."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
 
     def __enter__(self) -> FakeAtlassian:
@@ -548,8 +542,7 @@ class FakeAtlassian:
         """Base URL of the site (Jira lives at /rest, Confluence at /wiki)."""
         if self._server is None:
             raise RuntimeError("FakeAtlassian is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._server.url
 
     @property
     def confluence_url(self) -> str:
@@ -1203,7 +1196,6 @@ def _int(value: Any) -> int | None:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    fake: FakeAtlassian
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes: with Nagle on, the second waits for the client's
     # delayed ACK (~40 ms on Linux loopback), which real Jira does not cost. TCP_NODELAY.
@@ -1213,7 +1205,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # quiet: tests assert on the call log instead
 
     def _serve(self) -> None:
-        fake = self.fake
+        fake: FakeAtlassian = self.server.owner  # type: ignore[attr-defined]
         parts = urlsplit(self.path)
         query = parse_qs(parts.query, keep_blank_values=True)
         length = int(self.headers.get("Content-Length") or 0)

@@ -186,6 +186,9 @@ class FakeSlack:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    # Without TCP_NODELAY a reply waits ~40 ms for the client's delayed ACK on loopback.
+    disable_nagle_algorithm = True
+
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         fake: FakeSlack = self.server.owner  # type: ignore[attr-defined]
         path, _, query = self.path.partition("?")

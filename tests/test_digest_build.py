@@ -151,3 +151,16 @@ def test_digest_to_json_is_consistent() -> None:
     assert [r["key"] for r in resolved] == [f"{PROJECT}-1", f"{PROJECT}-2", f"{PROJECT}-3"]
     assert resolved[0]["due"] == "2026-11-30"
     assert resolved[0]["when"] == "2026-11-19T10:00:00+00:00"
+
+
+def test_the_whole_client_digest_hides_a_version_whose_every_issue_is_withheld() -> None:
+    # Through build_digest, not only the section: the digest must hand the section every issue.
+    from bot.domain.digest import build_digest
+    from tests.test_digest_samples import make_account, make_issue, make_version
+
+    internal_only = make_version("10077", "Agency tooling", dt.date(2026, 12, 10))
+    issues = [make_issue(50, fix_version_ids=("10077",), labels=("internal",))]
+    client = build_digest(make_account(), Audience.CLIENT, issues, [internal_only], NOW)
+    internal = build_digest(make_account(), Audience.INTERNAL, issues, [internal_only], NOW)
+    assert [m.name for m in client.milestones.milestones] == []
+    assert [m.name for m in internal.milestones.milestones] == ["Agency tooling"]

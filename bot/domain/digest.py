@@ -109,8 +109,9 @@ def build_digest(
     """The whole digest for a channel of ``audience`` at ``now`` (aware), since its last digest."""
     if now.tzinfo is None or (since is not None and since.tzinfo is None):
         raise ValueError("now and since must be timezone-aware")
-    # Filter once up front; sections filter again (idempotent), which keeps them safe alone.
-    seen = visible_issues(issues, audience, account)
+    # Every section filters by audience itself and is given all issues: the milestones section
+    # needs the withheld ones to recognise an all-internal version (and hide its name).
+    issues = list(issues)
     since = default_since(now, since)
     return Digest(
         account_key=account.key,
@@ -119,8 +120,8 @@ def build_digest(
         generated_at=now,
         today=now.astimezone(account.tz).date(),
         since=since,
-        budget=budget_status(account, audience, seen, now),
-        milestones=milestones_section(account, audience, seen, list(versions), now, since),
-        deadlines=deadlines_section(account, audience, seen, now),
-        changes=changes_section(account, audience, seen, now, since),
+        budget=budget_status(account, audience, issues, now),
+        milestones=milestones_section(account, audience, issues, list(versions), now, since),
+        deadlines=deadlines_section(account, audience, issues, now),
+        changes=changes_section(account, audience, issues, now, since),
     )

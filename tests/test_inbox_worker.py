@@ -1013,3 +1013,15 @@ async def test_stopping_a_worker_stuck_past_the_timeout_cancels_it(store):
     await asyncio.wait_for(slack.in_flight.wait(), timeout=30)
     assert await stop_inbox_worker(task, stop, timeout=0.01) is False
     assert task.cancelled()
+
+
+async def test_a_link_to_another_accounts_issue_reaches_only_the_internal_channel(store):
+    slack = InMemorySlack()
+    store.links.add_subscription(ALPHA_CLIENT, "alpha", {"text": "issuelink_created"}, "U1", NOW)
+    add(store, f"{PIN}/issuelink_created.json", "d-1")  # TES-1 (id 20192) blocks issue id 20734
+    jira = FakeJira(by_id={"20192": issue("TES-1"),
+                           "20734": issue("INDEV-7", summary="Beta: acquisition of Alpha's competitor")})
+    report = await worker(store, slack, jira).run_once()
+    assert report.statuses == {"done": 1}
+    assert [(m["channel"], m["text"]) for m in slack.messages] == [
+        (ALPHA_INTERNAL, "*TES-1* Test issue blocks *INDEV-7*")]

@@ -24,7 +24,7 @@ from bot.domain.events import (
     attach_project,
     normalize,
 )
-from bot.domain.notify_policy import Burst, Delivery, coalesce, event_verdict, route
+from bot.domain.notify_policy import Burst, Delivery, Verdict, coalesce, event_verdict, route
 from bot.domain.replay import replay
 from bot.domain.subscriptions import parse_subscription
 from bot.domain.work import Issue
@@ -394,3 +394,29 @@ def test_replay_asks_the_routing_rule_which_account_an_event_belongs_to(monkeypa
             (decision,) = replay(shared_fixture(path), I, acct, event_hint=hint).decisions
             assert decision.allowed is (owner == {acct.key}), (path, acct.key)
     assert asked == ["TES", "TES", "TIGR", "TIGR", "FI", "FI"]
+
+
+# --- links to another account's issues ----------------------------------------------------------
+
+
+def _link_to(linked_key: str, summary: str = "Test issue for Robin") -> JiraEvent:
+    """pinpoint's real issuelink_created (source TES-1), with the issues the worker looked up."""
+    link = attach_issue(one(f"{PIN}/issuelink_created.json"), full_issue("TES-1"))
+    return attach_issue(link, full_issue(linked_key, summary=summary), linked=True)
+
+
+def test_a_link_to_another_accounts_issue_reaches_no_client_even_subscribed():
+    link = _link_to("INDEV-7", "Beta: acquisition of Alpha's competitor")  # INDEV belongs to beta
+    assert event_verdict(link, C, ALPHA) == Verdict(False, "linked issue is not in this account's projects")
+    stored = {"C0ALPHA01": [parse_subscription("issuelink_created")]}
+    assert [d.channel.id for d in route([link], ACCOUNTS, stored)] == ["C0ALPHA02"]
+    # Agency staff may see the other key, never the other account's summary.
+    assert render_event(link, I, ALPHA).text == "*TES-1* Test issue for Robin blocks *INDEV-7*"
+
+
+def test_a_link_within_the_account_still_reaches_the_client():
+    link = _link_to("GOLD-5", "Gold summary")
+    assert event_verdict(link, C, ALPHA) == Verdict(True)
+    stored = {"C0ALPHA01": [parse_subscription("issuelink_created")]}
+    assert [d.channel.id for d in route([link], ACCOUNTS, stored)] == ["C0ALPHA01", "C0ALPHA02"]
+    assert render_event(link, C, ALPHA).text == "*TES-1* Test issue for Robin blocks *GOLD-5*"

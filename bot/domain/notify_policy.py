@@ -2,8 +2,8 @@
 
 A client channel never receives: a restricted comment (role/group visibility or Service Desk
 internal), anything about an issue with a security level (or a change of its level), an internal
-label or an internal issue type (`Account.jira.internal_labels` / `internal_issue_types`), or
-logged time unless the budget shows money to the client — in created, edited and deleted follow-ups alike. When the webhook
+label or an internal issue type (`Account.jira.internal_labels` / `internal_issue_types`), a link
+to an issue outside the account's projects, or logged time unless the budget shows money to the client — in created, edited and deleted follow-ups alike. When the webhook
 did not tell us enough to decide (trimmed issue, ids only), the client does not get it; so too a
 version (milestone) event, unless the worker found one of the version's issues a client may see,
 and a Confluence page, blog post or comment, unless the worker read that neither the content (a
@@ -51,6 +51,13 @@ def _issue_verdict(issue: IssueFacts | None, account: Account, what: str = "issu
     return Verdict(False, f"{what} has {why}") if why else _OK
 
 
+def _project_of(issue: IssueFacts) -> str | None:
+    """The issue's project key, from the issue or else from its key ("INDEV-7" → "INDEV")."""
+    if issue.project_key:
+        return issue.project_key
+    return issue.key.rsplit("-", 1)[0] if issue.key and "-" in issue.key else None
+
+
 def _jira_verdict(event: JiraEvent, account: Account) -> Verdict:
     if event.type.is_worklog or (event.field or "").lower() in TIME_TRACKING_FIELDS:
         if not worklog_amounts_visible(Audience.CLIENT, account):
@@ -83,7 +90,11 @@ def _jira_verdict(event: JiraEvent, account: Account) -> Verdict:
         if why:
             return Verdict(False, f"type change involves {why}")
     if event.type is EventType.ISSUELINK_CREATED:
-        return _issue_verdict(event.linked_issue, account, "linked issue")
+        linked = event.linked_issue
+        if linked is not None and _project_of(linked) not in account.jira.projects:
+            # Another account's key (and its existence) is that account's business, not ours.
+            return Verdict(False, "linked issue is not in this account's projects")
+        return _issue_verdict(linked, account, "linked issue")
     return _OK
 
 

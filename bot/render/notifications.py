@@ -297,6 +297,7 @@ def _jira_headline(event: JiraEvent, audience: Audience, account: Account, langu
     if event.link is not None:
         params["relation"] = escape_mrkdwn(event.link.outward or "→")
         linked = event.linked_issue
+        # Key only, never its summary: the linked issue may belong to another account.
         params["linked"] = _issue_link(event, linked.key) if linked and linked.key else "?"
     return _t(language, event.type, **params)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 
-from bot.domain.events import EventType, Outcome, attach_issue, attach_project, normalize
+from bot.domain.events import EventType, Outcome, PriorFacts, attach_issue, attach_project, normalize
 from bot.domain.work import Issue
 from tests.fixtures import shared_fixture
 
@@ -166,3 +166,30 @@ def test_unknown_jira_event_is_unsupported_and_garbage_is_anomalous():
     assert normalize({"hello": "world"}).outcome is Outcome.ANOMALOUS
     assert normalize([1, 2]).outcome is Outcome.ANOMALOUS  # type: ignore[arg-type]
     assert Outcome.UNSUPPORTED.logger_name == "pulse.webhooks.unsupported"
+
+
+def test_every_event_of_one_edit_carries_what_the_issue_was_before_it():
+    # pinpoint's real type change, with the items of one edit that makes the issue public
+    # (level cleared, label removed, type changed, renamed) and a comment made in that edit.
+    payload = with_items(
+        f"{PIN}/jira:issue_updated.type.json",
+        item("security", "Internal", None, raw_old="10000"),
+        item("labels", "internal signal", "signal"),
+        item("issuetype", "Bug", "Task", raw_old="10103", raw_new="10101"),
+        item("summary", "Internal: Alpha overbilled 40h in Oct, hide from client", "Billing review"),
+    )
+    payload["comment"] = copy.deepcopy(shared_fixture(f"{PIN}/comment_created.json")["comment"])
+    payload["issue_event_type_name"] = "issue_commented"
+    events = normalize(payload).events
+    assert [e.type for e in events] == [
+        E.FIELD_CHANGED, E.LABELS_CHANGED, E.ISSUE_TYPE_CHANGED, E.SUMMARY_CHANGED, E.COMMENT_CREATED]
+    assert {e.before for e in events} == {
+        PriorFacts(security_level="Internal", labels=("internal", "signal"), issue_type="Bug")}
+
+
+def test_an_edit_of_other_fields_carries_no_before():
+    (event,) = normalize(shared_fixture(f"{PIN}/jira:issue_updated.resolution.json")).events
+    assert event.before is None
+    # Only the fields this edit changed: the issue's other facts are on `event.issue`.
+    (labelled,) = normalize(with_items(f"{PIN}/jira:issue_updated.type.json", item("labels", "", "signal"))).events
+    assert labelled.before == PriorFacts(security_level=None, labels=(), issue_type=None)

@@ -1025,3 +1025,24 @@ async def test_a_link_to_another_accounts_issue_reaches_only_the_internal_channe
     assert report.statuses == {"done": 1}
     assert [(m["channel"], m["text"]) for m in slack.messages] == [
         (ALPHA_INTERNAL, "*TES-1* Test issue blocks *INDEV-7*")]
+
+
+async def test_the_edit_that_makes_an_issue_public_reaches_only_the_internal_channel(store):
+    slack = InMemorySlack()
+    store.links.add_subscription(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
+    # pinpoint's real type change (TES-20), its changelog replaced: the internal label removed
+    # and the issue renamed in one edit, with a comment made in that edit.
+    p = copy.deepcopy(shared_fixture(f"{PIN}/jira:issue_updated.type.json"))
+    p["changelog"]["items"] = [
+        {"field": "labels", "fieldtype": "jira", "from": None, "fromString": "internal", "to": None, "toString": ""},
+        {"field": "summary", "fieldtype": "jira", "from": None,
+         "fromString": "Internal: Alpha overbilled 40h in Oct, hide from client", "to": None, "toString": "Billing review"},
+    ]
+    p["comment"] = copy.deepcopy(shared_fixture(f"{PIN}/comment_created.json")["comment"])
+    p["issue_event_type_name"] = "issue_commented"
+    add(store, p, "d-1")
+    report = await worker(store, slack).run_once()
+    assert report.statuses == {"done": 1}
+    assert slack.in_channel(ALPHA_CLIENT) == []
+    texts = [m["text"] for m in slack.in_channel(ALPHA_INTERNAL)]
+    assert len(texts) == 3 and "Internal: Alpha overbilled 40h in Oct" in texts[1]

@@ -420,3 +420,52 @@ def test_a_link_within_the_account_still_reaches_the_client():
     stored = {"C0ALPHA01": [parse_subscription("issuelink_created")]}
     assert [d.channel.id for d in route([link], ACCOUNTS, stored)] == ["C0ALPHA01", "C0ALPHA02"]
     assert render_event(link, C, ALPHA).text == "*TES-1* Test issue for Robin blocks *GOLD-5*"
+
+
+# --- the edit that makes an issue public does not tell its internal past -----------------------
+
+RENAMED = {"field": "summary", "fieldtype": "jira", "from": None,
+           "fromString": "Internal: Alpha overbilled 40h in Oct, hide from client", "to": None, "toString": "Billing review"}
+
+
+def _made_public(*items: dict, comment: bool = False) -> dict:
+    """pinpoint's real type change (TES-20, now public), its changelog replaced by one edit that
+    made the issue public and renamed it; with a comment made in the same edit if asked."""
+    def edit(p):
+        p["changelog"]["items"] = [*items, RENAMED]
+        if comment:
+            p["comment"] = copy.deepcopy(shared_fixture(f"{PIN}/comment_created.json")["comment"])
+            p["issue_event_type_name"] = "issue_commented"
+    return edited(f"{PIN}/jira:issue_updated.type.json", edit)
+
+
+LABEL_REMOVED = {"field": "labels", "fieldtype": "jira", "from": None, "fromString": "internal", "to": None, "toString": ""}
+LEVEL_CLEARED = {"field": "security", "fieldtype": "jira", "from": "10000", "fromString": "Internal", "to": None, "toString": None}
+TYPE_CHANGED = {"field": "issuetype", "fieldtype": "jira", "from": "10103", "fromString": "Bug", "to": "10101", "toString": "Task"}
+BUG_INTERNAL = ALPHA.model_copy(update={"jira": JiraScope(projects=["TES", "GOLD"], internal_issue_types=["Bug"])})
+
+
+@pytest.mark.parametrize(
+    ("change", "acct", "why"),
+    [(LABEL_REMOVED, ALPHA, "internal label internal"), (LEVEL_CLEARED, ALPHA, "security level"),
+     (TYPE_CHANGED, BUG_INTERNAL, "internal issue type Bug")],
+    ids=["label removed", "security level cleared", "type changed away from internal"],
+)
+def test_the_edit_that_makes_an_issue_public_tells_the_client_nothing_of_it(change, acct, why):
+    all_ = [parse_subscription("all")]
+    result = replay(_made_public(change, comment=True), C, acct, subscriptions=all_)
+    got = {d.event.type: (d.allowed, d.reason) for d in result.decisions}
+    assert got[E.SUMMARY_CHANGED] == (False, f"issue had {why} until this edit")
+    assert got[E.COMMENT_CREATED] == (False, f"issue had {why} until this edit")
+    assert result.messages == []
+    internal = replay(_made_public(change, comment=True), I, acct, subscriptions=all_)
+    assert "renamed from “Internal: Alpha overbilled 40h in Oct, hide from client”" in internal.messages[1].text
+
+
+def test_a_rename_with_an_unrestricted_past_still_reaches_the_client():
+    harmless = {**LABEL_REMOVED, "fromString": "signal"}
+    result = replay(_made_public(harmless), C, ALPHA, subscriptions=[parse_subscription("all")])
+    assert [(d.event.type, d.allowed) for d in result.decisions] == [(E.LABELS_CHANGED, True), (E.SUMMARY_CHANGED, True)]
+    assert result.messages[1].text == (
+        "<https://pinpt-hq.atlassian.net/browse/TES-20|TES-20> Panic happen!: renamed from "
+        "“Internal: Alpha overbilled 40h in Oct, hide from client”")

@@ -21,6 +21,7 @@ from bot.domain.events import (
     NormalizedDelivery,
     Outcome,
     Person,
+    PriorFacts,
     Source,
     SprintFacts,
     VersionFacts,
@@ -219,9 +220,33 @@ def _item_text(item: Mapping[str, Any], side: str) -> str | None:
     return text
 
 
+# Changelog names of the issue security level (Cloud and Server spell it "security").
+SECURITY_FIELDS = frozenset({"security", "security level"})
+
+
+def _items(payload: Payload) -> list[Mapping[str, Any]]:
+    return [_dict(i) for i in _dict(payload.get("changelog")).get("items") or ()]
+
+
+def prior_facts(payload: Payload) -> PriorFacts | None:
+    """What the issue was before this edit, for the fields that decide a client's view; None
+    when the changelog changes none of them."""
+    found: dict[str, Any] = {}
+    for item in _items(payload):
+        name = str(item.get("field") or "").lower()
+        old = _item_text(item, "from")
+        if name in SECURITY_FIELDS:
+            found["security_level"] = old
+        elif name == "labels":
+            found["labels"] = tuple((old or "").split())  # Jira lists labels space-separated
+        elif name == "issuetype":
+            found["issue_type"] = old
+    return PriorFacts(**found) if found else None
+
+
 def _changelog_events(payload: Payload, webhook_event: str) -> tuple[list[JiraEvent], int]:
     """Events from the changelog, and how many items were dropped on purpose."""
-    items = [_dict(i) for i in _dict(payload.get("changelog")).get("items") or ()]
+    items = _items(payload)
     by_field = {(i.get("field") or "").lower(): i for i in items}
     events: list[JiraEvent] = []
     dropped = 0
@@ -255,7 +280,8 @@ def _changelog_events(payload: Payload, webhook_event: str) -> tuple[list[JiraEv
                 else EventType.DUE_DATE_REMOVED if new is None
                 else EventType.DUE_DATE_CHANGED
             )
-        events.append(_base(payload, webhook_event, type_, field=field, from_value=old, to_value=new))
+        events.append(_base(payload, webhook_event, type_, field=field, from_value=old, to_value=new,
+                            before=prior_facts(payload)))
     return events, dropped
 
 
@@ -284,7 +310,8 @@ def _issue_updated(payload: Payload, webhook_event: str) -> list[JiraEvent]:
             str(payload.get("issue_event_type_name") or ""), EventType.COMMENT_CREATED
         )
         comment = comment_facts(payload["comment"])
-        events.append(_base(payload, webhook_event, type_, comment=comment))
+        # A comment made in the edit that made the issue public was written while it was internal.
+        events.append(_base(payload, webhook_event, type_, comment=comment, before=prior_facts(payload)))
     return events
 
 

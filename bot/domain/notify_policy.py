@@ -3,7 +3,8 @@
 A client channel never receives: a restricted comment (role/group visibility or Service Desk
 internal), anything about an issue with a security level (or a change of its level), an internal
 label or an internal issue type (`Account.jira.internal_labels` / `internal_issue_types`), a link
-to an issue outside the account's projects, or logged time unless the budget shows money to the client — in created, edited and deleted follow-ups alike. When the webhook
+to an issue outside the account's projects, anything of the edit that made an issue public (its
+old summary, a comment made then: the issue's internal past), or logged time unless the budget shows money to the client — in created, edited and deleted follow-ups alike. When the webhook
 did not tell us enough to decide (trimmed issue, ids only), the client does not get it; so too a
 version (milestone) event, unless the worker found one of the version's issues a client may see,
 and a Confluence page, blog post or comment, unless the worker read that neither the content (a
@@ -19,6 +20,7 @@ from typing import NamedTuple
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
 from bot.domain.audience import restriction, worklog_amounts_visible
 from bot.domain.events import ConfluenceEvent, Event, EventType, IssueFacts, JiraEvent
+from bot.domain.jira_events import SECURITY_FIELDS
 from bot.domain.subscriptions import Subscription, wanted
 
 # Changelog fields that are logged time or estimates: money in disguise (hours x rate).
@@ -27,8 +29,6 @@ TIME_TRACKING_FIELDS = frozenset({"timespent", "timeestimate", "timeoriginalesti
 # client is not kept waiting for them (Confluence Cloud names the actor by account id only;
 # the message then names the mapped Slack user or "Someone").
 NAME_ONLY_LOOKUPS = frozenset({"user"})
-# Changelog names of the issue security level (Cloud and Server spell it "security").
-SECURITY_FIELDS = frozenset({"security", "security level"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +89,14 @@ def _jira_verdict(event: JiraEvent, account: Account) -> Verdict:
         why = restriction(account, security_level=None, issue_type=event.from_value)
         if why:
             return Verdict(False, f"type change involves {why}")
+    if event.before is not None:
+        # This edit made the issue public: its other changes (the old summary, a comment written
+        # meanwhile) are the internal past. The client hears of the issue from the next edit on.
+        before = event.before
+        why = restriction(account, security_level=before.security_level, labels=before.labels,
+                          issue_type=before.issue_type)
+        if why:
+            return Verdict(False, f"issue had {why} until this edit")
     if event.type is EventType.ISSUELINK_CREATED:
         linked = event.linked_issue
         if linked is not None and _project_of(linked) not in account.jira.projects:

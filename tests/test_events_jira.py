@@ -193,3 +193,12 @@ def test_an_edit_of_other_fields_carries_no_before():
     # Only the fields this edit changed: the issue's other facts are on `event.issue`.
     (labelled,) = normalize(with_items(f"{PIN}/jira:issue_updated.type.json", item("labels", "", "signal"))).events
     assert labelled.before == PriorFacts(security_level=None, labels=(), issue_type=None)
+
+
+def test_a_move_carries_the_old_project_on_every_event_of_the_edit():
+    # jira-to-matrix's real move TCP-2 → INDEV-130, which changed the type in the same edit.
+    events = normalize(shared_fixture(f"{J2M}/issue/updated/move-issue.json")).events
+    assert [(e.type, e.before) for e in events] == [
+        (E.ISSUE_TYPE_CHANGED, PriorFacts(issue_type="Task", project_key="TCP")),
+        (E.ISSUE_MOVED, PriorFacts(issue_type="Task", project_key="TCP")),
+    ]

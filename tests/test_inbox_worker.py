@@ -1046,3 +1046,17 @@ async def test_the_edit_that_makes_an_issue_public_reaches_only_the_internal_cha
     assert slack.in_channel(ALPHA_CLIENT) == []
     texts = [m["text"] for m in slack.in_channel(ALPHA_INTERNAL)]
     assert len(texts) == 3 and "Internal: Alpha overbilled 40h in Oct" in texts[1]
+
+
+async def test_a_move_from_another_accounts_project_reaches_only_the_internal_channel(store):
+    slack = InMemorySlack()
+    store.links.add_subscription(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
+    p = copy.deepcopy(shared_fixture(f"{PIN}/jira:issue_updated.project.json"))
+    for it in p["changelog"]["items"]:
+        if it["field"] == "Key":
+            it["fromString"] = "INDEV-82"  # the real capture moved TES-82; INDEV is beta's
+    add(store, p, "d-1")
+    report = await worker(store, slack).run_once()
+    assert report.statuses == {"done": 1}
+    assert [(m["channel"], m["text"]) for m in slack.messages] == [
+        (ALPHA_INTERNAL, "INDEV-82 moved to <https://pinpt-hq.atlassian.net/browse/GOLD-208|GOLD-208> Test issue")]

@@ -469,3 +469,45 @@ def test_a_rename_with_an_unrestricted_past_still_reaches_the_client():
     assert result.messages[1].text == (
         "<https://pinpt-hq.atlassian.net/browse/TES-20|TES-20> Panic happen!: renamed from "
         "“Internal: Alpha overbilled 40h in Oct, hide from client”")
+
+
+# --- moves from another account's project ----------------------------------------------------
+
+
+def _moved_from(old_key: str) -> JiraEvent:
+    """pinpoint's real move into GOLD-208 (alpha), from the given key."""
+    def edit(p):
+        for it in p["changelog"]["items"]:
+            if it["field"] == "Key":
+                it["fromString"] = old_key
+    (event,) = normalize(edited(f"{PIN}/jira:issue_updated.project.json", edit)).events
+    return event
+
+
+def test_a_move_from_another_accounts_project_reaches_no_client():
+    moved = _moved_from("INDEV-82")  # INDEV belongs to beta
+    assert event_verdict(moved, C, ALPHA) == Verdict(False, "issue was moved from a project outside this account")
+    stored = {"C0ALPHA01": [parse_subscription("all")]}
+    assert [d.channel.id for d in route([moved], ACCOUNTS, stored)] == ["C0ALPHA02"]
+    # Agency staff may see where it came from.
+    assert render_event(moved, I, ALPHA).text == "INDEV-82 moved to <https://pinpt-hq.atlassian.net/browse/GOLD-208|GOLD-208> Test issue"
+
+
+def test_a_move_within_the_account_still_reaches_the_client():
+    moved = _moved_from("TES-82")  # the real capture: TES and GOLD are both alpha's
+    assert event_verdict(moved, C, ALPHA) == Verdict(True)
+    assert render_event(moved, C, ALPHA).text == "TES-82 moved to <https://pinpt-hq.atlassian.net/browse/GOLD-208|GOLD-208> Test issue"
+
+
+def test_the_other_changes_of_a_move_from_elsewhere_reach_no_client():
+    # jira-to-matrix's real move TCP-2 → INDEV-130 (beta) with a type change; and RN-83 →
+    # BBCOM-1233 with a description edit: the old values are the other project's.
+    stored = {"C0BETA001": [parse_subscription("all")]}
+    moved = events(f"{J2M}/issue/updated/move-issue.json")
+    assert [(d.channel.id, d.event.type) for d in route(moved, ACCOUNTS, stored)] == [
+        ("C0BETA002", E.ISSUE_TYPE_CHANGED), ("C0BETA002", E.ISSUE_MOVED)]
+    bbcom = account("bbcom", ["BBCOM"], "BB", "C0BBCOM01", "C0BBCOM02")
+    generic = [attach_issue(e, full_issue("BBCOM-1233")) for e in events(f"{J2M}/issue/updated/generic.json")]
+    verdicts = {e.type: event_verdict(e, C, bbcom) for e in generic}
+    assert verdicts == {E.DESCRIPTION_CHANGED: Verdict(False, "issue was moved from a project outside this account"),
+                        E.ISSUE_MOVED: Verdict(False, "issue was moved from a project outside this account")}

@@ -223,11 +223,12 @@ class LinkFacts:
 @dataclass(frozen=True, slots=True)
 class PriorFacts:
     """What the issue was before the edit that sent an event, as that edit's changelog tells:
-    the old security level, labels and type (None / () when the edit did not change them)."""
+    the old security level, labels, type and project (None / () when the edit did not change them)."""
 
     security_level: str | None = None
     labels: tuple[str, ...] = ()
     issue_type: str | None = None
+    project_key: str | None = None  # of the old key, when the edit moved the issue
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,9 +253,9 @@ class JiraEvent:
     version: VersionFacts | None = None
     sprint: SprintFacts | None = None
     link: LinkFacts | None = None
-    # Set on every event of an edit that changed the security level, labels or type (comments
-    # in that delivery too): if the issue was internal until then, the edit's other changes
-    # (e.g. the old summary) are its internal past, not news for a client.
+    # Set on every event of an edit that changed the security level, labels, type or project
+    # (comments in that delivery too): if the issue was internal, or another project's, until
+    # then, the edit's other changes (e.g. the old summary) are that past, not news for a client.
     before: PriorFacts | None = None
     # Everyone the payload names, to turn comment mentions into names without a lookup.
     people: tuple[Person, ...] = ()

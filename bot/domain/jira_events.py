@@ -241,6 +241,9 @@ def prior_facts(payload: Payload) -> PriorFacts | None:
             found["labels"] = tuple((old or "").split())  # Jira lists labels space-separated
         elif name == "issuetype":
             found["issue_type"] = old
+        elif name == "key":
+            # The old key names the old project ("project" gives only its display name).
+            found["project_key"] = _key_project(old)
     return PriorFacts(**found) if found else None
 
 

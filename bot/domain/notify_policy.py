@@ -3,7 +3,7 @@
 A client channel never receives: a restricted comment (role/group visibility or Service Desk
 internal), anything about an issue with a security level (or a change of its level), an internal
 label or an internal issue type (`Account.jira.internal_labels` / `internal_issue_types`), a link
-to an issue outside the account's projects, anything of the edit that made an issue public (its
+to an issue outside the account's projects (or a move from one, with its edit's other changes), anything of the edit that made an issue public (its
 old summary, a comment made then: the issue's internal past), or logged time unless the budget shows money to the client — in created, edited and deleted follow-ups alike. When the webhook
 did not tell us enough to decide (trimmed issue, ids only), the client does not get it; so too a
 version (milestone) event, unless the worker found one of the version's issues a client may see,
@@ -90,9 +90,14 @@ def _jira_verdict(event: JiraEvent, account: Account) -> Verdict:
         if why:
             return Verdict(False, f"type change involves {why}")
     if event.before is not None:
+        before = event.before
+        if event.type is EventType.ISSUE_MOVED or before.project_key is not None:
+            # The old key, and every old value of the move's edit, are the old project's: when
+            # that is another account's (or no one's), none of it is this client's business.
+            if before.project_key is None or before.project_key not in account.jira.projects:
+                return Verdict(False, "issue was moved from a project outside this account")
         # This edit made the issue public: its other changes (the old summary, a comment written
         # meanwhile) are the internal past. The client hears of the issue from the next edit on.
-        before = event.before
         why = restriction(account, security_level=before.security_level, labels=before.labels,
                           issue_type=before.issue_type)
         if why:

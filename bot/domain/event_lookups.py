@@ -110,13 +110,8 @@ def version_for_client(
         return None
     if e.version.has_client_issue or not e.version.id or not DIGITS.fullmatch(e.version.id):
         return None
-    account = account_for(e, accounts)
-    if account is None:
-        return None
-    if not any(c.audience is Audience.CLIENT and wanted(e, c.audience, subscriptions.get(c.id))
-               for c in account.channels):
-        return None  # no client channel wants it: internal channels need no evidence
-    return e.version.id, account
+    account = _account_with_client_interest(e, accounts, subscriptions)
+    return (e.version.id, account) if account is not None else None
 
 
 def content_for_client(
@@ -128,13 +123,19 @@ def content_for_client(
         return None
     if not e.content_id or not DIGITS.fullmatch(e.content_id) or "content" in e.needs_lookup():
         return None
+    return e.content_id if _account_with_client_interest(e, accounts, subscriptions) else None
+
+
+def _account_with_client_interest(
+    e: Event, accounts: AccountsConfig, subscriptions: Mapping[str, Sequence[Subscription]]
+) -> Account | None:
+    """The event's account if one of its client channels wants the event (else no evidence is needed)."""
     account = account_for(e, accounts)
     if account is None:
         return None
-    if not any(c.audience is Audience.CLIENT and wanted(e, c.audience, subscriptions.get(c.id))
-               for c in account.channels):
-        return None  # no client channel wants it: internal channels need no evidence
-    return e.content_id
+    if any(c.audience is Audience.CLIENT and wanted(e, c.audience, subscriptions.get(c.id)) for c in account.channels):
+        return account
+    return None
 
 
 def lookup_gap(

@@ -1060,3 +1060,80 @@ async def test_a_move_from_another_accounts_project_reaches_only_the_internal_ch
     assert report.statuses == {"done": 1}
     assert [(m["channel"], m["text"]) for m in slack.messages] == [
         (ALPHA_INTERNAL, "INDEV-82 moved to <https://pinpt-hq.atlassian.net/browse/GOLD-208|GOLD-208> Test issue")]
+
+
+COMMENT_KEY = "jira:comment_created:comment:19259"
+
+
+def _edit_that_makes_public_with_comment() -> dict:
+    """pinpoint's real TES-20 type change, its changelog replaced: the `internal` label removed,
+    with the real comment 19259 made in that edit."""
+    p = copy.deepcopy(shared_fixture(f"{PIN}/jira:issue_updated.type.json"))
+    p["changelog"]["items"] = [
+        {"field": "labels", "fieldtype": "jira", "from": None, "fromString": "internal", "to": None, "toString": ""}]
+    p["comment"] = copy.deepcopy(shared_fixture(f"{PIN}/comment_created.json")["comment"])
+    p["issue_event_type_name"] = "issue_commented"
+    return p
+
+
+def _comment_twin() -> dict:
+    """The real comment_created (comment 19259), derived: on TES-20 (id 11925), as Jira sends it
+    besides the `jira:issue_updated` above."""
+    p = copy.deepcopy(shared_fixture(f"{PIN}/comment_created.json"))
+    p["issue"]["key"], p["issue"]["id"] = "TES-20", "11925"
+    p["issue"]["self"] = p["issue"]["self"].rsplit("/", 1)[0] + "/11925"
+    return p
+
+
+def _comment_messages(slack, channel) -> list[dict]:
+    return [m for m in slack.in_channel(channel) if m["text"].startswith("Robin Diddams commented on ")]
+
+
+async def test_the_comment_twin_of_the_edit_that_made_the_issue_public_never_reaches_the_client(store):
+    slack = InMemorySlack()
+    store.links.add_subscription(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
+    jira = FakeJira({"TES-20": issue("TES-20")})  # public by the time the twin is looked up
+    add(store, _edit_that_makes_public_with_comment(), "d-1")
+    first = await worker(store, slack, jira).run_once()
+    assert first.statuses == {"done": 1}
+    assert slack.in_channel(ALPHA_CLIENT) == [] and len(_comment_messages(slack, ALPHA_INTERNAL)) == 1
+    # Remembered as handled for the client channel only, with no message.
+    marker = store.posts.get(f"event:{ALPHA_CLIENT}:{COMMENT_KEY}")
+    assert (marker.channel_id, marker.ts, marker.thread_ts) == (ALPHA_CLIENT, None, None)
+
+    add(store, _comment_twin(), "d-2")  # a later batch
+    second = await worker(store, slack, jira).run_once()
+    assert (second.statuses, second.messages, second.skipped_already_posted) == ({"done": 1}, 0, 2)
+    assert slack.in_channel(ALPHA_CLIENT) == [] and len(_comment_messages(slack, ALPHA_INTERNAL)) == 1
+
+
+async def test_a_comment_twin_ahead_of_its_edit_in_one_batch_is_withheld_too(store):
+    slack = InMemorySlack()
+    store.links.add_subscription(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
+    add(store, _comment_twin(), "d-1")
+    add(store, _edit_that_makes_public_with_comment(), "d-2")
+    report = await worker(store, slack, FakeJira({"TES-20": issue("TES-20")})).run_once()
+    assert report.statuses == {"done": 2}
+    assert slack.in_channel(ALPHA_CLIENT) == [] and len(_comment_messages(slack, ALPHA_INTERNAL)) == 1
+
+
+@pytest.mark.parametrize("labels_at_lookup, client_comments", [((), 1), (("internal",), 0)])
+async def test_a_comment_twin_a_batch_ahead_of_its_edit_goes_by_the_issue_as_looked_up(
+    store, labels_at_lookup, client_comments
+):
+    # The comment_created alone cannot know that its edit makes the issue public: it reaches the
+    # client only if the lookup showed the issue public already (the edit was made, its webhook is
+    # late); while the lookup still shows it internal, the client gets nothing. Either way the
+    # edit, arriving later, adds nothing for the client and no second copy for the internal channel.
+    slack = InMemorySlack()
+    store.links.add_subscription(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
+    jira = FakeJira({"TES-20": issue("TES-20", labels=labels_at_lookup)})
+    add(store, _comment_twin(), "d-1")
+    await worker(store, slack, jira).run_once()
+    assert len(_comment_messages(slack, ALPHA_CLIENT)) == client_comments
+    assert len(slack.in_channel(ALPHA_CLIENT)) == client_comments
+    add(store, _edit_that_makes_public_with_comment(), "d-2")
+    report = await worker(store, slack, jira).run_once()
+    assert report.statuses == {"done": 1}
+    assert len(slack.in_channel(ALPHA_CLIENT)) == client_comments
+    assert len(_comment_messages(slack, ALPHA_INTERNAL)) == 1

@@ -24,7 +24,7 @@ from bot.domain.events import (
     attach_project,
     normalize,
 )
-from bot.domain.notify_policy import Burst, Delivery, Verdict, coalesce, event_verdict, route
+from bot.domain.notify_policy import Burst, Delivery, Verdict, coalesce, event_verdict, route, withheld_for_past
 from bot.domain.replay import replay
 from bot.domain.subscriptions import parse_subscription
 from bot.domain.work import Issue
@@ -469,6 +469,15 @@ def test_a_rename_with_an_unrestricted_past_still_reaches_the_client():
     assert result.messages[1].text == (
         "<https://pinpt-hq.atlassian.net/browse/TES-20|TES-20> Panic happen!: renamed from "
         "“Internal: Alpha overbilled 40h in Oct, hide from client”")
+
+
+def test_only_the_client_channels_of_the_comment_made_while_internal_are_withheld():
+    # Its `comment_created` twin has no changelog: the worker records these as handled.
+    made_public = normalize(_made_public(LABEL_REMOVED, comment=True)).events
+    assert [(d.channel.id, d.event.type, d.event.dedupe_key) for d in withheld_for_past(made_public, ACCOUNTS)] == [
+        ("C0ALPHA01", E.COMMENT_CREATED, "jira:comment_created:comment:19259")]
+    harmless = normalize(_made_public({**LABEL_REMOVED, "fromString": "signal"}, comment=True)).events
+    assert withheld_for_past(harmless, ACCOUNTS) == []
 
 
 # --- moves from another account's project ----------------------------------------------------

@@ -4,8 +4,8 @@ A client channel never receives: a restricted comment (role/group visibility or 
 internal), anything about an issue with a security level (or a change of its level), an internal
 label or an internal issue type (`Account.jira.internal_labels` / `internal_issue_types`), a link
 to an issue outside the account's projects (or a move from one, with its edit's other changes),
-anything of the edit that made an issue public (its old summary, a comment made then: the issue's
-internal past), or logged time unless the budget shows money to the client — in created, edited
+anything of the edit that made an issue public (its old summary, a comment made then, nor
+that comment's own `comment_created` twin: the issue's internal past), or logged time unless the budget shows money to the client — in created, edited
 and deleted follow-ups alike. When the webhook did not tell us enough to decide (trimmed issue,
 ids only), the client does not get it; so too a version (milestone) event, unless the worker found
 one of the version's issues a client may see, and a Confluence page, blog post or comment, unless
@@ -91,25 +91,34 @@ def _jira_verdict(event: JiraEvent, account: Account) -> Verdict:
         why = restriction(account, security_level=None, issue_type=event.from_value)
         if why:
             return Verdict(False, f"type change involves {why}")
-    if event.before is not None:
-        before = event.before
-        if event.type is EventType.ISSUE_MOVED or before.project_key is not None:
-            # The old key, and every old value of the move's edit, are the old project's: when
-            # that is another account's (or no one's), none of it is this client's business.
-            if before.project_key is None or before.project_key not in account.jira.projects:
-                return Verdict(False, "issue was moved from a project outside this account")
-        # This edit made the issue public: its other changes (the old summary, a comment written
-        # meanwhile) are the internal past. The client hears of the issue from the next edit on.
-        why = restriction(account, security_level=before.security_level, labels=before.labels,
-                          issue_type=before.issue_type)
-        if why:
-            return Verdict(False, f"issue had {why} until this edit")
+    past = _past_verdict(event, account)
+    if not past.allowed:
+        return past
     if event.type is EventType.ISSUELINK_CREATED:
         linked = event.linked_issue
         if linked is not None and _project_of(linked) not in account.jira.projects:
             # Another account's key (and its existence) is that account's business, not ours.
             return Verdict(False, "linked issue is not in this account's projects")
         return _issue_verdict(linked, account, "linked issue")
+    return _OK
+
+
+def _past_verdict(event: JiraEvent, account: Account) -> Verdict:
+    """Refuse an event of the edit that moved the issue in, or made it public (its prior facts)."""
+    before = event.before
+    if before is None:
+        return _OK
+    if event.type is EventType.ISSUE_MOVED or before.project_key is not None:
+        # The old key, and every old value of the move's edit, are the old project's: when
+        # that is another account's (or no one's), none of it is this client's business.
+        if before.project_key is None or before.project_key not in account.jira.projects:
+            return Verdict(False, "issue was moved from a project outside this account")
+    # This edit made the issue public: its other changes (the old summary, a comment written
+    # meanwhile) are the internal past. The client hears of the issue from the next edit on.
+    why = restriction(account, security_level=before.security_level, labels=before.labels,
+                      issue_type=before.issue_type)
+    if why:
+        return Verdict(False, f"issue had {why} until this edit")
     return _OK
 
 
@@ -182,6 +191,25 @@ def route(
                 continue
             seen.add(key)
             out.append(Delivery(account, channel, event))
+    return out
+
+
+def withheld_for_past(events: Iterable[Event], accounts: AccountsConfig) -> list[Delivery]:
+    """The client channels refused a new comment by its edit's prior facts (moved in, or made
+    public by that edit): its `comment_created` twin carries no changelog, so the caller must
+    remember these as handled or the twin would reach the client after all."""
+    out: list[Delivery] = []
+    for event in events:
+        if not (isinstance(event, JiraEvent) and event.type is EventType.COMMENT_CREATED
+                and event.comment is not None and event.before is not None):
+            continue
+        account = account_for(event, accounts)
+        if account is None or _past_verdict(event, account).allowed:
+            continue
+        # Regardless of subscriptions and of other refusals: the twin is judged afresh later
+        # (another lookup, perhaps another subscription), and only this record can stop it.
+        out.extend(Delivery(account, channel, event) for channel in account.channels
+                   if channel.audience is Audience.CLIENT)
     return out
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from bot.domain.accounts import Account, AccountsConfig, Channel
 from bot.domain.events import Event, EventType, JiraEvent
-from bot.domain.notify_policy import Burst, Delivery, coalesce, route
+from bot.domain.notify_policy import Burst, Delivery, coalesce, route, withheld_for_past
 from bot.domain.subscriptions import Subscription
 from bot.errors import UpstreamError
 from bot.logs import get_logger
@@ -86,15 +86,26 @@ class NotificationPoster:
         """Route, drop what is already posted, coalesce bursts per channel and render."""
         per_channel: dict[str, list[tuple[Handled, Delivery, str]]] = {}
         seen: set[str] = set()
+        withheld: set[str] = set()
         for h in handled:
             if h.error is not None:
                 continue
             try:
                 routed = [(d, post_key(h.item.delivery_id, d.channel.id, d.event))
                           for d in route(h.events, self.accounts, subscriptions)]
+                refused = [(d.channel.id, post_key(h.item.delivery_id, d.channel.id, d.event))
+                           for d in withheld_for_past(h.events, self.accounts)]
             except Exception as exc:
                 mark_failed([h], exc, "routing")
                 continue
+            if refused:
+                try:
+                    await asyncio.to_thread(self._withhold, refused)
+                except Exception as exc:
+                    # Unrecorded, the comment's twin could reach the client: retry this delivery.
+                    mark_failed([h], exc, "recording withheld comments")
+                    continue
+                withheld.update(k for _, k in refused)
             for d, key in routed:
                 if key in seen:
                     continue
@@ -102,6 +113,8 @@ class NotificationPoster:
                 per_channel.setdefault(d.channel.id, []).append((h, d, key))
         all_keys = [k for group in per_channel.values() for _, _, k in group]
         posted = await asyncio.to_thread(self.store.posts.recorded, all_keys) if all_keys else set()
+        # A twin earlier in this batch than the edit that withholds it is recorded above too.
+        posted |= withheld.intersection(all_keys)
         report.skipped_already_posted = len(posted)
         outgoing: list[Outgoing] = []
         for group in per_channel.values():
@@ -128,6 +141,13 @@ class NotificationPoster:
                 issue = d.event.issue_key if isinstance(d.event, JiraEvent) else None
                 outgoing.append(Outgoing(d.account, d.channel, message, [key], [h], issue))
         return outgoing
+
+    def _withhold(self, refused: list[tuple[str, str]]) -> None:
+        # A post without a message (ts NULL): the key counts as handled for that channel, so a
+        # `comment_created` twin, in this batch or a later one, is never posted there.
+        now = self.clock()
+        for channel_id, key in refused:
+            self.store.posts.record(key, channel_id, None, None, now)
 
     # --- posting ------------------------------------------------------------------------------
 

@@ -4,13 +4,13 @@ A client channel never receives: a restricted comment (role/group visibility or 
 internal), anything about an issue with a security level (or a change of its level), an internal
 label or an internal issue type (`Account.jira.internal_labels` / `internal_issue_types`), a link
 to an issue outside the account's projects (or a move from one, with its edit's other changes),
-anything of the edit that made an issue public (its old summary, a comment made then, nor
-that comment's own `comment_created` twin: the issue's internal past), or logged time unless the budget shows money to the client — in created, edited
-and deleted follow-ups alike. When the webhook did not tell us enough to decide (trimmed issue,
-ids only), the client does not get it; so too a version (milestone) event, unless the worker found
-one of the version's issues a client may see, and a Confluence page, blog post or comment, unless
-the worker read that neither the content (a comment: its page) nor any ancestor page has a view
-restriction (Confluence inherits them).
+anything of the edit that made an issue public (its old summary, a comment made then and that
+comment's `comment_created` twin: the issue's internal past), or logged time unless the budget
+shows money to the client — in created, edited and deleted follow-ups alike. When the webhook did
+not tell us enough to decide (trimmed issue, ids only), the client does not get it; so too a
+version (milestone) event, unless the worker found one of the version's issues a client may see,
+and a Confluence page, blog post or comment, unless the worker read that neither the content (a
+comment: its page) nor any ancestor page has a view restriction (Confluence inherits them).
 """
 
 from __future__ import annotations

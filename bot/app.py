@@ -54,7 +54,12 @@ def create_bolt_app(
     @app.error
     async def on_error(error, body):
         # The operator gets the traceback; the user got an ack and (at worst) no answer.
-        log.exception("listener failed", error=str(error), payload_type=body.get("type") if isinstance(body, dict) else None)
+        # Bolt calls this outside the `except` block: pass the exception itself for the traceback.
+        log.error(
+            "listener failed",
+            exc_info=error,
+            payload_type=body.get("type") if isinstance(body, dict) else None,
+        )
 
     register_all(app, deps)
     return app

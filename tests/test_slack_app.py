@@ -177,3 +177,20 @@ async def test_jira_down_on_demand_is_a_polite_answer_in_the_accounts_language(h
     answer = await _command(http, fake, "budget", channel="C0ACMEINTL")
     assert answer["response_type"] == "ephemeral"
     assert answer["text"].startswith("Jira antwortet gerade nicht")
+
+
+
+async def test_an_unexpected_failure_is_an_apology_for_the_user_and_a_traceback_for_the_log(http, fake, jira):
+    from structlog.testing import capture_logs
+
+    def boom(jql):
+        raise RuntimeError("bug in a service")
+
+    jira.fetch_issues = boom
+    with capture_logs() as logs:
+        answer = await _command(http, fake, "budget", channel="C0ACMEINTL")
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"].startswith("Sorry, something went wrong on our side")
+    assert "bug in a service" not in answer["text"]
+    (failure,) = [e for e in logs if e["event"] == "command failed"]
+    assert failure["exc_info"] is True and failure["log_level"] == "error"

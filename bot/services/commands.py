@@ -10,7 +10,10 @@ from bot.domain.access import Role
 from bot.domain.accounts import Account, AccountsConfig, Channel
 from bot.domain.commands import COMMANDS, CommandSpec, Invocation, available, parse
 from bot.errors import UserError
+from bot.logs import get_logger
 from bot.render.help import render_help
+
+log = get_logger("pulse.commands")
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,13 @@ class CommandService:
             return await self._handlers[invocation.spec.name](invocation, asker, account, channel)
         except UserError as exc:
             return Reply(str(exc))
+        except Exception:
+            # The person gets a short apology, never a traceback; the operator gets the traceback.
+            # (Raising out of the listener would also make Bolt drop its ack on fast failures.)
+            log.exception("command failed", user=asker.user_id, channel=asker.channel_id, text=text[:100])
+            return Reply(
+                "Sorry, something went wrong on our side and the team has been told. Please try again later."
+            )
 
     async def _help(self, _inv: Invocation, asker: Asker, _a: Account | None, _c: Channel | None) -> Reply:
         text, blocks = render_help(

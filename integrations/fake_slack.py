@@ -178,6 +178,13 @@ class FakeSlack:
             },
         }
 
+    def _users_lookupByEmail(self, args: dict) -> dict:
+        email = str(args.get("email", "")).lower()
+        for user in self.users.values():
+            if user.email and user.email.lower() == email:
+                return self._users_info({"user": user.id})
+        return {"ok": False, "error": "users_not_found"}
+
     def _usergroups_users_list(self, args: dict) -> dict:
         members = self.usergroups.get(args.get("usergroup", ""))
         if members is None:

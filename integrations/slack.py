@@ -23,6 +23,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import UpstreamError
+from bot.logs import get_logger
+
+log = get_logger("pulse.slack")
 
 # Errors that will not go away by trying again.
 _PERMANENT = {
@@ -43,6 +46,10 @@ class SlackPort(Protocol):
     async def post_message(
         self, channel: str, text: str, blocks: list[dict] | None = None, thread_ts: str | None = None
     ) -> str: ...
+
+
+class PeopleLookup(Protocol):
+    async def lookup(self, email: str) -> str | None: ...
 
 
 def make_web_client(token: str, base_url: str, max_retries: int = 5) -> AsyncWebClient:
@@ -125,6 +132,45 @@ class SlackWeb:
             unfurl_links=False,
         )
         return response["ts"]
+
+
+class SlackUsersByEmail:
+    """Slack user ids by email (`users.lookupByEmail`), hits and misses cached for `ttl` seconds."""
+
+    def __init__(self, client: AsyncWebClient, ttl: float = 3600, clock: Callable[[], float] = time.monotonic):
+        self.client = client
+        self._ttl = ttl
+        self._clock = clock
+        self._cache: dict[str, tuple[str | None, float]] = {}
+
+    async def lookup(self, email: str) -> str | None:
+        """The Slack user id for `email`, or None (unknown, or Slack failed: never raises)."""
+        key = email.strip().lower()
+        if not key:
+            return None
+        cached = self._cache.get(key)
+        if cached is not None and cached[1] > self._clock():
+            return cached[0]
+        try:
+            response = await self.client.users_lookupByEmail(email=email.strip())
+        except SlackApiError as exc:
+            error = exc.response.get("error", "unknown") if exc.response is not None else "unknown"
+            if error == "users_not_found":
+                return self._remember(key, None)
+            # Not cached: a missing scope or an outage should heal without waiting out the ttl.
+            log.warning("slack user lookup by email failed", error=error)
+            return None
+        except (SlackClientError, OSError, asyncio.TimeoutError) as exc:
+            log.warning("slack user lookup by email failed", error=f"{type(exc).__name__}: {exc}")
+            return None
+        user = response.get("user") or {}
+        # A deactivated user cannot be notified: a mention would show an unknown user.
+        user_id = None if user.get("deleted") else user.get("id")
+        return self._remember(key, user_id)
+
+    def _remember(self, key: str, user_id: str | None) -> str | None:
+        self._cache[key] = (user_id, self._clock() + self._ttl)
+        return user_id
 
 
 @dataclass

@@ -74,3 +74,37 @@ async def test_pacer_spaces_messages_per_channel_and_keeps_order():
     assert [n for c, n in order if c == "C1"] == [0, 1, 2]
     # Two waits of a full second in C1; C2 was never delayed by C1.
     assert sleeps == [1.0, 1.0]
+
+
+async def test_users_by_email_answers_hits_and_misses_from_the_cache_within_the_ttl(fake):
+    from integrations.slack import SlackUsersByEmail
+
+    fake.add_user("U0ADMIN01", email="admin@admin.com")
+    now = [100.0]
+    users = SlackUsersByEmail(make_web_client(fake.token, fake.api_url), ttl=3600, clock=lambda: now[0])
+    assert await users.lookup("admin@admin.com") == "U0ADMIN01"
+    assert await users.lookup("Admin@Admin.com ") == "U0ADMIN01"  # Slack emails ignore case
+    assert await users.lookup("ghost@admin.com") is None
+    assert await users.lookup("ghost@admin.com") is None
+    assert [c.args["email"] for c in fake.calls_to("users.lookupByEmail")] == ["admin@admin.com", "ghost@admin.com"]
+    now[0] += 3600  # expired: asked again
+    assert await users.lookup("ghost@admin.com") is None
+    assert len(fake.calls_to("users.lookupByEmail")) == 3
+
+
+async def test_users_by_email_failures_are_none_logged_and_not_cached(fake):
+    from structlog.testing import capture_logs
+
+    from integrations.slack import SlackUsersByEmail
+
+    fake.add_user("U0ADMIN01", email="admin@admin.com")
+    fake.fail("users.lookupByEmail", 500, times=2)
+    users = SlackUsersByEmail(make_web_client(fake.token, fake.api_url, max_retries=0))
+    with capture_logs() as logs:
+        assert await users.lookup("admin@admin.com") is None
+        assert await users.lookup("") is None  # never asks Slack about an empty address
+    assert [(e["log_level"], e["event"], e["error"]) for e in logs] == [
+        ("warning", "slack user lookup by email failed", "internal_error")]
+    fake.failures.clear()
+    assert await users.lookup("admin@admin.com") == "U0ADMIN01"
+    assert len(fake.calls_to("users.lookupByEmail")) == 2

@@ -1137,3 +1137,101 @@ async def test_a_comment_twin_a_batch_ahead_of_its_edit_goes_by_the_issue_as_loo
     assert report.statuses == {"done": 1}
     assert len(slack.in_channel(ALPHA_CLIENT)) == client_comments
     assert len(_comment_messages(slack, ALPHA_INTERNAL)) == 1
+
+
+# --- mentions by email (issue 4) ------------------------------------------------------------
+
+ROBIN = "557058:8b6b268b-17b3-407b-8974-bed4042fa709"
+
+
+def _mentioning_robin(path: str, email: str | None) -> dict:
+    # Derived from the real capture (no public one mentions anyone): the body mentions Robin, the
+    # comment's author, who is in the payload with an email as Jira shows it to a permitted app.
+    payload = copy.deepcopy(shared_fixture(path))
+    payload["comment"]["body"] = f"Ping [~accountid:{ROBIN}] please"
+    if email:
+        payload["comment"]["author"]["emailAddress"] = email
+    return payload
+
+
+def _new_comment(payload: dict, comment_id: str) -> dict:
+    # A comment is posted once per channel by its id: another comment for a later batch.
+    payload["comment"]["id"] = comment_id
+    return payload
+
+
+class CountingLookup:
+    """A PeopleLookup answering from a dict, recording every email asked."""
+
+    def __init__(self, known: dict[str, str], error: Exception | None = None):
+        self.known, self.error, self.asked = known, error, []
+
+    async def lookup(self, email: str) -> str | None:
+        self.asked.append(email)
+        if self.error:
+            raise self.error
+        return self.known.get(email)
+
+
+async def test_a_mentioned_person_known_to_slack_by_email_becomes_a_slack_mention(store):
+    from integrations.fake_slack import FakeSlack
+    from integrations.slack import SlackUsersByEmail, make_web_client
+
+    slack = InMemorySlack()
+    add(store, _mentioning_robin(f"{PIN}/comment_created.json", "robin@pinpoint.example"), "d-1")
+    with FakeSlack() as fake:
+        fake.add_user("U0ROBIN01", email="robin@pinpoint.example")
+        users = SlackUsersByEmail(make_web_client(fake.token, fake.api_url))
+        w = InboxWorker(store, ACCOUNTS, slack, FakeJira({"TES-1": issue("TES-1")}), clock=lambda: NOW,
+                        people_lookup=users)
+        report = await w.run_once()
+        asked = [c.args["email"] for c in fake.calls_to("users.lookupByEmail")]
+    assert report.statuses == {"done": 1} and asked == ["robin@pinpoint.example"]
+    for channel in (ALPHA_CLIENT, ALPHA_INTERNAL):
+        (message,) = slack.in_channel(channel)
+        assert message["text"].splitlines()[1] == "> Ping <@U0ROBIN01> please"
+    assert ROBIN not in json.dumps(slack.messages)
+
+
+@pytest.mark.parametrize("make_lookup", [
+    lambda: CountingLookup({}), lambda: CountingLookup({}, RuntimeError("slack client bug")), lambda: None,
+], ids=["unknown", "lookup-raises", "no-lookup"])
+async def test_a_mentioned_person_slack_does_not_know_stays_a_plain_name(store, make_lookup):
+    lookup = make_lookup()
+    slack = InMemorySlack()
+    add(store, _mentioning_robin(f"{PIN}/comment_created.json", "robin@pinpoint.example"), "d-1")
+    w = InboxWorker(store, ACCOUNTS, slack, FakeJira({"TES-1": issue("TES-1")}), clock=lambda: NOW,
+                    people_lookup=lookup)
+    report = await w.run_once()
+    assert report.statuses == {"done": 1}
+    assert [m["text"].splitlines()[1] for m in slack.in_channel(ALPHA_INTERNAL)] == ["> Ping @Robin Diddams please"]
+    assert ROBIN not in json.dumps(slack.messages)
+    if lookup is not None:
+        assert lookup.asked == ["robin@pinpoint.example"]
+
+
+async def test_one_lookup_per_person_per_batch_and_none_for_people_mapped_or_without_email(store):
+    slack = InMemorySlack()
+    lookup = CountingLookup({"robin@pinpoint.example": "U0ROBIN01"})
+    add(store, _mentioning_robin(f"{PIN}/comment_created.json", "robin@pinpoint.example"), "d-1")
+    add(store, _mentioning_robin(f"{PIN}/comment_updated.json", "robin@pinpoint.example"), "d-2")
+    w = InboxWorker(store, ACCOUNTS, slack, FakeJira({"TES-1": issue("TES-1")}), clock=lambda: NOW,
+                    people_lookup=lookup)
+    await w.run_once()
+    assert lookup.asked == ["robin@pinpoint.example"]
+    assert [m["text"].splitlines()[1] for m in slack.in_channel(ALPHA_INTERNAL)] == ["> Ping <@U0ROBIN01> please"] * 2
+    # Mapped in the account's configuration (the configured id wins), or without an email: no lookup.
+    mapped = AccountsConfig(accounts=[ALPHA.model_copy(update={"people": {ROBIN: "U0CONFIG1"}}), BETA])
+    for delivery, payload, accounts in (
+        ("d-4", _new_comment(_mentioning_robin(f"{PIN}/comment_created.json", "robin@pinpoint.example"), "90001"), mapped),
+        ("d-5", _new_comment(_mentioning_robin(f"{PIN}/comment_created.json", None), "90002"), ACCOUNTS),
+    ):
+        lookup.asked.clear()
+        add(store, payload, delivery)
+        before = len(slack.in_channel(ALPHA_INTERNAL))
+        await InboxWorker(store, accounts, slack, FakeJira({"TES-1": issue("TES-1")}), clock=lambda: NOW,
+                          people_lookup=lookup).run_once()
+        new = slack.in_channel(ALPHA_INTERNAL)[before:]
+        assert lookup.asked == []
+        assert [m["text"].splitlines()[1] for m in new] == [
+            "> Ping <@U0CONFIG1> please" if accounts is mapped else "> Ping @Robin Diddams please"]

@@ -5,7 +5,8 @@ One batch (`run_once`): claim due deliveries (leased) → normalize → look up 
 Confluence content per distinct Data Center content id, for its space and title; one
 `fixVersion = N` per distinct version a client channel would be told about, since a client hears of
 a version only when one of its issues is visible to the client) → route
-(audience policy + subscriptions) → coalesce bursts per channel → render → post (channels in
+(audience policy + subscriptions) → coalesce bursts per channel → look up the Slack users of
+mentioned people by email (optional, at most 50 a batch) → render → post (channels in
 parallel, in order within a channel) → record.
 
 Exactly-once posting: every message is keyed by its cause before it is posted
@@ -51,7 +52,7 @@ from bot.services.budget_alerts import BudgetAlerts
 from bot.services.inbox_batch import BatchReport, Handled, mark_failed
 from bot.services.inbox_lookups import EventLookups
 from bot.services.notification_posting import NotificationPoster, Outgoing, post_key
-from integrations.slack import SlackPort
+from integrations.slack import PeopleLookup, SlackPort
 from integrations.store.inbox import InboxItem
 from integrations.store.store import Store
 
@@ -87,6 +88,7 @@ class InboxWorker:
         settings: WorkerSettings | None = None,
         *,
         confluence: Any | None = None,
+        people_lookup: PeopleLookup | None = None,
     ):
         self.store = store
         self.accounts = accounts
@@ -94,6 +96,8 @@ class InboxWorker:
         self.jira = jira
         # ConfluencePort (its `content` lookup); without it Data Center events stay unsupported.
         self.confluence = confluence
+        # Slack user ids by email (SlackUsersByEmail): mentions the accounts' `people` lack.
+        self.people_lookup = people_lookup
         self.clock = clock
         self.settings = settings or WorkerSettings()
 
@@ -232,7 +236,9 @@ class InboxWorker:
         await self._poster().post_all(outgoing, report)
 
     def _poster(self) -> NotificationPoster:
-        return NotificationPoster(self.store, self.slack, self.accounts, self.clock, self.settings.burst_threshold)
+        return NotificationPoster(
+            self.store, self.slack, self.accounts, self.clock, self.settings.burst_threshold, self.people_lookup
+        )
 
     # --- outcomes -----------------------------------------------------------------------------
 
@@ -281,16 +287,21 @@ def start_inbox_worker(
     settings: WorkerSettings | None = None,
     *,
     confluence: Any | None = None,
+    people_lookup: PeopleLookup | None = None,
 ) -> tuple[asyncio.Task, asyncio.Event]:
     """Start the worker on the running loop; stop it with `stop_inbox_worker(task, stop, timeout)`.
 
-    `confluence` (a ConfluencePort) lets it route Confluence Data Center events. Stopping by hand:
+    `confluence` (a ConfluencePort) lets it route Confluence Data Center events; `people_lookup`
+    (e.g. `SlackUsersByEmail(client)`) turns mentions of people `Account.people` lacks into Slack
+    mentions by their Jira email. Stopping by hand:
     `stop.set()`, then `await asyncio.wait_for(task, timeout)` so the batch under way finishes and
     records its posts, and only then (on timeout) cancel. Cancelling at once can cut a post after
     Slack took it but before it was recorded, and the next process posts it again.
     """
     stop = asyncio.Event()
-    worker = InboxWorker(store, accounts, slack, jira, clock, settings, confluence=confluence)
+    worker = InboxWorker(
+        store, accounts, slack, jira, clock, settings, confluence=confluence, people_lookup=people_lookup
+    )
     return asyncio.create_task(worker.run_forever(stop), name="inbox-worker"), stop
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterable
+import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.domain.accounts import Account, AccountsConfig, Channel
-from bot.domain.events import Event, EventType, JiraEvent
+from bot.domain.events import Event, EventType, JiraEvent, Person
 from bot.domain.notify_policy import Burst, Delivery, coalesce, route, withheld_for_past
 from bot.domain.subscriptions import Subscription
 from bot.errors import UpstreamError
@@ -17,12 +18,14 @@ from bot.logs import get_logger
 from bot.render.digest import Message
 from bot.render.notifications import render_burst, render_event
 from bot.services.inbox_batch import BatchReport, Handled, mark_failed
-from integrations.slack import SlackPort
+from integrations.slack import PeopleLookup, SlackPort
 from integrations.store.store import Store
 
 log = get_logger("pulse.inbox")
 
 MAX_KEY = 200  # posts.key column length
+MAX_EMAIL_LOOKUPS = 50  # distinct emails asked of Slack per batch
+EMAIL_LOOKUP_CONCURRENCY = 5
 
 
 def post_key(delivery_id: str, channel_id: str, event: Event) -> str:
@@ -41,6 +44,40 @@ def post_key(delivery_id: str, channel_id: str, event: Event) -> str:
     return key
 
 
+def _covered(p: Person, account: Account) -> bool:
+    return any(k and k in account.people for k in (p.account_id, p.email, p.username, p.key))
+
+
+def _mentioned(event: Event) -> list[Person]:
+    """People named in the comment body an event will quote (the only place names become mentions)."""
+    if not isinstance(event, JiraEvent) or event.comment is None or event.type is EventType.COMMENT_DELETED:
+        return []
+    body = event.comment.body
+    text = json.dumps(body) if isinstance(body, Mapping) else str(body or "")
+    # A loose test (an id or login anywhere in the body): a false hit costs one cached lookup.
+    return [p for p in event.people if any(r and r in text for r in (p.account_id, p.username, p.key))]
+
+
+def emails_to_look_up(deliveries: Iterable[Delivery], limit: int = MAX_EMAIL_LOOKUPS) -> list[str]:
+    """Emails of people mentioned in the deliveries' comments whom their account's `people` lacks."""
+    out: dict[str, str] = {}
+    for d in deliveries:
+        for p in _mentioned(d.event):
+            if p.email and p.email.strip() and not _covered(p, d.account):
+                out.setdefault(p.email.strip().lower(), p.email)
+    emails = list(out.values())
+    if len(emails) > limit:
+        log.warning("too many people to look up in Slack; the rest stay names", emails=len(emails), limit=limit)
+    return emails[:limit]
+
+
+def with_people(account: Account, found: Mapping[str, str]) -> Account:
+    """The account with looked-up mappings added (its configured `people` win)."""
+    if not found:
+        return account
+    return account.model_copy(update={"people": {**found, **account.people}})
+
+
 class _NotRecorded(Exception):
     """Slack has the message but the store could not record it."""
 
@@ -57,6 +94,10 @@ class Outgoing:
     thread_issue: str | None = None
 
 
+def _is_burst(messages: list) -> bool:
+    return len(messages) == 1 and isinstance(messages[0], Burst)
+
+
 def _unique(items: Iterable[Handled]) -> list[Handled]:
     return list({id(h): h for h in items}.values())
 
@@ -71,12 +112,15 @@ class NotificationPoster:
         accounts: AccountsConfig,
         clock: Callable[[], dt.datetime],
         burst_threshold: int,
+        people_lookup: PeopleLookup | None = None,
     ):
         self.store = store
         self.slack = slack
         self.accounts = accounts
         self.clock = clock
         self.burst_threshold = burst_threshold
+        # Slack user ids by email for mentions `Account.people` does not map; None: names only.
+        self.people_lookup = people_lookup
 
     # --- routing and coalescing ---------------------------------------------------------------
 
@@ -116,13 +160,19 @@ class NotificationPoster:
         # A twin earlier in this batch than the edit that withholds it is recorded above too.
         posted |= withheld.intersection(all_keys)
         report.skipped_already_posted = len(posted)
-        outgoing: list[Outgoing] = []
+        planned = []
         for group in per_channel.values():
             group = [g for g in group if g[2] not in posted]
-            if not group:
-                continue
-            messages = coalesce([d for _, d, _ in group], self.burst_threshold)
-            if len(messages) == 1 and isinstance(messages[0], Burst):
+            if group:
+                planned.append((group, coalesce([d for _, d, _ in group], self.burst_threshold)))
+        # Bursts quote no comments: only messages rendered one by one need the people.
+        found = await self._look_up_people(
+            [d for group, messages in planned if not _is_burst(messages) for _, d, _ in group]
+        )
+        accounts: dict[str, Account] = {}
+        outgoing: list[Outgoing] = []
+        for group, messages in planned:
+            if _is_burst(messages):
                 burst = messages[0]
                 items = _unique(h for h, _, _ in group)
                 try:
@@ -134,13 +184,40 @@ class NotificationPoster:
                 continue
             for h, d, key in group:
                 try:
-                    message = render_event(d.event, d.channel.audience, d.account)
+                    account = accounts.get(d.account.key)
+                    if account is None:
+                        account = accounts[d.account.key] = with_people(d.account, found)
+                    message = render_event(d.event, d.channel.audience, account)
                 except Exception as exc:
                     mark_failed([h], exc, "rendering")
                     continue
                 issue = d.event.issue_key if isinstance(d.event, JiraEvent) else None
                 outgoing.append(Outgoing(d.account, d.channel, message, [key], [h], issue))
         return outgoing
+
+    async def _look_up_people(self, deliveries: list[Delivery]) -> dict[str, str]:
+        """Jira email → Slack user id for the mentioned people the accounts do not map."""
+        if self.people_lookup is None:
+            return {}
+        emails = emails_to_look_up(deliveries)
+        if not emails:
+            return {}
+        gate = asyncio.Semaphore(EMAIL_LOOKUP_CONCURRENCY)
+
+        async def one(email: str) -> str | None:
+            async with gate:
+                try:
+                    return await self.people_lookup.lookup(email)
+                except Exception:
+                    # A mention falls back to the name: never fail a notification for this.
+                    log.exception("people lookup failed; the mention stays a name")
+                    return None
+
+        ids = await asyncio.gather(*(one(e) for e in emails))
+        by_email = {e.strip().lower(): i for e, i in zip(emails, ids) if i}
+        # Keyed as each event spells the address: rendering matches `Person.email` exactly.
+        spellings = {p.email for d in deliveries for p in _mentioned(d.event) if p.email}
+        return {s: by_email[s.strip().lower()] for s in spellings if s.strip().lower() in by_email}
 
     def _withhold(self, refused: list[tuple[str, str]]) -> None:
         # A post without a message (ts NULL): the key counts as handled for that channel, so a

@@ -30,7 +30,7 @@ from bot.settings import Settings
 from bot.web import build_web_app
 from integrations.confluence import AtlassianConfluence
 from integrations.jira import AtlassianJira
-from integrations.slack import SlackWeb, make_web_client
+from integrations.slack import SlackUsersByEmail, SlackWeb, make_web_client
 from integrations.store.store import Store
 
 log = get_logger("pulse.app")
@@ -127,7 +127,9 @@ class Runtime:
         if self.slack is not None:
             # The worker drains the durable inbox: deliveries stored before a restart are not lost.
             worker, self._stop_worker = start_inbox_worker(
-                self.store, self.accounts, self.slack, self.jira, self.clock, confluence=self.confluence
+                self.store, self.accounts, self.slack, self.jira, self.clock, confluence=self.confluence,
+                # Jira people mentioned in comments become Slack mentions when Slack knows their email.
+                people_lookup=SlackUsersByEmail(self.client),
             )
         log.info(
             "pulse started",

@@ -96,3 +96,11 @@ def test_a_project_or_space_shared_by_two_accounts_is_refused():
 """
     with pytest.raises(ConfigError, match="Confluence space DOC belongs to both 'a' and 'b'"):
         parse_accounts(spaces, "x.yaml")
+
+
+def test_jql_with_its_own_order_by_is_refused():
+    text = """accounts:
+  - {key: a, name: A, timezone: UTC, channels: [{id: C0AAAAAA1, audience: client}], jira: {jql: "labels = a ORDER BY created"}}
+"""
+    with pytest.raises(ConfigError, match=r"accounts\[0\]\.jira\.jql: leave out ORDER BY"):
+        parse_accounts(text, "x.yaml")

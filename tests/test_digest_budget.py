@@ -97,7 +97,7 @@ def test_monthly_budget_numbers_lasting_past_period_end() -> None:
     assert status.spent_hours == Decimal("41.50")
     assert status.budget_hours == Decimal("80.00")
     assert status.remaining_hours == Decimal("38.50")
-    assert status.percent_used == Decimal("51.9")  # 41.5 / 80 = 51.875 %
+    assert status.percent_used == Decimal("51.8")  # 41.5 / 80 = 51.875 %, rounded down
     assert (status.working_days_elapsed, status.working_days_total) == (15, 21)
     assert status.burn_hours_per_working_day == Decimal("2.77")  # 41.5 / 15 = 2.7667
     # 38.5 h / (41.5/15 h per day) = 13.92 → the 14th working day after Sunday 22 Nov = 10 Dec.
@@ -159,15 +159,32 @@ def test_zero_burn() -> None:
 
 
 def test_no_working_day_elapsed_yet_gives_no_burn_rate() -> None:
-    # Sunday 1 Nov: hours logged on the weekend, but no working day has passed to divide by.
+    # Sunday 1 Nov: hours logged on the weekend, but no working day has passed to divide by:
+    # too early for a forecast (not "no hours spent", which would contradict the 3 h shown).
     now = dt.datetime(2026, 11, 1, 15, 0, tzinfo=UTC)
     issues = [make_issue(1, worklogs=(log("SAMPLEPROJECT-1", nov(1, 8), 3),))]
     status = budget_status(make_account(), INTERNAL, issues, now)
     assert status is not None
     assert status.working_days_elapsed == 0
     assert status.burn_hours_per_working_day is None
-    assert status.forecast is Forecast.NO_BURN
+    assert status.forecast is Forecast.TOO_EARLY
     assert status.spent_hours == Decimal("3.00")
+
+
+def test_nothing_spent_yet_is_no_burn() -> None:
+    now = dt.datetime(2026, 11, 4, 15, 0, tzinfo=UTC)
+    status = budget_status(make_account(), INTERNAL, [make_issue(1)], now)
+    assert status is not None and status.forecast is Forecast.NO_BURN
+
+
+def test_a_shown_percentage_never_claims_what_the_exact_one_has_not_reached() -> None:
+    # 99.96 h of 100 h: 99.96 % is 99.9 % (not 100.0 %), and no 100 % threshold.
+    account = make_account(budget=Budget(hours=Decimal("100"), thresholds=[80, 100]))
+    issues = [make_issue(1, worklogs=(log("SAMPLEPROJECT-1", nov(2, 9), Decimal("99.96")),))]
+    status = budget_status(account, INTERNAL, issues, dt.datetime(2026, 11, 20, 9, tzinfo=UTC))
+    assert status is not None
+    assert status.percent_used == Decimal("99.9")
+    assert status.thresholds_crossed == (80,)
 
 
 def test_project_budget_excludes_worklogs_outside_its_dates() -> None:

@@ -90,7 +90,7 @@ def test_changes_since_last_digest() -> None:
     since = dt.datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
     issues = [
         make_issue(1, created=since - dt.timedelta(minutes=1)),  # just before: not new
-        make_issue(2, created=since),  # at the boundary: new
+        make_issue(2, created=since),  # exactly at the last digest: it was in that one, not new now
         make_issue(3, created=NOW - dt.timedelta(hours=1)),
         make_issue(4, **done(resolved=since + dt.timedelta(hours=5))),
         make_issue(5, **done(resolved=since - dt.timedelta(days=1))),  # resolved before
@@ -99,7 +99,7 @@ def test_changes_since_last_digest() -> None:
     ]
     section = changes_section(make_account(), Audience.INTERNAL, issues, NOW, since)
     assert section.since == since
-    assert [i.key for i in section.created] == [f"{PROJECT}-2", f"{PROJECT}-3"]
+    assert [i.key for i in section.created] == [f"{PROJECT}-3"]
     assert [i.key for i in section.resolved] == [f"{PROJECT}-4"]
     assert section.resolved[0].when == since + dt.timedelta(hours=5)
 
@@ -138,7 +138,7 @@ def test_digest_to_json_is_consistent() -> None:
     budget = data["budget"]
     assert budget["period"] == {"start": "2026-11-01", "end": "2026-11-30"}
     assert budget["spent_hours"] == "3.00"
-    assert budget["percent_used"] == "3.8"
+    assert budget["percent_used"] == "3.7"  # 3.75 %, rounded down
     assert budget["forecast"] == "past_period_end"
     assert budget["spent_money"] == "285.00"
     assert budget["thresholds_crossed"] == []
@@ -164,3 +164,38 @@ def test_the_whole_client_digest_hides_a_version_whose_every_issue_is_withheld()
     internal = build_digest(make_account(), Audience.INTERNAL, issues, [internal_only], NOW)
     assert [m.name for m in client.milestones.milestones] == []
     assert [m.name for m in internal.milestones.milestones] == ["Agency tooling"]
+
+
+def test_an_issue_at_a_slot_is_news_in_exactly_one_of_two_consecutive_digests() -> None:
+    slot = dt.datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    issues = [make_issue(2, created=slot), make_issue(4, **done(resolved=slot))]
+    first = changes_section(make_account(), Audience.INTERNAL, issues, slot, slot - dt.timedelta(days=7))
+    second = changes_section(make_account(), Audience.INTERNAL, issues, NOW, slot)
+    assert ([i.key for i in first.created], [i.key for i in first.resolved]) == ([f"{PROJECT}-2"], [f"{PROJECT}-4"])
+    assert (second.created, second.resolved) == ((), ())
+
+
+def test_an_issue_handed_in_twice_counts_once() -> None:
+    from bot.domain.budget import budget_status
+    from tests.test_digest_samples import log
+
+    issue = make_issue(1, worklogs=(log(f"{PROJECT}-1", dt.datetime(2026, 11, 3, 9, tzinfo=UTC), 3, "501"),))
+    digest = build_digest(make_account(), Audience.INTERNAL, [issue, issue], [], NOW)
+    assert digest.budget.spent_hours == Decimal("3.00")
+    assert budget_status(make_account(), Audience.INTERNAL, [issue, issue], NOW).spent_hours == Decimal("3.00")
+
+
+def test_shown_money_parts_add_up() -> None:
+    # 41 h 03 min at 87.50: spent 41.05 h = 3,591.88 (3,591.875 rounded), budget 80 h = 7,000.00,
+    # left 3,408.12 — not 3,408.13, which two separate roundings gave.
+    from bot.domain.accounts import Budget
+    from bot.domain.budget import budget_status
+    from tests.test_digest_samples import log
+
+    account = make_account(budget=Budget(hours=Decimal("80"), rate=Decimal("87.50"), currency="EUR"))
+    issue = make_issue(1, worklogs=(log(f"{PROJECT}-1", dt.datetime(2026, 11, 3, 9, tzinfo=UTC), 41.05, "502"),))
+    status = budget_status(account, Audience.INTERNAL, [issue], NOW)
+    assert (status.spent_money, status.budget_money, status.remaining_money) == (
+        Decimal("3591.88"), Decimal("7000.00"), Decimal("3408.12"),
+    )
+    assert status.spent_money + status.remaining_money == status.budget_money

@@ -14,7 +14,7 @@ def test_monthly_budget_reaches_back_to_the_month_start_in_the_accounts_timezone
     since = dt.datetime(2026, 10, 31, 23, 30, tzinfo=UTC)
     assert digest_jql(acme, now, since) == (
         'project in (ACME) AND (statusCategory != Done OR updated >= "2026-10-31" '
-        "OR fixVersion in unreleasedVersions())"
+        "OR fixVersion in unreleasedVersions()) ORDER BY key ASC"
     )
 
 

@@ -98,7 +98,7 @@ def small_digest(audience: Audience):
     return build_digest(make_account(), audience, issues, versions, NOW, SINCE)
 
 
-# Hand-checked: internal sees 40 + 26.5 + 3 = 69.5 h (86.875 % → 87 %, bar 8.7 → 9 cells),
+# Hand-checked: internal sees 40 + 26.5 + 3 = 69.5 h (86.875 % → 86 %, bar 8.7 → 8 cells: rounded down),
 # 69.5 × 95 = 6,602.50 €, pace 69.5 / 15 = 4.63 h, 10.5 h left = 2.27 → 3rd working day = 25 Nov.
 # Milestone 1.0: 1 of 3 done, estimates 2 of 8 h; 1 resolved in 14 days cannot close 2 in 9 days.
 GOLDEN_INTERNAL_EN = """\
@@ -106,7 +106,7 @@ GOLDEN_INTERNAL_EN = """\
 Changes since Nov 15, 2026 · as of Nov 22, 2026
 
 Budget · November 2026
-▓▓▓▓▓▓▓▓▓░ 87%
+▓▓▓▓▓▓▓▓░░ 86%
 69.5 h of 80 h used · 10.5 h left
 €6,602.50 of €7,600.00 · €997.50 left
 Pace: 4.63 h per working day (15 of 21 working days)
@@ -209,7 +209,7 @@ def test_golden_blocks_of_the_small_internal_digest() -> None:
     }
     assert blocks[3]["text"]["text"] == (
         "*Budget* · November 2026\n"
-        "▓▓▓▓▓▓▓▓▓░ 87%\n"
+        "▓▓▓▓▓▓▓▓░░ 86%\n"
         "69.5 h of 80 h used · 10.5 h left\n"
         "€6,602.50 of €7,600.00 · €997.50 left\n"
         "Pace: 4.63 h per working day (15 of 21 working days)\n"
@@ -271,7 +271,8 @@ def test_names_are_escaped_in_blocks() -> None:
     ("ratio", "bar"),
     [
         (0, "░░░░░░░░░░"),
-        (Fraction(1, 20), "▓░░░░░░░░░"),  # 0.5 cell rounds half up
+        (Fraction(1, 20), "░░░░░░░░░░"),  # half a cell is not a cell (rounded down)
+        (Fraction(199, 200), "▓▓▓▓▓▓▓▓▓░"),  # 99.5 %: full only when complete
         (Decimal("0.52"), "▓▓▓▓▓░░░░░"),
         (1, "▓▓▓▓▓▓▓▓▓▓"),
         (Decimal("1.125"), "▓▓▓▓▓▓▓▓▓▓"),  # overspent: full, never longer
@@ -295,7 +296,7 @@ def test_overspent_and_no_burn_lines() -> None:
     )
     assert render_budget(over, account, "en").text == (
         "Budget · November 2026\n"
-        "▓▓▓▓▓▓▓▓▓▓ 113%\n"
+        "▓▓▓▓▓▓▓▓▓▓ 112%\n"  # 112.5 % rounded down
         "90 h of 80 h used · 10 h over budget\n"
         "€8,550.00 of €7,600.00 · €950.00 over budget\n"
         "Pace: 6 h per working day (15 of 21 working days)\n"
@@ -469,3 +470,14 @@ def test_catalogs_have_the_same_ids_and_placeholders() -> None:
 )
 def test_days_left_plurals(language: str, days: int, text: str) -> None:
     assert format_days_left(days, language) == text
+
+
+def test_hours_spent_before_the_first_working_day_read_too_early_not_no_hours() -> None:
+    # Sunday 1 Nov 2026, 3 h logged over the weekend: no pace yet, but hours were spent.
+    account = make_account()
+    now = dt.datetime(2026, 11, 1, 15, 0, tzinfo=UTC)
+    issues = [make_issue(1, worklogs=(log(f"{PROJECT}-1", dt.datetime(2026, 11, 1, 8, tzinfo=UTC), 3),))]
+    text = render_budget(budget_status(account, Audience.INTERNAL, issues, now), account, "en").text
+    assert "3 h of 80 h used" in text
+    assert "Too early for a forecast: no working day of the period has passed yet." in text
+    assert "No hours spent yet" not in text

@@ -79,6 +79,13 @@ class JiraScope(_Model):
                 raise ValueError(f"{key!r} is not a Jira project key (upper case, e.g. ACME)")
         return value
 
+    @field_validator("jql")
+    @classmethod
+    def _no_order_by(cls, value: str | None) -> str | None:
+        if value and re.search(r"\border\s+by\b", value, re.IGNORECASE):
+            raise ValueError("leave out ORDER BY: the bot ANDs this JQL with its own queries")
+        return value
+
     @model_validator(mode="after")
     def _some_scope(self) -> JiraScope:
         if not self.projects and not self.jql:

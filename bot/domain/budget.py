@@ -11,7 +11,7 @@ import enum
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from bot.domain.accounts import Account, Audience
@@ -29,7 +29,8 @@ class Forecast(enum.StrEnum):
     DATE = "date"  # runs out on forecast_date, inside the period
     PAST_PERIOD_END = "past_period_end"  # lasts past the end of the period
     EXHAUSTED = "exhausted"  # nothing left (or overspent)
-    NO_BURN = "no_burn"  # nothing spent yet on an elapsed working day: no pace to extrapolate
+    NO_BURN = "no_burn"  # nothing spent yet: no pace to extrapolate
+    TOO_EARLY = "too_early"  # hours spent, but no working day of the period has passed yet
     NO_LIMIT = "no_limit"  # the budget has a rate but no hours
 
 
@@ -121,19 +122,21 @@ def budget_period(account: Account, now: dt.datetime) -> BudgetPeriod | None:
 
 
 def seconds_logged(issues: Iterable[Issue], period: BudgetPeriod, tz: dt.tzinfo) -> int:
-    """Sum of worklog seconds whose start, seen in ``tz``, falls on a day of the period."""
-    return sum(
-        worklog.seconds
+    """Sum of worklog seconds whose start, seen in ``tz``, falls on a day of the period.
+
+    Each worklog counts once, even if its issue was handed in twice.
+    """
+    unique = {
+        (issue.key, worklog.id): worklog
         for issue in issues
         for worklog in issue.worklogs
         if worklog.started.astimezone(tz).date() in period
-    )
+    }
+    return sum(worklog.seconds for worklog in unique.values())
 
 
-def _decimal(value: Fraction, quantum: Decimal) -> Decimal:
-    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(
-        quantum, rounding=ROUND_HALF_UP
-    )
+def _decimal(value: Fraction, quantum: Decimal, rounding: str = ROUND_HALF_UP) -> Decimal:
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(quantum, rounding=rounding)
 
 
 def budget_status(
@@ -161,8 +164,11 @@ def budget_status(
         forecast = Forecast.NO_LIMIT
     elif remaining <= 0:
         forecast = Forecast.EXHAUSTED
-    elif not burn:
+    elif spent == 0:
         forecast = Forecast.NO_BURN
+    elif not burn:
+        # e.g. a month that starts on a weekend, or a project not started yet: no pace to use.
+        forecast = Forecast.TOO_EARLY
     else:
         # The day the last remaining hour is burnt, counting whole working days after today.
         forecast_date = nth_working_day_after(last_elapsed, math.ceil(remaining / burn))
@@ -175,21 +181,30 @@ def budget_status(
         crossed = tuple(t for t in budget.thresholds if percent >= t)
 
     show_money = money_visible(audience, account)
-    rate = Fraction(budget.rate) if show_money and budget.rate is not None else None
+    rate = Decimal(budget.rate) if show_money and budget.rate is not None else None
+    # Shown parts are derived from shown parts, so they always add up: remaining = budget − spent
+    # as displayed (hours to the hundredth), and money is displayed hours × rate.
+    spent_shown = _decimal(spent, _HUNDREDTH)
+    budget_shown = _decimal(budget_hours, _HUNDREDTH) if budget_hours is not None else None
+    remaining_shown = budget_shown - spent_shown if budget_shown is not None else None
 
-    def money(hours: Fraction | None) -> Decimal | None:
+    def money(hours: Decimal | None) -> Decimal | None:
         if rate is None or hours is None:
             return None
-        return _decimal(hours * rate, _HUNDREDTH)
+        return (hours * rate).quantize(_HUNDREDTH, rounding=ROUND_HALF_UP)
+
+    spent_money, budget_money = money(spent_shown), money(budget_shown)
+    remaining_money = budget_money - spent_money if budget_money is not None and spent_money is not None else None
 
     return BudgetStatus(
         period=period,
         today=today,
         spent_seconds=spent_seconds,
-        spent_hours=_decimal(spent, _HUNDREDTH),
-        budget_hours=_decimal(budget_hours, _HUNDREDTH) if budget_hours is not None else None,
-        remaining_hours=_decimal(remaining, _HUNDREDTH) if remaining is not None else None,
-        percent_used=_decimal(percent, _TENTH) if percent is not None else None,
+        spent_hours=spent_shown,
+        budget_hours=budget_shown,
+        remaining_hours=remaining_shown,
+        # Down: 99.96 % used must not read as 100 % (nor 79.96 % as the 80 % threshold).
+        percent_used=_decimal(percent, _TENTH, ROUND_FLOOR) if percent is not None else None,
         working_days_elapsed=elapsed,
         working_days_total=working_days(period.start, period.end),
         burn_hours_per_working_day=_decimal(burn, _HUNDREDTH) if burn is not None else None,
@@ -199,8 +214,8 @@ def budget_status(
         money_visible=show_money,
         currency=budget.currency,
         rate=budget.rate if rate is not None else None,
-        spent_money=money(spent),
-        budget_money=money(budget_hours),
-        remaining_money=money(remaining),
+        spent_money=spent_money,
+        budget_money=budget_money,
+        remaining_money=remaining_money,
         mention_user_id=account.roles.budget if audience is Audience.INTERNAL else None,
     )

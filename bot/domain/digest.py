@@ -83,12 +83,14 @@ def changes_section(
     since = default_since(now, since)
     today = now.astimezone(account.tz).date()
     seen = visible_issues(issues, audience, account)
+    # Half-open (since, now]: an issue created exactly at a slot belongs to that slot's digest,
+    # not also to the next one (whose `since` is that slot).
     created = sorted(
-        (i for i in seen if since <= i.created <= now),
+        (i for i in seen if since < i.created <= now),
         key=lambda i: (i.created, issue_sort_key(i.key)),
     )
     resolved = sorted(
-        (i for i in seen if i.done and i.resolved is not None and since <= i.resolved <= now),
+        (i for i in seen if i.done and i.resolved is not None and since < i.resolved <= now),
         key=lambda i: (i.resolved, issue_sort_key(i.key)),
     )
     return ChangesSection(
@@ -110,8 +112,9 @@ def build_digest(
     if now.tzinfo is None or (since is not None and since.tzinfo is None):
         raise ValueError("now and since must be timezone-aware")
     # Every section filters by audience itself and is given all issues: the milestones section
-    # needs the withheld ones to recognise an all-internal version (and hide its name).
-    issues = list(issues)
+    # needs the withheld ones to recognise an all-internal version (and hide its name). An issue
+    # returned twice (offset paging while Jira changes underneath) counts once.
+    issues = list({issue.key: issue for issue in issues}.values())
     since = default_since(now, since)
     return Digest(
         account_key=account.key,

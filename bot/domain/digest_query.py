@@ -29,7 +29,9 @@ def earliest_needed(account: Account, now: dt.datetime, since: dt.datetime) -> d
 def digest_jql(account: Account, now: dt.datetime, since: dt.datetime) -> str:
     """JQL for all issues one digest of `account` can mention or count."""
     first = earliest_needed(account, now, since)
+    # ORDER BY key: a stable order, so offset paging (Server/Data Center) neither skips nor
+    # repeats an issue updated while we page.
     return (
         f"{account.jira.scope_jql()} AND (statusCategory != Done "
-        f'OR updated >= "{first.isoformat()}" OR fixVersion in unreleasedVersions())'
+        f'OR updated >= "{first.isoformat()}" OR fixVersion in unreleasedVersions()) ORDER BY key ASC'
     )

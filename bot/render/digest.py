@@ -13,7 +13,7 @@ import datetime as dt
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -68,8 +68,8 @@ def escape_mrkdwn(text: str) -> str:
 
 
 def progress_bar(ratio: Fraction | Decimal | float, width: int = BAR_WIDTH) -> str:
-    """A text bar like ▓▓▓▓▓░░░░░ for a ratio 0..1 (clamped; rounded half up)."""
-    cells = (Decimal(str(float(ratio))) * width).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    """A text bar like ▓▓▓▓▓░░░░░ for a ratio 0..1 (clamped; rounded down: full only when complete)."""
+    cells = (Decimal(str(float(ratio))) * width).quantize(Decimal(1), rounding=ROUND_FLOOR)
     filled = max(0, min(width, int(cells)))
     return "▓" * filled + "░" * (width - filled)
 

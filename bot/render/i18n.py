@@ -8,7 +8,7 @@ placeholders (a test checks).
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from babel import Locale
@@ -41,6 +41,7 @@ MESSAGES: dict[str, dict[str, Message]] = {
         "budget.forecast.date": "At this pace the budget runs out on {date}.",
         "budget.forecast.past_period_end": "At this pace the budget lasts past the period end.",
         "budget.forecast.exhausted": "The budget is used up.",
+        "budget.forecast.too_early": "Too early for a forecast: no working day of the period has passed yet.",
         "budget.forecast.no_burn": "No hours spent yet: no forecast.",
         "budget.threshold": "{percent} threshold crossed",
         "budget.mention": "cc {mention}",
@@ -92,6 +93,7 @@ MESSAGES: dict[str, dict[str, Message]] = {
             "In diesem Tempo reicht das Budget über das Periodenende."
         ),
         "budget.forecast.exhausted": "Das Budget ist aufgebraucht.",
+        "budget.forecast.too_early": "Für eine Prognose ist es zu früh: Es ist noch kein Arbeitstag der Periode vergangen.",
         "budget.forecast.no_burn": "Noch keine Stunden erfasst: keine Prognose.",
         "budget.threshold": "Schwelle {percent} überschritten",
         "budget.mention": "cc {mention}",
@@ -141,6 +143,7 @@ MESSAGES: dict[str, dict[str, Message]] = {
         "budget.forecast.date": "При таком темпе бюджет закончится: {date}",
         "budget.forecast.past_period_end": "При таком темпе бюджета хватит до конца периода.",
         "budget.forecast.exhausted": "Бюджет исчерпан.",
+        "budget.forecast.too_early": "Для прогноза ещё рано: ни один рабочий день периода ещё не прошёл.",
         "budget.forecast.no_burn": "Часов ещё не списано: прогноза нет.",
         "budget.threshold": "превышен порог {percent}",
         "budget.mention": "cc {mention}",
@@ -212,13 +215,17 @@ def format_money(amount: Decimal, currency: str, language: str) -> str:
 
 
 def format_percent_value(percent: Decimal | Fraction | int, language: str) -> str:
-    """A percentage given as 0–100+ (52.5 → '53 %' in de), rounded half up to a whole number."""
+    """A percentage given as 0–100+ (52.9 → '52 %' in de), rounded down to a whole number.
+
+    Down, so that a shown value never claims a threshold or completion the exact one has not
+    reached: 99.5 % used is "99 %", with 0.5 h left; 80 % appears exactly when the 80 % alert does.
+    """
     value = (
         Decimal(percent)
         if not isinstance(percent, Fraction)
         else (Decimal(percent.numerator) / Decimal(percent.denominator))
     )
-    whole = value.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    whole = value.quantize(Decimal(1), rounding=ROUND_FLOOR)
     return format_percent(whole / 100, locale=language_or_default(language))
 
 

@@ -1,4 +1,4 @@
-"""Slack Web API behind a small port: posting, paced per channel, retried, errors translated.
+"""Slack Web API behind a small port: posting and updating, paced per channel, retried, errors translated.
 
 slack_sdk does not retry 429 by default; we add its retry handlers (429 honours Retry-After, 5xx and
 connection errors back off) and still pace ourselves to ~1 message per second per channel, keeping
@@ -46,6 +46,8 @@ class SlackPort(Protocol):
     async def post_message(
         self, channel: str, text: str, blocks: list[dict] | None = None, thread_ts: str | None = None
     ) -> str: ...
+
+    async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None: ...
 
 
 class PeopleLookup(Protocol):
@@ -133,6 +135,10 @@ class SlackWeb:
         )
         return response["ts"]
 
+    async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
+        """Replace a posted message's text and blocks (`chat.update`), paced with the channel's posts."""
+        await self._call(self.client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks)
+
 
 class SlackUsersByEmail:
     """Slack user ids by email (`users.lookupByEmail`), hits and misses cached for `ttl` seconds."""
@@ -179,6 +185,8 @@ class InMemorySlack:
 
     messages: list[dict[str, Any]] = field(default_factory=list)
     fail_next: list[UpstreamError] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    fail_next_update: list[Exception] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
@@ -191,6 +199,11 @@ class InMemorySlack:
         ts = f"{1_790_000_000 + next(self._ts)}.000100"
         self.messages.append(dict(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, ts=ts))
         return ts
+
+    async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
+        if self.fail_next_update:
+            raise self.fail_next_update.pop(0)
+        self.updates.append(dict(channel=channel, ts=ts, text=text, blocks=blocks))
 
     def in_channel(self, channel: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["channel"] == channel]

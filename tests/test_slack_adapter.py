@@ -29,6 +29,26 @@ async def test_post_reaches_the_fake_with_blocks_and_thread(fake):
     assert reply != ts
 
 
+async def test_update_reaches_the_fake_with_ts_text_and_blocks(fake):
+    slack = _adapter(fake)
+    ts = await slack.post_message("C0ACMECLNT", "hello", [{"type": "divider"}])
+    blocks = [{"type": "divider"}, {"type": "context", "elements": [{"type": "mrkdwn", "text": "Status: Done"}]}]
+    await slack.update_message("C0ACMECLNT", ts, "hello", blocks)
+    (update,) = fake.calls_to("chat.update")
+    assert (update.args["channel"], update.args["ts"], update.args["text"], update.args["blocks"]) == (
+        "C0ACMECLNT", ts, "hello", blocks,
+    )
+
+
+async def test_update_errors_are_translated_like_posts(fake):
+    fake.fail("chat.update", 503, times=10)
+    slack = _adapter(fake, retries=1)
+    with pytest.raises(UpstreamError) as info:
+        await slack.update_message("C0ACMECLNT", "1790000001.000100", "x")
+    assert (info.value.service, info.value.retryable) == ("slack", True)
+    assert len(fake.calls_to("chat.update")) == 2
+
+
 async def test_429_is_retried_after_retry_after(fake):
     fake.fail("chat.postMessage", 429, retry_after=1)
     slack = _adapter(fake)

@@ -133,6 +133,10 @@ issue_threads = sa.Table(
     sa.Column("issue_key", sa.String(64), primary_key=True),
     sa.Column("thread_ts", sa.String(32), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # The parent as first posted: a status change rewrites it as this plus a status line.
+    # NULL for threads started before migration 0004 (their parent is left alone).
+    sa.Column("parent_text", sa.Text),
+    sa.Column("parent_blocks", sa.JSON),
 )
 
 # Budget threshold alerts already raised: once per account, budget period and threshold.

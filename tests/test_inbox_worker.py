@@ -140,6 +140,97 @@ async def test_follow_ups_reply_in_the_issue_thread(store):
     assert slack.in_channel(ALPHA_CLIENT) == []
 
 
+J2M_STATUS = "jira-to-matrix/test/fixtures/webhooks/issue/updated/status-changed.json"
+
+
+def status_change_of_gold_189(to_status: str, n: int) -> dict:
+    """jira-to-matrix's INDEV-6 "To Do → In Progress", derived: moved onto pinpoint's GOLD-189,
+    with another target status when asked (and a distinct timestamp, so each one is its own change)."""
+    payload = copy.deepcopy(shared_fixture(J2M_STATUS))
+    payload["timestamp"] = 1_595_886_387_039 + n * 60_000
+    issue_ = payload["issue"]
+    issue_["key"], issue_["id"] = "GOLD-189", "10189"
+    issue_["fields"]["project"]["key"] = "GOLD"
+    issue_["fields"]["status"]["name"] = to_status
+    item = payload["changelog"]["items"][0]
+    item["fromString"], item["toString"] = ("To Do", to_status) if n == 1 else ("In Progress", to_status)
+    return payload
+
+
+def _status_context(text: str) -> dict:
+    return {"type": "context", "block_id": "pulse_thread_status", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+async def test_status_change_reply_also_shows_the_status_on_the_thread_parent(store):
+    slack = InMemorySlack()
+    add(store, f"{PIN}/jira:issue_created.json", "d-1")
+    add(store, status_change_of_gold_189("In Progress", 1), "d-2")
+    report = await worker(store, slack).run_once()
+    assert report.statuses == {"done": 2}
+    for channel in (ALPHA_CLIENT, ALPHA_INTERNAL):
+        parent, reply = slack.in_channel(channel)
+        assert (parent["thread_ts"], reply["thread_ts"]) == (None, parent["ts"])
+        assert "In Progress" in reply["text"]
+        (update,) = [u for u in slack.updates if u["channel"] == channel]
+        # The parent as first posted, plus one status line.
+        assert update == dict(channel=channel, ts=parent["ts"], text=parent["text"],
+                              blocks=[*parent["blocks"], _status_context("Status: In Progress")])
+    assert len(slack.updates) == 2
+
+
+async def test_a_later_status_change_replaces_the_status_line_instead_of_adding_one(store):
+    slack = InMemorySlack()
+    add(store, f"{PIN}/jira:issue_created.json", "d-1")
+    add(store, status_change_of_gold_189("In Progress", 1), "d-2")
+    await worker(store, slack).run_once()
+    add(store, status_change_of_gold_189("In Review", 2), "d-3")
+    await worker(store, slack).run_once()
+    parent, first, second = slack.in_channel(ALPHA_INTERNAL)
+    assert (first["thread_ts"], second["thread_ts"]) == (parent["ts"], parent["ts"])
+    updates = [u for u in slack.updates if u["channel"] == ALPHA_INTERNAL]
+    assert [u["blocks"] for u in updates] == [
+        [*parent["blocks"], _status_context("Status: In Progress")],
+        [*parent["blocks"], _status_context("Status: In Review")],
+    ]
+    assert store.threads.parent(ALPHA_INTERNAL, "GOLD-189").blocks == parent["blocks"]
+
+
+async def test_status_line_is_in_the_account_language(store):
+    slack = InMemorySlack()
+    german = ACCOUNTS.model_copy(update={"accounts": [ALPHA.model_copy(update={"language": "de"}), BETA]})
+    add(store, f"{PIN}/jira:issue_created.json", "d-1")
+    add(store, status_change_of_gold_189("In Arbeit", 1), "d-2")
+    await InboxWorker(store, german, slack, None, clock=lambda: NOW, settings=WorkerSettings()).run_once()
+    parent = slack.in_channel(ALPHA_INTERNAL)[0]
+    (update,) = [u for u in slack.updates if u["channel"] == ALPHA_INTERNAL]
+    assert update["blocks"] == [*parent["blocks"], _status_context("Status: In Arbeit")]
+
+
+async def test_a_failed_parent_update_still_posts_the_reply_once(store):
+    from structlog.testing import capture_logs
+
+    slack = InMemorySlack(fail_next_update=[UpstreamError("slack", "message_not_found", retryable=False)] * 2)
+    add(store, f"{PIN}/jira:issue_created.json", "d-1")
+    add(store, status_change_of_gold_189("In Progress", 1), "d-2")
+    with capture_logs() as logs:
+        report = await worker(store, slack).run_once()
+    assert report.statuses == {"done": 2} and report.messages == 4
+    assert slack.updates == [] and slack.fail_next_update == []
+    warnings = [e for e in logs if e["event"].startswith("could not show the new status")]
+    assert sorted((e["log_level"], e["channel"], e["error"]) for e in warnings) == [
+        ("warning", ALPHA_CLIENT, "UpstreamError: slack: message_not_found"),
+        ("warning", ALPHA_INTERNAL, "UpstreamError: slack: message_not_found"),
+    ]
+    for channel in (ALPHA_CLIENT, ALPHA_INTERNAL):
+        parent, reply = slack.in_channel(channel)
+        assert reply["thread_ts"] == parent["ts"]
+    # Processed again (an at-least-once retry): nothing is posted or updated a second time.
+    for item in store.inbox.list():
+        store.inbox.requeue(item.id, NOW)
+    again = await worker(store, slack).run_once()
+    assert (again.messages, len(slack.messages), slack.updates) == (0, 4, [])
+
+
 async def test_trimmed_comment_issue_is_looked_up_in_one_batched_query(store):
     slack = InMemorySlack()
     jira = FakeJira({"TES-1": issue("TES-1")})

@@ -87,6 +87,7 @@ _T: dict[str, dict[str, str]] = {
         "burst.pages": "Pages: {titles}",
         "burst.issues": "Issues: {keys}",
         "burst.more": "… and {count} more",
+        "thread.status": "Status: {status}",
     },
     "de": {
         "someone": "jemand",
@@ -148,6 +149,7 @@ _T: dict[str, dict[str, str]] = {
         "burst.pages": "Seiten: {titles}",
         "burst.issues": "Vorgänge: {keys}",
         "burst.more": "… und {count} weitere",
+        "thread.status": "Status: {status}",
     },
 }
 
@@ -334,6 +336,21 @@ def render_event(event: Event, audience: Audience, account: Account, language: s
         blocks.append(_section(headline))
         text = headline
     return Message(text=text, blocks=blocks)
+
+
+STATUS_BLOCK_ID = "pulse_thread_status"
+
+
+def render_thread_parent(
+    text: str, blocks: list[dict[str, Any]], status: str, language: str | None = None
+) -> Message:
+    """A thread's parent as first posted plus one context block with the issue's current status."""
+    language = _lang(language)
+    label = _t(language, "thread.status", status=escape_mrkdwn(status))
+    # The stored parent never holds a status block; dropping one anyway keeps it single.
+    kept = [b for b in blocks if b.get("block_id") != STATUS_BLOCK_ID][: MAX_BLOCKS - 1]
+    context = {"type": "context", "block_id": STATUS_BLOCK_ID, "elements": [{"type": "mrkdwn", "text": label}]}
+    return Message(text=text, blocks=[*kept, context])
 
 
 def _chunks(items: list[str], limit: int) -> list[str]:

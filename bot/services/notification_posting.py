@@ -1,4 +1,8 @@
-"""Inbox events to Slack: plan per channel (route, coalesce, render), post in threads, record exactly once."""
+"""Inbox events to Slack: plan per channel (route, coalesce, render), post in threads, record exactly once.
+
+A status change replied in an issue's thread also rewrites the thread's parent to show the new
+status; that update is best effort and outside the exactly-once keys.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +20,15 @@ from bot.domain.subscriptions import Subscription
 from bot.errors import UpstreamError
 from bot.logs import get_logger
 from bot.render.digest import Message
-from bot.render.notifications import render_burst, render_event
+from bot.render.notifications import render_burst, render_event, render_thread_parent
 from bot.services.inbox_batch import BatchReport, Handled, mark_failed
 from integrations.slack import PeopleLookup, SlackPort
 from integrations.store.store import Store
+from integrations.store.threads import ThreadParent
 
 log = get_logger("pulse.inbox")
 
+STATUS_TYPES = frozenset({EventType.STATUS_CHANGED, EventType.ISSUE_RESOLVED, EventType.ISSUE_REOPENED})
 MAX_KEY = 200  # posts.key column length
 MAX_EMAIL_LOOKUPS = 50  # distinct emails asked of Slack per batch
 EMAIL_LOOKUP_CONCURRENCY = 5
@@ -42,6 +48,16 @@ def post_key(delivery_id: str, channel_id: str, event: Event) -> str:
         # Dedupe keys carry changed values (a whole description): keep the key short but unique.
         key = key[: MAX_KEY - 66] + ":" + hashlib.sha256(key.encode()).hexdigest()
     return key
+
+
+def current_status(event: Event) -> str | None:
+    """The issue's status after a status change (resolved / reopened included), else None."""
+    if not isinstance(event, JiraEvent) or event.type not in STATUS_TYPES:
+        return None
+    if (event.field or "").lower() == "status" and event.to_value:
+        return event.to_value
+    # A resolution change without a status item: the issue as sent carries its status.
+    return event.issue.status if event.issue is not None else None
 
 
 def _covered(p: Person, account: Account) -> bool:
@@ -92,6 +108,7 @@ class Outgoing:
     keys: list[str]
     items: list[Handled]
     thread_issue: str | None = None
+    status: str | None = None  # the issue's new status, when this message tells a status change
 
 
 def _is_burst(messages: list) -> bool:
@@ -192,7 +209,8 @@ class NotificationPoster:
                     mark_failed([h], exc, "rendering")
                     continue
                 issue = d.event.issue_key if isinstance(d.event, JiraEvent) else None
-                outgoing.append(Outgoing(d.account, d.channel, message, [key], [h], issue))
+                status = current_status(d.event) if issue else None
+                outgoing.append(Outgoing(d.account, d.channel, message, [key], [h], issue, status))
         return outgoing
 
     async def _look_up_people(self, deliveries: list[Delivery]) -> dict[str, str]:
@@ -268,14 +286,30 @@ class NotificationPoster:
 
     async def _post_one(self, o: Outgoing) -> None:
         channel = o.channel.id
-        thread_ts = None
+        parent = None
         if o.thread_issue:
-            thread_ts = await asyncio.to_thread(self.store.threads.get, channel, o.thread_issue)
+            parent = await asyncio.to_thread(self.store.threads.parent, channel, o.thread_issue)
+        thread_ts = parent.ts if parent is not None else None
         ts = await self.slack.post_message(channel, o.message.text, o.message.blocks, thread_ts=thread_ts)
         try:
             await asyncio.shield(asyncio.to_thread(self._record, o, ts, thread_ts))
         except Exception as exc:
             raise _NotRecorded(f"{type(exc).__name__}: {exc}") from exc
+        if parent is not None and o.status is not None:
+            await self._show_status(o, parent)
+
+    async def _show_status(self, o: Outgoing, parent: ThreadParent) -> None:
+        # The reply is posted and recorded: a failure here must neither fail nor repeat it.
+        if parent.text is None or parent.blocks is None:
+            return  # a thread started before parents were stored: nothing to rebuild it from
+        try:
+            message = render_thread_parent(parent.text, parent.blocks, o.status or "", o.account.language)
+            await self.slack.update_message(o.channel.id, parent.ts, message.text, message.blocks)
+        except Exception as exc:
+            log.warning(
+                "could not show the new status on the thread's parent; the reply is posted",
+                channel=o.channel.id, issue=o.thread_issue, error=f"{type(exc).__name__}: {exc}",
+            )
 
     def _record(self, o: Outgoing, ts: str, thread_ts: str | None) -> None:
         # Runs shielded: a shutdown (task cancel) right after Slack answered must still record
@@ -286,4 +320,4 @@ class NotificationPoster:
         else:
             self.store.posts.record_many(o.keys, channel, ts, thread_ts, now)
         if o.thread_issue and thread_ts is None:
-            self.store.threads.start(channel, o.thread_issue, ts, now)
+            self.store.threads.start(channel, o.thread_issue, ts, now, o.message.text, o.message.blocks)

@@ -21,10 +21,10 @@ from bot.domain.deadlines import (
     issue_line,
     issue_sort_key,
 )
+from bot.domain.lookback import default_since
 from bot.domain.milestones import MilestonesSection, milestones_section
 from bot.domain.work import Issue, Version
 
-DEFAULT_LOOKBACK = dt.timedelta(days=7)
 
 __all__ = [
     "BudgetStatus",
@@ -65,11 +65,6 @@ class Digest:
     milestones: MilestonesSection
     deadlines: DeadlinesSection
     changes: ChangesSection
-
-
-def default_since(now: dt.datetime, since: dt.datetime | None) -> dt.datetime:
-    """The channel's last digest time, or a week before ``now`` for a first digest."""
-    return since if since is not None else now - DEFAULT_LOOKBACK
 
 
 def changes_section(

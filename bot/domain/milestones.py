@@ -10,6 +10,7 @@ from fractions import Fraction
 
 from bot.domain.accounts import Account, Audience
 from bot.domain.audience import visible_issues
+from bot.domain.lookback import default_since
 from bot.domain.work import Issue, Version
 
 PACE_WINDOW_DAYS = 14
@@ -141,7 +142,7 @@ def milestones_section(
     """Unreleased versions of the account's projects with progress, and releases since ``since``."""
     tz = account.tz
     today = now.astimezone(tz).date()
-    since = since if since is not None else now - dt.timedelta(days=7)
+    since = default_since(now, since)
     since_day = since.astimezone(tz).date()
     issues = list(issues)
     seen = visible_issues(issues, audience, account)

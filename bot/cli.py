@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from bot.clock import utc_now
 from bot.errors import ConfigError
 from bot.logs import configure_logging, get_logger
 from bot.settings import Settings, load_settings
@@ -116,7 +117,7 @@ def db_upgrade(revision: str) -> None:
 
 def _parse_at(value: str | None, tz: datetime.tzinfo) -> datetime.datetime:
     if value is None:
-        return datetime.datetime.now(datetime.timezone.utc)
+        return utc_now()
     try:
         at = datetime.datetime.fromisoformat(value)
     except ValueError:
@@ -165,7 +166,7 @@ def digest(account_key: str, audience: str, fmt: str, at: str | None, since: str
         result, rendered, data = await service.compose(account, Audience(audience), as_of, since_at)
         posted = []
         if post:
-            stamp = datetime.datetime.now(datetime.timezone.utc).isoformat()
+            stamp = utc_now().isoformat()
             for channel in account.channels:
                 if channel.audience == audience:
                     await service.post_manual(channel.id, rendered, stamp)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 import click
 
+from bot.clock import utc_now
 from bot.domain.accounts import Account, Audience, Channel, ConfluenceScope, JiraScope
 from bot.domain.events import ConfluenceEvent, Outcome, normalize
 from bot.domain.replay import replay
@@ -82,7 +82,7 @@ def inbox_retry(item_ids: tuple[int, ...]) -> None:
     store = _open_store()
     missing = []
     try:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = utc_now()
         for item_id in item_ids:
             if store.inbox.requeue(item_id, now):
                 click.echo(f"{item_id}: queued again")

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.clock import utc_now
 from bot.app import build_commands
 from bot.domain.access import Role
 from bot.domain.commands import available
@@ -39,7 +40,7 @@ async def _post_all(service: DigestService, sandbox, now: dt.datetime, echo: Cal
 
 def run_demo(echo: Callable[[str], None], now: dt.datetime | None = None) -> None:
     """Post and print the digests of every sandbox channel, then the help each kind of user sees."""
-    now = now or dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    now = now or utc_now().replace(second=0, microsecond=0)
     sandbox = build_sandbox(now)
     echo(f"Account Pulse demo — sandbox agency, {len(sandbox.accounts.accounts)} accounts, as of {now:%Y-%m-%d %H:%M} UTC")
     with tempfile.TemporaryDirectory() as tmp, FakeAtlassian(sandbox.seed) as jira_fake, FakeSlack() as slack_fake:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.clock import utc_now
 from bot.domain.accounts import AccountsConfig
 from bot.domain.schedule import LOOKBACK, plan_slots
 from bot.logs import get_logger
@@ -94,7 +95,7 @@ class DigestScheduler:
             id="digest-tick",
             max_instances=1,
             coalesce=True,
-            next_run_time=dt.datetime.now(dt.timezone.utc),
+            next_run_time=utc_now(),
         )
         self._scheduler.start()
         log.info("scheduler started", channels=sum(1 for a in self._accounts.accounts for c in a.channels if c.digest))

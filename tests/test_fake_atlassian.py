@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from pathlib import Path
 
 import pytest
 import requests
@@ -25,7 +26,8 @@ from tests.fixtures import SHARED_FIXTURES
 
 NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 ANN = user_json("712020:ann", "Ann Example")
-REPO = SHARED_FIXTURES.parents[1] / "main"
+# The repository itself (its folder name depends on where it was cloned).
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _seed() -> AtlassianSeed:

@@ -158,9 +158,11 @@ class Runtime:
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
+        appender = getattr(app.state, "inbox_appender", None)
+        if appender is not None:
+            await appender.aclose()  # on the loop: its PostgreSQL connection belongs to it
         # Closing joins worker threads: off the event loop.
-        writer = getattr(app.state, "inbox_writer", None)
-        closers = [c for c in (writer, self.digests, self.jira, self.confluence) if c is not None]
+        closers = [c for c in (self.digests, self.jira, self.confluence) if c is not None]
         for closer in closers:
             await asyncio.to_thread(closer.close)
         self.store.close()

@@ -1,9 +1,6 @@
 """Group commit: batching, per-row failure isolation, shutdown."""
 
 import asyncio
-import threading
-
-import pytest
 
 from integrations.store.group_commit import GroupCommit
 
@@ -11,7 +8,7 @@ from integrations.store.group_commit import GroupCommit
 async def test_concurrent_submits_share_transactions_and_get_their_own_answers():
     batches = []
 
-    def write(rows):
+    async def write(rows):
         batches.append(list(rows))
         return {r for r in rows if r != "dup"}
 
@@ -20,11 +17,11 @@ async def test_concurrent_submits_share_transactions_and_get_their_own_answers()
     assert results == [True, True, False, True]
     # All four arrived before the writer ran: one transaction for the four of them.
     assert batches == [["a", "b", "dup", "c"]]
-    commit.close()
 
 
 async def test_one_bad_row_fails_only_itself():
-    def write(rows):
+    async def write(rows):
+        await asyncio.sleep(0)
         if "bad" in rows:
             raise ValueError("NUL byte in value")
         return set(rows)
@@ -37,14 +34,13 @@ async def test_one_bad_row_fails_only_itself():
     results = await asyncio.gather(*others, return_exceptions=True)
     assert results[0] is True and results[2] is True
     assert isinstance(results[1], ValueError)
-    commit.close()
 
 
 async def test_shutdown_answers_every_waiting_caller():
-    release = threading.Event()
+    release = asyncio.Event()
 
-    def write(rows):
-        release.wait(5)
+    async def write(rows):
+        await release.wait()
         return set(rows)
 
     commit = GroupCommit(write)
@@ -53,5 +49,3 @@ async def test_shutdown_answers_every_waiting_caller():
     commit._writer.cancel()
     results = await asyncio.gather(*waiting, return_exceptions=True)
     assert all(isinstance(r, RuntimeError) for r in results)
-    release.set()
-    commit.close()

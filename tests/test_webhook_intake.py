@@ -1,12 +1,18 @@
 """Webhook intake: verify, store durably, answer 202 — with real Jira and Confluence payloads."""
 
+import asyncio
 import datetime as dt
+import io
 import json
+import logging
 
 import httpx
 import pytest
+import structlog
 
 from bot.domain.signatures import hub_signature
+import bot.web
+from bot.logs import configure_logging, get_logger
 from bot.web import build_web_app
 from tests.fixtures import shared_fixture_bytes
 
@@ -17,7 +23,7 @@ CONFLUENCE_PAGE = "zulip/zerver/webhooks/confluence/fixtures/page_created.json"
 
 
 @pytest.fixture
-def client(store):
+async def client(store):
     app = build_web_app(
         store=store,
         jira_secret=SECRET,
@@ -25,7 +31,22 @@ def client(store):
         max_webhook_bytes=64 * 1024,
         clock=lambda: NOW,
     )
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pulse")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pulse") as c:
+        yield c
+    await app.state.inbox_appender.aclose()
+
+
+@pytest.fixture
+def log_lines(monkeypatch):
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    structlog.reset_defaults()
+    configure_logging("INFO", json=True)
+    # The module's logger may be cached from an earlier test: a fresh one follows this configuration.
+    monkeypatch.setattr(bot.web, "log", get_logger("pulse.web"))
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    structlog.reset_defaults()
+    logging.getLogger().handlers.clear()
 
 
 def _signed(body: bytes, delivery: str | None = "d-1") -> dict:
@@ -133,3 +154,38 @@ async def test_healthz_is_503_when_the_database_is_unreachable(tmp_path):
         response = await c.get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"status": "error", "database": "unreachable"}
+
+
+async def test_accepted_deliveries_are_logged_once_each_in_their_batch_lines(client, store, log_lines):
+    body = shared_fixture_bytes(ISSUE_CREATED)
+    await client.post("/webhooks/jira", content=body, headers=_signed(body, "d-1"))
+    await asyncio.gather(
+        *(client.post("/webhooks/jira", content=body, headers=_signed(body, d)) for d in ["d-1", "d-2", "d-3"])
+    )
+    accepted = [line for line in log_lines() if line["event"] == "webhooks accepted"]
+    assert 2 <= len(accepted) <= 4  # concurrent deliveries share a line when they share a commit
+    logged = [(d["delivery_id"], d["duplicate"]) for line in accepted for d in line["deliveries"]]
+    assert sorted(logged) == [("d-1", False), ("d-1", True), ("d-2", False), ("d-3", False)]
+    assert sum(line["count"] for line in accepted) == 4
+    assert sum(line["duplicates"] for line in accepted) == 1
+    first = accepted[0]["deliveries"][0]
+    assert first == {
+        "source": "jira", "delivery_id": "d-1", "webhook_event": "jira:issue_created",
+        "bytes": len(body), "duplicate": False,
+    }
+
+
+async def test_a_delivery_that_cannot_be_stored_is_503_and_logged(tmp_path, log_lines):
+    from integrations.store.store import Store
+
+    broken = Store.open(f"sqlite:///{tmp_path}/missing-dir/pulse.db")
+    app = build_web_app(store=broken, jira_secret=SECRET, confluence_secret=None, max_webhook_bytes=64 * 1024, clock=lambda: NOW)
+    body = shared_fixture_bytes(ISSUE_CREATED)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pulse") as c:
+        response = await c.post("/webhooks/jira", content=body, headers=_signed(body, "d-9"))
+    assert response.status_code == 503  # not 202: Jira keeps it and retries
+    assert response.headers["retry-after"] == "30"
+    assert "retry" in response.json()["error"]
+    (line,) = [line for line in log_lines() if line["event"] == "webhook not stored"]
+    assert (line["level"], line["delivery_id"], line["webhook_event"]) == ("error", "d-9", "jira:issue_created")
+    assert "unable to open database file" in line["error"]

@@ -1,7 +1,6 @@
 """Group commit: many concurrent callers, one database transaction per batch.
 
-While one batch is being written (in a worker thread), new callers queue up; the next write takes
-all of them. Idle, a caller waits for one transaction as before; under load, the cost of a
+While one batch is being written, new callers queue up; the next write takes all of them. Idle, a caller waits for one transaction as before; under load, the cost of a
 transaction is shared by everyone who arrived meanwhile. Each caller still gets its own answer
 only after its row is durably stored — or an error (the webhook then answers 5xx and Jira retries).
 """
@@ -9,8 +8,7 @@ only after its row is durably stored — or an error (the webhook then answers 5
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Hashable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any
 
 from bot.logs import get_logger
@@ -19,16 +17,23 @@ log = get_logger("pulse.store.group_commit")
 
 
 class GroupCommit:
-    """Batches `write(rows) -> written keys` calls; `await submit(row, key)` returns `key in written`."""
+    """Batches `await write(rows) -> written keys` calls; `await submit(row, key)` returns `key in written`.
 
-    def __init__(self, write: Callable[[list[Any]], Iterable[Hashable]], max_batch: int = 500):
+    `on_written(rows, written)` runs after each committed batch (the intake logs there: one line
+    per batch instead of one per request).
+    """
+
+    def __init__(
+        self,
+        write: Callable[[list[Any]], Awaitable[Iterable[Hashable]]],
+        max_batch: int = 500,
+        on_written: Callable[[list[Any], set[Hashable]], None] | None = None,
+    ):
         self._write = write
         self._max_batch = max_batch
+        self._on_written = on_written
         self._pending: list[tuple[Any, Hashable, asyncio.Future]] = []
         self._writer: asyncio.Task | None = None
-        # One writer thread: batches are written one after another anyway, and a dedicated
-        # thread costs less per hop than the shared pool.
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="group-commit")
 
     async def submit(self, row: Any, key: Hashable) -> bool:
         future = asyncio.get_running_loop().create_future()
@@ -37,9 +42,6 @@ class GroupCommit:
             self._writer = asyncio.create_task(self._drain())
         # shield: a client that disconnects must not cancel the write others are waiting for.
         return await asyncio.shield(future)
-
-    async def _run(self, rows: list[Any]) -> set[Hashable]:
-        return set(await asyncio.get_running_loop().run_in_executor(self._thread, self._write, rows))
 
     async def _drain(self) -> None:
         batch: list[tuple[Any, Hashable, asyncio.Future]] = []
@@ -58,7 +60,8 @@ class GroupCommit:
 
     async def _write_batch(self, batch: list[tuple[Any, Hashable, asyncio.Future]]) -> None:
         try:
-            written = await self._run([row for row, _, _ in batch])
+            rows = [row for row, _, _ in batch]
+            written = set(await self._write(rows))
         except Exception as exc:
             if len(batch) == 1:
                 batch[0][2].set_exception(exc)
@@ -71,7 +74,5 @@ class GroupCommit:
         for _, key, future in batch:
             if not future.done():
                 future.set_result(key in written)
-
-    def close(self) -> None:
-        """Stop the writer thread (after the batch it is writing)."""
-        self._thread.shutdown(wait=True)
+        if self._on_written is not None:
+            self._on_written(rows, written)

@@ -1,0 +1,172 @@
+"""The webhook intake's write path into the inbox, on the event loop, without SQLAlchemy.
+
+Every webhook request waits for this insert, and at intake rates SQLAlchemy's per-row work and the
+hop to a worker thread cost more than the database itself (measured in `benchmarks/webhooks.py`):
+the intake appends through the driver, one prepared statement per row in one transaction per batch.
+Everything else reads and updates the inbox through `Inbox`, which also stays the reference for
+what a stored row looks like (tests compare the two).
+
+- PostgreSQL: psycopg's async connection on the server's event loop (pipelined `executemany`, one
+  round trip per batch).
+- SQLite: a plain sqlite3 connection used on the event loop itself. Without contention an insert
+  is a fraction of a millisecond (WAL, no fsync at commit); when another writer holds the lock the
+  batch moves to a thread and waits there, so the loop never sleeps on a lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import psycopg
+import sqlalchemy as sa
+
+from integrations.store import db
+from integrations.store.schema import webhook_inbox as t
+
+Key = tuple[str, str]  # (source, delivery id)
+
+# A new row's columns, in statement order; `status`, `attempts` and `next_attempt_at` as in Inbox.add_many.
+_COLUMNS = ("source", "delivery_id", "body", "event_name", "received_at", "status", "attempts", "next_attempt_at")
+
+
+def _insert_sql(placeholder: str) -> str:
+    columns = ", ".join(_COLUMNS)
+    values = ", ".join([placeholder] * len(_COLUMNS))
+    # RETURNING tells a new row from a retry that the unique constraint skipped.
+    return (
+        f"INSERT INTO {t.name} ({columns}) VALUES ({values}) "
+        "ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id"
+    )
+
+
+class InboxAppender(Protocol):
+    async def append(self, rows: list[dict]) -> set[Key]:
+        """Store deliveries (source, delivery_id, body, event_name, received_at); the keys that were new."""
+
+    async def aclose(self) -> None: ...
+
+
+def open_appender(engine: sa.Engine) -> InboxAppender:
+    """The intake's appender for the store behind `engine` (connects on first use)."""
+    if engine.dialect.name == "postgresql":
+        return PostgresAppender(engine)
+    if engine.dialect.name == "sqlite":
+        return SqliteAppender(engine)
+    raise ValueError(f"no inbox appender for {engine.dialect.name}")
+
+
+class _Params:
+    """Rows to driver parameters, with the column types' own conversions (as SQLAlchemy stores them)."""
+
+    def __init__(self, dialect: sa.Dialect):
+        column_type = t.c.received_at.type.dialect_impl(dialect)
+        self._time = column_type.bind_processor(dialect) or (lambda value: value)
+
+    def __call__(self, row: dict) -> tuple[Any, ...]:
+        received = self._time(row["received_at"])
+        return (row["source"], row["delivery_id"], row["body"], row["event_name"], received, "pending", 0, received)
+
+
+def _first_of_each(rows: list[dict]) -> Iterable[tuple[Key, dict]]:
+    seen: set[Key] = set()
+    for row in rows:
+        key = (row["source"], row["delivery_id"])
+        if key not in seen:  # the same delivery twice in one batch: the second is a duplicate
+            seen.add(key)
+            yield key, row
+
+
+class SqliteAppender:
+    def __init__(self, engine: sa.Engine):
+        self._path = engine.url.database
+        self._params = _Params(engine.dialect)
+        self._sql = _insert_sql("?")
+        self._conn: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            # isolation_level=None: transactions are begun and ended here, explicitly.
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            db.sqlite_pragmas(conn, self._path)
+            # Checkpoints fsync the database file: leave them to the worker's connections, whose
+            # commits run in threads, instead of stalling the event loop every few hundred rows.
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._conn = conn
+        return self._conn
+
+    def _write(self, rows: list[dict], busy_timeout_ms: int) -> set[Key]:
+        conn = self._connection()
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            new = {key for key, row in _first_of_each(rows) if conn.execute(self._sql, self._params(row)).fetchone()}
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return new
+
+    async def append(self, rows: list[dict]) -> set[Key]:
+        try:
+            return self._write(rows, busy_timeout_ms=0)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise
+        # Another writer (the worker, a digest claim) holds the lock: wait for it in a thread.
+        return await asyncio.to_thread(self._write, rows, busy_timeout_ms=30_000)
+
+    async def aclose(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class PostgresAppender:
+    def __init__(self, engine: sa.Engine):
+        self._conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._params = _Params(engine.dialect)
+        self._sql = _insert_sql("%s")
+        self._conn: psycopg.AsyncConnection | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def _connection(self) -> psycopg.AsyncConnection:
+        loop = asyncio.get_running_loop()
+        if self._conn is not None and (self._conn.closed or self._loop is not loop):
+            self._discard()
+        if self._conn is None:
+            # autocommit: the transaction below is the only one, begun and committed explicitly.
+            self._conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+            self._loop = loop
+        return self._conn
+
+    def _discard(self) -> None:
+        # A connection of another (finished) event loop or a broken one: drop its socket.
+        if self._conn is not None:
+            self._conn.pgconn.finish()
+        self._conn = None
+
+    async def append(self, rows: list[dict]) -> set[Key]:
+        batch = list(_first_of_each(rows))
+        conn = await self._connection()
+        try:
+            async with conn.transaction(), conn.cursor() as cursor:
+                await cursor.executemany(self._sql, [self._params(row) for _, row in batch], returning=True)
+                new = set()
+                for key, _ in batch:  # one result per row: its id, or nothing for a duplicate
+                    if await cursor.fetchone() is not None:
+                        new.add(key)
+                    cursor.nextset()
+        except psycopg.OperationalError:
+            self._discard()  # the next batch reconnects
+            raise
+        return new
+
+    async def aclose(self) -> None:
+        if self._conn is not None and self._loop is asyncio.get_running_loop():
+            await self._conn.close()
+            self._conn = None
+        self._discard()

@@ -117,6 +117,15 @@ async def test_not_json_and_too_large(client, store):
     assert (await client.post("/webhooks/jira", content=not_json, headers=_signed(not_json))).status_code == 400
     array = b"[1, 2]"
     assert (await client.post("/webhooks/jira", content=array, headers=_signed(array))).status_code == 400
+    # Only the event's name is read at intake, but the whole body must be JSON, and UTF-8.
+    for bad, reason in [
+        (b'{"webhookEvent": "jira:issue_created", "issue": {"fields": [1, 2,]}}', "body is not JSON"),
+        (b'{"webhookEvent": "jira:issue_created", "issue": {"key": tru}}', "body is not JSON"),
+        (b'{"webhookEvent": "jira:issue_created", "issue": {"key": "\xff"}}', "body is not UTF-8 text"),
+        (b'{"webhookEvent": "jira:issue_created", "issue": {"key": "A-1"}', "body is not JSON"),
+    ]:
+        response = await client.post("/webhooks/jira", content=bad, headers=_signed(bad))
+        assert (response.status_code, response.json()) == (400, {"error": reason}), bad
     huge = b'{"a": "' + b"x" * 70_000 + b'"}'
     assert (await client.post("/webhooks/jira", content=huge, headers=_signed(huge))).status_code == 413
     assert store.inbox.counts() == {}
@@ -189,3 +198,10 @@ async def test_a_delivery_that_cannot_be_stored_is_503_and_logged(tmp_path, log_
     (line,) = [line for line in log_lines() if line["event"] == "webhook not stored"]
     assert (line["level"], line["delivery_id"], line["webhook_event"]) == ("error", "d-9", "jira:issue_created")
     assert "unable to open database file" in line["error"]
+
+
+async def test_an_event_name_that_is_not_a_string_is_kept_as_text(client, store):
+    body = b'{"webhookEvent": 42, "issue": {"key": "A-1"}}'
+    assert (await client.post("/webhooks/jira", content=body, headers=_signed(body))).status_code == 202
+    (item,) = store.inbox.list()
+    assert item.event_name == "42"  # the worker then reports it as anomalous, with the body kept

@@ -60,6 +60,17 @@ async def test_duplicates_are_told_apart_from_new_rows(store):
     ]
 
 
+async def test_a_large_batch_is_written_in_several_statements_in_one_transaction(store):
+    rows = [_row(f"d-{i}") for i in range(320)] + [_row("d-7"), _row("d-300")]
+    appender = open_appender(store.engine)
+    try:
+        new = await appender.append(rows)
+    finally:
+        await appender.aclose()
+    assert new == {("jira", f"d-{i}") for i in range(320)}
+    assert store.inbox.counts() == {"pending": 320}
+
+
 async def test_a_failing_batch_stores_nothing(store):
     appender = open_appender(store.engine)
     try:

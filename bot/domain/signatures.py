@@ -8,7 +8,7 @@ import hmac
 
 def hub_signature(secret: str, body: bytes) -> str:
     """The `X-Hub-Signature` value Jira sends for `body`: `sha256=<hex HMAC-SHA256>`."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return "sha256=" + hmac.digest(secret.encode(), body, "sha256").hex()
 
 
 def valid_hub_signature(secret: str, body: bytes, header: str | None) -> bool:

@@ -71,14 +71,16 @@ async def test_a_large_batch_is_written_in_several_statements_in_one_transaction
     assert store.inbox.counts() == {"pending": 320}
 
 
-async def test_a_failing_batch_stores_nothing(store):
+@pytest.mark.parametrize("good_rows", [1, 200])  # one INSERT statement, or several in a transaction
+async def test_a_failing_batch_stores_nothing(store, good_rows):
     appender = open_appender(store.engine)
     try:
         with pytest.raises(Exception):
             # A NUL byte: PostgreSQL refuses it in text; SQLite stores it, so give SQLite a NULL
-            # where the schema forbids one. Either way the good row before it is rolled back.
+            # where the schema forbids one. Either way the good rows before it are rolled back.
             bad = "nul\x00byte" if store.engine.dialect.name == "postgresql" else None
-            await appender.append([_row("good"), {**_row("bad"), "body": bad}])
+            good = [_row(f"good-{i}") for i in range(good_rows)]
+            await appender.append([*good, {**_row("bad"), "body": bad}])
         assert await appender.append([_row("after")]) == {("jira", "after")}
     finally:
         await appender.aclose()

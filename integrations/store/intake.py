@@ -15,6 +15,7 @@ what a stored row looks like (tests compare the two).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import sqlite3
 from collections.abc import Iterator
@@ -144,7 +145,7 @@ class PostgresAppender:
         if self._conn is not None and (self._conn.closed or self._loop is not loop):
             self._discard()
         if self._conn is None:
-            # autocommit: the transaction below is the only one, begun and committed explicitly.
+            # autocommit: a batch's single statement commits by itself; several share a transaction.
             self._conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
             self._loop = loop
         return self._conn
@@ -156,11 +157,14 @@ class PostgresAppender:
         self._conn = None
 
     async def append(self, rows: list[dict]) -> set[Key]:
+        statements = list(self._statements(rows))
         conn = await self._connection()
         new: set[Key] = set()
+        # One statement is a transaction by itself (autocommit): no BEGIN and COMMIT round trips.
+        atomic = conn.transaction() if len(statements) > 1 else contextlib.nullcontext()
         try:
-            async with conn.transaction(), conn.cursor() as cursor:
-                for sql, params in self._statements(rows):
+            async with atomic, conn.cursor() as cursor:
+                for sql, params in statements:
                     await cursor.execute(sql, params)
                     new.update(await cursor.fetchall())
         except psycopg.OperationalError:

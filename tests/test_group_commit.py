@@ -2,6 +2,8 @@
 
 import asyncio
 
+import pytest
+
 from integrations.store.group_commit import GroupCommit
 
 
@@ -49,3 +51,24 @@ async def test_shutdown_answers_every_waiting_caller():
     commit._writer.cancel()
     results = await asyncio.gather(*waiting, return_exceptions=True)
     assert all(isinstance(r, RuntimeError) for r in results)
+
+
+async def test_a_caller_that_goes_away_cancels_nobody_elses_write():
+    batches = []
+
+    async def write(rows):
+        await asyncio.sleep(0.01)
+        batches.append(list(rows))
+        return set(rows)
+
+    commit = GroupCommit(write)
+    gone = asyncio.create_task(commit.submit("gone", "gone"))
+    stays = asyncio.create_task(commit.submit("stays", "stays"))
+    await asyncio.sleep(0.001)  # both in the batch being written
+    gone.cancel()
+    assert await stays is True
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    # The delivery of the client that went away is stored all the same (its retry is a duplicate).
+    assert batches == [["gone", "stays"]]
+    assert await commit.submit("next", "next") is True

@@ -40,8 +40,9 @@ class GroupCommit:
         self._pending.append((row, key, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
-        # shield: a client that disconnects must not cancel the write others are waiting for.
-        return await asyncio.shield(future)
+        # A caller that goes away (the client disconnected) cancels only its own future: the
+        # batch is written by the writer task, for everyone in it, its row included.
+        return await future
 
     async def _drain(self) -> None:
         batch: list[tuple[Any, Hashable, asyncio.Future]] = []

@@ -1,4 +1,4 @@
-"""The intake's driver-level inbox writes: same rows as Inbox.add_many, exact duplicates, no stalled loop."""
+"""The intake's driver-level inbox writes: same rows as Inbox.add, exact duplicates, no stalled loop."""
 
 import asyncio
 import dataclasses
@@ -33,7 +33,7 @@ async def test_rows_look_exactly_like_those_the_store_writes(store):
         assert await appender.append([_row("by-intake", body=body, at=at)]) == {("jira", "by-intake")}
     finally:
         await appender.aclose()
-    store.inbox.add_many([_row("by-store", body=body, at=at)])
+    store.inbox.add("jira", "by-store", body, "jira:issue_created", at)
     by_store, by_intake = store.inbox.list()
     assert by_intake.delivery_id == "by-intake"
     assert _comparable(by_intake) == _comparable(by_store)
@@ -45,7 +45,7 @@ async def test_rows_look_exactly_like_those_the_store_writes(store):
 
 
 async def test_duplicates_are_told_apart_from_new_rows(store):
-    store.inbox.add_many([_row("old")])
+    store.inbox.add("jira", "old", "{}", "jira:issue_created", T0)
     appender = open_appender(store.engine)
     try:
         new = await appender.append(

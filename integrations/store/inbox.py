@@ -46,35 +46,27 @@ class Inbox:
     def add(
         self, source: str, delivery_id: str, body: str, event_name: str | None, now: dt.datetime
     ) -> bool:
-        """Store a delivery; False if this (source, delivery id) was stored before (a retry)."""
-        row = dict(source=source, delivery_id=delivery_id, body=body, event_name=event_name, received_at=now)
-        return (source, delivery_id) in self.add_many([row])
+        """Store a delivery; False if this (source, delivery id) was stored before (a retry).
 
-    def add_many(self, rows: list[dict]) -> set[tuple[str, str]]:
-        """Store several deliveries in one transaction; the (source, delivery id)s that were new.
-
-        Each row has source, delivery_id, body, event_name and received_at. Duplicates (Jira's
-        retries, or the same delivery twice in one batch) are skipped by the unique constraint
-        itself, so one duplicate never fails its neighbours.
+        The webhook intake writes through `integrations.store.intake` instead (batched, on the
+        event loop); this is the one-row path for tools and tests, and the reference for what
+        a stored delivery looks like.
         """
-        if not rows:
-            return set()
-        values = [
-            dict(row, status="pending", attempts=0, next_attempt_at=row["received_at"]) for row in rows
-        ]
         if self._engine.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        # One cached statement run as executemany (SQLAlchemy batches it into multi-row INSERTs):
-        # about half the cost of compiling a fresh multi-VALUES statement per batch.
         statement = (
             insert(t)
+            .values(
+                source=source, delivery_id=delivery_id, body=body, event_name=event_name,
+                received_at=now, status="pending", attempts=0, next_attempt_at=now,
+            )
             .on_conflict_do_nothing(index_elements=["source", "delivery_id"])
-            .returning(t.c.source, t.c.delivery_id)
+            .returning(t.c.id)
         )
         with self._engine.begin() as conn:
-            return {(r.source, r.delivery_id) for r in conn.execute(statement, values)}
+            return conn.execute(statement).first() is not None
 
     def get(self, item_id: int) -> InboxItem | None:
         with self._engine.connect() as conn:

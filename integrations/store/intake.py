@@ -29,7 +29,7 @@ from integrations.store.schema import webhook_inbox as t
 
 Key = tuple[str, str]  # (source, delivery id)
 
-# A new row's columns, in statement order; `status`, `attempts` and `next_attempt_at` as in Inbox.add_many.
+# A new row's columns, in statement order; `status`, `attempts` and `next_attempt_at` as in Inbox.add.
 _COLUMNS = ("source", "delivery_id", "body", "event_name", "received_at", "status", "attempts", "next_attempt_at")
 # Rows per INSERT: 6 parameters each stays under SQLite's oldest limit of 999 variables.
 _ROWS_PER_STATEMENT = 150

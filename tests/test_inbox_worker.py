@@ -389,7 +389,7 @@ async def test_confluence_cloud_event_uses_the_hint_from_the_url(store):
 
 async def test_stored_subscription_replaces_the_defaults(store):
     slack = InMemorySlack()
-    store.links.add_subscription(ALPHA_INTERNAL, "alpha", {"text": "issue_created issuetype=Epic"}, "U1", NOW)
+    store.subscriptions.add(ALPHA_INTERNAL, "alpha", {"text": "issue_created issuetype=Epic"}, "U1", NOW)
     add(store, f"{PIN}/jira:issue_created.json", "d-1")
     await worker(store, slack).run_once()
     assert len(slack.messages) == 1
@@ -581,7 +581,7 @@ async def test_sprint_reaches_a_client_channel_only_when_it_subscribed_to_sprint
     from bot.domain.subscriptions import CLIENT_DEFAULT, EVENT_GROUPS
 
     assert not (EVENT_GROUPS["sprints"] & CLIENT_DEFAULT.events)
-    store.links.add_subscription(ALPHA_CLIENT, "alpha", {"text": "sprints"}, "U1", NOW)
+    store.subscriptions.add(ALPHA_CLIENT, "alpha", {"text": "sprints"}, "U1", NOW)
     slack = InMemorySlack()
     _add_as(store, "jira", f"{PIN}/sprint_started.json", "d-1")
     await worker(store, slack, FakeJira(boards={81: "TES"})).run_once()
@@ -791,7 +791,7 @@ async def test_no_restriction_lookup_when_no_client_channel_wants_the_event(stor
 
     slack = InMemorySlack()
     # The client channel subscribed to Jira issues only; internal keeps its defaults.
-    store.links.add_subscription(ALPHA_CLIENT, "alpha", {"text": "issue_created"}, "U1", NOW)
+    store.subscriptions.add(ALPHA_CLIENT, "alpha", {"text": "issue_created"}, "U1", NOW)
     _cloud_page(store, "PageCreated", "c-1", "page_created")
     dc_comment = _add_as(store, "confluence", f"{ZC}/comment_created.json", "d-1")  # ENG: beta, client defaults skip comments
     confluence = _dc_confluence()
@@ -1108,7 +1108,7 @@ async def test_stopping_a_worker_stuck_past_the_timeout_cancels_it(store):
 
 async def test_a_link_to_another_accounts_issue_reaches_only_the_internal_channel(store):
     slack = InMemorySlack()
-    store.links.add_subscription(ALPHA_CLIENT, "alpha", {"text": "issuelink_created"}, "U1", NOW)
+    store.subscriptions.add(ALPHA_CLIENT, "alpha", {"text": "issuelink_created"}, "U1", NOW)
     add(store, f"{PIN}/issuelink_created.json", "d-1")  # TES-1 (id 20192) blocks issue id 20734
     jira = FakeJira(by_id={"20192": issue("TES-1"),
                            "20734": issue("INDEV-7", summary="Beta: acquisition of Alpha's competitor")})
@@ -1120,7 +1120,7 @@ async def test_a_link_to_another_accounts_issue_reaches_only_the_internal_channe
 
 async def test_the_edit_that_makes_an_issue_public_reaches_only_the_internal_channel(store):
     slack = InMemorySlack()
-    store.links.add_subscription(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
+    store.subscriptions.add(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
     # pinpoint's real type change (TES-20), its changelog replaced: the internal label removed
     # and the issue renamed in one edit, with a comment made in that edit.
     p = copy.deepcopy(shared_fixture(f"{PIN}/jira:issue_updated.type.json"))
@@ -1141,7 +1141,7 @@ async def test_the_edit_that_makes_an_issue_public_reaches_only_the_internal_cha
 
 async def test_a_move_from_another_accounts_project_reaches_only_the_internal_channel(store):
     slack = InMemorySlack()
-    store.links.add_subscription(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
+    store.subscriptions.add(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
     p = copy.deepcopy(shared_fixture(f"{PIN}/jira:issue_updated.project.json"))
     for it in p["changelog"]["items"]:
         if it["field"] == "Key":
@@ -1182,7 +1182,7 @@ def _comment_messages(slack, channel) -> list[dict]:
 
 async def test_the_comment_twin_of_the_edit_that_made_the_issue_public_never_reaches_the_client(store):
     slack = InMemorySlack()
-    store.links.add_subscription(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
+    store.subscriptions.add(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
     jira = FakeJira({"TES-20": issue("TES-20")})  # public by the time the twin is looked up
     add(store, _edit_that_makes_public_with_comment(), "d-1")
     first = await worker(store, slack, jira).run_once()
@@ -1200,7 +1200,7 @@ async def test_the_comment_twin_of_the_edit_that_made_the_issue_public_never_rea
 
 async def test_a_comment_twin_ahead_of_its_edit_in_one_batch_is_withheld_too(store):
     slack = InMemorySlack()
-    store.links.add_subscription(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
+    store.subscriptions.add(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
     add(store, _comment_twin(), "d-1")
     add(store, _edit_that_makes_public_with_comment(), "d-2")
     report = await worker(store, slack, FakeJira({"TES-20": issue("TES-20")})).run_once()
@@ -1217,7 +1217,7 @@ async def test_a_comment_twin_a_batch_ahead_of_its_edit_goes_by_the_issue_as_loo
     # late); while the lookup still shows it internal, the client gets nothing. Either way the
     # edit, arriving later, adds nothing for the client and no second copy for the internal channel.
     slack = InMemorySlack()
-    store.links.add_subscription(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
+    store.subscriptions.add(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
     jira = FakeJira({"TES-20": issue("TES-20", labels=labels_at_lookup)})
     add(store, _comment_twin(), "d-1")
     await worker(store, slack, jira).run_once()

@@ -32,7 +32,7 @@ async def test_add_list_remove_with_audit(store):
     empty = await commands.run("subscribe list", asker(Role.MEMBER))
     assert empty.text.startswith("No subscriptions stored: this client channel gets the defaults:")
     added = await commands.run('subscribe add status,comment_created issuetype=Bug "label=needs review"', asker(Role.ADMIN))
-    (row,) = store.links.subscriptions("C0ACMECLI")
+    (row,) = store.subscriptions.list("C0ACMECLI")
     spec = "comment_created,issue_reopened,issue_resolved,status_changed issuetype=Bug 'label=needs review'"
     assert added.text == f"Added subscription #{row['id']}: `{spec}`"
     assert row["spec"] == {"text": spec} and row["account_key"] == "acme" and row["created_by"] == "U0ADMIN"
@@ -40,7 +40,7 @@ async def test_add_list_remove_with_audit(store):
     assert listed.text == f"Subscriptions of this channel (Acme):\n• #{row['id']} `{spec}`"
     removed = await commands.run(f"subscribe remove {row['id']}", asker(Role.ADMIN))
     assert removed.text == f"Removed subscription #{row['id']}."
-    assert store.links.subscriptions("C0ACMECLI") == []
+    assert store.subscriptions.list("C0ACMECLI") == []
     audit = store.audit.recent()
     assert [(a["action"], a["actor"], a["channel_id"]) for a in audit] == [
         ("subscription.remove", "U0ADMIN", "C0ACMECLI"), ("subscription.add", "U0ADMIN", "C0ACMECLI")]
@@ -53,7 +53,7 @@ async def test_members_cannot_change_and_externals_cannot_even_list(store):
     assert member.text == "`/pulse subscribe add <events> [filters]` is for agency admins only."
     external = await commands.run("subscribe list", asker(Role.EXTERNAL))
     assert external.text == "`/pulse subscribe list` is for agency members only."
-    assert store.links.subscriptions() == [] and store.audit.recent() == []
+    assert store.subscriptions.list() == [] and store.audit.recent() == []
 
 
 async def test_bad_input_gets_usage_and_changes_nothing(store):
@@ -69,13 +69,13 @@ async def test_bad_input_gets_usage_and_changes_nothing(store):
     assert unknown.text == "This channel has no subscription #99. See `/pulse subscribe list`."
     unlinked = await commands.run("subscribe list", asker(Role.ADMIN, channel="C0OTHER01"))
     assert unlinked.text.startswith("This channel is not linked to an account yet.")
-    assert store.links.subscriptions() == [] and store.audit.recent() == []
+    assert store.subscriptions.list() == [] and store.audit.recent() == []
 
 
 async def test_another_channels_subscription_cannot_be_removed_from_here(store):
     commands = service(store)
     await commands.run("subscribe add all", asker(Role.ADMIN, channel="C0ACMEINT"))
-    (row,) = store.links.subscriptions()
+    (row,) = store.subscriptions.list()
     reply = await commands.run(f"subscribe remove {row['id']}", asker(Role.ADMIN, channel="C0ACMECLI"))
     assert reply.text == f"This channel has no subscription #{row['id']}. See `/pulse subscribe list`."
-    assert len(store.links.subscriptions()) == 1
+    assert len(store.subscriptions.list()) == 1

@@ -215,7 +215,7 @@ class InboxWorker:
     # --- routing, posting -----------------------------------------------------------------------
 
     async def _subscriptions(self) -> dict[str, list[Subscription]]:
-        rows = await asyncio.to_thread(self.store.links.subscriptions)
+        rows = await asyncio.to_thread(self.store.subscriptions.list)
         out: dict[str, list[Subscription]] = defaultdict(list)
         for row in rows:
             try:

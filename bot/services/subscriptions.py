@@ -39,7 +39,7 @@ class SubscriptionCommands:
 
     async def list(self, _inv: Invocation, _asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
         assert account is not None and channel is not None
-        rows = await asyncio.to_thread(self.store.links.subscriptions, channel.id)
+        rows = await asyncio.to_thread(self.store.subscriptions.list, channel.id)
         if not rows:
             defaults = "; ".join(format_subscription(s) for s in defaults_for(channel.audience))
             return Reply(
@@ -56,7 +56,7 @@ class SubscriptionCommands:
         text = format_subscription(subscription)
         now = self.clock()
         sub_id = await asyncio.to_thread(
-            self.store.links.add_subscription, channel.id, account.key, {"text": text}, asker.user_id, now
+            self.store.subscriptions.add, channel.id, account.key, {"text": text}, asker.user_id, now
         )
         await asyncio.to_thread(
             self.store.audit.record, asker.user_id, "subscription.add", now,
@@ -69,7 +69,7 @@ class SubscriptionCommands:
         if len(inv.args) != 1 or not inv.args[0].lstrip("#").isdigit():
             raise UsageError("Usage: `/pulse subscribe remove <id>` (the ids are in `/pulse subscribe list`).")
         sub_id = int(inv.args[0].lstrip("#"))
-        removed = await asyncio.to_thread(self.store.links.remove_subscription, channel.id, sub_id)
+        removed = await asyncio.to_thread(self.store.subscriptions.remove, channel.id, sub_id)
         if not removed:
             raise UsageError(f"This channel has no subscription #{sub_id}. See `/pulse subscribe list`.")
         now = self.clock()

@@ -39,17 +39,6 @@ class _UTCDateTime(sa.TypeDecorator):
 
 UTCDateTime = _UTCDateTime()
 
-# Channels linked at runtime through Slack (the accounts file links the rest).
-channel_links = sa.Table(
-    "channel_links",
-    metadata,
-    sa.Column("channel_id", sa.String(32), primary_key=True),
-    sa.Column("account_key", sa.String(40), nullable=False),
-    sa.Column("audience", sa.String(16), nullable=False),
-    sa.Column("created_by", sa.String(32), nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-)
-
 # What a channel wants to hear about; a channel without rows gets its audience's defaults.
 subscriptions = sa.Table(
     "subscriptions",

@@ -9,7 +9,7 @@ from integrations.store.audit import AuditLog
 from integrations.store.budget_alerts import BudgetAlerts
 from integrations.store.digest_runs import DigestRuns
 from integrations.store.inbox import Inbox
-from integrations.store.links import Links
+from integrations.store.subscriptions import Subscriptions
 from integrations.store.posts import Posts
 from integrations.store.threads import IssueThreads
 
@@ -21,7 +21,7 @@ class Store:
         self.digest_runs = DigestRuns(engine)
         self.posts = Posts(engine)
         self.audit = AuditLog(engine)
-        self.links = Links(engine)
+        self.subscriptions = Subscriptions(engine)
         self.threads = IssueThreads(engine)
         self.budget_alerts = BudgetAlerts(engine)
 

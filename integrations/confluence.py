@@ -60,6 +60,11 @@ class ConfluencePort(Protocol):
         restriction, or when that cannot be read; False only when all are known unrestricted."""
         ...
 
+    def user(self, user_id: str) -> dict[str, Any] | None:
+        """The user object (`displayName`, `email` when visible…) of a webhook's actor: by account
+        id on Cloud, by user key on Data Center; None when unknown or not visible to us."""
+        ...
+
 
 CONTENT_EXPAND = "space,version,container"
 # Trashed content is found only when asked for; `*_trashed` webhooks arrive after the move.
@@ -217,6 +222,20 @@ class AtlassianConfluence:
             raise UpstreamError(SERVICE, f"content {content_id}: expected a JSON object", retryable=False)
         return found
 
+    def user(self, user_id: str) -> dict[str, Any] | None:
+        """One call: `GET rest/api/user?key=` (Data Center) or `?accountId=` (Cloud); None on 404."""
+        path, param = ("wiki/rest/api/user", "accountId") if self.cloud else ("rest/api/user", "key")
+        with self._lock:
+            try:
+                found = self._get(path, {param: str(user_id)})
+            except UpstreamError as err:
+                if err.status == 404:
+                    return None
+                raise
+        if not isinstance(found, dict):
+            raise UpstreamError(SERVICE, f"user {user_id}: expected a JSON object", retryable=False)
+        return found
+
     def read_restricted(self, content_id: str) -> bool:
         """1 call, plus 1 per ancestor page (nearest first, stopping at the first restriction);
         a comment adds its page's calls. 403/404 and unexpected shapes count as restricted."""
@@ -319,6 +338,7 @@ class InMemoryConfluence:
         contents: Mapping[str, Mapping[str, Any]] | None = None,
         read_restrictions: Mapping[str, bool] | None = None,
         parents: Mapping[str, str] | None = None,
+        users: Mapping[str, Mapping[str, Any]] | None = None,
         error: UpstreamError | None = None,
     ):
         self.spaces = set(spaces)
@@ -329,6 +349,8 @@ class InMemoryConfluence:
         # its page) carry restrictions down, as Confluence inherits them.
         self.read_restrictions: dict[str, bool] = {str(k): bool(v) for k, v in (read_restrictions or {}).items()}
         self.parents: dict[str, str] = {str(k): str(v) for k, v in (parents or {}).items()}
+        # User key (Data Center) or account id (Cloud) -> user object, as `user` returns it.
+        self.users: dict[str, Mapping[str, Any]] = dict(users or {})
         # Content id -> the error its restriction lookup raises (one failing id among others).
         self.restriction_errors: dict[str, Exception] = {}
         self.error = error
@@ -357,6 +379,13 @@ class InMemoryConfluence:
         if self.error is not None:
             raise self.error
         found = self.contents.get(content_id)
+        return copy.deepcopy(dict(found)) if found is not None else None
+
+    def user(self, user_id: str) -> dict[str, Any] | None:
+        self.calls.append(("user", str(user_id)))
+        if self.error is not None:
+            raise self.error
+        found = self.users.get(str(user_id))
         return copy.deepcopy(dict(found)) if found is not None else None
 
     def read_restricted(self, content_id: str) -> bool:

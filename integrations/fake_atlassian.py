@@ -260,6 +260,9 @@ class AtlassianSeed:
     # Parent page of a stored v1 content id (v2 pages use their `parentId`): `expand=ancestors`
     # walks this chain, so restrictions of a parent can be found from a child.
     parents: dict[str, str] = field(default_factory=dict)
+    # Confluence users as `GET /rest/api/user` returns them: found by `userKey`/`username` (Data
+    # Center, `?key=`/`?username=`) or `accountId` (Cloud, `?accountId=`).
+    users: list[dict[str, Any]] = field(default_factory=list)
 
 
 def board_json(
@@ -508,6 +511,7 @@ class FakeAtlassian:
         self._pages: dict[str, dict[str, Any]] = {str(p["id"]): dict(p) for p in seed.pages}
         self._boards: dict[int, dict[str, Any]] = {int(b["id"]): dict(b) for b in seed.boards}
         self._contents: dict[str, dict[str, Any]] = {str(c["id"]): json.loads(json.dumps(c)) for c in seed.contents}
+        self._users: list[dict[str, Any]] = json.loads(json.dumps(seed.users))
         self._read_restrictions = {str(k): {"user": list(v.get("user", ())), "group": list(v.get("group", ()))}
                                    for k, v in seed.read_restrictions.items()}
         self._parents = {str(k): str(v) for k, v in seed.parents.items()}
@@ -657,6 +661,8 @@ class FakeAtlassian:
              self._restriction_get_cloud),
             ("GET", r"/rest/api/content/(?P<content_id>[^/]+)/restriction/byOperation/(?P<operation>read|update)",
              self._restriction_get_dc),
+            ("GET", r"/wiki/rest/api/user", self._user_get_cloud),
+            ("GET", r"/rest/api/user", self._user_get_dc),
             ("GET", r"/wiki/api/v2/spaces", self._spaces_get),
             ("GET", r"/wiki/api/v2/pages", self._pages_get),
             ("POST", r"/wiki/api/v2/pages", self._page_create),
@@ -875,6 +881,26 @@ class FakeAtlassian:
                     "or you do not have permission to view it.",
                 )
             return dict(board)
+
+    # -- Confluence users (who did what, for Confluence webhooks)
+
+    def _user_get_cloud(self, query: dict[str, list[str]], body: Any) -> Any:
+        return self._user_get(query, {"accountId": "accountId"})
+
+    def _user_get_dc(self, query: dict[str, list[str]], body: Any) -> Any:
+        return self._user_get(query, {"key": "userKey", "username": "username"})
+
+    def _user_get(self, query: dict[str, list[str]], fields: Mapping[str, str]) -> Any:
+        asked = [(field_name, query[param][0]) for param, field_name in fields.items() if query.get(param)]
+        if not asked:
+            raise _HttpError(400, {"statusCode": 400, "message": "A user key, username or account id is required"})
+        field_name, value = asked[0]
+        with self._lock:
+            for user in self._users:
+                if user.get(field_name) == value:
+                    return json.loads(json.dumps(user))
+        # The v1 API's error shape, as for content.
+        raise _HttpError(404, {"statusCode": 404, "message": f"No user found with {field_name}: {value}"})
 
     # -- Confluence v1 content (what webhook enrichment reads)
 

@@ -373,3 +373,46 @@ def test_restriction_calls_are_declared_in_the_confluence_v1_spec():
     params = {p["name"]: p for p in by_operation["parameters"]}
     assert "read" in params["operationKey"]["schema"]["enum"]
     assert set(OPERATION_EXPAND.split(",")) <= set(params["expand"]["schema"]["items"]["enum"])
+
+
+CLOUD_USER = {"type": "known", "accountId": "557058:d092c978-5ab7-4c8a-8d87-32ffac22c584",
+              "accountType": "atlassian", "email": "", "publicName": "Ada", "displayName": "Ada Example"}
+
+
+def test_data_center_user_is_found_by_key_and_an_unknown_one_is_none():
+    user = shared_fixture(f"{ZC}/user_api_response.json")  # userKey "abc"
+    with FakeAtlassian(AtlassianSeed(users=[user])) as fake:
+        confluence = _adapter(fake, url=fake.url, user=None, cloud=False)
+        assert confluence.user("abc") == user
+        assert confluence.user("nobody") is None
+        calls = [(c.path, c.query, c.status) for c in fake.calls]
+    assert calls == [("/rest/api/user", {"key": ["abc"]}, 200), ("/rest/api/user", {"key": ["nobody"]}, 404)]
+
+
+def test_cloud_user_is_found_by_account_id_and_outages_are_raised():
+    with FakeAtlassian(AtlassianSeed(users=[CLOUD_USER])) as server:
+        confluence = _adapter(server, url=server.confluence_url)
+        assert confluence.user(CLOUD_USER["accountId"])["displayName"] == "Ada Example"
+        [call] = server.calls
+        assert (call.path, call.query) == ("/wiki/rest/api/user", {"accountId": [CLOUD_USER["accountId"]]})
+        server.script(Failure(503, match="/wiki/rest/api/user"), Failure(503, match="/wiki/rest/api/user"),
+                      Failure(503, match="/wiki/rest/api/user"))
+        with pytest.raises(UpstreamError) as err:
+            confluence.user(CLOUD_USER["accountId"])
+    assert (err.value.status, err.value.retryable) == (503, True)
+
+
+def test_user_lookup_is_declared_in_the_confluence_v1_spec():
+    spec = shared_fixture("specs/confluence-cloud-v1.openapi.json")
+    get = spec["paths"]["/wiki/rest/api/user"]["get"]
+    names = {spec["components"]["parameters"][p["$ref"].rsplit("/", 1)[-1]]["name"] if "$ref" in p else p["name"]
+             for p in get["parameters"]}
+    assert "accountId" in names
+
+
+def test_confluence_events_name_their_actor_from_the_user_lookup():
+    (event,) = normalize(shared_fixture(f"{ZC}/page_created.json")).events
+    named = confluence_events.name_actor(event, shared_fixture(f"{ZC}/user_api_response.json"))
+    assert (named.actor.display_name, named.actor.key, named.actor.email) == ("John Smith", "abc", "johnsmith@example.com")
+    # A user object without a name changes nothing (the message falls back to "someone").
+    assert confluence_events.name_actor(event, {"type": "anonymous"}) == event

@@ -624,16 +624,38 @@ def _dc_confluence(**kwargs):
 
 async def test_confluence_dc_page_created_reaches_the_account_owning_the_space(store):
     slack = InMemorySlack()
-    confluence = _dc_confluence(read_restrictions={"123456": False})
+    # zulip's tests answer the user lookup of these payloads (userKey abc123) with this response.
+    confluence = _dc_confluence(read_restrictions={"123456": False},
+                                users={"abc123": shared_fixture(f"{ZC}/user_api_response.json")})
     item = _add_as(store, "confluence", f"{ZC}/page_created.json", "d-1")
     report = await worker(store, slack, FakeJira(), confluence).run_once()
-    # The content names its space; then, since the client channel wants page_created, its restrictions.
-    assert confluence.calls == [("content", "123456"), ("read_restricted", "123456")]
-    assert report.confluence_calls == 2
+    # The content names its space, the user their name; then, since the client channel wants
+    # page_created, the content's restrictions.
+    assert confluence.calls == [("content", "123456"), ("user", "abc123"), ("read_restricted", "123456")]
+    assert report.confluence_calls == 3
     assert report.statuses == {"done": 1} and store.inbox.get(item).status == "done"
     # Space ENG belongs to beta: both its channels (client defaults include page_created), no one else.
     assert sorted(m["channel"] for m in slack.messages) == [BETA_CLIENT, "C0BETA002"]
     assert all("Architecture Overview" in m["text"] for m in slack.messages)
+    assert all(m["text"].startswith("John Smith created the page") for m in slack.messages)
+
+
+async def test_a_failed_user_lookup_costs_only_the_name(store):
+    slack = InMemorySlack()
+    confluence = _dc_confluence(read_restrictions={"123456": False})
+
+    def user(user_id):
+        confluence.calls.append(("user", user_id))
+        raise UpstreamError("confluence", "HTTP 503", retryable=True, status=503)
+
+    confluence.user = user
+    item = _add_as(store, "confluence", f"{ZC}/page_created.json", "d-1")
+    report = await worker(store, slack, FakeJira(), confluence).run_once()
+    assert ("user", "abc123") in confluence.calls
+    # Posted now, not retried for a name: the actor is named as well as the payload allows.
+    assert report.statuses == {"done": 1} and store.inbox.get(item).status == "done"
+    assert len(slack.messages) == 2
+    assert not any("abc123" in m["text"] for m in slack.messages)
     assert all("https://wiki.example.com/spaces/ENG/pages/123456/Architecture+Overview" in m["text"]
                for m in slack.messages)
 
@@ -657,10 +679,12 @@ async def test_confluence_dc_lookups_are_one_per_content_id_and_fail_only_their_
     ids["gone"] = _add_as(store, "confluence", gone, "d-gone")
     report = await worker(store, slack, FakeJira(), confluence).run_once()
     # Two deliveries name page 123456: one call for it, and one restriction lookup (the client
-    # wants page events, not comments; the blog post never got its space).
+    # wants page events, not comments; the blog post never got its space). Three deliveries
+    # of one user: one user lookup (the blog post's author waits with their delivery).
     assert sorted(confluence.calls) == [
-        *[("content", c) for c in ("123456", "234567", "789012", "999999")], ("read_restricted", "123456")]
-    assert report.confluence_calls == 5
+        *[("content", c) for c in ("123456", "234567", "789012", "999999")], ("read_restricted", "123456"),
+        ("user", "abc123")]
+    assert report.confluence_calls == 6
     assert {k: store.inbox.get(i).status for k, i in ids.items()} == {
         "page_created": "done", "page_updated": "done", "comment_created": "done",
         "blog_created": "pending", "gone": "unsupported"}
@@ -675,9 +699,11 @@ async def test_sprint_and_dc_page_through_the_real_clients_and_the_fake_server(s
     from integrations.fake_atlassian import AtlassianSeed, FakeAtlassian, board_json
     from integrations.jira import AtlassianJira
 
+    user = dict(shared_fixture(f"{ZC}/user_api_response.json"), userKey="abc123")  # derived: the payload's key
     seed = AtlassianSeed(
         boards=[board_json(81, "TSD board", {"id": "10000", "key": "TES", "name": "Test"})],
         contents=[shared_fixture(f"{ZC}/page_api_response.json")],
+        users=[user],
     )
     slack = InMemorySlack()
     _add_as(store, "jira", f"{PIN}/sprint_started.json", "d-1")
@@ -691,26 +717,49 @@ async def test_sprint_and_dc_page_through_the_real_clients_and_the_fake_server(s
             jira.close()
             confluence.close()
         calls = sorted((c.method, c.path, c.status) for c in fake.calls)
-    # The page's content, then its restrictions (no ancestors in the stored response: one call).
+    # The page's content, its author, then its restrictions (no ancestors in the stored response: one call).
     assert calls == [("GET", "/rest/agile/1.0/board/81", 200), ("GET", "/rest/api/content/123456", 200),
-                     ("GET", "/rest/api/content/123456", 200)]
-    assert report.statuses == {"done": 2} and (report.jira_calls, report.confluence_calls) == (1, 2)
+                     ("GET", "/rest/api/content/123456", 200), ("GET", "/rest/api/user", 200)]
+    assert report.statuses == {"done": 2} and (report.jira_calls, report.confluence_calls) == (1, 3)
     assert sorted(m["channel"] for m in slack.messages) == [ALPHA_INTERNAL, BETA_CLIENT, "C0BETA002"]
+    assert all(m["text"].startswith("John Smith created the page")
+               for m in slack.messages if m["channel"] in (BETA_CLIENT, "C0BETA002"))
 
 
-async def test_confluence_cloud_page_reaches_the_client_without_a_name_lookup(store):
+# The account id of the actor in taxonomies' Confluence Cloud payloads.
+CLOUD_ACTOR = "557058:d092c978-5ab7-4c8a-8d87-32ffac22c584"
+
+
+async def test_confluence_cloud_page_names_its_actor_by_account_id(store):
     from integrations.confluence import InMemoryConfluence
 
     slack = InMemorySlack()
     body = shared_fixture("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json")  # space FI
     store.inbox.add("confluence", "c-1", json.dumps(body), "page_created", NOW)
-    confluence = InMemoryConfluence(read_restrictions={"294914": False})
+    # As `GET /wiki/rest/api/user?accountId=` answers (Cloud hides the email unless allowed).
+    user = {"type": "known", "accountId": CLOUD_ACTOR, "accountType": "atlassian", "email": "",
+            "publicName": "Ada", "displayName": "Ada Example"}
+    confluence = InMemoryConfluence(read_restrictions={"294914": False}, users={CLOUD_ACTOR: user})
     report = await worker(store, slack, confluence=confluence).run_once()
-    assert report.statuses == {"done": 1} and confluence.calls == [("read_restricted", "294914")]
-    # The body names the actor by account id only; nobody looks it up, so the name is "someone"
-    # (the renderer's word, lower case even at the start).
+    assert report.statuses == {"done": 1}
+    assert confluence.calls == [("user", CLOUD_ACTOR), ("read_restricted", "294914")]
+    assert sorted((m["channel"], m["text"].split(" <")[0]) for m in slack.messages) == [
+        (ALPHA_CLIENT, "Ada Example created the page"), (ALPHA_INTERNAL, "Ada Example created the page")]
+
+
+async def test_an_unknown_confluence_user_is_someone(store):
+    from integrations.confluence import InMemoryConfluence
+
+    slack = InMemorySlack()
+    body = shared_fixture("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json")
+    store.inbox.add("confluence", "c-1", json.dumps(body), "page_created", NOW)
+    confluence = InMemoryConfluence(read_restrictions={"294914": False})  # the user lookup finds nobody
+    report = await worker(store, slack, confluence=confluence).run_once()
+    assert report.statuses == {"done": 1}
+    # Never the raw account id: "someone" (the renderer's word, capitalised at the start).
     assert sorted((m["channel"], m["text"].split(" <")[0]) for m in slack.messages) == [
         (ALPHA_CLIENT, "Someone created the page"), (ALPHA_INTERNAL, "Someone created the page")]
+    assert not any(CLOUD_ACTOR in m["text"] for m in slack.messages)
 
 
 TAX = "taxonomies-for-confluence/src/test/resources/requests"
@@ -734,7 +783,7 @@ async def test_restricted_confluence_page_reaches_internal_but_not_the_client(st
     confluence = InMemoryConfluence(read_restrictions={"294914": True})
     report = await worker(store, slack, confluence=confluence).run_once()
     assert report.statuses == {"done": 1} and store.inbox.get(item).status == "done"
-    assert confluence.calls == [("read_restricted", "294914")] and report.confluence_calls == 1
+    assert confluence.calls == [("user", CLOUD_ACTOR), ("read_restricted", "294914")] and report.confluence_calls == 2
     assert [m["channel"] for m in slack.messages] == [ALPHA_INTERNAL]
 
 
@@ -768,7 +817,7 @@ async def test_failed_restriction_lookup_retries_only_its_delivery(store):
     confluence = InMemoryConfluence(read_restrictions={"294914": False, "294915": False})
     confluence.restriction_errors["294914"] = UpstreamError("confluence", "HTTP 503", retryable=True, status=503)
     report = await worker(store, slack, confluence=confluence).run_once()
-    assert sorted(confluence.calls) == [("read_restricted", "294914"), ("read_restricted", "294915")]
+    assert sorted(confluence.calls) == [("read_restricted", "294914"), ("read_restricted", "294915"), ("user", CLOUD_ACTOR)]
     assert report.statuses == {"done": 1, "retry": 1}
     got = store.inbox.get(failing)
     assert (got.status, got.attempts, got.last_error) == ("pending", 1, "confluence: HTTP 503")
@@ -781,7 +830,8 @@ async def test_failed_restriction_lookup_retries_only_its_delivery(store):
     late = InboxWorker(store, ACCOUNTS, slack, None, clock=lambda: NOW + dt.timedelta(hours=1),
                        settings=WorkerSettings(), confluence=confluence)
     report = await late.run_once()
-    assert report.statuses == {"done": 1} and confluence.calls == [("read_restricted", "294914")]
+    assert report.statuses == {"done": 1}
+    assert confluence.calls == [("user", CLOUD_ACTOR), ("read_restricted", "294914")]
     assert store.inbox.get(failing).status == "done"
     assert sorted(m["channel"] for m in slack.messages) == [ALPHA_CLIENT, ALPHA_CLIENT, ALPHA_INTERNAL, ALPHA_INTERNAL]
 
@@ -796,7 +846,9 @@ async def test_no_restriction_lookup_when_no_client_channel_wants_the_event(stor
     dc_comment = _add_as(store, "confluence", f"{ZC}/comment_created.json", "d-1")  # ENG: beta, client defaults skip comments
     confluence = _dc_confluence()
     report = await worker(store, slack, confluence=confluence).run_once()
-    assert confluence.calls == [("content", "789012")] and report.confluence_calls == 1
+    # The content and the two actors; no restrictions.
+    assert confluence.calls == [("content", "789012"), ("user", "abc123"), ("user", CLOUD_ACTOR)]
+    assert report.confluence_calls == 3
     assert report.statuses == {"done": 2} and store.inbox.get(dc_comment).status == "done"
     assert sorted(m["channel"] for m in slack.messages) == [ALPHA_INTERNAL, "C0BETA002"]
 
@@ -829,12 +881,14 @@ async def test_cloud_pages_restricted_by_a_parent_through_the_real_client_and_th
         calls = [(c.path, c.status) for c in fake.calls]
     # 294914: its content (no restriction of its own), then its parent's read restriction (found);
     # 294920: its content only (no ancestors).
+    # (First the actor, one lookup for both: unknown to the fake, so "someone".)
     assert calls == [
+        ("/wiki/rest/api/user", 404),
         ("/wiki/rest/api/content/294914", 200),
         ("/wiki/rest/api/content/294913/restriction/byOperation/read", 200),
         ("/wiki/rest/api/content/294920", 200),
     ]
-    assert report.statuses == {"done": 2} and report.confluence_calls == 2
+    assert report.statuses == {"done": 2} and report.confluence_calls == 3
     assert {i: store.inbox.get(i).status for i in (under_restricted, open_page)} == dict.fromkeys(
         (under_restricted, open_page), "done")
     assert sorted(m["channel"] for m in slack.messages) == [ALPHA_CLIENT, ALPHA_INTERNAL, ALPHA_INTERNAL]

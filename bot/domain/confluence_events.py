@@ -3,9 +3,10 @@
 The two flavours differ a lot:
 - Data Center sends `{"event": "page_created", "userKey": …, "page": {"id": …}}`: ids only. The
   worker fetches the content (`ConfluencePort.content`: `GET /rest/api/content/{id}?expand=space,
-  version,container`) and `enrich`es the event from it; the user (`GET /rest/api/user`) is not
-  looked up yet, so the actor is named only when the content's last editor has the same key.
-- Cloud sends `{"userAccountId": …, "page": {"spaceKey", "title", "self", "version"…}}` and no
+  version,container`) and `enrich`es the event from it, and the user (`ConfluencePort.user`:
+  `GET /rest/api/user?key=`) to `name_actor`.
+- Cloud sends `{"userAccountId": …, "page": {"spaceKey", "title", "self", "version"…}}` (the
+  actor's name is looked up by account id, `GET /wiki/rest/api/user?accountId=`) and no
   event name at all: it is only in the webhook registration, so the caller passes it as
   `event_hint` (from the webhook URL). Trashed, restored and removed bodies are byte-identical.
 """
@@ -139,17 +140,31 @@ def _event(payload: Payload, source: Source, name: str, type_: EventType, conten
     )
 
 
+def name_actor(event: ConfluenceEvent, user: Mapping[str, Any]) -> ConfluenceEvent:
+    """The event with its actor as `GET /rest/api/user` describes them (name, email)."""
+    found = person(user)
+    if found is None or found.display_name is None:
+        return event
+    actor = event.actor
+    return dataclasses.replace(
+        event,
+        actor=dataclasses.replace(
+            found,
+            key=found.key or (actor.key if actor else None),
+            account_id=found.account_id or (actor.account_id if actor else None),
+        ),
+    )
+
+
 def enrich(event: ConfluenceEvent, content: Mapping[str, Any], user: Mapping[str, Any] | None = None) -> ConfluenceEvent:
     """Fill a Data Center event from `GET /rest/api/content/{id}` (and `GET /rest/api/user`)."""
     links = _dict(content.get("_links"))
     version = _dict(content.get("version"))
     container = _dict(content.get("container"))
-    actor = event.actor
     if user:
-        found = person(user)
-        if found is not None:
-            actor = dataclasses.replace(found, key=found.key or (actor.key if actor else None))
-    elif actor is not None and actor.display_name is None:
+        event = name_actor(event, user)
+    actor = event.actor
+    if actor is not None and actor.display_name is None:
         by = person(version.get("by"))
         # Only trust the last editor as the actor when the keys match.
         if by is not None and by.key and by.key == actor.key:

@@ -93,6 +93,13 @@ def board_to_look_up(e: Event) -> str | None:
     return None
 
 
+def actor_to_look_up(e: Event) -> str | None:
+    """The user id (Cloud account id, Data Center user key) of a Confluence event's unnamed actor."""
+    if isinstance(e, ConfluenceEvent) and "user" in e.needs_lookup() and e.actor is not None:
+        return e.actor.account_id or e.actor.key
+    return None
+
+
 def content_to_look_up(e: Event) -> str | None:
     """The content id of a Confluence event still missing its space or title, if it names one."""
     if isinstance(e, ConfluenceEvent) and "content" in e.needs_lookup():

@@ -27,9 +27,8 @@ from bot.domain.subscriptions import Subscription, wanted
 
 # Changelog fields that are logged time or estimates: money in disguise (hours x rate).
 TIME_TRACKING_FIELDS = frozenset({"timespent", "timeestimate", "timeoriginalestimate", "worklogid"})
-# Lookups that only give a name to show: they never change what a client may see, so the
-# client is not kept waiting for them (Confluence Cloud names the actor by account id only;
-# the message then names the mapped Slack user or "Someone").
+# Lookups that only give a name to show: they never change what a client may see, so nobody
+# is kept waiting for them (a Confluence actor whose user lookup failed is "Someone").
 NAME_ONLY_LOOKUPS = frozenset({"user"})
 
 

@@ -8,8 +8,9 @@ from typing import Any
 
 from bot.domain.accounts import AccountsConfig, Audience
 from bot.domain.audience import issue_visible
-from bot.domain.confluence_events import enrich
+from bot.domain.confluence_events import enrich, name_actor
 from bot.domain.event_lookups import (
+    actor_to_look_up,
     attach_found,
     board_to_look_up,
     content_for_client,
@@ -62,6 +63,7 @@ class EventLookups:
             await self._boards(handled, report, unroutable)
         if self.confluence is not None:
             await self._contents(handled, report, unroutable)
+            await self._actors(handled, report)
             # After `_contents`: a Data Center event has a space (an account) only once enriched.
             await self._restrictions(handled, report, subscriptions or {})
         return unroutable
@@ -263,6 +265,23 @@ class EventLookups:
                 new_events.append(e)
             h.events = new_events
 
+    async def _actors(self, handled: list[Handled], report: BatchReport) -> None:
+        """Who did it, for Confluence events that name their actor by id only: one call per
+        distinct user. Only a name: when the lookup fails the message says "Someone" rather than
+        keeping anyone waiting (the failure is logged)."""
+        pending = [h for h in handled if h.error is None]
+        user_ids = {u for h in pending for e in h.events if (u := actor_to_look_up(e))}
+        if not user_ids:
+            return
+        users, _failed = await _fetch_each(user_ids, self.confluence.user, "confluence user")
+        report.confluence_calls += len(user_ids)
+        for h in pending:
+            h.events = [
+                name_actor(e, users[u]) if isinstance(e, ConfluenceEvent) and (u := actor_to_look_up(e)) in users
+                and users[u] is not None else e
+                for e in h.events
+            ]
+
     async def _restrictions(
         self, handled: list[Handled], report: BatchReport, subscriptions: dict[str, list[Subscription]]
     ) -> None:
@@ -295,7 +314,7 @@ async def _fetch_each(
     """One lookup per distinct id (in id order); a failure is kept for its id's deliveries only."""
     found: dict[str, Any] = {}
     failed: dict[str, Exception] = {}
-    for item_id in sorted(ids, key=int):
+    for item_id in sorted(ids, key=lambda i: (len(i), i)):  # numeric ids in numeric order
         try:
             found[item_id] = await asyncio.to_thread(fetch, item_id)
         except Exception as exc:

@@ -96,13 +96,17 @@ def test_slack_unreachable_at_start_up_is_logged_and_retried_not_a_crash(tmp_pat
             assert httpx.get(f"{url}/healthz").status_code == 200
 
 
-def test_pulse_serve_command_starts_migrates_and_stops_cleanly(tmp_path):
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_pulse_serve_command_starts_migrates_takes_a_webhook_and_stops_cleanly(tmp_path, request, database):
     import os
     import signal
     import subprocess
     import sys
     from pathlib import Path
 
+    database_url = (
+        f"sqlite:///{tmp_path / 'pulse.db'}" if database == "sqlite" else request.getfixturevalue("postgres_database_url")
+    )
     port = free_port()
     with FakeSlack() as slack, FakeAtlassian(build_sandbox(NOW).seed) as jira:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "JIRA_", "PULSE_", "DATABASE_URL"))}
@@ -111,7 +115,7 @@ def test_pulse_serve_command_starts_migrates_and_stops_cleanly(tmp_path):
             JIRA_URL=jira.url, JIRA_USER="bot@agency.example", JIRA_API_TOKEN="t", JIRA_CLOUD="true",
             JIRA_WEBHOOK_SECRET=HOOK_SECRET, PORT=str(port), PULSE_HOST="127.0.0.1",
             PULSE_ACCOUNTS_FILE=str(Path(__file__).parents[1] / "config" / "accounts.example.yaml"),
-            DATABASE_URL=f"sqlite:///{tmp_path / 'pulse.db'}", PULSE_SCHEDULER="false",
+            DATABASE_URL=database_url, PULSE_SCHEDULER="false",
         )
         proc = subprocess.Popen([sys.executable, "-m", "bot", "--log-json", "serve"], env=env, cwd=tmp_path,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -124,18 +128,30 @@ def test_pulse_serve_command_starts_migrates_and_stops_cleanly(tmp_path):
 
             assert _wait(healthy, timeout=30), proc.stderr.read() if proc.poll() is not None else "not healthy"
             assert _wait(lambda: slack.calls_to("auth.test"))
+            body = shared_fixture_bytes("pinpoint-jira/internal/testdata/jira:issue_created.json")
+            delivery = f"serve-{database}-{time.time_ns()}"
+            hook = httpx.post(f"http://127.0.0.1:{port}/webhooks/jira", content=body, headers={
+                "X-Hub-Signature": hub_signature(HOOK_SECRET, body), "X-Atlassian-Webhook-Identifier": delivery})
+            assert (hook.status_code, hook.json()["status"]) == (202, "accepted")
         finally:
             proc.send_signal(signal.SIGTERM)
             _, stderr = proc.communicate(timeout=20)
         # uvicorn re-raises the SIGTERM it handled after a graceful shutdown.
         assert proc.returncode in (0, -signal.SIGTERM), stderr
-        events = [json.loads(line)["event"] for line in stderr.splitlines() if line.startswith("{")]
+        lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+        events = [line["event"] for line in lines]
         assert "pulse started" in events
         assert "Application shutdown complete." in events
+        (accepted,) = [line for line in lines if line["event"] == "webhooks accepted"]
+        assert accepted["deliveries"] == [f"jira/{delivery}"]
+        # The intake's connection closed with the app: nothing went wrong on the way out.
+        assert [line for line in lines if line["level"] in ("error", "critical")] == [], stderr
+        assert "Traceback" not in stderr and "Warning" not in stderr, stderr
         # No secret ever reaches the log.
         for secret in (slack.token, SIGNING_SECRET, HOOK_SECRET):
             assert secret not in stderr
-        assert (tmp_path / "pulse.db").exists()
+        if database == "sqlite":
+            assert (tmp_path / "pulse.db").exists()
 
 
 def test_socket_mode_answers_a_slash_command_without_a_public_url(tmp_path):

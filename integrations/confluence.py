@@ -210,30 +210,25 @@ class AtlassianConfluence:
         """One call: the v1 content object, current or trashed; None on 404 (gone or not visible)."""
         content_id = _content_id(content_id)
         path = f"{'wiki/' if self.cloud else ''}rest/api/content/{content_id}"
-        with self._lock:
-            try:
-                found = self._get(path, {"expand": CONTENT_EXPAND, "status": list(CONTENT_STATUSES)})
-            except UpstreamError as err:
-                # Confluence answers 404 alike for missing content and content we may not view.
-                if err.status == 404:
-                    return None
-                raise
-        if not isinstance(found, dict):
-            raise UpstreamError(SERVICE, f"content {content_id}: expected a JSON object", retryable=False)
-        return found
+        # Confluence answers 404 alike for missing content and content we may not view.
+        params = {"expand": CONTENT_EXPAND, "status": list(CONTENT_STATUSES)}
+        return self._object_or_none(path, params, f"content {content_id}")
 
     def user(self, user_id: str) -> dict[str, Any] | None:
         """One call: `GET rest/api/user?key=` (Data Center) or `?accountId=` (Cloud); None on 404."""
         path, param = ("wiki/rest/api/user", "accountId") if self.cloud else ("rest/api/user", "key")
+        return self._object_or_none(path, {param: str(user_id)}, f"user {user_id}")
+
+    def _object_or_none(self, path: str, params: Mapping[str, Any], what: str) -> dict[str, Any] | None:
         with self._lock:
             try:
-                found = self._get(path, {param: str(user_id)})
+                found = self._get(path, params)
             except UpstreamError as err:
                 if err.status == 404:
                     return None
                 raise
         if not isinstance(found, dict):
-            raise UpstreamError(SERVICE, f"user {user_id}: expected a JSON object", retryable=False)
+            raise UpstreamError(SERVICE, f"{what}: expected a JSON object", retryable=False)
         return found
 
     def read_restricted(self, content_id: str) -> bool:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import os
 import uuid
 
 import pytest
 import sqlalchemy as sa
+import structlog
+
+from bot.logs import configure_logging
 
 from integrations.store import db
 from integrations.store.store import Store
@@ -72,3 +78,15 @@ def sqlite_store(tmp_path):
     s = Store.open(f"sqlite:///{tmp_path / 'pulse.db'}", migrate=True)
     yield s
     s.close()
+
+
+@pytest.fixture
+def json_logs(monkeypatch):
+    """Logging as in production (JSON on stderr), captured: call it for the lines so far, parsed."""
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    structlog.reset_defaults()
+    configure_logging("DEBUG", json=True)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    structlog.reset_defaults()
+    logging.getLogger().handlers.clear()

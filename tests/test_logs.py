@@ -1,33 +1,13 @@
-import io
-import json
 import logging
 
-import pytest
-import structlog
-
-from bot.logs import configure_logging, get_logger
+from bot.logs import get_logger
 
 
-@pytest.fixture
-def captured(monkeypatch):
-    stream = io.StringIO()
-    monkeypatch.setattr("sys.stderr", stream)
-    structlog.reset_defaults()
-    configure_logging("DEBUG", json=True)
-    yield stream
-    structlog.reset_defaults()
-    logging.getLogger().handlers.clear()
-
-
-def _lines(stream):
-    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
-
-
-def test_structlog_events_are_json_and_secrets_redacted(captured):
+def test_structlog_events_are_json_and_secrets_redacted(json_logs):
     get_logger("pulse.test").info(
         "connected", bot_token="xoxb-1234-5678-abcdef", channel="C0123456", note="used xoxb-99-88-77"
     )
-    (line,) = _lines(captured)
+    (line,) = json_logs()
     assert line["event"] == "connected"
     assert line["channel"] == "C0123456"
     assert line["bot_token"] == "[redacted]"
@@ -35,11 +15,11 @@ def test_structlog_events_are_json_and_secrets_redacted(captured):
     assert line["logger"] == "pulse.test"
 
 
-def test_stdlib_loggers_are_routed_and_scrubbed(captured):
+def test_stdlib_loggers_are_routed_and_scrubbed(json_logs):
     logging.getLogger("slack_bolt.App").warning(
         "request to https://x/webhooks/jira?secret=hunter2&a=1 with Authorization: Bearer abc.def"
     )
-    (line,) = _lines(captured)
+    (line,) = json_logs()
     assert line["logger"] == "slack_bolt.App"
     assert line["level"] == "warning"
     assert "hunter2" not in line["event"]
@@ -47,21 +27,21 @@ def test_stdlib_loggers_are_routed_and_scrubbed(captured):
     assert "a=1" in line["event"]
 
 
-def test_nested_secret_keys_and_tracebacks(captured):
+def test_nested_secret_keys_and_tracebacks(json_logs):
     log = get_logger("pulse.test")
     try:
         raise RuntimeError("signature sha256=" + "ab" * 32 + " mismatch")
     except RuntimeError:
         log.exception("failed", headers={"X-Hub-Signature": "sha256=00", "Content-Type": "json"})
-    (line,) = _lines(captured)
+    (line,) = json_logs()
     assert line["headers"] == {"X-Hub-Signature": "[redacted]", "Content-Type": "json"}
     assert "ab" * 32 not in line["exception"]
     assert "RuntimeError" in line["exception"]
 
 
-def test_loggers_created_at_import_time_follow_the_later_configuration(captured):
+def test_loggers_created_at_import_time_follow_the_later_configuration(json_logs):
     import bot.web  # its module-level logger exists before configure_logging ran
 
     bot.web.log.info("webhook accepted", source="jira")
-    (line,) = _lines(captured)
+    (line,) = json_logs()
     assert (line["event"], line["logger"], line["source"]) == ("webhook accepted", "pulse.web", "jira")

@@ -2,17 +2,14 @@
 
 import asyncio
 import datetime as dt
-import io
 import json
-import logging
 
 import httpx
 import pytest
-import structlog
 
 from bot.domain.signatures import hub_signature
 import bot.web
-from bot.logs import configure_logging, get_logger
+from bot.logs import get_logger
 from bot.web import build_web_app
 from tests.fixtures import shared_fixture_bytes
 
@@ -37,16 +34,10 @@ async def client(store):
 
 
 @pytest.fixture
-def log_lines(monkeypatch):
-    stream = io.StringIO()
-    monkeypatch.setattr("sys.stderr", stream)
-    structlog.reset_defaults()
-    configure_logging("INFO", json=True)
+def log_lines(json_logs, monkeypatch):
     # The module's logger may be cached from an earlier test: a fresh one follows this configuration.
     monkeypatch.setattr(bot.web, "log", get_logger("pulse.web"))
-    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
-    structlog.reset_defaults()
-    logging.getLogger().handlers.clear()
+    return json_logs
 
 
 def _signed(body: bytes, delivery: str | None = "d-1") -> dict:

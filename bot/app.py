@@ -158,9 +158,9 @@ class Runtime:
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
-        appender = getattr(app.state, "inbox_appender", None)
-        if appender is not None:
-            await appender.aclose()  # on the loop: its PostgreSQL connection belongs to it
+        close_intake = getattr(app.state, "close_intake", None)
+        if close_intake is not None:
+            await close_intake()
         # Closing joins worker threads: off the event loop.
         closers = [c for c in (self.digests, self.jira, self.confluence) if c is not None]
         for closer in closers:

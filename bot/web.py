@@ -92,6 +92,8 @@ def _parse(body: bytes) -> tuple[str, _Head]:
         raise WebhookRejected(400, "body is not a JSON object") from None
     except msgspec.DecodeError:
         raise WebhookRejected(400, "body is not JSON") from None
+    except RecursionError:
+        raise WebhookRejected(400, "body is nested too deeply") from None
 
 
 def _event_hint(request: Request) -> str | None:
@@ -219,6 +221,12 @@ def build_web_app(
     if slack_endpoint is not None:
         routes.append(Route("/slack/events", slack_endpoint, methods=["POST"]))
     app = Starlette(routes=routes, lifespan=lifespan)
-    # The runtime closes it at shutdown (after the server stopped taking requests).
-    app.state.inbox_appender = appender
+
+    async def close_intake() -> None:
+        await inbox.aclose()  # the batch being written finishes first
+        await appender.aclose()
+
+    # The runtime calls it at shutdown (after the server stopped taking requests), on this loop:
+    # the intake's PostgreSQL connection belongs to it.
+    app.state.close_intake = close_intake
     return app

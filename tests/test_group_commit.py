@@ -72,3 +72,56 @@ async def test_a_caller_that_goes_away_cancels_nobody_elses_write():
     # The delivery of the client that went away is stored all the same (its retry is a duplicate).
     assert batches == [["gone", "stays"]]
     assert await commit.submit("next", "next") is True
+
+
+async def test_a_failing_row_whose_caller_went_away_fails_nobody_else():
+    async def write(rows):
+        await asyncio.sleep(0.01)
+        if "bad" in rows:
+            raise ValueError("refused")
+        return set(rows)
+
+    commit = GroupCommit(write)
+    bad = asyncio.create_task(commit.submit("bad", "bad"))
+    others = [asyncio.create_task(commit.submit(r, r)) for r in ["b", "c"]]
+    await asyncio.sleep(0.001)
+    bad.cancel()  # its client went away while the batch was being written
+    assert await asyncio.gather(*others) == [True, True]
+    assert await commit.submit("d", "d") is True  # the writer is still alive
+
+
+async def test_a_failing_after_write_callback_costs_nobody_their_answer():
+    def on_written(rows, written):
+        raise BrokenPipeError("stderr is gone")
+
+    async def write(rows):
+        await asyncio.sleep(0.01)
+        return set(rows)
+
+    commit = GroupCommit(write, on_written=on_written)
+    first = asyncio.create_task(commit.submit("a", "a"))
+    await asyncio.sleep(0.001)
+    queued = asyncio.create_task(commit.submit("b", "b"))  # waits behind the first batch
+    assert await asyncio.gather(first, queued) == [True, True]
+    assert await commit.submit("c", "c") is True
+
+
+async def test_closing_waits_for_the_batch_being_written_and_takes_no_more():
+    release, written = asyncio.Event(), []
+
+    async def write(rows):
+        await release.wait()
+        written.extend(rows)
+        return set(rows)
+
+    commit = GroupCommit(write)
+    first = asyncio.create_task(commit.submit("a", "a"))
+    await asyncio.sleep(0.01)
+    closing = asyncio.create_task(commit.aclose())
+    await asyncio.sleep(0.01)
+    assert not closing.done()  # the write in progress finishes first
+    with pytest.raises(RuntimeError, match="shutting down"):
+        await commit.submit("late", "late")
+    release.set()
+    await closing
+    assert await first is True and written == ["a"]

@@ -142,8 +142,7 @@ def test_postgres_reconnects_after_losing_its_connection_and_across_event_loops(
                 )
             )
             conn.commit()
-        with pytest.raises(Exception):
-            await appender.append([_row("lost")])
+        # The kept connection is dead: the batch goes through on a new one.
         assert await appender.append([_row("two")]) == {("jira", "two")}
 
     async def later():  # another event loop (a test client, a restarted server): a new connection
@@ -153,3 +152,38 @@ def test_postgres_reconnects_after_losing_its_connection_and_across_event_loops(
     asyncio.run(first())
     asyncio.run(later())
     assert sorted(i.delivery_id for i in store.inbox.list()) == ["one", "three", "two"]
+
+
+async def test_postgres_unreachable_is_an_error_not_a_loop():
+    from integrations.store import db
+    from tests.serve import free_port
+
+    engine = db.create_engine(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere")
+    appender = open_appender(engine)
+    try:
+        with pytest.raises(Exception, match="(?i)connect"):
+            await asyncio.wait_for(appender.append([_row("x")]), 30)
+    finally:
+        await appender.aclose()
+        engine.dispose()
+
+
+async def test_a_closed_appender_does_not_open_again(store):
+    appender = open_appender(store.engine)
+    assert await appender.append([_row("before")]) == {("jira", "before")}
+    await appender.aclose()
+    with pytest.raises(RuntimeError, match="shutting down"):
+        await appender.append([_row("after")])
+    assert [i.delivery_id for i in store.inbox.list()] == ["before"]
+
+
+def test_extended_sqlite_busy_codes_count_as_busy():
+    from integrations.store.intake import _busy
+
+    def error(code):
+        exc = sqlite3.OperationalError("database is locked")
+        exc.sqlite_errorcode = code
+        return exc
+
+    assert _busy(error(sqlite3.SQLITE_BUSY)) and _busy(error(261)) and _busy(error(517))  # RECOVERY, SNAPSHOT
+    assert not _busy(error(sqlite3.SQLITE_CANTOPEN)) and not _busy(sqlite3.OperationalError("no code"))

@@ -30,7 +30,7 @@ async def client(store):
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pulse") as c:
         yield c
-    await app.state.inbox_appender.aclose()
+    await app.state.close_intake()
 
 
 @pytest.fixture
@@ -114,6 +114,7 @@ async def test_not_json_and_too_large(client, store):
         (b'{"webhookEvent": "jira:issue_created", "issue": {"key": tru}}', "body is not JSON"),
         (b'{"webhookEvent": "jira:issue_created", "issue": {"key": "\xff"}}', "body is not UTF-8 text"),
         (b'{"webhookEvent": "jira:issue_created", "issue": {"key": "A-1"}', "body is not JSON"),
+        (b'{"webhookEvent": "jira:issue_created", "issue": ' + b"[" * 5000 + b"]" * 5000 + b"}", "body is nested too deeply"),
     ]:
         response = await client.post("/webhooks/jira", content=bad, headers=_signed(bad))
         assert (response.status_code, response.json()) == (400, {"error": reason}), bad

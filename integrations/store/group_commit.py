@@ -1,7 +1,7 @@
 """Group commit: many concurrent callers, one database transaction per batch.
 
-While one batch is being written, new callers queue up; the next write takes all of them. Idle, a caller waits for one transaction as before; under load, the cost of a
-transaction is shared by everyone who arrived meanwhile. Each caller still gets its own answer
+While one batch is being written, new callers queue up; the next write takes all of them. Idle,
+a caller waits for one transaction as before; under load, the cost of a transaction is shared by everyone who arrived meanwhile. Each caller still gets its own answer
 only after its row is durably stored — or an error (the webhook then answers 5xx and Jira retries).
 """
 
@@ -34,8 +34,11 @@ class GroupCommit:
         self._on_written = on_written
         self._pending: list[tuple[Any, Hashable, asyncio.Future]] = []
         self._writer: asyncio.Task | None = None
+        self._closed = False
 
     async def submit(self, row: Any, key: Hashable) -> bool:
+        if self._closed:
+            raise RuntimeError("intake is shutting down")
         future = asyncio.get_running_loop().create_future()
         self._pending.append((row, key, future))
         if self._writer is None or self._writer.done():
@@ -43,6 +46,12 @@ class GroupCommit:
         # A caller that goes away (the client disconnected) cancels only its own future: the
         # batch is written by the writer task, for everyone in it, its row included.
         return await future
+
+    async def aclose(self) -> None:
+        """Take no more rows; wait for the batch being written (then the writer may be closed)."""
+        self._closed = True
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
 
     async def _drain(self) -> None:
         batch: list[tuple[Any, Hashable, asyncio.Future]] = []
@@ -65,7 +74,8 @@ class GroupCommit:
             written = set(await self._write(rows))
         except Exception as exc:
             if len(batch) == 1:
-                batch[0][2].set_exception(exc)
+                if not batch[0][2].done():  # its caller may have gone away (cancelled)
+                    batch[0][2].set_exception(exc)
                 return
             # One bad row must not fail its neighbours: write them one by one instead.
             log.warning("batch write failed; retrying row by row", rows=len(batch), error=str(exc))
@@ -76,4 +86,7 @@ class GroupCommit:
             if not future.done():
                 future.set_result(key in written)
         if self._on_written is not None:
-            self._on_written(rows, written)
+            try:
+                self._on_written(rows, written)
+            except Exception:  # e.g. a log write failed: the rows are stored, the writer goes on
+                log.exception("after-write callback failed", rows=len(rows))

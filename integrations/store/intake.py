@@ -84,13 +84,21 @@ class _Statements:
             yield _insert_sql(len(chunk), self._placeholder), params
 
 
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    # Extended codes (SQLITE_BUSY_RECOVERY while another process recovers the WAL…) are busy too.
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
+
+
 class SqliteAppender:
     def __init__(self, engine: sa.Engine):
         self._path = engine.url.database
         self._statements = _Statements(engine.dialect, "?")
         self._conn: sqlite3.Connection | None = None
+        self._closed = False
 
     def _connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise RuntimeError("intake is shutting down")
         if self._conn is None:
             # isolation_level=None: transactions are begun and ended here, explicitly.
             conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
@@ -122,12 +130,14 @@ class SqliteAppender:
         try:
             return self._write(rows, busy_timeout_ms=0)
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            if not _busy(exc):
                 raise
         # Another writer (the worker, a digest claim) holds the lock: wait for it in a thread.
         return await asyncio.to_thread(self._write, rows, busy_timeout_ms=30_000)
 
     async def aclose(self) -> None:
+        """Close the connection (after the last write: GroupCommit.aclose waits for it)."""
+        self._closed = True
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -139,16 +149,21 @@ class PostgresAppender:
         self._statements = _Statements(engine.dialect, "%s")
         self._conn: psycopg.AsyncConnection | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
 
-    async def _connection(self) -> psycopg.AsyncConnection:
+    async def _connection(self) -> tuple[psycopg.AsyncConnection, bool]:
+        """The connection, and whether it was opened just now."""
+        if self._closed:
+            raise RuntimeError("intake is shutting down")
         loop = asyncio.get_running_loop()
         if self._conn is not None and (self._conn.closed or self._loop is not loop):
             self._discard()
-        if self._conn is None:
-            # autocommit: a batch's single statement commits by itself; several share a transaction.
-            self._conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
-            self._loop = loop
-        return self._conn
+        if self._conn is not None:
+            return self._conn, False
+        # autocommit: a batch's single statement commits by itself; several share a transaction.
+        self._conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+        self._loop = loop
+        return self._conn, True
 
     def _discard(self) -> None:
         # A connection of another (finished) event loop or a broken one: drop its socket.
@@ -158,21 +173,32 @@ class PostgresAppender:
 
     async def append(self, rows: list[dict]) -> set[Key]:
         statements = list(self._statements(rows))
-        conn = await self._connection()
+        while True:
+            conn, fresh = await self._connection()
+            try:
+                return await self._insert(conn, statements)
+            except psycopg.OperationalError:
+                self._discard()
+                if fresh:
+                    raise
+                # A kept connection the server has dropped since (restart, failover, idle
+                # timeout): once more on a new one. If the first try did commit after all, the
+                # second finds its rows and they are answered as duplicates: stored once either way.
+
+    @staticmethod
+    async def _insert(conn: psycopg.AsyncConnection, statements: list[tuple[str, list]]) -> set[Key]:
         new: set[Key] = set()
         # One statement is a transaction by itself (autocommit): no BEGIN and COMMIT round trips.
         atomic = conn.transaction() if len(statements) > 1 else contextlib.nullcontext()
-        try:
-            async with atomic, conn.cursor() as cursor:
-                for sql, params in statements:
-                    await cursor.execute(sql, params)
-                    new.update(await cursor.fetchall())
-        except psycopg.OperationalError:
-            self._discard()  # the next batch reconnects
-            raise
+        async with atomic, conn.cursor() as cursor:
+            for sql, params in statements:
+                await cursor.execute(sql, params)
+                new.update(await cursor.fetchall())
         return new
 
     async def aclose(self) -> None:
+        """Close the connection (after the last write: GroupCommit.aclose waits for it)."""
+        self._closed = True
         if self._conn is not None and self._loop is asyncio.get_running_loop():
             await self._conn.close()
             self._conn = None

@@ -291,6 +291,20 @@ def test_render_status_priority_and_resolution_in_german():
     ]
 
 
+@pytest.mark.parametrize(("language", "assigned", "unassigned"), [
+    ("en", "assigned to Иванов Иван Иванович", "unassigned (was Иванов Иван Иванович)"),
+    ("de", "zugewiesen an Иванов Иван Иванович", "Zuweisung entfernt (vorher Иванов Иван Иванович)"),
+])
+def test_render_assignment_and_unassignment(language, assigned, unassigned):
+    event = one(f"{J2M}/issue/updated/issue-assigned.json")  # nobody → Иванов
+    assert (event.from_value, event.to_value) == (None, "Иванов Иван Иванович")
+    key = "<https://jira.test-example.ru/browse/INDEV-242|INDEV-242> Тестовая задача"
+    assert render_event(event, I, ALPHA, language).text == f"{key}: {assigned}"
+    # Derived: the same change the other way round.
+    reverse = dataclasses.replace(event, from_value=event.to_value, to_value=None)
+    assert render_event(reverse, I, ALPHA, language).text == f"{key}: {unassigned}"
+
+
 def test_comment_mentions_become_slack_mentions_or_names_never_ids():
     body = f"Hi [~accountid:{ROBIN}], ask [~accountid:5b912e21fa38ae2c896099ae] or [~ii_ivanov] <now> & [~accountid:nobody-known]"
     payload = edited(f"{PIN}/comment_created.json", lambda p: p["comment"].__setitem__("body", body))

@@ -36,6 +36,8 @@ _T: dict[str, dict[str, str]] = {
         E.ISSUE_RESOLVED: "{issue} is done ({new})",
         E.ISSUE_REOPENED: "{issue} was reopened",
         E.ASSIGNEE_CHANGED: "{issue}: assignee {old} → {new}",
+        "assignee.set": "{issue}: assigned to {new}",
+        "assignee.removed": "{issue}: unassigned (was {old})",
         E.PRIORITY_RAISED: "{issue}: priority raised {old} → {new}",
         E.PRIORITY_LOWERED: "{issue}: priority lowered {old} → {new}",
         E.PRIORITY_CHANGED: "{issue}: priority {old} → {new}",
@@ -98,6 +100,8 @@ _T: dict[str, dict[str, str]] = {
         E.ISSUE_RESOLVED: "{issue} ist erledigt ({new})",
         E.ISSUE_REOPENED: "{issue} wurde wieder geöffnet",
         E.ASSIGNEE_CHANGED: "{issue}: zuständig {old} → {new}",
+        "assignee.set": "{issue}: zugewiesen an {new}",
+        "assignee.removed": "{issue}: Zuweisung entfernt (vorher {old})",
         E.PRIORITY_RAISED: "{issue}: Priorität erhöht {old} → {new}",
         E.PRIORITY_LOWERED: "{issue}: Priorität gesenkt {old} → {new}",
         E.PRIORITY_CHANGED: "{issue}: Priorität {old} → {new}",
@@ -301,6 +305,9 @@ def _jira_headline(event: JiraEvent, audience: Audience, account: Account, langu
         linked = event.linked_issue
         # Key only, never its summary: the linked issue may belong to another account.
         params["linked"] = _issue_link(event, linked.key) if linked and linked.key else "?"
+    if event.type is E.ASSIGNEE_CHANGED and (event.from_value is None) != (event.to_value is None):
+        # "assigned to Ann" / "unassigned (was Ann)" rather than an arrow from or to "none".
+        return _t(language, "assignee.set" if event.from_value is None else "assignee.removed", **params)
     return _t(language, event.type, **params)
 
 

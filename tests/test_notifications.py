@@ -381,6 +381,15 @@ def test_replay_shows_a_confluence_page_withheld_from_the_client_until_its_restr
     assert (internal.allowed, internal.delivered, internal.reason) == (True, True, "")
 
 
+def test_replay_of_a_body_naming_only_ids_says_what_the_worker_would_look_up():
+    body = shared_fixture("zulip/zerver/webhooks/confluence/fixtures/page_created.json")  # Data Center: ids only
+    for audience in (C, I):
+        (decision,) = replay(body, audience, BETA).decisions
+        assert (decision.allowed, decision.delivered) == (False, False)
+        assert decision.reason.startswith("needs lookup first: content"), decision.reason
+        assert "None" not in decision.reason
+
+
 def test_replay_renders_what_the_client_would_get_and_refuses_other_accounts():
     result = replay(shared_fixture(f"{PIN}/jira:issue_updated.due_date.json"), C, ALPHA, language="de")
     assert [m.text for m in result.messages] == [f"{LINK}: fällig am 04.08.2020"]

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.domain.accounts import Account, AccountsConfig, Audience
 from bot.domain.events import Event, NormalizedDelivery, normalize
-from bot.domain.notify_policy import account_for, event_verdict
+from bot.domain.notify_policy import NAME_ONLY_LOOKUPS, account_for, event_verdict
 from bot.domain.subscriptions import Subscription, wanted
 from bot.render.digest import Message
 from bot.render.notifications import render_event
@@ -65,7 +65,13 @@ def replay(
         allowed = verdict.allowed
         # The routing rule itself (not a copy): replay must not disagree with what was delivered.
         if allowed and account_for(event, AccountsConfig(accounts=[account])) is None:
-            allowed, reason = False, f"belongs to {event.routing_key!r}, not to account {account.key!r}"
+            if event.routing_key is None:
+                # Only ids in the body (Confluence Data Center, a sprint's board…): the worker
+                # looks them up; replay is offline.
+                missing = ", ".join(n for n in event.needs_lookup() if n not in NAME_ONLY_LOOKUPS) or "project"
+                allowed, reason = False, f"needs lookup first: {missing}; replay makes no Jira or Confluence calls"
+            else:
+                allowed, reason = False, f"belongs to {event.routing_key!r}, not to account {account.key!r}"
         subscribed = wanted(event, audience, subscriptions)
         message = render_event(event, audience, account, language) if allowed and subscribed else None
         if allowed and not subscribed:

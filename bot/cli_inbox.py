@@ -125,7 +125,7 @@ def replay_file(path: Path, audience: Audience, hint: str | None, account: Accou
         outcome = delivery.outcome.value
     else:
         outcome = "posted" if result.messages else "withheld"
-    reasons = [d.reason for d in result.decisions if d.reason]
+    reasons = list(dict.fromkeys(d.reason for d in result.decisions if d.reason))  # each reason once
     return {
         "file": str(path),
         "event": events[0] if len(events) == 1 else (events or None),

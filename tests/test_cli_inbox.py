@@ -89,6 +89,13 @@ def test_replay_json_one_object_per_file(tmp_path):
     assert json.loads(internal.output)["outcome"] == "posted"
 
 
+def test_replay_names_a_reason_shared_by_several_events_once():
+    path = SHARED_FIXTURES / "jira-to-matrix/test/fixtures/webhooks/issue/updated/commented-changed.json"
+    row = json.loads(run("replay-webhook", "--format", "json", str(path)).output)
+    assert row["event"] == ["field_changed", "field_changed"]
+    assert row["reason"] == "needs lookup first: issue"
+
+
 def test_replay_confluence_cloud_needs_the_event_name(tmp_path):
     page = SHARED_FIXTURES / "taxonomies-for-confluence/src/test/resources/requests/PageTrashed.json"
     result = run("replay-webhook", "--audience", "internal", "--event", "page_trashed", str(page))

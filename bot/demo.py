@@ -2,24 +2,39 @@
 
 It starts the same loopback fakes the tests use (Jira + Confluence, Slack), points the real
 atlassian-python-api and slack_sdk clients at them, posts every linked channel's digest through
-the real digest service into a fresh SQLite store, and prints what each channel received.
+the real digest service into a fresh SQLite store, and prints what each channel received. Then
+it POSTs four signed Jira webhooks over HTTP to the real intake (uvicorn on loopback) and lets the
+real inbox worker turn them into notifications: the client channel and the internal one get
+different messages about the same issue.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import json
+import re
 import tempfile
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import requests
+import uvicorn
 
 from bot.clock import utc_now
 from bot.app import build_commands
 from bot.domain.access import Role
 from bot.domain.commands import available
+from bot.domain.signatures import hub_signature
 from bot.render.help import render_help
 from bot.sandbox import build_sandbox
+from bot.sandbox_webhooks import ISSUE_KEY, sandbox_deliveries
 from bot.services.digests import DigestService
+from bot.services.inbox_worker import InboxWorker, WorkerSettings
+from bot.web import build_web_app
 from integrations.fake_atlassian import FakeAtlassian
 from integrations.fake_slack import FakeSlack
 from integrations.jira import AtlassianJira
@@ -38,8 +53,76 @@ async def _post_all(service: DigestService, sandbox, now: dt.datetime, echo: Cal
     return sum(r.jira_calls for r in results)
 
 
+WEBHOOK_SECRET = "sandbox-webhook-secret"
+_SLACK_LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
+
+
+@contextlib.asynccontextmanager
+async def _closing_intake(app):
+    yield
+    await app.state.close_intake()
+
+
+@contextlib.contextmanager
+def _serving(app) -> Iterator[str]:
+    """The app under uvicorn on a free loopback port, in a thread, as `pulse serve` runs it."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the demo's web server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _deliver(url: str, bodies: list[dict]) -> list[int]:
+    statuses = []
+    with requests.Session() as http:
+        for n, body in enumerate(bodies, 1):
+            raw = json.dumps(body).encode()
+            headers = {"Content-Type": "application/json", "X-Hub-Signature": hub_signature(WEBHOOK_SECRET, raw),
+                       "X-Atlassian-Webhook-Identifier": f"sandbox-delivery-{n}"}
+            statuses.append(http.post(f"{url}/webhooks/jira", data=raw, headers=headers, timeout=10).status_code)
+    return statuses
+
+
+def _notify(store: Store, slack: SlackWeb, jira: AtlassianJira, sandbox, now: dt.datetime,
+            slack_fake: FakeSlack, echo: Callable[[str], None]) -> None:
+    app = build_web_app(store=store, jira_secret=WEBHOOK_SECRET, confluence_secret=None,
+                        max_webhook_bytes=1024 * 1024, clock=lambda: now, lifespan=_closing_intake)
+    with _serving(app) as url:
+        statuses = _deliver(url, sandbox_deliveries(sandbox.seed, now))
+    echo(f"\n━━ Jira webhooks → notifications ━━\n{len(statuses)} signed deliveries about {ISSUE_KEY} "
+         f"POSTed to /webhooks/jira: HTTP {', '.join(map(str, statuses))}; then one pass of the inbox worker.")
+    before = len(slack_fake.posted())
+    # A minute later: past the burst window in which the worker waits for more of the same.
+    worker = InboxWorker(store, sandbox.accounts, slack, jira, clock=lambda: now + dt.timedelta(minutes=1),
+                         settings=WorkerSettings())
+    report = asyncio.run(worker.run_once())
+    account = sandbox.accounts.by_project(ISSUE_KEY.split("-")[0])
+    posted = slack_fake.posted()[before:]
+    for channel in account.channels:
+        echo(f"\n{channel.name or channel.id} ({channel.audience.value}):")
+        for message in (m for m in posted if m.get("channel") == channel.id):
+            indent = "    ↳ " if message.get("thread_ts") else "  • "
+            text = _SLACK_LINK.sub(r"\2", str(message.get("text")))  # <url|ACME-1> reads as ACME-1 here
+            echo(indent + text.replace("\n", "\n" + " " * len(indent)))
+    done = ", ".join(f"{n} {status}" for status, n in sorted(report.statuses.items()))
+    alert = (" and raised a budget alert (internal channel, budget person mentioned)" if report.alerts
+             else "; no budget threshold was crossed")
+    echo(f"\n(worker: {done}, {report.jira_calls} Jira call(s). The restricted comment reached only the internal "
+         f"channel. The logged time is not announced by default: it counts toward the budget{alert}.)")
+
+
 def run_demo(echo: Callable[[str], None], now: dt.datetime | None = None) -> None:
-    """Post and print the digests of every sandbox channel, then the help each kind of user sees."""
+    """Post and print the digests of every sandbox channel, the notifications of a few webhooks,
+    then the help each kind of user sees."""
     now = now or utc_now().replace(second=0, microsecond=0)
     sandbox = build_sandbox(now)
     echo(f"Account Pulse demo — sandbox agency, {len(sandbox.accounts.accounts)} accounts, as of {now:%Y-%m-%d %H:%M} UTC")
@@ -53,8 +136,10 @@ def run_demo(echo: Callable[[str], None], now: dt.datetime | None = None) -> Non
                 commands = build_commands(sandbox.accounts, service, store, lambda: now).table
             finally:
                 service.close()
+            digests = len(slack_fake.posted())
+            echo(f"\n{digests} digest message(s) posted, {calls} Jira call(s) in all.")
+            _notify(store, slack, jira, sandbox, now, slack_fake, echo)
         store.close()
-        echo(f"\n{len(slack_fake.posted())} Slack message(s) posted, {calls} Jira call(s) in all.")
     for role, mention in ((Role.ADMIN, None), (Role.EXTERNAL, "Account Pulse")):
         text, _ = render_help(available(role, commands), mention)
         echo(f"\n/pulse help for an agency {role.name.lower()}:\n{text}" if mention is None

@@ -1,22 +1,44 @@
-"""`pulse demo` runs the real digest path against the loopback fakes and prints every channel."""
+"""`pulse demo` runs the real digest and webhook paths against the loopback fakes and prints every channel."""
 
 import datetime as dt
+
+import pytest
 
 from bot.demo import run_demo
 
 NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone.utc)
 
 
-def test_demo_posts_and_prints_every_channels_digest():
-    lines: list[str] = []
-    run_demo(lines.append, now=NOW)
+@pytest.fixture(scope="module")
+def lines() -> list[str]:
+    printed: list[str] = []
+    run_demo(printed.append, now=NOW)  # once for this module: it starts servers and posts everything
+    return printed
+
+
+def test_demo_posts_and_prints_every_channels_digest(lines):
     out = "\n".join(lines)
     for header in ("#acme-shop · ACME Shop GmbH · audience: client", "#acme-shop-intern · ACME Shop GmbH · audience: internal",
                    "#northwind · Northwind Traders · audience: client", "#globex-team · Globex Corporation · audience: internal"):
         assert f"━━ {header} ━━" in out
     assert "📊 ACME Shop GmbH — Überblick" in out  # German account
     assert "📊 Northwind Traders — digest" in out
-    posted = next(line for line in lines if "Slack message(s) posted" in line)
+    posted = next(line for line in lines if "digest message(s) posted" in line)
     messages = int(posted.split()[0])
     assert messages >= 6  # one digest per linked channel at least (long ones continue in threads)
     assert "@Account Pulse help for a Slack Connect client:" in out
+
+
+def test_demo_turns_signed_webhooks_into_notifications_by_audience(lines):
+    out = "\n".join(lines)
+    section = out[out.index("━━ Jira webhooks → notifications ━━"):out.index("/pulse help for an agency")]
+    assert "POSTed to /webhooks/jira: HTTP 202, 202, 202, 202" in section
+    client = section[section.index("#acme-shop (client):"):section.index("#acme-shop-intern (internal):")]
+    internal = section[section.index("#acme-shop-intern (internal):"):]
+    for channel in (client, internal):
+        assert "Status In Progress → In Review" in channel
+        assert "Der Fix ist auf Staging" in channel  # the public comment, in the issue's thread
+    # The comment restricted to the Developers role, and the budget, only for the agency.
+    assert "Ursache: abgelaufene PayPal-Sandbox-Keys" in internal and "Ursache" not in client
+    assert "Budget" not in client
+    assert "(worker: 4 done" in section

@@ -16,19 +16,17 @@ import datetime as dt
 import json
 import re
 import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
-import uvicorn
 
 from bot.clock import utc_now
 from bot.app import build_commands
 from bot.domain.access import Role
 from bot.domain.commands import available
 from bot.domain.signatures import hub_signature
+from bot.local_server import serving
 from bot.render.help import render_help
 from bot.sandbox import build_sandbox
 from bot.sandbox_webhooks import ISSUE_KEY, sandbox_deliveries
@@ -63,24 +61,6 @@ async def _closing_intake(app):
     await app.state.close_intake()
 
 
-@contextlib.contextmanager
-def _serving(app) -> Iterator[str]:
-    """The app under uvicorn on a free loopback port, in a thread, as `pulse serve` runs it."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the demo's web server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 def _deliver(url: str, bodies: list[dict]) -> list[int]:
     statuses = []
     with requests.Session() as http:
@@ -96,7 +76,7 @@ def _notify(store: Store, slack: SlackWeb, jira: AtlassianJira, sandbox, now: dt
             slack_fake: FakeSlack, echo: Callable[[str], None]) -> None:
     app = build_web_app(store=store, jira_secret=WEBHOOK_SECRET, confluence_secret=None,
                         max_webhook_bytes=1024 * 1024, clock=lambda: now, lifespan=_closing_intake)
-    with _serving(app) as url:
+    with serving(app) as url:
         statuses = _deliver(url, sandbox_deliveries(sandbox.seed, now))
     echo(f"\n━━ Jira webhooks → notifications ━━\n{len(statuses)} signed deliveries about {ISSUE_KEY} "
          f"POSTed to /webhooks/jira: HTTP {', '.join(map(str, statuses))}; then one pass of the inbox worker.")

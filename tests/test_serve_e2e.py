@@ -16,7 +16,7 @@ from bot.settings import Settings, SlackSettings, JiraSettings
 from integrations.fake_atlassian import FakeAtlassian
 from integrations.fake_slack import FakeSlack
 from tests.fixtures import shared_fixture_bytes
-from tests.serve import free_port, serving
+from bot.local_server import free_port, serving
 from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
 
 NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.timezone.utc)

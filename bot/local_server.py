@@ -1,4 +1,5 @@
-"""Run an ASGI app under a real uvicorn server on a free loopback port, in a background thread."""
+"""Run an ASGI app under a real uvicorn server on a free loopback port, in a background thread
+(`pulse demo` posts its webhooks to one; tests serve the app this way)."""
 
 from __future__ import annotations
 

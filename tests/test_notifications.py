@@ -287,7 +287,7 @@ def test_render_status_priority_and_resolution_in_german():
         f"{TEST_1}: umbenannt (vorher „task summary“)",
         f"admin hat die Beschreibung von {TEST_1} geändert",
         f"{TEST_1}: Priorität erhöht Major → Blocker",
-        f"{TEST_1} ist erledigt (Fixed)",
+        f"{TEST_1}: abgeschlossen mit Lösung „Fixed“",
     ]
 
 
@@ -303,6 +303,14 @@ def test_render_assignment_and_unassignment(language, assigned, unassigned):
     # Derived: the same change the other way round.
     reverse = dataclasses.replace(event, from_value=event.to_value, to_value=None)
     assert render_event(reverse, I, ALPHA, language).text == f"{key}: {unassigned}"
+
+
+def test_a_resolution_is_named_so_wont_do_never_reads_as_done():
+    event = one(f"{PIN}/jira:issue_updated.resolution.json")  # To Do → Closed, resolution Won't Do
+    assert (event.type, event.resolution, event.to_value) == (E.ISSUE_RESOLVED, "Won't Do", "Closed")
+    link = "<https://pinpt-hq.atlassian.net/browse/TES-19|TES-19> Panic happen!"
+    assert render_event(event, C, ALPHA, "en").text == f"{link}: resolved as Won't Do (Closed)"
+    assert render_event(event, C, ALPHA, "de").text == f"{link}: abgeschlossen mit Lösung „Won't Do“ (Closed)"
 
 
 def test_comment_mentions_become_slack_mentions_or_names_never_ids():

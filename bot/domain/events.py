@@ -248,6 +248,8 @@ class JiraEvent:
     field: str | None = None  # changelog field name as Jira spells it
     from_value: str | None = None
     to_value: str | None = None
+    # How a resolved issue was resolved (Done, Fixed, Won't Do, Duplicate…): "done" only when it is.
+    resolution: str | None = None
     comment: CommentFacts | None = None
     worklog: WorklogFacts | None = None
     version: VersionFacts | None = None

@@ -258,6 +258,7 @@ def _changelog_events(payload: Payload, webhook_event: str) -> tuple[list[JiraEv
         field = str(item.get("field") or "")
         name = field.lower()
         old, new = _item_text(item, "from"), _item_text(item, "to")
+        extra: dict[str, Any] = {}
         type_ = CHANGELOG_FIELDS.get(name, EventType.FIELD_CHANGED)
         if type_ is None:
             dropped += 1
@@ -271,6 +272,7 @@ def _changelog_events(payload: Payload, webhook_event: str) -> tuple[list[JiraEv
                 type_ = EventType.ISSUE_RESOLVED
         elif name == "resolution":
             type_ = EventType.ISSUE_RESOLVED if new else EventType.ISSUE_REOPENED
+            extra["resolution"] = new
             status = by_field.get("status")
             if status is not None:
                 # One event for "To Do → Done (Fixed)": report the status, keep the resolution.
@@ -284,7 +286,7 @@ def _changelog_events(payload: Payload, webhook_event: str) -> tuple[list[JiraEv
                 else EventType.DUE_DATE_CHANGED
             )
         events.append(_base(payload, webhook_event, type_, field=field, from_value=old, to_value=new,
-                            before=prior_facts(payload)))
+                            before=prior_facts(payload), **extra))
     return events, dropped
 
 

@@ -34,6 +34,8 @@ _T: dict[str, dict[str, str]] = {
         E.ISSUE_DELETED: "{actor} deleted {issue}",
         E.STATUS_CHANGED: "{issue}: status {old} → {new}",
         E.ISSUE_RESOLVED: "{issue} is done ({new})",
+        "resolved.as": "{issue}: resolved as {resolution}",
+        "resolved.as.status": "{issue}: resolved as {resolution} ({new})",
         E.ISSUE_REOPENED: "{issue} was reopened",
         E.ASSIGNEE_CHANGED: "{issue}: assignee {old} → {new}",
         "assignee.set": "{issue}: assigned to {new}",
@@ -98,6 +100,8 @@ _T: dict[str, dict[str, str]] = {
         E.ISSUE_DELETED: "{actor} hat {issue} gelöscht",
         E.STATUS_CHANGED: "{issue}: Status {old} → {new}",
         E.ISSUE_RESOLVED: "{issue} ist erledigt ({new})",
+        "resolved.as": "{issue}: abgeschlossen mit Lösung „{resolution}“",
+        "resolved.as.status": "{issue}: abgeschlossen mit Lösung „{resolution}“ ({new})",
         E.ISSUE_REOPENED: "{issue} wurde wieder geöffnet",
         E.ASSIGNEE_CHANGED: "{issue}: zuständig {old} → {new}",
         "assignee.set": "{issue}: zugewiesen an {new}",
@@ -305,6 +309,10 @@ def _jira_headline(event: JiraEvent, audience: Audience, account: Account, langu
         linked = event.linked_issue
         # Key only, never its summary: the linked issue may belong to another account.
         params["linked"] = _issue_link(event, linked.key) if linked and linked.key else "?"
+    if event.type is E.ISSUE_RESOLVED and event.resolution:
+        # "resolved as Won't Do", not "is done": a client must not read a refusal as delivery.
+        params["resolution"] = escape_mrkdwn(event.resolution)
+        return _t(language, "resolved.as.status" if event.field == "status" else "resolved.as", **params)
     if event.type is E.ASSIGNEE_CHANGED and (event.from_value is None) != (event.to_value is None):
         # "assigned to Ann" / "unassigned (was Ann)" rather than an arrow from or to "none".
         return _t(language, "assignee.set" if event.from_value is None else "assignee.removed", **params)

@@ -336,6 +336,24 @@ def test_mentions_by_email_and_in_adf_bodies():
     assert message.blocks[1]["text"]["text"] == "> Ping <@U0ROBIN2>"
 
 
+def test_comment_previews_turn_jira_markup_into_slack_markup():
+    from bot.render.notifications import COMMENT_PREVIEW_CHARS, comment_mrkdwn
+
+    body = ("h2. Status\n\n\n\nSee [staging|https://staging.example/a?x=1&y=2] and [https://ci.example/42].\n"
+            "{code:java}if (a < b) { go(); }{code}\nR&D <team>")
+    assert comment_mrkdwn(body, ALPHA, (), "en") == (
+        "Status\n\nSee <https://staging.example/a?x=1&amp;y=2|staging> and <https://ci.example/42>.\n"
+        "```if (a &lt; b) { go(); }```\nR&amp;D &lt;team&gt;")
+    # Cut to the limit between whole escapes, never inside "&amp;"; a code block cut open is closed.
+    long = comment_mrkdwn("{code}" + "R&D " * 1000 + "{code}", ALPHA, (), "en")
+    assert len(long) <= COMMENT_PREVIEW_CHARS + 6
+    assert long.endswith(" …\n```") and "&amp;" in long
+    assert not long.removesuffix(" …\n```").rstrip().endswith(("&", "&a", "&am", "&amp"))
+    # A link is kept whole or left out, never cut in the middle.
+    links = comment_mrkdwn("x" * (COMMENT_PREVIEW_CHARS - 10) + " [label|https://example.com/long/path]", ALPHA, (), "en")
+    assert "<https://" not in links and links.endswith(" …")
+
+
 def test_worklog_amounts_are_left_out_for_clients_even_when_rendered_directly():
     event = attach_issue(one(f"{ZJ}/worklog_created.json"), full_issue("TES-9"))
     assert render_event(event, I, ALPHA).text == "Leo Franchi logged 40 h on <https://zulipp.atlassian.net/browse/TES-9|TES-9> Test issue for Robin"

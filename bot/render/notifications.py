@@ -190,7 +190,47 @@ def _name(p: Person | None, language: str) -> str:
     return escape_mrkdwn(p.display_name or p.username or _t(language, "someone"))
 
 
-_MENTION = re.compile(r"\[~(accountid:)?([^\]\s]+)\]")
+# Jira wiki markup a comment preview turns into Slack's: mentions [~accountid:…] / [~user], links
+# [text|url] and [url], code and noformat blocks.
+_TOKEN = re.compile(
+    r"\[~(?P<by_account>accountid:)?(?P<ref>[^\]\s]+)\]"
+    r"|\[(?P<label>[^\]|\n]*)\|(?P<url>(?:https?|mailto):[^\]\s|<>]+)\]"
+    r"|\[(?P<bare>(?:https?|mailto):[^\]\s|<>]+)\]"
+)
+_CODE_BLOCK = re.compile(r"\{(?:code|noformat)(?::[^}]*)?\}")
+_HEADING = re.compile(r"^h[1-6]\.\s+", re.MULTILINE)
+_BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+\n")
+
+
+class _Preview:
+    """Slack text built piece by piece within a length: never cut inside an escape or a link."""
+
+    def __init__(self, limit: int):
+        self.limit, self.parts, self.used, self.cut = limit, [], 0, False
+
+    def text(self, raw: str) -> None:
+        for char in raw:
+            if not self._add(escape_mrkdwn(char)):
+                return
+
+    def token(self, mrkdwn: str) -> None:
+        self._add(mrkdwn)
+
+    def _add(self, piece: str) -> bool:
+        if self.cut or self.used + len(piece) > self.limit:
+            self.cut = True
+            return False
+        self.parts.append(piece)
+        self.used += len(piece)
+        return True
+
+    def result(self) -> str:
+        text = "".join(self.parts).rstrip()
+        if self.cut:
+            text += " …"
+        if text.count("```") % 2:  # a code block cut open would swallow the rest of the message
+            text += "\n```"
+        return text
 
 
 def _find(ref: str, by_account: bool, people: Iterable[Person]) -> Person | None:
@@ -219,31 +259,35 @@ def _adf_text(node: Any) -> str:
 
 
 def comment_mrkdwn(body: Any, account: Account, people: Iterable[Person], language: str) -> str:
-    """A Jira comment body as Slack mrkdwn with mentions resolved (escaped, trimmed)."""
+    """A Jira comment body as Slack mrkdwn: mentions resolved, links and code blocks converted,
+    user text escaped, at most COMMENT_PREVIEW_CHARS long."""
     text = _adf_text(body) if isinstance(body, Mapping) else str(body or "")
-    text = text.replace("{noformat}", "```").replace("{code}", "```").strip()
+    text = _BLANK_LINES.sub("\n\n", _HEADING.sub("", _CODE_BLOCK.sub("```", text))).strip()
     people = tuple(people)
-    out: list[str] = []
+    out = _Preview(COMMENT_PREVIEW_CHARS)
     pos = 0
-    for m in _MENTION.finditer(text):
-        out.append(escape_mrkdwn(text[pos:m.start()]))
-        by_account, ref = m.group(1) is not None, m.group(2)
+    for m in _TOKEN.finditer(text):
+        out.text(text[pos:m.start()])
+        pos = m.end()
+        if m.group("url") or m.group("bare"):
+            url = m.group("url") or m.group("bare")
+            label = m.group("label")
+            url = url.replace("&", "&amp;")  # Slack decodes its three escapes in URLs too
+            out.token(f"<{url}|{escape_mrkdwn(label)}>" if label else f"<{url}>")
+            continue
+        by_account, ref = m.group("by_account") is not None, m.group("ref")
         p = _find(ref, by_account, people) or (Person(account_id=ref) if by_account else Person(username=ref))
         slack = _slack_user(p, account)
         if slack:
-            out.append(f"<@{slack}>")
+            out.token(f"<@{slack}>")
         elif p.display_name:
-            out.append("@" + escape_mrkdwn(p.display_name))
+            out.token("@" + escape_mrkdwn(p.display_name))
         elif not by_account:
-            out.append("@" + escape_mrkdwn(ref))  # a Server username is a login name, not an id
+            out.token("@" + escape_mrkdwn(ref))  # a Server username is a login name, not an id
         else:
-            out.append("@" + _t(language, "someone"))
-        pos = m.end()
-    out.append(escape_mrkdwn(text[pos:]))
-    result = "".join(out)
-    if len(result) > COMMENT_PREVIEW_CHARS:
-        result = result[:COMMENT_PREVIEW_CHARS].rstrip() + " …"
-    return result
+            out.token("@" + _t(language, "someone"))
+    out.text(text[pos:])
+    return out.result()
 
 
 # --- values --------------------------------------------------------------------------------

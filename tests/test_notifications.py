@@ -259,6 +259,19 @@ def test_very_large_bursts_split_sections_and_stay_within_limits():
     assert "TES-2000" in message.text
 
 
+def test_burst_tallies_read_in_the_channels_language_and_one_issue_is_singular():
+    from bot.render.notifications import _TYPE_LABELS_DE
+
+    assert set(_TYPE_LABELS_DE) == set(EventType)  # every type has a German label
+    burst = coalesce(route(bulk_edit(200), ACCOUNTS))[0]
+    assert render_burst(burst, "de").text.splitlines()[:2] == ["200 Änderungen in 200 Vorgängen", "200× Fälligkeit gesetzt"]
+    assert render_burst(burst, "en").text.splitlines()[1] == "200× due date set"
+    same = [dataclasses.replace(e, issue=dataclasses.replace(e.issue, key="TES-1")) for e in burst.events]
+    one_issue = dataclasses.replace(burst, events=tuple(same))  # derived: 200 changes to one issue
+    assert render_burst(one_issue, "en").text.splitlines()[0] == "200 updates in 1 issue"
+    assert render_burst(one_issue, "de").text.splitlines()[0] == "200 Änderungen in 1 Vorgang"
+
+
 def test_few_events_stay_single_deliveries():
     items = coalesce(route(bulk_edit(3), ACCOUNTS))
     assert all(isinstance(i, Delivery) for i in items) and len(items) == 6

@@ -88,6 +88,7 @@ _T: dict[str, dict[str, str]] = {
         E.PAGE_COMMENT_REMOVED: "A comment on {page} was deleted",
         "page.untitled": "a page",
         "burst.title": "{count} updates in {issues} issues",
+        "burst.title.one": "{count} updates in 1 issue",
         "burst.pages": "Pages: {titles}",
         "burst.issues": "Issues: {keys}",
         "burst.more": "… and {count} more",
@@ -154,6 +155,7 @@ _T: dict[str, dict[str, str]] = {
         E.PAGE_COMMENT_REMOVED: "Ein Kommentar zu {page} wurde gelöscht",
         "page.untitled": "eine Seite",
         "burst.title": "{count} Änderungen in {issues} Vorgängen",
+        "burst.title.one": "{count} Änderungen in 1 Vorgang",
         "burst.pages": "Seiten: {titles}",
         "burst.issues": "Vorgänge: {keys}",
         "burst.more": "… und {count} weitere",
@@ -427,12 +429,41 @@ def _chunks(items: list[str], limit: int) -> list[str]:
     return chunks
 
 
+# Short names of event types for a burst's tally ("4× due date set"); English is the value itself.
+_TYPE_LABELS_DE: dict[EventType, str] = {
+    E.ISSUE_CREATED: "angelegt", E.ISSUE_DELETED: "gelöscht", E.STATUS_CHANGED: "Status geändert",
+    E.ISSUE_RESOLVED: "abgeschlossen", E.ISSUE_REOPENED: "wieder geöffnet", E.ASSIGNEE_CHANGED: "Zuständigkeit geändert",
+    E.PRIORITY_RAISED: "Priorität erhöht", E.PRIORITY_LOWERED: "Priorität gesenkt", E.PRIORITY_CHANGED: "Priorität geändert",
+    E.DUE_DATE_SET: "Fälligkeit gesetzt", E.DUE_DATE_CHANGED: "Fälligkeit verschoben", E.DUE_DATE_REMOVED: "Fälligkeit entfernt",
+    E.FIX_VERSION_CHANGED: "Meilenstein geändert", E.SUMMARY_CHANGED: "umbenannt", E.DESCRIPTION_CHANGED: "Beschreibung geändert",
+    E.LABELS_CHANGED: "Labels geändert", E.COMPONENTS_CHANGED: "Komponenten geändert", E.SPRINT_CHANGED: "Sprint geändert",
+    E.ISSUE_TYPE_CHANGED: "Typ geändert", E.ISSUE_MOVED: "verschoben", E.FIELD_CHANGED: "Feld geändert",
+    E.COMMENT_CREATED: "Kommentar", E.COMMENT_UPDATED: "Kommentar bearbeitet", E.COMMENT_DELETED: "Kommentar gelöscht",
+    E.WORKLOG_CREATED: "Zeit gebucht", E.WORKLOG_UPDATED: "Zeitbuchung geändert", E.WORKLOG_DELETED: "Zeitbuchung gelöscht",
+    E.ISSUELINK_CREATED: "verknüpft", E.VERSION_CREATED: "Meilenstein angelegt", E.VERSION_RELEASED: "Meilenstein veröffentlicht",
+    E.VERSION_UNRELEASED: "Veröffentlichung zurückgenommen", E.VERSION_UPDATED: "Meilenstein geändert",
+    E.SPRINT_STARTED: "Sprint begonnen", E.SPRINT_CLOSED: "Sprint abgeschlossen",
+    E.PAGE_CREATED: "Seite angelegt", E.PAGE_UPDATED: "Seite geändert", E.PAGE_TRASHED: "Seite im Papierkorb",
+    E.PAGE_RESTORED: "Seite wiederhergestellt", E.PAGE_REMOVED: "Seite gelöscht", E.PAGE_MOVED: "Seite verschoben",
+    E.BLOG_CREATED: "Blogbeitrag veröffentlicht", E.BLOG_UPDATED: "Blogbeitrag geändert", E.BLOG_TRASHED: "Blogbeitrag im Papierkorb",
+    E.BLOG_RESTORED: "Blogbeitrag wiederhergestellt", E.BLOG_REMOVED: "Blogbeitrag gelöscht",
+    E.PAGE_COMMENT_CREATED: "Seitenkommentar", E.PAGE_COMMENT_UPDATED: "Seitenkommentar bearbeitet",
+    E.PAGE_COMMENT_REMOVED: "Seitenkommentar gelöscht",
+}
+
+
+def _type_label(type_: EventType, language: str) -> str:
+    if language == "de":
+        return _TYPE_LABELS_DE.get(type_, type_.value.replace("_", " "))
+    return type_.value.replace("_", " ")
+
+
 def render_burst(burst: Burst, language: str | None = None) -> Message:
     """One summary message for a burst, listing every changed issue key (and page title)."""
     language = _lang(language or burst.account.language)
     keys = list(burst.issue_keys)
-    title = _t(language, "burst.title", count=len(burst.events), issues=len(keys))
-    counts = " · ".join(f"{n}× {t.value.replace('_', ' ')}" for t, n in burst.counts.items())
+    title = _t(language, "burst.title.one" if len(keys) == 1 else "burst.title", count=len(burst.events), issues=len(keys))
+    counts = " · ".join(f"{n}× {_type_label(t, language)}" for t, n in burst.counts.items())
     blocks: list[dict[str, Any]] = [_section(f"*{title}*\n{counts}")]
     lines: list[str] = [title, counts]
     prefix = _t(language, "burst.issues", keys="")

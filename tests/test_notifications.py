@@ -326,6 +326,21 @@ def test_a_resolution_is_named_so_wont_do_never_reads_as_done():
     assert render_event(event, C, ALPHA, "de").text == f"{link}: abgeschlossen mit Lösung „Won't Do“ (Closed)"
 
 
+def test_set_and_cleared_values_are_said_as_such_not_as_arrows_from_none():
+    sprint = one(f"{PIN}/jira:issue_updated.sprint_ids.json")  # no sprint → TES Sprint 3
+    gold = "<https://pinpt-hq.atlassian.net/browse/GOLD-208|GOLD-208> Test issue"
+    assert render_event(sprint, I, ALPHA, "en").text == f"{gold}: added to sprint TES Sprint 3"
+    assert render_event(sprint, I, ALPHA, "de").text == f"{gold}: in Sprint TES Sprint 3 aufgenommen"
+    out = dataclasses.replace(sprint, from_value=sprint.to_value, to_value=None)  # derived: the way back
+    assert render_event(out, I, ALPHA, "en").text == f"{gold}: removed from sprint TES Sprint 3"
+    labels = one(f"{PIN}/jira:issue_updated.tags.json")  # no labels → signal
+    tes = "<https://pinpt-hq.atlassian.net/browse/TES-12|TES-12> something's wrong again!"
+    assert render_event(labels, I, ALPHA, "en").text == f"{tes}: labels added: signal"
+    swapped = dataclasses.replace(labels, from_value="signal urgent", to_value="urgent customer")  # derived
+    assert render_event(swapped, I, ALPHA, "en").text == f"{tes}: labels added: customer; removed: signal"
+    assert render_event(swapped, I, ALPHA, "de").text == f"{tes}: Labels hinzugefügt: customer; entfernt: signal"
+
+
 def test_comment_mentions_become_slack_mentions_or_names_never_ids():
     body = f"Hi [~accountid:{ROBIN}], ask [~accountid:5b912e21fa38ae2c896099ae] or [~ii_ivanov] <now> & [~accountid:nobody-known]"
     payload = edited(f"{PIN}/comment_created.json", lambda p: p["comment"].__setitem__("body", body))

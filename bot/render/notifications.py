@@ -40,6 +40,15 @@ _T: dict[str, dict[str, str]] = {
         E.ASSIGNEE_CHANGED: "{issue}: assignee {old} → {new}",
         "assignee.set": "{issue}: assigned to {new}",
         "assignee.removed": "{issue}: unassigned (was {old})",
+        "sprint.set": "{issue}: added to sprint {new}",
+        "sprint.removed": "{issue}: removed from sprint {old}",
+        "milestone.set": "{issue}: added to milestone {new}",
+        "milestone.removed": "{issue}: removed from milestone {old}",
+        "components.set": "{issue}: component {new} added",
+        "components.removed": "{issue}: component {old} removed",
+        "labels.delta": "{issue}: labels {delta}",
+        "labels.added": "added: {items}",
+        "labels.removed": "removed: {items}",
         E.PRIORITY_RAISED: "{issue}: priority raised {old} → {new}",
         E.PRIORITY_LOWERED: "{issue}: priority lowered {old} → {new}",
         E.PRIORITY_CHANGED: "{issue}: priority {old} → {new}",
@@ -107,6 +116,15 @@ _T: dict[str, dict[str, str]] = {
         E.ASSIGNEE_CHANGED: "{issue}: zuständig {old} → {new}",
         "assignee.set": "{issue}: zugewiesen an {new}",
         "assignee.removed": "{issue}: Zuweisung entfernt (vorher {old})",
+        "sprint.set": "{issue}: in Sprint {new} aufgenommen",
+        "sprint.removed": "{issue}: aus Sprint {old} entfernt",
+        "milestone.set": "{issue}: dem Meilenstein {new} zugeordnet",
+        "milestone.removed": "{issue}: vom Meilenstein {old} entfernt",
+        "components.set": "{issue}: Komponente {new} hinzugefügt",
+        "components.removed": "{issue}: Komponente {old} entfernt",
+        "labels.delta": "{issue}: Labels {delta}",
+        "labels.added": "hinzugefügt: {items}",
+        "labels.removed": "entfernt: {items}",
         E.PRIORITY_RAISED: "{issue}: Priorität erhöht {old} → {new}",
         E.PRIORITY_LOWERED: "{issue}: Priorität gesenkt {old} → {new}",
         E.PRIORITY_CHANGED: "{issue}: Priorität {old} → {new}",
@@ -326,6 +344,11 @@ def _section(text: str) -> dict[str, Any]:
 # --- events --------------------------------------------------------------------------------
 
 
+# Changes that set or clear one value: said as such, not as an arrow from or to "none".
+_ONE_SIDED = {E.ASSIGNEE_CHANGED: "assignee", E.SPRINT_CHANGED: "sprint", E.FIX_VERSION_CHANGED: "milestone",
+              E.COMPONENTS_CHANGED: "components"}
+
+
 def _jira_headline(event: JiraEvent, audience: Audience, account: Account, language: str) -> str:
     actor = _name(event.actor, language)
     params: dict[str, object] = {"actor": actor, "issue": _issue_link(event)}
@@ -359,9 +382,19 @@ def _jira_headline(event: JiraEvent, audience: Audience, account: Account, langu
         # "resolved as Won't Do", not "is done": a client must not read a refusal as delivery.
         params["resolution"] = escape_mrkdwn(event.resolution)
         return _t(language, "resolved.as.status" if event.field == "status" else "resolved.as", **params)
-    if event.type is E.ASSIGNEE_CHANGED and (event.from_value is None) != (event.to_value is None):
-        # "assigned to Ann" / "unassigned (was Ann)" rather than an arrow from or to "none".
-        return _t(language, "assignee.set" if event.from_value is None else "assignee.removed", **params)
+    one_sided = _ONE_SIDED.get(event.type)
+    if one_sided and (event.from_value is None) != (event.to_value is None):
+        # "assigned to Ann", "removed from sprint 3" rather than an arrow from or to "none".
+        return _t(language, f"{one_sided}.set" if event.from_value is None else f"{one_sided}.removed", **params)
+    if event.type is E.LABELS_CHANGED:
+        # Jira sends both label lists space-separated: say what was added and removed.
+        before, after = (event.from_value or "").split(), (event.to_value or "").split()
+        added = [escape_mrkdwn(x) for x in after if x not in before]
+        removed = [escape_mrkdwn(x) for x in before if x not in after]
+        delta = [_t(language, f"labels.{kind}", items=", ".join(items))
+                 for kind, items in (("added", added), ("removed", removed)) if items]
+        if delta:
+            return _t(language, "labels.delta", delta="; ".join(delta), **params)
     return _t(language, event.type, **params)
 
 

@@ -394,7 +394,14 @@ def test_worklog_amounts_are_left_out_for_clients_even_when_rendered_directly():
 
 def test_render_versions_sprints_links_and_pages():
     version = one("putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json")
-    assert render_event(version, C, ALPHA, "de").text == "Meilenstein *1.0* veröffentlicht (Veröffentlichung 09/Sep/20)"
+    # The payload has only `userReleaseDate` "09/Sep/20" (Jira's display format): read as a date.
+    assert version.version.release_date == "2020-09-09"
+    assert render_event(version, C, ALPHA, "de").text == "Meilenstein *1.0* am 09.09.2020 veröffentlicht"
+    assert render_event(version, C, ALPHA, "en").text == "Milestone *1.0* released on Sep 9, 2020"
+    odd = edited("putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json",
+                 lambda p: p["version"].__setitem__("userReleaseDate", "9. září 2020"))  # derived: a Czech display format
+    (odd_event,) = normalize(odd).events
+    assert render_event(odd_event, C, ALPHA, "en").text == "Milestone *1.0* released"
     sprint = one(f"{PIN}/sprint_started.json")
     assert render_event(sprint, I, ALPHA).text == "Sprint *TSD Sprint 1* started"
     link = one(f"{PIN}/issuelink_created.json")

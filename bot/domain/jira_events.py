@@ -8,6 +8,7 @@ unsupported; a second (`CHANGELOG_FIELDS`) does the same for changelog items of
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -366,6 +367,17 @@ def _issue_worklog_updated(payload: Payload, webhook_event: str) -> list[JiraEve
     return [_base(payload, webhook_event, EventType.WORKLOG_UPDATED, worklog=facts, field="timespent", from_value=before, to_value=after)]
 
 
+def _user_date(value: Any) -> str | None:
+    """`userReleaseDate` ("09/Sep/20", Jira's default display format) as an ISO date; None when
+    it is in another format (shown raw it would read like a typo, so it is left out)."""
+    for fmt in ("%d/%b/%y", "%d/%b/%Y", "%Y-%m-%d"):
+        try:
+            return dt.datetime.strptime(str(value), fmt).date().isoformat()
+        except ValueError:
+            continue
+    return None
+
+
 def _version(type_: EventType) -> Parser:
     def parse(payload: Payload, webhook_event: str) -> list[JiraEvent]:
         v = _dict(payload.get("version"))
@@ -375,7 +387,7 @@ def _version(type_: EventType) -> Parser:
             project_id=_str(v.get("projectId")),
             released=bool(v.get("released")),
             archived=bool(v.get("archived")),
-            release_date=_str(v.get("releaseDate")) or _str(v.get("userReleaseDate")),
+            release_date=_str(v.get("releaseDate")) or _user_date(v.get("userReleaseDate")),
             description=_str(v.get("description")),
         )
         return [_base(payload, webhook_event, type_, version=facts, project_id=facts.project_id)]

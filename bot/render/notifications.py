@@ -79,6 +79,7 @@ _T: dict[str, dict[str, str]] = {
         E.VERSION_UNRELEASED: "Milestone {version} is no longer released",
         E.VERSION_UPDATED: "Milestone {version} updated{date}",
         "version.date": " (release date {date})",
+        "version.released_on": " on {date}",
         E.SPRINT_STARTED: "Sprint {sprint} started",
         E.SPRINT_CLOSED: "Sprint {sprint} closed",
         E.PAGE_CREATED: "{actor} created the page {page}",
@@ -151,10 +152,11 @@ _T: dict[str, dict[str, str]] = {
         "worklog.no_amount.deleted": "{actor} hat eine Zeitbuchung auf {issue} gelöscht",
         E.ISSUELINK_CREATED: "{issue} {relation} {linked}",
         E.VERSION_CREATED: "Neuer Meilenstein {version}{date}",
-        E.VERSION_RELEASED: "Meilenstein {version} veröffentlicht{date}",
+        E.VERSION_RELEASED: "Meilenstein {version}{date} veröffentlicht",
         E.VERSION_UNRELEASED: "Meilenstein {version} ist nicht mehr veröffentlicht",
         E.VERSION_UPDATED: "Meilenstein {version} geändert{date}",
         "version.date": " (Veröffentlichung {date})",
+        "version.released_on": " am {date}",
         E.SPRINT_STARTED: "Sprint {sprint} hat begonnen",
         E.SPRINT_CLOSED: "Sprint {sprint} ist abgeschlossen",
         E.PAGE_CREATED: "{actor} hat die Seite {page} angelegt",
@@ -370,7 +372,9 @@ def _jira_headline(event: JiraEvent, audience: Audience, account: Account, langu
     if event.version is not None:
         params["version"] = f"*{escape_mrkdwn(event.version.name)}*"
         date = event.version.release_date
-        params["date"] = _t(language, "version.date", date=_value(date, language, is_date=True)) if date else ""
+        # "released on Sep 9, 2020"; other version events: "(release date …)".
+        date_key = "version.released_on" if event.type is E.VERSION_RELEASED else "version.date"
+        params["date"] = _t(language, date_key, date=_value(date, language, is_date=True)) if date else ""
     if event.sprint is not None:
         params["sprint"] = f"*{escape_mrkdwn(event.sprint.name)}*"
     if event.link is not None:

@@ -148,7 +148,7 @@ def test_worklogs_name_only_the_issue_id():
 
 def test_version_released_needs_its_project():
     (event,) = normalize(shared_fixture("putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json")).events
-    assert (event.version.name, event.version.released, event.version.release_date) == ("1.0", True, "09/Sep/20")
+    assert (event.version.name, event.version.released, event.version.release_date) == ("1.0", True, "2020-09-09")  # userReleaseDate "09/Sep/20"
     assert event.needs_lookup() == ("project",)
     assert attach_project(event, "PUT").routing_key == "PUT"
 

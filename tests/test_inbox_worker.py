@@ -1000,7 +1000,7 @@ async def test_version_of_internal_issues_only_does_not_reach_the_client(store):
     assert jira.jql == ["fixVersion = 10000"]
     assert slack.in_channel(ALPHA_CLIENT) == []
     assert [m["text"] for m in slack.in_channel(ALPHA_INTERNAL)] == [
-        "Milestone *1.0* released (release date 09/Sep/20)"]
+        "Milestone *1.0* released on Sep 9, 2020"]
 
 
 async def test_version_with_one_client_visible_issue_reaches_the_client(store):
@@ -1014,7 +1014,7 @@ async def test_version_with_one_client_visible_issue_reaches_the_client(store):
     await worker(store, slack, jira).run_once()
     assert jira.jql == ["fixVersion = 10000"]  # one lookup per distinct version in the batch
     assert [m["text"] for m in slack.in_channel(ALPHA_CLIENT)] == [
-        "Milestone *1.0* released (release date 09/Sep/20)"] * 2
+        "Milestone *1.0* released on Sep 9, 2020"] * 2
 
 
 async def test_version_issue_lookup_failing_retries_only_that_delivery(store):

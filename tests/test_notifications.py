@@ -298,7 +298,7 @@ def test_render_status_priority_and_resolution_in_german():
         "jenkins-jira-trigger-plugin/src/test/resources/com/ceilfors/jenkins/plugins/jiratrigger/webhook/issue_updated_fields_updated.json")]
     assert rendered == [
         f"{TEST_1}: umbenannt (vorher „task summary“)",
-        f"admin hat die Beschreibung von {TEST_1} geändert",
+        f"admin hat die Beschreibung geändert: {TEST_1}",
         f"{TEST_1}: Priorität erhöht Major → Blocker",
         f"{TEST_1}: abgeschlossen mit Lösung „Fixed“",
     ]
@@ -339,6 +339,14 @@ def test_set_and_cleared_values_are_said_as_such_not_as_arrows_from_none():
     swapped = dataclasses.replace(labels, from_value="signal urgent", to_value="urgent customer")  # derived
     assert render_event(swapped, I, ALPHA, "en").text == f"{tes}: labels added: customer; removed: signal"
     assert render_event(swapped, I, ALPHA, "de").text == f"{tes}: Labels hinzugefügt: customer; entfernt: signal"
+
+
+def test_german_sentences_put_the_issue_last_so_its_title_never_splits_them():
+    from bot.render.notifications import _T
+
+    for key, template in _T["de"].items():
+        if "{issue}" in template and "{actor}" in template:
+            assert template.endswith("{issue}"), (key, template)
 
 
 def test_comment_mentions_become_slack_mentions_or_names_never_ids():

@@ -13,7 +13,9 @@ import click
 from bot.clock import utc_now
 from bot.domain.accounts import Account, Audience, Channel, ConfluenceScope, JiraScope
 from bot.domain.events import ConfluenceEvent, Outcome, normalize
+from bot.accounts_file import load_accounts
 from bot.domain.replay import replay
+from bot.errors import ConfigError
 
 
 def _open_store():
@@ -145,20 +147,42 @@ def _all() -> Any:
 _ALL = _all()
 
 
+def _named_account(key: str, accounts_file: Path | None, audience: Audience) -> Account:
+    """The account `key` of the accounts file, with one channel of `audience` (its settings kept)."""
+    if accounts_file is None:
+        raise click.UsageError("--account needs the accounts file: pass --accounts FILE or set PULSE_ACCOUNTS_FILE")
+    try:
+        accounts = load_accounts(accounts_file)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    account = accounts.by_key(key)
+    if account is None:
+        known = ", ".join(a.key for a in accounts.accounts)
+        raise click.UsageError(f"no account {key!r} in {accounts_file} (accounts: {known})")
+    return account.model_copy(update={"channels": [Channel(id="C0REPLAY00", audience=audience)]})
+
+
 @click.command("replay-webhook")
 @click.argument("files", type=click.Path(path_type=Path), nargs=-1, required=True)
 @click.option("--audience", type=click.Choice(["client", "internal"]), default="client", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--event", "hint", help="Event name for bodies that carry none (Confluence Cloud: page_created…).")
-def replay_webhook(files: tuple[Path, ...], audience: str, fmt: str, hint: str | None) -> None:
+@click.option("--account", "account_key",
+              help="Judge as this account of the accounts file would (internal labels, money, language); "
+                   "default: a stand-in account owning whatever the payload is about.")
+@click.option("--accounts", "accounts_file", type=click.Path(path_type=Path), envvar="PULSE_ACCOUNTS_FILE",
+              help="The accounts file for --account (default: $PULSE_ACCOUNTS_FILE).")
+def replay_webhook(files: tuple[Path, ...], audience: str, fmt: str, hint: str | None,
+                   account_key: str | None, accounts_file: Path | None) -> None:
     """Offline: what a channel of AUDIENCE subscribed to all events would receive for each payload.
 
     No Slack or Jira calls. Exit code 0 unless a file could not be read.
     """
+    account = _named_account(account_key, accounts_file, Audience(audience)) if account_key else None
     unreadable = 0
     for path in files:
         try:
-            row = replay_file(path, Audience(audience), hint)
+            row = replay_file(path, Audience(audience), hint, account)
         except (OSError, UnicodeDecodeError) as exc:
             unreadable += 1
             click.echo(f"{path}: cannot read: {exc}", err=True)

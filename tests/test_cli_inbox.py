@@ -96,6 +96,27 @@ def test_replay_names_a_reason_shared_by_several_events_once():
     assert row["reason"] == "needs lookup first: issue"
 
 
+def test_replay_as_a_named_account_uses_its_settings(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    accounts = Path(__file__).resolve().parents[1] / "config" / "accounts.example.yaml"
+    payload = json.loads((PIN / "jira:issue_updated.due_date.json").read_text())
+    # Derived: pinpoint's real due date change, on an issue of the example's ACME project.
+    payload["issue"]["key"] = "ACME-22"
+    payload["issue"]["fields"]["project"]["key"] = "ACME"
+    acme = tmp_path / "acme.json"
+    acme.write_text(json.dumps(payload))
+    monkeypatch.setenv("PULSE_ACCOUNTS_FILE", str(accounts))
+    row = json.loads(run("replay-webhook", "--format", "json", "--account", "acme-shop", str(acme)).output)
+    assert row["outcome"] == "posted" and "fällig am 04.08.2020" in row["text"]  # acme-shop is German
+    # An event of another account's project is refused for this one, with the reason.
+    other = json.loads(run("replay-webhook", "--format", "json", "--account", "acme-shop",
+                           str(PIN / "jira:issue_updated.due_date.json")).output)
+    assert (other["outcome"], other["reason"]) == ("withheld", "belongs to 'TES', not to account 'acme-shop'")
+    unknown = run("replay-webhook", "--account", "nope", str(acme))
+    assert unknown.exit_code == 2 and "no account 'nope'" in unknown.output and "acme-shop" in unknown.output
+
+
 def test_replay_confluence_cloud_needs_the_event_name(tmp_path):
     page = SHARED_FIXTURES / "taxonomies-for-confluence/src/test/resources/requests/PageTrashed.json"
     result = run("replay-webhook", "--audience", "internal", "--event", "page_trashed", str(page))

@@ -837,8 +837,6 @@ async def test_failed_restriction_lookup_retries_only_its_delivery(store):
 
 
 async def test_no_restriction_lookup_when_no_client_channel_wants_the_event(store):
-    from integrations.confluence import InMemoryConfluence
-
     slack = InMemorySlack()
     # The client channel subscribed to Jira issues only; internal keeps its defaults.
     store.subscriptions.add(ALPHA_CLIENT, "alpha", {"text": "issue_created"}, "U1", NOW)

@@ -8,7 +8,7 @@ placeholders (a test checks).
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
 
 from babel import Locale

@@ -19,7 +19,7 @@ import contextlib
 import functools
 import sqlite3
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Protocol
 
 import psycopg
 import sqlalchemy as sa

@@ -34,7 +34,9 @@ async def test_add_list_remove_with_audit(store):
     added = await commands.run('subscribe add status,comment_created issuetype=Bug "label=needs review"', asker(Role.ADMIN))
     (row,) = store.subscriptions.list("C0ACMECLI")
     spec = "comment_created,issue_reopened,issue_resolved,status_changed issuetype=Bug 'label=needs review'"
-    assert added.text == f"Added subscription #{row['id']}: `{spec}`"
+    assert added.text == (
+        f"Added subscription #{row['id']}: `{spec}`\nThis channel is shared with the client: what the account "
+        "keeps internal (restricted comments, security-level and internal issues, logged time) is still left out.")
     assert row["spec"] == {"text": spec} and row["account_key"] == "acme" and row["created_by"] == "U0ADMIN"
     listed = await commands.run("subscribe list", asker(Role.MEMBER))
     assert listed.text == f"Subscriptions of this channel (Acme):\n• #{row['id']} `{spec}`"
@@ -79,3 +81,9 @@ async def test_another_channels_subscription_cannot_be_removed_from_here(store):
     reply = await commands.run(f"subscribe remove {row['id']}", asker(Role.ADMIN, channel="C0ACMECLI"))
     assert reply.text == f"This channel has no subscription #{row['id']}. See `/pulse subscribe list`."
     assert len(store.subscriptions.list()) == 1
+
+
+async def test_adding_to_an_internal_channel_needs_no_client_reminder(store):
+    added = await service(store).run("subscribe add worklog_created", asker(Role.ADMIN, channel="C0ACMEINT"))
+    (row,) = store.subscriptions.list("C0ACMEINT")
+    assert added.text == f"Added subscription #{row['id']}: `worklog_created`"

@@ -13,7 +13,8 @@ import shlex
 from collections.abc import Callable
 
 from bot.domain.access import Role
-from bot.domain.accounts import Account, AccountsConfig, Channel
+from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
+from bot.domain.audience import worklog_amounts_visible
 from bot.domain.commands import CommandSpec, Invocation, UsageError
 from bot.domain.subscriptions import USAGE, defaults_for, format_subscription, parse_subscription
 from bot.services.commands import Asker, CommandService, Reply
@@ -62,7 +63,15 @@ class SubscriptionCommands:
             self.store.audit.record, asker.user_id, "subscription.add", now,
             account_key=account.key, channel_id=channel.id, details={"id": sub_id, "spec": text},
         )
-        return Reply(f"Added subscription #{sub_id}: `{text}`")
+        reply = f"Added subscription #{sub_id}: `{text}`"
+        if channel.audience is Audience.CLIENT:
+            # Subscribing widens what the channel hears about, never what a client may see.
+            hours = "" if worklog_amounts_visible(Audience.CLIENT, account) else ", logged time"
+            reply += (
+                "\nThis channel is shared with the client: what the account keeps internal "
+                f"(restricted comments, security-level and internal issues{hours}) is still left out."
+            )
+        return Reply(reply)
 
     async def remove(self, inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
         assert account is not None and channel is not None

@@ -44,6 +44,7 @@ def sandbox_accounts() -> AccountsConfig:
                     "name": "ACME Shop GmbH",
                     "language": "de",
                     "timezone": "Europe/Berlin",
+                    "holidays": "DE-BE",
                     "channels": [
                         {"id": "C0ACMECLNT", "name": "#acme-shop", "audience": "client", "digest": {"cron": "0 9 * * mon"}},
                         {
@@ -77,6 +78,7 @@ def sandbox_accounts() -> AccountsConfig:
                     "name": "Northwind Traders",
                     "language": "en",
                     "timezone": "America/New_York",
+                    "holidays": "US-NY",
                     "channels": [
                         {"id": "C0NWCLIENT", "name": "#northwind", "audience": "client", "digest": {"cron": "0 10 * * mon,thu"}},
                         {
@@ -104,6 +106,7 @@ def sandbox_accounts() -> AccountsConfig:
                     "name": "Globex Corporation",
                     "language": "en",
                     "timezone": "Europe/London",
+                    "holidays": "GB-ENG",
                     "channels": [
                         {"id": "C0GLXCLNT1", "name": "#globex-support", "audience": "client"},
                         {"id": "C0GLXINTL1", "name": "#globex-team", "audience": "internal", "digest": {"cron": "0 8 * * mon"}},

@@ -104,3 +104,10 @@ def test_jql_with_its_own_order_by_is_refused():
 """
     with pytest.raises(ConfigError, match=r"accounts\[0\]\.jira\.jql: leave out ORDER BY"):
         parse_accounts(text, "x.yaml")
+
+
+def test_the_sandbox_agency_is_the_example_file():
+    from bot.sandbox import sandbox_accounts
+
+    assert sandbox_accounts() == load_accounts(EXAMPLE)
+    assert [a.holidays for a in sandbox_accounts().accounts] == ["DE-BE", "US-NY", "GB-ENG"]

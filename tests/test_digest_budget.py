@@ -11,9 +11,8 @@ from bot.domain.budget import (
     Forecast,
     budget_period,
     budget_status,
-    nth_working_day_after,
-    working_days,
 )
+from bot.domain.calendar import holiday_dates, nth_working_day_after, working_days
 from tests.test_digest_samples import (
     NOW,
     UTC,
@@ -316,3 +315,49 @@ def test_jira_ruby_worklogs_in_auckland() -> None:
     assert status.forecast is Forecast.DATE
     assert status.forecast_date == dt.date(2012, 1, 13)  # 8 h left, < 1 day at 88 h/day
     assert status.thresholds_crossed == (80,)
+
+
+def test_public_holidays_of_the_accounts_calendar_are_not_working_days() -> None:
+    berlin = holiday_dates("DE-BE", 2026, 2026)
+    assert dt.date(2026, 12, 25) in berlin and dt.date(2026, 3, 8) in berlin  # Women's Day: Berlin only
+    assert dt.date(2026, 3, 8) not in holiday_dates("DE", 2026, 2026)
+    # December 2026: 23 weekdays, Christmas Day on a Friday (Boxing Day is a Saturday).
+    assert working_days(dt.date(2026, 12, 1), dt.date(2026, 12, 31)) == 23
+    assert working_days(dt.date(2026, 12, 1), dt.date(2026, 12, 31), berlin) == 22
+    # Thu 24 Dec + 1 working day is Mon 28 Dec in Berlin, not Fri 25.
+    assert nth_working_day_after(dt.date(2026, 12, 24), 1) == dt.date(2026, 12, 25)
+    assert nth_working_day_after(dt.date(2026, 12, 24), 1, berlin) == dt.date(2026, 12, 28)
+
+
+def test_budget_pace_and_forecast_skip_the_accounts_public_holidays() -> None:
+    # Mon 7 Dec 2026, 9:00 in Berlin: 5 working days elapsed; 40 of 80 h logged.
+    now = dt.datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    issue = make_issue("ACME-1", worklogs=[log("ACME-1", dt.datetime(2026, 12, 1, 9, tzinfo=UTC), 40)])
+    plain = budget_status(make_account(), INTERNAL, [issue], now)
+    berlin = budget_status(make_account(holidays="DE-BE"), INTERNAL, [issue], now)
+    assert (plain.working_days_total, berlin.working_days_total) == (23, 22)
+    assert plain.burn_hours_per_working_day == berlin.burn_hours_per_working_day == Decimal("8.00")
+    # 40 h left at 8 h a day: 5 more working days; 14 Dec either way (no holiday in that week).
+    assert plain.forecast_date == berlin.forecast_date == dt.date(2026, 12, 14)
+
+
+def test_a_forecast_across_christmas_skips_it() -> None:
+    # Mon 21 Dec 2026: 15 working days elapsed in both (Berlin has no December holiday before the 25th).
+    now = dt.datetime(2026, 12, 21, 20, 0, tzinfo=UTC)
+    issue = make_issue("ACME-1", worklogs=[log("ACME-1", dt.datetime(2026, 12, 1, 9, tzinfo=UTC), 60)])
+    account = make_account(budget=Budget(hours=Decimal("80"), rate=Decimal("95")))
+    plain = budget_status(account, INTERNAL, [issue], now)
+    berlin = budget_status(make_account(holidays="DE-BE"), INTERNAL, [issue], now)
+    assert plain.working_days_elapsed == berlin.working_days_elapsed == 15
+    # 20 h left at 4 h a day: 5 working days after Mon 21 Dec: Mon 28 Dec, or Tue 29 Dec without Christmas Day.
+    assert plain.forecast_date == dt.date(2026, 12, 28)
+    assert berlin.forecast_date == dt.date(2026, 12, 29)
+
+
+def test_an_unknown_holiday_calendar_is_a_config_error_naming_the_field() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="holidays") as err:
+        make_account(holidays="XX-YY")
+    assert "use a country code like DE, or a state like DE-BE" in str(err.value)

@@ -171,6 +171,19 @@ class Account(_Model):
     people: dict[str, str] = Field(
         default_factory=dict, description="Jira email or account id -> Slack user id"
     )
+    holidays: str | None = Field(
+        None, description="public holidays that are not working days: a country (DE) or country-state (DE-BE)"
+    )
+
+    @field_validator("holidays")
+    @classmethod
+    def _holiday_calendar(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from bot.domain.calendar import holiday_dates  # the calendar checks the code
+
+        holiday_dates(value, 2026, 2026)
+        return value
 
     @field_validator("key")
     @classmethod

@@ -16,6 +16,7 @@ from fractions import Fraction
 
 from bot.domain.accounts import Account, Audience
 from bot.domain.audience import money_visible, visible_issues
+from bot.domain.calendar import holiday_dates, nth_working_day_after, working_days
 from bot.domain.work import Issue
 
 _SECONDS_PER_HOUR = 3600
@@ -79,34 +80,6 @@ class BudgetStatus:
         return self.thresholds_crossed[-1] if self.thresholds_crossed else None
 
 
-def is_working_day(day: dt.date) -> bool:
-    """Monday to Friday (public holidays are not known here)."""
-    return day.weekday() < 5
-
-
-def working_days(start: dt.date, end: dt.date) -> int:
-    """Number of working days from start to end, both inclusive (0 if end < start)."""
-    if end < start:
-        return 0
-    total_days = (end - start).days + 1
-    weeks, rest = divmod(total_days, 7)
-    count = weeks * 5
-    for offset in range(rest):
-        if is_working_day(start + dt.timedelta(days=weeks * 7 + offset)):
-            count += 1
-    return count
-
-
-def nth_working_day_after(day: dt.date, n: int) -> dt.date:
-    """The n-th working day after ``day`` (n >= 1), not counting ``day`` itself."""
-    current = day
-    while n > 0:
-        current += dt.timedelta(days=1)
-        if is_working_day(current):
-            n -= 1
-    return current
-
-
 def budget_period(account: Account, now: dt.datetime) -> BudgetPeriod | None:
     """The period the account's budget counts at ``now``: calendar month or project dates."""
     budget = account.budget
@@ -152,8 +125,10 @@ def budget_status(
     spent_seconds = seconds_logged(visible_issues(issues, audience, account), period, tz)
     spent = Fraction(spent_seconds, _SECONDS_PER_HOUR)
 
+    # Public holidays of the account's calendar, through the year after the period (a forecast may run on).
+    holidays = holiday_dates(account.holidays, period.start.year, period.end.year + 1) if account.holidays else frozenset()
     last_elapsed = min(today, period.end)
-    elapsed = working_days(period.start, last_elapsed)
+    elapsed = working_days(period.start, last_elapsed, holidays)
     burn = spent / elapsed if elapsed else None
 
     budget_hours = Fraction(budget.hours) if budget.hours is not None else None
@@ -171,7 +146,7 @@ def budget_status(
         forecast = Forecast.TOO_EARLY
     else:
         # The day the last remaining hour is burnt, counting whole working days after today.
-        forecast_date = nth_working_day_after(last_elapsed, math.ceil(remaining / burn))
+        forecast_date = nth_working_day_after(last_elapsed, math.ceil(remaining / burn), holidays)
         forecast = Forecast.DATE if forecast_date <= period.end else Forecast.PAST_PERIOD_END
 
     crossed: tuple[int, ...] = ()
@@ -206,7 +181,7 @@ def budget_status(
         # Down: 99.96 % used must not read as 100 % (nor 79.96 % as the 80 % threshold).
         percent_used=_decimal(percent, _TENTH, ROUND_FLOOR) if percent is not None else None,
         working_days_elapsed=elapsed,
-        working_days_total=working_days(period.start, period.end),
+        working_days_total=working_days(period.start, period.end, holidays),
         burn_hours_per_working_day=_decimal(burn, _HUNDREDTH) if burn is not None else None,
         forecast=forecast,
         forecast_date=forecast_date,

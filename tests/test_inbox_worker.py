@@ -573,7 +573,7 @@ async def test_sprint_started_reaches_only_the_internal_channel_of_the_boards_pr
     # Client defaults leave sprints out (bot.domain.subscriptions.CLIENT_DEFAULT): internal only.
     assert slack.in_channel(ALPHA_CLIENT) == [] and slack.in_channel(BETA_CLIENT) == []
     assert sorted(m["text"] for m in slack.in_channel(ALPHA_INTERNAL)) == [
-        "Sprint *TSD Sprint 1* closed", "Sprint *TSD Sprint 1* started"]
+        "Sprint *TSD Sprint 1* closed", "Sprint *TSD Sprint 1* started, ends Jul 21, 2020"]
     assert len(slack.messages) == 2
 
 
@@ -585,7 +585,7 @@ async def test_sprint_reaches_a_client_channel_only_when_it_subscribed_to_sprint
     slack = InMemorySlack()
     _add_as(store, "jira", f"{PIN}/sprint_started.json", "d-1")
     await worker(store, slack, FakeJira(boards={81: "TES"})).run_once()
-    assert [m["text"] for m in slack.in_channel(ALPHA_CLIENT)] == ["Sprint *TSD Sprint 1* started"]
+    assert [m["text"] for m in slack.in_channel(ALPHA_CLIENT)] == ["Sprint *TSD Sprint 1* started, ends Jul 21, 2020"]
     assert len(slack.in_channel(ALPHA_INTERNAL)) == 1
 
 
@@ -602,7 +602,7 @@ async def test_a_failing_board_lookup_fails_only_its_own_deliveries(store):
     assert report.statuses == {"retry": 1, "done": 1}
     assert store.inbox.get(failing).status == "pending" and store.inbox.get(failing).last_error == "jira: HTTP 503"
     assert store.inbox.get(fine).status == "done"
-    assert [(m["channel"], m["text"]) for m in slack.messages] == [("C0BETA002", "Sprint *Beta Sprint 4* started")]
+    assert [(m["channel"], m["text"]) for m in slack.messages] == [("C0BETA002", "Sprint *Beta Sprint 4* started, ends Jul 21, 2020")]
 
 
 async def test_a_board_in_no_project_is_unsupported_with_the_reason(store):

@@ -411,7 +411,12 @@ def test_render_versions_sprints_links_and_pages():
     (odd_event,) = normalize(odd).events
     assert render_event(odd_event, C, ALPHA, "en").text == "Milestone *1.0* released"
     sprint = one(f"{PIN}/sprint_started.json")
-    assert render_event(sprint, I, ALPHA).text == "Sprint *TSD Sprint 1* started"
+    assert render_event(sprint, I, ALPHA).text == "Sprint *TSD Sprint 1* started, ends Jul 21, 2020"
+    # The end (2020-07-21T00:37Z) is a day in the account's timezone: still the 20th in New York.
+    new_york = ALPHA.model_copy(update={"timezone": "America/New_York"})
+    assert render_event(sprint, I, new_york, "de").text == "Sprint *TSD Sprint 1* hat begonnen, endet am 20.07.2020"
+    deleted = dataclasses.replace(one(f"{PIN}/jira:issue_created.json"), type=E.ISSUE_DELETED)  # derived
+    assert "/browse/" not in render_event(deleted, I, ALPHA).text  # no link to an issue that is gone
     link = one(f"{PIN}/issuelink_created.json")
     link = attach_issue(attach_issue(link, full_issue("TES-1")), full_issue("TES-2"), linked=True)
     assert render_event(link, I, ALPHA).text == "*TES-1* Test issue for Robin blocks *TES-2*"

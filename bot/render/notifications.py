@@ -81,6 +81,7 @@ _T: dict[str, dict[str, str]] = {
         "version.date": " (release date {date})",
         "version.released_on": " on {date}",
         E.SPRINT_STARTED: "Sprint {sprint} started",
+        "sprint.started_until": "Sprint {sprint} started, ends {end}",
         E.SPRINT_CLOSED: "Sprint {sprint} closed",
         E.PAGE_CREATED: "{actor} created the page {page}",
         E.PAGE_UPDATED: "{actor} updated the page {page}",
@@ -160,6 +161,7 @@ _T: dict[str, dict[str, str]] = {
         "version.date": " (Veröffentlichung {date})",
         "version.released_on": " am {date}",
         E.SPRINT_STARTED: "Sprint {sprint} hat begonnen",
+        "sprint.started_until": "Sprint {sprint} hat begonnen, endet am {end}",
         E.SPRINT_CLOSED: "Sprint {sprint} ist abgeschlossen",
         E.PAGE_CREATED: "{actor} hat die Seite {page} angelegt",
         E.PAGE_UPDATED: "{actor} hat die Seite {page} geändert",
@@ -320,7 +322,8 @@ def comment_mrkdwn(body: Any, account: Account, people: Iterable[Person], langua
 def _issue_link(event: JiraEvent, key: str | None = None) -> str:
     key = key or event.issue_key or "?"
     summary = event.issue.summary if event.issue and key == event.issue_key else None
-    label = f"*{key}*" if not event.site_url else f"<{event.site_url}/browse/{key}|{key}>"
+    gone = event.type is E.ISSUE_DELETED and key == event.issue_key  # a link would lead nowhere
+    label = f"*{key}*" if not event.site_url or gone else f"<{event.site_url}/browse/{key}|{key}>"
     return f"{label} {escape_mrkdwn(summary)}" if summary else label
 
 
@@ -333,6 +336,15 @@ def _value(raw: str | None, language: str, *, is_date: bool = False) -> str:
         except ValueError:
             pass
     return escape_mrkdwn(raw)
+
+
+def _local_day(raw: str | None, account: Account) -> dt.date | None:
+    """The day of a Jira timestamp ("2020-07-21T00:37:06.000Z") in the account's timezone."""
+    try:
+        moment = dt.datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(account.tz).date() if moment.tzinfo else moment.date()
 
 
 def _hours(seconds: int | None, language: str) -> str:
@@ -379,6 +391,9 @@ def _jira_headline(event: JiraEvent, audience: Audience, account: Account, langu
         params["date"] = _t(language, date_key, date=_value(date, language, is_date=True)) if date else ""
     if event.sprint is not None:
         params["sprint"] = f"*{escape_mrkdwn(event.sprint.name)}*"
+        end = _local_day(event.sprint.end, account) if event.type is E.SPRINT_STARTED else None
+        if end is not None:
+            return _t(language, "sprint.started_until", end=format_day(end, language), **params)
     if event.link is not None:
         params["relation"] = escape_mrkdwn(event.link.outward or "→")
         linked = event.linked_issue
@@ -406,7 +421,8 @@ def _jira_headline(event: JiraEvent, audience: Audience, account: Account, langu
 
 def _confluence_headline(event: ConfluenceEvent, language: str) -> str:
     title = escape_mrkdwn(event.parent_title or event.title or "") or _t(language, "page.untitled")
-    page = f"<{event.url}|{title}>" if event.url else f"*{title}*"
+    gone = event.type in (E.PAGE_REMOVED, E.BLOG_REMOVED)  # deleted for good: a link would lead nowhere
+    page = f"<{event.url}|{title}>" if event.url and not gone else f"*{title}*"
     return _t(language, event.type, actor=_name(event.actor, language), page=page)
 
 

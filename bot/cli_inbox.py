@@ -178,7 +178,7 @@ def replay_webhook(files: tuple[Path, ...], audience: str, fmt: str, hint: str |
 
     No Slack or Jira calls. Exit code 0 unless a file could not be read.
     """
-    account = _named_account(account_key, accounts_file, Audience(audience)) if account_key else None
+    account = _named_account(account_key, accounts_file, Audience(audience)) if account_key is not None else None
     unreadable = 0
     for path in files:
         try:

@@ -78,7 +78,7 @@ def sandbox_accounts() -> AccountsConfig:
                     "name": "Northwind Traders",
                     "language": "en",
                     "timezone": "America/New_York",
-                    "holidays": "US-NY",
+                    "holidays": "US",
                     "channels": [
                         {"id": "C0NWCLIENT", "name": "#northwind", "audience": "client", "digest": {"cron": "0 10 * * mon,thu"}},
                         {

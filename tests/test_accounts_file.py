@@ -110,4 +110,4 @@ def test_the_sandbox_agency_is_the_example_file():
     from bot.sandbox import sandbox_accounts
 
     assert sandbox_accounts() == load_accounts(EXAMPLE)
-    assert [a.holidays for a in sandbox_accounts().accounts] == ["DE-BE", "US-NY", "GB-ENG"]
+    assert [a.holidays for a in sandbox_accounts().accounts] == ["DE-BE", "US", "GB-ENG"]

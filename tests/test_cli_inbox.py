@@ -113,6 +113,8 @@ def test_replay_as_a_named_account_uses_its_settings(tmp_path, monkeypatch):
     other = json.loads(run("replay-webhook", "--format", "json", "--account", "acme-shop",
                            str(PIN / "jira:issue_updated.due_date.json")).output)
     assert (other["outcome"], other["reason"]) == ("withheld", "belongs to 'TES', not to account 'acme-shop'")
+    empty = run("replay-webhook", "--account", "", str(acme))  # not silently the stand-in account
+    assert empty.exit_code == 2 and "no account ''" in empty.output
     unknown = run("replay-webhook", "--account", "nope", str(acme))
     assert unknown.exit_code == 2 and "no account 'nope'" in unknown.output and "acme-shop" in unknown.output
 

@@ -361,3 +361,37 @@ def test_an_unknown_holiday_calendar_is_a_config_error_naming_the_field() -> Non
     with pytest.raises(ValidationError, match="holidays") as err:
         make_account(holidays="XX-YY")
     assert "use a country code like DE, or a state like DE-BE" in str(err.value)
+
+
+def test_a_forecast_years_away_is_past_the_period_end_without_walking_there() -> None:
+    # A 2026 project budget of 500 h with one minute logged on 5 Jan, seen on 30 Jun: millions of days.
+    budget = Budget(hours=Decimal("500"), rate=Decimal("95"), period="project",
+                    start=dt.date(2026, 1, 1), end=dt.date(2026, 12, 31))
+    issue = make_issue("ACME-1", worklogs=[log("ACME-1", dt.datetime(2026, 1, 5, 9, tzinfo=UTC), 1 / 60)])
+    status = budget_status(make_account(budget=budget, holidays="DE-BE"), INTERNAL, [issue],
+                           dt.datetime(2026, 6, 30, 12, tzinfo=UTC))
+    assert (status.forecast, status.forecast_date) == (Forecast.PAST_PERIOD_END, None)
+
+
+def test_holiday_codes_yaml_would_misread_are_asked_for_in_quotes() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from bot.accounts_file import parse_accounts
+    from bot.errors import ConfigError
+
+    for raw in ("NO", "ON", "49"):  # Norway; YAML booleans and numbers
+        text = f"""accounts:
+  - key: acme
+    name: Acme
+    timezone: Europe/Oslo
+    holidays: {raw}
+    channels: [{{id: C0CLIENT1, audience: client}}]
+    jira: {{projects: [ACME]}}
+"""
+        with pytest.raises(ConfigError) as err:
+            parse_accounts(text, "accounts.yaml")
+        assert "line 5: accounts[0].holidays: write the calendar code in quotes" in str(err.value), str(err.value)
+    assert make_account(holidays="NO").holidays == "NO"  # quoted, Norway is fine
+    with pytest.raises(ValidationError, match="name the state after the dash"):
+        make_account(holidays="DE-")

@@ -385,6 +385,15 @@ def test_comment_previews_turn_jira_markup_into_slack_markup():
     assert len(long) <= COMMENT_PREVIEW_CHARS + 6
     assert long.endswith(" …\n```") and "&amp;" in long
     assert not long.removesuffix(" …\n```").rstrip().endswith(("&", "&a", "&am", "&amp"))
+    # Quoted line by line in the message, the section still fits Slack's 3000 characters, whatever the
+    # line breaks (Jira's \r\n, Unicode line separators) and with the cut marker kept.
+    for breaks in ("\n\n", "\r\n", "\u2028", "\x1c"):
+        body = "x" + breaks + ("x" + breaks) * 1400 + "[click here|https://example.com/a?b=1&c=2] after"
+        payload = edited(f"{PIN}/comment_created.json", lambda p, b=body: p["comment"].__setitem__("body", b))
+        quote = render_event(commented(payload), I, ALPHA).blocks[1]["text"]["text"]
+        assert len(quote) <= 3000 and quote.endswith(" …") and "<https://" not in quote, (repr(breaks), len(quote))
+    assert comment_mrkdwn("a\r\n\r\n\r\n\r\nb", ALPHA, (), "en") == "a\n\nb"
+    assert comment_mrkdwn("intro\nh2.\n\nnext", ALPHA, (), "en") == "intro\nh2.\n\nnext"  # not a heading
     # A link is kept whole or left out, never cut in the middle.
     links = comment_mrkdwn("x" * (COMMENT_PREVIEW_CHARS - 10) + " [label|https://example.com/long/path]", ALPHA, (), "en")
     assert "<https://" not in links and links.endswith(" …")
@@ -410,6 +419,10 @@ def test_render_versions_sprints_links_and_pages():
                  lambda p: p["version"].__setitem__("userReleaseDate", "9. září 2020"))  # derived: a Czech display format
     (odd_event,) = normalize(odd).events
     assert render_event(odd_event, C, ALPHA, "en").text == "Milestone *1.0* released"
+    broken = edited("putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json",
+                    lambda p: p["version"].update(releaseDate="not a date", userReleaseDate=None))  # derived
+    (broken_event,) = normalize(broken).events
+    assert render_event(broken_event, C, ALPHA, "en").text == "Milestone *1.0* released"
     sprint = one(f"{PIN}/sprint_started.json")
     assert render_event(sprint, I, ALPHA).text == "Sprint *TSD Sprint 1* started, ends Jul 21, 2020"
     # The end (2020-07-21T00:37Z) is a day in the account's timezone: still the 20th in New York.

@@ -175,6 +175,14 @@ class Account(_Model):
         None, description="public holidays that are not working days: a country (DE) or country-state (DE-BE)"
     )
 
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _holiday_code_is_text(cls, value: object) -> object:
+        if value is not None and not isinstance(value, str):
+            # YAML reads NO (Norway), ON or 49 as something else than text.
+            raise ValueError(f'write the calendar code in quotes, e.g. holidays: "NO" (it was read as {value!r})')
+        return value
+
     @field_validator("holidays")
     @classmethod
     def _holiday_calendar(cls, value: str | None) -> str | None:

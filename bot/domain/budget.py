@@ -80,6 +80,9 @@ class BudgetStatus:
         return self.thresholds_crossed[-1] if self.thresholds_crossed else None
 
 
+_FORECAST_DAYS_PAST_END = 2_600  # about ten years of working days
+
+
 def budget_period(account: Account, now: dt.datetime) -> BudgetPeriod | None:
     """The period the account's budget counts at ``now``: calendar month or project dates."""
     budget = account.budget
@@ -146,8 +149,13 @@ def budget_status(
         forecast = Forecast.TOO_EARLY
     else:
         # The day the last remaining hour is burnt, counting whole working days after today.
-        forecast_date = nth_working_day_after(last_elapsed, math.ceil(remaining / burn), holidays)
-        forecast = Forecast.DATE if forecast_date <= period.end else Forecast.PAST_PERIOD_END
+        days_needed = math.ceil(remaining / burn)
+        days_left = working_days(last_elapsed + dt.timedelta(days=1), period.end, holidays)
+        forecast = Forecast.DATE if days_needed <= days_left else Forecast.PAST_PERIOD_END
+        # Past the period's end the date is only informative: not walked to when years away (a
+        # minute logged in January against a big project budget would be millions of days).
+        if days_needed <= days_left + _FORECAST_DAYS_PAST_END:
+            forecast_date = nth_working_day_after(last_elapsed, days_needed, holidays)
 
     crossed: tuple[int, ...] = ()
     percent = None

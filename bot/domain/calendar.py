@@ -13,7 +13,9 @@ import holidays as holiday_calendars
 def holiday_dates(code: str, first_year: int, last_year: int) -> frozenset[dt.date]:
     """Public holidays of a country ("DE") or a country's state or region ("DE-BE", "US-NY",
     "GB-ENG") from first_year to last_year; ValueError naming a code no calendar knows."""
-    country, _, subdivision = code.strip().upper().partition("-")
+    country, dash, subdivision = code.strip().upper().partition("-")
+    if dash and not subdivision:
+        raise ValueError(f"{code!r} is not a holiday calendar: name the state after the dash, e.g. DE-BE, or just DE")
     try:
         calendar = holiday_calendars.country_holidays(
             country, subdiv=subdivision or None, years=range(first_year, last_year + 1)

@@ -367,9 +367,9 @@ def _issue_worklog_updated(payload: Payload, webhook_event: str) -> list[JiraEve
     return [_base(payload, webhook_event, EventType.WORKLOG_UPDATED, worklog=facts, field="timespent", from_value=before, to_value=after)]
 
 
-def _user_date(value: Any) -> str | None:
-    """`userReleaseDate` ("09/Sep/20", Jira's default display format) as an ISO date; None when
-    it is in another format (shown raw it would read like a typo, so it is left out)."""
+def _jira_date(value: Any) -> str | None:
+    """`releaseDate` ("2020-09-09") or `userReleaseDate` ("09/Sep/20", Jira's default display
+    format) as an ISO date; None otherwise (shown raw it would read like a typo, so it is left out)."""
     for fmt in ("%d/%b/%y", "%d/%b/%Y", "%Y-%m-%d"):
         try:
             return dt.datetime.strptime(str(value), fmt).date().isoformat()
@@ -387,7 +387,7 @@ def _version(type_: EventType) -> Parser:
             project_id=_str(v.get("projectId")),
             released=bool(v.get("released")),
             archived=bool(v.get("archived")),
-            release_date=_str(v.get("releaseDate")) or _user_date(v.get("userReleaseDate")),
+            release_date=_jira_date(v.get("releaseDate")) or _jira_date(v.get("userReleaseDate")),
             description=_str(v.get("description")),
         )
         return [_base(payload, webhook_event, type_, version=facts, project_id=facts.project_id)]

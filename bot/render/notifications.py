@@ -224,7 +224,9 @@ _TOKEN = re.compile(
     r"|\[(?P<bare>(?:https?|mailto):[^\]\s|<>]+)\]"
 )
 _CODE_BLOCK = re.compile(r"\{(?:code|noformat)(?::[^}]*)?\}")
-_HEADING = re.compile(r"^h[1-6]\.\s+", re.MULTILINE)
+_HEADING = re.compile(r"^h[1-6]\.[ \t]+", re.MULTILINE)
+# Every line break Python's splitlines() knows (the quote is built with it), as "\n".
+_LINE_BREAKS = re.compile(r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+\n")
 
 
@@ -236,18 +238,20 @@ class _Preview:
 
     def text(self, raw: str) -> None:
         for char in raw:
-            if not self._add(escape_mrkdwn(char)):
+            # A line break costs three: the message quotes each line with "> ".
+            if not self._add(escape_mrkdwn(char), 3 if char == "\n" else None):
                 return
 
     def token(self, mrkdwn: str) -> None:
         self._add(mrkdwn)
 
-    def _add(self, piece: str) -> bool:
-        if self.cut or self.used + len(piece) > self.limit:
+    def _add(self, piece: str, cost: int | None = None) -> bool:
+        cost = len(piece) if cost is None else cost
+        if self.cut or self.used + cost > self.limit:
             self.cut = True
             return False
         self.parts.append(piece)
-        self.used += len(piece)
+        self.used += cost
         return True
 
     def result(self) -> str:
@@ -288,6 +292,7 @@ def comment_mrkdwn(body: Any, account: Account, people: Iterable[Person], langua
     """A Jira comment body as Slack mrkdwn: mentions resolved, links and code blocks converted,
     user text escaped, at most COMMENT_PREVIEW_CHARS long."""
     text = _adf_text(body) if isinstance(body, Mapping) else str(body or "")
+    text = _LINE_BREAKS.sub("\n", text)
     text = _BLANK_LINES.sub("\n\n", _HEADING.sub("", _CODE_BLOCK.sub("```", text))).strip()
     people = tuple(people)
     out = _Preview(COMMENT_PREVIEW_CHARS)
@@ -342,9 +347,9 @@ def _local_day(raw: str | None, account: Account) -> dt.date | None:
     """The day of a Jira timestamp ("2020-07-21T00:37:06.000Z") in the account's timezone."""
     try:
         moment = dt.datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    except ValueError:
+        return moment.astimezone(account.tz).date() if moment.tzinfo else moment.date()
+    except (ValueError, OverflowError):  # not a timestamp, or year 1 / 9999 moved across midnight
         return None
-    return moment.astimezone(account.tz).date() if moment.tzinfo else moment.date()
 
 
 def _hours(seconds: int | None, language: str) -> str:
@@ -444,7 +449,7 @@ def render_event(event: Event, audience: Audience, account: Account, language: s
         if event.comment is not None and event.type is not E.COMMENT_DELETED:
             body = comment_mrkdwn(event.comment.body, account, event.people, language)
             if body:
-                quoted = "\n".join("> " + line for line in body.splitlines())
+                quoted = "\n".join("> " + line for line in body.split("\n"))
                 blocks.append(_section(quoted))
                 text = f"{headline}\n{quoted}"
     else:

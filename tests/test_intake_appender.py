@@ -58,6 +58,8 @@ async def test_duplicates_are_told_apart_from_new_rows(store):
     assert sorted((i.source, i.delivery_id) for i in store.inbox.list()) == [
         ("confluence", "old"), ("jira", "a"), ("jira", "b"), ("jira", "old")
     ]
+    # Stored in arrival order (the worker takes them by id): a before b.
+    assert [i.delivery_id for i in reversed(store.inbox.list()) if i.delivery_id in ("a", "b")] == ["a", "b"]
 
 
 async def test_a_large_batch_is_written_in_several_statements_in_one_transaction(store):

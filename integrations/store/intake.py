@@ -73,8 +73,14 @@ class _Statements:
         self._placeholder = placeholder
 
     def __call__(self, rows: list[dict]) -> Iterator[tuple[str, list]]:
-        unique = list({(row["source"], row["delivery_id"]): row for row in reversed(rows)}.values())
-        unique.reverse()  # the same delivery twice in one batch: the first is stored, once
+        # The same delivery twice in one batch: the first is stored, once; arrival order is kept.
+        seen: set[Key] = set()
+        unique = []
+        for row in rows:
+            key = (row["source"], row["delivery_id"])
+            if key not in seen:
+                seen.add(key)
+                unique.append(row)
         for start in range(0, len(unique), _ROWS_PER_STATEMENT):
             chunk = unique[start : start + _ROWS_PER_STATEMENT]
             params: list = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -164,14 +165,11 @@ def webhook_endpoint(
 def _log_accepted(rows: list[dict], new: set[tuple[str, str]]) -> None:
     # One line per committed batch, naming every delivery in it: under load a line per request
     # was a fifth of the intake's time, and a delivery id is as easy to find either way.
-    events: dict[str, int] = {}
-    for row in rows:
-        events[row["event_name"] or "unnamed"] = events.get(row["event_name"] or "unnamed", 0) + 1
     log.info(
         "webhooks accepted",
         count=len(rows),
         bytes=sum(len(row["body"]) for row in rows),
-        events=events,
+        events=dict(Counter(row["event_name"] or "unnamed" for row in rows)),
         deliveries=[f"{row['source']}/{row['delivery_id']}" for row in rows],
         duplicates=[f"{row['source']}/{row['delivery_id']}" for row in rows if (row["source"], row["delivery_id"]) not in new],
     )

@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.domain.calendar import check_calendar
+
 
 class Audience(enum.StrEnum):
     """Who reads a channel: the client (possibly Slack Connect) or the agency only."""
@@ -188,9 +190,7 @@ class Account(_Model):
     def _holiday_calendar(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from bot.domain.calendar import holiday_dates  # the calendar checks the code
-
-        holiday_dates(value, 2026, 2026)
+        check_calendar(value)
         return value
 
     @field_validator("key")

@@ -27,6 +27,11 @@ def holiday_dates(code: str, first_year: int, last_year: int) -> frozenset[dt.da
     return frozenset(calendar)
 
 
+def check_calendar(code: str) -> None:
+    """Raise ValueError (saying what to write instead) unless `code` names a holiday calendar."""
+    holiday_dates(code, 2000, 2000)  # any year: the code is what is checked
+
+
 def is_working_day(day: dt.date, holidays: Collection[dt.date] = ()) -> bool:
     return day.weekday() < 5 and day not in holidays
 

@@ -44,7 +44,7 @@ from integrations.store import db
 from integrations.store.store import Store
 
 SECRET = "bench-secret"
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "payloads"
 PAYLOADS = [
     "pinpoint-jira/internal/testdata/jira:issue_created.json",
     "pinpoint-jira/internal/testdata/jira:issue_updated.json",

@@ -1,6 +1,6 @@
 """Jira webhook deliveries about the sandbox agency, for `pulse demo`.
 
-Shaped like Jira Cloud's (the real captures in shared/fixtures: pinpoint-jira's `comment_created`
+Shaped like Jira Cloud's (the real captures in tests/payloads: pinpoint-jira's `comment_created`
 and `jira:issue_updated`, zulip's `worklog_created`): an issue moving on, a comment the client may
 read, a restricted comment only the agency may, and logged time. The demo POSTs them, signed,
 to the real webhook endpoint and lets the real worker turn them into channel messages.

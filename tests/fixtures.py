@@ -1,35 +1,21 @@
-"""Loaders for the real third-party payloads in ../shared/fixtures (see its SOURCES.md)."""
+"""Loaders for the real third-party payloads in tests/payloads/ (origins and licences: its SOURCES.md)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-
-def _find_shared() -> Path:
-    # CI clones the repo with shared/ beside it; PULSE_SHARED_FIXTURES overrides for other layouts.
-    override = os.environ.get("PULSE_SHARED_FIXTURES")
-    if override:
-        return Path(override)
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "fixtures"
-        if candidate.is_dir():
-            return candidate
-    raise RuntimeError(
-        "shared/fixtures not found beside the repository; set PULSE_SHARED_FIXTURES to its path"
-    )
+# Copied byte for byte into the repository so that a plain clone runs its tests (nothing is read
+# from outside the repository).
+PAYLOADS = Path(__file__).resolve().parent / "payloads"
 
 
-SHARED_FIXTURES = _find_shared()
+def real_payload(relpath: str) -> Any:
+    """Parsed JSON of one third-party payload, by its path under tests/payloads."""
+    return json.loads((PAYLOADS / relpath).read_text(encoding="utf-8"))
 
 
-def shared_fixture(relpath: str) -> Any:
-    """Parsed JSON of one shared fixture file, by its path under shared/fixtures."""
-    return json.loads((SHARED_FIXTURES / relpath).read_text(encoding="utf-8"))
-
-
-def shared_fixture_bytes(relpath: str) -> bytes:
-    """Raw bytes of one shared fixture file (for signing exactly what is sent)."""
-    return (SHARED_FIXTURES / relpath).read_bytes()
+def real_payload_bytes(relpath: str) -> bytes:
+    """Raw bytes of one third-party payload (for signing exactly what is sent)."""
+    return (PAYLOADS / relpath).read_bytes()

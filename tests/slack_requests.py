@@ -8,7 +8,7 @@ import urllib.parse
 
 from slack_sdk.signature import SignatureVerifier
 
-from tests.fixtures import shared_fixture
+from tests.fixtures import real_payload
 
 SIGNING_SECRET = "test-signing-secret"
 
@@ -25,7 +25,7 @@ def signed_headers(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | 
 
 def slash_command(text: str, *, user_id: str, channel_id: str, team_id: str, response_url: str) -> str:
     """A form-encoded `/pulse` body, derived from bolt-python's captured slash command."""
-    fields = shared_fixture("bolt-python/tests/scenario_tests/test_slash_command.py.extracted/slash_command_body.json")["parsed"]
+    fields = real_payload("bolt-python/tests/scenario_tests/test_slash_command.py.extracted/slash_command_body.json")["parsed"]
     fields = {k: v for k, v in fields.items() if not k.startswith("enterprise_")}
     fields.update(
         team_id=team_id,
@@ -40,7 +40,7 @@ def slash_command(text: str, *, user_id: str, channel_id: str, team_id: str, res
 
 def app_mention(text: str, *, user_id: str, channel_id: str, home_team: str, user_team: str | None = None, ts: str = "1595926230.009600") -> str:
     """An app_mention envelope derived from bolt-python's captured one; `user_team` marks Slack Connect users."""
-    body = shared_fixture("bolt-python/tests/scenario_tests/test_app.py.extracted/app_mention_event_body.json")
+    body = real_payload("bolt-python/tests/scenario_tests/test_app.py.extracted/app_mention_event_body.json")
     body.pop("enterprise_id", None)
     body["team_id"] = home_team
     body["event"].update(text=f"<@U0PULSEBOT> {text}", user=user_id, channel=channel_id, ts=ts, event_ts=ts, team=user_team or home_team)

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 
 from bot.cli_inbox import inbox, replay_webhook
 from integrations.store.store import Store
-from tests.fixtures import SHARED_FIXTURES
+from tests.fixtures import PAYLOADS
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
-PIN = SHARED_FIXTURES / "pinpoint-jira/internal/testdata"
+PIN = PAYLOADS / "pinpoint-jira/internal/testdata"
 
 
 @click.group()
@@ -73,7 +73,7 @@ def test_replay_json_one_object_per_file(tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     files = [PIN / "jira:issue_created.json", PIN / "board_created.json", PIN / "comment_created.json",
-             SHARED_FIXTURES / "zulip/zerver/webhooks/confluence/fixtures/example_anomalous_payload.json", broken]
+             PAYLOADS / "zulip/zerver/webhooks/confluence/fixtures/example_anomalous_payload.json", broken]
     result = run("replay-webhook", "--format", "json", *map(str, files))
     assert result.exit_code == 0
     rows = [json.loads(line) for line in result.output.splitlines()]
@@ -90,7 +90,7 @@ def test_replay_json_one_object_per_file(tmp_path):
 
 
 def test_replay_names_a_reason_shared_by_several_events_once():
-    path = SHARED_FIXTURES / "jira-to-matrix/test/fixtures/webhooks/issue/updated/commented-changed.json"
+    path = PAYLOADS / "jira-to-matrix/test/fixtures/webhooks/issue/updated/commented-changed.json"
     row = json.loads(run("replay-webhook", "--format", "json", str(path)).output)
     assert row["event"] == ["field_changed", "field_changed"]
     assert row["reason"] == "needs lookup first: issue"
@@ -120,7 +120,7 @@ def test_replay_as_a_named_account_uses_its_settings(tmp_path, monkeypatch):
 
 
 def test_replay_confluence_cloud_needs_the_event_name(tmp_path):
-    page = SHARED_FIXTURES / "taxonomies-for-confluence/src/test/resources/requests/PageTrashed.json"
+    page = PAYLOADS / "taxonomies-for-confluence/src/test/resources/requests/PageTrashed.json"
     result = run("replay-webhook", "--audience", "internal", "--event", "page_trashed", str(page))
     assert result.output.splitlines()[0] == f"== {page}: posted (page_trashed)"
 

@@ -12,7 +12,7 @@ from bot.sandbox import build_sandbox
 from integrations.confluence import AtlassianConfluence, InMemoryConfluence
 from integrations.fake_atlassian import AtlassianSeed, FakeAtlassian, Failure
 from integrations.upstream_errors import RetryPolicy, UpstreamError, UpstreamUnavailable
-from tests.fixtures import shared_fixture
+from tests.fixtures import real_payload
 
 NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 TITLE = "ACME Status 2026-W47"
@@ -150,9 +150,9 @@ ZC = "zulip/zerver/webhooks/confluence/fixtures"
 def _dc_seed() -> AtlassianSeed:
     # The real Data Center responses zulip's webhook tests enrich their payloads with.
     return AtlassianSeed(contents=[
-        shared_fixture(f"{ZC}/page_api_response.json"),
-        shared_fixture(f"{ZC}/blog_api_response.json"),
-        shared_fixture(f"{ZC}/comment_api_response.json"),
+        real_payload(f"{ZC}/page_api_response.json"),
+        real_payload(f"{ZC}/blog_api_response.json"),
+        real_payload(f"{ZC}/comment_api_response.json"),
     ])
 
 
@@ -162,14 +162,14 @@ def test_data_center_content_is_one_v1_call_with_a_bearer_token():
         confluence = _adapter(fake, url=fake.url, user=None, cloud=False)
         page = confluence.content("123456")
         calls = fake.calls
-    assert page == shared_fixture(f"{ZC}/page_api_response.json")
+    assert page == real_payload(f"{ZC}/page_api_response.json")
     [call] = calls
     assert (call.method, call.path, call.status) == ("GET", "/rest/api/content/123456", 200)
     assert call.query == {"expand": ["space,version,container"], "status": ["current", "trashed"]}
 
 
 def test_data_center_page_created_is_enriched_from_the_fetched_content():
-    (event,) = normalize(shared_fixture(f"{ZC}/page_created.json")).events
+    (event,) = normalize(real_payload(f"{ZC}/page_created.json")).events
     with FakeAtlassian(_dc_seed()) as fake:
         content = _adapter(fake, url=fake.url, user=None, cloud=False).content(event.content_id)
     enriched = confluence_events.enrich(event, content)
@@ -192,7 +192,7 @@ def test_cloud_content_of_a_v2_page_under_wiki_with_its_url(fake):
 
 
 def test_missing_content_is_none_and_trashed_content_is_still_found():
-    trashed = dict(shared_fixture(f"{ZC}/blog_api_response.json"), status="trashed")
+    trashed = dict(real_payload(f"{ZC}/blog_api_response.json"), status="trashed")
     with FakeAtlassian(AtlassianSeed(contents=[trashed])) as fake:
         confluence = _adapter(fake, url=fake.url, user=None, cloud=False)
         assert confluence.content("999999") is None
@@ -227,7 +227,7 @@ def test_status_pages_are_refused_on_data_center():
 
 
 def test_in_memory_confluence_content_and_failure():
-    page = shared_fixture(f"{ZC}/page_api_response.json")
+    page = real_payload(f"{ZC}/page_api_response.json")
     confluence = InMemoryConfluence(contents={"123456": page})
     assert confluence.content("123456") == page and confluence.content("1") is None
     assert confluence.calls == [("content", "123456"), ("content", "1")]
@@ -239,7 +239,7 @@ def test_in_memory_confluence_content_and_failure():
 def test_content_call_is_declared_in_the_confluence_v1_spec():
     from integrations.confluence import CONTENT_EXPAND, CONTENT_STATUSES
 
-    get = shared_fixture("specs/confluence-cloud-v1.openapi.json")["paths"]["/wiki/rest/api/content/{id}"]["get"]
+    get = real_payload("specs/confluence-cloud-v1.openapi.json")["paths"]["/wiki/rest/api/content/{id}"]["get"]
     names = {p.get("name") or p["$ref"].rsplit("/", 1)[-1] for p in get["parameters"]}
     assert {"id", "status"} <= names and any("expand" in n.lower() for n in names)
     status = next(p for p in get["parameters"] if p.get("name") == "status")
@@ -362,7 +362,7 @@ def test_in_memory_confluence_inherits_restrictions_and_treats_unknown_content_a
 def test_restriction_calls_are_declared_in_the_confluence_v1_spec():
     from integrations.confluence import OPERATION_EXPAND, RESTRICTIONS_EXPAND
 
-    spec = shared_fixture("specs/confluence-cloud-v1.openapi.json")
+    spec = real_payload("specs/confluence-cloud-v1.openapi.json")
     paths = spec["paths"]
     get = paths["/wiki/rest/api/content/{id}"]["get"]
     ref = next(p["$ref"] for p in get["parameters"] if "$ref" in p)
@@ -380,7 +380,7 @@ CLOUD_USER = {"type": "known", "accountId": "557058:d092c978-5ab7-4c8a-8d87-32ff
 
 
 def test_data_center_user_is_found_by_key_and_an_unknown_one_is_none():
-    user = shared_fixture(f"{ZC}/user_api_response.json")  # userKey "abc"
+    user = real_payload(f"{ZC}/user_api_response.json")  # userKey "abc"
     with FakeAtlassian(AtlassianSeed(users=[user])) as fake:
         confluence = _adapter(fake, url=fake.url, user=None, cloud=False)
         assert confluence.user("abc") == user
@@ -403,7 +403,7 @@ def test_cloud_user_is_found_by_account_id_and_outages_are_raised():
 
 
 def test_user_lookup_is_declared_in_the_confluence_v1_spec():
-    spec = shared_fixture("specs/confluence-cloud-v1.openapi.json")
+    spec = real_payload("specs/confluence-cloud-v1.openapi.json")
     get = spec["paths"]["/wiki/rest/api/user"]["get"]
     names = {spec["components"]["parameters"][p["$ref"].rsplit("/", 1)[-1]]["name"] if "$ref" in p else p["name"]
              for p in get["parameters"]}
@@ -411,8 +411,8 @@ def test_user_lookup_is_declared_in_the_confluence_v1_spec():
 
 
 def test_confluence_events_name_their_actor_from_the_user_lookup():
-    (event,) = normalize(shared_fixture(f"{ZC}/page_created.json")).events
-    named = confluence_events.name_actor(event, shared_fixture(f"{ZC}/user_api_response.json"))
+    (event,) = normalize(real_payload(f"{ZC}/page_created.json")).events
+    named = confluence_events.name_actor(event, real_payload(f"{ZC}/user_api_response.json"))
     assert (named.actor.display_name, named.actor.key, named.actor.email) == ("John Smith", "abc", "johnsmith@example.com")
     # A user object without a name changes nothing (the message falls back to "someone").
     assert confluence_events.name_actor(event, {"type": "anonymous"}) == event

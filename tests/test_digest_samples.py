@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.domain.accounts import Account, Budget, Channel, JiraScope, Roles
 from bot.domain.work import Issue, Version, Worklog
-from tests.fixtures import shared_fixture
+from tests.fixtures import real_payload
 
 UTC = dt.UTC
 PROJECT = "SAMPLEPROJECT"
@@ -95,7 +95,7 @@ def _when(text: str | None) -> dt.datetime | None:
 
 def issues_from_jira_ruby() -> list[Issue]:
     """jira-ruby's search result (issue.json) as domain issues."""
-    found = shared_fixture(f"{JIRA_RUBY}/issue.json")["issues"]
+    found = real_payload(f"{JIRA_RUBY}/issue.json")["issues"]
     issues = []
     for raw in found:
         fields = raw["fields"]
@@ -124,7 +124,7 @@ def issues_from_jira_ruby() -> list[Issue]:
 
 def worklogs_from_jira_ruby(issue_key: str = "SAMPLEPROJECT-1") -> tuple[Worklog, ...]:
     """jira-ruby's worklog list of issue 10002 as domain worklogs."""
-    raw = shared_fixture(f"{JIRA_RUBY}/issue/10002/worklog.json")["worklogs"]
+    raw = real_payload(f"{JIRA_RUBY}/issue/10002/worklog.json")["worklogs"]
     return tuple(
         Worklog(
             id=w["id"],
@@ -139,7 +139,7 @@ def worklogs_from_jira_ruby(issue_key: str = "SAMPLEPROJECT-1") -> tuple[Worklog
 
 def version_from_jira_ruby() -> Version:
     """jira-ruby's version/10000.json as a domain version."""
-    raw = shared_fixture(f"{JIRA_RUBY}/version/10000.json")
+    raw = real_payload(f"{JIRA_RUBY}/version/10000.json")
     return Version(
         id=raw["id"],
         project=PROJECT,

@@ -1,4 +1,4 @@
-"""Every real Jira/Confluence webhook payload in shared/fixtures → expected outcome and event types.
+"""Every real Jira/Confluence webhook payload in tests/payloads → expected outcome and event types.
 
 Also the registry: every internal event type must be produced by some fixture-backed case, and
 every file in the webhook folders must be in the table (or named as a REST response).
@@ -13,7 +13,7 @@ import pytest
 
 from bot.domain import confluence_events, jira_events
 from bot.domain.events import EventType, Outcome, Source, normalize
-from tests.fixtures import SHARED_FIXTURES, shared_fixture
+from tests.fixtures import PAYLOADS, real_payload
 
 E = EventType
 H, IGN, UNS, ANO = Outcome.HANDLED, Outcome.IGNORED, Outcome.UNSUPPORTED, Outcome.ANOMALOUS
@@ -189,7 +189,7 @@ def spec_version_payload(webhook_event: str) -> dict:
 
 @pytest.mark.parametrize(("path", "hint", "source", "outcome", "types"), CASES, ids=[c[0] for c in CASES])
 def test_every_fixture_has_an_expected_outcome(path, hint, source, outcome, types):
-    result = normalize(shared_fixture(path), hint)
+    result = normalize(real_payload(path), hint)
     assert result.source is source
     assert result.outcome is outcome
     assert tuple(e.type for e in result.events) == types
@@ -199,7 +199,7 @@ def test_every_fixture_has_an_expected_outcome(path, hint, source, outcome, type
 
 @pytest.mark.parametrize(("webhook_event", "type_"), SPEC_CASES)
 def test_version_events_built_from_the_spec_schema(webhook_event, type_):
-    schema = shared_fixture("specs/jira-cloud-platform.openapi.json")["components"]["schemas"]["Version"]
+    schema = real_payload("specs/jira-cloud-platform.openapi.json")["components"]["schemas"]["Version"]
     assert set(SPEC_VERSION) <= set(schema["properties"])  # the hand-built body only uses real fields
     result = normalize(spec_version_payload(webhook_event))
     assert result.outcome is Outcome.HANDLED
@@ -212,9 +212,9 @@ def test_version_events_built_from_the_spec_schema(webhook_event, type_):
 def test_every_webhook_fixture_file_is_in_the_table():
     listed = {c[0] for c in CASES} | REST_RESPONSES
     on_disk = {
-        str(p.relative_to(SHARED_FIXTURES))
+        str(p.relative_to(PAYLOADS))
         for folder in WEBHOOK_FOLDERS
-        for p in (SHARED_FIXTURES / folder).rglob("*.json")
+        for p in (PAYLOADS / folder).rglob("*.json")
     }
     assert on_disk - listed == set()
     assert listed - on_disk == set()
@@ -223,7 +223,7 @@ def test_every_webhook_fixture_file_is_in_the_table():
 def test_rest_responses_are_not_webhooks():
     # Skipped by folder knowledge above; this shows they would be anomalous if ever posted to us.
     for path in REST_RESPONSES:
-        assert normalize(shared_fixture(path)).outcome is Outcome.ANOMALOUS, path
+        assert normalize(real_payload(path)).outcome is Outcome.ANOMALOUS, path
 
 
 def test_every_internal_event_type_is_fixture_backed():
@@ -246,13 +246,13 @@ def test_every_internal_event_type_is_fixture_backed():
 
 def test_tables_declare_every_handled_event():
     # Every parser in the Jira table is exercised by at least one real or spec-built case.
-    used = {shared_fixture(c[0]).get("webhookEvent") for c in CASES if c[2] is Source.JIRA} | {w for w, _ in SPEC_CASES}
+    used = {real_payload(c[0]).get("webhookEvent") for c in CASES if c[2] is Source.JIRA} | {w for w, _ in SPEC_CASES}
     assert set(jira_events.supported_webhook_events()) - used == set()
     confluence_handled = {k for k, v in confluence_events.CONFLUENCE_WEBHOOKS.items() if isinstance(v, EventType)}
-    hints = {c[1] for c in CASES if c[1]} | {shared_fixture(c[0]).get("event") for c in CASES if c[2] is Source.CONFLUENCE_DC}
+    hints = {c[1] for c in CASES if c[1]} | {real_payload(c[0]).get("event") for c in CASES if c[2] is Source.CONFLUENCE_DC}
     assert confluence_handled - hints == set()
 
 
 def test_fixture_loader_reads_json():
-    assert json.loads((SHARED_FIXTURES / f"{ZJ}/worklog_created.json").read_text())["webhookEvent"] == "worklog_created"
-    assert Path(SHARED_FIXTURES).is_dir()
+    assert json.loads((PAYLOADS / f"{ZJ}/worklog_created.json").read_text())["webhookEvent"] == "worklog_created"
+    assert Path(PAYLOADS).is_dir()

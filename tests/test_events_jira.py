@@ -7,7 +7,7 @@ import datetime as dt
 
 from bot.domain.events import EventType, Outcome, PriorFacts, attach_issue, attach_project, normalize
 from bot.domain.work import Issue
-from tests.fixtures import shared_fixture
+from tests.fixtures import real_payload
 
 E = EventType
 PIN = "pinpoint-jira/internal/testdata"
@@ -17,7 +17,7 @@ JENKINS = "jenkins-jira-trigger-plugin/src/test/resources/com/ceilfors/jenkins/p
 
 def with_items(path: str, *items: dict) -> dict:
     """A real jira:issue_updated body with its changelog items replaced."""
-    payload = copy.deepcopy(shared_fixture(path))
+    payload = copy.deepcopy(real_payload(path))
     payload["changelog"]["items"] = list(items)
     return payload
 
@@ -27,7 +27,7 @@ def item(field: str, old: str | None, new: str | None, *, raw_old=None, raw_new=
 
 
 def test_status_change_carries_issue_facts_and_actor():
-    (event,) = normalize(shared_fixture(f"{J2M}/issue/updated/status-changed.json")).events
+    (event,) = normalize(real_payload(f"{J2M}/issue/updated/status-changed.json")).events
     assert event.type is E.STATUS_CHANGED
     assert (event.from_value, event.to_value) == ("To Do", "In Progress")
     assert event.issue_key == "INDEV-6"
@@ -39,7 +39,7 @@ def test_status_change_carries_issue_facts_and_actor():
 
 
 def test_resolution_with_status_is_one_resolved_event():
-    (event,) = normalize(shared_fixture(f"{PIN}/jira:issue_updated.resolution.json")).events
+    (event,) = normalize(real_payload(f"{PIN}/jira:issue_updated.resolution.json")).events
     assert (event.type, event.field, event.from_value, event.to_value) == (E.ISSUE_RESOLVED, "status", "To Do", "Closed")
 
 
@@ -55,7 +55,7 @@ def test_reopened_from_cleared_resolution():
 
 
 def test_priority_direction():
-    real = normalize(shared_fixture(f"{JENKINS}/webhook/issue_updated_fields_updated.json")).events
+    real = normalize(real_payload(f"{JENKINS}/webhook/issue_updated_fields_updated.json")).events
     raised = [e for e in real if e.field == "priority"]
     assert [(e.type, e.from_value, e.to_value) for e in raised] == [(E.PRIORITY_RAISED, "Major", "Blocker")]
     # Derived from the same payload: the other direction, and a custom scheme we cannot rank.
@@ -66,9 +66,9 @@ def test_priority_direction():
 
 
 def test_due_date_set_and_removed_use_the_date():
-    (set_,) = normalize(shared_fixture(f"{PIN}/jira:issue_updated.due_date.json")).events
+    (set_,) = normalize(real_payload(f"{PIN}/jira:issue_updated.due_date.json")).events
     assert (set_.from_value, set_.to_value) == (None, "2020-08-04")
-    (unset,) = normalize(shared_fixture(f"{PIN}/jira:issue_updated.due_date.unset.json")).events
+    (unset,) = normalize(real_payload(f"{PIN}/jira:issue_updated.due_date.unset.json")).events
     assert (unset.type, unset.from_value, unset.to_value) == (E.DUE_DATE_REMOVED, "2020-08-04", None)
 
 
@@ -97,22 +97,22 @@ def test_fix_version_and_components():
 
 
 def test_rank_only_is_ignored_but_rank_with_status_keeps_status():
-    assert normalize(shared_fixture(f"{J2M}/issue/updated/rank-changed.json")).outcome is Outcome.IGNORED
+    assert normalize(real_payload(f"{J2M}/issue/updated/rank-changed.json")).outcome is Outcome.IGNORED
     payload = with_items(f"{J2M}/issue/updated/rank-changed.json", item("Rank", "", "Ranked lower"), item("status", "To Do", "In Progress"))
     assert [e.type for e in normalize(payload).events] == [E.STATUS_CHANGED]
 
 
 def test_comment_inside_issue_updated_and_comment_event_share_a_dedupe_key():
-    inside = normalize(shared_fixture(f"{J2M}/issue/updated/commented.json")).events[0]
+    inside = normalize(real_payload(f"{J2M}/issue/updated/commented.json")).events[0]
     assert inside.type is E.COMMENT_CREATED
     # Same comment id → same dedupe key, whichever webhook delivered it.
-    twin = copy.deepcopy(shared_fixture(f"{PIN}/comment_created.json"))
+    twin = copy.deepcopy(real_payload(f"{PIN}/comment_created.json"))
     twin["comment"]["id"] = inside.comment.id
     assert normalize(twin).events[0].dedupe_key == inside.dedupe_key
 
 
 def test_comment_event_issue_is_incomplete_until_attached():
-    (event,) = normalize(shared_fixture(f"{PIN}/comment_created.json")).events
+    (event,) = normalize(real_payload(f"{PIN}/comment_created.json")).events
     assert event.comment.jsd_public is True and event.comment.restricted is False
     assert event.issue.complete is False
     assert event.needs_lookup() == ("issue",)
@@ -124,39 +124,39 @@ def test_comment_event_issue_is_incomplete_until_attached():
 
 
 def test_old_server_comment_without_issue_names_the_issue_id():
-    (event,) = normalize(shared_fixture(f"{J2M}/comment/created.json")).events
+    (event,) = normalize(real_payload(f"{J2M}/comment/created.json")).events
     assert (event.issue, event.issue_id, event.project_key) == (None, "26313", None)
     assert event.needs_lookup() == ("issue",)
 
 
 def test_restricted_comment_visibility_from_the_spec_shape():
     # Derived: pinpoint's real comment with the spec's `Visibility` object (type + value) added.
-    payload = copy.deepcopy(shared_fixture(f"{PIN}/comment_created.json"))
+    payload = copy.deepcopy(real_payload(f"{PIN}/comment_created.json"))
     payload["comment"]["visibility"] = {"type": "role", "value": "Administrators"}
     (event,) = normalize(payload).events
     assert event.comment.visibility == "role:Administrators" and event.comment.restricted
 
 
 def test_worklogs_name_only_the_issue_id():
-    (event,) = normalize(shared_fixture("zulip/zerver/webhooks/jira/fixtures/worklog_created.json")).events
+    (event,) = normalize(real_payload("zulip/zerver/webhooks/jira/fixtures/worklog_created.json")).events
     assert event.worklog.issue_id == "10014" and event.issue_id == "10014"
     assert event.worklog.seconds is not None and event.worklog.seconds > 0
     assert event.needs_lookup() == ("issue",)
-    (edited,) = normalize(shared_fixture("zulip/zerver/webhooks/jira/fixtures/worklog_updated__edited.json")).events
+    (edited,) = normalize(real_payload("zulip/zerver/webhooks/jira/fixtures/worklog_updated__edited.json")).events
     assert (edited.worklog.previous_seconds, edited.worklog.seconds, edited.worklog.id) == (19500, 21060, "10200")
 
 
 def test_version_released_needs_its_project():
-    (event,) = normalize(shared_fixture("putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json")).events
+    (event,) = normalize(real_payload("putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json")).events
     assert (event.version.name, event.version.released, event.version.release_date) == ("1.0", True, "2020-09-09")  # userReleaseDate "09/Sep/20"
     assert event.needs_lookup() == ("project",)
     assert attach_project(event, "PUT").routing_key == "PUT"
 
 
 def test_sprint_and_link_facts():
-    (sprint,) = normalize(shared_fixture(f"{PIN}/sprint_started.json")).events
+    (sprint,) = normalize(real_payload(f"{PIN}/sprint_started.json")).events
     assert (sprint.sprint.name, sprint.sprint.board_id, sprint.needs_lookup()) == ("TSD Sprint 1", "81", ("board",))
-    (link,) = normalize(shared_fixture(f"{PIN}/issuelink_created.json")).events
+    (link,) = normalize(real_payload(f"{PIN}/issuelink_created.json")).events
     assert (link.link.source_issue_id, link.link.destination_issue_id, link.link.outward) == ("20192", "20734", "blocks")
     assert link.needs_lookup() == ("issue", "linked_issue")
 
@@ -178,7 +178,7 @@ def test_every_event_of_one_edit_carries_what_the_issue_was_before_it():
         item("issuetype", "Bug", "Task", raw_old="10103", raw_new="10101"),
         item("summary", "Internal: Alpha overbilled 40h in Oct, hide from client", "Billing review"),
     )
-    payload["comment"] = copy.deepcopy(shared_fixture(f"{PIN}/comment_created.json")["comment"])
+    payload["comment"] = copy.deepcopy(real_payload(f"{PIN}/comment_created.json")["comment"])
     payload["issue_event_type_name"] = "issue_commented"
     events = normalize(payload).events
     assert [e.type for e in events] == [
@@ -188,7 +188,7 @@ def test_every_event_of_one_edit_carries_what_the_issue_was_before_it():
 
 
 def test_an_edit_of_other_fields_carries_no_before():
-    (event,) = normalize(shared_fixture(f"{PIN}/jira:issue_updated.resolution.json")).events
+    (event,) = normalize(real_payload(f"{PIN}/jira:issue_updated.resolution.json")).events
     assert event.before is None
     # Only the fields this edit changed: the issue's other facts are on `event.issue`.
     (labelled,) = normalize(with_items(f"{PIN}/jira:issue_updated.type.json", item("labels", "", "signal"))).events
@@ -197,7 +197,7 @@ def test_an_edit_of_other_fields_carries_no_before():
 
 def test_a_move_carries_the_old_project_on_every_event_of_the_edit():
     # jira-to-matrix's real move TCP-2 → INDEV-130, which changed the type in the same edit.
-    events = normalize(shared_fixture(f"{J2M}/issue/updated/move-issue.json")).events
+    events = normalize(real_payload(f"{J2M}/issue/updated/move-issue.json")).events
     assert [(e.type, e.before) for e in events] == [
         (E.ISSUE_TYPE_CHANGED, PriorFacts(issue_type="Task", project_key="TCP")),
         (E.ISSUE_MOVED, PriorFacts(issue_type="Task", project_key="TCP")),

@@ -22,7 +22,7 @@ from integrations.fake_atlassian import (
     worklog_json,
 )
 from integrations.jira import InMemoryJira
-from tests.fixtures import SHARED_FIXTURES
+from tests.fixtures import PAYLOADS
 
 NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 ANN = user_json("712020:ann", "Ann Example")
@@ -245,8 +245,8 @@ def test_adapters_call_only_documented_endpoints_and_parameters():
     from integrations.confluence import AtlassianConfluence
     from integrations.jira import AtlassianJira
 
-    jira_spec = json.loads((SHARED_FIXTURES / "specs/jira-cloud-platform.openapi.json").read_text())
-    wiki_spec = json.loads((SHARED_FIXTURES / "specs/confluence-cloud-v2.openapi.json").read_text())
+    jira_spec = json.loads((PAYLOADS / "specs/jira-cloud-platform.openapi.json").read_text())
+    wiki_spec = json.loads((PAYLOADS / "specs/confluence-cloud-v2.openapi.json").read_text())
     sandbox = build_sandbox(NOW)
     with FakeAtlassian(sandbox.seed) as fake:
         with AtlassianJira(fake.url, user="u", api_token="t", page_size=50) as jira:

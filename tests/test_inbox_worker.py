@@ -16,7 +16,7 @@ from bot.domain.work import Issue, Worklog
 from bot.errors import UpstreamError
 from bot.services.inbox_worker import InboxWorker, WorkerSettings, post_key
 from integrations.slack import InMemorySlack
-from tests.fixtures import shared_fixture
+from tests.fixtures import real_payload
 
 PIN = "pinpoint-jira/internal/testdata"
 ZJ = "zulip/zerver/webhooks/jira/fixtures"
@@ -83,7 +83,7 @@ class FakeJira:
 
 
 def add(store, path_or_payload, delivery_id: str, event: str | None = None) -> int:
-    payload = shared_fixture(path_or_payload) if isinstance(path_or_payload, str) else path_or_payload
+    payload = real_payload(path_or_payload) if isinstance(path_or_payload, str) else path_or_payload
     assert store.inbox.add("jira", delivery_id, json.dumps(payload), event or payload.get("webhookEvent"), NOW)
     return next(i.id for i in store.inbox.list() if i.delivery_id == delivery_id)
 
@@ -125,7 +125,7 @@ async def test_crash_after_posting_before_marking_done_does_not_repost(store):
 
 async def test_follow_ups_reply_in_the_issue_thread(store):
     slack = InMemorySlack()
-    first = shared_fixture(f"{PIN}/jira:issue_updated.json")  # GOLD-137 description edited
+    first = real_payload(f"{PIN}/jira:issue_updated.json")  # GOLD-137 description edited
     second = copy.deepcopy(first)
     second["timestamp"] = first["timestamp"] + 60_000  # derived: the same edit a minute later
     add(store, first, "d-1")
@@ -146,7 +146,7 @@ J2M_STATUS = "jira-to-matrix/test/fixtures/webhooks/issue/updated/status-changed
 def status_change_of_gold_189(to_status: str, n: int) -> dict:
     """jira-to-matrix's INDEV-6 "To Do → In Progress", derived: moved onto pinpoint's GOLD-189,
     with another target status when asked (and a distinct timestamp, so each one is its own change)."""
-    payload = copy.deepcopy(shared_fixture(J2M_STATUS))
+    payload = copy.deepcopy(real_payload(J2M_STATUS))
     payload["timestamp"] = 1_595_886_387_039 + n * 60_000
     issue_ = payload["issue"]
     issue_["key"], issue_["id"] = "GOLD-189", "10189"
@@ -271,7 +271,7 @@ async def test_not_handled_outcomes_are_recorded_and_logged(store):
 
 async def test_a_burst_becomes_one_summary_per_channel_listing_every_issue(store):
     slack = InMemorySlack()
-    base = shared_fixture(f"{PIN}/jira:issue_created.json")
+    base = real_payload(f"{PIN}/jira:issue_created.json")
     keys = [f"GOLD-{500 + n}" for n in range(25)]
     for n, key in enumerate(keys):
         payload = copy.deepcopy(base)  # derived from the real capture: 25 issues created in bulk
@@ -380,7 +380,7 @@ async def test_client_gets_the_alert_only_when_the_account_says_so(store):
 
 async def test_confluence_cloud_event_uses_the_hint_from_the_url(store):
     slack = InMemorySlack()
-    body = shared_fixture("taxonomies-for-confluence/src/test/resources/requests/PageTrashed.json")
+    body = real_payload("taxonomies-for-confluence/src/test/resources/requests/PageTrashed.json")
     store.inbox.add("confluence", "c-1", json.dumps(body), "page_trashed", NOW)
     await worker(store, slack).run_once()
     (message,) = slack.messages
@@ -398,10 +398,10 @@ async def test_stored_subscription_replaces_the_defaults(store):
 def test_post_keys_stay_within_the_column_and_dedupe_comments_across_deliveries():
     from bot.domain.events import normalize
 
-    (event,) = normalize(shared_fixture(f"{PIN}/jira:issue_updated.json")).events
+    (event,) = normalize(real_payload(f"{PIN}/jira:issue_updated.json")).events
     key = post_key("x" * 128, ALPHA_INTERNAL, event)
     assert len(key) == 199 and key.startswith("delivery:xxx")
-    (comment,) = normalize(shared_fixture(f"{PIN}/comment_created.json")).events
+    (comment,) = normalize(real_payload(f"{PIN}/comment_created.json")).events
     assert post_key("d-1", "C1", comment) == post_key("d-2", "C1", comment) == "event:C1:jira:comment_created:comment:19259"
 
 
@@ -493,7 +493,7 @@ async def test_an_unexpected_error_in_one_delivery_leaves_the_others_alone(store
 async def test_every_edit_of_a_comment_is_posted_once(store):
     slack = InMemorySlack()
     jira = FakeJira({"TES-1": issue("TES-1")})
-    first = shared_fixture(f"{PIN}/comment_updated.json")  # comment 19259 edited at 15:14:50.725
+    first = real_payload(f"{PIN}/comment_updated.json")  # comment 19259 edited at 15:14:50.725
     second = copy.deepcopy(first)  # derived: the same comment edited again a minute later
     second["timestamp"] = first["timestamp"] + 60_000
     second["comment"]["updated"] = "2020-07-28T15:15:50.725-0700"
@@ -516,11 +516,11 @@ async def test_every_edit_of_a_comment_is_posted_once(store):
 def test_comment_post_keys_tell_edits_apart_but_not_the_two_copies_of_a_new_comment():
     from bot.domain.events import normalize
 
-    (edit,) = normalize(shared_fixture(f"{PIN}/comment_updated.json")).events
+    (edit,) = normalize(real_payload(f"{PIN}/comment_updated.json")).events
     later = dataclasses.replace(edit, comment=dataclasses.replace(edit.comment, updated="2020-07-28T15:15:50.725-0700"))
     assert post_key("d-1", "C1", edit) == "event:C1:jira:comment_updated:comment:19259:2020-07-28T15:14:50.725-0700"
     assert post_key("d-2", "C1", later) != post_key("d-1", "C1", edit)
-    (created,) = normalize(shared_fixture(f"{PIN}/comment_created.json")).events
+    (created,) = normalize(real_payload(f"{PIN}/comment_created.json")).events
     assert post_key("d-1", "C1", created) == "event:C1:jira:comment_created:comment:19259"
 
 
@@ -540,7 +540,7 @@ async def test_events_no_port_can_route_are_unsupported_not_silently_done(store,
     from structlog.testing import capture_logs
 
     slack = InMemorySlack()
-    body = shared_fixture(path)
+    body = real_payload(path)
     store.inbox.add(source, "d-1", json.dumps(body), body.get("webhookEvent") or body.get("event"), NOW)
     (item,) = store.inbox.list()
     with capture_logs() as logs:
@@ -555,7 +555,7 @@ async def test_events_no_port_can_route_are_unsupported_not_silently_done(store,
 
 
 def _add_as(store, source: str, path_or_payload, delivery_id: str) -> int:
-    body = shared_fixture(path_or_payload) if isinstance(path_or_payload, str) else path_or_payload
+    body = real_payload(path_or_payload) if isinstance(path_or_payload, str) else path_or_payload
     assert store.inbox.add(source, delivery_id, json.dumps(body), body.get("webhookEvent") or body.get("event"), NOW)
     return next(i.id for i in store.inbox.list() if i.delivery_id == delivery_id)
 
@@ -591,7 +591,7 @@ async def test_sprint_reaches_a_client_channel_only_when_it_subscribed_to_sprint
 
 async def test_a_failing_board_lookup_fails_only_its_own_deliveries(store):
     slack = InMemorySlack()
-    other_board = copy.deepcopy(shared_fixture(f"{PIN}/sprint_started.json"))
+    other_board = copy.deepcopy(real_payload(f"{PIN}/sprint_started.json"))
     other_board["sprint"].update(id=193, name="Beta Sprint 4", originBoardId=82)  # derived: another board
     jira = FakeJira(boards={82: "INDEV"},
                     board_errors={81: UpstreamError("jira", "HTTP 503", retryable=True, status=503)})
@@ -618,7 +618,7 @@ def _dc_confluence(**kwargs):
     from integrations.confluence import InMemoryConfluence
 
     # The real Data Center REST responses the zulip payloads were enriched from (all in space ENG).
-    contents = {c["id"]: c for c in (shared_fixture(f"{ZC}/{name}_api_response.json") for name in ("page", "blog", "comment"))}
+    contents = {c["id"]: c for c in (real_payload(f"{ZC}/{name}_api_response.json") for name in ("page", "blog", "comment"))}
     return InMemoryConfluence(contents=contents, **kwargs)
 
 
@@ -626,7 +626,7 @@ async def test_confluence_dc_page_created_reaches_the_account_owning_the_space(s
     slack = InMemorySlack()
     # zulip's tests answer the user lookup of these payloads (userKey abc123) with this response.
     confluence = _dc_confluence(read_restrictions={"123456": False},
-                                users={"abc123": shared_fixture(f"{ZC}/user_api_response.json")})
+                                users={"abc123": real_payload(f"{ZC}/user_api_response.json")})
     item = _add_as(store, "confluence", f"{ZC}/page_created.json", "d-1")
     report = await worker(store, slack, FakeJira(), confluence).run_once()
     # The content names its space, the user their name; then, since the client channel wants
@@ -674,7 +674,7 @@ async def test_confluence_dc_lookups_are_one_per_content_id_and_fail_only_their_
     confluence.content = content
     ids = {name: _add_as(store, "confluence", f"{ZC}/{name}.json", f"d-{name}")
            for name in ("page_created", "page_updated", "comment_created", "blog_created")}
-    gone = copy.deepcopy(shared_fixture(f"{ZC}/page_created.json"))
+    gone = copy.deepcopy(real_payload(f"{ZC}/page_created.json"))
     gone["page"]["id"] = 999999  # derived: a page deleted before the worker got to it
     ids["gone"] = _add_as(store, "confluence", gone, "d-gone")
     report = await worker(store, slack, FakeJira(), confluence).run_once()
@@ -699,10 +699,10 @@ async def test_sprint_and_dc_page_through_the_real_clients_and_the_fake_server(s
     from integrations.fake_atlassian import AtlassianSeed, FakeAtlassian, board_json
     from integrations.jira import AtlassianJira
 
-    user = dict(shared_fixture(f"{ZC}/user_api_response.json"), userKey="abc123")  # derived: the payload's key
+    user = dict(real_payload(f"{ZC}/user_api_response.json"), userKey="abc123")  # derived: the payload's key
     seed = AtlassianSeed(
         boards=[board_json(81, "TSD board", {"id": "10000", "key": "TES", "name": "Test"})],
-        contents=[shared_fixture(f"{ZC}/page_api_response.json")],
+        contents=[real_payload(f"{ZC}/page_api_response.json")],
         users=[user],
     )
     slack = InMemorySlack()
@@ -734,7 +734,7 @@ async def test_confluence_cloud_page_names_its_actor_by_account_id(store):
     from integrations.confluence import InMemoryConfluence
 
     slack = InMemorySlack()
-    body = shared_fixture("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json")  # space FI
+    body = real_payload("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json")  # space FI
     store.inbox.add("confluence", "c-1", json.dumps(body), "page_created", NOW)
     # As `GET /wiki/rest/api/user?accountId=` answers (Cloud hides the email unless allowed).
     user = {"type": "known", "accountId": CLOUD_ACTOR, "accountType": "atlassian", "email": "",
@@ -751,7 +751,7 @@ async def test_an_unknown_confluence_user_is_someone(store):
     from integrations.confluence import InMemoryConfluence
 
     slack = InMemorySlack()
-    body = shared_fixture("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json")
+    body = real_payload("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json")
     store.inbox.add("confluence", "c-1", json.dumps(body), "page_created", NOW)
     confluence = InMemoryConfluence(read_restrictions={"294914": False})  # the user lookup finds nobody
     report = await worker(store, slack, confluence=confluence).run_once()
@@ -766,7 +766,7 @@ TAX = "taxonomies-for-confluence/src/test/resources/requests"
 
 
 def _cloud_page(store, name: str, delivery_id: str, hint: str, content_id: int | None = None) -> int:
-    body = copy.deepcopy(shared_fixture(f"{TAX}/{name}.json"))  # space FI (alpha), page 294914
+    body = copy.deepcopy(real_payload(f"{TAX}/{name}.json"))  # space FI (alpha), page 294914
     if content_id is not None:
         # Derived: another page of the same space.
         body["page"].update(id=content_id, title=f"Page {content_id}")
@@ -857,7 +857,7 @@ async def test_cloud_pages_restricted_by_a_parent_through_the_real_client_and_th
 
     def page(content_id: str, title: str) -> dict:
         # Derived from zulip's real v1 page response: moved to space FI under a new id.
-        base = copy.deepcopy(shared_fixture(f"{ZC}/page_api_response.json"))
+        base = copy.deepcopy(real_payload(f"{ZC}/page_api_response.json"))
         base.update(id=content_id, title=title)
         base["space"]["key"] = "FI"
         return base
@@ -928,7 +928,7 @@ class PickyJira(FakeJira):
 
 
 def _comment_on(key: str, n: int) -> dict:
-    payload = copy.deepcopy(shared_fixture(f"{PIN}/comment_created.json"))  # derived: same comment on another issue
+    payload = copy.deepcopy(real_payload(f"{PIN}/comment_created.json"))  # derived: same comment on another issue
     payload["issue"]["key"] = key
     payload["issue"]["id"] = str(20000 + n)
     payload["comment"]["id"] = str(30000 + n)
@@ -966,7 +966,7 @@ async def test_one_projects_version_lookup_failing_does_not_fail_the_others(stor
     jira = PickyJira({}, versions={"GOLD": [Version(id="10000", project="GOLD", name="1.0", released=True)]},
                      version_errors={"TES": UpstreamError("jira", "HTTP 503", retryable=True, status=503)})
     released = add(store, "putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json", "d-1")
-    other = copy.deepcopy(shared_fixture("putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json"))
+    other = copy.deepcopy(real_payload("putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json"))
     other["version"]["id"] = "10099"  # derived: a version of a project whose lookup failed
     unknown = add(store, other, "d-2")
     report = await worker(store, slack, jira).run_once()
@@ -1006,7 +1006,7 @@ async def test_version_with_one_client_visible_issue_reaches_the_client(store):
     jira = _gold_version_jira(issue("GOLD-9", labels=("internal",), fix_version_ids=("10000",)),
                               issue("GOLD-11", fix_version_ids=("10000",)))
     add(store, VERSION_RELEASED, "d-1")
-    second = copy.deepcopy(shared_fixture(VERSION_RELEASED))
+    second = copy.deepcopy(real_payload(VERSION_RELEASED))
     second["timestamp"] += 1000  # derived: the same release told again a second later
     add(store, second, "d-2")
     await worker(store, slack, jira).run_once()
@@ -1031,7 +1031,7 @@ async def test_version_issue_lookup_failing_retries_only_that_delivery(store):
 async def test_version_events_no_client_channel_wants_need_no_issue_lookup(store):
     slack = InMemorySlack()
     jira = _gold_version_jira()
-    updated = copy.deepcopy(shared_fixture(VERSION_RELEASED))
+    updated = copy.deepcopy(real_payload(VERSION_RELEASED))
     updated["webhookEvent"] = "jira:version_updated"  # derived: client defaults leave updates out
     add(store, updated, "d-1")
     await worker(store, slack, jira).run_once()
@@ -1083,7 +1083,7 @@ async def test_a_post_that_cannot_be_recorded_stops_its_channel_for_the_batch(st
     from structlog.testing import capture_logs
 
     slack = InMemorySlack()
-    first = shared_fixture(f"{PIN}/jira:issue_updated.json")  # GOLD-137 description edited: internal only
+    first = real_payload(f"{PIN}/jira:issue_updated.json")  # GOLD-137 description edited: internal only
     items = [add(store, first, "d-1")]
     for n in (1, 2):
         later = copy.deepcopy(first)
@@ -1175,13 +1175,13 @@ async def test_the_edit_that_makes_an_issue_public_reaches_only_the_internal_cha
     store.subscriptions.add(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
     # pinpoint's real type change (TES-20), its changelog replaced: the internal label removed
     # and the issue renamed in one edit, with a comment made in that edit.
-    p = copy.deepcopy(shared_fixture(f"{PIN}/jira:issue_updated.type.json"))
+    p = copy.deepcopy(real_payload(f"{PIN}/jira:issue_updated.type.json"))
     p["changelog"]["items"] = [
         {"field": "labels", "fieldtype": "jira", "from": None, "fromString": "internal", "to": None, "toString": ""},
         {"field": "summary", "fieldtype": "jira", "from": None,
          "fromString": "Internal: Alpha overbilled 40h in Oct, hide from client", "to": None, "toString": "Billing review"},
     ]
-    p["comment"] = copy.deepcopy(shared_fixture(f"{PIN}/comment_created.json")["comment"])
+    p["comment"] = copy.deepcopy(real_payload(f"{PIN}/comment_created.json")["comment"])
     p["issue_event_type_name"] = "issue_commented"
     add(store, p, "d-1")
     report = await worker(store, slack).run_once()
@@ -1194,7 +1194,7 @@ async def test_the_edit_that_makes_an_issue_public_reaches_only_the_internal_cha
 async def test_a_move_from_another_accounts_project_reaches_only_the_internal_channel(store):
     slack = InMemorySlack()
     store.subscriptions.add(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
-    p = copy.deepcopy(shared_fixture(f"{PIN}/jira:issue_updated.project.json"))
+    p = copy.deepcopy(real_payload(f"{PIN}/jira:issue_updated.project.json"))
     for it in p["changelog"]["items"]:
         if it["field"] == "Key":
             it["fromString"] = "INDEV-82"  # the real capture moved TES-82; INDEV is beta's
@@ -1211,10 +1211,10 @@ COMMENT_KEY = "jira:comment_created:comment:19259"
 def _edit_that_makes_public_with_comment() -> dict:
     """pinpoint's real TES-20 type change, its changelog replaced: the `internal` label removed,
     with the real comment 19259 made in that edit."""
-    p = copy.deepcopy(shared_fixture(f"{PIN}/jira:issue_updated.type.json"))
+    p = copy.deepcopy(real_payload(f"{PIN}/jira:issue_updated.type.json"))
     p["changelog"]["items"] = [
         {"field": "labels", "fieldtype": "jira", "from": None, "fromString": "internal", "to": None, "toString": ""}]
-    p["comment"] = copy.deepcopy(shared_fixture(f"{PIN}/comment_created.json")["comment"])
+    p["comment"] = copy.deepcopy(real_payload(f"{PIN}/comment_created.json")["comment"])
     p["issue_event_type_name"] = "issue_commented"
     return p
 
@@ -1222,7 +1222,7 @@ def _edit_that_makes_public_with_comment() -> dict:
 def _comment_twin() -> dict:
     """The real comment_created (comment 19259), derived: on TES-20 (id 11925), as Jira sends it
     besides the `jira:issue_updated` above."""
-    p = copy.deepcopy(shared_fixture(f"{PIN}/comment_created.json"))
+    p = copy.deepcopy(real_payload(f"{PIN}/comment_created.json"))
     p["issue"]["key"], p["issue"]["id"] = "TES-20", "11925"
     p["issue"]["self"] = p["issue"]["self"].rsplit("/", 1)[0] + "/11925"
     return p
@@ -1290,7 +1290,7 @@ ROBIN = "557058:8b6b268b-17b3-407b-8974-bed4042fa709"
 def _mentioning_robin(path: str, email: str | None) -> dict:
     # Derived from the real capture (no public one mentions anyone): the body mentions Robin, the
     # comment's author, who is in the payload with an email as Jira shows it to a permitted app.
-    payload = copy.deepcopy(shared_fixture(path))
+    payload = copy.deepcopy(real_payload(path))
     payload["comment"]["body"] = f"Ping [~accountid:{ROBIN}] please"
     if email:
         payload["comment"]["author"]["emailAddress"] = email

@@ -37,7 +37,7 @@ from integrations.upstream_errors import (
     UpstreamUnavailable,
     error_from_exception,
 )
-from tests.fixtures import SHARED_FIXTURES, shared_fixture
+from tests.fixtures import PAYLOADS, real_payload
 
 NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 ANN = user_json("712020:ann", "Ann Example", "ann@agency.example")
@@ -48,7 +48,7 @@ NO_JITTER = RetryPolicy(attempts=4, base_delay=0.5, max_delay=8.0, max_retry_aft
 
 
 def test_parse_jira_ruby_search_result_server_without_status_category():
-    raw = shared_fixture("jira-ruby/spec/mock_responses/issue.json")
+    raw = real_payload("jira-ruby/spec/mock_responses/issue.json")
     issues = [parse_issue(i) for i in raw["issues"]]
     assert len(issues) == 11
     one = next(i for i in issues if i.key == "SAMPLEPROJECT-1")
@@ -68,7 +68,7 @@ def test_parse_jira_ruby_search_result_server_without_status_category():
 
 
 def test_parse_putit_cloud_search_done_with_fix_version():
-    raw = shared_fixture(
+    raw = real_payload(
         "putit-core/spec/fixtures/vcr_cassettes/putit_jira_integration_plugin.yml.extracted/00_get.json"
     )["body"]
     issue = parse_issue(raw["issues"][0])
@@ -85,7 +85,7 @@ def test_parse_putit_cloud_search_done_with_fix_version():
 
 
 def test_parse_atlassian_python_api_issue_with_many_worklogs():
-    raw = shared_fixture("atlassian-python-api/tests/responses/jira/rest/api/2/issue/FOO-123/GET.json")
+    raw = real_payload("atlassian-python-api/tests/responses/jira/rest/api/2/issue/FOO-123/GET.json")
     raw_issue = raw["responses"]["fields=*all"]
     issue = parse_issue(raw_issue)
     assert issue.key == "FOO-123"
@@ -97,7 +97,7 @@ def test_parse_atlassian_python_api_issue_with_many_worklogs():
 
 
 def test_parse_worklogs_of_old_server_only_pretty_durations():
-    raw = shared_fixture("jira-ruby/spec/mock_responses/issue/10002/worklog.json")
+    raw = real_payload("jira-ruby/spec/mock_responses/issue/10002/worklog.json")
     logs = parse_worklogs(raw["worklogs"], "SAMPLEPROJECT-1")
     assert [w.id for w in logs] == ["10000", "10001", "10002"]
     # 18w 2d with Jira's defaults (5 d weeks, 8 h days) = 92 days * 8 h.
@@ -114,13 +114,13 @@ def test_parse_jira_duration():
 
 
 def test_parse_versions_jira_cli_and_jira_ruby():
-    cli = [parse_version(v, "TEST") for v in shared_fixture("jira-cli/pkg/jira/testdata/releases.json")]
+    cli = [parse_version(v, "TEST") for v in real_payload("jira-cli/pkg/jira/testdata/releases.json")]
     assert [(v.id, v.name, v.released, v.archived, v.description) for v in cli] == [
         ("1000", "First", True, False, "Release A"),
         ("1001", "Second", False, False, "Release B"),
         ("1002", "Third", False, True, "Release C"),
     ]
-    ruby = parse_version(shared_fixture("jira-ruby/spec/mock_responses/version/10000.json"), "SAMPLEPROJECT")
+    ruby = parse_version(real_payload("jira-ruby/spec/mock_responses/version/10000.json"), "SAMPLEPROJECT")
     assert ruby == Version(
         id="10000", project="SAMPLEPROJECT", name="1.0", released=False, archived=False,
         release_date=dt.date(2012, 1, 12), description="Initial version",
@@ -128,7 +128,7 @@ def test_parse_versions_jira_cli_and_jira_ruby():
 
 
 def test_parse_version_from_spec_example_with_epoch_release_date():
-    spec = json.loads((SHARED_FIXTURES / "specs/jira-cloud-platform.openapi.json").read_text())
+    spec = json.loads((PAYLOADS / "specs/jira-cloud-platform.openapi.json").read_text())
     op = spec["paths"]["/rest/api/3/project/{projectIdOrKey}/versions"]["get"]
     example = json.loads(op["responses"]["200"]["content"]["application/json"]["example"])
     versions = [parse_version(v, "HSP") for v in example]
@@ -381,7 +381,7 @@ GO_JIRA = "go-jira/testing/mock-data"
 
 
 def test_board_location_project_reads_real_board_shapes():
-    boards = {b["id"]: b for b in shared_fixture(f"{GO_JIRA}/all_boards.json")["values"]}
+    boards = {b["id"]: b for b in real_payload(f"{GO_JIRA}/all_boards.json")["values"]}
     # go-jira's board 1 sits in project AP; board 4 names no location (a user's board).
     assert board_location_project(boards[1]) == "AP"
     assert board_location_project(boards[4]) is None
@@ -389,7 +389,7 @@ def test_board_location_project_reads_real_board_shapes():
 
 
 def test_board_endpoint_and_location_match_the_jira_software_spec():
-    spec = shared_fixture("specs/jira-software.openapi.json")
+    spec = real_payload("specs/jira-software.openapi.json")
     get = spec["paths"]["/rest/agile/1.0/board/{boardId}"]["get"]
     assert [p["name"] for p in get["parameters"]] == ["boardId"]
     location = get["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["location"]

@@ -29,7 +29,7 @@ from bot.domain.replay import replay
 from bot.domain.subscriptions import parse_subscription
 from bot.domain.work import Issue
 from bot.render.notifications import render_burst, render_event
-from tests.fixtures import shared_fixture
+from tests.fixtures import real_payload
 
 E = EventType
 C, I = Audience.CLIENT, Audience.INTERNAL
@@ -56,7 +56,7 @@ ACCOUNTS = AccountsConfig(accounts=[ALPHA, BETA])
 
 
 def events(path: str, hint: str | None = None) -> tuple:
-    return normalize(shared_fixture(path), hint).events
+    return normalize(real_payload(path), hint).events
 
 
 def one(path: str, hint: str | None = None):
@@ -71,7 +71,7 @@ def full_issue(key: str, **changes) -> Issue:
 
 
 def edited(path: str, edit) -> dict:
-    payload = copy.deepcopy(shared_fixture(path))
+    payload = copy.deepcopy(real_payload(path))
     edit(payload)
     return payload
 
@@ -123,7 +123,7 @@ AUDIENCE_TABLE = [
      ALPHA.model_copy(update={"jira": JiraScope(projects=["TES"], internal_issue_types=["Bug"])}), False, "issue has internal issue type Bug"),
     ("type changed away from internal", one(f"{PIN}/jira:issue_updated.type.json"), C,
      ALPHA.model_copy(update={"jira": JiraScope(projects=["TES"], internal_issue_types=["Bug"])}), False, "type change involves internal issue type Bug"),
-    ("public comment, issue attached", commented(shared_fixture(f"{PIN}/comment_created.json")), C, ALPHA, True, ""),
+    ("public comment, issue attached", commented(real_payload(f"{PIN}/comment_created.json")), C, ALPHA, True, ""),
     ("public comment, trimmed issue", one(f"{PIN}/comment_created.json"), C, ALPHA, False, "needs lookup first: issue"),
     ("trimmed issue, internal", one(f"{PIN}/comment_created.json"), I, ALPHA, True, ""),
     ("comment restricted to a role", commented(edited(f"{PIN}/comment_created.json", _visible_to_admins)), C, ALPHA, False, "restricted comment (role:Administrators)"),
@@ -215,7 +215,7 @@ def test_unknown_project_routes_nowhere():
 
 def test_same_comment_from_two_webhooks_is_delivered_once_per_channel():
     inside = one(f"{J2M}/issue/updated/commented.json")
-    twin_payload = copy.deepcopy(shared_fixture(f"{PIN}/comment_created.json"))
+    twin_payload = copy.deepcopy(real_payload(f"{PIN}/comment_created.json"))
     twin_payload["comment"]["id"] = inside.comment.id
     twin = dataclasses.replace(normalize(twin_payload).events[0], project_key=inside.project_key, issue=inside.issue)
     acct = account("bbcom", ["BBCOM"], "BB", "C0BBCOM01", "C0BBCOM02")
@@ -454,11 +454,11 @@ def test_replay_explains_why_a_client_did_not_see_a_restricted_comment():
     (decision,) = result.decisions
     assert (decision.allowed, decision.delivered) == (False, False)
     assert decision.reason == "needs lookup first: issue"
-    assert replay(shared_fixture(f"{PIN}/comment_created.json"), I, ALPHA).messages[0].text.startswith("Robin Diddams commented on")
+    assert replay(real_payload(f"{PIN}/comment_created.json"), I, ALPHA).messages[0].text.startswith("Robin Diddams commented on")
 
 
 def test_replay_shows_a_confluence_page_withheld_from_the_client_until_its_restrictions_are_known():
-    body = shared_fixture("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json")  # space FI
+    body = real_payload("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json")  # space FI
     (decision,) = replay(body, C, ALPHA, event_hint="page_created").decisions
     assert (decision.allowed, decision.delivered) == (False, False)
     assert decision.reason == (
@@ -469,7 +469,7 @@ def test_replay_shows_a_confluence_page_withheld_from_the_client_until_its_restr
 
 
 def test_replay_of_a_body_naming_only_ids_says_what_the_worker_would_look_up():
-    body = shared_fixture("zulip/zerver/webhooks/confluence/fixtures/page_created.json")  # Data Center: ids only
+    body = real_payload("zulip/zerver/webhooks/confluence/fixtures/page_created.json")  # Data Center: ids only
     for audience in (C, I):
         (decision,) = replay(body, audience, BETA).decisions
         assert (decision.allowed, decision.delivered) == (False, False)
@@ -478,11 +478,11 @@ def test_replay_of_a_body_naming_only_ids_says_what_the_worker_would_look_up():
 
 
 def test_replay_renders_what_the_client_would_get_and_refuses_other_accounts():
-    result = replay(shared_fixture(f"{PIN}/jira:issue_updated.due_date.json"), C, ALPHA, language="de")
+    result = replay(real_payload(f"{PIN}/jira:issue_updated.due_date.json"), C, ALPHA, language="de")
     assert [m.text for m in result.messages] == [f"{LINK}: fällig am 04.08.2020"]
-    other = replay(shared_fixture(f"{PIN}/jira:issue_updated.due_date.json"), C, BETA)
+    other = replay(real_payload(f"{PIN}/jira:issue_updated.due_date.json"), C, BETA)
     assert (other.decisions[0].allowed, other.decisions[0].reason) == (False, "belongs to 'TES', not to account 'beta'")
-    ignored = replay(shared_fixture(f"{J2M}/issue/updated/rank-changed.json"), I, BETA)
+    ignored = replay(real_payload(f"{J2M}/issue/updated/rank-changed.json"), I, BETA)
     assert (ignored.delivery.outcome.value, ignored.decisions) == ("ignored", ())
 
 
@@ -501,7 +501,7 @@ def test_replay_asks_the_routing_rule_which_account_an_event_belongs_to(monkeypa
         for acct in (ALPHA, BETA):
             owner = {d.account.key for d in route(events(path, hint), ACCOUNTS, {
                 "C0ALPHA02": [parse_subscription("all")], "C0BETA002": [parse_subscription("all")]})}
-            (decision,) = replay(shared_fixture(path), I, acct, event_hint=hint).decisions
+            (decision,) = replay(real_payload(path), I, acct, event_hint=hint).decisions
             assert decision.allowed is (owner == {acct.key}), (path, acct.key)
     assert asked == ["TES", "TES", "TIGR", "TIGR", "FI", "FI"]
 
@@ -544,7 +544,7 @@ def _made_public(*items: dict, comment: bool = False) -> dict:
     def edit(p):
         p["changelog"]["items"] = [*items, RENAMED]
         if comment:
-            p["comment"] = copy.deepcopy(shared_fixture(f"{PIN}/comment_created.json")["comment"])
+            p["comment"] = copy.deepcopy(real_payload(f"{PIN}/comment_created.json")["comment"])
             p["issue_event_type_name"] = "issue_commented"
     return edited(f"{PIN}/jira:issue_updated.type.json", edit)
 

@@ -15,7 +15,7 @@ from bot.sandbox import build_sandbox
 from bot.settings import Settings, SlackSettings, JiraSettings
 from integrations.fake_atlassian import FakeAtlassian
 from integrations.fake_slack import FakeSlack
-from tests.fixtures import shared_fixture_bytes
+from tests.fixtures import real_payload_bytes
 from bot.local_server import free_port, serving
 from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
 
@@ -61,7 +61,7 @@ def test_health_webhook_and_signed_command_over_real_http(running):
     url, slack, runtime = running
     assert httpx.get(f"{url}/healthz").json()["status"] == "ok"
 
-    body = shared_fixture_bytes("pinpoint-jira/internal/testdata/jira:issue_created.json")
+    body = real_payload_bytes("pinpoint-jira/internal/testdata/jira:issue_created.json")
     hook = httpx.post(f"{url}/webhooks/jira", content=body, headers={"X-Hub-Signature": hub_signature(HOOK_SECRET, body)})
     assert hook.status_code == 202
     assert sum(runtime.store.inbox.counts().values()) == 1
@@ -128,7 +128,7 @@ def test_pulse_serve_command_starts_migrates_takes_a_webhook_and_stops_cleanly(t
 
             assert _wait(healthy, timeout=30), proc.stderr.read() if proc.poll() is not None else "not healthy"
             assert _wait(lambda: slack.calls_to("auth.test"))
-            body = shared_fixture_bytes("pinpoint-jira/internal/testdata/jira:issue_created.json")
+            body = real_payload_bytes("pinpoint-jira/internal/testdata/jira:issue_created.json")
             delivery = f"serve-{database}-{time.time_ns()}"
             hook = httpx.post(f"http://127.0.0.1:{port}/webhooks/jira", content=body, headers={
                 "X-Hub-Signature": hub_signature(HOOK_SECRET, body), "X-Atlassian-Webhook-Identifier": delivery})

@@ -16,7 +16,7 @@ from bot.domain.subscriptions import (
     wanted,
 )
 from bot.errors import UserError
-from tests.fixtures import shared_fixture
+from tests.fixtures import real_payload
 
 E = EventType
 PIN = "pinpoint-jira/internal/testdata"
@@ -24,7 +24,7 @@ JENKINS = "jenkins-jira-trigger-plugin/src/test/resources/com/ceilfors/jenkins/p
 
 
 def first(path: str):
-    return normalize(shared_fixture(path)).events[0]
+    return normalize(real_payload(path)).events[0]
 
 
 def test_parse_the_documented_example():
@@ -86,7 +86,7 @@ def test_filters_match_real_events():
 
 
 def test_field_include_exclude():
-    events = normalize(shared_fixture(f"{JENKINS}/webhook/issue_updated_fields_updated.json")).events
+    events = normalize(real_payload(f"{JENKINS}/webhook/issue_updated_fields_updated.json")).events
     only_priority = Subscription(include_fields=frozenset({"PRIORITY"}))
     assert [e.type for e in events if only_priority.matches(e)] == [E.PRIORITY_RAISED]
     no_description = Subscription(exclude_fields=frozenset({"description"}))

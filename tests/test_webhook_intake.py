@@ -11,7 +11,7 @@ from bot.domain.signatures import hub_signature
 import bot.web
 from bot.logs import get_logger
 from bot.web import build_web_app
-from tests.fixtures import shared_fixture_bytes
+from tests.fixtures import real_payload_bytes
 
 SECRET = "s3cret-for-tests"
 NOW = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.timezone.utc)
@@ -48,7 +48,7 @@ def _signed(body: bytes, delivery: str | None = "d-1") -> dict:
 
 
 async def test_signed_delivery_is_stored_and_acknowledged(client, store):
-    body = shared_fixture_bytes(ISSUE_CREATED)
+    body = real_payload_bytes(ISSUE_CREATED)
     response = await client.post("/webhooks/jira", content=body, headers=_signed(body))
     assert response.status_code == 202
     assert response.json() == {"status": "accepted", "delivery_id": "d-1"}
@@ -59,7 +59,7 @@ async def test_signed_delivery_is_stored_and_acknowledged(client, store):
 
 
 async def test_retried_delivery_is_deduplicated(client, store):
-    body = shared_fixture_bytes(ISSUE_CREATED)
+    body = real_payload_bytes(ISSUE_CREATED)
     first = await client.post("/webhooks/jira", content=body, headers=_signed(body))
     again = await client.post("/webhooks/jira", content=body, headers=_signed(body))
     assert (first.json()["status"], again.json()["status"]) == ("accepted", "duplicate")
@@ -73,7 +73,7 @@ async def test_retried_delivery_is_deduplicated(client, store):
 
 
 async def test_url_secret_for_jira_versions_that_cannot_sign(client, store):
-    body = shared_fixture_bytes(ISSUE_CREATED)
+    body = real_payload_bytes(ISSUE_CREATED)
     ok = await client.post(f"/webhooks/jira?secret={SECRET}", content=body)
     bad = await client.post("/webhooks/jira?secret=wrong", content=body)
     assert (ok.status_code, bad.status_code) == (202, 401)
@@ -89,14 +89,14 @@ async def test_url_secret_for_jira_versions_that_cannot_sign(client, store):
     ],
 )
 async def test_bad_authentication_is_401_and_stores_nothing(client, store, headers, query):
-    body = shared_fixture_bytes(ISSUE_CREATED)
+    body = real_payload_bytes(ISSUE_CREATED)
     response = await client.post(f"/webhooks/jira{query}", content=body, headers=headers)
     assert response.status_code == 401
     assert store.inbox.counts() == {}
 
 
 async def test_tampered_body_is_rejected(client, store):
-    body = shared_fixture_bytes(ISSUE_CREATED)
+    body = real_payload_bytes(ISSUE_CREATED)
     headers = _signed(body)
     response = await client.post("/webhooks/jira", content=body.replace(b"ABC", b"ABD", 1) + b" ", headers=headers)
     assert response.status_code == 401
@@ -124,7 +124,7 @@ async def test_not_json_and_too_large(client, store):
 
 
 async def test_confluence_endpoint_stores_data_center_event_name(client, store):
-    body = shared_fixture_bytes(CONFLUENCE_PAGE)
+    body = real_payload_bytes(CONFLUENCE_PAGE)
     response = await client.post("/webhooks/confluence", content=body, headers=_signed(body, "c-1"))
     assert response.status_code == 202
     (item,) = store.inbox.list()
@@ -158,7 +158,7 @@ async def test_healthz_is_503_when_the_database_is_unreachable(tmp_path):
 
 
 async def test_accepted_deliveries_are_logged_once_each_in_their_batch_lines(client, store, log_lines):
-    body = shared_fixture_bytes(ISSUE_CREATED)
+    body = real_payload_bytes(ISSUE_CREATED)
     await client.post("/webhooks/jira", content=body, headers=_signed(body, "d-1"))
     await asyncio.gather(
         *(client.post("/webhooks/jira", content=body, headers=_signed(body, d)) for d in ["d-1", "d-2", "d-3"])
@@ -179,7 +179,7 @@ async def test_a_delivery_that_cannot_be_stored_is_503_and_logged(tmp_path, log_
 
     broken = Store.open(f"sqlite:///{tmp_path}/missing-dir/pulse.db")
     app = build_web_app(store=broken, jira_secret=SECRET, confluence_secret=None, max_webhook_bytes=64 * 1024, clock=lambda: NOW)
-    body = shared_fixture_bytes(ISSUE_CREATED)
+    body = real_payload_bytes(ISSUE_CREATED)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pulse") as c:
         response = await c.post("/webhooks/jira", content=body, headers=_signed(body, "d-9"))
     assert response.status_code == 503  # not 202: Jira keeps it and retries

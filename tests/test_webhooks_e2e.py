@@ -21,7 +21,7 @@ from bot.services.inbox_worker import InboxWorker, WorkerSettings
 from bot.web import build_web_app
 from integrations.fake_slack import FakeSlack
 from integrations.slack import ChannelPacer, SlackWeb, make_web_client
-from tests.fixtures import shared_fixture
+from tests.fixtures import real_payload
 
 SECRET = "e2e-secret"
 PIN = "pinpoint-jira/internal/testdata"
@@ -93,7 +93,7 @@ def _recorded(store) -> int:
 
 
 def _deliveries(n: int) -> list[tuple[str, bytes]]:
-    base = shared_fixture(f"{PIN}/jira:issue_created.json")
+    base = real_payload(f"{PIN}/jira:issue_created.json")
     out = []
     for i in range(n):
         payload = copy.deepcopy(base)  # derived from the real capture: n issues created

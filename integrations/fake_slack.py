@@ -26,6 +26,8 @@ class SlackCall:
     at: float
     ok: bool = True
     response: dict[str, Any] = field(default_factory=dict)
+    # For answers sent to a response_url: the key of that URL (see FakeSlack.response_url).
+    response_key: str | None = None
 
 
 @dataclass
@@ -100,13 +102,14 @@ class FakeSlack:
         """A response_url for slash command payloads; what Bolt's respond() sends lands in `calls`."""
         return f"http://127.0.0.1:{self._server.port}/response/{key}" if self._server else ""
 
-    def responses(self) -> list[dict[str, Any]]:
-        return [c.args for c in self.calls if c.method == "response"]
+    def responses(self, key: str | None = None) -> list[dict[str, Any]]:
+        """Answers sent to response URLs (only to `response_url(key)` when a key is given), in order."""
+        return [c.args for c in self.calls if c.method == "response" and (key is None or c.response_key == key)]
 
     def handle(self, method: str, args: dict[str, Any], token: str | None) -> tuple[int, dict, dict]:
         if method.startswith("/response/"):
             with self._lock:
-                self.calls.append(SlackCall("response", args, time.monotonic()))
+                self.calls.append(SlackCall("response", args, time.monotonic(), response_key=method.removeprefix("/response/")))
             return 200, {"ok": True}, {}
         with self._lock:
             call = SlackCall(method, args, time.monotonic())

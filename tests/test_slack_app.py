@@ -1,6 +1,7 @@
 """Signed Slack requests into the ASGI app; the real slack_sdk/Bolt talk to the fake Slack server."""
 
 import asyncio
+import itertools
 import datetime as dt
 import time
 from pathlib import Path
@@ -73,12 +74,18 @@ async def _wait_for(predicate, timeout=5.0):
     raise AssertionError("timed out waiting for the bot's answer")
 
 
+_request_numbers = itertools.count(1)
+
+
 async def _command(http, fake, text, user="U0MEMBER01", channel="C0ACMEINTL"):
-    body = slash_command(text, user_id=user, channel_id=channel, team_id=HOME, response_url=fake.response_url("r1"))
+    # Each request gets its own response URL and waits for the answer at that one: an earlier
+    # command's answer (or a late one) can never be taken for this command's.
+    key = f"r{next(_request_numbers)}"
+    body = slash_command(text, user_id=user, channel_id=channel, team_id=HOME, response_url=fake.response_url(key))
     response = await http.post("/slack/events", content=body, headers=signed_headers(body, content_type=FORM))
     assert response.status_code == 200
-    await _wait_for(lambda: fake.responses())
-    return fake.responses()[-1]
+    await _wait_for(lambda: fake.responses(key))
+    return fake.responses(key)[0]
 
 
 async def test_help_lists_commands_for_a_member(http, fake):

@@ -181,6 +181,7 @@ class Runtime:
             max_webhook_bytes=self.settings.webhook_max_bytes,
             clock=self.clock,
             slack_endpoint=slack_events if http_mode else None,
+            slack_signing_secret=_secret(self.settings.slack.signing_secret) if http_mode else None,
             lifespan=self.lifespan,
         )
 

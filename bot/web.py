@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.domain.signatures import body_fingerprint, valid_hub_signature, valid_url_secret
+from bot.domain.signatures import (
+    body_fingerprint,
+    slack_request_problem,
+    valid_hub_signature,
+    valid_url_secret,
+)
 from bot.errors import WebhookRejected
 from bot.logs import get_logger
 from integrations.store.group_commit import GroupCommit
@@ -29,6 +35,7 @@ from integrations.store.store import Store
 
 log = get_logger("pulse.web")
 rejected_log = get_logger("pulse.webhooks.rejected")
+slack_rejected_log = get_logger("pulse.slack.rejected")
 
 
 @dataclass(frozen=True)
@@ -175,6 +182,37 @@ def _log_accepted(rows: list[dict], new: set[tuple[str, str]]) -> None:
     )
 
 
+def verified_slack_endpoint(
+    endpoint: Callable, signing_secret: str, now: Callable[[], float] = time.time
+) -> Callable:
+    """Slack's endpoint behind our own signature check: a request not signed by Slack is a 401
+    before Bolt sees it. (Bolt's check raised on a timestamp int() refuses, a 500 with a traceback,
+    and logs the whole refused body, `response_url` and legacy token included.)"""
+
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()  # cached on the request: Bolt's adapter reads the same bytes
+        problem = slack_request_problem(
+            signing_secret,
+            body,
+            request.headers.get("x-slack-request-timestamp"),
+            request.headers.get("x-slack-signature"),
+            now(),
+        )
+        if problem is not None:
+            # Never the body: it carries a response_url anyone could answer through.
+            slack_rejected_log.warning(
+                "slack request rejected",
+                status=401,
+                reason=problem,
+                bytes=len(body),
+                client=request.client.host if request.client else None,
+            )
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        return await endpoint(request)
+
+    return slack_events
+
+
 def health_endpoint(store: Store) -> Callable:
     async def healthz(_request: Request) -> Response:
         try:
@@ -196,9 +234,12 @@ def build_web_app(
     max_webhook_bytes: int,
     clock: Callable[[], dt.datetime],
     slack_endpoint: Callable | None = None,
+    slack_signing_secret: str | None = None,
     lifespan: Callable | None = None,
 ) -> Starlette:
-    """The ASGI app `pulse serve` runs (Slack's endpoint only in HTTP mode)."""
+    """The ASGI app `pulse serve` runs (Slack's endpoint only in HTTP mode, behind its signature check)."""
+    if slack_endpoint is not None and not slack_signing_secret:
+        raise ValueError("Slack's endpoint needs the signing secret: requests are verified before Bolt")
     appender = open_appender(store.engine)
     inbox = GroupCommit(appender.append, on_written=_log_accepted)
     routes = [
@@ -217,7 +258,9 @@ def build_web_app(
         Route("/healthz", health_endpoint(store), methods=["GET"]),
     ]
     if slack_endpoint is not None:
-        routes.append(Route("/slack/events", slack_endpoint, methods=["POST"]))
+        routes.append(
+            Route("/slack/events", verified_slack_endpoint(slack_endpoint, slack_signing_secret), methods=["POST"])
+        )
     app = Starlette(routes=routes, lifespan=lifespan)
 
     async def close_intake() -> None:

@@ -87,6 +87,8 @@ def json_logs(monkeypatch):
     monkeypatch.setattr("sys.stderr", stream)
     structlog.reset_defaults()
     configure_logging("DEBUG", json=True)
+    # A module-level logger cached here would keep writing to this test's stream in later tests.
+    structlog.configure(cache_logger_on_first_use=False)
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
     structlog.reset_defaults()
     logging.getLogger().handlers.clear()

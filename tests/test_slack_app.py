@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from slack_sdk.signature import SignatureVerifier
 
 from bot.accounts_file import load_accounts
 from bot.app import build_listener_deps, create_bolt_app
@@ -59,7 +60,7 @@ async def http(fake, sqlite_store, jira):
 
     app = build_web_app(
         store=sqlite_store, jira_secret="x", confluence_secret="x", max_webhook_bytes=1024,
-        clock=lambda: None, slack_endpoint=slack_events,
+        clock=lambda: None, slack_endpoint=slack_events, slack_signing_secret=SIGNING_SECRET,
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pulse") as c:
         yield c
@@ -141,6 +142,61 @@ async def test_unsigned_requests_are_401_and_do_nothing(http, fake, headers):
     assert response.status_code == 401
     await asyncio.sleep(0.2)
     assert fake.calls == []
+
+
+ODD_TIMESTAMPS = {
+    "letters": "abc",
+    "empty": "",
+    "fraction": "1795856564.5",
+    "5000-digits": "9" * 5000,
+    "negative": "-1795856564",
+    "whitespace": " 1795856564 ",
+    "unicode-digits": "\u0661\u0667\u0669\u0665",  # int() reads Arabic-Indic digits; Slack never sends them
+}
+
+
+@pytest.mark.parametrize("timestamp", ODD_TIMESTAMPS.values(), ids=ODD_TIMESTAMPS.keys())
+async def test_a_non_integer_timestamp_is_401_without_a_traceback(http, fake, json_logs, timestamp):
+    body = slash_command("help", user_id="U0MEMBER01", channel_id="C0ACMEINTL", team_id=HOME, response_url=fake.response_url("r"))
+    headers = {"Content-Type": FORM, "X-Slack-Signature": "v0=" + "0" * 64,
+               "X-Slack-Request-Timestamp": timestamp.encode("utf-8")}
+    response = await http.post("/slack/events", content=body, headers=headers)
+    assert response.status_code == 401
+    await asyncio.sleep(0.2)
+    assert fake.calls == [] and fake.responses() == []
+    lines = json_logs()
+    assert not [line for line in lines if "exception" in line or line["level"] == "error"]
+    (rejected,) = [line for line in lines if line["event"] == "slack request rejected"]
+    assert rejected["logger"] == "pulse.slack.rejected" and "timestamp" in rejected["reason"].lower()
+
+
+async def test_a_signed_request_with_a_timestamp_padded_by_spaces_is_still_refused(http, fake):
+    # int(" 1795856564 ") succeeds, and the signature is over whatever text was sent: only the
+    # strict format check refuses it.
+    body = slash_command("help", user_id="U0MEMBER01", channel_id="C0ACMEINTL", team_id=HOME, response_url=fake.response_url("r"))
+    ts = f" {int(time.time())} "
+    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=ts, body=body)
+    headers = {"Content-Type": FORM, "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+    response = await http.post("/slack/events", content=body, headers=headers)
+    assert response.status_code == 401
+    await asyncio.sleep(0.2)
+    assert fake.calls == []
+
+
+async def test_an_unsigned_body_that_is_not_utf8_is_401(http, fake, json_logs):
+    headers = {"Content-Type": FORM, "X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=" + "0" * 64}
+    response = await http.post("/slack/events", content=b"text=\xff\xfe&command=/pulse", headers=headers)
+    assert response.status_code == 401
+    assert not [line for line in json_logs() if "exception" in line]
+
+
+def test_the_web_app_refuses_a_slack_endpoint_without_its_signing_secret(sqlite_store):
+    async def endpoint(request):
+        raise AssertionError("never reached")
+
+    with pytest.raises(ValueError, match="signing secret"):
+        build_web_app(store=sqlite_store, jira_secret="x", confluence_secret="x", max_webhook_bytes=1024,
+                      clock=lambda: None, slack_endpoint=endpoint)
 
 
 async def test_stale_request_is_401_even_with_a_valid_signature(http, fake):

@@ -30,7 +30,7 @@ from bot.settings import Settings
 from bot.web import build_web_app
 from integrations.confluence import AtlassianConfluence
 from integrations.jira import AtlassianJira
-from integrations.slack import SlackUsersByEmail, SlackWeb, make_web_client
+from integrations.slack import SlackPause, SlackUsersByEmail, SlackWeb, make_web_client
 from integrations.store.store import Store
 
 log = get_logger("pulse.app")
@@ -130,6 +130,7 @@ class Runtime:
                 self.store, self.accounts, self.slack, self.jira, self.clock, confluence=self.confluence,
                 # Jira people mentioned in comments become Slack mentions when Slack knows their email.
                 people_lookup=SlackUsersByEmail(self.client),
+                pause=self.slack.pause,
             )
         log.info(
             "pulse started",
@@ -247,7 +248,7 @@ def build_runtime(settings: Settings, *, accounts: AccountsConfig | None = None,
         else None
     )
     # One Slack adapter, so digests and notifications share the per-channel pacing.
-    slack = SlackWeb(client)
+    slack = SlackWeb(client, pause=SlackPause(client, clock=clock))
     digests = DigestService(
         jira=jira, slack=slack, store=store, clock=clock, jira_browse_url=settings.jira.url,
         confluence=confluence,

@@ -5,7 +5,8 @@
     │   └── PermissionDenied
     ├── ConfigError          a settings or accounts-file problem; names the file and the field
     ├── UpstreamError        Jira / Confluence / Slack failed; `retryable` says whether to try again
-    │   └── UpstreamUnavailable   retries exhausted: say "delayed", never post partial numbers
+    │   ├── UpstreamUnavailable   retries exhausted: say "delayed", never post partial numbers
+    │   └── CredentialsRefused    the service refuses our token: pause and wait for an operator
     └── WebhookRejected      an HTTP delivery we refuse (4xx): bad signature, not JSON, too large
 
 Webhook *processing* outcomes (ignored / unsupported / anomalous) are results, not exceptions:
@@ -62,6 +63,17 @@ class UpstreamError(PulseError):
 
 class UpstreamUnavailable(UpstreamError):
     """Retries are exhausted; the caller reports a delay instead of wrong numbers."""
+
+
+class CredentialsRefused(UpstreamError):
+    """The service refuses our token (revoked, expired, account deactivated).
+
+    Not the fault of what we were sending: the work waits (never dead-lettered) until an operator
+    fixes the token.
+    """
+
+    def __init__(self, service: str, message: str):
+        super().__init__(service, message, retryable=True)
 
 
 class WebhookRejected(PulseError):

@@ -53,8 +53,9 @@ class FakeSlack:
     users: dict[str, FakeSlackUser] = field(default_factory=dict)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
     calls: list[SlackCall] = field(default_factory=list)
-    # Scripted failures, consumed in order per method: ("429", retry_after) or ("500", None).
-    failures: dict[str, list[tuple[int, float | None]]] = field(default_factory=dict)
+    # Scripted failures, consumed in order per method: (429, retry_after), (500, None), or
+    # (200, error): Slack's `{"ok": false, "error": …}` answer.
+    failures: dict[str, list[tuple[int, float | str | None]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -67,8 +68,12 @@ class FakeSlack:
         self.users[user_id] = user
         return user
 
-    def fail(self, method: str, status: int, retry_after: float | None = None, times: int = 1) -> None:
-        self.failures.setdefault(method, []).extend([(status, retry_after)] * times)
+    def fail(
+        self, method: str, status: int, retry_after: float | None = None, times: int = 1, error: str | None = None
+    ) -> None:
+        """Answer the next `times` calls of `method` with an HTTP error (429 with Retry-After, 5xx) or,
+        with `error`, with HTTP 200 and Slack's `{"ok": false, "error": error}`."""
+        self.failures.setdefault(method, []).extend([(status, error if error else retry_after)] * times)
 
     def posted(self, channel: str | None = None) -> list[dict[str, Any]]:
         """Messages Slack accepted through chat.postMessage (optionally in one channel), in order."""
@@ -117,8 +122,10 @@ class FakeSlack:
             scripted = self.failures.get(method)
             if scripted:
                 call.ok = False
-                status, retry_after = scripted.pop(0)
-                headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
+                status, detail = scripted.pop(0)
+                if isinstance(detail, str):
+                    return status, {"ok": False, "error": detail}, {}
+                headers = {"Retry-After": str(int(detail))} if detail is not None else {}
                 error = "ratelimited" if status == 429 else "internal_error"
                 return status, {"ok": False, "error": error}, headers
         # apps.connections.open is the one method called with the app-level token.

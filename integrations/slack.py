@@ -2,12 +2,14 @@
 
 slack_sdk does not retry 429 by default; we add its retry handlers (429 honours Retry-After, 5xx and
 connection errors back off) and still pace ourselves to ~1 message per second per channel, keeping
-order within a channel.
+order within a channel. A token Slack refuses pauses all posting (`SlackPause`) instead of failing
+message after message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import time
 from collections.abc import Awaitable, Callable
@@ -22,7 +24,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import UpstreamError
+from bot.clock import utc_now
+from bot.errors import CredentialsRefused, UpstreamError
 from bot.logs import get_logger
 
 log = get_logger("pulse.slack")
@@ -32,14 +35,13 @@ _PERMANENT = {
     "channel_not_found",
     "not_in_channel",
     "is_archived",
-    "invalid_auth",
-    "account_inactive",
-    "token_revoked",
     "missing_scope",
     "invalid_blocks",
     "msg_too_long",
     "no_text",
 }
+# Slack refuses the token itself: no message can go out until an operator fixes it.
+_TOKEN_REFUSED = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 
 
 class SlackPort(Protocol):
@@ -95,9 +97,77 @@ class ChannelPacer:
                 self._last[channel] = self._clock()
 
 
+def _api_error(exc: SlackApiError) -> str:
+    return exc.response.get("error", "unknown") if exc.response is not None else "unknown"
+
+
+class SlackPause:
+    """Posting held while Slack refuses the bot token (revoked, expired, workspace deactivated).
+
+    A refused token is an operator's problem, not a bad message: nothing is sent and nothing is
+    dead-lettered meanwhile. The error is logged once when the pause starts; `ready()` probes
+    `auth.test` at most every `probe_every` seconds and the first success ends the pause;
+    `take_ended()` then hands its window, once, to whoever tells the channels.
+    """
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        probe_every: float = 30.0,
+        clock: Callable[[], dt.datetime] = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
+        self._client = client
+        self.probe_every = probe_every
+        self._clock = clock
+        self._monotonic = monotonic
+        self.since: dt.datetime | None = None
+        self._error: str | None = None
+        self._next_probe = 0.0
+        self._ended: tuple[dt.datetime, dt.datetime] | None = None
+
+    def trip(self, error: str) -> None:
+        """Slack refused the token: pause (logged once per pause)."""
+        if self.since is not None:
+            return
+        self.since, self._error = self._clock(), error
+        self._next_probe = self._monotonic() + self.probe_every
+        log.error(
+            "slack refused the bot token; posting is paused until it works again (nothing is lost)",
+            error=error, probe_every_s=self.probe_every,
+        )
+
+    async def ready(self) -> bool:
+        """May we post? While paused, probe the token (at most every `probe_every` s)."""
+        if self.since is None:
+            return True
+        if self._monotonic() < self._next_probe:
+            return False
+        self._next_probe = self._monotonic() + self.probe_every
+        try:
+            await self._client.auth_test()
+        except SlackApiError as exc:
+            log.info("slack still refuses the bot token; posting stays paused", error=_api_error(exc))
+            return False
+        except (SlackClientError, OSError, asyncio.TimeoutError) as exc:
+            log.info("slack unreachable while paused; posting stays paused", error=f"{type(exc).__name__}: {exc}")
+            return False
+        self._ended = (self.since, self._clock())
+        log.warning("slack accepts the bot token again; posting resumes", paused_since=self.since.isoformat())
+        self.since = None
+        return True
+
+    def take_ended(self) -> tuple[dt.datetime, dt.datetime] | None:
+        """The (from, to) of the pause that just ended, once; else None."""
+        ended, self._ended = self._ended, None
+        return ended
+
+
 def _translate(exc: Exception) -> UpstreamError:
     if isinstance(exc, SlackApiError):
-        error = exc.response.get("error", "unknown") if exc.response is not None else "unknown"
+        error = _api_error(exc)
+        if error in _TOKEN_REFUSED:
+            return CredentialsRefused("slack", error)
         status = exc.response.status_code if exc.response is not None else None
         retry_after = None
         if exc.response is not None and exc.response.headers:
@@ -112,15 +182,22 @@ def _translate(exc: Exception) -> UpstreamError:
 class SlackWeb:
     """The real adapter over slack_sdk's AsyncWebClient."""
 
-    def __init__(self, client: AsyncWebClient, pacer: ChannelPacer | None = None):
+    def __init__(self, client: AsyncWebClient, pacer: ChannelPacer | None = None, pause: SlackPause | None = None):
         self.client = client
         self._pacer = pacer or ChannelPacer()
+        self.pause = pause or SlackPause(client)
 
     async def _call(self, method: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
+        if self.pause.since is not None:
+            # Paused: do not knock on Slack's door with every message; `pause.ready()` probes.
+            raise CredentialsRefused("slack", "posting paused: slack refused the bot token")
         try:
             return await self._pacer.run(kwargs["channel"], lambda: method(**kwargs))
         except (SlackApiError, SlackClientError, OSError, asyncio.TimeoutError) as exc:
-            raise _translate(exc) from exc
+            error = _translate(exc)
+            if isinstance(error, CredentialsRefused):
+                self.pause.trip(error.message)
+            raise error from exc
 
     async def post_message(
         self, channel: str, text: str, blocks: list[dict] | None = None, thread_ts: str | None = None

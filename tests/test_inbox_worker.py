@@ -299,16 +299,17 @@ async def test_retryable_slack_failure_backs_off_then_dead_letters(store):
     report = await w.run_once()
     got = store.inbox.get(item)
     assert report.statuses == {"retry": 1}
-    assert (got.status, got.attempts, got.last_error) == ("pending", 1, "slack: ratelimited")
-    # Not due yet: Retry-After (90 s) beats the 30 s backoff.
+    # A rate limit is no failed attempt (it never brings the delivery closer to the dead letters).
+    assert (got.status, got.attempts, got.last_error) == ("pending", 0, "slack: ratelimited")
+    # Not due yet: the next try comes when Retry-After (90 s) says.
     assert store.inbox.claim_due(NOW + dt.timedelta(seconds=89), 10, dt.timedelta(minutes=5)) == []
     slack.fail_next = [UpstreamError("slack", "internal_error", retryable=True)]
     late = InboxWorker(store, ACCOUNTS, slack, None, clock=lambda: NOW + dt.timedelta(seconds=91),
-                       settings=WorkerSettings(max_attempts=2))
+                       settings=WorkerSettings(max_attempts=1))
     report = await late.run_once()
     got = store.inbox.get(item)
     assert report.statuses == {"dead": 1}
-    assert (got.status, got.attempts, got.last_error) == ("dead", 2, "slack: internal_error")
+    assert (got.status, got.attempts, got.last_error) == ("dead", 1, "slack: internal_error")
     # Channels post independently: the one that worked is not repeated by the retry.
     assert len(slack.messages) == 1
 

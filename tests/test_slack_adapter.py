@@ -1,12 +1,16 @@
 """The Slack adapter through the real slack_sdk client against the fake Slack server on loopback."""
 
 import asyncio
+import datetime as dt
 
 import pytest
 
 from bot.errors import UpstreamError
 from integrations.fake_slack import FakeSlack
 from integrations.slack import ChannelPacer, SlackWeb, make_web_client
+
+
+NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture
@@ -70,10 +74,49 @@ async def test_server_errors_exhausted_become_retryable_upstream_error(fake):
 
 
 async def test_permanent_errors_are_not_retryable(fake):
-    slack = SlackWeb(make_web_client("xoxb-wrong", fake.api_url), ChannelPacer(0))
+    fake.fail("chat.postMessage", 200, error="channel_not_found")
+    slack = _adapter(fake)
     with pytest.raises(UpstreamError) as info:
-        await slack.post_message("C0ACMECLNT", "x")
-    assert (info.value.retryable, str(info.value)) == (False, "slack: invalid_auth")
+        await slack.post_message("C0GONE", "x")
+    assert (info.value.retryable, str(info.value)) == (False, "slack: channel_not_found")
+
+
+async def test_a_refused_token_pauses_posting_until_auth_test_works_again(fake):
+    # Changed from "invalid_auth is permanent": a refused token is the operator's to fix, not
+    # the message's fault, so it pauses posting instead of dead-lettering the message.
+    from structlog.testing import capture_logs
+
+    from bot.errors import CredentialsRefused
+    from integrations.slack import SlackPause
+
+    now, wall = [0.0], [NOW]
+    client = make_web_client(fake.token, fake.api_url)
+    pause = SlackPause(client, probe_every=30, clock=lambda: wall[0], monotonic=lambda: now[0])
+    slack = SlackWeb(client, ChannelPacer(0), pause)
+    fake.token = "xoxb-rotated"  # the bot's token is revoked: Slack answers invalid_auth
+    with capture_logs() as logs:
+        for _ in range(2):
+            with pytest.raises(CredentialsRefused) as info:
+                await slack.post_message("C0ACMECLNT", "x")
+            assert info.value.retryable is True
+        assert not await pause.ready()  # before the first probe is due: Slack is not asked
+    # Slack was asked once; the second message did not knock again. One error for the operator.
+    assert len(fake.calls_to("chat.postMessage")) == 1 and fake.calls_to("auth.test") == []
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == [
+        "slack refused the bot token; posting is paused until it works again (nothing is lost)"]
+    now[0] += 30
+    assert not await pause.ready()  # probed: still refused
+    assert len(fake.calls_to("auth.test")) == 1 and pause.take_ended() is None
+    fake.token = "xoxb-fake-token"  # the operator fixed it
+    now[0] += 29
+    assert not await pause.ready()  # next probe not yet due
+    now[0] += 1
+    wall[0] = NOW + dt.timedelta(minutes=5)
+    assert await pause.ready()
+    assert pause.take_ended() == (NOW, NOW + dt.timedelta(minutes=5))
+    assert pause.take_ended() is None  # handed out once
+    await slack.post_message("C0ACMECLNT", "after the fix")
+    assert [m["text"] for m in fake.posted()] == ["after the fix"]
 
 
 async def test_pacer_spaces_messages_per_channel_and_keeps_order():

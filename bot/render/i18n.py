@@ -22,6 +22,8 @@ Message = str | dict[str, str]
 
 MESSAGES: dict[str, dict[str, Message]] = {
     "en": {
+        "slack.paused": "Posting to Slack was paused from {since} to {until}: Slack refused the bot's token. "
+        "Nothing was lost; the notifications held back meanwhile follow now.",
         "digest.status_page": "Status page in Confluence",
         "command.jira_unavailable": "Jira is not answering right now, so I cannot give you correct numbers. Please try again in a few minutes.",
         "digest.delayed": "The digest is delayed: Jira has been unavailable since {since}. "
@@ -72,6 +74,8 @@ MESSAGES: dict[str, dict[str, Message]] = {
         "days.overdue": {"one": "{count} day overdue", "other": "{count} days overdue"},
     },
     "de": {
+        "slack.paused": "Das Posten in Slack war von {since} bis {until} angehalten: Slack hat das Token des Bots abgelehnt. "
+        "Nichts ging verloren; die zurückgehaltenen Benachrichtigungen folgen jetzt.",
         "digest.status_page": "Statusseite in Confluence",
         "command.jira_unavailable": "Jira antwortet gerade nicht, daher kann ich keine korrekten Zahlen liefern. Bitte versuchen Sie es in ein paar Minuten erneut.",
         "digest.delayed": "Der Digest verspätet sich: Jira ist seit {since} nicht erreichbar. "
@@ -124,6 +128,8 @@ MESSAGES: dict[str, dict[str, Message]] = {
         "days.overdue": {"one": "{count} Tag überfällig", "other": "{count} Tage überfällig"},
     },
     "ru": {
+        "slack.paused": "Публикация в Slack была приостановлена с {since} до {until}: Slack отклонил токен бота. "
+        "Ничего не потеряно; задержанные уведомления публикуются сейчас.",
         "digest.status_page": "Страница статуса в Confluence",
         "command.jira_unavailable": "Jira сейчас не отвечает, поэтому я не могу дать точные цифры. Попробуйте ещё раз через несколько минут.",
         "digest.delayed": "Дайджест задерживается: Jira недоступна с {since}. "

@@ -20,7 +20,10 @@ pending), so a database outage costs at most one repeated message per channel.
 
 Failures are per delivery: an upstream error or an unexpected exception (logged with its
 traceback), in a lookup too, marks only the deliveries it concerns, which are retried with backoff and
-dead-lettered (error text kept) after `max_attempts`; the rest of the batch goes on.
+dead-lettered (error text kept) after `max_attempts`; the rest of the batch goes on. Two waits are
+not failures: a rate limit retries after the `Retry-After` it came with, and a token Slack refuses
+pauses the worker (`SlackPause`: nothing claimed until the token works again; each internal
+channel is then told once from when to when posting was paused).
 
 Coalescing: `step()` (and so `run_forever`) waits until the oldest due delivery is `burst_window`
 old, then takes everything due: a storm within the window becomes one summary per channel.
@@ -46,13 +49,15 @@ from bot.domain.accounts import AccountsConfig
 from bot.domain.events import Outcome, normalize
 from bot.domain.notify_policy import BURST_THRESHOLD
 from bot.domain.subscriptions import Subscription, SubscriptionSyntaxError, parse_subscription
-from bot.errors import UpstreamError
+from bot.errors import CredentialsRefused, UpstreamError
 from bot.logs import get_logger
+from bot.domain.accounts import Audience
+from bot.render.i18n import translate
 from bot.services.budget_alerts import BudgetAlerts
 from bot.services.inbox_batch import BatchReport, Handled, mark_failed
 from bot.services.inbox_lookups import EventLookups
 from bot.services.notification_posting import NotificationPoster, Outgoing, post_key
-from integrations.slack import PeopleLookup, SlackPort
+from integrations.slack import PeopleLookup, SlackPause, SlackPort
 from integrations.store.inbox import InboxItem
 from integrations.store.store import Store
 
@@ -89,10 +94,13 @@ class InboxWorker:
         *,
         confluence: Any | None = None,
         people_lookup: PeopleLookup | None = None,
+        pause: SlackPause | None = None,
     ):
         self.store = store
         self.accounts = accounts
         self.slack = slack
+        # Slack refusing the token pauses posting (SlackWeb's `pause`); None: never paused.
+        self.pause = pause
         self.jira = jira
         # ConfluencePort (its `content` lookup); without it Data Center events stay unsupported.
         self.confluence = confluence
@@ -107,6 +115,12 @@ class InboxWorker:
         """Process a batch if the oldest due delivery has waited out the burst window; return how
         long to sleep before the next step."""
         s = self.settings
+        if self.pause is not None:
+            if not await self.pause.ready():
+                return s.poll_seconds  # claim nothing: the deliveries wait, attempts untouched
+            ended = self.pause.take_ended()
+            if ended is not None:
+                await self._tell_pause_ended(*ended)
         now = self.clock()
         oldest = await asyncio.to_thread(self.store.inbox.oldest_due, now)
         if oldest is None:
@@ -235,6 +249,24 @@ class InboxWorker:
     async def _post_all(self, outgoing: list[Outgoing], report: BatchReport) -> None:
         await self._poster().post_all(outgoing, report)
 
+    async def _tell_pause_ended(self, since: dt.datetime, until: dt.datetime) -> None:
+        """Each internal channel hears once that posting was paused, from when to when."""
+        for account in self.accounts.accounts:
+            for channel in account.channels:
+                if channel.audience is not Audience.INTERNAL:
+                    continue
+                def local(moment: dt.datetime) -> str:
+                    return moment.astimezone(account.tz).strftime("%Y-%m-%d %H:%M")
+                text = translate(account.language, "slack.paused", since=local(since), until=local(until))
+                key = f"paused:{since.isoformat()}:{channel.id}"
+                # Recorded first: a notice is better missed than repeated.
+                if not await asyncio.to_thread(self.store.posts.record, key, channel.id, None, None, self.clock()):
+                    continue
+                try:
+                    await self.slack.post_message(channel.id, text)
+                except UpstreamError as exc:
+                    log.warning("could not post the pause notice", channel=channel.id, error=str(exc))
+
     def _poster(self) -> NotificationPoster:
         return NotificationPoster(
             self.store, self.slack, self.accounts, self.clock, self.settings.burst_threshold, self.people_lookup
@@ -262,11 +294,20 @@ class InboxWorker:
         retryable = upstream.retryable if upstream else True
         dead = (not retryable) or item.attempts >= s.max_attempts
         delay = min(s.backoff_cap, s.backoff_base * (2 ** max(0, item.attempts - 1)))
-        if upstream and upstream.retry_after:
-            delay = max(delay, dt.timedelta(seconds=upstream.retry_after))
+        waiting = False
+        if upstream is not None and upstream.retry_after is not None:
+            # The service said when (a rate limit): try again then, not after our own backoff.
+            delay, waiting = dt.timedelta(seconds=upstream.retry_after), True
+        elif isinstance(exc, CredentialsRefused):
+            # Slack refused the token: the pause holds the worker until it works; then at once.
+            delay, waiting = dt.timedelta(0), True
+        if waiting:
+            dead = False  # neither is this delivery's fault: it is never dead-lettered for it
         at = self.clock() + delay
         error = str(exc) if upstream else f"{type(exc).__name__}: {exc}"
-        await asyncio.to_thread(self.store.inbox.retry_later, item.id, error[:2000], at, dead)
+        await asyncio.to_thread(
+            self.store.inbox.retry_later, item.id, error[:2000], at, dead, count_attempt=not waiting
+        )
         report.count("dead" if dead else "retry")
         (log.error if dead else log.warning)(
             "delivery dead-lettered" if dead else "delivery will be retried",
@@ -288,6 +329,7 @@ def start_inbox_worker(
     *,
     confluence: Any | None = None,
     people_lookup: PeopleLookup | None = None,
+    pause: SlackPause | None = None,
 ) -> tuple[asyncio.Task, asyncio.Event]:
     """Start the worker on the running loop; stop it with `stop_inbox_worker(task, stop, timeout)`.
 
@@ -300,7 +342,8 @@ def start_inbox_worker(
     """
     stop = asyncio.Event()
     worker = InboxWorker(
-        store, accounts, slack, jira, clock, settings, confluence=confluence, people_lookup=people_lookup
+        store, accounts, slack, jira, clock, settings, confluence=confluence, people_lookup=people_lookup,
+        pause=pause,
     )
     return asyncio.create_task(worker.run_forever(stop), name="inbox-worker"), stop
 

@@ -134,8 +134,14 @@ class Inbox:
                 .values(status=status, locked_until=None, last_error=error)
             )
 
-    def retry_later(self, item_id: int, error: str, at: dt.datetime, dead: bool) -> None:
-        """Keep the error; try again at `at`, or give up (dead letter) when attempts ran out."""
+    def retry_later(
+        self, item_id: int, error: str, at: dt.datetime, dead: bool, *, count_attempt: bool = True
+    ) -> None:
+        """Keep the error; try again at `at`, or give up (dead letter) when attempts ran out.
+
+        `count_attempt=False` gives the claim's attempt back: a wait the delivery is not to blame
+        for (a rate limit, a refused token) must not bring it closer to the dead letters.
+        """
         with self._engine.begin() as conn:
             conn.execute(
                 t.update()
@@ -145,6 +151,7 @@ class Inbox:
                     last_error=error,
                     next_attempt_at=at,
                     locked_until=None,
+                    attempts=t.c.attempts if count_attempt else sa.case((t.c.attempts > 0, t.c.attempts - 1), else_=0),
                 )
             )
 

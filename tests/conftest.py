@@ -92,3 +92,21 @@ def json_logs(monkeypatch):
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
     structlog.reset_defaults()
     logging.getLogger().handlers.clear()
+
+
+@pytest.fixture
+def pulse_cli(monkeypatch):
+    """Run `pulse ARGS…` in this process through click's CliRunner; logging is restored afterwards.
+
+    `pulse` configures logging for the whole process (cached loggers included), which would leak
+    into later tests; the subprocess tests in test_cli.py do not need this.
+    """
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    for name in [n for n in os.environ if n.startswith(("SLACK_", "JIRA_", "CONFLUENCE_", "PULSE_", "DATABASE_URL"))]:
+        monkeypatch.delenv(name)
+    yield lambda *args: CliRunner().invoke(main, list(args))
+    structlog.reset_defaults()
+    logging.getLogger().handlers.clear()

@@ -111,3 +111,173 @@ def test_the_sandbox_agency_is_the_example_file():
 
     assert sandbox_accounts() == load_accounts(EXAMPLE)
     assert [a.holidays for a in sandbox_accounts().accounts] == ["DE-BE", "US", "GB-ENG"]
+
+
+# --- duplicate keys (issue #8): YAML would silently keep the last value ---------------------------
+
+ONE_ACCOUNT = """accounts:
+  - key: a
+    name: A
+    timezone: UTC
+    channels:
+      - id: C0AAAAAA1
+        audience: client
+        audience: internal
+    jira: {projects: [A]}
+    budget:
+      hours: 10
+      show_money_to_client: false
+      show_money_to_client: true
+"""
+
+
+def _problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_accounts(text, "accounts.yaml")
+    assert info.value.source == "accounts.yaml"
+    return info.value.problems
+
+
+def test_a_key_given_twice_names_both_lines_and_the_field():
+    assert _problems(ONE_ACCOUNT) == [
+        "line 8: accounts[0].channels[0].audience: given twice, on line 7 and line 8; "
+        "YAML would silently keep only the last one: delete one of them",
+        "line 13: accounts[0].budget.show_money_to_client: given twice, on line 12 and line 13; "
+        "YAML would silently keep only the last one: delete one of them",
+    ]
+
+
+def test_duplicate_account_and_top_level_keys_are_refused_and_quoting_does_not_hide_them():
+    text = """accounts:
+  - key: a
+    name: A
+    "key": b
+    timezone: UTC
+    channels: [{id: C0AAAAAA1, audience: internal}]
+    jira: {projects: [A]}
+accounts: []
+"""
+    problems = _problems(text)
+    assert [p.split(":")[0] for p in problems] == ["line 4", "line 8"]
+    assert problems[0].startswith("line 4: accounts[0].key: given twice, on line 2 and line 4")
+    assert problems[1].startswith("line 8: accounts: given twice, on line 1 and line 8")
+
+
+def test_keys_merged_from_an_anchor_may_be_overridden():
+    text = """accounts:
+  - key: a
+    name: A
+    timezone: UTC
+    channels: [{id: C0AAAAAA1, audience: internal}]
+    jira: {projects: [A]}
+    budget: &budget {period: monthly, hours: 10, currency: GBP}
+  - key: b
+    name: B
+    timezone: UTC
+    channels: [{id: C0BBBBBB1, audience: internal}]
+    jira: {projects: [B]}
+    budget:
+      <<: *budget
+      hours: 20
+"""
+    a, b = parse_accounts(text, "x.yaml").accounts
+    assert (a.budget.hours, b.budget.hours, b.budget.currency) == (10, 20, "GBP")
+
+
+# --- bounds (issue #9): whatever the file holds, loading ends quickly with a clear error --------
+
+
+def test_a_billion_laughs_file_is_refused_before_it_expands(tmp_path):
+    # 9 aliases per level, 12 levels: 9**12 (282 billion) values if expanded. Composing stops at
+    # MAX_NODES, so this returns at once; a loader that expanded it would never return.
+    levels = ['a0: &a0 ["lol"]']
+    for i in range(1, 13):
+        levels.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    text = "\n".join(levels) + "\naccounts: []\n"
+    problems = _problems(text)
+    assert len(problems) == 1
+    assert problems[0].startswith("line 6: the file expands to more than 100,000 values (YAML anchors and aliases")
+
+
+def test_an_alias_inside_its_own_anchor_is_refused():
+    assert _problems("accounts: &a [*a]\n") == ["line 1: alias *a is inside its own anchor &a"]
+
+
+def test_deep_nesting_is_refused_with_its_line():
+    text = "accounts:\n  - key: " + "[" * 5000 + "]" * 5000 + "\n"
+    assert _problems(text) == ["line 2: values are nested more than 32 levels deep"]
+
+
+def test_impossible_dates_huge_numbers_and_unbounded_values_name_their_line():
+    base = """accounts:
+  - key: a
+    name: A
+    timezone: UTC
+    channels: [{id: C0AAAAAA1, audience: internal, digest: {cron: "0 9 * * mon", grace_minutes: GRACE}}]
+    jira: {projects: [A]}
+    budget: {period: project, start: START, end: 2027-01-01, hours: HOURS}
+"""
+
+    def problems(grace="10", start="2026-01-01", hours="10"):
+        return _problems(base.replace("GRACE", grace).replace("START", start).replace("HOURS", hours))
+
+    assert problems(start="2026-02-30") == [
+        "line 7: 2026-02-30 is not a date in the calendar (day is out of range for month)"
+    ]
+    assert problems(hours="9" * 5000) == ["line 7: a number of 5,000 digits is too long for any field"]
+    assert problems(hours="1" + "0" * 40 + ".5") == ["line 7: a number of 42 digits is too long for any field"]
+    assert problems(hours=".inf") == ["line 7: accounts[0].budget.hours: Input should be a finite number"]
+    assert problems(hours="1e400") == [
+        "line 7: accounts[0].budget.hours: Input should be less than or equal to 1000000"
+    ]
+    assert problems(grace="99999999999999") == [
+        "line 5: accounts[0].channels[0].digest.grace_minutes: Input should be less than or equal to 10080"
+    ]
+
+
+def test_a_file_over_5_mb_is_refused_without_reading_it_all(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"accounts: []\n" + b"#" * (6 * 1024 * 1024))
+    with pytest.raises(ConfigError) as info:
+        load_accounts(big)
+    assert info.value.problems == [
+        "the file is larger than 5 MB (5,242,881 bytes or more); an accounts file takes about 1 KB "
+        "per account: is this the right file?"
+    ]
+
+
+def test_a_file_that_is_not_utf8_names_the_line(tmp_path):
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("accounts:\n  - key: acme\n    name: ACME Gärten GmbH\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load_accounts(latin1)
+    assert info.value.problems == ["line 3: the file is not UTF-8 (byte 0xe4); save it as UTF-8 in your editor"]
+    bom = tmp_path / "bom.yaml"
+    bom.write_bytes(b"\xef\xbb\xbf" + EXAMPLE.read_bytes())
+    assert load_accounts(bom) == load_accounts(EXAMPLE)
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (ONE_ACCOUNT.encode(), "2 problem(s)\n  - line 8: accounts[0].channels[0].audience: given twice, on line 7 and line 8"),
+        (b"accounts:\n  - key: \xff\n", "line 2: the file is not UTF-8 (byte 0xff)"),
+        (b"accounts:\n  - key: " + b"[" * 100 + b"]" * 100 + b"\n", "line 2: values are nested more than 32 levels deep"),
+        (b"accounts:\n  - start: 2026-02-30\n", "line 2: 2026-02-30 is not a date in the calendar"),
+        (b"accounts:\n  - hours: " + b"7" * 5000 + b"\n", "line 2: a number of 5,000 digits is too long"),
+        (b"a: &a [x, x, x, x, x, x, x, x, x, x]\n" + b"".join(
+            f"a{i}: &a{i} [{', '.join([f'*a{i - 1}' if i > 1 else '*a'] * 10)}]\n".encode() for i in range(1, 9)
+        ) + b"accounts: []\n", "line 5: the file expands to more than 100,000 values"),
+    ],
+    ids=["duplicate", "not-utf8", "deep", "date", "huge-number", "billion-laughs"],
+)
+def test_check_config_reports_bad_files_without_a_traceback(tmp_path, pulse_cli, content, expected):
+    path = tmp_path / "accounts.yaml"
+    path.write_bytes(content)
+    result = pulse_cli("check-config", str(path))
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    if "problem(s)" not in expected:
+        expected = f"1 problem(s)\n  - {expected}"
+    assert result.output.startswith(f"{path}: {expected}")

@@ -36,7 +36,8 @@ class DigestSchedule(_Model):
     """When a channel gets its digest: a 5-field crontab in the account's timezone."""
 
     cron: str = Field(description="crontab: minute hour day month weekday, e.g. '0 9 * * mon'")
-    grace_minutes: int = Field(default=180, ge=0, description="post a missed slot this late at most")
+    # Bounded: a week is longer than any digest is worth posting late (and keeps date math finite).
+    grace_minutes: int = Field(default=180, ge=0, le=7 * 24 * 60, description="post a missed slot this late at most")
 
     @field_validator("cron")
     @classmethod
@@ -117,8 +118,9 @@ class Budget(_Model):
     period: Literal["monthly", "project"] = "monthly"
     start: dt.date | None = None
     end: dt.date | None = None
-    hours: Decimal | None = Field(default=None, gt=0)
-    rate: Decimal | None = Field(default=None, ge=0, description="price of one hour")
+    # Upper bounds only keep the budget math finite; no real budget comes near them.
+    hours: Decimal | None = Field(default=None, gt=0, le=1_000_000)
+    rate: Decimal | None = Field(default=None, ge=0, le=100_000_000, description="price of one hour")
     currency: str = "EUR"
     thresholds: list[int] = Field(default_factory=lambda: [80, 100])
     show_money_to_client: bool = False

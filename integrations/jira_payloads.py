@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from bot.domain.facts import read_issue_access
 from bot.domain.work import Issue, Version, Worklog
 
 # Real Jira embeds at most this many worklogs in a search result's `worklog` field.
@@ -27,6 +28,7 @@ ISSUE_FIELDS: tuple[str, ...] = (
     "resolutiondate",
     "resolution",
     "security",
+    "issuerestriction",
     "fixVersions",
     "timeoriginalestimate",
     "timespent",
@@ -152,6 +154,10 @@ def parse_issue(raw: Mapping[str, Any], worklogs: Iterable[Mapping[str, Any]] | 
     if worklogs is None:
         worklogs = (fields.get("worklog") or {}).get("worklogs") or []
     assignee = fields.get("assignee")
+    # The same reader as the webhooks': a level given only by id is a level, unreadable is unknown.
+    access = read_issue_access(fields)
+    security = fields.get("security")
+    security_name = str(security.get("name") or "") if isinstance(security, Mapping) else ""
     return Issue(
         key=key,
         project=str(project),
@@ -165,12 +171,13 @@ def parse_issue(raw: Mapping[str, Any], worklogs: Iterable[Mapping[str, Any]] | 
         assignee=_user_name(assignee),
         assignee_id=_user_id(assignee),
         priority=(fields.get("priority") or {}).get("name"),
-        labels=tuple(fields.get("labels") or ()),
-        security_level=(fields.get("security") or {}).get("name"),
+        labels=access.labels or (),
+        security_level=security_name or None,  # for display; `access` decides
         fix_version_ids=tuple(str(v["id"]) for v in fields.get("fixVersions") or ()),
         original_estimate_seconds=_seconds(fields, "timeoriginalestimate", "originalEstimateSeconds"),
         time_spent_seconds=_seconds(fields, "timespent", "timeSpentSeconds"),
         worklogs=parse_worklogs(worklogs, key),
+        read=access,
     )
 
 

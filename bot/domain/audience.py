@@ -3,6 +3,8 @@
 Everything that can reach a channel passes through here. Internal channels see everything of
 their own account; client channels never see restricted work, and derived numbers (counts, sums)
 are computed only over what they may see, so a client cannot infer what was withheld.
+Webhook events are judged by the same facts (`bot.domain.notify_policy`): one reader
+(`bot.domain.facts`) reads them from webhook bodies and REST responses alike.
 """
 
 from __future__ import annotations
@@ -10,21 +12,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.domain.accounts import Account, Audience
+from bot.domain.facts import Fact, not_public
 from bot.domain.work import Issue
 
 
+def issue_withheld(issue: Issue, account: Account) -> list[Fact]:
+    """What keeps this issue from the account's client channels (empty: known to be public)."""
+    return not_public(issue.access.facts(account))
+
+
 def issue_visible(issue: Issue, audience: Audience, account: Account) -> bool:
-    """May a channel of this audience see this issue (and anything derived from it)?"""
+    """May a channel of this audience see this issue (and anything derived from it)? A client
+    channel only when every fact about it is known to be public (`bot.domain.facts`)."""
     if audience is Audience.INTERNAL:
         return True
-    if issue.security_level:
-        return False
-    scope = account.jira
-    if set(issue.labels) & set(scope.internal_labels):
-        return False
-    if issue.issue_type in scope.internal_issue_types:
-        return False
-    return True
+    return not issue_withheld(issue, account)
 
 
 def visible_issues(issues: Iterable[Issue], audience: Audience, account: Account) -> list[Issue]:
@@ -37,27 +39,6 @@ def money_visible(audience: Audience, account: Account) -> bool:
     if account.budget is None or account.budget.rate is None:
         return False
     return audience is Audience.INTERNAL or account.budget.show_money_to_client
-
-
-def restriction(
-    account: Account,
-    *,
-    security_level: str | None,
-    labels: Iterable[str] = (),
-    issue_type: str | None = None,
-) -> str | None:
-    """Why a client may not see an issue with these facts ("security level", …), or None.
-
-    The same rules as `issue_visible`, for issues known only from a webhook body.
-    """
-    if security_level:
-        return "security level"
-    internal = set(labels) & set(account.jira.internal_labels)
-    if internal:
-        return "internal label " + ", ".join(sorted(internal))
-    if issue_type is not None and issue_type in account.jira.internal_issue_types:
-        return f"internal issue type {issue_type}"
-    return None
 
 
 def worklog_amounts_visible(audience: Audience, account: Account) -> bool:

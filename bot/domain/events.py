@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.domain.accounts import Account
+from bot.domain.facts import PUBLIC, Fact, IssueAccess, IssueType, labels_fact, type_fact, unknown
 from bot.domain.work import Issue
 
 
@@ -151,16 +153,26 @@ class IssueFacts:
     status_category: str | None = None
     labels: tuple[str, ...] = ()
     components: tuple[str, ...] = ()
-    security_level: str | None = None
+    security_level: str | None = None  # the level's name, for display; `access` decides
     due: str | None = None
     # False for the trimmed issue in `comment_*` webhooks (no labels/security): the client
     # audience cannot be decided from it, so the worker must attach the full issue first.
     complete: bool = False
+    # The facts the audience policy decides on as the payload said them
+    # (`bot.domain.facts.read_issue_access`); None when built from plain values (tests).
+    read: IssueAccess | None = None
+
+    @property
+    def access(self) -> IssueAccess:
+        if self.read is not None:
+            return self.read
+        plain = IssueAccess.of_plain(self.security_level, self.labels, self.issue_type)
+        return plain if self.complete else dataclasses.replace(plain, labels=None)
 
 
 @dataclass(frozen=True, slots=True)
 class CommentFacts:
-    """A Jira comment; `restricted` when limited to a role/group or not public in Service Desk."""
+    """A Jira comment; `restricted` unless its visibility and Service Desk flags are known public."""
 
     id: str | None
     body: Any = ""  # wiki-markup string (v2 webhooks) or an ADF document (dict)
@@ -170,10 +182,12 @@ class CommentFacts:
     # When the comment was last edited, as Jira wrote it: the same in `comment_updated` and in
     # the copy inside `jira:issue_updated`, different for every edit.
     updated: str | None = None
+    # `bot.domain.facts.read_comment_access`: visibility, jsdPublic, sd.public.comment.
+    access: Fact = PUBLIC
 
     @property
     def restricted(self) -> bool:
-        return self.visibility is not None or self.jsd_public is False
+        return not self.access.public or self.visibility is not None or self.jsd_public is False
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +198,8 @@ class WorklogFacts:
     previous_seconds: int | None = None
     time_spent: str | None = None
     author: Person | None = None
+    # `bot.domain.facts.read_worklog_access`: a worklog restricted to a role or group.
+    access: Fact = PUBLIC
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,13 +238,25 @@ class LinkFacts:
 
 @dataclass(frozen=True, slots=True)
 class PriorFacts:
-    """What the issue was before the edit that sent an event, as that edit's changelog tells:
-    the old security level, labels, type and project (None / () when the edit did not change them)."""
+    """What the issue was before the edit that sent an event, as that edit's changelog tells
+    (by field id and by the old value's id as well as its name)."""
 
-    security_level: str | None = None
-    labels: tuple[str, ...] = ()
-    issue_type: str | None = None
+    security: Fact | None = None  # the old level, when the edit changed it
+    labels: tuple[str, ...] | None = ()  # the old labels (() when unchanged; None unreadable)
+    issue_type: IssueType | None = None  # the old type, when the edit changed it
+    type_changed: bool = False
     project_key: str | None = None  # of the old key, when the edit moved the issue
+    # Changelog items of system fields we could not identify (no id, unknown name): one of them
+    # may have been the security level, so the edit's past is not known to be public.
+    unidentified: tuple[str, ...] = ()
+
+    def facts(self, account: Account) -> list[Fact]:
+        """What this past tells a client channel of the account (public when nothing restricts)."""
+        facts = [self.security or PUBLIC, labels_fact(self.labels, account)]
+        if self.type_changed:
+            facts.append(type_fact(self.issue_type, account))
+        facts.extend(unknown(f"changelog field {name!r} not identified") for name in self.unidentified)
+        return facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +273,10 @@ class JiraEvent:
     issue_id: str | None = None
     issue: IssueFacts | None = None
     linked_issue: IssueFacts | None = None
-    field: str | None = None  # changelog field name as Jira spells it
+    field: str | None = None  # changelog field name as Jira spells it (localized on some sites)
+    # The changelog field's id, lower case ("status", "security", "fixversions", "custom:…"):
+    # what the policy and the renderer decide on (`jira_events.change_items`).
+    field_id: str | None = None
     from_value: str | None = None
     to_value: str | None = None
     # How a resolved issue was resolved (Done, Fixed, Won't Do, Duplicate…): "done" only when it is.
@@ -396,6 +427,7 @@ def attach_issue(event: JiraEvent, issue: Issue, *, linked: bool = False) -> Jir
         security_level=issue.security_level,
         due=issue.due.isoformat() if issue.due else None,
         complete=True,
+        read=issue.access,
     )
     if linked:
         return dataclasses.replace(event, linked_issue=facts)

@@ -11,8 +11,18 @@ import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from bot.domain.facts import (
+    IssueType,
+    read_comment_access,
+    read_issue_access,
+    read_issue_type,
+    read_worklog_access,
+    restricted,
+    unknown,
+)
 from bot.domain.events import (
     CommentFacts,
     EventType,
@@ -41,6 +51,10 @@ UNSUPPORTED = "unsupported"
 
 def _dict(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _str(value: Any) -> str | None:
@@ -105,6 +119,7 @@ def issue_facts(issue: Any) -> IssueFacts | None:
     fields = _dict(issue.get("fields"))
     status = _dict(fields.get("status"))
     key = _str(issue.get("key"))
+    access = read_issue_access(issue.get("fields"))
     return IssueFacts(
         key=key,
         id=_str(issue.get("id")),
@@ -114,18 +129,20 @@ def issue_facts(issue: Any) -> IssueFacts | None:
         priority=_str(_dict(fields.get("priority")).get("name")),
         status=_str(status.get("name")),
         status_category=_str(_dict(status.get("statusCategory")).get("key")),
-        labels=tuple(str(x) for x in fields.get("labels") or ()),
-        components=tuple(str(_dict(c).get("name")) for c in fields.get("components") or ()),
+        labels=access.labels or (),
+        components=tuple(str(_dict(c).get("name")) for c in _list(fields.get("components"))),
         security_level=_str(_dict(fields.get("security")).get("name")),
         due=_str(fields.get("duedate")),
         # `comment_*` webhooks send a trimmed issue (summary, type, status…) without labels or
         # security. A full field set always has `labels`; Jira omits `security` when the project
-        # has no security scheme, so its absence there means "no level".
+        # has no security scheme, so its absence there means "no level" (see `read_security`).
         complete="labels" in fields,
+        read=access,
     )
 
 
 def comment_facts(comment: Any) -> CommentFacts:
+    access = read_comment_access(comment)
     comment = _dict(comment)
     visibility = _dict(comment.get("visibility"))
     vis_text = None
@@ -139,6 +156,7 @@ def comment_facts(comment: Any) -> CommentFacts:
         visibility=vis_text,
         jsd_public=jsd_public if isinstance(jsd_public, bool) else None,
         updated=_str(comment.get("updated")),
+        access=access,
     )
 
 
@@ -178,23 +196,98 @@ _PRIORITY_RANK = {
     "highest": 5, "blocker": 5,
 }
 
-# changelog field (lower case) → internal type, None = ignored on purpose.
+# System fields by the name Server/Data Center (and old Cloud) items give when they carry no
+# `fieldId`, lower case → field id. Cloud names fields in the site's language ("Статус") but
+# always adds the id, which is what we decide on.
+_FIELD_IDS_BY_NAME = {
+    "status": "status", "resolution": "resolution", "assignee": "assignee", "reporter": "reporter",
+    "priority": "priority", "duedate": "duedate", "due date": "duedate",
+    "fix version": "fixversions", "fix versions": "fixversions", "fixversions": "fixversions",
+    "version": "versions", "affects version": "versions", "versions": "versions",
+    "summary": "summary", "description": "description", "environment": "environment",
+    "labels": "labels", "component": "components", "components": "components",
+    "issuetype": "issuetype", "issue type": "issuetype", "key": "issuekey", "project": "project",
+    "workflow": "workflow", "security": "security", "security level": "security", "level": "security",
+    "issuerestriction": "issuerestriction", "issue restriction": "issuerestriction",
+    "worklogid": "worklogid", "timespent": "timespent", "timeestimate": "timeestimate",
+    "timeoriginalestimate": "timeoriginalestimate", "worklogtimespent": "worklogtimespent",
+    "attachment": "attachment", "link": "issuelinks", "parent": "parent", "comment": "comment",
+    "resolutiondate": "resolutiondate", "votes": "votes", "watches": "watches",
+}
+# Custom fields Jira Software adds under these names (their ids differ per site).
+_SOFTWARE_FIELDS = {"sprint": "sprint", "rank": "rank"}
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeItem:
+    """One changelog item, identified by its field id (lower case) rather than its display name."""
+
+    field_id: str  # "status", "security", "custom:epic link", "unidentified:foo"
+    name: str  # as Jira spells it, for display
+    old_id: str | None
+    old_text: str | None
+    new_id: str | None
+    new_text: str | None
+
+    @property
+    def identified(self) -> bool:
+        return not self.field_id.startswith("unidentified:")
+
+    @property
+    def changed_from_something(self) -> bool:
+        """Did the field hold a value before (by id or by name)?"""
+        return self.old_id is not None or self.old_text is not None
+
+
+def _field_id(item: Mapping[str, Any]) -> str:
+    name = str(item.get("field") or "").strip()
+    folded = name.casefold()
+    field_id = _str(item.get("fieldId"))
+    if field_id and field_id.strip():
+        field_id = field_id.strip().casefold()
+        if field_id.startswith("customfield_"):
+            return _SOFTWARE_FIELDS.get(folded, f"custom:{field_id}")
+        return field_id
+    if folded in _SOFTWARE_FIELDS:
+        return _SOFTWARE_FIELDS[folded]
+    if str(item.get("fieldtype") or "").casefold() == "custom":
+        # A custom field, even one called "labels": never Jira's own labels or security level.
+        return f"custom:{folded}"
+    if folded in _FIELD_IDS_BY_NAME:
+        return _FIELD_IDS_BY_NAME[folded]
+    return f"unidentified:{folded}"
+
+
+def change_items(payload: Payload) -> list[ChangeItem]:
+    """The changelog items of an issue edit, each with its field id and old/new ids and names."""
+    out = []
+    for raw in _list(_dict(payload.get("changelog")).get("items")):
+        item = _dict(raw)
+        out.append(ChangeItem(
+            field_id=_field_id(item),
+            name=str(item.get("field") or item.get("fieldId") or ""),
+            old_id=_str(item.get("from")), old_text=_str(item.get("fromString")),
+            new_id=_str(item.get("to")), new_text=_str(item.get("toString")),
+        ))
+    return out
+
+
+# changelog field id → internal type, None = ignored on purpose. Any other field is a
+# FIELD_CHANGED, which no client channel is ever told (`notify_policy.CLIENT_FIELDS`).
 CHANGELOG_FIELDS: dict[str, EventType | None] = {
     "status": EventType.STATUS_CHANGED,
     "resolution": EventType.ISSUE_RESOLVED,  # or REOPENED; merged with the status item
     "assignee": EventType.ASSIGNEE_CHANGED,
     "priority": EventType.PRIORITY_CHANGED,  # refined to RAISED / LOWERED
     "duedate": EventType.DUE_DATE_CHANGED,  # refined to SET / REMOVED
-    "fix version": EventType.FIX_VERSION_CHANGED,
     "fixversions": EventType.FIX_VERSION_CHANGED,
     "summary": EventType.SUMMARY_CHANGED,
     "description": EventType.DESCRIPTION_CHANGED,
     "labels": EventType.LABELS_CHANGED,
-    "component": EventType.COMPONENTS_CHANGED,
     "components": EventType.COMPONENTS_CHANGED,
     "sprint": EventType.SPRINT_CHANGED,
     "issuetype": EventType.ISSUE_TYPE_CHANGED,
-    "key": EventType.ISSUE_MOVED,
+    "issuekey": EventType.ISSUE_MOVED,
     # Deliberately dropped: board ordering, workflow scheme swaps during a move, and time
     # tracking (the worklog_* events carry it, with the audience rules for amounts).
     "rank": None,
@@ -203,6 +296,7 @@ CHANGELOG_FIELDS: dict[str, EventType | None] = {
     "worklogid": None,
     "timespent": None,
     "timeestimate": None,
+    "worklogtimespent": None,
 }
 
 
@@ -213,81 +307,95 @@ def _priority_type(old: str | None, new: str | None) -> EventType:
     return EventType.PRIORITY_RAISED if b > a else EventType.PRIORITY_LOWERED
 
 
-def _item_text(item: Mapping[str, Any], side: str) -> str | None:
-    text = _str(item.get(f"{side}String"))
+def _item_text(item: ChangeItem, side: str) -> str | None:
+    text = item.old_text if side == "from" else item.new_text
     # duedate: fromString is "2020-08-04 00:00:00.0", `from` is "2020-08-04"; keep the date.
-    if (item.get("field") or "").lower() == "duedate":
-        return _str(item.get(side)) or (text[:10] if text else None)
+    if item.field_id == "duedate":
+        return (item.old_id if side == "from" else item.new_id) or (text[:10] if text else None)
     return text
 
 
-# Changelog names of the issue security level (Cloud and Server spell it "security").
-SECURITY_FIELDS = frozenset({"security", "security level"})
-
-
-def _items(payload: Payload) -> list[Mapping[str, Any]]:
-    return [_dict(i) for i in _dict(payload.get("changelog")).get("items") or ()]
+def _old_labels(item: ChangeItem) -> tuple[str, ...] | None:
+    # Jira lists labels space-separated in fromString (`from` is null); an id there instead of
+    # names is a shape we cannot read.
+    if item.old_text is not None:
+        return tuple(item.old_text.split())
+    return () if item.old_id is None else None
 
 
 def prior_facts(payload: Payload) -> PriorFacts | None:
     """What the issue was before this edit, for the fields that decide a client's view; None
     when the changelog changes none of them."""
     found: dict[str, Any] = {}
-    for item in _items(payload):
-        name = str(item.get("field") or "").lower()
-        old = _item_text(item, "from")
-        if name in SECURITY_FIELDS:
-            found["security_level"] = old
-        elif name == "labels":
-            found["labels"] = tuple((old or "").split())  # Jira lists labels space-separated
-        elif name == "issuetype":
-            found["issue_type"] = old
-        elif name == "key":
+    unidentified = []
+    for item in change_items(payload):
+        if item.field_id == "security":
+            # The old level by its id or its name: a removed level may come with fromString null.
+            found["security"] = (
+                restricted(f"security level {item.old_text or 'id ' + str(item.old_id)!r}")
+                if item.changed_from_something else None
+            )
+        elif item.field_id == "issuerestriction":
+            if item.changed_from_something:
+                found["security"] = found.get("security") or unknown("issue restriction changed by this edit")
+        elif item.field_id == "labels":
+            found["labels"] = _old_labels(item)
+        elif item.field_id == "issuetype":
+            found["type_changed"] = True
+            found["issue_type"] = (
+                IssueType(name=item.old_text, id=item.old_id) if item.changed_from_something else None
+            )
+        elif item.field_id == "issuekey":
             # The old key names the old project ("project" gives only its display name).
-            found["project_key"] = _key_project(old)
+            found["project_key"] = _key_project(item.old_text or item.old_id)
+        elif not item.identified:
+            unidentified.append(item.name)
+    if unidentified:
+        found["unidentified"] = tuple(unidentified)
     return PriorFacts(**found) if found else None
 
 
 def _changelog_events(payload: Payload, webhook_event: str) -> tuple[list[JiraEvent], int]:
     """Events from the changelog, and how many items were dropped on purpose."""
-    items = _items(payload)
-    by_field = {(i.get("field") or "").lower(): i for i in items}
+    items = change_items(payload)
+    by_field = {i.field_id: i for i in items}
     events: list[JiraEvent] = []
     dropped = 0
-    moved = "key" in by_field
+    moved = "issuekey" in by_field
+    before = prior_facts(payload)
     for item in items:
-        field = str(item.get("field") or "")
-        name = field.lower()
+        field, field_id = item.name, item.field_id
         old, new = _item_text(item, "from"), _item_text(item, "to")
         extra: dict[str, Any] = {}
-        type_ = CHANGELOG_FIELDS.get(name, EventType.FIELD_CHANGED)
+        type_ = CHANGELOG_FIELDS.get(field_id, EventType.FIELD_CHANGED)
         if type_ is None:
             dropped += 1
             continue
-        if name == "status":
+        if field_id == "status":
             if "resolution" in by_field or moved:
                 dropped += 1  # told by the resolution item / the move
                 continue
             issue = issue_facts(payload.get("issue"))
             if issue and issue.status == new and issue.status_category == "done":
                 type_ = EventType.ISSUE_RESOLVED
-        elif name == "resolution":
+        elif field_id == "resolution":
             type_ = EventType.ISSUE_RESOLVED if new else EventType.ISSUE_REOPENED
             extra["resolution"] = new
             status = by_field.get("status")
             if status is not None:
                 # One event for "To Do → Done (Fixed)": report the status, keep the resolution.
-                field, old, new = "status", _item_text(status, "from"), _item_text(status, "to")
-        elif name == "priority":
+                field, field_id = status.name, "status"
+                old, new = _item_text(status, "from"), _item_text(status, "to")
+        elif field_id == "priority":
             type_ = _priority_type(old, new)
-        elif name == "duedate":
+        elif field_id == "duedate":
             type_ = (
                 EventType.DUE_DATE_SET if old is None and new
                 else EventType.DUE_DATE_REMOVED if new is None
                 else EventType.DUE_DATE_CHANGED
             )
-        events.append(_base(payload, webhook_event, type_, field=field, from_value=old, to_value=new,
-                            before=prior_facts(payload), **extra))
+        events.append(_base(payload, webhook_event, type_, field=field, field_id=field_id, from_value=old,
+                            to_value=new, before=before, **extra))
     return events, dropped
 
 
@@ -345,6 +453,7 @@ def _worklog(type_: EventType) -> Parser:
             seconds=seconds if isinstance(seconds, int) else None,
             time_spent=_str(wl.get("timeSpent")),
             author=person(wl.get("author")),
+            access=read_worklog_access(payload.get("worklog")),
         )
         event = _base(payload, webhook_event, type_, worklog=facts, actor=person(wl.get("updateAuthor")) or facts.author)
         return [_replace(event, issue_id=facts.issue_id)]
@@ -354,17 +463,18 @@ def _worklog(type_: EventType) -> Parser:
 
 def _issue_worklog_updated(payload: Payload, webhook_event: str) -> list[JiraEvent]:
     # `jira:worklog_updated` carries the full issue and the issue's total time spent before and
-    # after, not the worklog itself.
-    items = {(_dict(i).get("field") or "").lower(): _dict(i) for i in _dict(payload.get("changelog")).get("items") or ()}
-    spent = items.get("timespent", {})
-    before, after = _str(spent.get("from")), _str(spent.get("to"))
+    # after, not the worklog itself (nor its visibility).
+    items = {i.field_id: i for i in change_items(payload)}
+    spent, logged = items.get("timespent"), items.get("worklogid")
+    before, after = (spent.old_id, spent.new_id) if spent else (None, None)
     facts = WorklogFacts(
-        id=_str(items.get("worklogid", {}).get("to")),
+        id=logged.new_id if logged else None,
         issue_id=_str(_dict(payload.get("issue")).get("id")),
         seconds=int(after) if after and after.isdigit() else None,
         previous_seconds=int(before) if before and before.isdigit() else None,
     )
-    return [_base(payload, webhook_event, EventType.WORKLOG_UPDATED, worklog=facts, field="timespent", from_value=before, to_value=after)]
+    return [_base(payload, webhook_event, EventType.WORKLOG_UPDATED, worklog=facts, field="timespent",
+                  field_id="timespent", from_value=before, to_value=after)]
 
 
 def _jira_date(value: Any) -> str | None:

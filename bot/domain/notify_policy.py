@@ -1,16 +1,24 @@
 """Who is told about an event: the audience rules for events, routing, and burst coalescing.
 
-A client channel never receives: a restricted comment (role/group visibility or Service Desk
-internal), anything about an issue with a security level (or a change of its level), an internal
-label or an internal issue type (`Account.jira.internal_labels` / `internal_issue_types`), a link
-to an issue outside the account's projects (or a move from one, with its edit's other changes),
-anything of the edit that made an issue public (its old summary, a comment made then and that
-comment's `comment_created` twin: the issue's internal past), or logged time unless the budget
-shows money to the client — in created, edited and deleted follow-ups alike. When the webhook did
-not tell us enough to decide (trimmed issue, ids only), the client does not get it; so too a
-version (milestone) event, unless the worker found one of the version's issues a client may see,
-and a Confluence page, blog post or comment, unless the worker read that neither the content (a
-comment: its page) nor any ancestor page has a view restriction (Confluence inherits them).
+Fail closed: a client channel gets an event only when every fact the rule needs is known to be
+public (`bot.domain.facts`: the same reader the digests use); unknown or unreadable is withheld,
+with the fact named in the reason (`pulse replay-webhook` shows it).
+
+So a client channel never receives: a restricted comment (role/group visibility in any shape,
+Service Desk internal by `jsdPublic` or the `sd.public.comment` property), anything about an
+issue with a security level (named, or only an id) or a Cloud issue restriction, an internal
+label or an internal issue type (`Account.jira.internal_labels` / `internal_issue_types`, case
+and spaces folded, types also by id), a change of any field outside `CLIENT_FIELDS` (the
+security level, time tracking, custom fields: identified by field id, never by the localized
+name), a link to an issue outside the account's projects (or a move from one, with its edit's
+other changes), anything of the edit that made an issue public (its old summary, a comment made
+then and that comment's `comment_created` twin: the issue's internal past), a worklog restricted
+to a role or group, or logged time unless the budget shows money to the client — in created,
+edited and deleted follow-ups alike. When the webhook did not tell us enough to decide (trimmed
+issue, ids only), the client does not get it; so too a version (milestone) event, unless the
+worker found one of the version's issues a client may see, and a Confluence page, blog post or
+comment, unless the worker read that neither the content (a comment: its page) nor any ancestor
+page has a view restriction (Confluence inherits them).
 """
 
 from __future__ import annotations
@@ -20,13 +28,18 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
-from bot.domain.audience import restriction, worklog_amounts_visible
+from bot.domain.audience import worklog_amounts_visible
 from bot.domain.events import ConfluenceEvent, Event, EventType, IssueFacts, JiraEvent
-from bot.domain.jira_events import SECURITY_FIELDS
+from bot.domain.facts import Fact, Known, not_public
 from bot.domain.subscriptions import Subscription, wanted
 
-# Changelog fields that are logged time or estimates: money in disguise (hours x rate).
-TIME_TRACKING_FIELDS = frozenset({"timespent", "timeestimate", "timeoriginalestimate", "worklogid"})
+# The only changelog fields (by field id, `jira_events.change_items`) a client channel is ever
+# told about. Every other field — the security level, time tracking, custom fields, fields we
+# cannot identify, whatever Jira adds next — is internal-only.
+CLIENT_FIELDS = frozenset({
+    "status", "resolution", "assignee", "priority", "duedate", "fixversions", "summary",
+    "description", "labels", "components", "sprint", "issuetype", "issuekey",
+})
 # Lookups that only give a name to show: they never change what a client may see, so nobody
 # is kept waiting for them (a Confluence actor whose user lookup failed is "Someone").
 NAME_ONLY_LOOKUPS = frozenset({"user"})
@@ -43,13 +56,23 @@ class Verdict:
 _OK = Verdict(True)
 
 
+def _refused(facts: list[Fact], has: str, unknown_prefix: str = "") -> Verdict:
+    """The verdict for facts that are not all public: a restriction ("issue has security level
+    'Internal'") or what could not be read ("security level present but unreadable: withheld")."""
+    found = not_public(facts)
+    if not found:
+        return _OK
+    first = found[0]
+    if first.known is Known.RESTRICTED:
+        return Verdict(False, f"{has} {first.why}")
+    return Verdict(False, f"{unknown_prefix}{first.why}: withheld")
+
+
 def _issue_verdict(issue: IssueFacts | None, account: Account, what: str = "issue") -> Verdict:
     if issue is None or not issue.complete:
         return Verdict(False, f"{what} not known well enough (labels/security missing): look it up first")
-    why = restriction(
-        account, security_level=issue.security_level, labels=issue.labels, issue_type=issue.issue_type
-    )
-    return Verdict(False, f"{what} has {why}") if why else _OK
+    prefix = "" if what == "issue" else f"{what}: "
+    return _refused(issue.access.facts(account), f"{what} has", prefix)
 
 
 def _project_of(issue: IssueFacts) -> str | None:
@@ -60,9 +83,18 @@ def _project_of(issue: IssueFacts) -> str | None:
 
 
 def _jira_verdict(event: JiraEvent, account: Account) -> Verdict:
-    if event.type.is_worklog or (event.field or "").lower() in TIME_TRACKING_FIELDS:
+    if event.type.is_worklog:
         if not worklog_amounts_visible(Audience.CLIENT, account):
             return Verdict(False, "logged time is internal for this account")
+        if event.worklog is not None and not event.worklog.access.public:
+            # Even where the account shows money: this worklog is a role's or group's only.
+            return _refused([event.worklog.access], "worklog is")
+    elif event.field is not None or event.field_id is not None:
+        if event.field_id not in CLIENT_FIELDS:
+            return Verdict(False, f"field {event.field or event.field_id!r} is internal-only "
+                                  "(not one of the fields a client is told about)")
+    if event.comment is not None and not event.comment.access.public:
+        return _refused([event.comment.access], "restricted comment:")
     if event.comment is not None and event.comment.restricted:
         return Verdict(False, f"restricted comment ({event.comment.visibility or 'Service Desk internal'})")
     if event.type.is_version and (event.version is None or not event.version.has_client_issue):
@@ -73,23 +105,6 @@ def _jira_verdict(event: JiraEvent, account: Account) -> Verdict:
         verdict = _issue_verdict(event.issue, account)
         if not verdict.allowed:
             return verdict
-    if event.type is EventType.LABELS_CHANGED:
-        # Removing the internal label is itself internal news (and says the issue was internal).
-        old = (event.from_value or "").split()
-        why = restriction(account, security_level=None, labels=old)
-        if why:
-            return Verdict(False, f"label change involves {why}")
-    if (event.field or "").lower() in SECURITY_FIELDS:
-        # Setting or removing a level says the issue is (or was) internal: "Internal → none"
-        # arrives as a free-form field change that `all`/`field_changed` would otherwise pass.
-        for level in (event.from_value, event.to_value):
-            why = restriction(account, security_level=level)
-            if why:
-                return Verdict(False, f"security change involves {why}")
-    if event.type is EventType.ISSUE_TYPE_CHANGED:
-        why = restriction(account, security_level=None, issue_type=event.from_value)
-        if why:
-            return Verdict(False, f"type change involves {why}")
     past = _past_verdict(event, account)
     if not past.allowed:
         return past
@@ -103,7 +118,8 @@ def _jira_verdict(event: JiraEvent, account: Account) -> Verdict:
 
 
 def _past_verdict(event: JiraEvent, account: Account) -> Verdict:
-    """Refuse an event of the edit that moved the issue in, or made it public (its prior facts)."""
+    """Refuse an event of the edit that moved the issue in, or made it public (its prior facts):
+    removing a level, an internal label or an internal type says the issue was internal."""
     before = event.before
     if before is None:
         return _OK
@@ -114,11 +130,10 @@ def _past_verdict(event: JiraEvent, account: Account) -> Verdict:
             return Verdict(False, "issue was moved from a project outside this account")
     # This edit made the issue public: its other changes (the old summary, a comment written
     # meanwhile) are the internal past. The client hears of the issue from the next edit on.
-    why = restriction(account, security_level=before.security_level, labels=before.labels,
-                      issue_type=before.issue_type)
-    if why:
-        return Verdict(False, f"issue had {why} until this edit")
-    return _OK
+    verdict = _refused(before.facts(account), "issue had", "before this edit: ")
+    if not verdict.allowed and verdict.reason.startswith("issue had"):
+        return Verdict(False, verdict.reason + " until this edit")
+    return verdict
 
 
 def _confluence_verdict(event: ConfluenceEvent) -> Verdict:

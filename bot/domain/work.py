@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from bot.domain.facts import IssueAccess
+
 
 @dataclass(frozen=True, slots=True)
 class Worklog:
@@ -40,6 +42,16 @@ class Issue:
     original_estimate_seconds: int | None = None
     time_spent_seconds: int | None = None
     worklogs: tuple[Worklog, ...] = field(default=(), compare=False)
+    # What decides a client's view as the Jira JSON said it (`bot.domain.facts.read_issue_access`,
+    # tri-state: a level given only by id is a level, an unreadable one is not public). None for
+    # issues built from plain values (the sandbox, tests): `access` reads the fields above.
+    read: IssueAccess | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def access(self) -> IssueAccess:
+        if self.read is not None:
+            return self.read
+        return IssueAccess.of_plain(self.security_level, self.labels, self.issue_type)
 
     @property
     def done(self) -> bool:

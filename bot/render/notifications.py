@@ -407,7 +407,7 @@ def _jira_headline(event: JiraEvent, audience: Audience, account: Account, langu
     if event.type is E.ISSUE_RESOLVED and event.resolution:
         # "resolved as Won't Do", not "is done": a client must not read a refusal as delivery.
         params["resolution"] = escape_mrkdwn(event.resolution)
-        return _t(language, "resolved.as.status" if event.field == "status" else "resolved.as", **params)
+        return _t(language, "resolved.as.status" if event.field_id == "status" else "resolved.as", **params)
     one_sided = _ONE_SIDED.get(event.type)
     if one_sided and (event.from_value is None) != (event.to_value is None):
         # "assigned to Ann", "removed from sprint 3" rather than an arrow from or to "none".

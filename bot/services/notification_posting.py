@@ -54,7 +54,7 @@ def current_status(event: Event) -> str | None:
     """The issue's status after a status change (resolved / reopened included), else None."""
     if not isinstance(event, JiraEvent) or event.type not in STATUS_TYPES:
         return None
-    if (event.field or "").lower() == "status" and event.to_value:
+    if event.field_id == "status" and event.to_value:
         return event.to_value
     # A resolution change without a status item: the issue as sent carries its status.
     return event.issue.status if event.issue is not None else None

@@ -93,7 +93,7 @@ def configure_logging(level: str | int = "INFO", json: bool | None = None) -> No
     # Libraries' stdlib loggers (Bolt, slack_sdk, APScheduler, atlassian, uvicorn) are rendered
     # by the same processors, so every line looks alike and is scrubbed alike.
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, structlog.stdlib.ExtraAdder(), _drop_color_message],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
     )
     handler = logging.StreamHandler(sys.stderr)
@@ -117,4 +117,11 @@ def _logger_key(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) 
     # Same key as the stdlib route's add_logger_name, so every line names its logger alike.
     if "logger_name" in event_dict:
         event_dict["logger"] = event_dict.pop("logger_name")
+    return event_dict
+
+
+def _drop_color_message(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    # uvicorn passes a copy of each message with terminal colour codes as an `extra`; the plain
+    # `event` says the same, and raw escape codes only garble JSON lines.
+    event_dict.pop("color_message", None)
     return event_dict

@@ -1,6 +1,7 @@
 """The `pulse` command line, run as a user runs it (a subprocess with a clean environment)."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +109,81 @@ def test_digest_as_of_a_given_time_against_the_fake_jira(tmp_path):
     assert (digest["generated_at"], digest["since"]) == ("2026-11-23T10:00:00+01:00", "2026-11-16T10:00:00+01:00")
     assert as_text.returncode == 0 and "ACME Shop GmbH" in as_text.stdout
     assert unknown.returncode == 2 and "known: acme-shop, northwind, globex" in unknown.stderr
+
+
+# --- output for people: human output on stdout, only warnings on stderr, one line per database failure
+
+
+def test_one_shot_commands_keep_stderr_free_of_info_logs(tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    upgrade = _pulse("db", "upgrade", env=env)  # alembic logs each migration at INFO
+    listed = _pulse("inbox", "list", env=env)
+    checked = _pulse("check-config", "config/accounts.example.yaml")
+    for result in (upgrade, listed, checked):
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == ""
+    assert upgrade.stdout.startswith("database at ")
+    assert listed.stdout == "inbox: empty\n"
+    # Asked for, the same command's INFO lines come back (structured, on stderr).
+    verbose = _pulse("--log-level", "info", "db", "upgrade", env={"DATABASE_URL": f"sqlite:///{tmp_path / 'q.db'}"})
+    assert verbose.returncode == 0 and "Running upgrade" in verbose.stderr
+
+
+def test_demo_prints_for_a_person_without_log_lines():
+    result = _pulse("demo")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert '"level"' not in result.stdout and "\x1b[" not in result.stdout
+    assert "digest message(s) posted" in result.stdout
+
+
+def test_db_upgrade_against_an_unreachable_database_is_one_line_without_the_password(tmp_path):
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends: connections are refused
+    url = f"postgresql://pulse:s3cret-pw@127.0.0.1:{port}/pulse"
+    result = _pulse("db", "upgrade", env={"DATABASE_URL": url}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"Cannot open the database at postgresql://pulse:***@127.0.0.1:{port}/pulse (DATABASE_URL): ")
+    assert "Connection refused" in line and "Check that the database server is running" in line
+    assert "s3cret-pw" not in result.stderr
+    # The operator who asks gets the traceback.
+    debug = _pulse("--log-level", "debug", "db", "upgrade", env={"DATABASE_URL": url}, cwd=tmp_path)
+    assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
+    assert "s3cret-pw" not in debug.stderr
+
+
+def test_db_upgrade_to_an_unknown_revision_is_one_line(tmp_path):
+    result = _pulse("db", "upgrade", "--revision", "nope", env={"DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"})
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "Migration failed: Can't locate revision identified by 'nope'. The newest revision is "
+        + _head() + "; run `pulse db upgrade` without --revision to reach it."
+    ]
+
+
+def _head() -> str:
+    from integrations.store.db import head_revision
+
+    return head_revision()
+
+
+def test_serve_with_a_bad_database_url_is_one_line(tmp_path):
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "a", "JIRA_URL": "http://127.0.0.1:9",
+        "JIRA_API_TOKEN": "t", "JIRA_WEBHOOK_SECRET": "s", "JIRA_CLOUD": "false",
+        "PULSE_ACCOUNTS_FILE": str(ROOT / "config" / "accounts.example.yaml"),
+    }
+    for url, start in (
+        ("sqlite:////nonexistent-folder/pulse.db", "Cannot open the database at sqlite:////nonexistent-folder/pulse.db"),
+        ("mysql+nosuchdriver://x@y/z", "DATABASE_URL mysql+nosuchdriver://x@y/z is not a database URL"),
+        ("not a url", "DATABASE_URL (unreadable) is not a database URL"),
+    ):
+        result = _pulse("serve", env={**env, "DATABASE_URL": url}, cwd=tmp_path)
+        assert result.returncode == 1, url
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(start), line
+        assert "Traceback" not in result.stderr

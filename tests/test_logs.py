@@ -45,3 +45,11 @@ def test_loggers_created_at_import_time_follow_the_later_configuration(json_logs
     bot.web.log.info("webhook accepted", source="jira")
     (line,) = json_logs()
     assert (line["event"], line["logger"], line["source"]) == ("webhook accepted", "pulse.web", "jira")
+
+
+def test_uvicorn_colour_copies_of_messages_are_dropped(json_logs):
+    # uvicorn logs each message twice over: plain, and with terminal colours as an `extra`.
+    logging.getLogger("uvicorn.error").warning("Started server process [%d]", 42, extra={"color_message": "Started \x1b[36m%d\x1b[0m"})
+    (line,) = json_logs()
+    assert line["event"] == "Started server process [42]"
+    assert "color_message" not in line

@@ -7,6 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.util import CommandError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -72,3 +73,44 @@ def head_revision() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not even a URL: say so rather than echo what may hold a password
+        return "(unreadable)"
+
+
+def describe_failure(exc: BaseException, url: str) -> str | None:
+    """One line for an operator saying what failed and what to check; None if `exc` is not a
+    database or migration failure."""
+    where = safe_url(url)
+    if isinstance(exc, CommandError):
+        # Alembic's own wording names the revision ("Can't locate revision identified by 'x'").
+        return f"Migration failed: {exc}. The newest revision is {head_revision()}; run `pulse db upgrade` without --revision to reach it."
+    if isinstance(exc, (sa.exc.ArgumentError, sa.exc.NoSuchModuleError)):
+        return (
+            f"DATABASE_URL {where} is not a database URL Account Pulse can use: {_first_line(exc)}. "
+            "Use sqlite:///pulse.db or postgresql://user:password@host:5432/dbname."
+        )
+    detail = _first_line(exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None else exc)
+    if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+        return (
+            f"Cannot open the database at {where} (DATABASE_URL): {detail}. Check that the database "
+            "server is running and reachable, and the host, port, user, password and database name "
+            "(for SQLite: that the file's folder exists and is writable) in DATABASE_URL."
+        )
+    if isinstance(exc, sa.exc.SQLAlchemyError):
+        return (
+            f"The database at {where} (DATABASE_URL) failed: {detail}. Check that its schema is "
+            "current (`pulse db upgrade`) and that its user may read and write it."
+        )
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    # Driver messages run over several lines (psycopg adds hints; SQLAlchemy a background link).
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__).rstrip(".")

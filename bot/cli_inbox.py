@@ -12,7 +12,7 @@ import click
 
 from bot.clock import utc_now
 from bot.domain.accounts import Account, Audience, Channel, ConfluenceScope, JiraScope
-from bot.domain.events import ConfluenceEvent, Outcome, normalize
+from bot.domain.events import ConfluenceEvent, Outcome, UnreadableBody, normalize, parse_body
 from bot.accounts_file import load_accounts
 from bot.domain.replay import replay
 from bot.errors import ConfigError
@@ -118,7 +118,11 @@ def _replay_account(payload: Any, hint: str | None, audience: Audience) -> Accou
 
 def replay_file(path: Path, audience: Audience, hint: str | None, account: Account | None = None) -> dict[str, Any]:
     """What a channel of `audience` subscribed to everything would get for one payload file."""
-    payload = json.loads(path.read_text(encoding="utf-8")) if path.stat().st_size else None
+    try:
+        payload = parse_body(path.read_text(encoding="utf-8")) if path.stat().st_size else None
+    except UnreadableBody as exc:  # the worker's words for the same body
+        return {"file": str(path), "event": None, "outcome": "anomalous", "text": None, "blocks": [],
+                "reason": exc.reason}
     result = replay(payload, audience, account or _replay_account(payload, hint, audience), event_hint=hint,
                     subscriptions=[_ALL])
     delivery = result.delivery
@@ -187,9 +191,6 @@ def replay_webhook(files: tuple[Path, ...], audience: str, fmt: str, hint: str |
             unreadable += 1
             click.echo(f"{path}: cannot read: {exc}", err=True)
             continue
-        except json.JSONDecodeError:
-            row = {"file": str(path), "event": None, "outcome": "anomalous", "text": None, "blocks": [],
-                   "reason": "not JSON"}
         if fmt == "json":
             click.echo(json.dumps(row, ensure_ascii=False))
         else:

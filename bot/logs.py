@@ -33,13 +33,14 @@ def _redact_match(match: re.Match) -> str:
     return (match.group("param") or "") + REDACTED
 
 
-def _scrub_text(text: str) -> str:
+def scrub_text(text: str) -> str:
+    """Free text with token-shaped secrets replaced (for text stored or shown, not only logged)."""
     return _SECRET_TEXT.sub(_redact_match, text)
 
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return _scrub_text(value)
+        return scrub_text(value)
     if isinstance(value, dict):
         return {k: REDACTED if _SECRET_KEY.search(str(k)) else _scrub(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -175,7 +176,7 @@ class CommentFacts:
     """A Jira comment; `restricted` unless its visibility and Service Desk flags are known public."""
 
     id: str | None
-    body: Any = ""  # wiki-markup string (v2 webhooks) or an ADF document (dict)
+    body: str | Mapping[str, Any] = ""  # wiki-markup string (v2 webhooks) or an ADF document
     author: Person | None = None
     visibility: str | None = None  # e.g. "role:Administrators"
     jsd_public: bool | None = None
@@ -389,15 +390,77 @@ class NormalizedDelivery:
     webhook_event: str | None
     events: tuple[Event, ...] = ()
     reason: str = ""
+    # Why an `anomalous` delivery could not be read, for the operator's traceback.
+    error: Exception | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
-def normalize(payload: Mapping[str, Any], event_hint: str | None = None) -> NormalizedDelivery:
+# How much of an exception's message an anomalous reason keeps (it may quote the payload).
+_REASON_CHARS = 200
+
+
+class UnreadableBody(ValueError):
+    """A stored webhook body that is not JSON we can read; `reason` says why."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+def parse_body(body: str) -> Any:
+    """A webhook body as JSON values; UnreadableBody (with the reason) when it is not readable JSON."""
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError:
+        raise UnreadableBody("body is not JSON") from None
+    except (ValueError, RecursionError) as exc:
+        # Python refuses integers over 4,300 digits (ValueError); deep nesting overflows the stack.
+        raise UnreadableBody(f"body is not readable JSON: {_describe(exc)}") from exc
+
+
+def normalize_body(body: str, event_hint: str | None = None) -> NormalizedDelivery:
+    """`normalize` for a stored body (text): never raises; an unreadable one is `anomalous`."""
+    try:
+        payload = parse_body(body)
+    except UnreadableBody as exc:
+        return NormalizedDelivery(Source.UNKNOWN, Outcome.ANOMALOUS, None, (), exc.reason, exc)
+    return normalize(payload, event_hint)
+
+
+def normalize(payload: Any, event_hint: str | None = None) -> NormalizedDelivery:
     """Detect the source of a webhook body and turn it into internal events.
 
     `event_hint` is the event name when it is not in the body: Confluence Cloud (Connect/app)
     webhooks name the event only in the registration, so pass it from the webhook URL
     (e.g. `?event=page_created`). Ignored for Jira and Confluence Data Center bodies.
+
+    Never raises: a payload it cannot read (a value of a type or size it cannot use, anywhere)
+    is `anomalous` with the reason, and `error` keeps the exception for the operator's log.
+    Retrying such a delivery would fail the same way: this is pure code over the payload alone.
     """
+    from bot.domain.event_shape import IllShapedEvent, check_event
+
+    try:
+        delivery = _normalize(payload, event_hint)
+        for event in delivery.events:
+            check_event(event)
+    except Exception as exc:
+        webhook_event = payload.get("webhookEvent") if isinstance(payload, Mapping) else None
+        return NormalizedDelivery(
+            Source.UNKNOWN, Outcome.ANOMALOUS,
+            webhook_event[:80] if isinstance(webhook_event, str) else None, (),
+            f"unreadable payload: {exc if isinstance(exc, IllShapedEvent) else _describe(exc)}", exc,
+        )
+    return delivery
+
+
+def _describe(exc: BaseException) -> str:
+    message = str(exc)
+    if len(message) > _REASON_CHARS:
+        message = message[:_REASON_CHARS] + "…"
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _normalize(payload: Any, event_hint: str | None) -> NormalizedDelivery:
     # Imported here because both parsers import the types above.
     from bot.domain import confluence_events, jira_events
 

@@ -261,7 +261,12 @@ def _field_id(item: Mapping[str, Any]) -> str:
 def change_items(payload: Payload) -> list[ChangeItem]:
     """The changelog items of an issue edit, each with its field id and old/new ids and names."""
     out = []
-    for raw in _list(_dict(payload.get("changelog")).get("items")):
+    items = _dict(payload.get("changelog")).get("items")
+    if items is not None and not isinstance(items, list):
+        # Iterating an object or a text would invent items from its keys or letters, and
+        # reading it as empty would drop the edit silently: the payload is anomalous.
+        raise TypeError(f"changelog items is {type(items).__name__}, not a list")
+    for raw in items or ():
         item = _dict(raw)
         out.append(ChangeItem(
             field_id=_field_id(item),

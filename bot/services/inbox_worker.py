@@ -23,7 +23,9 @@ traceback), in a lookup too, marks only the deliveries it concerns, which are re
 dead-lettered (error text kept) after `max_attempts`; the rest of the batch goes on. Two waits are
 not failures: a rate limit retries after the `Retry-After` it came with, and a token Slack refuses
 pauses the worker (`SlackPause`: nothing claimed until the token works again; each internal
-channel is then told once from when to when posting was paused).
+channel is then told once from when to when posting was paused). A body the worker cannot read
+(not JSON, a 5,000-digit number, a value of a type or size its event does not allow) is
+`anomalous` on its first pass, with the reason: normalizing is pure, a retry would fail alike.
 
 Coalescing: `step()` (and so `run_forever`) waits until the oldest due delivery is `burst_window`
 old, then takes everything due: a storm within the window becomes one summary per channel.
@@ -38,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,11 +47,11 @@ from typing import Any
 
 from bot.clock import utc_now
 from bot.domain.accounts import AccountsConfig
-from bot.domain.events import Outcome, normalize
+from bot.domain.events import Outcome, normalize_body
 from bot.domain.notify_policy import BURST_THRESHOLD
 from bot.domain.subscriptions import Subscription, SubscriptionSyntaxError, parse_subscription
 from bot.errors import CredentialsRefused, UpstreamError
-from bot.logs import get_logger
+from bot.logs import get_logger, scrub_text
 from bot.domain.accounts import Audience
 from bot.render.i18n import translate
 from bot.services.budget_alerts import BudgetAlerts
@@ -207,21 +208,22 @@ class InboxWorker:
             return h
 
     async def _understand_one(self, item: InboxItem, report: BatchReport) -> Handled | None:
-        try:
-            payload = json.loads(item.body)
-        except json.JSONDecodeError:
-            payload = None
-        delivery = normalize(payload, item.event_name)
+        # Pure and total: a body it cannot read is `anomalous` (with the reason) on this first
+        # pass; it would fail the same way on every retry.
+        delivery = normalize_body(item.body, item.event_name)
         if delivery.outcome is not Outcome.HANDLED:
+            reason = scrub_text(delivery.reason) if delivery.reason else None
             get_logger(delivery.outcome.logger_name).info(
                 f"webhook {delivery.outcome.value}",
                 source=item.source,
                 delivery_id=item.delivery_id,
                 inbox_id=item.id,
                 webhook_event=delivery.webhook_event or item.event_name,
-                reason=delivery.reason,
+                reason=reason,
+                # The traceback of an unreadable payload, for the operator.
+                exc_info=delivery.error or False,
             )
-            await asyncio.to_thread(self.store.inbox.finish, item.id, delivery.outcome.value, delivery.reason or None)
+            await asyncio.to_thread(self.store.inbox.finish, item.id, delivery.outcome.value, reason)
             report.count(delivery.outcome.value)
             return None
         return Handled(item, list(delivery.events))

@@ -56,7 +56,7 @@ HOSTILE = {
     "5000-digit-issue-id": (f"{PIN}/jira:issue_updated.json", ("issue", "id"), _BIG_MARK,
                             "body is not readable JSON: ValueError"),
     "changelog-field-is-a-number": (f"{PIN}/jira:issue_updated.json", ("changelog", "items", 0, "field"), 5,
-                                    "unreadable payload: AttributeError"),
+                                    "unreadable payload: TypeError: changelog field is int, not text"),
     "changelog-items-is-an-object": (f"{PIN}/jira:issue_updated.json", ("changelog", "items"), {"field": "status"},
                                      "unreadable payload: TypeError: changelog items is dict, not a list"),
     "timestamp-is-true": (f"{PIN}/jira:issue_updated.json", ("timestamp",), True,
@@ -67,8 +67,8 @@ HOSTILE = {
                                "unreadable payload: JiraEvent.comment.body: list is not"),
     "issue-key-longer-than-the-store-keeps": (f"{PIN}/jira:issue_updated.json", ("issue", "key"), "GOLD-" + "1" * 100,
                                               "unreadable payload: JiraEvent.issue.key: text of 105 characters, at most 64"),
-    "labels-is-a-number": (f"{PIN}/jira:issue_updated.json", ("issue", "fields", "labels"), 7,
-                           "unreadable payload: TypeError: issue labels is int, not a list"),
+    "changelog-item-is-a-list": (f"{PIN}/jira:issue_updated.json", ("changelog", "items", 0), ["status"],
+                                 "unreadable payload: TypeError: a changelog item is list, not an object"),
 }
 
 

@@ -266,8 +266,13 @@ def change_items(payload: Payload) -> list[ChangeItem]:
         # Iterating an object or a text would invent items from its keys or letters, and
         # reading it as empty would drop the edit silently: the payload is anomalous.
         raise TypeError(f"changelog items is {type(items).__name__}, not a list")
-    for raw in items or ():
-        item = _dict(raw)
+    for item in items or ():
+        # What names the field decides who may hear of the change: read it as Jira sends it or not at all.
+        if not isinstance(item, Mapping):
+            raise TypeError(f"a changelog item is {type(item).__name__}, not an object")
+        for key in ("field", "fieldId", "fieldtype"):
+            if not isinstance(item.get(key), str | None):
+                raise TypeError(f"changelog {key} is {type(item.get(key)).__name__}, not text")
         out.append(ChangeItem(
             field_id=_field_id(item),
             name=str(item.get("field") or item.get("fieldId") or ""),

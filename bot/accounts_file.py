@@ -8,11 +8,13 @@ expand (a "billion laughs" file is a few hundred bytes), number length, calendar
 
 from __future__ import annotations
 
+import difflib
+import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from yaml.events import AliasEvent
 
 from bot.domain.accounts import AccountsConfig
@@ -200,20 +202,62 @@ def parse_accounts(text: str, source: str) -> AccountsConfig:
     if len(text) > MAX_BYTES:
         raise ConfigError(source, [_too_large(len(text.encode("utf-8", "surrogatepass")))])
     node, data = _compose_and_construct(text, source)
-    if not isinstance(data, dict) or "accounts" not in data:
+    if not isinstance(data, dict):
         raise ConfigError(source, ["the top level must be a mapping with an 'accounts:' list"])
     index = _line_index(node)
     try:
         return AccountsConfig.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        problems: list[tuple[int, str]] = []
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            line = _nearest_line(index, loc)
+            if err["type"] == "accounts_conflict":
+                # Something two accounts may not share: reported at every place it is written.
+                for message, paths in err["ctx"]["conflicts"]:
+                    problems.extend(_problem(index, path, message) for path in paths)
+                continue
             msg = err["msg"].removeprefix("Value error, ")
-            prefix = f"line {line}: " if line else ""
-            problems.append(f"{prefix}{_format_path(loc)}: {msg}")
-        raise ConfigError(source, problems) from None
+            if err["type"] == "extra_forbidden":
+                msg = _unknown_key(loc)
+            problems.append(_problem(index, loc, msg))
+        # In file order, whatever order pydantic found them in.
+        raise ConfigError(source, [text for _, text in sorted(problems, key=lambda p: p[0])]) from None
+
+
+def _problem(index: dict[tuple, int], loc: tuple, message: str) -> tuple[int, str]:
+    line = _nearest_line(index, loc)
+    prefix = f"line {line}: " if line else ""
+    return line or 0, f"{prefix}{_format_path(loc)}: {message}"
+
+
+def _unknown_key(loc: tuple) -> str:
+    """'unknown key; did you mean 'budget'?' with the keys the model has at that level."""
+    fields = _fields_at(AccountsConfig, loc[:-1])
+    key = str(loc[-1])
+    if not fields:
+        return "unknown key"
+    close = difflib.get_close_matches(key.lower(), fields, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key; did you mean {close[0]!r}?"
+    return "unknown key; the keys here are " + ", ".join(fields)
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the model found at `loc` (list indexes and dict keys walked through)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel) and isinstance(part, str):
+            field = current.model_fields.get(part)
+            if field is None:
+                return []
+            current = field.annotation
+        # Unwrap list[X], X | None, dict[str, X] down to a model.
+        while not (isinstance(current, type) and issubclass(current, BaseModel)):
+            args = [a for a in typing.get_args(current) if a is not type(None)]
+            if not args:
+                return []
+            current = args[-1]
+    return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
 
 
 def _too_large(size: int) -> str:

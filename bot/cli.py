@@ -119,6 +119,7 @@ def _open_store(url: str):
 def check_config(file: Path | None) -> None:
     """Validate an accounts file (default: PULSE_ACCOUNTS_FILE) and list every problem."""
     from bot.accounts_file import load_accounts
+    from bot.domain.accounts import role_notes
 
     file = file or _settings().accounts_file
     if file is None:
@@ -132,6 +133,8 @@ def check_config(file: Path | None) -> None:
     for account in config.accounts:
         audiences = ", ".join(f"{c.name or c.id} ({c.audience})" for c in account.channels)
         click.echo(f"  {account.key}: {account.name} [{account.language}, {account.timezone}] — {audiences}")
+    for note in role_notes(config):
+        click.echo(f"note: {note}")
 
 
 @main.group()

@@ -13,8 +13,10 @@ from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from bot.domain.calendar import check_calendar
+from bot.domain.schedule import CRON_EXAMPLE, cron_problem
 
 
 class Audience(enum.StrEnum):
@@ -29,9 +31,6 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-_CRON_FIELDS = 5
-
-
 class DigestSchedule(_Model):
     """When a channel gets its digest: a 5-field crontab in the account's timezone."""
 
@@ -41,10 +40,29 @@ class DigestSchedule(_Model):
 
     @field_validator("cron")
     @classmethod
-    def _five_fields(cls, value: str) -> str:
-        if len(value.split()) != _CRON_FIELDS:
-            raise ValueError("must have 5 fields: minute hour day month weekday (e.g. '0 9 * * mon')")
+    def _scheduler_can_read_it(cls, value: str) -> str:
+        problem = cron_problem(value)
+        if problem:
+            raise ValueError(f"{problem}; e.g. {CRON_EXAMPLE}")
         return value
+
+
+def _slack_id_case_hint(value: str, pattern: str) -> str:
+    """' (Slack ids are upper case: write U0ABC)' when only the case is wrong."""
+    # Real ids always hold digits: 'general' is a name, not an id in the wrong case.
+    if value != value.upper() and re.search(r"\d", value) and re.fullmatch(pattern, value.upper()):
+        return f"; Slack ids are upper case: write {value.upper()}"
+    return ""
+
+
+# A channel link as Slack's "Copy link" gives it (a message link adds /p<timestamp>), or the web
+# client's address: the channel id is in it.
+_CHANNEL_LINK = re.compile(
+    r"https://[\w.-]+\.slack\.com/(?:archives|client/[A-Z0-9]+)/([A-Za-z0-9]+)(?:/p\d+)?/?(?:[?#].*)?"
+)
+_CHANNEL_ID = r"[CGD][A-Z0-9]{6,}"
+_USER_ID = r"[UW][A-Z0-9]{6,}"
+_USERGROUP_ID = r"S[A-Z0-9]{6,}"
 
 
 class Channel(_Model):
@@ -55,11 +73,21 @@ class Channel(_Model):
     name: str | None = None
     digest: DigestSchedule | None = None
 
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_from_link(cls, value: object) -> object:
+        link = _CHANNEL_LINK.fullmatch(value.strip()) if isinstance(value, str) else None
+        return link.group(1) if link else value
+
     @field_validator("id")
     @classmethod
     def _slack_channel_id(cls, value: str) -> str:
-        if not re.fullmatch(r"[CGD][A-Z0-9]{6,}", value):
-            raise ValueError("must be a Slack channel id like C0123ABCD (not a #name)")
+        if not re.fullmatch(_CHANNEL_ID, value):
+            hint = _slack_id_case_hint(value, _CHANNEL_ID)
+            if not hint:
+                named = " (not a #name)" if value.startswith("#") or not re.search(r"\d", value) else ""
+                hint = f"{named}; in Slack: channel name → About → Channel ID at the bottom, or paste the channel's link"
+            raise ValueError(f"{value!r} is not a Slack channel id like C0123ABCD{hint}")
         return value
 
 
@@ -151,13 +179,42 @@ class Budget(_Model):
         return self
 
 
+def check_slack_person(value: str) -> str:
+    """A Slack user id (U…/W…) or user group id (S…), else a ValueError saying where to find one."""
+    if re.fullmatch(_USER_ID, value) or re.fullmatch(_USERGROUP_ID, value):
+        return value
+    hint = _slack_id_case_hint(value, _USER_ID) or _slack_id_case_hint(value, _USERGROUP_ID)
+    if not hint:
+        hint = ", not a channel" if re.fullmatch(_CHANNEL_ID, value) else ", not a name"
+    raise ValueError(f"{value!r} is not a Slack user id (U… or W…: profile → ⋮ → Copy member ID) or user group id (S…){hint}")
+
+
+# What each role is for. A role without a use is accepted (the handover and support features
+# will give them theirs) and `pulse check-config` says it does nothing yet.
+ROLE_USES: dict[str, str | None] = {
+    "budget": "named (cc) under the budget line of internal digests and in budget threshold alerts",
+    "billing": None,
+    "backlog": None,
+    "support": None,
+}
+
+
 class Roles(_Model):
-    """Who speaks for what, as Slack user ids."""
+    """Who speaks for what, as Slack user ids (or user group ids); see ROLE_USES."""
 
     budget: str | None = None
     billing: str | None = None
     backlog: str | None = None
     support: str | None = None
+
+    @field_validator("budget", "billing", "backlog", "support")
+    @classmethod
+    def _slack_ids(cls, value: str | None) -> str | None:
+        return None if value is None else check_slack_person(value)
+
+    def unused(self) -> list[str]:
+        """Roles given here that nothing uses yet."""
+        return [name for name, use in ROLE_USES.items() if use is None and getattr(self, name) is not None]
 
 
 class Account(_Model):
@@ -178,6 +235,15 @@ class Account(_Model):
     holidays: str | None = Field(
         None, description="public holidays that are not working days: a country (DE) or country-state (DE-BE)"
     )
+
+    @field_validator("people")
+    @classmethod
+    def _people_are_slack_users(cls, value: dict[str, str]) -> dict[str, str]:
+        for who, slack_id in value.items():
+            if not re.fullmatch(_USER_ID, slack_id):
+                hint = _slack_id_case_hint(slack_id, _USER_ID) or " (U… or W…: profile → ⋮ → Copy member ID)"
+                raise ValueError(f"{who}: {slack_id!r} is not a Slack user id{hint}")
+        return value
 
     @field_validator("holidays", mode="before")
     @classmethod
@@ -233,38 +299,45 @@ class AccountsConfig(_Model):
 
     @model_validator(mode="after")
     def _unique(self) -> AccountsConfig:
-        seen_keys: set[str] = set()
-        seen_channels: dict[str, str] = {}
-        seen_projects: dict[str, str] = {}
-        seen_spaces: dict[str, str] = {}
-        for account in self.accounts:
-            if account.key in seen_keys:
-                raise ValueError(f"account key {account.key!r} is used twice")
-            seen_keys.add(account.key)
+        conflicts = self._conflicts()
+        if conflicts:
+            # One error carrying every conflict with the places of both occurrences (`conflicts`
+            # in the error context): the accounts-file loader reports each at its own lines.
+            raise PydanticCustomError(
+                "accounts_conflict", "{summary}",
+                {"summary": "; ".join(message for message, _ in conflicts), "conflicts": conflicts},
+            )
+        return self
+
+    def _conflicts(self) -> list[tuple[str, list[tuple]]]:
+        """(message, field paths of every occurrence) for what two accounts may not share."""
+        conflicts: list[tuple[str, list[tuple]]] = []
+        first: dict[tuple[str, str], tuple[str, tuple]] = {}  # (kind, value) -> (account, path)
+
+        def claim(kind: str, value: str, account: Account, path: tuple, message) -> None:
+            other = first.setdefault((kind, value), (account.key, path))
+            if other[1] != path:
+                conflicts.append((message(other[0]), [other[1], path]))
+
+        for i, account in enumerate(self.accounts):
+            here = ("accounts", i)
+            claim("key", account.key, account, (*here, "key"),
+                  lambda _: f"account key {account.key!r} is used twice")
             # Webhooks are routed by project key and space: a project shared by two accounts
             # would send one client's events to the other client's channels.
-            for project in account.jira.projects:
-                other = seen_projects.setdefault(project, account.key)
-                if other != account.key:
-                    raise ValueError(
-                        f"Jira project {project} belongs to both {other!r} and {account.key!r}; "
-                        "split it into two projects (routing by JQL is not supported)"
-                    )
+            for j, project in enumerate(account.jira.projects):
+                claim("project", project, account, (*here, "jira", "projects", j),
+                      lambda other: f"Jira project {project} belongs to both {other!r} and {account.key!r}; "
+                      "split it into two projects (routing by JQL is not supported)")
             if account.confluence is not None:
-                other = seen_spaces.setdefault(account.confluence.space, account.key)
-                if other != account.key:
-                    raise ValueError(
-                        f"Confluence space {account.confluence.space} belongs to both {other!r} and {account.key!r}"
-                    )
-            for channel in account.channels:
+                space = account.confluence.space
+                claim("space", space, account, (*here, "confluence", "space"),
+                      lambda other: f"Confluence space {space} belongs to both {other!r} and {account.key!r}")
+            for j, channel in enumerate(account.channels):
                 # One channel, one account: otherwise one client could see another's data.
-                other = seen_channels.get(channel.id)
-                if other is not None:
-                    raise ValueError(
-                        f"channel {channel.id} is linked to both {other!r} and {account.key!r}"
-                    )
-                seen_channels[channel.id] = account.key
-        return self
+                claim("channel", channel.id, account, (*here, "channels", j, "id"),
+                      lambda other: f"channel {channel.id} is linked to both {other!r} and {account.key!r}")
+        return conflicts
 
     def by_key(self, key: str) -> Account | None:
         return next((a for a in self.accounts if a.key == key), None)
@@ -283,3 +356,17 @@ class AccountsConfig(_Model):
         return next(
             (a for a in self.accounts if a.confluence and a.confluence.space == space_key), None
         )
+
+
+def role_notes(config: AccountsConfig) -> list[str]:
+    """What check-config says about roles: what each given role is used for, and which do nothing yet."""
+    notes = []
+    for name, use in ROLE_USES.items():
+        keys = [a.key for a in config.accounts if getattr(a.roles, name) is not None]
+        if not keys:
+            continue
+        if use is None:
+            notes.append(f"roles.{name} ({', '.join(keys)}): not used yet, kept for the coming handover and support features")
+        else:
+            notes.append(f"roles.{name} ({', '.join(keys)}): {use}")
+    return notes

@@ -4,7 +4,7 @@ show money only when the account allows it."""
 from __future__ import annotations
 
 from bot.domain.budget import BudgetStatus
-from bot.render.digest import Message, escape_mrkdwn
+from bot.render.digest import Message, escape_mrkdwn, slack_mention
 from bot.render.i18n import format_day, format_hours, format_money, format_percent_value
 
 _T = {
@@ -48,6 +48,6 @@ def render_budget_alert(account_name: str, status: BudgetStatus, threshold: int,
             )
         )
     if status.mention_user_id:
-        lines.append(t["mention"].format(mention=f"<@{status.mention_user_id}>"))
+        lines.append(t["mention"].format(mention=slack_mention(status.mention_user_id)))
     text = "\n".join(lines)
     return Message(text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}])

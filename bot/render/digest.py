@@ -62,6 +62,11 @@ class RenderedDigest:
         return self.messages[0].blocks if self.messages else []
 
 
+def slack_mention(slack_id: str) -> str:
+    """Mention markup for a user (U…/W…) or a user group (S…): roles may name either."""
+    return f"<!subteam^{slack_id}>" if slack_id.startswith("S") else f"<@{slack_id}>"
+
+
 def escape_mrkdwn(text: str) -> str:
     """Escape Slack's control characters so user text cannot form links or mentions."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -94,7 +99,7 @@ class _Style:
         return key
 
     def mention(self, user_id: str) -> str:
-        return f"<@{user_id}>" if self.slack else f"@{user_id}"
+        return slack_mention(user_id) if self.slack else f"@{user_id}"
 
 
 LineBuilder = Callable[[_Style], str]

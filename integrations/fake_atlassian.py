@@ -15,9 +15,11 @@ responses (jira-ruby `issue.json`, putit-core Cloud search cassette): statusCate
 'YYYY-MM-DD', fixVersions, timeoriginalestimate / timespent, an embedded `worklog` page of at
 most 20 entries like real Jira, security, '2026-10-31T12:00:00.000+0000' timestamps.
 
-Served (flavor="cloud"): GET/POST /rest/api/{2,3}/search/jql (nextPageToken, isLast);
+Served (flavor="cloud"): GET/POST /rest/api/{2,3}/search/jql (nextPageToken, isLast), POST
+/rest/api/3/search/approximate-count;
 /rest/api/{2,3}/search answers 410 Gone like real Cloud. flavor="server": GET/POST
-/rest/api/2/search (startAt/maxResults/total). Both: project versions, issue worklogs (paged),
+/rest/api/2/search (startAt/maxResults/total). Both: GET /project/{key} and its versions (404 for
+a project the seed does not have; a search naming one is a 400, as in Jira), issue worklogs (paged),
 /rest/api/3/worklog/updated, POST /rest/api/3/worklog/list (<= 1000 ids), myself, serverInfo,
 GET /rest/agile/1.0/board/{id} (seeded boards; 404 otherwise);
 Confluence /wiki/api/v2/spaces, /wiki/api/v2/pages (GET, POST), /wiki/api/v2/pages/{id}
@@ -29,7 +31,7 @@ seed's `read_restrictions` and `parents`); GET .../content/{id}/restriction/byOp
 
 JQL: only `project = A`, `project in (A, B)`, `key in (...)`, `labels = x`, `labels != x`,
 `statusCategory = / != Done`, ANDed; `ORDER BY` is dropped; other clauses are ignored and
-recorded in `ignored_jql`.
+recorded in `ignored_jql`. Unbalanced parentheses or quotes are a 400.
 """
 
 from __future__ import annotations
@@ -639,6 +641,7 @@ class FakeAtlassian:
             routes += [
                 ("GET", rf"/rest/api/{v}/search/jql", self._search_jql_get),
                 ("POST", rf"/rest/api/{v}/search/jql", self._search_jql_post),
+                ("POST", r"/rest/api/3/search/approximate-count", self._approximate_count),
                 ("GET", rf"/rest/api/{v}/search", self._gone),
                 ("POST", rf"/rest/api/{v}/search", self._gone),
             ]
@@ -649,6 +652,7 @@ class FakeAtlassian:
             ]
         routes += [
             ("GET", rf"/rest/api/{v}/project/(?P<key>[^/]+)/versions", self._versions_of),
+            ("GET", rf"/rest/api/{v}/project/(?P<key>[^/]+)", self._project_get),
             ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)/worklog", self._issue_worklogs),
             ("GET", rf"/rest/api/{v}/worklog/updated", self._worklog_updated),
             ("POST", rf"/rest/api/{v}/worklog/list", self._worklog_list),
@@ -684,9 +688,15 @@ class FakeAtlassian:
         if not jql or not jql.strip():
             if self.flavor == "cloud":
                 raise _jira_error(400, "Unbounded JQL queries are not allowed here. Please add a search restriction.")
+        if not _balanced(jql or "") or (jql or "").count('"') % 2:
+            raise _jira_error(400, "Error in the JQL Query: the query has an unclosed parenthesis or quote.")
         predicates, ignored = jql_filter(jql)
         scopes = [p.projects for p in predicates if getattr(p, "projects", None) is not None]
         with self._lock:
+            # Like Jira: naming a project that does not exist (or that we may not see) is a 400,
+            # not an empty result.
+            for name in sorted(n for scope in scopes for n in scope if not self._project_known(n)):
+                raise _jira_error(400, f"The value '{name.upper()}' does not exist for the field 'project'.")
             self.ignored_jql.extend(ignored)
             if scopes:
                 # Only issues of the named projects can match: skip scanning the rest (40k issues
@@ -799,12 +809,35 @@ class FakeAtlassian:
 
     # -- Jira: versions and worklogs
 
+    def _project_known(self, name: str) -> bool:
+        """A project exists when the seed has its issues or versions (`name`: key or id, any case)."""
+        return name.lower() in self._by_project or name.upper() in self._versions
+
     def _versions_of(self, query: Any, body: Any, key: str) -> Any:
         with self._lock:
-            known = key in self._versions or any(i["fields"]["project"]["key"] == key for i in self._issues)
-            if not known:
+            if not self._project_known(key):
                 raise _jira_error(404, f"No project could be found with key '{key}'.")
             return list(self._versions.get(key, []))
+
+    def _project_get(self, query: Any, body: Any, key: str) -> Any:
+        with self._lock:
+            if not self._project_known(key):
+                raise _jira_error(404, f"No project could be found with key '{key}'.")
+            issues = self._by_project.get(key.lower())
+            if issues:
+                project = dict(issues[0][1]["fields"]["project"])
+            else:  # known from its versions only: they carry its id
+                versions = self._versions[key.upper()]
+                project = {"key": key.upper(), "name": key.upper(), "id": str(versions[0]["projectId"]) if versions else "0"}
+        project["self"] = f"{SITE}/rest/api/3/project/{project['id']}"
+        return project
+
+    def _approximate_count(self, query: Any, body: Any) -> Any:
+        # Cloud: the count of a JQL without fetching issues; a bad query is a 400 like a search.
+        jql = (body or {}).get("jql") if isinstance(body, Mapping) else None
+        if not jql:
+            raise _jira_error(400, "The JQL query is required.")
+        return {"count": len(self._matching(jql))}
 
     def _issue_worklogs(self, query: dict[str, list[str]], body: Any, key: str) -> Any:
         with self._lock:

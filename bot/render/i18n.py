@@ -25,6 +25,13 @@ MESSAGES: dict[str, dict[str, Message]] = {
         "slack.paused": "Posting to Slack was paused from {since} to {until}: Slack refused the bot's token. "
         "Nothing was lost; the notifications held back meanwhile follow now.",
         "digest.status_page": "Status page in Confluence",
+        "command.jira_not_found": "I cannot answer from Jira: it does not know this account's projects or query ({scope}). "
+        "Jira said: {detail}\nAn agency admin should check the account's `jira:` settings in the accounts file; "
+        "`pulse doctor` checks every account.",
+        "command.jira_forbidden": "I cannot answer from Jira: the bot's Jira user may not read this account's projects "
+        "or query ({scope}). Jira said: {detail}\nAn agency admin should give that user access to the projects "
+        "(or check JIRA_USER and JIRA_API_TOKEN); `pulse doctor` checks every account.",
+        "command.unanswerable": "I cannot answer this right now. The agency team has been told.",
         "command.jira_unavailable": "Jira is not answering right now, so I cannot give you correct numbers. Please try again in a few minutes.",
         "digest.delayed": "The digest is delayed: Jira has been unavailable since {since}. "
         "It will be posted once Jira answers again — no partial numbers in the meantime.",
@@ -77,6 +84,13 @@ MESSAGES: dict[str, dict[str, Message]] = {
         "slack.paused": "Das Posten in Slack war von {since} bis {until} angehalten: Slack hat das Token des Bots abgelehnt. "
         "Nichts ging verloren; die zurückgehaltenen Benachrichtigungen folgen jetzt.",
         "digest.status_page": "Statusseite in Confluence",
+        "command.jira_not_found": "Ich kann nicht aus Jira antworten: Jira kennt die Projekte oder die Abfrage dieses "
+        "Kunden nicht ({scope}). Jira meldet: {detail}\nEin Agentur-Admin sollte die `jira:`-Einstellungen des "
+        "Kunden in der Accounts-Datei prüfen; `pulse doctor` prüft alle Kunden.",
+        "command.jira_forbidden": "Ich kann nicht aus Jira antworten: Der Jira-Benutzer des Bots darf die Projekte "
+        "oder die Abfrage dieses Kunden nicht lesen ({scope}). Jira meldet: {detail}\nEin Agentur-Admin sollte "
+        "diesem Benutzer Zugriff geben (oder JIRA_USER und JIRA_API_TOKEN prüfen); `pulse doctor` prüft alle Kunden.",
+        "command.unanswerable": "Ich kann das gerade nicht beantworten. Das Agentur-Team ist informiert.",
         "command.jira_unavailable": "Jira antwortet gerade nicht, daher kann ich keine korrekten Zahlen liefern. Bitte versuchen Sie es in ein paar Minuten erneut.",
         "digest.delayed": "Der Digest verspätet sich: Jira ist seit {since} nicht erreichbar. "
         "Er folgt, sobald Jira wieder antwortet — bis dahin keine unvollständigen Zahlen.",
@@ -131,6 +145,13 @@ MESSAGES: dict[str, dict[str, Message]] = {
         "slack.paused": "Публикация в Slack была приостановлена с {since} до {until}: Slack отклонил токен бота. "
         "Ничего не потеряно; задержанные уведомления публикуются сейчас.",
         "digest.status_page": "Страница статуса в Confluence",
+        "command.jira_not_found": "Не могу ответить по данным Jira: она не знает проекты или запрос этого клиента "
+        "({scope}). Ответ Jira: {detail}\nАдминистратору агентства стоит проверить настройки `jira:` этого клиента "
+        "в файле аккаунтов; `pulse doctor` проверяет все аккаунты.",
+        "command.jira_forbidden": "Не могу ответить по данным Jira: пользователю Jira, под которым работает бот, "
+        "нельзя читать проекты или запрос этого клиента ({scope}). Ответ Jira: {detail}\nАдминистратору агентства "
+        "стоит выдать ему доступ (или проверить JIRA_USER и JIRA_API_TOKEN); `pulse doctor` проверяет все аккаунты.",
+        "command.unanswerable": "Сейчас не могу ответить. Команда агентства уже в курсе.",
         "command.jira_unavailable": "Jira сейчас не отвечает, поэтому я не могу дать точные цифры. Попробуйте ещё раз через несколько минут.",
         "digest.delayed": "Дайджест задерживается: Jira недоступна с {since}. "
         "Он будет опубликован, как только Jira снова ответит, — без неполных цифр.",

@@ -6,19 +6,43 @@ import datetime as dt
 from collections.abc import Callable
 
 from bot.domain.access import Role, audience_for
-from bot.domain.accounts import Account, Channel
+from bot.domain.accounts import Account, Audience, Channel
 from bot.domain.commands import CommandSpec, Invocation
-from bot.errors import UpstreamUnavailable
+from bot.domain.jira_trouble import JiraTrouble, jira_trouble
+from bot.errors import UpstreamError
+from bot.logs import get_logger
 from bot.render.digest import RenderedDigest, render_budget, render_deadlines, render_milestones
 from bot.render.i18n import translate
 from bot.services.commands import Asker, CommandService, Reply
 from bot.services.digests import DigestService
+
+log = get_logger("pulse.commands")
 
 SECTIONS: dict[str, Callable] = {
     "budget": lambda digest, account, url: render_budget(digest.budget, account),
     "milestones": lambda digest, account, url: render_milestones(digest.milestones, account),
     "deadlines": lambda digest, account, url: render_deadlines(digest.deadlines, account, jira_url=url),
 }
+
+
+def _jira_scope(account: Account) -> str:
+    parts = list(account.jira.projects)
+    if account.jira.jql:
+        parts.append(f"`{account.jira.jql}`")
+    return ", ".join(parts)
+
+
+def jira_trouble_reply(error: UpstreamError, account: Account, audience: Audience) -> Reply:
+    """The answer when Jira failed: "try later" when it is down; the cause for the agency when this
+    account's projects or query are wrong or unreadable; a neutral line for a client."""
+    trouble = jira_trouble(error)
+    if trouble is JiraTrouble.DOWN:
+        return Reply(translate(account.language, "command.jira_unavailable"))
+    if audience is Audience.CLIENT:
+        # How the agency's Jira is set up is not the client's business (nor are its project keys).
+        return Reply(translate(account.language, "command.unanswerable"))
+    message_id = "command.jira_not_found" if trouble is JiraTrouble.NOT_FOUND else "command.jira_forbidden"
+    return Reply(translate(account.language, message_id, scope=_jira_scope(account), detail=error.message))
 
 
 def _reply(rendered: RenderedDigest, public: bool) -> Reply:
@@ -40,8 +64,14 @@ def register_digest_commands(
         audience = audience_for(channel.audience, asker.role)
         try:
             digest, rendered, _ = await service.compose(account, audience, clock())
-        except UpstreamUnavailable:
-            return Reply(translate(account.language, "command.jira_unavailable"))
+        except UpstreamError as exc:
+            trouble = jira_trouble(exc)
+            # The operator gets the real cause and the traceback; the person a reply that fits.
+            (log.warning if trouble is JiraTrouble.DOWN else log.error)(
+                "command could not read Jira", exc_info=exc, trouble=trouble.value, account=account.key,
+                channel=channel.id, command=inv.spec.name, error=str(exc),
+            )
+            return jira_trouble_reply(exc, account, audience)
         section = inv.spec.path[0]
         if section in SECTIONS:
             rendered = SECTIONS[section](digest, account, jira_browse_url)

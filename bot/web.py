@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.domain.events import without_nul
 from bot.domain.signatures import (
     body_fingerprint,
     slack_request_problem,
@@ -54,7 +55,8 @@ class _Head(msgspec.Struct):
 
     def event_name(self) -> str | None:
         name = self.webhookEvent or self.event
-        return str(name)[:80] if name else None
+        # NUL as the worker reads it (PostgreSQL refused the row: a 503 Jira retried for ever).
+        return without_nul(str(name)[:80]) if name else None
 
 
 # Decoding into _Head checks the whole body's JSON syntax but builds only these two fields: a full

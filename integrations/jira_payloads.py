@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from bot.domain.events import without_nul
 from bot.domain.facts import read_issue_access
 from bot.domain.work import Issue, Version, Worklog
 
@@ -145,7 +146,8 @@ def embedded_worklog_page(raw_issue: Mapping[str, Any]) -> tuple[int, int]:
 
 def parse_issue(raw: Mapping[str, Any], worklogs: Iterable[Mapping[str, Any]] | None = None) -> Issue:
     """One issue JSON (search result item or GET issue); `worklogs` replaces the embedded ones."""
-    key = str(raw["key"])
+    # NUL replaced as in webhooks: a lookup's key and summary reach thread keys and stored messages.
+    key = without_nul(str(raw["key"]))
     fields = raw.get("fields") or {}
     project = (fields.get("project") or {}).get("key") or key.rsplit("-", 1)[0]
     created = parse_jira_datetime(fields.get("created"))
@@ -161,7 +163,7 @@ def parse_issue(raw: Mapping[str, Any], worklogs: Iterable[Mapping[str, Any]] | 
     return Issue(
         key=key,
         project=str(project),
-        summary=str(fields.get("summary") or ""),
+        summary=without_nul(str(fields.get("summary") or "")),
         issue_type=str((fields.get("issuetype") or {}).get("name") or ""),
         status=str((fields.get("status") or {}).get("name") or ""),
         status_category=_status_category(fields),

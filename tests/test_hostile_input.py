@@ -181,8 +181,7 @@ def test_normalize_and_render_never_raise_on_junk(junk):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=st.lists(junk_deliveries(), min_size=1, max_size=6))
-async def test_the_worker_classifies_each_junk_delivery_exactly_once_and_never_raises(sqlite_store, batch):
-    store = sqlite_store
+async def test_the_worker_classifies_each_junk_delivery_exactly_once_and_never_raises(store, batch):
     with store.engine.begin() as conn:
         from integrations.store.schema import metadata
 
@@ -197,3 +196,75 @@ async def test_the_worker_classifies_each_junk_delivery_exactly_once_and_never_r
     statuses = {store.inbox.get(i).status for i in ids}
     # Nothing left pending for a retry that would fail alike; nothing dead-lettered.
     assert statuses <= {"done", "ignored", "unsupported", "anomalous"}, report.statuses
+
+
+# --- NUL characters -----------------------------------------------------------------------------
+
+JIRA_SECRET = "hostile-secret"
+
+
+async def _deliver(http, payload: Any, delivery_id: str) -> None:
+    from bot.domain.signatures import hub_signature
+
+    body = json.dumps(payload).encode()  # json.dumps writes NUL as the escape \u0000, as Jira would
+    assert b"\\u0000" in body
+    response = await http.post("/webhooks/jira", content=body, headers={
+        "X-Hub-Signature": hub_signature(JIRA_SECRET, body), "X-Atlassian-Webhook-Identifier": delivery_id,
+        "Content-Type": "application/json"})
+    assert response.status_code == 202, response.text
+
+
+def _with_nul(payload: dict, n: int) -> dict:
+    """Derived from pinpoint's GOLD-189: the issue key, summary and reporter's name carry NUL."""
+    payload = copy.deepcopy(payload)
+    payload["issue"]["key"] = "GOLD-189\u0000"
+    payload["issue"]["fields"]["summary"] = "Null\u0000byte in the summary"
+    payload["user"]["displayName"] = "Robin\u0000Diddams"
+    payload["timestamp"] += n * 60_000
+    return payload
+
+
+async def test_text_with_nul_is_stored_posted_once_and_later_events_reply_in_its_thread(store):
+    import httpx
+
+    from bot.web import build_web_app
+    from integrations.fake_slack import FakeSlack
+    from integrations.slack import ChannelPacer, SlackWeb, make_web_client
+
+    app = build_web_app(store=store, jira_secret=JIRA_SECRET, confluence_secret=None,
+                        max_webhook_bytes=256 * 1024, clock=lambda: NOW)
+    created = _with_nul(real_payload(f"{PIN}/jira:issue_created.json"), 0)
+    # The same issue edited twice later (jira-to-matrix's status change, moved onto GOLD-189).
+    from tests.test_inbox_worker import status_change_of_gold_189
+
+    changes = []
+    for n, status in ((1, "In Progress"), (2, "Done")):
+        change = status_change_of_gold_189(status, n)
+        change["issue"]["key"] = "GOLD-189\u0000"
+        change["issue"]["fields"]["summary"] = "Null\u0000byte in the summary"
+        changes.append(change)
+    with FakeSlack() as fake:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pulse") as http:
+            await _deliver(http, created, "nul-1")
+            await _deliver(http, {**created, "webhookEvent": "jira:issue_created\u0000"}, "nul-event-name")
+            slack = SlackWeb(make_web_client(fake.token, fake.api_url), ChannelPacer(0.0))
+            report = await InboxWorker(store, ACCOUNTS, slack, None, clock=lambda: NOW).run_once()
+            assert report.statuses == {"done": 1, "unsupported": 1}, report.statuses
+            await _deliver(http, changes[0], "nul-2")
+            await _deliver(http, changes[1], "nul-3")
+            report = await InboxWorker(store, ACCOUNTS, slack, None, clock=lambda: NOW).run_once()
+            assert report.statuses == {"done": 2}, report.statuses
+            # Processed again (at-least-once): nothing is posted twice.
+            for item in store.inbox.list():
+                store.inbox.requeue(item.id, NOW)
+            again = await InboxWorker(store, ACCOUNTS, slack, None, clock=lambda: NOW).run_once()
+            assert again.messages == 0
+        await app.state.close_intake()
+        for channel in (ALPHA_CLIENT, ALPHA_INTERNAL):
+            parent, *replies = fake.posted(channel)
+            assert "\x00" not in parent["text"] and "Null\ufffdbyte in the summary" in parent["text"]
+            assert "thread_ts" not in parent
+            # The thread is found again under the key as read (NUL replaced alike every time).
+            thread = store.threads.get(channel, "GOLD-189\ufffd")
+            assert thread is not None
+            assert [r.get("thread_ts") for r in replies] == [thread, thread]

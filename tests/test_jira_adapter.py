@@ -84,6 +84,15 @@ def test_parse_putit_cloud_search_done_with_fix_version():
     assert issue.assignee is None and issue.security_level is None
 
 
+def test_parse_issue_replaces_nul_in_key_and_summary_as_webhooks_do():
+    raw = real_payload(
+        "putit-core/spec/fixtures/vcr_cassettes/putit_jira_integration_plugin.yml.extracted/00_get.json"
+    )["body"]["issues"][0]
+    raw = {**raw, "key": "SC1-2\u0000", "fields": {**raw["fields"], "summary": "a\u0000b"}}  # derived
+    issue = parse_issue(raw)
+    assert (issue.key, issue.summary) == ("SC1-2\ufffd", "a\ufffdb")
+
+
 def test_parse_atlassian_python_api_issue_with_many_worklogs():
     raw = real_payload("atlassian-python-api/tests/responses/jira/rest/api/2/issue/FOO-123/GET.json")
     raw_issue = raw["responses"]["fields=*all"]

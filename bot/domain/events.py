@@ -406,10 +406,34 @@ class UnreadableBody(ValueError):
         super().__init__(reason)
 
 
+# What NUL becomes in text read from a payload. JSON allows `\u0000` in strings, PostgreSQL text
+# refuses it (SQLite keeps it): replaced once, here, every key, title and name derived from the
+# payload is the same on both backends, in every table and in every later delivery alike.
+NUL_REPLACEMENT = "\ufffd"
+
+
+def without_nul(text: str) -> str:
+    """`text` with NUL characters replaced (see NUL_REPLACEMENT)."""
+    return text.replace("\x00", NUL_REPLACEMENT)
+
+
+def _replace_nul(node: Any) -> Any:
+    if isinstance(node, str):
+        return without_nul(node)
+    if isinstance(node, dict):
+        return {without_nul(k): _replace_nul(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_replace_nul(v) for v in node]
+    return node
+
+
 def parse_body(body: str) -> Any:
-    """A webhook body as JSON values; UnreadableBody (with the reason) when it is not readable JSON."""
+    """A webhook body as JSON values (NUL replaced in every text); UnreadableBody (with the reason)
+    when it is not readable JSON."""
     try:
-        return json.loads(body)
+        payload = json.loads(body)
+        # A raw NUL cannot be in valid JSON text: only the escape can put one in a string.
+        return _replace_nul(payload) if "\\u0000" in body else payload
     except json.JSONDecodeError:
         raise UnreadableBody("body is not JSON") from None
     except (ValueError, RecursionError) as exc:

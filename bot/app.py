@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from bot.accounts_file import load_accounts
 from bot.clock import utc_now
 from bot.domain.accounts import AccountsConfig
+from bot.domain.links import SiteLinks
 from bot.listeners import ListenerDeps, register_all
 from bot.logs import get_logger
 from bot.scheduler import DigestScheduler
@@ -131,6 +132,7 @@ class Runtime:
                 # Jira people mentioned in comments become Slack mentions when Slack knows their email.
                 people_lookup=SlackUsersByEmail(self.client),
                 pause=self.slack.pause,
+                links=site_links(self.settings),
             )
         log.info(
             "pulse started",
@@ -219,6 +221,11 @@ def build_listener_deps(
         commands=build_commands(accounts, digests, store, clock, settings.jira.url),
         directory=Directory(client, settings.admin_users, settings.admin_usergroup),
     )
+
+
+def site_links(settings: Settings) -> SiteLinks:
+    """Where message links point: the configured sites (never a payload's `self`)."""
+    return SiteLinks(jira=settings.jira.url, confluence=settings.confluence_url)
 
 
 def build_jira(settings: Settings) -> AtlassianJira:

@@ -14,14 +14,15 @@ from bot.clock import utc_now
 from bot.domain.accounts import Account, Audience, Channel, ConfluenceScope, JiraScope
 from bot.domain.events import ConfluenceEvent, Outcome, UnreadableBody, normalize, parse_body
 from bot.accounts_file import load_accounts
+from bot.domain.links import SiteLinks
 from bot.domain.replay import replay
 from bot.errors import ConfigError
+from bot.settings import load_settings
 
 
 def _open_store():
     # Same rule as `pulse serve`: the embedded SQLite default migrates itself, others must be current.
     from bot.cli import _open_store as open_store
-    from bot.settings import load_settings
 
     return open_store(load_settings().database_url)
 
@@ -116,15 +117,16 @@ def _replay_account(payload: Any, hint: str | None, audience: Audience) -> Accou
     )
 
 
-def replay_file(path: Path, audience: Audience, hint: str | None, account: Account | None = None) -> dict[str, Any]:
+def replay_file(path: Path, audience: Audience, hint: str | None, account: Account | None = None,
+                links: SiteLinks | None = None) -> dict[str, Any]:
     """What a channel of `audience` subscribed to everything would get for one payload file."""
     try:
         payload = parse_body(path.read_text(encoding="utf-8")) if path.stat().st_size else None
     except UnreadableBody as exc:  # the worker's words for the same body
         return {"file": str(path), "event": None, "outcome": "anomalous", "text": None, "blocks": [],
-                "reason": exc.reason}
+                "reason": exc.reason, "decisions": []}
     result = replay(payload, audience, account or _replay_account(payload, hint, audience), event_hint=hint,
-                    subscriptions=[_ALL])
+                    subscriptions=[_ALL], links=links)
     delivery = result.delivery
     events = [str(d.event.type) for d in result.decisions]
     if delivery.outcome is not Outcome.HANDLED:
@@ -139,6 +141,9 @@ def replay_file(path: Path, audience: Audience, hint: str | None, account: Accou
         "text": "\n\n".join(m.text for m in result.messages) or None,
         "blocks": [b for m in result.messages for b in m.blocks],
         "reason": delivery.reason or ("; ".join(reasons) if reasons else None),
+        # Every event with what became of it: a withheld one names the fact that kept it back.
+        "decisions": [{"event": str(d.event.type), "delivered": d.delivered, "reason": d.reason or None}
+                      for d in result.decisions],
     }
 
 
@@ -183,10 +188,13 @@ def replay_webhook(files: tuple[Path, ...], audience: str, fmt: str, hint: str |
     No Slack or Jira calls. Exit code 0 unless a file could not be read.
     """
     account = _named_account(account_key, accounts_file, Audience(audience)) if account_key is not None else None
+    settings = load_settings()
+    # Links as the bot would build them: the configured sites (none when JIRA_URL is not set).
+    links = SiteLinks(jira=settings.jira.url, confluence=settings.confluence_url)
     unreadable = 0
     for path in files:
         try:
-            row = replay_file(path, Audience(audience), hint, account)
+            row = replay_file(path, Audience(audience), hint, account, links)
         except (OSError, UnicodeDecodeError) as exc:
             unreadable += 1
             click.echo(f"{path}: cannot read: {exc}", err=True)
@@ -198,7 +206,10 @@ def replay_webhook(files: tuple[Path, ...], audience: str, fmt: str, hint: str |
             click.echo(f"== {row['file']}: {row['outcome']} ({event or '-'})")
             if row["text"]:
                 click.echo(row["text"])
-            elif row["reason"]:
+            withheld = [d for d in row["decisions"] if not d["delivered"]]
+            for d in withheld:
+                click.echo(f"   {d['event']}: {d['reason']}" if len(row["decisions"]) > 1 else f"   ({d['reason']})")
+            if not withheld and not row["text"] and row["reason"]:
                 click.echo(f"   ({row['reason']})")
     if unreadable:
         sys.exit(1)

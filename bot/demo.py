@@ -25,6 +25,7 @@ from bot.clock import utc_now
 from bot.app import build_commands
 from bot.domain.access import Role
 from bot.domain.commands import available
+from bot.domain.links import SiteLinks
 from bot.domain.signatures import hub_signature
 from bot.local_server import serving
 from bot.render.help import render_help
@@ -33,7 +34,7 @@ from bot.sandbox_webhooks import ISSUE_KEY, sandbox_deliveries
 from bot.services.digests import DigestService
 from bot.services.inbox_worker import InboxWorker, WorkerSettings
 from bot.web import build_web_app
-from integrations.fake_atlassian import FakeAtlassian
+from integrations.fake_atlassian import SITE, FakeAtlassian
 from integrations.fake_slack import FakeSlack
 from integrations.jira import AtlassianJira
 from integrations.slack import ChannelPacer, SlackWeb, make_web_client
@@ -83,7 +84,7 @@ def _notify(store: Store, slack: SlackWeb, jira: AtlassianJira, sandbox, now: dt
     before = len(slack_fake.posted())
     # A minute later: past the burst window in which the worker waits for more of the same.
     worker = InboxWorker(store, sandbox.accounts, slack, jira, clock=lambda: now + dt.timedelta(minutes=1),
-                         settings=WorkerSettings())
+                         settings=WorkerSettings(), links=SiteLinks(jira=SITE))
     report = asyncio.run(worker.run_once())
     account = sandbox.accounts.by_project(ISSUE_KEY.split("-")[0])
     posted = slack_fake.posted()[before:]

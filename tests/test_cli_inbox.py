@@ -69,7 +69,8 @@ def test_inbox_list_show_retry(db):
     assert run("inbox", "retry", "99").exit_code == 1
 
 
-def test_replay_json_one_object_per_file(tmp_path):
+def test_replay_json_one_object_per_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("JIRA_URL", "https://pinpt-hq.atlassian.net")  # links come from the configured site
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     files = [PIN / "jira:issue_created.json", PIN / "board_created.json", PIN / "comment_created.json",

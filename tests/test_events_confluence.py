@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.domain import confluence_events
 from bot.domain.events import EventType, Outcome, Person, Source, normalize
+from bot.domain.links import SiteLinks
 from tests.fixtures import real_payload
 
 ZC = "zulip/zerver/webhooks/confluence/fixtures"
@@ -15,7 +16,9 @@ def test_cloud_page_created_carries_space_title_and_link():
     assert (event.source, event.type, event.space_key, event.title, event.version) == (
         Source.CONFLUENCE_CLOUD, EventType.PAGE_CREATED, "FI", "Retail Banking Support Updated", 1,
     )
-    assert event.url == "https://dalstonsemantics.atlassian.net/wiki/spaces/VM/pages/294914/Retail+Banking+Support+Updated"
+    # Kept only to check its host against CONFLUENCE_URL: links are built from the site and the id.
+    assert event.self_urls == (
+        ("page.self", "https://dalstonsemantics.atlassian.net/wiki/spaces/VM/pages/294914/Retail+Banking+Support+Updated"),)
     assert event.actor == Person(account_id="557058:d092c978-5ab7-4c8a-8d87-32ffac22c584")
     assert event.needs_lookup() == ("user",)
 
@@ -41,7 +44,8 @@ def test_data_center_event_needs_lookup_then_enrich_fills_it():
     assert event.needs_lookup() == ("content", "user")
     enriched = confluence_events.enrich(event, real_payload(f"{ZC}/page_api_response.json"), real_payload(f"{ZC}/user_api_response.json"))
     assert (enriched.space_key, enriched.title, enriched.version) == ("ENG", "Architecture Overview", 1)
-    assert enriched.url == "https://wiki.example.com/spaces/ENG/pages/123456/Architecture+Overview"
+    assert SiteLinks(confluence="https://wiki.example.com").content(enriched.content_id) == (
+        "https://wiki.example.com/pages/viewpage.action?pageId=123456")
     assert (enriched.actor.display_name, enriched.actor.email) == ("John Smith", "johnsmith@example.com")
     assert enriched.needs_lookup() == ()
 
@@ -64,14 +68,9 @@ def test_content_property_objects_are_ignored():
     assert (result.outcome, result.reason) == (Outcome.IGNORED, "content property change")
 
 
-def test_enriched_url_names_the_context_path_once():
-    # Confluence's `_links.base` already ends with the context path (Cloud: base ".../wiki",
-    # context "/wiki", as in taxonomies-for-confluence's captured content objects).
-    (event,) = normalize(real_payload(f"{ZC}/page_created.json")).events
-    content = dict(real_payload(f"{ZC}/page_api_response.json"))
-    # Derived from the real response: the same page on a Data Center under /confluence.
-    content["_links"] = dict(content["_links"], base="https://example.com/confluence", context="/confluence")
-    assert confluence_events.enrich(event, content).url == (
-        "https://example.com/confluence/spaces/ENG/pages/123456/Architecture+Overview")
-    cloud_links = real_payload(f"{TAX}/PageContentCreatedSubject.json")["_links"]
-    assert (cloud_links["base"], cloud_links["context"]) == ("https://dalstonsemantics.atlassian.net/wiki", "/wiki")
+def test_links_name_the_configured_context_path_once():
+    # A Data Center under /confluence, configured with or without the trailing slash.
+    for site in ("https://example.com/confluence", "https://example.com/confluence/"):
+        assert SiteLinks(confluence=site).content("123456") == (
+            "https://example.com/confluence/pages/viewpage.action?pageId=123456")
+    assert SiteLinks(confluence="https://example.com/confluence").content("../admin") is None  # ids only

@@ -36,7 +36,9 @@ def test_status_change_carries_issue_facts_and_actor():
     assert event.issue.complete is True
     assert event.issue.security_level is None
     assert event.actor is not None and event.actor.display_name
-    assert event.site_url == "https://jira.test-example.ru"
+    assert event.self_urls == (
+        ("issue.self", "https://jira.test-example.ru/rest/api/2/issue/11442"),
+        ("user.self", "https://jira.test-example.ru/rest/api/2/user?accountId=5bcede20b3e37a158c364fef"))
 
 
 def test_resolution_with_status_is_one_resolved_event():

@@ -27,7 +27,7 @@ from bot.domain.work import Version
 from bot.render.notifications import render_event
 from integrations.jira_payloads import parse_issue
 from tests.fixtures import real_payload
-from tests.test_notifications import ALPHA, MONEY, full_issue
+from tests.test_notifications import ALPHA, MONEY, PINPT, full_issue
 
 C, I = Audience.CLIENT, Audience.INTERNAL
 PIN = "pinpoint-jira/internal/testdata"
@@ -42,7 +42,7 @@ def client_texts(events: list[JiraEvent], acct=ALPHA, subscriptions=ALL) -> list
     """What the account's client channel, subscribed to everything, would be sent."""
     client = next(c for c in acct.channels if c.audience is C)
     deliveries = route(events, AccountsConfig(accounts=[acct]), {client.id: subscriptions})
-    return [render_event(d.event, C, acct).text for d in deliveries if d.channel.id == client.id]
+    return [render_event(d.event, C, acct, links=PINPT).text for d in deliveries if d.channel.id == client.id]
 
 
 def edited(path: str, edit) -> dict:
@@ -334,3 +334,16 @@ def test_replay_names_the_fact_that_was_unknown():
     (decision,) = result.decisions
     assert (decision.allowed, decision.reason) == (False, "security level present but unreadable ({}): withheld")
     assert result.messages == []
+
+
+def test_links_come_from_the_configured_site_never_from_the_payload():
+    (event,) = with_fields()
+    assert PINPT.foreign_self_urls(event) == []  # the fixture's own site: nothing to report
+    moved = edited(RESOLVED, lambda p: p["issue"].__setitem__(
+        "self", "https://api.atlassian.com/ex/jira/8f2c1b7e/rest/api/2/issue/10014"))
+    (event,) = normalize(moved).events
+    assert PINPT.foreign_self_urls(event) == [("issue.self", "api.atlassian.com")]
+    (text,) = client_texts([event])
+    assert text.startswith("<https://pinpt-hq.atlassian.net/browse/TES-19|TES-19>")
+    assert "api.atlassian.com" not in text
+    assert render_event(event, C, ALPHA).text.startswith("*TES-19*")  # no site configured: no link

@@ -12,6 +12,7 @@ import re
 import pytest
 
 from bot.domain.accounts import Account, AccountsConfig, Audience, Budget, Channel, ConfluenceScope, JiraScope, Roles
+from bot.domain.links import SiteLinks
 from bot.domain.work import Issue, Worklog
 from bot.errors import UpstreamError
 from bot.services.inbox_worker import InboxWorker, WorkerSettings, post_key
@@ -88,9 +89,14 @@ def add(store, path_or_payload, delivery_id: str, event: str | None = None) -> i
     return next(i.id for i in store.inbox.list() if i.delivery_id == delivery_id)
 
 
+# JIRA_URL and CONFLUENCE_URL as the sites most fixtures come from (pinpoint's Jira Cloud,
+# taxonomies-for-confluence's wiki): links are built from these, never from a payload.
+SITES = SiteLinks(jira="https://pinpt-hq.atlassian.net", confluence="https://dalstonsemantics.atlassian.net/wiki")
+
+
 def worker(store, slack, jira=None, confluence=None, **settings) -> InboxWorker:
     return InboxWorker(store, ACCOUNTS, slack, jira, clock=lambda: NOW, settings=WorkerSettings(**settings),
-                       confluence=confluence)
+                       confluence=confluence, links=SITES)
 
 
 async def test_issue_created_reaches_both_channels_once_and_only_its_account(store):
@@ -448,10 +454,10 @@ async def test_an_unexpected_error_in_one_delivery_leaves_the_others_alone(store
     if stage == "render":
         real_render = notification_posting.render_event
 
-        def render_event(event, audience, account, *args):
+        def render_event(event, audience, account, *args, **kwargs):
             if event.issue_key == "GOLD-137":
                 raise RuntimeError("boom")
-            return real_render(event, audience, account, *args)
+            return real_render(event, audience, account, *args, **kwargs)
 
         monkeypatch.setattr(notification_posting, "render_event", render_event)
     else:
@@ -648,8 +654,8 @@ async def test_a_failed_user_lookup_costs_only_the_name(store):
     assert report.statuses == {"done": 1} and store.inbox.get(item).status == "done"
     assert len(slack.messages) == 2
     assert not any("abc123" in m["text"] for m in slack.messages)
-    assert all("https://wiki.example.com/spaces/ENG/pages/123456/Architecture+Overview" in m["text"]
-               for m in slack.messages)
+    assert all("<https://dalstonsemantics.atlassian.net/wiki/pages/viewpage.action?pageId=123456|Architecture Overview>"
+               in m["text"] for m in slack.messages)
 
 
 async def test_confluence_dc_lookups_are_one_per_content_id_and_fail_only_their_deliveries(store):
@@ -1159,7 +1165,8 @@ async def test_a_link_to_another_accounts_issue_reaches_only_the_internal_channe
     report = await worker(store, slack, jira).run_once()
     assert report.statuses == {"done": 1}
     assert [(m["channel"], m["text"]) for m in slack.messages] == [
-        (ALPHA_INTERNAL, "*TES-1* Test issue blocks *INDEV-7*")]
+        (ALPHA_INTERNAL, "<https://pinpt-hq.atlassian.net/browse/TES-1|TES-1> Test issue blocks "
+                         "<https://pinpt-hq.atlassian.net/browse/INDEV-7|INDEV-7>")]
 
 
 async def test_the_edit_that_makes_an_issue_public_reaches_only_the_internal_channel(store):
@@ -1370,3 +1377,27 @@ async def test_one_lookup_per_person_per_batch_and_none_for_people_mapped_or_wit
         assert lookup.asked == []
         assert [m["text"].splitlines()[1] for m in new] == [
             "> Ping <@U0CONFIG1> please" if accounts is mapped else "> Ping @Robin Diddams please"]
+
+
+async def test_a_payload_naming_another_host_links_to_the_configured_site_and_is_logged(store):
+    from structlog.testing import capture_logs
+
+    # pinpoint's real issue_created, its `self` URLs as Jira Cloud sends them to apps
+    # (api.atlassian.com/ex/jira/<cloudId>/…) and one pointing somewhere else entirely.
+    payload = copy.deepcopy(real_payload(f"{PIN}/jira:issue_created.json"))
+    payload["issue"]["self"] = "https://api.atlassian.com/ex/jira/8f2c1b7e/rest/api/2/issue/10189"
+    payload["user"]["self"] = "https://evil.example/rest/api/2/user?accountId=1"
+    add(store, payload, "d-foreign")
+    slack = InMemorySlack()
+    with capture_logs() as logs:
+        report = await worker(store, slack).run_once()
+    assert report.statuses == {"done": 1}
+    texts = [m["text"] for m in slack.messages]
+    assert texts and all("<https://pinpt-hq.atlassian.net/browse/GOLD-189|GOLD-189>" in t for t in texts)
+    assert not any("api.atlassian.com" in t or "evil.example" in t for t in texts)
+    anomalies = [(e["log_level"], e["logger_name"], e["delivery_id"], e["field"], e["host"]) for e in logs
+                 if e.get("logger_name") == "pulse.webhooks.anomalous"]
+    assert anomalies == [
+        ("warning", "pulse.webhooks.anomalous", "d-foreign", "issue.self", "api.atlassian.com"),
+        ("warning", "pulse.webhooks.anomalous", "d-foreign", "user.self", "evil.example"),
+    ]

@@ -23,6 +23,7 @@ from bot.domain.events import (
     attach_project,
     normalize,
 )
+from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import Burst, Delivery, Verdict, coalesce, event_verdict, route, withheld_for_past
 from bot.domain.replay import replay
 from bot.domain.subscriptions import parse_subscription
@@ -268,6 +269,9 @@ def test_few_events_stay_single_deliveries():
 
 # --- rendering -------------------------------------------------------------------------------
 
+# The sites the fixtures come from, as JIRA_URL / CONFLUENCE_URL would name them: links are built
+# from these and the key or id, never from a payload's `self`.
+PINPT = SiteLinks(jira="https://pinpt-hq.atlassian.net")
 TEST_1 = "<http://localhost:2990/jira/browse/TEST-11|TEST-11> summary updated"
 LINK = "<https://pinpt-hq.atlassian.net/browse/TES-22|TES-22> Panic happen!"
 
@@ -277,13 +281,13 @@ LINK = "<https://pinpt-hq.atlassian.net/browse/TES-22|TES-22> Panic happen!"
     [("en", f"{LINK}: due date set to Aug 4, 2020"), ("de", f"{LINK}: fällig am 04.08.2020"), ("ru", f"{LINK}: due date set to Aug 4, 2020")],
 )
 def test_render_due_date_set(language, expected):
-    message = render_event(one(f"{PIN}/jira:issue_updated.due_date.json"), C, ALPHA, language)
+    message = render_event(one(f"{PIN}/jira:issue_updated.due_date.json"), C, ALPHA, language, links=PINPT)
     assert message.text == expected
     assert message.blocks == [{"type": "section", "text": {"type": "mrkdwn", "text": expected}}]
 
 
 def test_render_status_priority_and_resolution_in_german():
-    rendered = [render_event(e, I, ALPHA, "de").text for e in events(
+    rendered = [render_event(e, I, ALPHA, "de", links=SiteLinks(jira="http://localhost:2990/jira/")).text for e in events(
         "jenkins-jira-trigger-plugin/src/test/resources/com/ceilfors/jenkins/plugins/jiratrigger/webhook/issue_updated_fields_updated.json")]
     assert rendered == [
         f"{TEST_1}: umbenannt (vorher „task summary“)",
@@ -301,33 +305,33 @@ def test_render_assignment_and_unassignment(language, assigned, unassigned):
     event = one(f"{J2M}/issue/updated/issue-assigned.json")  # nobody → Иванов
     assert (event.from_value, event.to_value) == (None, "Иванов Иван Иванович")
     key = "<https://jira.test-example.ru/browse/INDEV-242|INDEV-242> Тестовая задача"
-    assert render_event(event, I, ALPHA, language).text == f"{key}: {assigned}"
+    assert render_event(event, I, ALPHA, language, links=SiteLinks(jira="https://jira.test-example.ru")).text == f"{key}: {assigned}"
     # Derived: the same change the other way round.
     reverse = dataclasses.replace(event, from_value=event.to_value, to_value=None)
-    assert render_event(reverse, I, ALPHA, language).text == f"{key}: {unassigned}"
+    assert render_event(reverse, I, ALPHA, language, links=SiteLinks(jira="https://jira.test-example.ru")).text == f"{key}: {unassigned}"
 
 
 def test_a_resolution_is_named_so_wont_do_never_reads_as_done():
     event = one(f"{PIN}/jira:issue_updated.resolution.json")  # To Do → Closed, resolution Won't Do
     assert (event.type, event.resolution, event.to_value) == (E.ISSUE_RESOLVED, "Won't Do", "Closed")
     link = "<https://pinpt-hq.atlassian.net/browse/TES-19|TES-19> Panic happen!"
-    assert render_event(event, C, ALPHA, "en").text == f"{link}: resolved as Won't Do (Closed)"
-    assert render_event(event, C, ALPHA, "de").text == f"{link}: abgeschlossen mit Lösung „Won't Do“ (Closed)"
+    assert render_event(event, C, ALPHA, "en", links=PINPT).text == f"{link}: resolved as Won't Do (Closed)"
+    assert render_event(event, C, ALPHA, "de", links=PINPT).text == f"{link}: abgeschlossen mit Lösung „Won't Do“ (Closed)"
 
 
 def test_set_and_cleared_values_are_said_as_such_not_as_arrows_from_none():
     sprint = one(f"{PIN}/jira:issue_updated.sprint_ids.json")  # no sprint → TES Sprint 3
     gold = "<https://pinpt-hq.atlassian.net/browse/GOLD-208|GOLD-208> Test issue"
-    assert render_event(sprint, I, ALPHA, "en").text == f"{gold}: added to sprint TES Sprint 3"
-    assert render_event(sprint, I, ALPHA, "de").text == f"{gold}: in Sprint TES Sprint 3 aufgenommen"
+    assert render_event(sprint, I, ALPHA, "en", links=PINPT).text == f"{gold}: added to sprint TES Sprint 3"
+    assert render_event(sprint, I, ALPHA, "de", links=PINPT).text == f"{gold}: in Sprint TES Sprint 3 aufgenommen"
     out = dataclasses.replace(sprint, from_value=sprint.to_value, to_value=None)  # derived: the way back
-    assert render_event(out, I, ALPHA, "en").text == f"{gold}: removed from sprint TES Sprint 3"
+    assert render_event(out, I, ALPHA, "en", links=PINPT).text == f"{gold}: removed from sprint TES Sprint 3"
     labels = one(f"{PIN}/jira:issue_updated.tags.json")  # no labels → signal
     tes = "<https://pinpt-hq.atlassian.net/browse/TES-12|TES-12> something's wrong again!"
-    assert render_event(labels, I, ALPHA, "en").text == f"{tes}: labels added: signal"
+    assert render_event(labels, I, ALPHA, "en", links=PINPT).text == f"{tes}: labels added: signal"
     swapped = dataclasses.replace(labels, from_value="signal urgent", to_value="urgent customer")  # derived
-    assert render_event(swapped, I, ALPHA, "en").text == f"{tes}: labels added: customer; removed: signal"
-    assert render_event(swapped, I, ALPHA, "de").text == f"{tes}: Labels hinzugefügt: customer; entfernt: signal"
+    assert render_event(swapped, I, ALPHA, "en", links=PINPT).text == f"{tes}: labels added: customer; removed: signal"
+    assert render_event(swapped, I, ALPHA, "de", links=PINPT).text == f"{tes}: Labels hinzugefügt: customer; entfernt: signal"
 
 
 def test_german_sentences_put_the_issue_last_so_its_title_never_splits_them():
@@ -343,7 +347,7 @@ def test_comment_mentions_become_slack_mentions_or_names_never_ids():
     payload = edited(f"{PIN}/comment_created.json", lambda p: p["comment"].__setitem__("body", body))
     event = commented(payload)
     people = (*event.people, dataclasses.replace(event.people[0], account_id="5b912e21fa38ae2c896099ae", display_name="Иванов Иван"))
-    message = render_event(dataclasses.replace(event, people=people), C, ALPHA)
+    message = render_event(dataclasses.replace(event, people=people), C, ALPHA, links=PINPT)
     assert message.blocks[1]["text"]["text"] == (
         "> Hi <@U0ROBIN>, ask @Иванов Иван or @ii_ivanov &lt;now&gt; &amp; @someone"
     )
@@ -389,9 +393,10 @@ def test_comment_previews_turn_jira_markup_into_slack_markup():
 
 
 def test_worklog_amounts_are_left_out_for_clients_even_when_rendered_directly():
+    ZULIPP = SiteLinks(jira="https://zulipp.atlassian.net")
     event = attach_issue(one(f"{ZJ}/worklog_created.json"), full_issue("TES-9"))
-    assert render_event(event, I, ALPHA).text == "Leo Franchi logged 40 h on <https://zulipp.atlassian.net/browse/TES-9|TES-9> Test issue for Robin"
-    client = render_event(event, C, ALPHA).text
+    assert render_event(event, I, ALPHA, links=ZULIPP).text == "Leo Franchi logged 40 h on <https://zulipp.atlassian.net/browse/TES-9|TES-9> Test issue for Robin"
+    client = render_event(event, C, ALPHA, links=ZULIPP).text
     assert client == "Leo Franchi logged work on <https://zulipp.atlassian.net/browse/TES-9|TES-9> Test issue for Robin"
     edited_log = one(f"{ZJ}/worklog_updated__edited.json")
     assert "5.42 h → 5.85 h" in render_event(edited_log, I, ALPHA).text
@@ -423,9 +428,11 @@ def test_render_versions_sprints_links_and_pages():
     link = attach_issue(attach_issue(link, full_issue("TES-1")), full_issue("TES-2"), linked=True)
     assert render_event(link, I, ALPHA).text == "*TES-1* Test issue for Robin blocks *TES-2*"
     page = one("taxonomies-for-confluence/src/test/resources/requests/BlogCreated.json", "blog_created")
-    assert render_event(page, I, ALPHA).text == (
-        "Someone published the blog post <https://dalstonsemantics.atlassian.net/wiki/spaces/~323528440/blog/2021/09/19/1192525828/Simple+Blog+Post|Simple Blog Post>"
+    wiki = SiteLinks(confluence="https://dalstonsemantics.atlassian.net/wiki")
+    assert render_event(page, I, ALPHA, links=wiki).text == (
+        "Someone published the blog post <https://dalstonsemantics.atlassian.net/wiki/pages/viewpage.action?pageId=1192525828|Simple Blog Post>"
     )
+    assert render_event(page, I, ALPHA).text == "Someone published the blog post *Simple Blog Post*"  # no site: no link
 
 
 def test_every_event_type_has_en_and_de_text():
@@ -467,7 +474,7 @@ def test_replay_of_a_body_naming_only_ids_says_what_the_worker_would_look_up():
 
 
 def test_replay_renders_what_the_client_would_get_and_refuses_other_accounts():
-    result = replay(real_payload(f"{PIN}/jira:issue_updated.due_date.json"), C, ALPHA, language="de")
+    result = replay(real_payload(f"{PIN}/jira:issue_updated.due_date.json"), C, ALPHA, language="de", links=PINPT)
     assert [m.text for m in result.messages] == [f"{LINK}: fällig am 04.08.2020"]
     other = replay(real_payload(f"{PIN}/jira:issue_updated.due_date.json"), C, BETA)
     assert (other.decisions[0].allowed, other.decisions[0].reason) == (False, "belongs to 'TES', not to account 'beta'")
@@ -563,7 +570,7 @@ def test_the_edit_that_makes_an_issue_public_tells_the_client_nothing_of_it(chan
 
 def test_a_rename_with_an_unrestricted_past_still_reaches_the_client():
     harmless = {**LABEL_REMOVED, "fromString": "signal"}
-    result = replay(_made_public(harmless), C, ALPHA, subscriptions=[parse_subscription("all")])
+    result = replay(_made_public(harmless), C, ALPHA, subscriptions=[parse_subscription("all")], links=PINPT)
     assert [(d.event.type, d.allowed) for d in result.decisions] == [(E.LABELS_CHANGED, True), (E.SUMMARY_CHANGED, True)]
     assert result.messages[1].text == (
         "<https://pinpt-hq.atlassian.net/browse/TES-20|TES-20> Panic happen!: renamed from "
@@ -598,13 +605,13 @@ def test_a_move_from_another_accounts_project_reaches_no_client():
     stored = {"C0ALPHA01": [parse_subscription("all")]}
     assert [d.channel.id for d in route([moved], ACCOUNTS, stored)] == ["C0ALPHA02"]
     # Agency staff may see where it came from.
-    assert render_event(moved, I, ALPHA).text == "INDEV-82 moved to <https://pinpt-hq.atlassian.net/browse/GOLD-208|GOLD-208> Test issue"
+    assert render_event(moved, I, ALPHA, links=PINPT).text == "INDEV-82 moved to <https://pinpt-hq.atlassian.net/browse/GOLD-208|GOLD-208> Test issue"
 
 
 def test_a_move_within_the_account_still_reaches_the_client():
     moved = _moved_from("TES-82")  # the real capture: TES and GOLD are both alpha's
     assert event_verdict(moved, C, ALPHA) == Verdict(True)
-    assert render_event(moved, C, ALPHA).text == "TES-82 moved to <https://pinpt-hq.atlassian.net/browse/GOLD-208|GOLD-208> Test issue"
+    assert render_event(moved, C, ALPHA, links=PINPT).text == "TES-82 moved to <https://pinpt-hq.atlassian.net/browse/GOLD-208|GOLD-208> Test issue"
 
 
 def test_the_other_changes_of_a_move_from_elsewhere_reach_no_client():

@@ -16,6 +16,7 @@ import pytest
 import uvicorn
 
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel, JiraScope
+from bot.domain.links import SiteLinks
 from bot.domain.signatures import hub_signature
 from bot.services.inbox_worker import InboxWorker, WorkerSettings
 from bot.web import build_web_app
@@ -125,7 +126,8 @@ async def test_kill_mid_burst_and_restart_posts_every_event_exactly_once(store):
         # Threshold above the batch: every event is its own message, so the kill lands mid-stream.
         settings = WorkerSettings(burst_window=dt.timedelta(0), burst_threshold=1000, poll_seconds=0.01)
         switch = KillSwitch(slack, after=13)
-        first = InboxWorker(store, ACCOUNTS, switch, None, clock, settings)
+        site = SiteLinks(jira="https://pinpt-hq.atlassian.net")  # JIRA_URL: where the fixture is from
+        first = InboxWorker(store, ACCOUNTS, switch, None, clock, settings, links=site)
         stop = asyncio.Event()
         task = asyncio.create_task(first.run_forever(stop))
         await asyncio.wait_for(switch.reached.wait(), timeout=30)
@@ -142,7 +144,7 @@ async def test_kill_mid_burst_and_restart_posts_every_event_exactly_once(store):
         assert store.inbox.counts() == {"pending": 20}  # nothing marked done: the crash came first
 
         clock.now = START + dt.timedelta(minutes=6)  # the dead worker's lease has run out
-        second = InboxWorker(store, ACCOUNTS, slack, None, clock, settings)
+        second = InboxWorker(store, ACCOUNTS, slack, None, clock, settings, links=site)
         report = await second.run_once()
         assert (report.claimed, report.skipped_already_posted, report.messages) == (20, 13, 27)
 

@@ -109,11 +109,18 @@ def normalize_confluence(payload: Payload, source: Source, event_hint: str | Non
     if entry == UNSUPPORTED:
         return NormalizedDelivery(source, Outcome.UNSUPPORTED, name, (), f"no formatter for {name}")
     assert isinstance(entry, EventType)
-    content_key = "comment" if entry.value.startswith("page_comment") else ("blog" if entry.value.startswith("blog") else "page")
+    content_key = content_key_of(entry)
     content = _dict(payload.get(content_key))
     if not content:
         return NormalizedDelivery(source, Outcome.ANOMALOUS, name, (), f"{name} without a {content_key!r} object")
     return NormalizedDelivery(source, Outcome.HANDLED, name, (_event(payload, source, name, entry, content),))
+
+
+def content_key_of(type_: EventType) -> str:
+    """Where a body of this event type carries its content: "page", "blog" or "comment"."""
+    if type_.value.startswith("page_comment"):
+        return "comment"
+    return "blog" if type_.value.startswith("blog") else "page"
 
 
 def _event(payload: Payload, source: Source, name: str, type_: EventType, content: Mapping[str, Any]) -> ConfluenceEvent:
@@ -133,9 +140,10 @@ def _event(payload: Payload, source: Source, name: str, type_: EventType, conten
         actor=Person(account_id=_str(payload.get("userAccountId"))),
         space_key=_str(content.get("spaceKey")),
         title=_str(content.get("title")),
-        url=_str(content.get("self")),
+        self_urls=((f"{content_key_of(type_)}.self", str(content["self"])),) if _str(content.get("self")) else (),
         version=version if isinstance(version, int) else None,
         parent_title=_str(parent.get("title")),
+        page_id=_str(parent.get("id")) if type_.value.startswith("page_comment") else None,
         old_parent_id=_str(_dict(payload.get("oldParent")).get("id")),
     )
 
@@ -158,7 +166,6 @@ def name_actor(event: ConfluenceEvent, user: Mapping[str, Any]) -> ConfluenceEve
 
 def enrich(event: ConfluenceEvent, content: Mapping[str, Any], user: Mapping[str, Any] | None = None) -> ConfluenceEvent:
     """Fill a Data Center event from `GET /rest/api/content/{id}` (and `GET /rest/api/user`)."""
-    links = _dict(content.get("_links"))
     version = _dict(content.get("version"))
     container = _dict(content.get("container"))
     if user:
@@ -169,18 +176,13 @@ def enrich(event: ConfluenceEvent, content: Mapping[str, Any], user: Mapping[str
         # Only trust the last editor as the actor when the keys match.
         if by is not None and by.key and by.key == actor.key:
             actor = by
-    url = None
-    if links.get("base") and links.get("webui"):
-        # `base` already ends with the context path (Cloud: base ".../wiki", context "/wiki"):
-        # adding `context` again would double it.
-        url = f"{str(links['base']).rstrip('/')}{links['webui']}"
     number = version.get("number")
     return dataclasses.replace(
         event,
         space_key=_str(_dict(content.get("space")).get("key")) or event.space_key,
         title=_str(content.get("title")) or event.title,
-        url=url or event.url,
         version=number if isinstance(number, int) else event.version,
         parent_title=_str(container.get("title")) or event.parent_title,
+        page_id=(_str(container.get("id")) or event.page_id) if event.type.value.startswith("page_comment") else None,
         actor=actor,
     )

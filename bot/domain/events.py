@@ -268,7 +268,9 @@ class JiraEvent:
     webhook_event: str
     timestamp_ms: int | None = None
     actor: Person | None = None
-    site_url: str | None = None  # https://acme.atlassian.net, for links
+    # The payload's `self` URLs by field ("issue.self", …): never used for links (those come
+    # from the configured site, `bot.domain.links`), only to report a foreign host.
+    self_urls: tuple[tuple[str, str], ...] = ()
     project_key: str | None = None
     project_id: str | None = None
     issue_id: str | None = None
@@ -349,9 +351,11 @@ class ConfluenceEvent:
     actor: Person | None = None
     space_key: str | None = None
     title: str | None = None
-    url: str | None = None
+    # The payload's `self` URLs by field: only to report a foreign host (`bot.domain.links`).
+    self_urls: tuple[tuple[str, str], ...] = ()
     version: int | None = None
     parent_title: str | None = None  # page a comment is on
+    page_id: str | None = None  # id of the page (or blog post) a comment is on, for its link
     old_parent_id: str | None = None  # page_moved
     comment_body: str | None = None
     # Set by the worker once it has read that neither the content (for a comment: its page) nor

@@ -97,12 +97,14 @@ def _people(payload: Any) -> tuple[Person, ...]:
     return tuple(found.values())
 
 
-def _site_url(*selfs: Any) -> str | None:
-    # Server may live under a context path (https://host/jira/rest/…): keep everything before /rest/.
-    for url in selfs:
-        if isinstance(url, str) and "/rest/" in url:
-            return url.split("/rest/", 1)[0]
-    return None
+def _self_urls(payload: Payload) -> tuple[tuple[str, str], ...]:
+    """The `self` URL of each object the payload carries, by field (for the foreign-host check)."""
+    found = []
+    for name in ("issue", "comment", "worklog", "version", "sprint", "user", "issueLink"):
+        url = _dict(payload.get(name)).get("self")
+        if isinstance(url, str) and url:
+            found.append((f"{name}.self", url))
+    return tuple(found)
 
 
 def _key_project(key: str | None) -> str | None:
@@ -169,14 +171,7 @@ def _base(payload: Payload, webhook_event: str, type_: EventType, **fields: Any)
         webhook_event=webhook_event,
         # jira-to-matrix captures carry a formatted string here; only epoch millis are useful.
         timestamp_ms=ts if isinstance(ts, int) else None,
-        site_url=_site_url(
-            _dict(payload.get("issue")).get("self"),
-            _dict(payload.get("comment")).get("self"),
-            _dict(payload.get("worklog")).get("self"),
-            _dict(payload.get("version")).get("self"),
-            _dict(payload.get("sprint")).get("self"),
-            _dict(payload.get("user")).get("self"),
-        ),
+        self_urls=_self_urls(payload),
         project_key=issue.project_key if issue else None,
         issue_id=issue.id if issue else None,
         issue=issue,

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.domain.accounts import Account, AccountsConfig, Audience
 from bot.domain.events import Event, NormalizedDelivery, normalize
+from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import NAME_ONLY_LOOKUPS, account_for, event_verdict
 from bot.domain.subscriptions import Subscription, wanted
 from bot.render.digest import Message
@@ -51,6 +52,7 @@ def replay(
     event_hint: str | None = None,
     subscriptions: Sequence[Subscription] | None = None,
     language: str | None = None,
+    links: SiteLinks | None = None,
 ) -> ReplayResult:
     """Replay a webhook body for a channel of `audience` in `account` (defaults if no subscriptions).
 
@@ -73,7 +75,7 @@ def replay(
             else:
                 allowed, reason = False, f"belongs to {event.routing_key!r}, not to account {account.key!r}"
         subscribed = wanted(event, audience, subscriptions)
-        message = render_event(event, audience, account, language) if allowed and subscribed else None
+        message = render_event(event, audience, account, language, links=links) if allowed and subscribed else None
         if allowed and not subscribed:
             reason = "not subscribed"
         decisions.append(ReplayDecision(event, allowed, reason, subscribed, message))

@@ -17,6 +17,7 @@ from typing import Any
 from bot.domain.accounts import Account, Audience
 from bot.domain.audience import worklog_amounts_visible
 from bot.domain.events import ConfluenceEvent, Event, EventType, JiraEvent, Person
+from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import Burst
 from bot.render.digest import Message, escape_mrkdwn
 from bot.render.i18n import format_day, format_hours
@@ -324,11 +325,13 @@ def comment_mrkdwn(body: Any, account: Account, people: Iterable[Person], langua
 # --- values --------------------------------------------------------------------------------
 
 
-def _issue_link(event: JiraEvent, key: str | None = None) -> str:
+def _issue_link(event: JiraEvent, links: SiteLinks, key: str | None = None) -> str:
     key = key or event.issue_key or "?"
     summary = event.issue.summary if event.issue and key == event.issue_key else None
     gone = event.type is E.ISSUE_DELETED and key == event.issue_key  # a link would lead nowhere
-    label = f"*{key}*" if not event.site_url or gone else f"<{event.site_url}/browse/{key}|{key}>"
+    # The configured site and the key, never the payload's `self` (see bot.domain.links).
+    url = None if gone else links.issue(key)
+    label = f"<{url}|{key}>" if url else f"*{escape_mrkdwn(key)}*"
     return f"{label} {escape_mrkdwn(summary)}" if summary else label
 
 
@@ -370,15 +373,15 @@ _ONE_SIDED = {E.ASSIGNEE_CHANGED: "assignee", E.SPRINT_CHANGED: "sprint", E.FIX_
               E.COMPONENTS_CHANGED: "components"}
 
 
-def _jira_headline(event: JiraEvent, audience: Audience, account: Account, language: str) -> str:
+def _jira_headline(event: JiraEvent, audience: Audience, account: Account, language: str, links: SiteLinks) -> str:
     actor = _name(event.actor, language)
-    params: dict[str, object] = {"actor": actor, "issue": _issue_link(event)}
+    params: dict[str, object] = {"actor": actor, "issue": _issue_link(event, links)}
     is_date = event.type in (E.DUE_DATE_SET, E.DUE_DATE_CHANGED, E.DUE_DATE_REMOVED)
     params["old"] = _value(event.from_value, language, is_date=is_date)
     params["new"] = _value(event.to_value, language, is_date=is_date)
     params["field"] = escape_mrkdwn(event.field or "")
     if event.type is E.ISSUE_MOVED:
-        params["issue"] = _issue_link(event, event.to_value or event.issue_key)
+        params["issue"] = _issue_link(event, links, event.to_value or event.issue_key)
         params["old"] = escape_mrkdwn(event.from_value or "?")
     if event.type.is_worklog:
         if not worklog_amounts_visible(audience, account):
@@ -403,7 +406,7 @@ def _jira_headline(event: JiraEvent, audience: Audience, account: Account, langu
         params["relation"] = escape_mrkdwn(event.link.outward or "→")
         linked = event.linked_issue
         # Key only, never its summary: the linked issue may belong to another account.
-        params["linked"] = _issue_link(event, linked.key) if linked and linked.key else "?"
+        params["linked"] = _issue_link(event, links, linked.key) if linked and linked.key else "?"
     if event.type is E.ISSUE_RESOLVED and event.resolution:
         # "resolved as Won't Do", not "is done": a client must not read a refusal as delivery.
         params["resolution"] = escape_mrkdwn(event.resolution)
@@ -424,10 +427,12 @@ def _jira_headline(event: JiraEvent, audience: Audience, account: Account, langu
     return _t(language, event.type, **params)
 
 
-def _confluence_headline(event: ConfluenceEvent, language: str) -> str:
+def _confluence_headline(event: ConfluenceEvent, language: str, links: SiteLinks) -> str:
     title = escape_mrkdwn(event.parent_title or event.title or "") or _t(language, "page.untitled")
     gone = event.type in (E.PAGE_REMOVED, E.BLOG_REMOVED)  # deleted for good: a link would lead nowhere
-    page = f"<{event.url}|{title}>" if event.url and not gone else f"*{title}*"
+    # A comment links to its page; the configured site and the id, never the payload's `self`.
+    url = None if gone else links.content(event.page_id if event.type.value.startswith("page_comment") else event.content_id)
+    page = f"<{url}|{title}>" if url else f"*{title}*"
     return _t(language, event.type, actor=_name(event.actor, language), page=page)
 
 
@@ -438,12 +443,16 @@ def _sentence(text: str, language: str) -> str:
     return someone.capitalize() + text[len(someone):] if text.startswith(someone) else text
 
 
-def render_event(event: Event, audience: Audience, account: Account, language: str | None = None) -> Message:
-    """One channel message for one event, in the account's (or the given) language."""
+def render_event(
+    event: Event, audience: Audience, account: Account, language: str | None = None, *, links: SiteLinks | None = None
+) -> Message:
+    """One channel message for one event, in the account's (or the given) language; links to the
+    configured sites (`links`), none without them."""
     language = _lang(language or account.language)
+    links = links or SiteLinks()
     blocks: list[dict[str, Any]] = []
     if isinstance(event, JiraEvent):
-        headline = _sentence(_jira_headline(event, audience, account, language), language)
+        headline = _sentence(_jira_headline(event, audience, account, language, links), language)
         blocks.append(_section(headline))
         text = headline
         if event.comment is not None and event.type is not E.COMMENT_DELETED:
@@ -453,7 +462,7 @@ def render_event(event: Event, audience: Audience, account: Account, language: s
                 blocks.append(_section(quoted))
                 text = f"{headline}\n{quoted}"
     else:
-        headline = _sentence(_confluence_headline(event, language), language)
+        headline = _sentence(_confluence_headline(event, language, links), language)
         blocks.append(_section(headline))
         text = headline
     return Message(text=text, blocks=blocks)

@@ -48,6 +48,7 @@ from typing import Any
 from bot.clock import utc_now
 from bot.domain.accounts import AccountsConfig
 from bot.domain.events import Outcome, normalize_body
+from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import BURST_THRESHOLD
 from bot.domain.subscriptions import Subscription, SubscriptionSyntaxError, parse_subscription
 from bot.errors import CredentialsRefused, UpstreamError
@@ -96,8 +97,12 @@ class InboxWorker:
         confluence: Any | None = None,
         people_lookup: PeopleLookup | None = None,
         pause: SlackPause | None = None,
+        links: SiteLinks | None = None,
     ):
         self.store = store
+        # The configured Jira/Confluence sites: message links are built from them, never from
+        # a payload (whose `self` naming another host is logged as anomalous).
+        self.links = links or SiteLinks()
         self.accounts = accounts
         self.slack = slack
         # Slack refusing the token pauses posting (SlackWeb's `pause`); None: never paused.
@@ -226,6 +231,15 @@ class InboxWorker:
             await asyncio.to_thread(self.store.inbox.finish, item.id, delivery.outcome.value, reason)
             report.count(delivery.outcome.value)
             return None
+        for event in delivery.events:
+            for field, host in self.links.foreign_self_urls(event):
+                # Handled all the same (links come from the configured site), but worth a look:
+                # a proxy, an app's api.atlassian.com URL, or a body not from our site.
+                get_logger(Outcome.ANOMALOUS.logger_name).warning(
+                    "payload self URL names another host than the configured site; no link to it",
+                    source=item.source, delivery_id=item.delivery_id, inbox_id=item.id,
+                    webhook_event=delivery.webhook_event, field=field, host=host,
+                )
         return Handled(item, list(delivery.events))
 
     # --- routing, posting -----------------------------------------------------------------------
@@ -271,7 +285,8 @@ class InboxWorker:
 
     def _poster(self) -> NotificationPoster:
         return NotificationPoster(
-            self.store, self.slack, self.accounts, self.clock, self.settings.burst_threshold, self.people_lookup
+            self.store, self.slack, self.accounts, self.clock, self.settings.burst_threshold, self.people_lookup,
+            links=self.links,
         )
 
     # --- outcomes -----------------------------------------------------------------------------
@@ -332,6 +347,7 @@ def start_inbox_worker(
     confluence: Any | None = None,
     people_lookup: PeopleLookup | None = None,
     pause: SlackPause | None = None,
+    links: SiteLinks | None = None,
 ) -> tuple[asyncio.Task, asyncio.Event]:
     """Start the worker on the running loop; stop it with `stop_inbox_worker(task, stop, timeout)`.
 
@@ -345,7 +361,7 @@ def start_inbox_worker(
     stop = asyncio.Event()
     worker = InboxWorker(
         store, accounts, slack, jira, clock, settings, confluence=confluence, people_lookup=people_lookup,
-        pause=pause,
+        pause=pause, links=links,
     )
     return asyncio.create_task(worker.run_forever(stop), name="inbox-worker"), stop
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from bot.domain.accounts import Account, AccountsConfig, Channel
 from bot.domain.events import Event, EventType, JiraEvent, Person
+from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import Burst, Delivery, coalesce, route, withheld_for_past
 from bot.domain.subscriptions import Subscription
 from bot.errors import UpstreamError
@@ -130,8 +131,11 @@ class NotificationPoster:
         clock: Callable[[], dt.datetime],
         burst_threshold: int,
         people_lookup: PeopleLookup | None = None,
+        *,
+        links: SiteLinks | None = None,
     ):
         self.store = store
+        self.links = links or SiteLinks()
         self.slack = slack
         self.accounts = accounts
         self.clock = clock
@@ -204,7 +208,7 @@ class NotificationPoster:
                     account = accounts.get(d.account.key)
                     if account is None:
                         account = accounts[d.account.key] = with_people(d.account, found)
-                    message = render_event(d.event, d.channel.audience, account)
+                    message = render_event(d.event, d.channel.audience, account, links=self.links)
                 except Exception as exc:
                     mark_failed([h], exc, "rendering")
                     continue

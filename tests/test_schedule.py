@@ -54,3 +54,29 @@ def test_late_within_grace_is_posted_late_and_beyond_grace_is_skipped():
 def test_weekend_has_nothing_to_do():
     plan = plan_slots("0 9 * * mon", "Europe/Berlin", GRACE, berlin(2026, 11, 22, 10, 0), claimed=set())
     assert plan.post is None and plan.skip == ()
+
+
+def test_slots_due_before_the_bot_first_scheduled_the_channel_are_left_alone():
+    since = berlin(2026, 11, 23, 13, 0)  # first start, Monday 13:00: the 09:00 slot was 4 h before
+    plan = plan_slots("0 9 * * mon", "Europe/Berlin", GRACE, since, claimed=set(), since=since)
+    assert (plan.post, plan.skip) == (None, ())  # not "missed": the bot was not there
+    # Every minute since 10:00 until a 10:30 first start: only the latest is the bot's to post.
+    since = berlin(2026, 11, 23, 10, 30, 20)
+    plan = plan_slots("* * * * *", "Europe/Berlin", GRACE, since, claimed=set(), since=since)
+    assert (plan.post, plan.skip) == (berlin(2026, 11, 23, 10, 30), ())
+
+
+def test_the_last_slot_before_the_first_start_is_posted_within_grace_and_skipped_after():
+    since = berlin(2026, 11, 23, 10, 0)  # an hour after Monday's 09:00
+    slot = berlin(2026, 11, 23, 9, 0)
+    assert plan_slots("0 9 * * mon", "Europe/Berlin", GRACE, since, set(), since=since).post == slot
+    # Not posted in time (Jira down since): once past grace it is skipped like any slot the bot missed.
+    later = berlin(2026, 11, 23, 12, 1)
+    assert plan_slots("0 9 * * mon", "Europe/Berlin", GRACE, later, set(), since=since).skip == (slot,)
+
+
+def test_slots_after_the_first_start_are_missed_as_before():
+    since = berlin(2026, 11, 20, 9, 1)
+    now = berlin(2026, 11, 23, 9, 1)  # the bot was down over the weekend
+    plan = plan_slots("0 9,17 * * *", "Europe/Berlin", GRACE, now, claimed=set(), since=since)
+    assert (plan.post, plan.skip) == (berlin(2026, 11, 23, 9, 0), (berlin(2026, 11, 22, 17, 0),))

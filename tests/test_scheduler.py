@@ -4,6 +4,8 @@ import asyncio
 import datetime as dt
 import zoneinfo
 
+import pytest
+
 from bot.sandbox import build_sandbox
 from bot.scheduler import DigestScheduler
 from bot.services.digests import DigestService
@@ -39,6 +41,8 @@ async def test_due_slots_post_once_across_two_processes_and_repeated_ticks(store
 
 async def test_slots_missed_beyond_grace_are_skipped_not_posted(store):
     slack = InMemorySlack()
+    # The bot ran on Sunday (nothing due), then was down through Monday's slots.
+    assert await _scheduler(store, slack, now=NOW - dt.timedelta(days=1)).tick() == []
     late = NOW + dt.timedelta(hours=4)  # past the default 3 h grace
     outcomes = await _scheduler(store, slack, now=late).tick()
     assert slack.messages == []
@@ -119,3 +123,138 @@ async def test_a_delayed_slot_past_its_grace_is_closed_as_skipped(store):
     assert sorted(c for c, _, o in late if o == "skipped") == ["C0ACMECLNT", "C0ACMEINTL", "C0GLXINTL1"]
     assert {r["status"] for r in store.digest_runs.for_channel("C0ACMECLNT")} == {"skipped"}
     assert await scheduler.tick() == []
+
+
+# --- the first start, a broken schedule, health (issue #10) --------------------------------------
+
+
+def _accounts_with(cron_for_acme_client: str):
+    from pathlib import Path
+
+    from bot.accounts_file import parse_accounts
+
+    example = (Path(__file__).parents[1] / "config" / "accounts.example.yaml").read_text(encoding="utf-8")
+    return parse_accounts(example.replace('cron: "0 9 * * mon"', f'cron: "{cron_for_acme_client}"'), "example")
+
+
+def _skip_warnings(logs):
+    return [e for e in logs if e["event"] == "digest slot skipped: missed beyond grace"]
+
+
+async def test_the_first_start_does_not_warn_about_slots_from_before_the_bot_existed(store):
+    from structlog.testing import capture_logs
+
+    slack = InMemorySlack()
+    sandbox = build_sandbox(NOW)
+    accounts = _accounts_with("* * * * *")  # every minute: 1,440 slots in the day the tick looks back on
+    service = DigestService(jira=InMemoryJira.from_seed(sandbox.seed), slack=slack, store=store, clock=lambda: clock[0])
+    clock = [NOW]
+    with capture_logs() as logs:
+        first = await DigestScheduler(accounts, service, store, clock=lambda: clock[0]).tick()
+    assert _skip_warnings(logs) == []
+    assert [o for o in first if o[2] == "skipped"] == []
+    # The slot of this very minute (and the others due within their grace) are still posted.
+    assert sorted(c for c, _, o in first if o == "posted") == ["C0ACMECLNT", "C0ACMEINTL", "C0GLXINTL1"]
+
+    # Down for an hour after that: those slots were this bot's to post, so they are warned about.
+    clock[0] = NOW + dt.timedelta(hours=1)
+    with capture_logs() as logs:
+        again = await DigestScheduler(accounts, service, store, clock=lambda: clock[0]).tick()
+    assert len(_skip_warnings(logs)) == 59  # 09:01 … 09:59 skipped, 10:00 posted
+    assert {c for c, _, o in again if o == "skipped"} == {"C0ACMECLNT"}
+    assert [s for c, s, o in again if o == "posted" and c == "C0ACMECLNT"] == [
+        dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
+    ]
+
+
+async def test_a_store_from_before_the_first_start_record_counts_from_its_first_digest(store):
+    from structlog.testing import capture_logs
+
+    # A store that has posted digests already but has no "schedule started" entries (an upgrade).
+    week_ago = NOW - dt.timedelta(days=7)
+    run = store.digest_runs.claim("acme-shop", "C0ACMECLNT", week_ago, "old", week_ago)
+    store.digest_runs.finish(run, "posted", week_ago)
+    late = NOW + dt.timedelta(hours=4)
+    with capture_logs() as logs:
+        outcomes = await _scheduler(store, InMemorySlack(), now=late).tick()
+    assert [e["channel"] for e in _skip_warnings(logs)] == ["C0ACMECLNT"]  # genuinely missed while down
+    assert [c for c, _, o in outcomes if o == "skipped"] == ["C0ACMECLNT"]
+
+
+async def test_one_channels_broken_schedule_does_not_stop_the_others(store):
+    from structlog.testing import capture_logs
+
+    from bot.domain.accounts import Audience, Channel, DigestSchedule
+
+    slack = InMemorySlack()
+    sandbox = build_sandbox(NOW)
+    # check-config refuses this cron now; a config built around validation (or a schedule that
+    # starts failing some other way) must still only cost its own channel.
+    broken = Channel.model_construct(
+        id="C0BROKEN01", audience=Audience.INTERNAL, name="#broken",
+        digest=DigestSchedule.model_construct(cron="0 9 * * mo", grace_minutes=180),
+    )
+    acme, *others = sandbox.accounts.accounts
+    accounts = sandbox.accounts.model_copy(
+        update={"accounts": [acme.model_copy(update={"channels": [broken, *acme.channels]}), *others]}
+    )
+    service = DigestService(jira=InMemoryJira.from_seed(sandbox.seed), slack=slack, store=store, clock=lambda: NOW)
+    scheduler = DigestScheduler(accounts, service, store, clock=lambda: NOW)
+    with capture_logs() as logs:
+        outcomes = await scheduler.tick()
+    assert sorted(c for c, _, o in outcomes if o == "posted") == ["C0ACMECLNT", "C0ACMEINTL", "C0GLXINTL1"]
+    assert [(c, o) for c, _, o in outcomes if o == "failed"] == [("C0BROKEN01", "failed")]
+    (failure,) = [e for e in logs if e["event"] == "digest schedule failed"]
+    assert (failure["channel"], failure["cron"], failure["log_level"]) == ("C0BROKEN01", "0 9 * * mo", "error")
+    assert failure["exc_info"] is True  # logged with its traceback for the operator
+    assert scheduler.health() == [
+        "digests of channel C0BROKEN01: schedule '0 9 * * mo' failed: ValueError: Invalid weekday name \"mo\""
+    ]
+
+
+async def test_health_names_a_digest_that_raised_until_the_channel_posts_again(store):
+    slack = InMemorySlack()
+    sandbox = build_sandbox(NOW)
+    clock = [NOW]
+    service = DigestService(jira=InMemoryJira.from_seed(sandbox.seed), slack=slack, store=store, clock=lambda: clock[0])
+    scheduler = DigestScheduler(sandbox.accounts, service, store, clock=lambda: clock[0])
+    real_run_slot = service.run_slot
+
+    async def run_slot(account, channel, slot):
+        if channel.id == "C0GLXINTL1":
+            raise RuntimeError("boom")
+        return await real_run_slot(account, channel, slot)
+
+    service.run_slot = run_slot
+    outcomes = await scheduler.tick()
+    assert ("C0GLXINTL1", "failed") in [(c, o) for c, _, o in outcomes]
+    assert sorted(c for c, _, o in outcomes if o == "posted") == ["C0ACMECLNT", "C0ACMEINTL"]
+    assert scheduler.health() == [
+        "digests of channel C0GLXINTL1: digest for 2026-11-23T08:00:00+00:00 failed: RuntimeError: boom"
+    ]
+    clock[0] = NOW + dt.timedelta(minutes=1)
+    await scheduler.tick()  # nothing new is run for globex: still failing
+    assert len(scheduler.health()) == 1
+
+
+async def test_health_says_when_the_scheduler_is_stuck(store):
+    clock = [NOW]
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    class HangingService:
+        async def run_slot(self, account, channel, slot):
+            entered.set()
+            await release.wait()  # Slack or Jira never answering, for example
+            raise AssertionError("not reached in this test")
+
+    scheduler = DigestScheduler(build_sandbox(NOW).accounts, HangingService(), store, clock=lambda: clock[0])
+    tick = asyncio.create_task(scheduler.tick())
+    await asyncio.wait_for(entered.wait(), 10)
+    clock[0] = NOW + dt.timedelta(minutes=15)
+    assert scheduler.health() == []  # slow is not stuck
+    clock[0] = NOW + dt.timedelta(minutes=16)
+    assert scheduler.health() == [f"scheduler stuck: a digest tick has been running since {NOW.isoformat()}"]
+    tick.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await tick
+    assert scheduler.health() == []  # the tick ended (here: cancelled); the next one starts afresh

@@ -83,11 +83,25 @@ class SlotPlan:
 
 
 def plan_slots(
-    cron: str, timezone: str, grace: dt.timedelta, now: dt.datetime, claimed: set[dt.datetime]
+    cron: str,
+    timezone: str,
+    grace: dt.timedelta,
+    now: dt.datetime,
+    claimed: set[dt.datetime],
+    since: dt.datetime | None = None,
 ) -> SlotPlan:
-    """Decide what a tick does for one channel: post the newest unclaimed slot within grace, skip older ones."""
+    """Decide what a tick does for one channel: post the newest unclaimed slot within grace, skip older ones.
+
+    `since` is when the bot first scheduled this channel: slots due before it were not missed,
+    the bot was not there; they are left alone silently. Only the last one before `since`, if
+    it was still within grace then, is the bot's to post (as at any start).
+    """
     window_start = now - max(LOOKBACK, grace)
-    open_slots = [s for s in slots_between(cron, timezone, window_start, now) if s not in claimed]
+    slots = slots_between(cron, timezone, window_start, now)
+    if since is not None:
+        before = [s for s in slots if s < since]
+        slots = [s for s in before[-1:] if since - s <= grace] + [s for s in slots if s >= since]
+    open_slots = [s for s in slots if s not in claimed]
     if not open_slots:
         return SlotPlan(None, ())
     newest = open_slots[-1]

@@ -40,3 +40,9 @@ class AuditLog:
         with self._engine.connect() as conn:
             rows = conn.execute(sa.select(t).order_by(t.c.id.desc()).limit(limit))
             return [dict(r._mapping) for r in rows]
+
+    def entries(self, action: str, channel_id: str) -> list[dict[str, Any]]:
+        """Every `action` recorded for a channel, oldest first."""
+        query = sa.select(t).where(t.c.action == action, t.c.channel_id == channel_id).order_by(t.c.at, t.c.id)
+        with self._engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]

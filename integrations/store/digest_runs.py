@@ -95,6 +95,12 @@ class DigestRuns:
             value = value.replace(tzinfo=dt.timezone.utc)
         return value
 
+    def first_slot(self, channel_id: str) -> dt.datetime | None:
+        """The channel's earliest slot in the store (any outcome); None when it has none."""
+        runs = sa.select(t.c.slot).where(t.c.channel_id == channel_id).order_by(t.c.slot).limit(1)
+        with self._engine.connect() as conn:
+            return conn.execute(runs).scalar()
+
     def claimed_slots(
         self,
         channel_id: str,

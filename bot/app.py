@@ -18,6 +18,7 @@ from bot.accounts_file import load_accounts
 from bot.clock import utc_now
 from bot.domain.accounts import AccountsConfig
 from bot.domain.links import SiteLinks
+from bot.domain.health import HealthChecks
 from bot.listeners import ListenerDeps, register_all
 from bot.logs import get_logger
 from bot.scheduler import DigestScheduler
@@ -82,6 +83,8 @@ class Runtime:
     digests: DigestService | None = None
     confluence: AtlassianConfluence | None = None
     background: list[asyncio.Task] = field(default_factory=list)
+    # What /healthz reports besides the database: the background components register here.
+    health: HealthChecks = field(default_factory=HealthChecks)
     _stop_worker: asyncio.Event | None = None
 
     async def _check_slack(self) -> None:
@@ -124,6 +127,7 @@ class Runtime:
             self.background.append(asyncio.create_task(self._socket_mode()))
         if self.scheduler is not None:
             self.scheduler.start()
+            register_scheduler_health(self.health, self.scheduler)
         worker = None
         if self.slack is not None:
             # The worker drains the durable inbox: deliveries stored before a restart are not lost.
@@ -133,6 +137,7 @@ class Runtime:
                 people_lookup=SlackUsersByEmail(self.client),
                 pause=self.slack.pause,
                 links=site_links(self.settings),
+                health=self.health,
             )
         log.info(
             "pulse started",
@@ -186,7 +191,19 @@ class Runtime:
             slack_endpoint=slack_events if http_mode else None,
             slack_signing_secret=_secret(self.settings.slack.signing_secret) if http_mode else None,
             lifespan=self.lifespan,
+            health=self.health,
         )
+
+
+def register_scheduler_health(health: HealthChecks, scheduler: object) -> bool:
+    """HOOK for the scheduler's health in /healthz: its `health() -> list[str]` (failing channels,
+    a stuck tick; the scheduling work of issue #10) is registered as "scheduler" once the
+    scheduler has it. True if registered."""
+    check = getattr(scheduler, "health", None)
+    if not callable(check):
+        return False
+    health.register("scheduler", check)
+    return True
 
 
 def _secret(value) -> str | None:

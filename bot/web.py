@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.domain.events import without_nul
+from bot.domain.health import HealthChecks
 from bot.domain.signatures import (
     body_fingerprint,
     slack_request_problem,
@@ -215,7 +216,10 @@ def verified_slack_endpoint(
     return slack_events
 
 
-def health_endpoint(store: Store) -> Callable:
+def health_endpoint(store: Store, checks: HealthChecks | None = None) -> Callable:
+    """GET /healthz: 200 when the database answers and no registered component has a problem;
+    503 with a JSON body naming what is wrong otherwise."""
+
     async def healthz(_request: Request) -> Response:
         try:
             await run_in_threadpool(store.ping)
@@ -223,6 +227,13 @@ def health_endpoint(store: Store) -> Callable:
         except Exception as exc:  # any database failure means "not healthy", with the reason
             log.warning("health check failed", error=str(exc))
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+        # Checks may read the store: off the event loop.
+        problems = await run_in_threadpool(checks.problems) if checks is not None else {}
+        if problems:
+            log.warning("health check failed", problems=problems)
+            return JSONResponse(
+                {"status": "error", "database": "ok", "inbox": counts, "problems": problems}, status_code=503
+            )
         return JSONResponse({"status": "ok", "database": "ok", "inbox": counts})
 
     return healthz
@@ -238,6 +249,7 @@ def build_web_app(
     slack_endpoint: Callable | None = None,
     slack_signing_secret: str | None = None,
     lifespan: Callable | None = None,
+    health: HealthChecks | None = None,
 ) -> Starlette:
     """The ASGI app `pulse serve` runs (Slack's endpoint only in HTTP mode, behind its signature check)."""
     if slack_endpoint is not None and not slack_signing_secret:
@@ -257,7 +269,7 @@ def build_web_app(
             ),
             methods=["POST"],
         ),
-        Route("/healthz", health_endpoint(store), methods=["GET"]),
+        Route("/healthz", health_endpoint(store, health), methods=["GET"]),
     ]
     if slack_endpoint is not None:
         routes.append(

@@ -49,6 +49,7 @@ from bot.clock import utc_now
 from bot.domain.accounts import AccountsConfig
 from bot.domain.events import Outcome, normalize_body
 from bot.domain.links import SiteLinks
+from bot.domain.health import Check, HealthChecks, WorkerPulse, inbox_worker_problems
 from bot.domain.notify_policy import BURST_THRESHOLD
 from bot.domain.subscriptions import Subscription, SubscriptionSyntaxError, parse_subscription
 from bot.errors import CredentialsRefused, UpstreamError
@@ -80,6 +81,10 @@ class WorkerSettings:
     burst_threshold: int = BURST_THRESHOLD
     poll_seconds: float = 1.0
     jql_keys_per_query: int = 50
+    # /healthz calls the worker stuck when it has had no successful pass for this long while a
+    # delivery has been due that long (a pass is normally seconds; a huge burst paced at one
+    # message a second per channel can take minutes).
+    stuck_after: dt.timedelta = dt.timedelta(minutes=10)
 
 
 class InboxWorker:
@@ -114,6 +119,7 @@ class InboxWorker:
         self.people_lookup = people_lookup
         self.clock = clock
         self.settings = settings or WorkerSettings()
+        self.pulse = WorkerPulse(started_at=clock())
 
     # --- scheduling ---------------------------------------------------------------------------
 
@@ -145,16 +151,26 @@ class InboxWorker:
         while not stop.is_set():
             try:
                 delay = await self.step()
+                self.pulse.passed(self.clock())
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 log.exception("inbox batch failed; its deliveries will be retried after the lease")
+                self.pulse.failed(exc)
                 delay = self.settings.poll_seconds
             try:
                 await asyncio.wait_for(stop.wait(), timeout=delay)
             except asyncio.TimeoutError:
                 pass
         log.info("inbox worker stopped")
+
+    def health(self, stopped: str | None = None) -> list[str]:
+        """This worker's problems for /healthz (reads the store: call it off the event loop)."""
+        now = self.clock()
+        waiting = None if stopped else self.store.inbox.waiting_since(now)
+        return inbox_worker_problems(
+            self.pulse, now, waiting_since=waiting, stuck_after=self.settings.stuck_after, stopped=stopped
+        )
 
     # --- one batch ----------------------------------------------------------------------------
 
@@ -348,12 +364,14 @@ def start_inbox_worker(
     people_lookup: PeopleLookup | None = None,
     pause: SlackPause | None = None,
     links: SiteLinks | None = None,
+    health: HealthChecks | None = None,
 ) -> tuple[asyncio.Task, asyncio.Event]:
     """Start the worker on the running loop; stop it with `stop_inbox_worker(task, stop, timeout)`.
 
     `confluence` (a ConfluencePort) lets it route Confluence Data Center events; `people_lookup`
     (e.g. `SlackUsersByEmail(client)`) turns mentions of people `Account.people` lacks into Slack
-    mentions by their Jira email. Stopping by hand:
+    mentions by their Jira email; `health` (the app's HealthChecks) gets its check as "inbox_worker".
+    Stopping by hand:
     `stop.set()`, then `await asyncio.wait_for(task, timeout)` so the batch under way finishes and
     records its posts, and only then (on timeout) cancel. Cancelling at once can cut a post after
     Slack took it but before it was recorded, and the next process posts it again.
@@ -363,7 +381,23 @@ def start_inbox_worker(
         store, accounts, slack, jira, clock, settings, confluence=confluence, people_lookup=people_lookup,
         pause=pause, links=links,
     )
-    return asyncio.create_task(worker.run_forever(stop), name="inbox-worker"), stop
+    task = asyncio.create_task(worker.run_forever(stop), name="inbox-worker")
+    if health is not None:
+        health.register("inbox_worker", inbox_worker_check(worker, task))
+    return task, stop
+
+
+def inbox_worker_check(worker: InboxWorker, task: asyncio.Task) -> Check:
+    """The health check of a worker running as `task`: its own problems, or that the task ended."""
+
+    def check() -> list[str]:
+        stopped = None
+        if task.done():
+            error = None if task.cancelled() else task.exception()
+            stopped = f"its task ended on {type(error).__name__}: {error}" if error else "its task ended"
+        return worker.health(stopped)
+
+    return check
 
 
 async def stop_inbox_worker(task: asyncio.Task, stop: asyncio.Event, timeout: float = 30.0) -> bool:
@@ -384,4 +418,7 @@ async def stop_inbox_worker(task: asyncio.Task, stop: asyncio.Event, timeout: fl
     return True
 
 
-__all__ = ["BatchReport", "InboxWorker", "WorkerSettings", "post_key", "start_inbox_worker", "stop_inbox_worker"]
+__all__ = [
+    "BatchReport", "InboxWorker", "WorkerSettings", "inbox_worker_check", "post_key", "start_inbox_worker",
+    "stop_inbox_worker",
+]

@@ -100,6 +100,23 @@ class Inbox:
             value = value.replace(tzinfo=dt.timezone.utc)
         return value
 
+    def waiting_since(self, now: dt.datetime) -> dt.datetime | None:
+        """Since when the longest-waiting due pending delivery has been due, leased or not (None
+        if none is due): how long the worker has kept someone waiting, for its health check."""
+        due_since = sa.func.coalesce(t.c.next_attempt_at, t.c.received_at)
+        query = (
+            sa.select(sa.func.min(due_since))
+            .where(t.c.status == "pending")
+            .where(sa.or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now))
+        )
+        with self._engine.connect() as conn:
+            value = conn.execute(query).scalar()
+        if isinstance(value, str):  # SQLite returns coalesce() of timestamps as text
+            value = dt.datetime.fromisoformat(value)
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value
+
     def claim_due(self, now: dt.datetime, limit: int, lease: dt.timedelta) -> list[InboxItem]:
         """Lease up to `limit` pending deliveries that are due, oldest first, for one worker."""
         due = (

@@ -15,6 +15,7 @@ so this is the only place that waits.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,9 +115,9 @@ def error_from_exception(service: str, exc: BaseException) -> UpstreamError:
         return err
     if isinstance(exc, requests.exceptions.RetryError):
         # The library's own backoff gave up: the service is overloaded, try later.
-        return UpstreamUnavailable(service, f"retries exhausted: {exc}", retryable=True)
+        return UpstreamUnavailable(service, f"retries exhausted: {_described(exc)}", retryable=True)
     if isinstance(exc, (requests.Timeout, requests.ConnectionError)):
-        return UpstreamError(service, f"{type(exc).__name__}: {exc}", retryable=True)
+        return UpstreamError(service, _described(exc), retryable=True)
     if isinstance(exc, ApiNotFoundError):
         return UpstreamError(service, f"not found: {exc}", retryable=False, status=404)
     if isinstance(exc, ApiPermissionError):
@@ -124,13 +125,24 @@ def error_from_exception(service: str, exc: BaseException) -> UpstreamError:
     if isinstance(exc, (ApiValueError, ApiError)):
         return UpstreamError(service, f"{type(exc).__name__}: {exc}", retryable=False)
     if isinstance(exc, requests.RequestException):
-        return UpstreamError(service, f"{type(exc).__name__}: {exc}", retryable=False)
+        return UpstreamError(service, _described(exc), retryable=False)
     return UpstreamError(service, f"{type(exc).__name__}: {exc}", retryable=False)
 
 
 def _path(url: str | None) -> str:
     # Never log query strings verbatim in errors: JQL can contain client names.
     return (url or "").split("?", 1)[0]
+
+
+# A query string inside an exception's text: urllib3 writes "…with url: /rest/api/3/search/jql?jql=…".
+_QUERY = re.compile(r"\?[^\s'\")]*")
+
+
+def _described(exc: requests.RequestException) -> str:
+    """`Type on METHOD /path: reason`, the endpoint named and no query string (the JQL) anywhere."""
+    request = exc.request
+    where = f" on {request.method} {_path(request.url)}" if request is not None and request.url else ""
+    return f"{type(exc).__name__}{where}: {_QUERY.sub('', str(exc))}"
 
 
 def call_with_retries(

@@ -211,6 +211,19 @@ async def test_one_channels_broken_schedule_does_not_stop_the_others(store):
         "digests of channel C0BROKEN01: schedule '0 9 * * mo' failed: ValueError: Invalid weekday name \"mo\""
     ]
 
+    # /healthz reads it: 503 naming the channel.
+    import json
+
+    from bot.app import register_scheduler_health
+    from bot.domain.health import HealthChecks
+    from bot.web import health_endpoint
+
+    checks = HealthChecks()
+    assert register_scheduler_health(checks, scheduler)
+    response = await health_endpoint(store, checks)(None)
+    assert response.status_code == 503
+    assert json.loads(response.body)["problems"] == {"scheduler": scheduler.health()}
+
 
 async def test_health_names_a_digest_that_raised_until_the_channel_posts_again(store):
     slack = InMemorySlack()

@@ -52,12 +52,15 @@ class UpstreamError(PulseError):
         retryable: bool,
         status: int | None = None,
         retry_after: float | None = None,
+        uncertain: bool = False,
     ):
         self.service = service
         self.message = message
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after
+        # No answer (timeout, dropped connection) or a server error: the request may have taken effect.
+        self.uncertain = uncertain
         super().__init__(f"{service}: {message}")
 
 

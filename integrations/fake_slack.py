@@ -7,7 +7,7 @@ call with the shapes of Slack's real responses, records every call, and can be s
 
 from __future__ import annotations
 
-import itertools
+import base64
 import json
 import threading
 import time
@@ -59,8 +59,11 @@ class FakeSlack:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._ts = itertools.count(1)
+        self._ts_lock = threading.Lock()
+        self._last_ts = 0.0
         self._server: LoopbackServer | None = None
+        # Every message each channel holds, in posting order (thread replies too).
+        self.channels: dict[str, list[dict[str, Any]]] = {}
 
     # --- test API -------------------------------------------------------------------------
     def add_user(self, user_id: str, team_id: str | None = None, **kw: Any) -> FakeSlackUser:
@@ -84,6 +87,15 @@ class FakeSlack:
             and c.ok
             and (channel is None or c.args.get("channel") == channel)
         ]
+
+    def post_keys(self) -> list[str | None]:
+        """The `post_key` in the metadata of every message Slack accepted (None: unmarked)."""
+        keys = []
+        for args in self.posted():
+            metadata = args.get("metadata")
+            metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
+            keys.append(((metadata or {}).get("event_payload") or {}).get("post_key"))
+        return keys
 
     def calls_to(self, method: str) -> list[SlackCall]:
         return [c for c in self.calls if c.method == method]
@@ -139,7 +151,10 @@ class FakeSlack:
         return 200, body, {}
 
     def _next_ts(self) -> str:
-        return f"{1_790_000_000 + next(self._ts)}.000100"
+        # Like Slack's: the posting time in microseconds, unique within the workspace.
+        with self._ts_lock:
+            self._last_ts = max(time.time(), self._last_ts + 1e-6)
+            return f"{self._last_ts:.6f}"
 
     def _auth_test(self, _args: dict) -> dict:
         return {
@@ -159,11 +174,101 @@ class FakeSlack:
         return {"ok": True, "url": self.socket_url}
 
     def _chat_postMessage(self, args: dict) -> dict:
-        ts = self._next_ts()
-        message = {"type": "message", "text": args.get("text", ""), "user": self.bot_user_id, "ts": ts}
-        if args.get("thread_ts"):
-            message["thread_ts"] = args["thread_ts"]
-        return {"ok": True, "channel": args.get("channel"), "ts": ts, "message": message}
+        channel = args.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        metadata = args.get("metadata")
+        if isinstance(metadata, str):  # form-encoded calls send it as a JSON string
+            metadata = json.loads(metadata)
+        with self._lock:
+            ts = self._next_ts()
+            message = {
+                "type": "message", "text": args.get("text", ""), "user": self.bot_user_id,
+                "bot_id": "B0PULSEBOT", "app_id": "A0PULSEAPP", "ts": ts,
+            }
+            if args.get("blocks"):
+                message["blocks"] = args["blocks"]
+            if metadata:
+                message["metadata"] = {"event_type": metadata.get("event_type"),
+                                       "event_payload": metadata.get("event_payload") or {}}
+            thread_ts = args.get("thread_ts")
+            if thread_ts:
+                message["thread_ts"] = thread_ts
+                for parent in self.channels.get(channel, []):
+                    if parent["ts"] == thread_ts:
+                        parent["thread_ts"] = thread_ts
+                        parent["reply_count"] = parent.get("reply_count", 0) + 1
+            self.channels.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": dict(message)}
+
+    # conversations.history / .replies as Slack answers them: `oldest`/`latest` exclusive unless
+    # `inclusive`, `limit` (default 100, at most 999) with `has_more` and an opaque cursor,
+    # `metadata` only with `include_all_metadata`. History is top-level messages newest first
+    # (thread replies stay in their thread); replies are the parent, then its replies, oldest first.
+    def _conversations_history(self, args: dict) -> dict:
+        channel = args.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        with self._lock:
+            top = [m for m in self.channels.get(channel, []) if m.get("thread_ts") in (None, m["ts"])]
+        return self._page(list(reversed(top)), args, newest_first=True)
+
+    def _conversations_replies(self, args: dict) -> dict:
+        channel, thread_ts = args.get("channel"), args.get("ts")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not thread_ts:
+            return {"ok": False, "error": "invalid_arguments"}
+        with self._lock:
+            messages = self.channels.get(channel, [])
+            parent = [m for m in messages if m["ts"] == thread_ts]
+            replies = [m for m in messages if m.get("thread_ts") == thread_ts and m["ts"] != thread_ts]
+        if not parent:
+            return {"ok": False, "error": "thread_not_found"}
+        body = self._page(replies, args, newest_first=False)
+        if body["ok"] and not args.get("cursor"):
+            body["messages"].insert(0, self._shown(parent[0], args))
+        return body
+
+    @staticmethod
+    def _flag(value: Any) -> bool:
+        return value is True or str(value).lower() in ("1", "true")
+
+    def _shown(self, message: dict, args: dict) -> dict:
+        shown = dict(message)
+        if not self._flag(args.get("include_all_metadata")):
+            shown.pop("metadata", None)
+        return shown
+
+    def _page(self, messages: list[dict], args: dict, newest_first: bool) -> dict:
+        try:
+            oldest = float(args.get("oldest") or 0)
+            latest = float(args["latest"]) if args.get("latest") else float("inf")
+            limit = int(args.get("limit") or 100)
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        limit = max(1, min(limit, 999))
+        inclusive = self._flag(args.get("inclusive"))
+
+        def within(ts: float) -> bool:
+            return (oldest <= ts <= latest) if inclusive else (oldest < ts < latest)
+
+        kept = [m for m in messages if within(float(m["ts"]))]
+        cursor = args.get("cursor")
+        if cursor:
+            try:
+                next_ts = float(base64.b64decode(cursor).decode().removeprefix("next_ts:"))
+            except (ValueError, UnicodeDecodeError):
+                return {"ok": False, "error": "invalid_cursor"}
+            kept = [m for m in kept if (float(m["ts"]) <= next_ts if newest_first else float(m["ts"]) >= next_ts)]
+        page, rest = kept[:limit], kept[limit:]
+        next_cursor = base64.b64encode(f"next_ts:{rest[0]['ts']}".encode()).decode() if rest else ""
+        return {
+            "ok": True,
+            "messages": [self._shown(m, args) for m in page],
+            "has_more": bool(rest),
+            "response_metadata": {"next_cursor": next_cursor},
+        }
 
     def _chat_postEphemeral(self, _args: dict) -> dict:
         return {"ok": True, "message_ts": self._next_ts()}

@@ -44,10 +44,26 @@ _PERMANENT = {
 _TOKEN_REFUSED = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 
 
+# Slack message metadata that marks our posts: `event_payload` {"post_key": token}. The token is
+# opaque (a hash): metadata can be read by any app in the channel, the client's too.
+POST_EVENT_TYPE = "account_pulse_post"
+# Slack's clock and ours may disagree: a settling search starts this much before our intent.
+CLOCK_SKEW = dt.timedelta(minutes=2)
+# A settling search reads at most this many pages of 200 messages (recent history only).
+MAX_HISTORY_PAGES = 10
+
+
 class SlackPort(Protocol):
     async def post_message(
-        self, channel: str, text: str, blocks: list[dict] | None = None, thread_ts: str | None = None
+        self, channel: str, text: str, blocks: list[dict] | None = None, thread_ts: str | None = None,
+        post_key: str | None = None,
     ) -> str: ...
+
+    async def find_post(
+        self, channel: str, post_key: str, since: dt.datetime, thread_ts: str | None = None
+    ) -> str | None:
+        """The ts of our message marked `post_key` posted since `since` (in `thread_ts`'s thread), or None."""
+        ...
 
     async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None: ...
 
@@ -174,9 +190,30 @@ def _translate(exc: Exception) -> UpstreamError:
             value = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
             retry_after = float(value) if value else None
         return UpstreamError(
-            "slack", error, retryable=error not in _PERMANENT, status=status, retry_after=retry_after
+            "slack", error, retryable=error not in _PERMANENT, status=status, retry_after=retry_after,
+            uncertain=status is not None and status >= 500,
         )
-    return UpstreamError("slack", f"{type(exc).__name__}: {exc}", retryable=True)
+    # No answer from Slack (timeout, connection dropped): the request may have reached it.
+    return UpstreamError("slack", f"{type(exc).__name__}: {exc}", retryable=True, uncertain=True)
+
+
+def _posting_client(client: AsyncWebClient) -> AsyncWebClient:
+    """The client for chat.postMessage: it retries only rate limits (Slack did not post then).
+
+    A server error or a dropped connection may come after Slack posted the message: sending it
+    again blindly would post it twice. Such a post is left uncertain for the caller to settle.
+    """
+    return AsyncWebClient(
+        token=client.token, base_url=client.base_url, timeout=client.timeout, ssl=client.ssl,
+        proxy=client.proxy, session=client.session,
+        retry_handlers=[h for h in client.retry_handlers if isinstance(h, AsyncRateLimitErrorRetryHandler)],
+    )
+
+
+def _marked(message: dict[str, Any], post_key: str) -> bool:
+    metadata = message.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    return metadata.get("event_type") == POST_EVENT_TYPE and payload.get("post_key") == post_key
 
 
 class SlackWeb:
@@ -184,8 +221,10 @@ class SlackWeb:
 
     def __init__(self, client: AsyncWebClient, pacer: ChannelPacer | None = None, pause: SlackPause | None = None):
         self.client = client
+        self._poster = _posting_client(client)
         self._pacer = pacer or ChannelPacer()
         self.pause = pause or SlackPause(client)
+        self._bot_user: str | None = None
 
     async def _call(self, method: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
         if self.pause.since is not None:
@@ -200,17 +239,59 @@ class SlackWeb:
             raise error from exc
 
     async def post_message(
-        self, channel: str, text: str, blocks: list[dict] | None = None, thread_ts: str | None = None
+        self, channel: str, text: str, blocks: list[dict] | None = None, thread_ts: str | None = None,
+        post_key: str | None = None,
     ) -> str:
+        """Post; with `post_key`, the message carries it as metadata (`find_post` finds it again)."""
+        metadata = (
+            {"event_type": POST_EVENT_TYPE, "event_payload": {"post_key": post_key}} if post_key else None
+        )
         response = await self._call(
-            self.client.chat_postMessage,
+            self._poster.chat_postMessage,
             channel=channel,
             text=text,
             blocks=blocks,
             thread_ts=thread_ts,
             unfurl_links=False,
+            metadata=metadata,
         )
         return response["ts"]
+
+    async def find_post(
+        self, channel: str, post_key: str, since: dt.datetime, thread_ts: str | None = None
+    ) -> str | None:
+        """Our own message marked `post_key` among the channel's messages since `since` (only
+        called for a post a crash left uncertain: needs channels:history / groups:history)."""
+        if self.pause.since is not None:
+            raise CredentialsRefused("slack", "posting paused: slack refused the bot token")
+        try:
+            if self._bot_user is None:
+                self._bot_user = (await self.client.auth_test())["user_id"]
+            oldest = f"{(since - CLOCK_SKEW).timestamp():.6f}"
+            cursor = None
+            for _ in range(MAX_HISTORY_PAGES):
+                args: dict[str, Any] = dict(
+                    channel=channel, oldest=oldest, limit=200, include_all_metadata=True, cursor=cursor
+                )
+                if thread_ts:
+                    response = await self.client.conversations_replies(ts=thread_ts, **args)
+                else:
+                    response = await self.client.conversations_history(**args)
+                for message in response.get("messages", []):
+                    if message.get("user") == self._bot_user and _marked(message, post_key):
+                        return message["ts"]
+                cursor = (response.get("response_metadata") or {}).get("next_cursor")
+                if not response.get("has_more") or not cursor:
+                    return None
+        except (SlackApiError, SlackClientError, OSError, asyncio.TimeoutError) as exc:
+            error = _translate(exc)
+            if isinstance(error, CredentialsRefused):
+                self.pause.trip(error.message)
+            raise error from exc
+        # Not settled within the pages we read: never guess (posting could repeat the message).
+        raise UpstreamError(
+            "slack", f"post {post_key} not settled within {MAX_HISTORY_PAGES} pages of history", retryable=True
+        )
 
     async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
         """Replace a posted message's text and blocks (`chat.update`), paced with the channel's posts."""
@@ -264,18 +345,31 @@ class InMemorySlack:
     fail_next: list[UpstreamError] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
     fail_next_update: list[Exception] = field(default_factory=list)
+    searches: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
 
     async def post_message(
-        self, channel: str, text: str, blocks: list[dict] | None = None, thread_ts: str | None = None
+        self, channel: str, text: str, blocks: list[dict] | None = None, thread_ts: str | None = None,
+        post_key: str | None = None,
     ) -> str:
         if self.fail_next:
             raise self.fail_next.pop(0)
         ts = f"{1_790_000_000 + next(self._ts)}.000100"
-        self.messages.append(dict(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, ts=ts))
+        self.messages.append(
+            dict(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, ts=ts, post_key=post_key)
+        )
         return ts
+
+    async def find_post(
+        self, channel: str, post_key: str, since: dt.datetime, thread_ts: str | None = None
+    ) -> str | None:
+        self.searches.append(dict(channel=channel, post_key=post_key, since=since, thread_ts=thread_ts))
+        for m in self.messages:
+            if m["channel"] == channel and m["post_key"] == post_key and m["thread_ts"] == thread_ts:
+                return m["ts"]
+        return None
 
     async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
         if self.fail_next_update:

@@ -156,3 +156,39 @@ async def test_both_channels_of_an_account_share_one_jira_fetch(service, jira_fa
     assert sorted([client.jira_calls, internal.jira_calls]) == [0, 2]
     # The audiences still differ: the client digest shows less.
     assert "€" in internal.text and "€" not in client.text
+
+
+async def test_a_digest_killed_between_slacks_answer_and_its_record_settles_without_repeats(
+    service, slack_fake, sqlite_store, monkeypatch
+):
+    from bot.render.digest import Message
+    from bot.services.digests import INTENT_LEASE, STALE_CLAIM
+
+    class Dies(BaseException):
+        """The process dies here (SIGKILL): not an error anything may catch."""
+
+    key = "digest:C0ACMEINTL:crash"
+    parts = [Message("part 1"), Message("part 2"), Message("part 3")]
+    answer = sqlite_store.posts.answer
+
+    def dies_on_part_2(keys, ts, thread_ts):
+        if keys == [f"{key}:1"]:
+            raise Dies()  # Slack has part 2, the store does not know
+        return answer(keys, ts, thread_ts)
+
+    monkeypatch.setattr(sqlite_store.posts, "answer", dies_on_part_2)
+    with pytest.raises(Dies):
+        await service._post_messages(key, "C0ACMEINTL", parts)
+    monkeypatch.undo()
+    assert [m["text"] for m in slack_fake.posted("C0ACMEINTL")] == ["part 1", "part 2"]
+    # Another process takes the stale slot over and continues where the dead one stopped.
+    later = NOW + STALE_CLAIM + INTENT_LEASE
+    successor = DigestService(jira=service._jira, slack=service._slack, store=sqlite_store, clock=lambda: later)
+    parent = await successor._post_messages(key, "C0ACMEINTL", parts)
+    posted = slack_fake.posted("C0ACMEINTL")
+    assert [m["text"] for m in posted] == ["part 1", "part 2", "part 3"]
+    assert {m.get("thread_ts") for m in posted[1:]} == {parent}
+    # Part 2 was looked for in the digest's thread, and found.
+    (search,) = slack_fake.calls_to("conversations.replies")
+    assert search.args["ts"] == parent
+    assert sqlite_store.posts.get(f"{key}:1").state == "done"

@@ -463,10 +463,10 @@ async def test_an_unexpected_error_in_one_delivery_leaves_the_others_alone(store
     else:
         real_post = slack.post_message
 
-        async def post_message(channel, text, blocks=None, thread_ts=None):
+        async def post_message(channel, text, blocks=None, thread_ts=None, post_key=None):
             if "GOLD-137" in text:
                 raise RuntimeError("boom")
-            return await real_post(channel, text, blocks, thread_ts)
+            return await real_post(channel, text, blocks, thread_ts, post_key)
 
         monkeypatch.setattr(slack, "post_message", post_message)
     w = worker(store, slack, max_attempts=2, backoff_base=dt.timedelta(seconds=30))
@@ -1091,15 +1091,26 @@ async def test_a_post_that_cannot_be_recorded_stops_its_channel_for_the_batch(st
     def database_down(*args, **kwargs):
         raise sa.exc.OperationalError("INSERT INTO posts", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr(store.posts, "record", database_down)
+    monkeypatch.setattr(store.posts, "answer", database_down)  # Slack's answer cannot be recorded
+    w = worker(store, slack)
     with capture_logs() as logs:
-        report = await worker(store, slack).run_once()
+        report = await w.run_once()
     # Slack has the first message; posting on would leave more messages nobody can account for.
     assert [m["channel"] for m in slack.messages] == [ALPHA_INTERNAL]
     assert report.messages == 0 and report.statuses == {"retry": 3}
     assert [store.inbox.get(i).status for i in items] == ["pending"] * 3
     (logged,) = [e for e in logs if e["event"].startswith("posted to Slack but")]
     assert (logged["log_level"], logged["channel"], logged["exc_info"]) == ("error", ALPHA_INTERNAL, True)
+    # The database is back: the retry finds the first message in Slack (its intent was left open)
+    # instead of posting it again, and posts the other two.
+    monkeypatch.undo()
+    for i in items:
+        store.inbox.requeue(i, NOW)
+    report = await w.run_once()
+    assert report.statuses == {"done": 3} and report.messages == 2
+    assert [m["channel"] for m in slack.messages] == [ALPHA_INTERNAL] * 3
+    assert len({m["post_key"] for m in slack.messages}) == 3
+    assert [s["channel"] for s in slack.searches] == [ALPHA_INTERNAL]
 
 
 class GatedSlack(InMemorySlack):
@@ -1110,8 +1121,8 @@ class GatedSlack(InMemorySlack):
         self.in_flight = __import__("asyncio").Event()
         self.answer = __import__("asyncio").Event()
 
-    async def post_message(self, channel, text, blocks=None, thread_ts=None):
-        ts = await super().post_message(channel, text, blocks, thread_ts=thread_ts)
+    async def post_message(self, channel, text, blocks=None, thread_ts=None, post_key=None):
+        ts = await super().post_message(channel, text, blocks, thread_ts=thread_ts, post_key=post_key)
         self.in_flight.set()
         await self.answer.wait()
         return ts

@@ -84,9 +84,9 @@ async def test_a_slot_delayed_by_jira_is_posted_once_jira_is_back_and_the_notice
 
 async def test_stopping_lets_a_tick_in_progress_finish_so_nothing_is_posted_twice(store):
     class SlowSlack(InMemorySlack):
-        async def post_message(self, channel, text, blocks=None, thread_ts=None):
+        async def post_message(self, channel, text, blocks=None, thread_ts=None, post_key=None):
             await asyncio.sleep(0.2)  # still waiting for Slack when the process is told to stop
-            return await super().post_message(channel, text, blocks, thread_ts)
+            return await super().post_message(channel, text, blocks, thread_ts, post_key)
 
     slack = SlowSlack()
     scheduler = _scheduler(store, slack)

@@ -63,14 +63,79 @@ async def test_429_is_retried_after_retry_after(fake):
     assert [m["text"] for m in fake.posted()] == ["after a rate limit"]
 
 
-async def test_server_errors_exhausted_become_retryable_upstream_error(fake):
+async def test_a_server_error_on_a_post_is_not_resent_blindly_but_left_uncertain(fake):
+    # Changed from "retried by the client, up to max_retries": a 5xx may come after Slack posted
+    # the message, so resending it could post it twice; the caller settles it from history instead.
     fake.fail("chat.postMessage", 503, times=10)
     slack = _adapter(fake, retries=2)
     with pytest.raises(UpstreamError) as info:
         await slack.post_message("C0ACMECLNT", "x")
-    assert info.value.retryable is True
-    assert info.value.service == "slack"
-    assert len(fake.calls_to("chat.postMessage")) == 3
+    assert (info.value.service, info.value.retryable, info.value.uncertain) == ("slack", True, True)
+    assert len(fake.calls_to("chat.postMessage")) == 1
+
+
+async def test_a_post_carries_its_key_as_metadata_and_is_found_again_only_with_it(fake):
+    slack = _adapter(fake)
+    since = dt.datetime.now(dt.timezone.utc)
+    parent = await slack.post_message("C0ACMECLNT", "parent", post_key="k-parent")
+    reply = await slack.post_message("C0ACMECLNT", "reply", thread_ts=parent, post_key="k-reply")
+    await slack.post_message("C0ACMECLNT", "unmarked")
+    (call, *_) = fake.calls_to("chat.postMessage")
+    assert call.args["metadata"] == {"event_type": "account_pulse_post", "event_payload": {"post_key": "k-parent"}}
+    assert await slack.find_post("C0ACMECLNT", "k-parent", since) == parent
+    # A reply lives in its thread, not in the channel's history.
+    assert await slack.find_post("C0ACMECLNT", "k-reply", since) is None
+    assert await slack.find_post("C0ACMECLNT", "k-reply", since, thread_ts=parent) == reply
+    assert await slack.find_post("C0ACMECLNT", "k-other", since) is None
+    assert await slack.find_post("C0OTHER01", "k-parent", since) is None
+    (history, *_) = fake.calls_to("conversations.history")
+    assert (history.args["include_all_metadata"], history.args["channel"]) == ("1", "C0ACMECLNT")
+    # Messages from before the window are not read: the search starts at the intent (less skew).
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=10)
+    assert await slack.find_post("C0ACMECLNT", "k-parent", later) is None
+
+
+async def test_find_post_pages_through_history_and_ignores_other_apps_marks(fake):
+    slack = _adapter(fake)
+    since = dt.datetime.now(dt.timezone.utc)
+    target = await slack.post_message("C0BUSY0001", "ours", post_key="k-target")
+    for n in range(450):
+        await slack.post_message("C0BUSY0001", f"later {n}")
+    # Another app (or person) posting a message with our mark is not taken for ours.
+    fake.channels["C0BUSY0001"].append({
+        "type": "message", "text": "forged", "user": "U0SOMEONE", "ts": "1999999999.000100",
+        "metadata": {"event_type": "account_pulse_post", "event_payload": {"post_key": "k-forged"}}})
+    assert await slack.find_post("C0BUSY0001", "k-target", since) == target
+    assert len(fake.calls_to("conversations.history")) == 3  # 200 + 200 + 51, newest first
+    assert await slack.find_post("C0BUSY0001", "k-forged", since) is None
+
+
+def test_fake_history_answers_like_slack():
+    with FakeSlack() as fake:
+        def call(method, **args):
+            return fake.handle(method, args, fake.token)[1]
+
+        ts = [call("chat.postMessage", channel="C1", text=f"m{n}",
+                   metadata={"event_type": "account_pulse_post", "event_payload": {"post_key": f"k{n}"}})["ts"]
+              for n in range(5)]
+        reply = call("chat.postMessage", channel="C1", text="r", thread_ts=ts[0])["ts"]
+        page = call("conversations.history", channel="C1", limit="2")
+        # Newest first, replies not in the channel's history, metadata only when asked for.
+        assert [m["ts"] for m in page["messages"]] == [ts[4], ts[3]] and page["has_more"] is True
+        assert all("metadata" not in m for m in page["messages"])
+        rest = call("conversations.history", channel="C1", limit="10", cursor=page["response_metadata"]["next_cursor"],
+                    include_all_metadata="true")
+        assert [m["ts"] for m in rest["messages"]] == [ts[2], ts[1], ts[0]] and rest["has_more"] is False
+        assert rest["response_metadata"]["next_cursor"] == ""
+        assert rest["messages"][0]["metadata"]["event_payload"] == {"post_key": "k2"}
+        # `oldest` is exclusive unless `inclusive`.
+        assert [m["ts"] for m in call("conversations.history", channel="C1", oldest=ts[3])["messages"]] == [ts[4]]
+        assert [m["ts"] for m in call("conversations.history", channel="C1", oldest=ts[3], inclusive="1")["messages"]] == [
+            ts[4], ts[3]]
+        thread = call("conversations.replies", channel="C1", ts=ts[0])
+        assert [m["ts"] for m in thread["messages"]] == [ts[0], reply]
+        assert thread["messages"][0]["reply_count"] == 1
+        assert call("conversations.replies", channel="C1", ts="1.000000")["error"] == "thread_not_found"
 
 
 async def test_permanent_errors_are_not_retryable(fake):

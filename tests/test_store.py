@@ -149,10 +149,32 @@ def test_migrations_build_exactly_the_schema_the_code_declares(store):
     assert diff == []
 
 
-def test_every_migration_downgrades_and_upgrades_again(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path):
+    """A database with nothing in it, on each backend (PostgreSQL: created for this test, dropped after)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'roundtrip.db'}"
+        return
+    import uuid
+
+    from tests.conftest import POSTGRES_URL, _postgres_admin_engine
+
+    admin = _postgres_admin_engine()
+    if admin is None:
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL} (set PULSE_TEST_POSTGRES_URL)")
+    name = f"pulse_roundtrip_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_every_migration_downgrades_and_upgrades_again(empty_database_url):
     from alembic import command
 
-    url = f"sqlite:///{tmp_path / 'roundtrip.db'}"
+    url = empty_database_url
     db.upgrade(url)
     command.downgrade(db.alembic_config(url), "base")
     engine = db.create_engine(url)
@@ -167,3 +189,23 @@ def test_every_migration_downgrades_and_upgrades_again(tmp_path):
         assert db.current_revision(engine) == db.head_revision()
     finally:
         engine.dispose()
+
+
+def test_posts_recorded_before_intents_existed_stay_done(empty_database_url):
+    from integrations.store.store import Store
+
+    db.upgrade(empty_database_url, "0005")
+    engine = db.create_engine(empty_database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO posts (key, channel_id, ts, thread_ts, created_at) "
+                "VALUES ('delivery:d-1:C1', 'C1', '111.1', NULL, '2026-11-22 09:00:00+00:00')"))
+    finally:
+        engine.dispose()
+    store = Store.open(empty_database_url, migrate=True)
+    try:
+        assert store.posts.recorded(["delivery:d-1:C1"]) == {"delivery:d-1:C1"}
+        assert store.posts.get("delivery:d-1:C1").state == "done"
+    finally:
+        store.close()

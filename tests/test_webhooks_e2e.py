@@ -71,13 +71,14 @@ class KillSwitch:
     def __init__(self, inner: SlackWeb, after: int) -> None:
         self.inner, self.after, self.started, self.posts = inner, after, 0, 0
         self.reached = asyncio.Event()
+        self.find_post = inner.find_post
 
-    async def post_message(self, channel, text, blocks=None, thread_ts=None):
+    async def post_message(self, channel, text, blocks=None, thread_ts=None, post_key=None):
         # Reserve before awaiting: channels post in parallel, and exactly `after` may go out.
         if self.started >= self.after:
             await asyncio.Event().wait()  # never returns: the task is cancelled here
         self.started += 1
-        ts = await self.inner.post_message(channel, text, blocks, thread_ts=thread_ts)
+        ts = await self.inner.post_message(channel, text, blocks, thread_ts=thread_ts, post_key=post_key)
         self.posts += 1
         if self.posts >= self.after:
             self.reached.set()
@@ -90,7 +91,7 @@ def _recorded(store) -> int:
     from integrations.store.schema import posts
 
     with store.engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(posts)).scalar()
+        return conn.execute(sa.select(sa.func.count()).select_from(posts).where(posts.c.state == "done")).scalar()
 
 
 def _deliveries(n: int) -> list[tuple[str, bytes]]:

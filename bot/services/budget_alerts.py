@@ -15,8 +15,8 @@ from bot.domain.notify_policy import account_for
 from bot.errors import UpstreamError
 from bot.logs import get_logger
 from bot.render.budget_alerts import render_budget_alert
+from bot.services.exactly_once import OncePoster, PostBusy
 from bot.services.inbox_batch import BatchReport, Handled, mark_failed
-from integrations.slack import SlackPort
 from integrations.store.store import Store
 
 log = get_logger("pulse.inbox")
@@ -28,13 +28,13 @@ class BudgetAlerts:
     def __init__(
         self,
         store: Store,
-        slack: SlackPort,
         jira: Any,
         accounts: AccountsConfig,
         clock: Callable[[], dt.datetime],
+        once: OncePoster,
     ):
         self.store = store
-        self.slack = slack
+        self.once = once
         self.jira = jira
         self.accounts = accounts
         self.clock = clock
@@ -53,7 +53,7 @@ class BudgetAlerts:
         for account, items in by_account.values():
             try:
                 report.alerts += await self._check_account(account, report)
-            except UpstreamError as exc:
+            except (UpstreamError, PostBusy) as exc:
                 log.warning("budget check failed", account=account.key, error=str(exc))
                 for h in items:
                     h.error = h.error or exc
@@ -95,13 +95,8 @@ class BudgetAlerts:
                 if channel.audience is not audience:
                     continue
                 key = f"budget:{account.key}:{period_key}:{audience.value}:{threshold}:{channel.id}"
-                if await asyncio.to_thread(self.store.posts.get, key):
-                    continue
                 message = render_budget_alert(account.name, status, threshold, account.language)
-                ts = await self.slack.post_message(channel.id, message.text, message.blocks)
-                await asyncio.shield(
-                    asyncio.to_thread(self.store.posts.record, key, channel.id, ts, None, self.clock())
-                )
+                await self.once.post([key], channel.id, message)
             for t in new:
                 await asyncio.to_thread(
                     self.store.budget_alerts.record, account.key, period_key, t, str(status.percent_used), now,

@@ -1,8 +1,9 @@
 """Digests as a use case: fetch from Jira → compute → render → post → record.
 
 Scheduled digests post exactly once per channel and slot: the slot is claimed in the store before
-anything is posted, and every message of a digest is recorded under its own key, so a retry after
-a crash continues where it stopped instead of posting twice. When Jira keeps failing, the
+anything is posted, and every message of a digest is posted under its own key through `OncePoster`
+(intent, Slack, answer; an uncertain part is settled from Slack's history), so a retry after a
+crash continues where it stopped instead of posting twice. When Jira keeps failing, the
 internal channel hears that the digest is delayed — a digest is never built from partial data.
 """
 
@@ -26,6 +27,7 @@ from bot.errors import UpstreamError, UpstreamUnavailable
 from bot.logs import get_logger
 from bot.render.digest import Message, RenderedDigest, render_digest
 from bot.render.i18n import translate
+from bot.services.exactly_once import OncePoster, PostBusy, owner_id
 from bot.render.status_page import status_page_storage, status_page_title, with_status_page_link
 from integrations.confluence import ConfluencePort
 from integrations.jira import JiraPort
@@ -37,6 +39,8 @@ log = get_logger("pulse.digests")
 
 # A claim older than this belongs to a process that died mid-digest: another may take it over.
 STALE_CLAIM = dt.timedelta(minutes=15)
+# How long a digest part's intent is its poster's alone (much less than STALE_CLAIM).
+INTENT_LEASE = dt.timedelta(minutes=1)
 # A slot delayed by a Jira outage is tried again this long after (while within its grace period).
 RETRY_DELAYED = dt.timedelta(minutes=5)
 
@@ -90,6 +94,9 @@ class DigestService:
         self._jira_pool = ThreadPoolExecutor(max_workers=2 * jira_concurrency, thread_name_prefix="digest-jira")
         self._confluence = confluence
         self._inflight: dict[tuple, asyncio.Future[JiraData]] = {}
+        # A digest's intents are touched only by whoever holds the slot's claim, and a claim is
+        # taken over only when stale (STALE_CLAIM): by then a dead process's intents have expired.
+        self._once = OncePoster(store, slack, clock, owner_id(), INTENT_LEASE)
 
     # -- fetch -------------------------------------------------------------------------------
 
@@ -199,21 +206,11 @@ class DigestService:
         """Post the digest and its continuation replies; skip any part already posted under `key`."""
         parent_ts: str | None = None
         for index, message in enumerate(messages):
-            part_key = f"{key}:{index}"
-            done = await asyncio.to_thread(self._store.posts.get, part_key)
-            if done is not None:
-                parent_ts = parent_ts or done.ts
-                continue
             # Shielded: once a part is on its way to Slack, a shutdown must not cut it off between
-            # Slack's answer and our record of it (the next process would post it again).
-            ts = await asyncio.shield(self._post_and_record(part_key, channel_id, message, parent_ts))
-            parent_ts = parent_ts or ts
+            # Slack's answer and our record of it.
+            posted = await asyncio.shield(self._once.post([f"{key}:{index}"], channel_id, message, parent_ts))
+            parent_ts = parent_ts or posted.ts
         return parent_ts
-
-    async def _post_and_record(self, key: str, channel_id: str, message: Message, thread_ts: str | None) -> str:
-        ts = await self._slack.post_message(channel_id, message.text, message.blocks, thread_ts=thread_ts)
-        await asyncio.to_thread(self._store.posts.record, key, channel_id, ts, thread_ts, self._clock())
-        return ts
 
     async def post_manual(self, channel_id: str, rendered: RenderedDigest, stamp: str) -> str | None:
         """Post an already rendered digest on request (CLI `--post`); keyed by when it was asked."""
@@ -227,14 +224,11 @@ class DigestService:
         for channel in account.channels:
             if channel.audience is not Audience.INTERNAL:
                 continue
-            # Recorded first: the client and internal digests of one slot, and every retry of
-            # it, share this notice (at most once is right for a notice).
+            # The client and internal digests of one slot, and every retry of it, share this notice.
             key = f"delayed:{account.key}:{slot.isoformat()}:{channel.id}"
-            if not await asyncio.to_thread(self._store.posts.record, key, channel.id, None, None, self._clock()):
-                continue
             try:
-                await self._slack.post_message(channel.id, text)
-            except UpstreamError:
+                await self._once.post([key], channel.id, Message(text))
+            except (UpstreamError, PostBusy):
                 log.exception("could not post the delay notice", channel=channel.id)
 
     async def run_slot(self, account: Account, channel: Channel, slot: dt.datetime) -> SlotResult:

@@ -12,11 +12,11 @@ parallel, in order within a channel) → record.
 Exactly-once posting: every message is keyed by its cause before it is posted
 (`delivery:{delivery_id}:{channel}:{dedupe_key}`; comments by comment id, and edits by comment id
 and edit time, because Jira sends one comment change both as `comment_*` and inside
-`jira:issue_updated`). A key already in `posts` is never
-posted again, so a crash or a retry re-runs the batch without repeating messages. The one window
-left is a crash (or a database failure) between Slack's answer and the record: that message may
-appear twice. A record that fails stops its channel for the batch (its remaining messages stay
-pending), so a database outage costs at most one repeated message per channel.
+`jira:issue_updated`). A key done in `posts` is never posted again, so a crash or a retry re-runs
+the batch without repeating messages. The intent to post is recorded before Slack is called and
+the message carries an opaque token as metadata: a crash (or a database failure) between Slack's
+answer and its record leaves an uncertain post, settled from the channel's history before anything
+is posted again (`bot.services.exactly_once`). A record that fails stops its channel for the batch.
 
 Failures are per delivery: an upstream error or an unexpected exception (logged with its
 traceback), in a lookup too, marks only the deliveries it concerns, which are retried with backoff and
@@ -55,8 +55,10 @@ from bot.domain.subscriptions import Subscription, SubscriptionSyntaxError, pars
 from bot.errors import CredentialsRefused, UpstreamError
 from bot.logs import get_logger, scrub_text
 from bot.domain.accounts import Audience
+from bot.render.digest import Message
 from bot.render.i18n import translate
 from bot.services.budget_alerts import BudgetAlerts
+from bot.services.exactly_once import OncePoster, PostBusy, owner_id
 from bot.services.inbox_batch import BatchReport, Handled, mark_failed
 from bot.services.inbox_lookups import EventLookups
 from bot.services.notification_posting import NotificationPoster, Outgoing, post_key
@@ -120,6 +122,9 @@ class InboxWorker:
         self.clock = clock
         self.settings = settings or WorkerSettings()
         self.pulse = WorkerPulse(started_at=clock())
+        # This worker's name on its leases and intents.
+        self.owner = owner_id()
+        self.once = OncePoster(store, slack, clock, self.owner, self.settings.lease)
 
     # --- scheduling ---------------------------------------------------------------------------
 
@@ -201,7 +206,7 @@ class InboxWorker:
             outgoing = await self._plan(handled, report, subscriptions)
             await self._post_all(outgoing, report)
             if self.jira is not None:
-                await BudgetAlerts(self.store, self.slack, self.jira, self.accounts, self.clock).check(handled, report)
+                await BudgetAlerts(self.store, self.jira, self.accounts, self.clock, self.once).check(handled, report)
         for h in handled:
             try:
                 await self._finish(h, report)
@@ -291,18 +296,16 @@ class InboxWorker:
                     return moment.astimezone(account.tz).strftime("%Y-%m-%d %H:%M")
                 text = translate(account.language, "slack.paused", since=local(since), until=local(until))
                 key = f"paused:{since.isoformat()}:{channel.id}"
-                # Recorded first: a notice is better missed than repeated.
-                if not await asyncio.to_thread(self.store.posts.record, key, channel.id, None, None, self.clock()):
-                    continue
                 try:
-                    await self.slack.post_message(channel.id, text)
-                except UpstreamError as exc:
+                    await self.once.post([key], channel.id, Message(text))
+                except (UpstreamError, PostBusy) as exc:
                     log.warning("could not post the pause notice", channel=channel.id, error=str(exc))
 
     def _poster(self) -> NotificationPoster:
         return NotificationPoster(
             self.store, self.slack, self.accounts, self.clock, self.settings.burst_threshold, self.people_lookup,
             links=self.links,
+            once=self.once,
         )
 
     # --- outcomes -----------------------------------------------------------------------------
@@ -328,7 +331,10 @@ class InboxWorker:
         dead = (not retryable) or item.attempts >= s.max_attempts
         delay = min(s.backoff_cap, s.backoff_base * (2 ** max(0, item.attempts - 1)))
         waiting = False
-        if upstream is not None and upstream.retry_after is not None:
+        if isinstance(exc, PostBusy):
+            # Another live worker is posting the same message (a comment's twin delivery): wait.
+            delay, waiting = dt.timedelta(seconds=exc.retry_after), True
+        elif upstream is not None and upstream.retry_after is not None:
             # The service said when (a rate limit): try again then, not after our own backoff.
             delay, waiting = dt.timedelta(seconds=upstream.retry_after), True
         elif isinstance(exc, CredentialsRefused):

@@ -1,7 +1,8 @@
-"""Inbox events to Slack: plan per channel (route, coalesce, render), post in threads, record exactly once.
+"""Inbox events to Slack: plan per channel (route, coalesce, render), post in threads, exactly once.
 
-A status change replied in an issue's thread also rewrites the thread's parent to show the new
-status; that update is best effort and outside the exactly-once keys.
+Each message goes through `OncePoster` (intent before Slack, answer after, uncertain posts settled
+from Slack's history). A status change replied in an issue's thread also rewrites the thread's
+parent to show the new status; that update is best effort and outside the exactly-once keys.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bot.errors import UpstreamError
 from bot.logs import get_logger
 from bot.render.digest import Message
 from bot.render.notifications import render_burst, render_event, render_thread_parent
+from bot.services.exactly_once import NotRecorded, OncePoster, PostBusy
 from bot.services.inbox_batch import BatchReport, Handled, mark_failed
 from integrations.slack import PeopleLookup, SlackPort
 from integrations.store.store import Store
@@ -95,10 +97,6 @@ def with_people(account: Account, found: Mapping[str, str]) -> Account:
     return account.model_copy(update={"people": {**found, **account.people}})
 
 
-class _NotRecorded(Exception):
-    """Slack has the message but the store could not record it."""
-
-
 @dataclass
 class Outgoing:
     """One message for one channel, and the deliveries (with their keys) it tells about."""
@@ -133,10 +131,12 @@ class NotificationPoster:
         people_lookup: PeopleLookup | None = None,
         *,
         links: SiteLinks | None = None,
+        once: OncePoster,
     ):
         self.store = store
         self.links = links or SiteLinks()
         self.slack = slack
+        self.once = once
         self.accounts = accounts
         self.clock = clock
         self.burst_threshold = burst_threshold
@@ -260,19 +260,14 @@ class NotificationPoster:
     async def _post_channel(self, messages: list[Outgoing], report: BatchReport) -> None:
         for i, o in enumerate(messages):
             try:
-                await self._post_one(o)
-                report.messages += 1
-            except _NotRecorded as exc:
-                # Posting on would only add messages we cannot remember (each one repeated on
-                # retry): stop this channel; its deliveries stay pending and are retried.
-                log.exception(
-                    "posted to Slack but could not record it; this channel waits for the retry",
-                    channel=o.channel.id, delivery_ids=[h.item.delivery_id for h in o.items],
-                )
-                cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+                if await self._post_one(o):
+                    report.messages += 1
+            except PostBusy as exc:
+                log.info("another worker holds this channel's message; retrying shortly", channel=o.channel.id,
+                         reason=str(exc))
                 for later in messages[i:]:
                     for h in later.items:
-                        h.error = h.error or cause
+                        h.error = h.error or exc
                 return
             except UpstreamError as exc:
                 log.warning(
@@ -283,24 +278,36 @@ class NotificationPoster:
                     for h in later.items:
                         h.error = h.error or exc
                 return
+            except NotRecorded as exc:
+                # Posting on would stack more messages whose answer is missing: stop this channel;
+                # its deliveries are retried, and the open intent is settled then.
+                log.exception(
+                    "posted to Slack but could not record it; this channel waits for the retry",
+                    channel=o.channel.id, delivery_ids=[h.item.delivery_id for h in o.items],
+                )
+                cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+                for later in messages[i:]:
+                    for h in later.items:
+                        h.error = h.error or cause
+                return
             except Exception as exc:
                 # A bug with this one message, not Slack being down: the rest of the channel goes on
                 # (holding it back would tie its deliveries' fate to this one's).
                 mark_failed(o.items, exc, "posting")
 
-    async def _post_one(self, o: Outgoing) -> None:
+    async def _post_one(self, o: Outgoing) -> bool:
+        """Post one planned message; False if it turned out to be posted already."""
         channel = o.channel.id
         parent = None
         if o.thread_issue:
             parent = await asyncio.to_thread(self.store.threads.parent, channel, o.thread_issue)
         thread_ts = parent.ts if parent is not None else None
-        ts = await self.slack.post_message(channel, o.message.text, o.message.blocks, thread_ts=thread_ts)
-        try:
-            await asyncio.shield(asyncio.to_thread(self._record, o, ts, thread_ts))
-        except Exception as exc:
-            raise _NotRecorded(f"{type(exc).__name__}: {exc}") from exc
-        if parent is not None and o.status is not None:
+        posted = await self.once.post(
+            o.keys, channel, o.message, thread_ts, thread_issue=o.thread_issue if parent is None else None
+        )
+        if posted.new and parent is not None and o.status is not None:
             await self._show_status(o, parent)
+        return posted.new
 
     async def _show_status(self, o: Outgoing, parent: ThreadParent) -> None:
         # The reply is posted and recorded: a failure here must neither fail nor repeat it.
@@ -314,14 +321,3 @@ class NotificationPoster:
                 "could not show the new status on the thread's parent; the reply is posted",
                 channel=o.channel.id, issue=o.thread_issue, error=f"{type(exc).__name__}: {exc}",
             )
-
-    def _record(self, o: Outgoing, ts: str, thread_ts: str | None) -> None:
-        # Runs shielded: a shutdown (task cancel) right after Slack answered must still record
-        # the post, or the next worker would post it again.
-        now, channel = self.clock(), o.channel.id
-        if len(o.keys) == 1:
-            self.store.posts.record(o.keys[0], channel, ts, thread_ts, now)
-        else:
-            self.store.posts.record_many(o.keys, channel, ts, thread_ts, now)
-        if o.thread_issue and thread_ts is None:
-            self.store.threads.start(channel, o.thread_issue, ts, now, o.message.text, o.message.blocks)

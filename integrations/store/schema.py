@@ -66,6 +66,8 @@ webhook_inbox = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", UTCDateTime),
     sa.Column("locked_until", UTCDateTime),
+    # The worker holding the lease (it renews `locked_until` while it works: a heartbeat).
+    sa.Column("locked_by", sa.String(64)),
     sa.Column("last_error", sa.Text),
     sa.UniqueConstraint("source", "delivery_id", name="uq_webhook_inbox_source_delivery"),
     sa.Index("ix_webhook_inbox_status_next", "status", "next_attempt_at"),
@@ -91,6 +93,9 @@ digest_runs = sa.Table(
 )
 
 # Messages we posted, keyed by what caused them: posting twice for one key is refused.
+# A row is written *before* Slack is called (state `posting`, the intent) and completed with the
+# message's ts after (`done`); a `posting` row whose owner died is an uncertain post, settled by
+# looking for `message_key` in the metadata of the channel's recent messages.
 posts = sa.Table(
     "posts",
     metadata,
@@ -98,7 +103,17 @@ posts = sa.Table(
     sa.Column("channel_id", sa.String(32), nullable=False),
     sa.Column("ts", sa.String(32)),
     sa.Column("thread_ts", sa.String(32)),
+    # When the post was first intended (a `posting` row) or recorded.
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # posting → done. `done` with ts NULL: handled without a message (withheld, a notice).
+    sa.Column("state", sa.String(16), nullable=False, server_default="done"),
+    # The opaque token sent as the Slack message's metadata (one per message: a burst's keys share it).
+    sa.Column("message_key", sa.String(64)),
+    # While `posting`: the worker that posts it and its lease (renewed while it works).
+    sa.Column("owner", sa.String(64), index=True),
+    sa.Column("locked_until", UTCDateTime),
+    # The issue whose thread this message starts (a settled post becomes the thread's parent).
+    sa.Column("thread_issue", sa.String(64)),
 )
 
 # Who changed which configuration, when, and how.

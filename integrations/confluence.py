@@ -89,9 +89,11 @@ def has_read_restriction(restriction: Any) -> bool | None:
         found = lists.get(kind)
         if not isinstance(found, Mapping) or not isinstance(found.get("results"), list):
             return None
-        size = found.get("size")
+        size = found.get("size", 0)
         if found["results"] or (isinstance(size, int) and size > 0):
             return True
+        if not isinstance(size, int) or size != 0:
+            return None  # a size we cannot read (null, "3"): not known to be empty
     return False
 
 

@@ -164,7 +164,7 @@ def parse_issue(raw: Mapping[str, Any], worklogs: Iterable[Mapping[str, Any]] | 
         key=key,
         project=str(project),
         summary=without_nul(str(fields.get("summary") or "")),
-        issue_type=str((fields.get("issuetype") or {}).get("name") or ""),
+        issue_type=(access.issue_type.name if access.issue_type else None) or "",
         status=str((fields.get("status") or {}).get("name") or ""),
         status_category=_status_category(fields),
         created=created,

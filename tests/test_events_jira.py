@@ -188,7 +188,7 @@ def test_every_event_of_one_edit_carries_what_the_issue_was_before_it():
         E.FIELD_CHANGED, E.LABELS_CHANGED, E.ISSUE_TYPE_CHANGED, E.SUMMARY_CHANGED, E.COMMENT_CREATED]
     assert {e.before for e in events} == {
         PriorFacts(security=restricted("security level 'Internal'"), labels=("internal", "signal"),
-                   issue_type=IssueType(name="Bug", id="10103"), type_changed=True)}
+                   issue_types=(IssueType(name="Bug", id="10103"),))}
 
 
 def test_an_edit_of_other_fields_carries_no_before():
@@ -196,13 +196,13 @@ def test_an_edit_of_other_fields_carries_no_before():
     assert event.before is None
     # Only the fields this edit changed: the issue's other facts are on `event.issue`.
     (labelled,) = normalize(with_items(f"{PIN}/jira:issue_updated.type.json", item("labels", "", "signal"))).events
-    assert labelled.before == PriorFacts(security=None, labels=(), issue_type=None)
+    assert labelled.before == PriorFacts(security=None, labels=(), issue_types=())
 
 
 def test_a_move_carries_the_old_project_on_every_event_of_the_edit():
     # jira-to-matrix's real move TCP-2 → INDEV-130, which changed the type in the same edit.
     events = normalize(real_payload(f"{J2M}/issue/updated/move-issue.json")).events
     assert [(e.type, e.before) for e in events] == [
-        (E.ISSUE_TYPE_CHANGED, PriorFacts(issue_type=IssueType("Task", "10002"), type_changed=True, project_key="TCP")),
-        (E.ISSUE_MOVED, PriorFacts(issue_type=IssueType("Task", "10002"), type_changed=True, project_key="TCP")),
+        (E.ISSUE_TYPE_CHANGED, PriorFacts(issue_types=(IssueType("Task", "10002"),), project_key="TCP")),
+        (E.ISSUE_MOVED, PriorFacts(issue_types=(IssueType("Task", "10002"),), project_key="TCP")),
     ]

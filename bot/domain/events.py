@@ -244,8 +244,7 @@ class PriorFacts:
 
     security: Fact | None = None  # the old level, when the edit changed it
     labels: tuple[str, ...] | None = ()  # the old labels (() when unchanged; None unreadable)
-    issue_type: IssueType | None = None  # the old type, when the edit changed it
-    type_changed: bool = False
+    issue_types: tuple[IssueType | None, ...] = ()  # the old type(s), when the edit changed it
     project_key: str | None = None  # of the old key, when the edit moved the issue
     # Changelog items of system fields we could not identify (no id, unknown name): one of them
     # may have been the security level, so the edit's past is not known to be public.
@@ -254,8 +253,7 @@ class PriorFacts:
     def facts(self, account: Account) -> list[Fact]:
         """What this past tells a client channel of the account (public when nothing restricts)."""
         facts = [self.security or PUBLIC, labels_fact(self.labels, account)]
-        if self.type_changed:
-            facts.append(type_fact(self.issue_type, account))
+        facts.extend(type_fact(old, account) for old in self.issue_types)
         facts.extend(unknown(f"changelog field {name!r} not identified") for name in self.unidentified)
         return facts
 

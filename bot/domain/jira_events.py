@@ -332,29 +332,30 @@ def prior_facts(payload: Payload) -> PriorFacts | None:
     """What the issue was before this edit, for the fields that decide a client's view; None
     when the changelog changes none of them."""
     found: dict[str, Any] = {}
-    unidentified = []
+    unidentified, old_types = [], []
+    # Jira sends one item per field; should one come twice, whatever restricts wins.
     for item in change_items(payload):
         if item.field_id == "security":
             # The old level by its id or its name: a removed level may come with fromString null.
-            found["security"] = (
-                restricted(f"security level {item.old_text or 'id ' + str(item.old_id)!r}")
-                if item.changed_from_something else None
-            )
+            if item.changed_from_something:
+                found["security"] = restricted(f"security level {item.old_text or 'id ' + str(item.old_id)!r}")
+            else:
+                found.setdefault("security", None)
         elif item.field_id == "issuerestriction":
             if item.changed_from_something:
                 found["security"] = found.get("security") or unknown("issue restriction changed by this edit")
         elif item.field_id == "labels":
-            found["labels"] = _old_labels(item)
+            old, before = _old_labels(item), found.get("labels", ())
+            found["labels"] = None if old is None or before is None else (*before, *old)
         elif item.field_id == "issuetype":
-            found["type_changed"] = True
-            found["issue_type"] = (
-                IssueType(name=item.old_text, id=item.old_id) if item.changed_from_something else None
-            )
+            old_types.append(IssueType(name=item.old_text, id=item.old_id) if item.changed_from_something else None)
         elif item.field_id == "issuekey":
             # The old key names the old project ("project" gives only its display name).
             found["project_key"] = _key_project(item.old_text or item.old_id)
         elif not item.identified:
             unidentified.append(item.name)
+    if old_types:
+        found["issue_types"] = tuple(old_types)
     if unidentified:
         found["unidentified"] = tuple(unidentified)
     return PriorFacts(**found) if found else None

@@ -429,7 +429,7 @@ def test_what_two_accounts_may_not_share_is_reported_at_both_places():
       - {id: C0SHARED1, audience: client}
     jira: {projects: [A, SHARED]}
     confluence: {space: DOC}
-  - key: a
+  - key: b
     name: B
     timezone: UTC
     channels:
@@ -437,17 +437,18 @@ def test_what_two_accounts_may_not_share_is_reported_at_both_places():
       - {id: C0SHARED1, audience: client}
     jira: {projects: [SHARED]}
     confluence: {space: DOC}
+  - {key: a, name: C, timezone: UTC, channels: [{id: C0CCCCCC1, audience: client}], jira: {projects: [C]}}
 """
-    shared_project = "Jira project SHARED belongs to both 'a' and 'a'; split it into two projects (routing by JQL is not supported)"
+    shared_project = "Jira project SHARED belongs to both 'a' and 'b'; split it into two projects (routing by JQL is not supported)"
     assert _problems(text) == [
         "line 2: accounts[0].key: account key 'a' is used twice",
-        "line 6: accounts[0].channels[0].id: channel C0SHARED1 is linked to both 'a' and 'a'",
+        "line 6: accounts[0].channels[0].id: channel C0SHARED1 is linked to both 'a' and 'b'",
         f"line 7: accounts[0].jira.projects[1]: {shared_project}",
-        "line 8: accounts[0].confluence.space: Confluence space DOC belongs to both 'a' and 'a'",
-        "line 9: accounts[1].key: account key 'a' is used twice",
-        "line 14: accounts[1].channels[1].id: channel C0SHARED1 is linked to both 'a' and 'a'",
+        "line 8: accounts[0].confluence.space: Confluence space DOC belongs to both 'a' and 'b'",
+        "line 14: accounts[1].channels[1].id: channel C0SHARED1 is linked to both 'a' and 'b'",
         f"line 15: accounts[1].jira.projects[0]: {shared_project}",
-        "line 16: accounts[1].confluence.space: Confluence space DOC belongs to both 'a' and 'a'",
+        "line 16: accounts[1].confluence.space: Confluence space DOC belongs to both 'a' and 'b'",
+        "line 17: accounts[2].key: account key 'a' is used twice",
     ]
 
 
@@ -473,3 +474,21 @@ def test_check_config_refuses_a_cron_typo_that_serve_could_not_schedule(tmp_path
         f"{path}: 1 problem(s)\n  - line 14: accounts[0].channels[0].digest.cron: '0 9 * * mo': 'mo' is not a weekday; "
         "did you mean 'mon'?; e.g. '0 9 * * mon'"
     )
+
+
+def test_a_channel_or_project_listed_twice_in_one_account_says_so():
+    text = """accounts:
+  - key: a
+    name: A
+    timezone: UTC
+    channels:
+      - {id: C0AAAAAA1, audience: client}
+      - {id: C0AAAAAA1, audience: internal}
+    jira: {projects: [A, A]}
+"""
+    assert _problems(text) == [
+        "line 6: accounts[0].channels[0].id: channel C0AAAAAA1 is listed twice in 'a'",
+        "line 7: accounts[0].channels[1].id: channel C0AAAAAA1 is listed twice in 'a'",
+        "line 8: accounts[0].jira.projects[0]: Jira project A is listed twice in 'a'",
+        "line 8: accounts[0].jira.projects[1]: Jira project A is listed twice in 'a'",
+    ]

@@ -9,6 +9,7 @@ import datetime as dt
 import enum
 import re
 import zoneinfo
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Literal
 
@@ -312,30 +313,31 @@ class AccountsConfig(_Model):
     def _conflicts(self) -> list[tuple[str, list[tuple]]]:
         """(message, field paths of every occurrence) for what two accounts may not share."""
         conflicts: list[tuple[str, list[tuple]]] = []
-        first: dict[tuple[str, str], tuple[str, tuple]] = {}  # (kind, value) -> (account, path)
+        first: dict[tuple[str, str], tuple[str, tuple]] = {}  # (kind, what) -> (account, path)
 
-        def claim(kind: str, value: str, account: Account, path: tuple, message) -> None:
-            other = first.setdefault((kind, value), (account.key, path))
-            if other[1] != path:
-                conflicts.append((message(other[0]), [other[1], path]))
+        def claim(what: str, account: Account, path: tuple, message: Callable[[str], str]) -> None:
+            other, other_path = first.setdefault((what.split()[0], what), (account.key, path))
+            if other_path != path:
+                twice = other == account.key and not what.startswith("account")
+                conflicts.append((f"{what} is listed twice in {other!r}" if twice else message(other), [other_path, path]))
 
         for i, account in enumerate(self.accounts):
             here = ("accounts", i)
-            claim("key", account.key, account, (*here, "key"),
+            claim(f"account key {account.key!r}", account, (*here, "key"),
                   lambda _: f"account key {account.key!r} is used twice")
             # Webhooks are routed by project key and space: a project shared by two accounts
             # would send one client's events to the other client's channels.
             for j, project in enumerate(account.jira.projects):
-                claim("project", project, account, (*here, "jira", "projects", j),
+                claim(f"Jira project {project}", account, (*here, "jira", "projects", j),
                       lambda other: f"Jira project {project} belongs to both {other!r} and {account.key!r}; "
                       "split it into two projects (routing by JQL is not supported)")
             if account.confluence is not None:
                 space = account.confluence.space
-                claim("space", space, account, (*here, "confluence", "space"),
+                claim(f"Confluence space {space}", account, (*here, "confluence", "space"),
                       lambda other: f"Confluence space {space} belongs to both {other!r} and {account.key!r}")
             for j, channel in enumerate(account.channels):
                 # One channel, one account: otherwise one client could see another's data.
-                claim("channel", channel.id, account, (*here, "channels", j, "id"),
+                claim(f"channel {channel.id}", account, (*here, "channels", j, "id"),
                       lambda other: f"channel {channel.id} is linked to both {other!r} and {account.key!r}")
         return conflicts
 

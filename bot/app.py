@@ -24,6 +24,7 @@ from bot.logs import get_logger
 from bot.scheduler import DigestScheduler
 from bot.services.digest_commands import register_digest_commands
 from bot.services.digests import DigestService
+from bot.services.doctor import log_findings
 from bot.services.inbox_worker import start_inbox_worker
 from bot.services.subscriptions import register_subscribe_commands
 from bot.services.commands import CommandService
@@ -139,6 +140,12 @@ class Runtime:
                 links=site_links(self.settings),
                 health=self.health,
             )
+        if self.jira is not None:
+            # The same checks as `pulse doctor`, logged; in the background, so start-up waits for
+            # no Jira or Slack round trip, and never fatal: the bot serves what it can.
+            self.background.append(asyncio.create_task(log_findings(
+                self.accounts, jira=self.jira, slack=self.client, confluence=self.confluence, now=self.clock(),
+            ), name="start-up-check"))
         log.info(
             "pulse started",
             host=socket.gethostname(),
@@ -255,22 +262,25 @@ def build_jira(settings: Settings) -> AtlassianJira:
     )
 
 
+def build_confluence(settings: Settings) -> AtlassianConfluence | None:
+    """The Confluence adapter, or None when CONFLUENCE_URL is not set."""
+    if not settings.confluence_url:
+        return None
+    return AtlassianConfluence(
+        settings.confluence_url,
+        user=settings.confluence_user,
+        api_token=_secret(settings.confluence_token),
+        cloud=settings.confluence.is_cloud,
+    )
+
+
 def build_runtime(settings: Settings, *, accounts: AccountsConfig | None = None, clock: Callable[[], dt.datetime] = utc_now) -> Runtime:
     """Wire the whole bot from settings (the caller checked `missing_for_serve()` first)."""
     accounts = accounts or load_accounts(settings.accounts_file)
     store = Store.open(settings.database_url)
     client = make_web_client(settings.slack.bot_token.get_secret_value(), settings.slack.api_url)
     jira = build_jira(settings)
-    confluence = (
-        AtlassianConfluence(
-            settings.confluence_url,
-            user=settings.confluence_user,
-            api_token=_secret(settings.confluence_token),
-            cloud=settings.confluence.is_cloud,
-        )
-        if settings.confluence_url
-        else None
-    )
+    confluence = build_confluence(settings)
     # One Slack adapter, so digests and notifications share the per-channel pacing.
     slack = SlackWeb(client, pause=SlackPause(client, clock=clock))
     digests = DigestService(

@@ -166,6 +166,14 @@ class AtlassianConfluence:
         self._space_ids[space_key] = str(results[0]["id"])
         return self._space_ids[space_key]
 
+    def space(self, space_key: str) -> dict[str, Any]:
+        """A space by key (Cloud: v2 `spaces?keys=`; Data Center: v1 `space/{key}`); an
+        UpstreamError with status 404 when it is missing or not visible to the bot."""
+        if self.cloud:
+            space_id = self.space_id(space_key)
+            return {"id": space_id, "key": space_key}
+        return self._get(f"rest/api/space/{space_key}")
+
     def find_page(self, space_id: str, title: str) -> dict[str, Any] | None:
         """The current page with exactly this title in the space (with its storage body), or None."""
         found = self._get(

@@ -27,7 +27,7 @@ Confluence /wiki/api/v2/spaces, /wiki/api/v2/pages (GET, POST), /wiki/api/v2/pag
 /rest/api/content/{id}, as Confluence Data Center serves it without the /wiki context):
 seeded v1 objects as stored, v2 pages rendered in the v1 shape; `expand` and `status` honoured
 (`ancestors`, a comment's `container`, `restrictions.read.restrictions.user/group` from the
-seed's `read_restrictions` and `parents`); GET .../content/{id}/restriction/byOperation/{read|update}.
+seed's `read_restrictions` and `parents`); GET .../content/{id}/restriction/byOperation/{read|update}; Data Center's GET /rest/api/space/{key}.
 
 JQL: only `project = A`, `project in (A, B)`, `key in (...)`, `labels = x`, `labels != x`,
 `statusCategory = / != Done`, ANDed; `ORDER BY` is dropped; other clauses are ignored and
@@ -668,6 +668,7 @@ class FakeAtlassian:
             ("GET", r"/wiki/rest/api/user", self._user_get_cloud),
             ("GET", r"/rest/api/user", self._user_get_dc),
             ("GET", r"/wiki/api/v2/spaces", self._spaces_get),
+            ("GET", r"/rest/api/space/(?P<key>[^/]+)", self._space_get_dc),
             ("GET", r"/wiki/api/v2/pages", self._pages_get),
             ("POST", r"/wiki/api/v2/pages", self._page_create),
             ("GET", r"/wiki/api/v2/pages/(?P<page_id>[^/]+)", self._page_get),
@@ -1110,6 +1111,14 @@ class FakeAtlassian:
         with self._lock:
             results = [s for s in self._spaces if (not keys or s["key"] in keys) and (not ids or s["id"] in ids)]
         return {"results": results, "_links": self._links()}
+
+    def _space_get_dc(self, query: Any, body: Any, key: str) -> Any:
+        # Data Center v1: the space, or 404 "No space with key : X" when missing or not visible.
+        with self._lock:
+            for space in self._spaces:
+                if space["key"] == key:
+                    return {"id": int(space["id"]), "key": key, "name": space.get("name", key), "type": "global"}
+        raise _HttpError(404, {"statusCode": 404, "message": f"No space with key : {key}"})
 
     def _pages_get(self, query: dict[str, list[str]], body: Any) -> Any:
         space_ids = {k for v in query.get("space-id", []) for k in v.split(",") if k}

@@ -41,6 +41,16 @@ class FakeSlackUser:
 
 
 @dataclass
+class FakeSlackChannel:
+    id: str
+    name: str
+    is_private: bool = False
+    is_ext_shared: bool = False  # shared with another organization (Slack Connect)
+    is_member: bool = True  # the bot is in it
+    is_archived: bool = False
+
+
+@dataclass
 class FakeSlack:
     """State of the fake workspace; `with FakeSlack() as slack:` serves it at `slack.api_url`."""
 
@@ -52,6 +62,7 @@ class FakeSlack:
     socket_url: str | None = None
     users: dict[str, FakeSlackUser] = field(default_factory=dict)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
+    channels: dict[str, FakeSlackChannel] = field(default_factory=dict)
     calls: list[SlackCall] = field(default_factory=list)
     # Scripted failures, consumed in order per method: (429, retry_after), (500, None), or
     # (200, error): Slack's `{"ok": false, "error": …}` answer.
@@ -70,6 +81,12 @@ class FakeSlack:
         user = FakeSlackUser(user_id, team_id or self.team_id, **kw)
         self.users[user_id] = user
         return user
+
+    def add_channel(self, channel_id: str, name: str, **kw: Any) -> FakeSlackChannel:
+        """A channel conversations.info knows (`is_member`, `is_ext_shared`, `is_private`…)."""
+        channel = FakeSlackChannel(channel_id, name, **kw)
+        self.channels[channel_id] = channel
+        return channel
 
     def fail(
         self, method: str, status: int, retry_after: float | None = None, times: int = 1, error: str | None = None
@@ -299,6 +316,29 @@ class FakeSlack:
             if user.email and user.email.lower() == email:
                 return self._users_info({"user": user.id})
         return {"ok": False, "error": "users_not_found"}
+
+    def _conversations_info(self, args: dict) -> dict:
+        channel = self.channels.get(args.get("channel", ""))
+        # Like Slack: a private channel the bot is not in looks the same as one that does not exist.
+        if channel is None or (channel.is_private and not channel.is_member):
+            return {"ok": False, "error": "channel_not_found"}
+        # The fields of the `conversations.info` example in Slack's Web API OpenAPI spec.
+        return {
+            "ok": True,
+            "channel": {
+                "id": channel.id, "name": channel.name, "name_normalized": channel.name,
+                "created": 1449252889, "creator": "W012A3BCD",
+                "is_channel": not channel.is_private, "is_group": channel.is_private, "is_im": False,
+                "is_mpim": False, "is_private": channel.is_private, "is_archived": channel.is_archived,
+                "is_general": False, "is_read_only": False, "is_member": channel.is_member,
+                "is_shared": channel.is_ext_shared, "is_ext_shared": channel.is_ext_shared,
+                "is_org_shared": False, "is_pending_ext_shared": False, "pending_shared": [],
+                "parent_conversation": None, "unlinked": 0, "locale": "en-US",
+                "topic": {"value": "", "creator": "", "last_set": 0},
+                "purpose": {"value": "", "creator": "", "last_set": 0},
+                "previous_names": [],
+            },
+        }
 
     def _usergroups_users_list(self, args: dict) -> dict:
         members = self.usergroups.get(args.get("usergroup", ""))

@@ -319,6 +319,22 @@ class AtlassianJira:
         per_project = self._map(self.fetch_versions, list(project_keys))
         return [v for versions in per_project for v in versions]
 
+    # -- checks (`pulse doctor`)
+
+    def project(self, project_key: str) -> dict[str, Any]:
+        """A project as `GET /project/{key}` returns it (404 when missing or not visible to us)."""
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", project_key):
+            raise ValueError(f"not a project key: {project_key!r}")
+        return self._get(f"rest/api/{self._api}/project/{project_key}")
+
+    def count(self, jql: str) -> int:
+        """How many issues match `jql`, fetching none; a query Jira cannot read is a 400 error."""
+        if self.cloud:
+            # Enhanced search has no total; approximate-count parses the JQL like a search does.
+            return int(self._post("rest/api/3/search/approximate-count", {"jql": jql}).get("count", 0))
+        page = self._get("rest/api/2/search", {"jql": jql, "fields": "key", "maxResults": 0})
+        return int(page.get("total", 0))
+
     # -- boards
 
     def board_project(self, board_id: int) -> str | None:

@@ -25,6 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import utc_now
+from bot.domain.doctor import ChannelFacts
 from bot.errors import CredentialsRefused, UpstreamError
 from bot.logs import get_logger
 
@@ -214,6 +215,26 @@ def _marked(message: dict[str, Any], post_key: str) -> bool:
     metadata = message.get("metadata") or {}
     payload = metadata.get("event_payload") or {}
     return metadata.get("event_type") == POST_EVENT_TYPE and payload.get("post_key") == post_key
+
+
+async def read_channel(client: AsyncWebClient, channel_id: str) -> ChannelFacts | None:
+    """What conversations.info says about a channel; None when Slack says it does not exist (or,
+    for a private channel, that the bot is not in it: Slack answers the same)."""
+    try:
+        response = await client.conversations_info(channel=channel_id)
+    except (SlackApiError, SlackClientError, OSError, asyncio.TimeoutError) as exc:
+        if isinstance(exc, SlackApiError) and _api_error(exc) == "channel_not_found":
+            return None
+        raise _translate(exc) from exc
+    channel = response.get("channel") or {}
+    return ChannelFacts(
+        id=channel_id,
+        name=channel.get("name"),
+        # Missing flags read as the unsafe answer: not a member, shared with another organization.
+        is_member=channel.get("is_member") is True,
+        is_ext_shared=channel.get("is_ext_shared") is not False,
+        is_archived=channel.get("is_archived") is True,
+    )
 
 
 class SlackWeb:

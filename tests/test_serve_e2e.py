@@ -109,6 +109,11 @@ def test_pulse_serve_command_starts_migrates_takes_a_webhook_and_stops_cleanly(t
     )
     port = free_port()
     with FakeSlack() as slack, FakeAtlassian(build_sandbox(NOW).seed) as jira:
+        # A workspace set up as the README says: every linked channel exists with the bot in it,
+        # client channels shared with the client (the start-up check finds nothing to fail).
+        sandbox_channels = [c for a in build_sandbox(NOW).accounts.accounts for c in a.channels]
+        for channel in sandbox_channels:
+            slack.add_channel(channel.id, channel.name.lstrip("#"), is_ext_shared=channel.audience == "client")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "JIRA_", "PULSE_", "DATABASE_URL"))}
         env.update(
             SLACK_BOT_TOKEN=slack.token, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=slack.api_url,
@@ -133,6 +138,8 @@ def test_pulse_serve_command_starts_migrates_takes_a_webhook_and_stops_cleanly(t
             hook = httpx.post(f"http://127.0.0.1:{port}/webhooks/jira", content=body, headers={
                 "X-Hub-Signature": hub_signature(HOOK_SECRET, body), "X-Atlassian-Webhook-Identifier": delivery})
             assert (hook.status_code, hook.json()["status"]) == (202, "accepted")
+            # The start-up check (pulse doctor's checks) runs in the background after start.
+            assert _wait(lambda: len(slack.calls_to("conversations.info")) == len(sandbox_channels), timeout=30)
         finally:
             proc.send_signal(signal.SIGTERM)
             _, stderr = proc.communicate(timeout=20)
@@ -144,6 +151,8 @@ def test_pulse_serve_command_starts_migrates_takes_a_webhook_and_stops_cleanly(t
         assert "Application shutdown complete." in events
         (accepted,) = [line for line in lines if line["event"] == "webhooks accepted"]
         assert accepted["deliveries"] == [f"jira/{delivery}"]
+        checked = [line for line in lines if line["event"] == "start-up check"]
+        assert {line["verdict"] for line in checked} <= {"ok", "warn"} and len(checked) >= len(sandbox_channels)
         # The intake's connection closed with the app: nothing went wrong on the way out.
         assert [line for line in lines if line["level"] in ("error", "critical")] == [], stderr
         assert "Traceback" not in stderr and "Warning" not in stderr, stderr

@@ -193,3 +193,76 @@ async def test_two_workers_racing_for_one_key_post_it_once(store, fake):
     assert sum(1 for r in results if not isinstance(r, BaseException) and r.new) == 1
     # The others were told to wait (the winner was still posting) or found it done.
     assert all(isinstance(r, PostBusy) for r in results if isinstance(r, BaseException))
+
+
+# --- leases renewed while a worker works (heartbeat) -------------------------------------------
+
+
+class SlowSlack:
+    """An in-memory Slack whose every post takes `seconds` (Slack slow, or pacing a long burst)."""
+
+    def __init__(self, seconds: float) -> None:
+        from integrations.slack import InMemorySlack
+
+        self.inner, self.seconds = InMemorySlack(), seconds
+
+    async def post_message(self, *args, **kwargs):
+        import asyncio
+
+        await asyncio.sleep(self.seconds)
+        return await self.inner.post_message(*args, **kwargs)
+
+    async def find_post(self, *args, **kwargs):
+        return await self.inner.find_post(*args, **kwargs)
+
+
+def _inbox_with(store, n: int) -> None:
+    import copy
+    import json
+
+    from tests.fixtures import real_payload
+
+    base = real_payload("pinpoint-jira/internal/testdata/jira:issue_created.json")
+    for i in range(n):
+        payload = copy.deepcopy(base)  # derived from the real capture: n issues created
+        payload["issue"]["key"] = f"GOLD-{800 + i}"
+        assert store.inbox.add("jira", f"hb-{i}", json.dumps(payload), payload["webhookEvent"], NOW)
+
+
+async def _race(store, heartbeat: dt.timedelta) -> tuple[SlowSlack, SlowSlack, list[int]]:
+    """Worker A takes a batch and posts slowly (~1.8 s, nearly twice its lease); worker B tries to
+    claim every 50 ms meanwhile. What B claimed each time, and both Slacks."""
+    import asyncio
+
+    from bot.domain.accounts import Account, AccountsConfig, Audience, Channel, JiraScope
+    from bot.services.inbox_worker import InboxWorker, WorkerSettings
+
+    accounts = AccountsConfig(accounts=[Account(
+        key="gold", name="Gold", timezone="Europe/Berlin", jira=JiraScope(projects=["GOLD"]),
+        channels=[Channel(id="C0GOLDCLI", audience=Audience.CLIENT), Channel(id="C0GOLDINT", audience=Audience.INTERNAL)])])
+    settings = WorkerSettings(lease=dt.timedelta(seconds=1), heartbeat=heartbeat, burst_threshold=1000)
+    _inbox_with(store, 3)
+    slow, other = SlowSlack(0.6), SlowSlack(0)
+    a = InboxWorker(store, accounts, slow, None, settings=settings)
+    b = InboxWorker(store, accounts, other, None, settings=settings)
+    batch = asyncio.create_task(a.run_once())
+    claimed_by_b = []
+    while not batch.done():
+        await asyncio.sleep(0.05)
+        claimed_by_b.append((await b.run_once()).claimed)
+    await batch
+    return slow, other, claimed_by_b
+
+
+async def test_a_slow_worker_that_heart_beats_keeps_its_claim(store):
+    slow, other, claimed_by_b = await _race(store, heartbeat=dt.timedelta(seconds=0.1))
+    assert len(claimed_by_b) > 10  # B kept trying all through A's batch
+    assert set(claimed_by_b) == {0} and other.inner.messages == []
+    assert len(slow.inner.messages) == 6  # 3 issues × 2 channels, each once
+    assert store.inbox.counts() == {"done": 3}
+
+
+async def test_without_its_heartbeat_the_same_slow_worker_would_lose_its_claim(store):
+    # The control for the test above: what the heartbeat prevents does happen without it.
+    _, other, claimed_by_b = await _race(store, heartbeat=dt.timedelta(hours=1))
+    assert sum(claimed_by_b) == 3

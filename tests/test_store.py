@@ -209,3 +209,21 @@ def test_posts_recorded_before_intents_existed_stay_done(empty_database_url):
         assert store.posts.get("delivery:d-1:C1").state == "done"
     finally:
         store.close()
+
+
+def test_a_heartbeat_renews_only_its_own_unexpired_leases(store):
+    lease = dt.timedelta(seconds=10)
+    for n in range(3):
+        store.inbox.add("jira", f"d-{n}", "{}", "jira:issue_created", T0)
+    mine = store.inbox.claim_due(T0, limit=2, lease=lease, owner="w-live")
+    theirs = store.inbox.claim_due(T0, limit=1, lease=lease, owner="w-other")
+    assert (len(mine), len(theirs)) == (2, 1)
+    later = T0 + dt.timedelta(seconds=8)
+    assert store.inbox.renew("w-live", later, lease) == 2
+    # Past the other worker's lease its delivery is free; mine is not (renewed at 8 s).
+    retaken = store.inbox.claim_due(T0 + dt.timedelta(seconds=12), limit=10, lease=lease, owner="w-new")
+    assert [i.id for i in retaken] == [theirs[0].id]
+    # A lease that ran out is not renewed by its old owner: it may have been taken over.
+    assert store.inbox.renew("w-other", T0 + dt.timedelta(seconds=13), lease) == 0
+    store.inbox.finish(mine[0].id, "done")
+    assert store.inbox.renew("w-live", T0 + dt.timedelta(seconds=16), lease) == 1

@@ -42,6 +42,7 @@ import asyncio
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,7 +76,11 @@ class WorkerSettings:
 
     batch_limit: int = 2000
     claim_page: int = 500
-    lease: dt.timedelta = dt.timedelta(minutes=5)
+    # Deliveries and intents are leased for `lease` and renewed every `heartbeat` while a batch
+    # runs: a live worker never loses them (four beats may fail in a row), and what a dead one
+    # held is free again within `lease`, so a restarted process drains it within seconds.
+    lease: dt.timedelta = dt.timedelta(seconds=10)
+    heartbeat: dt.timedelta = dt.timedelta(seconds=2)
     max_attempts: int = 8
     backoff_base: dt.timedelta = dt.timedelta(seconds=30)
     backoff_cap: dt.timedelta = dt.timedelta(hours=1)
@@ -180,7 +185,36 @@ class InboxWorker:
     # --- one batch ----------------------------------------------------------------------------
 
     async def run_once(self, limit: int | None = None) -> BatchReport:
-        """Claim every due delivery (up to `limit`), process them as one window, record outcomes."""
+        """Claim every due delivery (up to `limit`), process them as one window, record outcomes;
+        the leases are renewed all along (`_heartbeat`)."""
+        # Its own thread: renewing must never queue behind lookups waiting on Jira.
+        beat_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox-heartbeat")
+        heartbeat = asyncio.create_task(self._heartbeat(beat_thread), name="inbox-heartbeat")
+        try:
+            return await self._run_batch(limit)
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            beat_thread.shutdown(wait=False)
+
+    async def _heartbeat(self, thread: ThreadPoolExecutor) -> None:
+        """Renew this worker's leases on its deliveries and its intents to post, until cancelled."""
+        s = self.settings
+        loop = asyncio.get_running_loop()
+
+        def renew() -> tuple[int, int]:
+            now = self.clock()
+            return self.store.inbox.renew(self.owner, now, s.lease), self.store.posts.renew(self.owner, now, s.lease)
+
+        while True:
+            await asyncio.sleep(s.heartbeat.total_seconds())
+            try:
+                await loop.run_in_executor(thread, renew)
+            except Exception:
+                # The next beat tries again; only `lease` without one lets another worker take over.
+                log.warning("inbox heartbeat failed; leases are renewed at the next beat", exc_info=True)
+
+    async def _run_batch(self, limit: int | None) -> BatchReport:
         s = self.settings
         limit = limit or s.batch_limit
         now = self.clock()
@@ -188,7 +222,7 @@ class InboxWorker:
         items: list[InboxItem] = []
         while len(items) < limit:
             page = await asyncio.to_thread(
-                self.store.inbox.claim_due, now, min(s.claim_page, limit - len(items)), s.lease
+                self.store.inbox.claim_due, now, min(s.claim_page, limit - len(items)), s.lease, self.owner
             )
             if not page:
                 break

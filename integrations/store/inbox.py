@@ -117,8 +117,10 @@ class Inbox:
             value = value.replace(tzinfo=dt.timezone.utc)
         return value
 
-    def claim_due(self, now: dt.datetime, limit: int, lease: dt.timedelta) -> list[InboxItem]:
-        """Lease up to `limit` pending deliveries that are due, oldest first, for one worker."""
+    def claim_due(
+        self, now: dt.datetime, limit: int, lease: dt.timedelta, owner: str | None = None
+    ) -> list[InboxItem]:
+        """Lease up to `limit` pending deliveries that are due, oldest first, for worker `owner`."""
         due = (
             sa.select(t.c.id)
             .where(t.c.status == "pending")
@@ -135,12 +137,24 @@ class Inbox:
                     t.update()
                     .where(t.c.id == item_id)
                     .where(sa.or_(t.c.locked_until.is_(None), t.c.locked_until <= now))
-                    .values(locked_until=now + lease, attempts=t.c.attempts + 1)
+                    .values(locked_until=now + lease, locked_by=owner, attempts=t.c.attempts + 1)
                 )
                 if result.rowcount == 1:
                     claimed.append(item_id)
             rows = conn.execute(sa.select(t).where(t.c.id.in_(claimed)).order_by(t.c.id)).all()
         return [_item(r) for r in rows]
+
+    def renew(self, owner: str, now: dt.datetime, lease: dt.timedelta) -> int:
+        """Extend the leases `owner` still holds (its heartbeat while it works); how many.
+
+        Only unexpired ones: a lease that ran out may have been taken over, and is not ours to renew.
+        """
+        with self._engine.begin() as conn:
+            return conn.execute(
+                t.update()
+                .where(t.c.locked_by == owner, t.c.status == "pending", t.c.locked_until > now)
+                .values(locked_until=now + lease)
+            ).rowcount
 
     def finish(self, item_id: int, status: str, error: str | None = None) -> None:
         """Mark a delivery processed with its outcome (done, ignored, unsupported, anomalous)."""
@@ -148,7 +162,7 @@ class Inbox:
             conn.execute(
                 t.update()
                 .where(t.c.id == item_id)
-                .values(status=status, locked_until=None, last_error=error)
+                .values(status=status, locked_until=None, locked_by=None, last_error=error)
             )
 
     def retry_later(
@@ -168,6 +182,7 @@ class Inbox:
                     last_error=error,
                     next_attempt_at=at,
                     locked_until=None,
+                    locked_by=None,
                     attempts=t.c.attempts if count_attempt else sa.case((t.c.attempts > 0, t.c.attempts - 1), else_=0),
                 )
             )
@@ -178,6 +193,6 @@ class Inbox:
             result = conn.execute(
                 t.update()
                 .where(t.c.id == item_id)
-                .values(status="pending", next_attempt_at=now, locked_until=None)
+                .values(status="pending", next_attempt_at=now, locked_until=None, locked_by=None)
             )
         return result.rowcount == 1

@@ -213,5 +213,7 @@ class Posts:
         """Extend the lease of every intent `owner` holds (its heartbeat); how many."""
         with self._engine.begin() as conn:
             return conn.execute(
-                t.update().where(t.c.owner == owner, t.c.state == POSTING).values(locked_until=now + lease)
+                t.update()
+                .where(t.c.owner == owner, t.c.state == POSTING, t.c.locked_until > now)
+                .values(locked_until=now + lease)
             ).rowcount

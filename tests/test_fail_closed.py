@@ -10,6 +10,7 @@ digest the same answer.
 from __future__ import annotations
 
 import copy
+import json
 import datetime as dt
 from decimal import Decimal
 
@@ -347,3 +348,51 @@ def test_links_come_from_the_configured_site_never_from_the_payload():
     assert text.startswith("<https://pinpt-hq.atlassian.net/browse/TES-19|TES-19>")
     assert "api.atlassian.com" not in text
     assert render_event(event, C, ALPHA).text.startswith("*TES-19*")  # no site configured: no link
+
+
+# --- what the internal digest marks, and what replay says -------------------------------------
+
+
+@pytest.mark.parametrize(("language", "legend"), [("en", "🔒 not in the client view"),
+                                                  ("de", "🔒 nicht in der Kundenansicht"),
+                                                  ("ru", "🔒 клиенту не видно")])
+def test_the_internal_digest_marks_what_the_client_view_withholds(language, legend):
+    from bot.render.digest import render_digest
+
+    now = dt.datetime(2026, 11, 22, 10, tzinfo=dt.UTC)
+    acct = ALPHA.model_copy(update={"jira": JiraScope(projects=["FOO"]), "language": language})
+
+    def issue(n: int, **fields) -> object:
+        raw = _foo_123(duedate="2026-11-30", created="2026-11-20T09:00:00.000+0000", **fields)
+        raw["key"], raw["fields"]["summary"] = f"FOO-{n}", f"Summary {n}"
+        return parse_issue(raw)
+
+    issues = [issue(1, security=None), issue(2, security={"id": "10001"}), issue(3, labels=["Internal"])]
+    internal = render_digest(build_digest(acct, I, issues, [], now, None), acct).text
+    assert legend in internal.splitlines()[1]
+    marked = [line for line in internal.splitlines() if "🔒 FOO-" in line]
+    assert {line.split("🔒 ")[1].split()[0] for line in marked} == {"FOO-2", "FOO-3"}
+    assert not any("🔒 FOO-1" in line for line in internal.splitlines())
+    client = render_digest(build_digest(acct, C, issues, [], now, None), acct).text
+    assert "🔒" not in client and "FOO-2" not in client and "FOO-1" in client
+    public_only = render_digest(build_digest(acct, I, issues[:1], [], now, None), acct).text
+    assert "🔒" not in public_only  # no legend without a marked issue
+
+
+def test_replay_webhook_names_each_withheld_event_and_its_fact(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from bot.cli_inbox import replay_webhook
+
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setenv("JIRA_URL", "https://pinpt-hq.atlassian.net")
+    unreadable = tmp_path / "unreadable.json"
+    unreadable.write_text(json.dumps(edited(RESOLVED, lambda p: p["issue"]["fields"].update(security=[]))))
+    level_removed = tmp_path / "level_removed.json"
+    level_removed.write_text(json.dumps(edited(RESOLVED, lambda p: p["changelog"].update(
+        items=[LOCAL_LEVEL_REMOVED, OLD_SUMMARY]))))
+    out = CliRunner().invoke(replay_webhook, [str(unreadable), str(level_removed)]).output
+    assert f"== {unreadable}: withheld (issue_resolved)" in out
+    assert "   (security level present but unreadable ([]): withheld)" in out
+    assert "   field_changed: field 'Уровень безопасности' is internal-only" in out
+    assert "   summary_changed: issue had security level 'id 10001' until this edit" in out

@@ -103,7 +103,7 @@ def small_digest(audience: Audience):
 # Milestone 1.0: 1 of 3 done, estimates 2 of 8 h; 1 resolved in 14 days cannot close 2 in 9 days.
 GOLDEN_INTERNAL_EN = """\
 📊 ACME Shop — digest
-Changes since Nov 15, 2026 · as of Nov 22, 2026
+Changes since Nov 15, 2026 · as of Nov 22, 2026 · 🔒 not in the client view
 
 Budget · November 2026
 ▓▓▓▓▓▓▓▓░░ 86%
@@ -124,7 +124,7 @@ Released since the last digest
 
 Deadlines (next 14 days)
 🔴 SAMPLEPROJECT-1 Checkout fails for <script> & co · due Nov 20, 2026 · 2 days overdue · Ann
-• SAMPLEPROJECT-5 Server hardening · due Nov 23, 2026 · in 1 day · unassigned
+• 🔒 SAMPLEPROJECT-5 Server hardening · due Nov 23, 2026 · in 1 day · unassigned
 • SAMPLEPROJECT-2 Newsletter template · due Nov 25, 2026 · in 3 days · unassigned
 
 New since the last digest
@@ -221,7 +221,7 @@ def test_golden_blocks_of_the_small_internal_digest() -> None:
         "text": "*Deadlines (next 14 days)*\n"
         "🔴 <https://acme.atlassian.net/browse/SAMPLEPROJECT-1|SAMPLEPROJECT-1> "
         "Checkout fails for &lt;script&gt; &amp; co · due Nov 20, 2026 · 2 days overdue · Ann\n"
-        "• <https://acme.atlassian.net/browse/SAMPLEPROJECT-5|SAMPLEPROJECT-5> "
+        "• 🔒 <https://acme.atlassian.net/browse/SAMPLEPROJECT-5|SAMPLEPROJECT-5> "
         "Server hardening · due Nov 23, 2026 · in 1 day · unassigned\n"
         "• <https://acme.atlassian.net/browse/SAMPLEPROJECT-2|SAMPLEPROJECT-2> "
         "Newsletter template · due Nov 25, 2026 · in 3 days · unassigned",

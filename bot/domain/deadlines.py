@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.domain.accounts import Account, Audience
-from bot.domain.audience import visible_issues
+from bot.domain.audience import issue_visible, visible_issues
 from bot.domain.work import Issue
 
 
@@ -23,6 +23,9 @@ class IssueLine:
     due: dt.date | None = None
     days_left: int | None = None  # due - today; negative when overdue
     when: dt.datetime | None = None  # created or resolved, for the change lists
+    # Listed in an internal digest although the client view withholds it: marked there, so
+    # nobody quotes it in the shared channel by mistake.
+    client_hidden: bool = False
 
     @property
     def overdue(self) -> bool:
@@ -51,7 +54,9 @@ def issue_sort_key(key: str) -> tuple[str, int]:
     return (match.group(1), int(match.group(2)))
 
 
-def issue_line(issue: Issue, today: dt.date, when: dt.datetime | None = None) -> IssueLine:
+def issue_line(
+    issue: Issue, today: dt.date, when: dt.datetime | None = None, *, client_hidden: bool = False
+) -> IssueLine:
     """One issue as a list line, with days left to its due date."""
     days_left = (issue.due - today).days if issue.due is not None else None
     return IssueLine(
@@ -62,7 +67,13 @@ def issue_line(issue: Issue, today: dt.date, when: dt.datetime | None = None) ->
         due=issue.due,
         days_left=days_left,
         when=when,
+        client_hidden=client_hidden,
     )
+
+
+def hidden_from_client(issue: Issue, audience: Audience, account: Account) -> bool:
+    """In an internal channel's list: does the client view withhold this issue?"""
+    return audience is Audience.INTERNAL and not issue_visible(issue, Audience.CLIENT, account)
 
 
 def _is_waiting_for_client(issue: Issue, account: Account) -> bool:
@@ -84,7 +95,7 @@ def deadlines_section(
 
     due = [i for i in open_issues if i.due is not None and i.due <= last_day]
     due.sort(key=lambda i: (i.due, issue_sort_key(i.key)))  # overdue sorts first: earlier date
-    items = tuple(issue_line(i, today) for i in due)
+    items = tuple(issue_line(i, today, client_hidden=hidden_from_client(i, audience, account)) for i in due)
 
     waiting = None
     if audience is Audience.CLIENT:

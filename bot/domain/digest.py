@@ -18,6 +18,7 @@ from bot.domain.deadlines import (
     DeadlinesSection,
     IssueLine,
     deadlines_section,
+    hidden_from_client,
     issue_line,
     issue_sort_key,
 )
@@ -90,8 +91,10 @@ def changes_section(
     )
     return ChangesSection(
         since=since,
-        created=tuple(issue_line(i, today, when=i.created) for i in created),
-        resolved=tuple(issue_line(i, today, when=i.resolved) for i in resolved),
+        created=tuple(issue_line(i, today, when=i.created, client_hidden=hidden_from_client(i, audience, account))
+                      for i in created),
+        resolved=tuple(issue_line(i, today, when=i.resolved, client_hidden=hidden_from_client(i, audience, account))
+                       for i in resolved),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
@@ -262,6 +262,18 @@ def _milestones_sections(section: MilestonesSection, lang: _Lang) -> list[_Secti
     return out
 
 
+LOCK = "🔒"
+
+
+def _lock(item: IssueLine) -> str:
+    # Internal digests only: the client view withholds this issue (legend: "digest.client_hidden").
+    return f"{LOCK} " if item.client_hidden else ""
+
+
+def _legend(lines: Iterable[IssueLine], lang: _Lang) -> str | None:
+    return lang.t("digest.client_hidden") if any(i.client_hidden for i in lines) else None
+
+
 def _deadline_line(item: IssueLine, lang: _Lang) -> LineBuilder:
     icon = "🔴" if item.overdue else "•"
     bits = []
@@ -272,7 +284,7 @@ def _deadline_line(item: IssueLine, lang: _Lang) -> LineBuilder:
 
     def line(s: _Style) -> str:
         who = s.esc(item.assignee) if item.assignee else unassigned
-        return " · ".join([f"{icon} {s.issue(item.key)} {s.esc(item.summary)}", *bits, who])
+        return " · ".join([f"{icon} {_lock(item)}{s.issue(item.key)} {s.esc(item.summary)}", *bits, who])
 
     return line
 
@@ -303,7 +315,7 @@ def _deadlines_sections(section: DeadlinesSection, lang: _Lang) -> list[_Section
 
 
 def _change_line(item: IssueLine) -> LineBuilder:
-    return lambda s: f"• {s.issue(item.key)} {s.esc(item.summary)} · {s.esc(item.status)}"
+    return lambda s: f"• {_lock(item)}{s.issue(item.key)} {s.esc(item.summary)} · {s.esc(item.status)}"
 
 
 def _changes_sections(section: ChangesSection, lang: _Lang) -> list[_Section]:
@@ -445,6 +457,9 @@ def render_digest(
     sections += _milestones_sections(digest.milestones, lang)
     sections += _deadlines_sections(digest.deadlines, lang)
     sections += _changes_sections(digest.changes, lang)
+    legend = _legend((*digest.deadlines.items, *digest.changes.created, *digest.changes.resolved), lang)
+    if legend:
+        context = f"{context} · {legend}"
     return _render(sections, lang.language, jira_url=jira_url, heading=(title, context))
 
 
@@ -473,7 +488,11 @@ def render_deadlines(
 ) -> RenderedDigest:
     """Only deadlines and the client's waiting list (for ``/pulse deadlines``)."""
     lang = _Lang(language or account.language)
-    return _render(_deadlines_sections(section, lang), lang.language, jira_url=jira_url)
+    sections = _deadlines_sections(section, lang)
+    legend = _legend(section.items, lang)
+    if legend:
+        sections.append(_Section(lambda s: legend, []))
+    return _render(sections, lang.language, jira_url=jira_url)
 
 
 def _jsonable(value: Any) -> Any:

@@ -90,15 +90,11 @@ class _BoundedLoader(yaml.SafeLoader):
             raise _Refused(_line(node.start_mark), f"the value {shown}cannot be read: {exc}") from None
 
     def construct_yaml_int(self, node):
-        digits = sum(c.isdigit() for c in node.value)
-        if digits > MAX_DIGITS:
-            raise _Refused(_line(node.start_mark), f"a number of {digits:,} digits is too long for any field")
+        _short_number(node)  # Python refuses ints over 4,300 digits, and no field needs 31
         return super().construct_yaml_int(node)
 
     def construct_yaml_float(self, node):
-        digits = sum(c.isdigit() for c in node.value)
-        if digits > MAX_DIGITS:
-            raise _Refused(_line(node.start_mark), f"a number of {digits:,} digits is too long for any field")
+        _short_number(node)
         return super().construct_yaml_float(node)
 
     def construct_yaml_timestamp(self, node):
@@ -107,6 +103,12 @@ class _BoundedLoader(yaml.SafeLoader):
         except ValueError as exc:
             # YAML reads 2026-02-30 as a date; Python refuses it ("day is out of range for month").
             raise _Refused(_line(node.start_mark), f"{node.value} is not a date in the calendar ({exc})") from None
+
+
+def _short_number(node: yaml.ScalarNode) -> None:
+    digits = sum(c.isdigit() for c in node.value)
+    if digits > MAX_DIGITS:
+        raise _Refused(_line(node.start_mark), f"a number of {digits:,} digits is too long for any field")
 
 
 _BoundedLoader.add_constructor("tag:yaml.org,2002:int", _BoundedLoader.construct_yaml_int)

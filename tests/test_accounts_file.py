@@ -269,8 +269,9 @@ def test_a_file_that_is_not_utf8_names_the_line(tmp_path):
         (b"a: &a [x, x, x, x, x, x, x, x, x, x]\n" + b"".join(
             f"a{i}: &a{i} [{', '.join([f'*a{i - 1}' if i > 1 else '*a'] * 10)}]\n".encode() for i in range(1, 9)
         ) + b"accounts: []\n", "line 5: the file expands to more than 100,000 values"),
+        (b"accounts: []\n" + b"#" * (5 * 1024 * 1024), "the file is larger than 5 MB (5,242,881 bytes or more)"),
     ],
-    ids=["duplicate", "not-utf8", "deep", "date", "huge-number", "billion-laughs"],
+    ids=["duplicate", "not-utf8", "deep", "date", "huge-number", "billion-laughs", "too-large"],
 )
 def test_check_config_reports_bad_files_without_a_traceback(tmp_path, pulse_cli, content, expected):
     path = tmp_path / "accounts.yaml"

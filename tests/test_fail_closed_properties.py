@@ -333,7 +333,6 @@ DELIVERED_ISSUE = {
     f"{ZJ}/worklog_created.json",
     f"{ZJ}/worklog_deleted.json",
     f"{ZJ}/worklog_updated.json",
-    f"{ZJ}/worklog_updated__edited.json",
 }
 DELIVERED_COMMENT = {
     f"{JIT}/addComment.json",

@@ -135,6 +135,9 @@ AUDIENCE_TABLE = [
     ("worklog, no money shown", attach_issue(one(f"{ZJ}/worklog_created.json"), full_issue("TES-9")), C, ALPHA, False, "logged time is internal for this account"),
     ("worklog deleted, no money shown", attach_issue(one(f"{ZJ}/worklog_deleted.json"), full_issue("TES-9")), C, ALPHA, False, "logged time is internal for this account"),
     ("worklog edited, no money shown", one(f"{ZJ}/worklog_updated__edited.json"), C, ALPHA, False, "logged time is internal for this account"),
+    # jira:worklog_updated names no worklog: its visibility is unknown, so even money accounts don't hear of it.
+    ("worklog edited, money shown", one(f"{ZJ}/worklog_updated__edited.json"), C, ALPHA.model_copy(update={"budget": MONEY}), False,
+     "worklog visibility not in the payload (jira:worklog_updated): withheld"),
     ("worklog, money shown", attach_issue(one(f"{ZJ}/worklog_created.json"), full_issue("TES-9")), C, ALPHA.model_copy(update={"budget": MONEY}), True, ""),
     ("worklog on secure issue, money shown", attach_issue(one(f"{ZJ}/worklog_created.json"), full_issue("TES-9", security_level="Internal")), C,
      ALPHA.model_copy(update={"budget": MONEY}), False, "issue has security level 'Internal'"),

@@ -478,6 +478,8 @@ def _issue_worklog_updated(payload: Payload, webhook_event: str) -> list[JiraEve
         issue_id=_str(_dict(payload.get("issue")).get("id")),
         seconds=int(after) if after and after.isdigit() else None,
         previous_seconds=int(before) if before and before.isdigit() else None,
+        # This body does not carry the worklog, so nothing says it is not a role's or group's.
+        access=unknown("worklog visibility not in the payload (jira:worklog_updated)"),
     )
     return [_base(payload, webhook_event, EventType.WORKLOG_UPDATED, worklog=facts, field="timespent",
                   field_id="timespent", from_value=before, to_value=after)]

@@ -103,3 +103,14 @@ def test_defaults_per_audience():
     assert not wanted(worklog, Audience.INTERNAL, None)
     assert wanted(worklog, Audience.INTERNAL, [parse_subscription("worklogs")])
     assert not wanted(comment, Audience.INTERNAL, [parse_subscription("worklogs")])  # stored replaces defaults
+
+
+def test_every_event_type_has_exactly_one_kind():
+    from collections import Counter
+
+    from bot.domain.subscriptions import EVENT_KINDS, events_by_kind
+
+    counts = Counter(t for _, types in EVENT_KINDS for t in types)
+    assert set(counts) == set(EventType) and set(counts.values()) == {1}
+    assert events_by_kind(frozenset({E.COMMENT_CREATED, E.STATUS_CHANGED})) == [
+        ("Issues", [E.STATUS_CHANGED]), ("Comments", [E.COMMENT_CREATED])]

@@ -115,6 +115,42 @@ INTERNAL_DEFAULT = Subscription(
 )
 
 
+# Every event type under one kind, in the order `/pulse subscribe list` shows them.
+EVENT_KINDS: tuple[tuple[str, tuple[EventType, ...]], ...] = (
+    ("Issues", (E.ISSUE_CREATED, E.ISSUE_DELETED, E.STATUS_CHANGED, E.ISSUE_RESOLVED, E.ISSUE_REOPENED,
+                E.ASSIGNEE_CHANGED, E.ISSUE_TYPE_CHANGED, E.ISSUE_MOVED, E.ISSUELINK_CREATED)),
+    ("Issue fields", (E.SUMMARY_CHANGED, E.DESCRIPTION_CHANGED, E.LABELS_CHANGED, E.COMPONENTS_CHANGED,
+                      E.FIELD_CHANGED)),
+    ("Priority", (E.PRIORITY_RAISED, E.PRIORITY_LOWERED, E.PRIORITY_CHANGED)),
+    ("Due dates", (E.DUE_DATE_SET, E.DUE_DATE_CHANGED, E.DUE_DATE_REMOVED)),
+    ("Milestones and sprints", (E.FIX_VERSION_CHANGED, E.VERSION_CREATED, E.VERSION_RELEASED, E.VERSION_UNRELEASED,
+                                E.VERSION_UPDATED, E.SPRINT_CHANGED, E.SPRINT_STARTED, E.SPRINT_CLOSED)),
+    ("Comments", (E.COMMENT_CREATED, E.COMMENT_UPDATED, E.COMMENT_DELETED)),
+    ("Logged time", (E.WORKLOG_CREATED, E.WORKLOG_UPDATED, E.WORKLOG_DELETED)),
+    ("Confluence", tuple(t for t in EventType if t.is_confluence)),
+)
+
+
+def events_by_kind(events: frozenset[EventType]) -> list[tuple[str, list[EventType]]]:
+    """The events (empty = every type) grouped by kind, kinds without any left out."""
+    grouped = []
+    for kind, types in EVENT_KINDS:
+        chosen = [t for t in types if not events or t in events]
+        if chosen:
+            grouped.append((kind, chosen))
+    return grouped
+
+
+def has_filters(subscription: Subscription) -> bool:
+    return bool(subscription.issue_types or subscription.priorities or subscription.labels
+                or subscription.include_fields or subscription.exclude_fields)
+
+
+def covers(wide: Subscription, narrow: Subscription) -> bool:
+    """Does `wide` alone deliver every event `narrow` delivers (no filters, a superset of types)?"""
+    return not has_filters(wide) and (not wide.events or (bool(narrow.events) and narrow.events <= wide.events))
+
+
 def defaults_for(audience: Audience) -> tuple[Subscription, ...]:
     """The subscriptions a channel of this audience has until it stores its own."""
     return (CLIENT_DEFAULT,) if audience is Audience.CLIENT else (INTERNAL_DEFAULT,)

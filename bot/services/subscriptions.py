@@ -16,14 +16,23 @@ from bot.domain.access import Role
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
 from bot.domain.audience import worklog_amounts_visible
 from bot.domain.commands import CommandSpec, Invocation, UsageError
-from bot.domain.subscriptions import USAGE, defaults_for, format_subscription, parse_subscription
+from bot.domain.subscriptions import (
+    USAGE,
+    Subscription,
+    SubscriptionSyntaxError,
+    covers,
+    defaults_for,
+    format_subscription,
+    parse_subscription,
+)
+from bot.render.subscriptions import render_added, render_list, render_removed
 from bot.services.commands import Asker, CommandService, Reply
 from integrations.store.store import Store
 
 SUBSCRIBE_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(("subscribe", "list"), "List what this channel is notified about", min_role=Role.MEMBER, needs_account=True),
     CommandSpec(
-        ("subscribe", "add"), "Notify this channel about more events", args="<events> [filters]",
+        ("subscribe", "add"), "Notify this channel about more events (added to its defaults)", args="<events> [filters]",
         min_role=Role.ADMIN, needs_account=True,
     ),
     CommandSpec(("subscribe", "remove"), "Remove a subscription", args="<id>", min_role=Role.ADMIN, needs_account=True),
@@ -38,22 +47,21 @@ class SubscriptionCommands:
         self.accounts = accounts
         self.clock = clock
 
+    async def _rows(self, channel_id: str) -> list[tuple[int, Subscription]]:
+        rows = await asyncio.to_thread(self.store.subscriptions.list, channel_id)
+        parsed = []
+        for row in rows:
+            try:
+                parsed.append((row["id"], parse_subscription(row["spec"]["text"])))
+            except (SubscriptionSyntaxError, KeyError, TypeError):
+                continue  # the worker skips it too (and logs it)
+        return parsed
+
     async def list(self, _inv: Invocation, _asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
         assert account is not None and channel is not None
-        rows = await asyncio.to_thread(self.store.subscriptions.list, channel.id)
-        if not rows:
-            defaults = "; ".join(format_subscription(s) for s in defaults_for(channel.audience))
-            return Reply(
-                f"No subscriptions stored: this {channel.audience} channel gets the defaults:\n`{defaults}`\n"
-                "Add one with `/pulse subscribe add <events> [filters]` (it replaces the defaults)."
-            )
-        lines = [f"Subscriptions of this channel ({account.name}):"]
-        lines += [f"• #{r['id']} `{r['spec'].get('text', '?')}`" for r in rows]
-        return Reply("\n".join(lines))
+        return Reply(render_list(account.name, channel.audience, await self._rows(channel.id)))
 
-    async def add(self, inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
-        assert account is not None and channel is not None
-        subscription = parse_subscription(shlex.join(inv.args))  # SubscriptionSyntaxError is a UsageError
+    async def _store(self, asker: Asker, account: Account, channel: Channel, subscription: Subscription) -> int:
         text = format_subscription(subscription)
         now = self.clock()
         sub_id = await asyncio.to_thread(
@@ -63,7 +71,21 @@ class SubscriptionCommands:
             self.store.audit.record, asker.user_id, "subscription.add", now,
             account_key=account.key, channel_id=channel.id, details={"id": sub_id, "spec": text},
         )
-        reply = f"Added subscription #{sub_id}: `{text}`"
+        return sub_id
+
+    async def add(self, inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
+        assert account is not None and channel is not None
+        subscription = parse_subscription(shlex.join(inv.args))  # SubscriptionSyntaxError is a UsageError
+        defaults_id = None
+        if not await self._rows(channel.id):
+            # A channel without stored subscriptions hears its defaults; the first one stored would
+            # replace them, so they are stored first: `add` adds, and they can be removed by id.
+            defaults = defaults_for(channel.audience)
+            if not all(covers(subscription, d) for d in defaults):
+                for default in defaults:
+                    defaults_id = await self._store(asker, account, channel, default)
+        sub_id = await self._store(asker, account, channel, subscription)
+        reply = render_added(sub_id, subscription, channel.audience, defaults_id)
         if channel.audience is Audience.CLIENT:
             # Subscribing widens what the channel hears about, never what a client may see.
             hours = "" if worklog_amounts_visible(Audience.CLIENT, account) else ", logged time"
@@ -78,6 +100,7 @@ class SubscriptionCommands:
         if len(inv.args) != 1 or not inv.args[0].lstrip("#").isdigit():
             raise UsageError("Usage: `/pulse subscribe remove <id>` (the ids are in `/pulse subscribe list`).")
         sub_id = int(inv.args[0].lstrip("#"))
+        before = dict(await self._rows(channel.id))
         removed = await asyncio.to_thread(self.store.subscriptions.remove, channel.id, sub_id)
         if not removed:
             raise UsageError(f"This channel has no subscription #{sub_id}. See `/pulse subscribe list`.")
@@ -86,7 +109,10 @@ class SubscriptionCommands:
             self.store.audit.record, asker.user_id, "subscription.remove", now,
             account_key=account.key, channel_id=channel.id, details={"id": sub_id},
         )
-        return Reply(f"Removed subscription #{sub_id}.")
+        remaining = [(i, s) for i, s in before.items() if i != sub_id]
+        if sub_id not in before:  # stored but unreadable: nothing to describe
+            return Reply(f"Removed subscription #{sub_id}.")
+        return Reply(render_removed(sub_id, before[sub_id], channel.audience, remaining))
 
 
 def register_subscribe_commands(

@@ -74,7 +74,7 @@ class FakeSlack:
         self._last_ts = 0.0
         self._server: LoopbackServer | None = None
         # Every message each channel holds, in posting order (thread replies too).
-        self.channels: dict[str, list[dict[str, Any]]] = {}
+        self.history: dict[str, list[dict[str, Any]]] = {}
 
     # --- test API -------------------------------------------------------------------------
     def add_user(self, user_id: str, team_id: str | None = None, **kw: Any) -> FakeSlackUser:
@@ -211,11 +211,11 @@ class FakeSlack:
             thread_ts = args.get("thread_ts")
             if thread_ts:
                 message["thread_ts"] = thread_ts
-                for parent in self.channels.get(channel, []):
+                for parent in self.history.get(channel, []):
                     if parent["ts"] == thread_ts:
                         parent["thread_ts"] = thread_ts
                         parent["reply_count"] = parent.get("reply_count", 0) + 1
-            self.channels.setdefault(channel, []).append(message)
+            self.history.setdefault(channel, []).append(message)
         return {"ok": True, "channel": channel, "ts": ts, "message": dict(message)}
 
     # conversations.history / .replies as Slack answers them: `oldest`/`latest` exclusive unless
@@ -227,7 +227,7 @@ class FakeSlack:
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
         with self._lock:
-            top = [m for m in self.channels.get(channel, []) if m.get("thread_ts") in (None, m["ts"])]
+            top = [m for m in self.history.get(channel, []) if m.get("thread_ts") in (None, m["ts"])]
         return self._page(list(reversed(top)), args, newest_first=True)
 
     def _conversations_replies(self, args: dict) -> dict:
@@ -237,7 +237,7 @@ class FakeSlack:
         if not thread_ts:
             return {"ok": False, "error": "invalid_arguments"}
         with self._lock:
-            messages = self.channels.get(channel, [])
+            messages = self.history.get(channel, [])
             parent = [m for m in messages if m["ts"] == thread_ts]
             replies = [m for m in messages if m.get("thread_ts") == thread_ts and m["ts"] != thread_ts]
         if not parent:

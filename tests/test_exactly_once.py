@@ -87,7 +87,7 @@ async def test_a_post_a_crash_left_uncertain_is_found_in_slack_and_not_posted_ag
         await alive.post(["k-1"], CHANNEL, Message("ACME-1 created"), thread_issue="ACME-1")
     clock.now += LEASE
     posted = await alive.post(["k-1"], CHANNEL, Message("ACME-1 created"), thread_issue="ACME-1")
-    (ts,) = [m["ts"] for m in fake.channels[CHANNEL]]
+    (ts,) = [m["ts"] for m in fake.history[CHANNEL]]
     assert (posted.ts, posted.new) == (ts, False)
     assert len(fake.posted()) == 1  # settled, not posted again
     assert _states(store, ["k-1"]) == {"k-1": ("done", ts)}
@@ -173,7 +173,7 @@ async def test_a_burst_grouped_differently_after_the_crash_is_settled_then_plann
     # for its three keys; the caller plans again and posts only what is left.
     with pytest.raises(PostBusy):
         await new.post(["k-1", "k-2", "k-3", "k-4"], CHANNEL, Message("4 issues changed"))
-    (ts,) = [m["ts"] for m in fake.channels[CHANNEL]]
+    (ts,) = [m["ts"] for m in fake.history[CHANNEL]]
     assert _states(store, ["k-1", "k-2", "k-3", "k-4"]) == {
         "k-1": ("done", ts), "k-2": ("done", ts), "k-3": ("done", ts), "k-4": None}
     assert store.posts.recorded(["k-1", "k-2", "k-3", "k-4"]) == {"k-1", "k-2", "k-3"}

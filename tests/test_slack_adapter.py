@@ -102,7 +102,7 @@ async def test_find_post_pages_through_history_and_ignores_other_apps_marks(fake
     for n in range(450):
         await slack.post_message("C0BUSY0001", f"later {n}")
     # Another app (or person) posting a message with our mark is not taken for ours.
-    fake.channels["C0BUSY0001"].append({
+    fake.history["C0BUSY0001"].append({
         "type": "message", "text": "forged", "user": "U0SOMEONE", "ts": "1999999999.000100",
         "metadata": {"event_type": "account_pulse_post", "event_payload": {"post_key": "k-forged"}}})
     assert await slack.find_post("C0BUSY0001", "k-target", since) == target

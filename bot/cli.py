@@ -75,7 +75,7 @@ def serve(no_scheduler: bool) -> None:
     import uvicorn
 
     from bot.accounts_file import load_accounts
-    from bot.app import build_runtime
+    from bot.app import build_runtime, serving_app
 
     settings = _settings()
     missing = settings.missing_for_serve()
@@ -96,7 +96,7 @@ def serve(no_scheduler: bool) -> None:
         settings = settings.model_copy(update={"scheduler_enabled": False})
     _open_store(settings.database_url).close()  # migrate the embedded default, or check the schema
     runtime = build_runtime(settings, accounts=accounts)
-    uvicorn.run(runtime.asgi(), host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(serving_app(runtime), host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
 def _open_store(url: str):

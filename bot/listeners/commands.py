@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.listeners.answers import respond
 from bot.listeners.deps import ListenerDeps
 from bot.logs import get_logger
 from bot.services.commands import Asker
@@ -18,9 +19,7 @@ def home_team(context) -> str | None:
 
 
 def register(app: AsyncApp, deps: ListenerDeps) -> None:
-    async def on_pulse(ack, command, context, respond):
-        # Ack within Slack's 3 s; the answer follows through response_url.
-        await ack()
+    async def answer(command, context, client) -> None:
         role = await deps.directory.role(command["user_id"], context.actor_team_id, home_team(context))
         asker = Asker(user_id=command["user_id"], channel_id=command["channel_id"], role=role)
         reply = await deps.commands.run(command.get("text", ""), asker)
@@ -34,9 +33,18 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         )
         for part in (reply, *reply.more):
             await respond(
+                client,
+                command["response_url"],
                 text=part.text,
                 blocks=part.blocks or None,
                 response_type="in_channel" if part.public else "ephemeral",
             )
+
+    async def on_pulse(ack, command, context, client):
+        # Ack within Slack's 3 s (at once: see bot.listeners.answers); the answer follows
+        # through response_url.
+        await ack()
+        deps.answers.start(answer(command, context, client), "command answer",
+                           user=command.get("user_id"), channel=command.get("channel_id"))
 
     app.command("/pulse")(on_pulse)

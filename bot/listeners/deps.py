@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from bot.listeners.answers import Answers
 from bot.services.commands import CommandService
 from bot.services.directory import Directory
 
@@ -12,3 +13,5 @@ from bot.services.directory import Directory
 class ListenerDeps:
     commands: CommandService
     directory: Directory
+    # What listeners go on with after the ack; shutdown drains it.
+    answers: Answers = field(default_factory=Answers)

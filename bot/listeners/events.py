@@ -16,7 +16,7 @@ _MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>")
 
 
 def register(app: AsyncApp, deps: ListenerDeps) -> None:
-    async def on_mention(event, context, say):
+    async def answer(event, context, say) -> None:
         text = _MENTION.sub("", event.get("text", "")).strip()
         user = event.get("user", "")
         role = await deps.directory.role(user, context.actor_team_id, home_team(context))
@@ -27,5 +27,11 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         thread = event.get("thread_ts") or event["ts"]
         for part in (reply, *reply.more):
             await say(text=part.text, blocks=part.blocks or None, thread_ts=thread)
+
+    async def on_mention(ack, event, context, say):
+        # Events are acknowledged at once too; the answer may need Jira (see bot.listeners.answers).
+        await ack()
+        deps.answers.start(answer(event, context, say), "mention answer",
+                           user=event.get("user"), channel=event.get("channel"))
 
     app.event("app_mention")(on_mention)

@@ -40,6 +40,9 @@ class DeadlinesSection:
     horizon_days: int
     items: tuple[IssueLine, ...]  # overdue first, then by due date
     waiting: tuple[IssueLine, ...] | None
+    # Open issues (visible to the audience) waiting for the client, in either audience: the
+    # status glance counts them; only client channels get the list itself.
+    waiting_for_client: int = 0
 
     @property
     def overdue_count(self) -> int:
@@ -104,4 +107,7 @@ def deadlines_section(
         mine.sort(key=lambda i: (i.due is None, i.due or today, issue_sort_key(i.key)))
         waiting = tuple(issue_line(i, today) for i in mine)
 
-    return DeadlinesSection(today=today, horizon_days=horizon, items=items, waiting=waiting)
+    waiting_count = sum(1 for i in open_issues if _is_waiting_for_client(i, account))
+    return DeadlinesSection(
+        today=today, horizon_days=horizon, items=items, waiting=waiting, waiting_for_client=waiting_count
+    )

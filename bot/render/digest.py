@@ -17,7 +17,7 @@ from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
 from typing import Any
 
-from bot.domain.accounts import Account
+from bot.domain.accounts import Account, Audience
 from bot.domain.budget import BudgetStatus, Forecast
 from bot.domain.deadlines import DeadlinesSection, IssueLine
 from bot.domain.digest import ChangesSection, Digest
@@ -386,11 +386,13 @@ class _Packer:
 
     def section(self, section: _Section) -> None:
         title = section.title(self.slack)
-        plain_lines = [section.title(self.plain), *(line(self.plain) for line in section.lines)]
+        # An untitled section (the status glance) is just its lines.
+        plain_title = [section.title(self.plain)] if title else []
+        plain_lines = [*plain_title, *(line(self.plain) for line in section.lines)]
         self.plain_parts.append("\n".join(plain_lines))
         if self._blocks:
             self.add({"type": "divider"}, None)
-        chunk = [title]
+        chunk = [title] if title else []
         for builder in section.lines:
             line = _clip(builder(self.slack), MAX_LINE_CHARS)
             if self._room_for("\n".join([*chunk, line])):
@@ -461,6 +463,60 @@ def render_digest(
     if legend:
         context = f"{context} · {legend}"
     return _render(sections, lang.language, jira_url=jira_url, heading=(title, context))
+
+
+def _status_budget(status: BudgetStatus | None, lang: _Lang) -> str:
+    if status is None:
+        return lang.t("status.budget_none")
+    if status.percent_used is not None and status.remaining_hours is not None:
+        percent = lang.percent(status.percent_used)
+        if status.overspent:
+            line = lang.t("status.budget_over", percent=percent, over=lang.hours(-status.remaining_hours))
+        else:
+            line = lang.t("status.budget", percent=percent, remaining=lang.hours(status.remaining_hours))
+    else:
+        line = lang.t("status.budget_spent", spent=lang.hours(status.spent_hours))
+    # Money only where the audience may see it (the domain decided: `money_visible`).
+    if status.money_visible and status.remaining_money is not None:
+        if status.remaining_money >= 0:
+            line += " · " + lang.t("status.money_left", money=lang.money(status.remaining_money, status.currency))
+        else:
+            line += " · " + lang.t("status.money_over", money=lang.money(-status.remaining_money, status.currency))
+    if status.forecast is Forecast.DATE and status.forecast_date is not None:
+        line += " · " + lang.t("status.runs_out", date=lang.day(status.forecast_date))
+    return line
+
+
+def _status_milestone(section: MilestonesSection, lang: _Lang) -> LineBuilder:
+    if not section.milestones:
+        none = lang.t("status.milestone_none")
+        return lambda s: none
+    m = section.milestones[0]  # soonest first, undated ones last
+    if m.release_date is not None and m.days_left is not None:
+        when = f"{lang.t('milestone.due', date=lang.day(m.release_date))} ({format_days_left(m.days_left, lang.language)})"
+    else:
+        when = lang.t("milestone.undated")
+    return lambda s: lang.t("status.milestone", name=s.esc(m.name), when=when, done=m.issues_done, total=m.issues_total)
+
+
+def render_status(digest: Digest, account: Account, more: str, language: str | None = None) -> RenderedDigest:
+    """The digest at a glance, one screen: a line each for budget, next milestone, overdue and
+    waiting-for-client counts, then `more` (where the whole is: e.g. `/pulse digest`)."""
+    lang = _Lang(language or account.language)
+    title = "📊 " + lang.t("status.title", account=digest.account_name)
+    context = lang.t("status.as_of", today=lang.day(digest.today))
+    budget = _status_budget(digest.budget, lang)
+    waiting_id = "status.waiting_you" if digest.audience is Audience.CLIENT else "status.waiting_client"
+    waiting = lang.t(waiting_id, count=digest.deadlines.waiting_for_client)
+    overdue = lang.t("status.overdue", count=digest.deadlines.overdue_count)
+    lines: list[LineBuilder] = [
+        lambda s: budget,
+        _status_milestone(digest.milestones, lang),
+        lambda s: overdue,
+        lambda s: waiting,
+        lambda s: more,
+    ]
+    return _render([_Section(lambda s: "", lines)], lang.language, jira_url=None, heading=(title, context))
 
 
 def render_budget(

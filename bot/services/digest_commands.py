@@ -11,7 +11,7 @@ from bot.domain.commands import CommandSpec, Invocation
 from bot.domain.jira_trouble import JiraTrouble, jira_trouble
 from bot.errors import UpstreamError
 from bot.logs import get_logger
-from bot.render.digest import RenderedDigest, render_budget, render_deadlines, render_milestones
+from bot.render.digest import RenderedDigest, render_budget, render_deadlines, render_milestones, render_status
 from bot.render.i18n import translate
 from bot.services.commands import Asker, CommandService, Reply
 from bot.services.digests import DigestService
@@ -45,6 +45,15 @@ def jira_trouble_reply(error: UpstreamError, account: Account, audience: Audienc
     return Reply(translate(account.language, message_id, scope=_jira_scope(account), detail=error.message))
 
 
+def _more_hint(asker: Asker, account: Account) -> str:
+    """Where the whole is: the full digest for agency members; the sections a client may ask for."""
+    if asker.role >= Role.MEMBER:
+        return translate(account.language, "status.more_digest", command="`/pulse digest`")
+    prefix = f"@{asker.bot_name}" if asker.via_mention else "/pulse"
+    commands = ", ".join(f"`{prefix} {name}`" for name in ("budget", "milestones", "deadlines"))
+    return translate(account.language, "status.more_sections", commands=commands)
+
+
 def _reply(rendered: RenderedDigest, public: bool) -> Reply:
     first, *rest = rendered.messages
     more = tuple(Reply(m.text, m.blocks, public) for m in rest)
@@ -73,11 +82,15 @@ def register_digest_commands(
             )
             return jira_trouble_reply(exc, account, audience)
         section = inv.spec.path[0]
-        if section in SECTIONS:
+        if section == "status":
+            rendered = render_status(digest, account, _more_hint(asker, account))
+        elif section in SECTIONS:
             rendered = SECTIONS[section](digest, account, jira_browse_url)
         return _reply(rendered, inv.public)
 
-    commands.replace_handler("status", answer, summary="This channel's account at a glance: budget, milestones, deadlines, news")
+    commands.replace_handler(
+        "status", answer, summary="This channel's account at a glance: budget, next milestone, overdue, waiting"
+    )
     commands.add(CommandSpec(("digest",), "The full digest for this channel", needs_account=True, can_be_public=True), answer)
     for name, summary in (
         ("budget", "Budget used, pace and forecast"),

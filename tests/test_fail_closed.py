@@ -98,7 +98,15 @@ def test_any_security_level_shape_keeps_the_issue_from_the_client(case, shape, k
     assert [render_event(e, I, ALPHA).text for e in events]  # internal channels still hear of it
     verdict = event_verdict(events[0], C, ALPHA)
     if known is Known.UNKNOWN:
-        assert verdict.reason.startswith("security level present but unreadable") and verdict.reason.endswith(": withheld")
+        # Unreadable in the payload: the worker looks the issue up; Jira's answer decides.
+        assert verdict.reason.startswith("security level present but unreadable")
+        assert verdict.reason.endswith(": withheld until the issue is looked up")
+        assert events[0].needs_lookup() == ("issue",)
+        looked_up = attach_issue(events[0], parse_issue(_as_tes_19(_foo_123(security=None))))
+        assert client_texts([looked_up]) != []
+        still = attach_issue(events[0], parse_issue(_as_tes_19(_foo_123(security=shape))))
+        assert client_texts([still]) == []
+        assert event_verdict(still, C, ALPHA).reason.endswith(": withheld")
     else:
         assert verdict.reason.startswith("issue has security level")
 
@@ -107,6 +115,12 @@ def test_public_controls_for_security_still_reach_the_client_with_their_text():
     for shape in (None, MISSING):
         (text,) = client_texts(with_fields(security=shape))
         assert text.startswith("<https://pinpt-hq.atlassian.net/browse/TES-19|TES-19> Panic happen!: resolved as")
+
+
+def _as_tes_19(raw: dict) -> dict:
+    """The REST issue as the issue of the RESOLVED webhook (what a lookup of TES-19 answers)."""
+    raw["key"], raw["fields"]["project"]["key"] = "TES-19", "TES"
+    return raw
 
 
 def _foo_123(**fields) -> dict:
@@ -333,7 +347,8 @@ def test_comment_shapes(case, changes, public, path):
 def test_replay_names_the_fact_that_was_unknown():
     result = replay(edited(RESOLVED, lambda p: p["issue"]["fields"].update(security={})), C, ALPHA, subscriptions=ALL)
     (decision,) = result.decisions
-    assert (decision.allowed, decision.reason) == (False, "security level present but unreadable ({}): withheld")
+    assert (decision.allowed, decision.reason) == (
+        False, "security level present but unreadable ({}): withheld until the issue is looked up")
     assert result.messages == []
 
 
@@ -393,6 +408,6 @@ def test_replay_webhook_names_each_withheld_event_and_its_fact(tmp_path, monkeyp
         items=[LOCAL_LEVEL_REMOVED, OLD_SUMMARY]))))
     out = CliRunner().invoke(replay_webhook, [str(unreadable), str(level_removed)]).output
     assert f"== {unreadable}: withheld (issue_resolved)" in out
-    assert "   (security level present but unreadable ([]): withheld)" in out
+    assert "   (security level present but unreadable ([]): withheld until the issue is looked up)" in out
     assert "   field_changed: field 'Уровень безопасности' is internal-only" in out
     assert "   summary_changed: issue had security level 'id 10001' until this edit" in out

@@ -1412,3 +1412,19 @@ async def test_a_payload_naming_another_host_links_to_the_configured_site_and_is
         ("warning", "pulse.webhooks.anomalous", "d-foreign", "issue.self", "api.atlassian.com"),
         ("warning", "pulse.webhooks.anomalous", "d-foreign", "user.self", "evil.example"),
     ]
+
+
+@pytest.mark.parametrize(("answer", "client_gets"), [
+    (issue("TES-19", summary="Panic happen!"), True),  # Jira says: no level
+    (issue("TES-19", summary="Panic happen!", security_level="Internal"), False),
+])
+async def test_an_unreadable_security_level_is_looked_up_and_jira_decides(store, answer, client_gets):
+    # pinpoint's real resolution change, its security level in a shape no spec allows ({}).
+    payload = copy.deepcopy(real_payload(f"{PIN}/jira:issue_updated.resolution.json"))
+    payload["issue"]["fields"]["security"] = {}
+    add(store, payload, "d-unreadable")
+    slack, jira = InMemorySlack(), FakeJira({"TES-19": answer})
+    report = await worker(store, slack, jira).run_once()
+    assert report.statuses == {"done": 1} and jira.jql == ["key in (TES-19)"]
+    assert bool(slack.in_channel(ALPHA_CLIENT)) is client_gets
+    assert len(slack.in_channel(ALPHA_INTERNAL)) == 1

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.accounts import Account
-from bot.domain.facts import PUBLIC, Fact, IssueAccess, IssueType, labels_fact, type_fact, unknown
+from bot.domain.facts import PUBLIC, Fact, IssueAccess, IssueType, Known, labels_fact, type_fact, unknown
 from bot.domain.work import Issue
 
 
@@ -162,6 +162,19 @@ class IssueFacts:
     # The facts the audience policy decides on as the payload said them
     # (`bot.domain.facts.read_issue_access`); None when built from plain values (tests).
     read: IssueAccess | None = None
+    # Filled in from a Jira lookup (`attach_issue`): what Jira answered is as settled as it gets.
+    looked_up: bool = False
+
+    def unreadable(self) -> list[Fact]:
+        """Facts the payload sent in a shape we cannot read, which a lookup of the issue may settle
+        (empty once looked up: then they are judged as they are, i.e. withheld)."""
+        if self.looked_up or not self.complete:
+            return []
+        access = self.access
+        facts = [access.security, access.restriction]
+        if access.labels is None:
+            facts.append(unknown("labels unreadable"))
+        return [f for f in facts if f.known is Known.UNKNOWN]
 
     @property
     def access(self) -> IssueAccess:
@@ -330,7 +343,7 @@ class JiraEvent:
                 missing.append("board")
             else:
                 missing.append("project")
-        elif self.issue is not None and not self.issue.complete:
+        elif self.issue is not None and (not self.issue.complete or self.issue.unreadable()):
             missing.append("issue")
         if self.type is EventType.ISSUELINK_CREATED and self.linked_issue is None:
             missing.append("linked_issue")
@@ -517,6 +530,7 @@ def attach_issue(event: JiraEvent, issue: Issue, *, linked: bool = False) -> Jir
         due=issue.due.isoformat() if issue.due else None,
         complete=True,
         read=issue.access,
+        looked_up=True,
     )
     if linked:
         return dataclasses.replace(event, linked_issue=facts)

@@ -151,6 +151,10 @@ def event_verdict(event: Event, audience: Audience, account: Account) -> Verdict
         return _OK
     missing = [m for m in event.needs_lookup() if m not in NAME_ONLY_LOOKUPS]
     if missing:
+        unreadable = event.issue.unreadable() if isinstance(event, JiraEvent) and event.issue else []
+        if unreadable:
+            # The payload's shape, not the issue, is in doubt: Jira's own answer may settle it.
+            return Verdict(False, f"{unreadable[0].why}: withheld until the issue is looked up")
         return Verdict(False, "needs lookup first: " + ", ".join(missing))
     if isinstance(event, JiraEvent):
         return _jira_verdict(event, account)

@@ -185,6 +185,11 @@ def _log_accepted(rows: list[dict], new: set[tuple[str, str]]) -> None:
     )
 
 
+# Slack's requests are a few kilobytes (a modal submission with all its state stays far below);
+# the body is read before its signature can be checked, so a stranger's upload stops here.
+SLACK_MAX_BODY_BYTES = 1024 * 1024
+
+
 def verified_slack_endpoint(
     endpoint: Callable, signing_secret: str, now: Callable[[], float] = time.time
 ) -> Callable:
@@ -193,7 +198,14 @@ def verified_slack_endpoint(
     and logs the whole refused body, `response_url` and legacy token included.)"""
 
     async def slack_events(request: Request) -> Response:
-        body = await request.body()  # cached on the request: Bolt's adapter reads the same bytes
+        try:
+            body = await _read_limited(request, SLACK_MAX_BODY_BYTES)
+        except WebhookRejected as exc:  # read no further than the limit: nobody signed it yet
+            slack_rejected_log.warning("slack request rejected", status=exc.status, reason=exc.reason,
+                                       client=request.client.host if request.client else None)
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
+        # Bolt's adapter reads the body again through `request.body()`, which returns this cache.
+        request._body = body
         problem = slack_request_problem(
             signing_secret,
             body,

@@ -190,6 +190,25 @@ async def test_an_unsigned_body_that_is_not_utf8_is_401(http, fake, json_logs):
     assert not [line for line in json_logs() if "exception" in line]
 
 
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+async def test_an_oversized_slack_body_is_refused_before_it_is_read_whole(http, fake, json_logs, declared):
+    from bot.web import SLACK_MAX_BODY_BYTES
+
+    size = SLACK_MAX_BODY_BYTES + 1
+    headers = {"Content-Type": FORM, "X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=" + "0" * 64}
+
+    async def chunks():
+        for _ in range(size // 65536 + 1):
+            yield b"x" * 65536
+
+    content = b"x" * size if declared else chunks()
+    response = await http.post("/slack/events", content=content, headers=headers)
+    assert response.status_code == 413
+    assert fake.calls == []
+    (line,) = [x for x in json_logs() if x["event"] == "slack request rejected"]
+    assert line["status"] == 413 and "exception" not in line
+
+
 def test_the_web_app_refuses_a_slack_endpoint_without_its_signing_secret(sqlite_store):
     async def endpoint(request):
         raise AssertionError("never reached")

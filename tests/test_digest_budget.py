@@ -111,6 +111,19 @@ def test_monthly_budget_numbers_lasting_past_period_end() -> None:
         Decimal("3657.50"),
     )
     assert status.mention_user_id == "U0BUDGET"
+    # The pace over the 6 working days left (23–27 and 30 Nov): 38.5 − 6 × 41.5/15 = 21.9 h left
+    # at the period end, × €95 = €2,080.50.
+    assert (status.end_balance_hours, status.end_balance_money) == (Decimal("21.90"), Decimal("2080.50"))
+    from bot.render.digest import render_budget
+
+    text = render_budget(status, make_account(), "en").text
+    assert "At this pace about 21.9 h (€2,080.50) will be left at the period end." in text
+    assert "past the period end" not in text
+    client = budget_status(make_account(), Audience.CLIENT, issues, NOW)
+    assert client.end_balance_money is None
+    assert "At this pace about 21.9 h will be left at the period end." in render_budget(client, make_account(), "en").text
+    assert "К концу периода" not in render_budget(client, make_account(), "ru").text
+    assert "При таком темпе к концу периода останется около 21,9 ч." in render_budget(client, make_account(), "ru").text
 
 
 def test_forecast_date_inside_the_period() -> None:

@@ -116,15 +116,20 @@ def test_section_orders_filters_and_lists_releases() -> None:
         make_version("10006", "0.7", dt.date(2026, 11, 10), released=True),
         make_version("10007", "0.6", dt.date(2026, 12, 2), archived=True),
         Version(id="20000", project="OTHER", name="Other 1.0", release_date=dt.date(2026, 11, 30)),
+        make_version("10008", "3.0", None),  # no issues yet: nothing to report, left out
     ]
     issues = [
         *issues_for_release_1(),
         make_issue(30, fix_version_ids=("10005",), **done(resolved=resolved_days_ago(6))),
+        make_issue(31, fix_version_ids=("10003",)),
+        make_issue(32, fix_version_ids=("10001",), **done(resolved=resolved_days_ago(3))),
+        make_issue(33, fix_version_ids=("10004",)),
     ]
     section = milestones_section(
         make_account(), Audience.INTERNAL, issues, versions, NOW, since=None
     )
     assert [m.name for m in section.milestones] == ["0.9", "1.0", "1.1", "2.0"]
+    assert not section.since_last_digest
     undated = section.milestones[-1]
     assert (undated.release_date, undated.days_left, undated.risk) == (None, None, None)
     assert section.at_risk_count == 2  # 0.9 overdue, 1.0 pace; 1.1 has no open issues
@@ -187,7 +192,8 @@ def test_jql_only_scope_keeps_all_given_versions() -> None:
     versions = [
         Version(id="20000", project="OTHER", name="Other 1.0", release_date=dt.date(2026, 11, 30))
     ]
-    section = milestones_section(account, Audience.INTERNAL, [], versions, NOW)
+    issues = [make_issue(40, fix_version_ids=("20000",))]
+    section = milestones_section(account, Audience.INTERNAL, issues, versions, NOW)
     assert [m.name for m in section.milestones] == ["Other 1.0"]
 
 
@@ -203,7 +209,7 @@ def test_jira_ruby_version_released_same_day() -> None:
 
 def test_a_version_of_only_withheld_issues_is_not_shown_to_the_client() -> None:
     internal_only = make_version("10077", "Agency tooling", dt.date(2026, 12, 10))
-    planned = make_version("10078", "Phase 2", dt.date(2027, 2, 1))  # no issues yet: a plan
+    planned = make_version("10078", "Phase 2", dt.date(2027, 2, 1))  # no issues yet: left out for both
     shipped = make_version("10079", "Security patch", dt.date(2026, 11, 19), released=True)
     issues = [
         make_issue(50, fix_version_ids=("10077",), labels=("internal",)),
@@ -212,9 +218,9 @@ def test_a_version_of_only_withheld_issues_is_not_shown_to_the_client() -> None:
     versions = [internal_only, planned, shipped]
     client = milestones_section(make_account(), Audience.CLIENT, issues, versions, NOW)
     internal = milestones_section(make_account(), Audience.INTERNAL, issues, versions, NOW)
-    assert [m.name for m in client.milestones] == ["Phase 2"]
+    assert [m.name for m in client.milestones] == []
     assert [r.name for r in client.released] == []
-    assert [m.name for m in internal.milestones] == ["Agency tooling", "Phase 2"]
+    assert [m.name for m in internal.milestones] == ["Agency tooling"]
     assert [r.name for r in internal.released] == ["Security patch"]
 
 

@@ -101,6 +101,8 @@ def small_digest(audience: Audience):
 # Hand-checked: internal sees 40 + 26.5 + 3 = 69.5 h (86.875 % → 86 %, bar 8.7 → 8 cells: rounded down),
 # 69.5 × 95 = 6,602.50 €, pace 69.5 / 15 = 4.63 h, 10.5 h left = 2.27 → 3rd working day = 25 Nov.
 # Milestone 1.0: 1 of 3 done, estimates 2 of 8 h; 1 resolved in 14 days cannot close 2 in 9 days.
+# At 4.633 h a day for the 6 working days left, 69.5 + 27.8 = 97.3 h: 17.3 h (× 95 = 1,643.50 €) missing.
+# Version 2.0 has no issues: left out.
 GOLDEN_INTERNAL_EN = """\
 📊 ACME Shop — digest
 Changes since Nov 15, 2026 · as of Nov 22, 2026 · 🔒 not in the client view
@@ -111,13 +113,12 @@ Budget · November 2026
 €6,602.50 of €7,600.00 · €997.50 left
 Pace: 4.63 h per working day (15 of 21 working days)
 At this pace the budget runs out on Nov 25, 2026.
+By the period end about 17.3 h (€1,643.50) would be missing.
 ⚠️ 80% threshold crossed · cc @U0BUDGET
 
 Milestones
 • 1.0 — due Dec 1, 2026 (in 9 days)  ⚠️ at risk
    ▓▓▓░░░░░░░ 33% · 1/3 issues done · 25% of the estimate
-• 2.0 — no release date
-   0/0 issues done
 
 Released since the last digest
 🚀 0.9 — Nov 16, 2026
@@ -137,6 +138,7 @@ Done since the last digest
 # Hand-checked: the client does not see SAMPLEPROJECT-5 (security level) nor its 3 h: 66.5 h
 # (83.125 % → 83 %, bar 8), pace 4.43 h, 13.5 h left = 3.05 → 4th working day = 26 Nov; no money,
 # no mention; SAMPLEPROJECT-4 waits for the customer. German number and date formats via Babel.
+# 66.5 + 6 × 4.433 = 93.1 h: 13.1 h missing by the period end (no money for the client).
 NBSP = "\u00a0"
 GOLDEN_CLIENT_DE = f"""\
 📊 ACME Shop — Überblick
@@ -147,13 +149,12 @@ Budget · November 2026
 66,5 h von 80 h verbraucht · 13,5 h übrig
 Tempo: 4,43 h pro Arbeitstag (15 von 21 Arbeitstagen)
 In diesem Tempo ist das Budget am 26.11.2026 aufgebraucht.
+Bis zum Periodenende fehlen dann etwa 13,1 h.
 ⚠️ Schwelle 80{NBSP}% überschritten
 
 Meilensteine
 • 1.0 — fällig am 01.12.2026 (in 9 Tagen)  ⚠️ gefährdet
    ▓▓▓░░░░░░░ 33{NBSP}% · 1/3 Vorgänge erledigt · 25{NBSP}% der Schätzung
-• 2.0 — kein Veröffentlichungsdatum
-   0/0 Vorgänge erledigt
 
 Seit dem letzten Überblick veröffentlicht
 🚀 0.9 — 16.11.2026
@@ -214,6 +215,7 @@ def test_golden_blocks_of_the_small_internal_digest() -> None:
         "€6,602.50 of €7,600.00 · €997.50 left\n"
         "Pace: 4.63 h per working day (15 of 21 working days)\n"
         "At this pace the budget runs out on Nov 25, 2026.\n"
+        "By the period end about 17.3 h (€1,643.50) would be missing.\n"
         "⚠️ 80% threshold crossed · cc <@U0BUDGET>"
     )
     assert blocks[9]["text"] == {
@@ -301,6 +303,7 @@ def test_overspent_and_no_burn_lines() -> None:
         "€8,550.00 of €7,600.00 · €950.00 over budget\n"
         "Pace: 6 h per working day (15 of 21 working days)\n"
         "The budget is used up.\n"
+        "By the period end about 46 h (€4,370.00) would be missing.\n"  # 90 + 6 × 6 h − 80 h, × €95
         "⚠️ 100% threshold crossed · cc @U0BUDGET\n"
     )
     idle = budget_status(account, Audience.CLIENT, [], NOW)
@@ -481,3 +484,20 @@ def test_hours_spent_before_the_first_working_day_read_too_early_not_no_hours() 
     assert "3 h of 80 h used" in text
     assert "Too early for a forecast: no working day of the period has passed yet." in text
     assert "No hours spent yet" not in text
+
+
+def test_a_digest_without_a_previous_one_names_its_window_and_leaves_out_empty_versions() -> None:
+    issues, versions = small_inputs()
+    first = build_digest(make_account(), Audience.INTERNAL, issues, versions, NOW, None)
+    text = render_digest(first, make_account(), "en").text
+    assert "New in the last 7 days\n" in text and "Done in the last 7 days\n" in text
+    assert "Released in the last 7 days\n" in text
+    assert "since the last digest" not in text
+    assert "2.0" not in text and "0/0" not in text  # version 2.0 has no issues
+    german = render_digest(first, make_account(), "de").text
+    assert "Neu in den letzten 7 Tagen\n" in german and "seit dem letzten Überblick" not in german
+    russian = render_digest(first, make_account(), "ru").text
+    assert "Новое за последние 7 дней\n" in russian
+    # With a previous digest the titles say so.
+    later = render_digest(small_digest(Audience.INTERNAL), make_account(), "en").text
+    assert "New since the last digest\n" in later and "in the last 7 days" not in later

@@ -70,6 +70,10 @@ class BudgetStatus:
     budget_money: Decimal | None
     remaining_money: Decimal | None
     mention_user_id: str | None  # Roles.budget, internal audience only
+    # At the current pace, what the period end leaves: hours left (positive) or missing
+    # (negative), and the same in money where money is shown; None without a pace or a budget.
+    end_balance_hours: Decimal | None = None
+    end_balance_money: Decimal | None = None
 
     @property
     def overspent(self) -> bool:
@@ -138,6 +142,9 @@ def budget_status(
     remaining = budget_hours - spent if budget_hours is not None else None
 
     forecast_date: dt.date | None = None
+    # Working days after today until the period ends: the pace runs on for these.
+    days_to_end = working_days(last_elapsed + dt.timedelta(days=1), period.end, holidays)
+    end_balance = remaining - burn * days_to_end if remaining is not None and burn else None
     if remaining is None:
         forecast = Forecast.NO_LIMIT
     elif remaining <= 0:
@@ -150,7 +157,7 @@ def budget_status(
     else:
         # The day the last remaining hour is burnt, counting whole working days after today.
         days_needed = math.ceil(remaining / burn)
-        days_left = working_days(last_elapsed + dt.timedelta(days=1), period.end, holidays)
+        days_left = days_to_end
         forecast = Forecast.DATE if days_needed <= days_left else Forecast.PAST_PERIOD_END
         # Past the period's end the date is only informative: not walked to when years away (a
         # minute logged in January against a big project budget would be millions of days).
@@ -177,6 +184,7 @@ def budget_status(
         return (hours * rate).quantize(_HUNDREDTH, rounding=ROUND_HALF_UP)
 
     spent_money, budget_money = money(spent_shown), money(budget_shown)
+    end_balance_shown = _decimal(end_balance, _HUNDREDTH) if end_balance is not None else None
     remaining_money = budget_money - spent_money if budget_money is not None and spent_money is not None else None
 
     return BudgetStatus(
@@ -201,4 +209,6 @@ def budget_status(
         budget_money=budget_money,
         remaining_money=remaining_money,
         mention_user_id=account.roles.budget if audience is Audience.INTERNAL else None,
+        end_balance_hours=end_balance_shown,
+        end_balance_money=money(end_balance_shown),
     )

@@ -50,6 +50,9 @@ class ChangesSection:
     since: dt.datetime
     created: tuple[IssueLine, ...]
     resolved: tuple[IssueLine, ...]
+    # False when there was no previous digest: the lists cover the default window (a preview,
+    # a command, a channel's first digest), and say so instead of "since the last digest".
+    since_last_digest: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +79,7 @@ def changes_section(
     since: dt.datetime | None = None,
 ) -> ChangesSection:
     """Issues created since ``since`` and issues done since then (``None``: the last 7 days)."""
-    since = default_since(now, since)
+    given_since, since = since, default_since(now, since)
     today = now.astimezone(account.tz).date()
     seen = visible_issues(issues, audience, account)
     # Half-open (since, now]: an issue created exactly at a slot belongs to that slot's digest,
@@ -91,6 +94,7 @@ def changes_section(
     )
     return ChangesSection(
         since=since,
+        since_last_digest=given_since is not None,
         created=tuple(issue_line(i, today, when=i.created, client_hidden=hidden_from_client(i, audience, account))
                       for i in created),
         resolved=tuple(issue_line(i, today, when=i.resolved, client_hidden=hidden_from_client(i, audience, account))
@@ -113,14 +117,13 @@ def build_digest(
     # needs the withheld ones to recognise an all-internal version (and hide its name). An issue
     # returned twice (offset paging while Jira changes underneath) counts once.
     issues = list({issue.key: issue for issue in issues}.values())
-    since = default_since(now, since)
     return Digest(
         account_key=account.key,
         account_name=account.name,
         audience=audience,
         generated_at=now,
         today=now.astimezone(account.tz).date(),
-        since=since,
+        since=default_since(now, since),
         budget=budget_status(account, audience, issues, now),
         milestones=milestones_section(account, audience, issues, list(versions), now, since),
         deadlines=deadlines_section(account, audience, issues, now),

@@ -71,11 +71,13 @@ class ReleasedVersion:
 
 @dataclass(frozen=True, slots=True)
 class MilestonesSection:
-    """Dated milestones (soonest first), then undated ones, and recent releases."""
+    """Dated milestones with issues (soonest first), then undated ones, and recent releases."""
 
     today: dt.date
     milestones: tuple[Milestone, ...]
     released: tuple[ReleasedVersion, ...]
+    # False when there was no previous digest: `released` then covers the default window.
+    since_last_digest: bool = True
 
     @property
     def at_risk_count(self) -> int:
@@ -142,12 +144,12 @@ def milestones_section(
     """Unreleased versions of the account's projects with progress, and releases since ``since``."""
     tz = account.tz
     today = now.astimezone(tz).date()
-    since = default_since(now, since)
+    given_since, since = since, default_since(now, since)
     since_day = since.astimezone(tz).date()
     issues = list(issues)
     seen = visible_issues(issues, audience, account)
     # A version whose every issue is withheld is internal work: its name alone would tell the
-    # client it exists. (Versions with no issues yet are plain plans and stay.)
+    # client it exists.
     used = {vid for i in issues for vid in i.fix_version_ids}
     visible_used = {vid for i in seen for vid in i.fix_version_ids}
     scoped = [
@@ -162,7 +164,9 @@ def milestones_section(
         key=lambda v: (v.release_date, v.name),
     )
     undated = [v for v in open_versions if v.release_date is None]
-    milestones = tuple(milestone(v, seen, now, tz) for v in [*dated, *undated])
+    # A version without issues (for this audience) has no progress to report: left out, not
+    # shown as "0/0 issues done". The digest's fetch holds every issue of an unreleased version.
+    milestones = tuple(m for m in (milestone(v, seen, now, tz) for v in [*dated, *undated]) if m.issues_total)
 
     # Releasing a version does not touch its issues, so the digest's narrowed fetch may not hold
     # them: for a client, a release is shown only when one of its issues is visibly there.
@@ -181,4 +185,6 @@ def milestones_section(
         )
         if v.release_date >= since_day
     )
-    return MilestonesSection(today=today, milestones=milestones, released=released)
+    return MilestonesSection(
+        today=today, milestones=milestones, released=released, since_last_digest=given_since is not None
+    )

@@ -21,6 +21,7 @@ from bot.domain.accounts import Account, Audience
 from bot.domain.budget import BudgetStatus, Forecast
 from bot.domain.deadlines import DeadlinesSection, IssueLine
 from bot.domain.digest import ChangesSection, Digest
+from bot.domain.lookback import DEFAULT_LOOKBACK
 from bot.domain.milestones import Milestone, MilestonesSection, ReleasedVersion, Risk
 from bot.render.i18n import (
     format_day,
@@ -201,12 +202,17 @@ def _budget_section(status: BudgetStatus | None, account: Account, lang: _Lang) 
             total=status.working_days_total,
         )
         lines.append(lambda s: burn)
+    forecast = None
     if status.forecast is Forecast.DATE and status.forecast_date is not None:
         forecast = lang.t("budget.forecast.date", date=lang.day(status.forecast_date))
-        lines.append(lambda s: forecast)
-    elif status.forecast is not Forecast.NO_LIMIT:
+    elif status.forecast in (Forecast.EXHAUSTED, Forecast.NO_BURN, Forecast.TOO_EARLY):
         forecast = lang.t(f"budget.forecast.{status.forecast.value}")
+    if forecast:
         lines.append(lambda s: forecast)
+    # Not just "lasts past the period end": how much the pace leaves, or misses, by then.
+    end = _end_balance(status, lang)
+    if end:
+        lines.append(lambda s: end)
 
     if status.thresholds_crossed:
         threshold = lang.t("budget.threshold", percent=lang.percent(status.thresholds_crossed[-1]))
@@ -218,6 +224,18 @@ def _budget_section(status: BudgetStatus | None, account: Account, lang: _Lang) 
 
         lines.append(alert)
     return _Section(lambda s: f"{s.bold(title)} · {period}", lines)
+
+
+def _end_balance(status: BudgetStatus, lang: _Lang) -> str | None:
+    """How much the pace leaves (or misses) at the period end, in hours and money where shown."""
+    hours = status.end_balance_hours
+    if hours is None or hours == 0:
+        return None
+    kind = "left_at_end" if hours > 0 else "missing_at_end"
+    money = status.end_balance_money if status.money_visible else None
+    if money is not None:
+        return lang.t(f"budget.forecast.{kind}_money", hours=lang.hours(abs(hours)), money=lang.money(abs(money), status.currency))
+    return lang.t(f"budget.forecast.{kind}", hours=lang.hours(abs(hours)))
 
 
 def _milestone_line(m: Milestone, lang: _Lang) -> LineBuilder:
@@ -253,7 +271,8 @@ def _milestones_sections(section: MilestonesSection, lang: _Lang) -> list[_Secti
     ]
     out = [_Section(lambda s: s.bold(title), lines)]
     if section.released:
-        released = lang.t("milestones.released")
+        released = (lang.t("milestones.released") if section.since_last_digest
+                    else lang.t("milestones.released_window", count=DEFAULT_LOOKBACK.days))
         out.append(
             _Section(
                 lambda s: s.bold(released), [_released_line(r, lang) for r in section.released]
@@ -324,7 +343,9 @@ def _changes_sections(section: ChangesSection, lang: _Lang) -> list[_Section]:
         ("changes.created", section.created),
         ("changes.resolved", section.resolved),
     ):
-        title = lang.t(message_id)
+        # Without a previous digest the lists cover the default window: say which.
+        title = (lang.t(message_id) if section.since_last_digest
+                 else lang.t(f"{message_id}_window", count=DEFAULT_LOOKBACK.days))
         lines = [_change_line(i) for i in items] or [lambda s: lang.t("changes.none")]
         out.append(_Section(lambda s, title=title: s.bold(title), lines))
     return out

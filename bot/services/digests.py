@@ -169,8 +169,9 @@ class DigestService:
         self, account: Account, audience: Audience, now: dt.datetime, since: dt.datetime | None = None
     ) -> tuple[Digest, RenderedDigest, JiraData]:
         """Build and render one digest as of `now` (no posting)."""
-        since = default_since(now, since)
-        data = await self.fetch(account, now, since)
+        # Fetched for the default window when there was no previous digest; the digest itself is
+        # told which, so it says "in the last 7 days" rather than "since the last digest".
+        data = await self.fetch(account, now, default_since(now, since))
         digest = build_digest(account, audience, data.issues, data.versions, now, since)
         return digest, render_digest(digest, account, jira_url=self._browse), data
 

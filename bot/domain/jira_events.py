@@ -18,7 +18,6 @@ from bot.domain.facts import (
     IssueType,
     read_comment_access,
     read_issue_access,
-    read_issue_type,
     read_worklog_access,
     restricted,
     unknown,

@@ -73,7 +73,7 @@ def inbox_show(item_id: int) -> None:
         click.echo(f"{name}: {getattr(item, name)}")
     try:
         body = json.dumps(json.loads(item.body), indent=2, ensure_ascii=False)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, or JSON Python will not read (a 5,000-digit number)
         body = item.body
     click.echo("body:\n" + body)
 

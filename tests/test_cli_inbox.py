@@ -69,6 +69,14 @@ def test_inbox_list_show_retry(db):
     assert run("inbox", "retry", "99").exit_code == 1
 
 
+def test_inbox_show_prints_a_body_python_cannot_read_as_it_is(db):
+    body = '{"webhookEvent": "jira:issue_created", "timestamp": ' + "9" * 5000 + "}"
+    db.inbox.add("jira", "d-big", body, "jira:issue_created", NOW)
+    (item,) = [i for i in db.inbox.list() if i.delivery_id == "d-big"]
+    shown = run("inbox", "show", str(item.id))
+    assert shown.exit_code == 0 and shown.output.endswith("body:\n" + body + "\n")
+
+
 def test_replay_json_one_object_per_file(tmp_path, monkeypatch):
     monkeypatch.setenv("JIRA_URL", "https://pinpt-hq.atlassian.net")  # links come from the configured site
     broken = tmp_path / "broken.json"

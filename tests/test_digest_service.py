@@ -131,6 +131,22 @@ async def test_jira_down_means_a_delay_notice_and_no_numbers(service, jira_fake,
     assert jira_fake.call_count() == 12
 
 
+async def test_a_missing_project_is_named_to_the_agency_not_called_an_outage(service, jira_fake, slack_fake, sqlite_store):
+    from structlog.testing import capture_logs
+
+    account = ACME.model_copy(update={"jira": ACME.jira.model_copy(update={"projects": ["ACME", "NOPE"]})})
+    with capture_logs() as logs:
+        result = await service.run_slot(account, account.channel("C0ACMECLNT"), NOW)
+    assert result.status == "delayed"
+    assert slack_fake.posted("C0ACMECLNT") == []  # the client hears nothing of it
+    (notice,) = slack_fake.posted("C0ACMEINTL")
+    assert notice["text"].startswith("Der Überblick kann nicht erstellt werden: Jira kennt die Projekte oder die "
+                                     "Abfrage dieses Kunden nicht (ACME, NOPE). Jira meldet: HTTP 4")
+    assert "verspätet" not in notice["text"]
+    (line,) = [e for e in logs if e["event"].startswith("digest cannot be built")]
+    assert line["log_level"] == "error" and line["trouble"] == "not_found" and line["exc_info"] is not None
+
+
 async def test_a_digest_interrupted_after_posting_part_continues_without_repeats(service, slack_fake, sqlite_store):
     from bot.render.digest import Message
 

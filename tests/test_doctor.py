@@ -151,3 +151,32 @@ def test_pulse_doctor_command(fakes, tmp_path):
     assert "FAIL  acme-shop: Jira project NOPE — HTTP 404" in "\n".join(lines)
     assert any(line.startswith("FAIL  acme-shop: Slack channel C0ACMEINTL") for line in lines)
     assert lines[-1].endswith("3 failed, 1 warning(s)")
+
+
+async def test_doctor_on_jira_data_center(fakes):
+    """Server/Data Center: /rest/api/2 project and versions, the query counted by a maxResults=0 search."""
+    _, slack = fakes
+    with FakeAtlassian(build_sandbox(NOW).seed, flavor="server") as server:
+        url = server.url
+        with AtlassianJira(server.url, api_token="pat", cloud=False, retry=RetryPolicy(attempts=1)) as jira:
+            findings = await examine(_accounts(), jira=jira, slack=make_web_client(slack.token, slack.api_url),
+                                     confluence=None, now=NOW)
+        searches = [c for c in server.calls if c.path == "/rest/api/2/search"]
+    lines = [f.line() for f in findings if f.account == "acme-shop" and f.item.startswith("Jira")]
+    assert lines[0].startswith("ok    acme-shop: Jira project ACME — ")
+    assert lines[1].startswith(f"FAIL  acme-shop: Jira project NOPE — HTTP 404 on GET {url}/rest/api/2/project/NOPE")
+    assert lines[2].startswith("FAIL  acme-shop: Jira query — HTTP 400 on GET")
+    assert searches and all(c.query.get("maxResults") == ["0"] for c in searches)
+    northwind = next(f for f in findings if f.account == "northwind" and f.item == "Jira query")
+    assert northwind.verdict is Verdict.OK and "issue(s) for a digest now" in northwind.detail
+
+
+def test_the_real_scheduler_is_wired_into_healthz_by_the_hook(sqlite_store):
+    from bot.app import register_scheduler_health
+    from bot.domain.health import HealthChecks
+    from bot.scheduler import DigestScheduler
+
+    checks = HealthChecks()
+    scheduler = DigestScheduler(sandbox_accounts(), None, sqlite_store, lambda: NOW)
+    assert register_scheduler_health(checks, scheduler) is True
+    assert checks.names == ["scheduler"] and checks.problems() == {}

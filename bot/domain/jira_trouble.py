@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 
+from bot.domain.accounts import Account
 from bot.errors import UpstreamError
 
 
@@ -27,3 +28,11 @@ def jira_trouble(error: UpstreamError) -> JiraTrouble:
     if error.status in (401, 403):
         return JiraTrouble.FORBIDDEN
     return JiraTrouble.DOWN
+
+
+def jira_scope(account: Account) -> str:
+    """What of Jira the account names (projects, JQL), for a message saying what to check."""
+    parts = list(account.jira.projects)
+    if account.jira.jql:
+        parts.append(f"`{account.jira.jql}`")
+    return ", ".join(parts)

@@ -51,6 +51,12 @@ MESSAGES: dict[str, dict[str, Message]] = {
         },
         "status.more_digest": "The full digest: {command}",
         "status.more_sections": "More: {commands}",
+        "digest.jira_not_found": "The digest cannot be built: Jira does not know this account's projects or query "
+        "({scope}). Jira said: {detail}\nAn agency admin should check the account's `jira:` settings in the accounts "
+        "file; `pulse doctor` checks every account.",
+        "digest.jira_forbidden": "The digest cannot be built: the bot's Jira user may not read this account's projects "
+        "or query ({scope}). Jira said: {detail}\nAn agency admin should give that user access to the projects "
+        "(or check JIRA_USER and JIRA_API_TOKEN); `pulse doctor` checks every account.",
         "command.jira_unavailable": "Jira is not answering right now, so I cannot give you correct numbers. Please try again in a few minutes.",
         "digest.delayed": "The digest is delayed: Jira has been unavailable since {since}. "
         "It will be posted once Jira answers again — no partial numbers in the meantime.",
@@ -136,6 +142,12 @@ MESSAGES: dict[str, dict[str, Message]] = {
         },
         "status.more_digest": "Der ganze Überblick: {command}",
         "status.more_sections": "Mehr: {commands}",
+        "digest.jira_not_found": "Der Überblick kann nicht erstellt werden: Jira kennt die Projekte oder die Abfrage "
+        "dieses Kunden nicht ({scope}). Jira meldet: {detail}\nEin Agentur-Admin sollte die `jira:`-Einstellungen des "
+        "Kunden in der Accounts-Datei prüfen; `pulse doctor` prüft alle Kunden.",
+        "digest.jira_forbidden": "Der Überblick kann nicht erstellt werden: Der Jira-Benutzer des Bots darf die "
+        "Projekte oder die Abfrage dieses Kunden nicht lesen ({scope}). Jira meldet: {detail}\nEin Agentur-Admin "
+        "sollte diesem Benutzer Zugriff geben (oder JIRA_USER und JIRA_API_TOKEN prüfen); `pulse doctor` prüft alle Kunden.",
         "command.jira_unavailable": "Jira antwortet gerade nicht, daher kann ich keine korrekten Zahlen liefern. Bitte versuchen Sie es in ein paar Minuten erneut.",
         "digest.delayed": "Der Digest verspätet sich: Jira ist seit {since} nicht erreichbar. "
         "Er folgt, sobald Jira wieder antwortet — bis dahin keine unvollständigen Zahlen.",
@@ -223,6 +235,12 @@ MESSAGES: dict[str, dict[str, Message]] = {
                                   "many": "Ждут ответа клиента: {count} задач", "other": "Ждут ответа клиента: {count} задачи"},
         "status.more_digest": "Полная сводка: {command}",
         "status.more_sections": "Подробнее: {commands}",
+        "digest.jira_not_found": "Сводку не собрать: Jira не знает проекты или запрос этого клиента ({scope}). "
+        "Ответ Jira: {detail}\nАдминистратору агентства стоит проверить настройки `jira:` этого клиента в файле "
+        "аккаунтов; `pulse doctor` проверяет все аккаунты.",
+        "digest.jira_forbidden": "Сводку не собрать: пользователю Jira, под которым работает бот, нельзя читать "
+        "проекты или запрос этого клиента ({scope}). Ответ Jira: {detail}\nАдминистратору агентства стоит выдать "
+        "ему доступ (или проверить JIRA_USER и JIRA_API_TOKEN); `pulse doctor` проверяет все аккаунты.",
         "command.jira_unavailable": "Jira сейчас не отвечает, поэтому я не могу дать точные цифры. Попробуйте ещё раз через несколько минут.",
         "digest.delayed": "Дайджест задерживается: Jira недоступна с {since}. "
         "Он будет опубликован, как только Jira снова ответит, — без неполных цифр.",

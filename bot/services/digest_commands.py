@@ -8,7 +8,7 @@ from collections.abc import Callable
 from bot.domain.access import Role, audience_for
 from bot.domain.accounts import Account, Audience, Channel
 from bot.domain.commands import CommandSpec, Invocation
-from bot.domain.jira_trouble import JiraTrouble, jira_trouble
+from bot.domain.jira_trouble import JiraTrouble, jira_scope, jira_trouble
 from bot.errors import UpstreamError
 from bot.logs import get_logger
 from bot.render.digest import RenderedDigest, render_budget, render_deadlines, render_milestones, render_status
@@ -25,13 +25,6 @@ SECTIONS: dict[str, Callable] = {
 }
 
 
-def _jira_scope(account: Account) -> str:
-    parts = list(account.jira.projects)
-    if account.jira.jql:
-        parts.append(f"`{account.jira.jql}`")
-    return ", ".join(parts)
-
-
 def jira_trouble_reply(error: UpstreamError, account: Account, audience: Audience) -> Reply:
     """The answer when Jira failed: "try later" when it is down; the cause for the agency when this
     account's projects or query are wrong or unreadable; a neutral line for a client."""
@@ -42,7 +35,7 @@ def jira_trouble_reply(error: UpstreamError, account: Account, audience: Audienc
         # How the agency's Jira is set up is not the client's business (nor are its project keys).
         return Reply(translate(account.language, "command.unanswerable"))
     message_id = "command.jira_not_found" if trouble is JiraTrouble.NOT_FOUND else "command.jira_forbidden"
-    return Reply(translate(account.language, message_id, scope=_jira_scope(account), detail=error.message))
+    return Reply(translate(account.language, message_id, scope=jira_scope(account), detail=error.message))
 
 
 def _more_hint(asker: Asker, account: Account) -> str:

@@ -23,6 +23,7 @@ from bot.domain.accounts import Account, Audience, Channel
 from bot.domain.digest import Digest, build_digest, default_since
 from bot.domain.digest_query import digest_jql
 from bot.domain.work import Issue, Version
+from bot.domain.jira_trouble import JiraTrouble, jira_scope, jira_trouble
 from bot.errors import UpstreamError, UpstreamUnavailable
 from bot.logs import get_logger
 from bot.render.digest import Message, RenderedDigest, render_digest
@@ -217,11 +218,23 @@ class DigestService:
         """Post an already rendered digest on request (CLI `--post`); keyed by when it was asked."""
         return await self._post_messages(f"manual:{channel_id}:{stamp}", channel_id, rendered.messages)
 
-    async def notify_delayed(self, account: Account, slot: dt.datetime, since: dt.datetime, error: str) -> None:
-        """Tell the account's internal channels, once per slot, that a digest is late because Jira is down."""
-        when = since.astimezone(account.tz).strftime("%Y-%m-%d %H:%M")
-        text = translate(account.language, "digest.delayed", since=when)
-        log.warning("digest delayed", account=account.key, slot=slot.isoformat(), error=error)
+    async def notify_delayed(
+        self, account: Account, slot: dt.datetime, since: dt.datetime, error: UpstreamError
+    ) -> None:
+        """Tell the account's internal channels, once per slot, that a digest is late: because Jira
+        is down, or because this account's Jira projects or query are not found or not readable
+        (then with Jira's words and what to fix: waiting does not help)."""
+        trouble = jira_trouble(error)
+        if trouble is JiraTrouble.DOWN:
+            when = since.astimezone(account.tz).strftime("%Y-%m-%d %H:%M")
+            text = translate(account.language, "digest.delayed", since=when)
+            log.warning("digest delayed", account=account.key, slot=slot.isoformat(), error=str(error))
+        else:
+            message_id = "digest.jira_not_found" if trouble is JiraTrouble.NOT_FOUND else "digest.jira_forbidden"
+            text = translate(account.language, message_id, scope=jira_scope(account), detail=error.message)
+            log.error("digest cannot be built: the account's Jira scope is not found or not readable",
+                      exc_info=error, account=account.key, slot=slot.isoformat(), trouble=trouble.value,
+                      error=str(error))
         for channel in account.channels:
             if channel.audience is not Audience.INTERNAL:
                 continue
@@ -247,7 +260,7 @@ class DigestService:
             _digest, rendered, data = await self.compose(account, channel.audience, slot, since)
         except UpstreamUnavailable as exc:
             await asyncio.to_thread(runs.finish, run_id, "delayed", self._clock(), error=str(exc))
-            await self.notify_delayed(account, slot, now, str(exc))
+            await self.notify_delayed(account, slot, now, exc)
             return SlotResult("delayed")
         url = await self.publish_status_page(account, data, slot, default_since(slot, since))
         if url:

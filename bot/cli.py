@@ -228,7 +228,8 @@ def digest(account_key: str, audience: str, fmt: str, at: str | None, since: str
         click.echo(json.dumps(digest_to_json(result), ensure_ascii=False, indent=2))
     log.info("digest built", account=account.key, audience=audience, jira_calls=data.calls, issues=len(data.issues))
     for name in posted:
-        click.echo(f"posted to {name}", err=True)
+        # Part of the answer: on stdout with the text; beside JSON or blocks, on stderr (stdout stays parseable).
+        click.echo(f"posted to {name}", err=fmt != "text")
 
 
 @main.command()

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from structlog.testing import capture_logs
 
-from bot.domain.accounts import AccountsConfig, Audience, Channel
+from bot.domain.accounts import AccountsConfig, Channel
 from bot.domain.doctor import ChannelFacts, Verdict, channel_findings, summary
 from bot.sandbox import build_sandbox, sandbox_accounts
 from bot.services.doctor import examine, log_findings

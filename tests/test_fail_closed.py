@@ -240,12 +240,17 @@ def test_changed_logged_time_never_reaches_the_client(item, acct):
     assert client_texts(with_items(item), acct) == []
 
 
-def test_an_unidentified_system_field_makes_its_edit_internal():
-    mystery = {"field": "Niveau de sécurité", "fieldtype": "jira", "from": "10001", "fromString": "Interne", "to": None, "toString": None}
+@pytest.mark.parametrize("mystery", [
+    {"field": "Niveau de sécurité", "fieldtype": "jira", "from": "10001", "fromString": "Interne", "to": None, "toString": None},
+    {"field": "Restrict to", "fieldId": "issuerestrictions", "fieldtype": "jira", "from": "10002", "fromString": "Developers",
+     "to": None, "toString": None},  # a system field id we do not know
+], ids=["no id, unknown name", "unknown id"])
+def test_an_unidentified_system_field_makes_its_edit_internal(mystery):
     events = with_items(mystery, OLD_SUMMARY)
     assert client_texts(events) == []
     summary = next(e for e in events if e.field_id == "summary")
-    assert event_verdict(summary, C, ALPHA).reason == "before this edit: changelog field 'Niveau de sécurité' not identified: withheld"
+    assert event_verdict(summary, C, ALPHA).reason == (
+        f"before this edit: changelog field {mystery['field']!r} not identified: withheld")
 
 
 # Worklogs restricted to a role or group: never a client's news, even where money is shown.

@@ -188,6 +188,9 @@ PAST_INTERNAL = st.one_of(
               st.sampled_from([("labels", "labels"), ("Метки", "labels")])),
     st.builds(lambda n: _item("issuetype", "issuetype", "10101", n, "10004", "Bug"), REVIEW_SPELLINGS),
     st.builds(lambda n: _item("Тип задачи", "issuetype", "10042", n, "10004", "Bug"), st.sampled_from([None, "Postmortem"])),
+    # A system field id we do not know (Jira grows fields): it may have been a restriction.
+    st.builds(lambda f: _item(f[0], f[1], "10001", "Staff", None, None),
+              st.sampled_from([("Restrict to", "issuerestrictions"), ("Zugriff", "accesslevel"), ("security", "securitylevel")])),
 )
 # Items a client is never told of (the rest of the edit may be): the marker is their value.
 INTERNAL_ONLY = st.one_of(

@@ -210,6 +210,11 @@ _FIELD_IDS_BY_NAME = {
 }
 # Custom fields Jira Software adds under these names (their ids differ per site).
 _SOFTWARE_FIELDS = {"sprint": "sprint", "rank": "rank"}
+# Every system field id we know. An item with another id is a field Jira added since (or one we
+# never met): it may decide what a client sees, so its edit's past is not known to be public.
+KNOWN_FIELD_IDS = frozenset({*_FIELD_IDS_BY_NAME.values(), *_SOFTWARE_FIELDS.values(), "worklog", "timetracking",
+                             "statuscategorychangedate", "aggregatetimespent", "aggregatetimeestimate",
+                             "aggregatetimeoriginalestimate", "aggregateprogress", "progress", "subtasks"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +230,7 @@ class ChangeItem:
 
     @property
     def identified(self) -> bool:
-        return not self.field_id.startswith("unidentified:")
+        return self.field_id in KNOWN_FIELD_IDS or self.field_id.startswith("custom:")
 
     @property
     def changed_from_something(self) -> bool:
@@ -241,7 +246,7 @@ def _field_id(item: Mapping[str, Any]) -> str:
         field_id = field_id.strip().casefold()
         if field_id.startswith("customfield_"):
             return _SOFTWARE_FIELDS.get(folded, f"custom:{field_id}")
-        return field_id
+        return field_id  # identified only if it is one we know (KNOWN_FIELD_IDS)
     if folded in _SOFTWARE_FIELDS:
         return _SOFTWARE_FIELDS[folded]
     if str(item.get("fieldtype") or "").casefold() == "custom":

@@ -110,3 +110,26 @@ def pulse_cli(monkeypatch):
     yield lambda *args: CliRunner().invoke(main, list(args))
     structlog.reset_defaults()
     logging.getLogger().handlers.clear()
+
+
+@pytest.fixture
+def fresh_postgres_url():
+    """A PostgreSQL database with nothing in it, created for this test and dropped after."""
+    admin = _postgres_admin_engine()
+    if admin is None:
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL} (set PULSE_TEST_POSTGRES_URL)")
+    name = f"pulse_empty_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path):
+    """A database with nothing in it, on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    return request.getfixturevalue("fresh_postgres_url")

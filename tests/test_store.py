@@ -149,28 +149,6 @@ def test_migrations_build_exactly_the_schema_the_code_declares(store):
     assert diff == []
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database_url(request, tmp_path):
-    """A database with nothing in it, on each backend (PostgreSQL: created for this test, dropped after)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'roundtrip.db'}"
-        return
-    import uuid
-
-    from tests.conftest import POSTGRES_URL, _postgres_admin_engine
-
-    admin = _postgres_admin_engine()
-    if admin is None:
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL} (set PULSE_TEST_POSTGRES_URL)")
-    name = f"pulse_roundtrip_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def test_every_migration_downgrades_and_upgrades_again(empty_database_url):
     from alembic import command
 

@@ -143,6 +143,7 @@ class Runtime:
             register_scheduler_health(self.health, self.scheduler)
         worker = None
         if self.slack is not None:
+            self.health.register("slack", self.slack.pause.health)
             # The worker drains the durable inbox: deliveries stored before a restart are not lost.
             worker, self._stop_worker = start_inbox_worker(
                 self.store, self.accounts, self.slack, self.jira, self.clock, confluence=self.confluence,

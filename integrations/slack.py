@@ -154,6 +154,13 @@ class SlackPause:
             error=error, probe_every_s=self.probe_every,
         )
 
+    def health(self) -> list[str]:
+        """For /healthz: the pause, while it lasts (deliveries wait meanwhile; nothing is lost)."""
+        if self.since is None:
+            return []
+        return [f"slack posting paused since {self.since.isoformat()}: Slack refused the bot token ({self._error}); "
+                "check SLACK_BOT_TOKEN and that the app is still installed"]
+
     async def ready(self) -> bool:
         """May we post? While paused, probe the token (at most every `probe_every` s)."""
         if self.since is None:

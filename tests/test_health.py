@@ -150,3 +150,16 @@ def test_the_scheduler_hook_registers_a_scheduler_health_function():
     assert checks.names == []
     assert register_scheduler_health(checks, Scheduler()) is True
     assert checks.problems() == {"scheduler": ["digests of channel C0ACMECLNT: bad cron"]}
+
+
+def test_a_slack_pause_is_a_health_problem_while_it_lasts():
+    from integrations.slack import SlackPause
+
+    pause = SlackPause(client=None, clock=lambda: NOW)
+    checks = HealthChecks()
+    checks.register("slack", pause.health)
+    assert checks.problems() == {}
+    pause.trip("token_revoked")
+    assert checks.problems() == {"slack": [
+        "slack posting paused since 2026-11-20T09:00:00+00:00: Slack refused the bot token (token_revoked); "
+        "check SLACK_BOT_TOKEN and that the app is still installed"]}

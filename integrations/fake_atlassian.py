@@ -170,6 +170,8 @@ def issue_json(
             "self": f"{SITE}/rest/api/3/issuetype/10001",
             "id": "10001",
             "name": issue_type,
+            # Jira Cloud names the type before translation too (as issue_createmeta.json shows).
+            "untranslatedName": issue_type,
             "subtask": issue_type == "Sub-task",
         },
         "status": {

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.domain.events import without_nul
-from bot.domain.facts import read_issue_access
+from bot.domain.facts import read_issue_access, read_worklog_access
 from bot.domain.work import Issue, Version, Worklog
 
 # Real Jira embeds at most this many worklogs in a search result's `worklog` field.
@@ -102,6 +102,7 @@ def parse_worklog(raw: Mapping[str, Any], issue_key: str) -> Worklog:
         started=started,
         seconds=int(seconds),
         author=_user_name(raw.get("author")),
+        access=read_worklog_access(raw),
     )
 
 

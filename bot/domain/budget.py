@@ -101,16 +101,19 @@ def budget_period(account: Account, now: dt.datetime) -> BudgetPeriod | None:
     return BudgetPeriod(first, next_first - dt.timedelta(days=1))
 
 
-def seconds_logged(issues: Iterable[Issue], period: BudgetPeriod, tz: dt.tzinfo) -> int:
+def seconds_logged(
+    issues: Iterable[Issue], period: BudgetPeriod, tz: dt.tzinfo, *, public_only: bool = False
+) -> int:
     """Sum of worklog seconds whose start, seen in ``tz``, falls on a day of the period.
 
-    Each worklog counts once, even if its issue was handed in twice.
+    Each worklog counts once, even if its issue was handed in twice. `public_only`: only
+    worklogs known to be public (a client's numbers are computed over what it may see).
     """
     unique = {
         (issue.key, worklog.id): worklog
         for issue in issues
         for worklog in issue.worklogs
-        if worklog.started.astimezone(tz).date() in period
+        if worklog.started.astimezone(tz).date() in period and (worklog.access.public or not public_only)
     }
     return sum(worklog.seconds for worklog in unique.values())
 
@@ -129,7 +132,8 @@ def budget_status(
         return None
     tz = account.tz
     today = now.astimezone(tz).date()
-    spent_seconds = seconds_logged(visible_issues(issues, audience, account), period, tz)
+    spent_seconds = seconds_logged(visible_issues(issues, audience, account), period, tz,
+                                   public_only=audience is Audience.CLIENT)
     spent = Fraction(spent_seconds, _SECONDS_PER_HOUR)
 
     # Public holidays of the account's calendar, through the year after the period (a forecast may run on).

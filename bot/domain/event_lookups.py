@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from bot.domain.accounts import Account, AccountsConfig, Audience
 from bot.domain.events import ConfluenceEvent, Event, JiraEvent, attach_issue, attach_project
+from bot.domain.facts import Known
 from bot.domain.notify_policy import account_for
 from bot.domain.subscriptions import Subscription, wanted
 from bot.domain.work import Issue
@@ -23,8 +24,25 @@ LOOKUP_GAPS = {
 JIRA_LOOKUPS = frozenset({"issue", "linked_issue", "project"})
 
 
-def issue_lookups(events: Iterable[Event]) -> tuple[set[str], set[str], set[str]]:
-    """The issue keys, issue ids and version ids (for their project) these events still lack."""
+def to_settle(e: Event, accounts: AccountsConfig | None) -> bool:
+    """Whether Jira's own answer about this event's issue may settle a fact a client channel of
+    its account cannot decide on (unknown, e.g. a translated issue type name without
+    `untranslatedName`): the payload described the issue fully, but not well enough."""
+    if accounts is None or not isinstance(e, JiraEvent) or e.issue is None or e.issue.looked_up:
+        return False
+    if not (e.issue.key and ISSUE_KEY.fullmatch(e.issue.key)) or "issue" in e.needs_lookup():
+        return False
+    account = account_for(e, accounts)
+    if account is None or not any(c.audience is Audience.CLIENT for c in account.channels):
+        return False
+    return any(f.known is Known.UNKNOWN for f in e.issue.access.facts(account))
+
+
+def issue_lookups(
+    events: Iterable[Event], accounts: AccountsConfig | None = None
+) -> tuple[set[str], set[str], set[str]]:
+    """The issue keys, issue ids and version ids (for their project) these events still lack,
+    or (with `accounts`) that Jira's answer may settle (`to_settle`)."""
     keys: set[str] = set()
     ids: set[str] = set()
     version_ids: set[str] = set()
@@ -32,6 +50,8 @@ def issue_lookups(events: Iterable[Event]) -> tuple[set[str], set[str], set[str]
         if not isinstance(e, JiraEvent):
             continue
         missing = e.needs_lookup()
+        if to_settle(e, accounts):
+            keys.add(e.issue.key)  # type: ignore[union-attr]
         if "issue" in missing:
             if e.issue and e.issue.key and ISSUE_KEY.fullmatch(e.issue.key):
                 keys.add(e.issue.key)
@@ -46,11 +66,13 @@ def issue_lookups(events: Iterable[Event]) -> tuple[set[str], set[str], set[str]
 
 
 def attach_found(
-    e: JiraEvent, by_key: Mapping[str, Issue], by_id: Mapping[str, Issue], versions: Mapping[str, str]
+    e: JiraEvent, by_key: Mapping[str, Issue], by_id: Mapping[str, Issue], versions: Mapping[str, str],
+    *, settle: bool = False,
 ) -> JiraEvent:
-    """The event with the issues (by key or id) and the version's project that were found."""
+    """The event with the issues (by key or id) and the version's project that were found
+    (`settle`: its issue was looked up to settle a fact, see `to_settle`)."""
     missing = e.needs_lookup()
-    if "issue" in missing:
+    if "issue" in missing or settle:
         issue = (by_key.get(e.issue.key) if e.issue and e.issue.key else None) or (
             by_id.get(e.issue_id) if e.issue_id else None
         )
@@ -68,10 +90,11 @@ def lookup_failure(
     failed_keys: Mapping[str, Exception],
     failed_ids: Mapping[str, Exception],
     version_error: Exception | None,
+    *, settle: bool = False,
 ) -> Exception | None:
     """The failed lookup that left this event without what it needs, if one did."""
     missing = e.needs_lookup()
-    if "issue" in missing:
+    if "issue" in missing or (settle and not (e.issue and e.issue.looked_up)):
         if e.issue and e.issue.key in failed_keys:
             return failed_keys[e.issue.key]
         if e.issue_id in failed_ids:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -77,10 +78,13 @@ def _text(value: Any) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class IssueType:
-    """An issue type as Jira names it: by name, by id, or both."""
+    """An issue type as Jira names it: by name, by id, or both. `untranslated` is Jira Cloud's
+    `untranslatedName` (the name before translation into the site's or user's language), or the
+    English name the Jira adapter resolved for the type's id."""
 
     name: str | None = None
     id: str | None = None
+    untranslated: str | None = None
 
     def __str__(self) -> str:
         return self.name or (f"id {self.id}" if self.id else "?")
@@ -109,7 +113,8 @@ class IssueAccess:
         return cls(
             security=restricted(f"security level {security_level!r}") if security_level else PUBLIC,
             labels=tuple(labels),
-            issue_type=IssueType(name=issue_type) if issue_type else None,
+            # Our own values (the sandbox, tests) name types as the accounts file does.
+            issue_type=IssueType(name=issue_type, untranslated=issue_type) if issue_type else None,
         )
 
 
@@ -177,7 +182,7 @@ def read_issue_type(value: Any) -> IssueType | None:
     name, type_id = _text(value.get("name")), _text(value.get("id"))
     if name is None and type_id is None:
         return None
-    return IssueType(name=name, id=type_id)
+    return IssueType(name=name, id=type_id, untranslated=_text(value.get("untranslatedName")))
 
 
 def read_issue_access(fields: Any) -> IssueAccess:
@@ -195,13 +200,22 @@ def read_issue_access(fields: Any) -> IssueAccess:
 
 # --- account rules: internal labels and issue types ------------------------------------------
 
-_SEPARATORS = re.compile(r"[\s_\-]+")
+# Whitespace, dots, underscores and every dash or hyphen (after NFKC: fullwidth forms are ASCII).
+_SEPARATORS = re.compile(r"[\s._\-\u2010-\u2015\u2212\ufe58\ufe63]+")
 
 
 def normalized(name: str) -> str:
-    """A label or type name compared as a person reads it: case, spaces, '-' and '_' folded
-    ('Incident Review', ' incident-review ', 'INCIDENT_REVIEW' are one name)."""
-    return _SEPARATORS.sub(" ", name.casefold()).strip()
+    """A label or type name compared as a person reads it, so that a look-alike never passes
+    for a public name: Unicode NFKC (fullwidth `ｉｎｔｅｒｎａｌ` is `internal`), format characters
+    (zero-width space, BOM) and a leading `#` ignored, Turkish dotted/dotless I read as I, case
+    folded, and spaces, hyphens, dashes, dots and underscores not counted at all ('Incident
+    Review', ' incident-review ', 'INCIDENT_REVIEW', 'incident.review', 'incident\u200breview'
+    are one name). Fail closed: a name that reads the same is the same name."""
+    text = unicodedata.normalize("NFKC", name)
+    # `"İ".casefold()` is "i" + a combining dot, which would not match "internal".
+    text = text.replace("\u0130", "I").replace("\u0131", "i").casefold()
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return _SEPARATORS.sub("", text).lstrip("#")
 
 
 def labels_fact(labels: tuple[str, ...] | None, account: Account) -> Fact:
@@ -216,20 +230,30 @@ def labels_fact(labels: tuple[str, ...] | None, account: Account) -> Fact:
 
 
 def type_fact(issue_type: IssueType | None, account: Account) -> Fact:
-    """Whether this type is one of the account's internal issue types (by name, or by id when
-    the account names it by id). Irrelevant for accounts without internal issue types."""
+    """Whether this type is one of the account's internal issue types: by name or untranslated
+    name, or by id when the account names it by id. Irrelevant for accounts without internal
+    issue types.
+
+    A name that matches nothing proves little when the account names types by name: Jira
+    translates type names, so "Разбор инцидента" may be "Incident Review". Without Jira's
+    `untranslatedName` (or the English name the adapter resolved for the id) such a type is
+    unknown, and the worker looks the issue up."""
     configured = account.jira.internal_issue_types
     if not configured:
         return PUBLIC
     if issue_type is None:
         return unknown("issue type missing or unreadable")
     names = {normalized(x) for x in configured}
-    if issue_type.name is not None and normalized(issue_type.name) in names:
-        return restricted(f"internal issue type {issue_type.name}")
-    if issue_type.id is not None and issue_type.id in {x.strip() for x in configured}:
+    for name in (issue_type.name, issue_type.untranslated):
+        if name is not None and normalized(name) in names:
+            return restricted(f"internal issue type {name}")
+    ids = {x.strip() for x in configured}
+    if issue_type.id is not None and issue_type.id in ids:
         return restricted(f"internal issue type {issue_type}")
-    if issue_type.name is None:
+    if issue_type.name is None and issue_type.untranslated is None:
         return unknown(f"issue type given only by id {issue_type.id}, which the account's internal types do not name")
+    if issue_type.untranslated is None and any(not x.strip().isdigit() for x in configured):
+        return unknown(f"issue type {issue_type.name!r} may be a translated name (no untranslatedName)")
     return PUBLIC
 
 

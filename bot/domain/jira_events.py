@@ -163,6 +163,10 @@ def comment_facts(comment: Any) -> CommentFacts:
 
 def _base(payload: Payload, webhook_event: str, type_: EventType, **fields: Any) -> JiraEvent:
     issue = issue_facts(payload.get("issue"))
+    if issue is not None and payload.get("isFromIssueLimitTransformation", False) is not False:
+        # Jira Cloud trims the issue of a webhook sent past its payload limits: fields (the
+        # security level among them) may be missing, so the issue must be looked up.
+        issue = dataclasses.replace(issue, complete=False)
     ts = payload.get("timestamp")
     fields.setdefault("actor", person(payload.get("user")))
     return JiraEvent(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from bot.domain.facts import IssueAccess
+from bot.domain.facts import PUBLIC, Fact, IssueAccess
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +19,9 @@ class Worklog:
     started: dt.datetime
     seconds: int
     author: str | None = None
+    # `bot.domain.facts.read_worklog_access`: a worklog restricted to a role or group (or in a
+    # shape we cannot read) never counts in what a client is shown.
+    access: Fact = field(default=PUBLIC, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

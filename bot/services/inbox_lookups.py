@@ -18,6 +18,7 @@ from bot.domain.event_lookups import (
     issue_lookups,
     lookup_failure,
     lookup_gap,
+    to_settle,
     version_for_client,
 )
 from bot.domain.events import (
@@ -90,7 +91,7 @@ class EventLookups:
 
     async def _issues(self, handled: list[Handled], report: BatchReport) -> None:
         """Issues (batched `key in (…)`, or by id) and the projects of versions."""
-        keys, ids, version_ids = issue_lookups(e for h in handled for e in h.events)
+        keys, ids, version_ids = issue_lookups((e for h in handled for e in h.events), self.accounts)
         by_key: dict[str, Issue] = {}
         by_id: dict[str, Issue] = {}
         failed_keys: dict[str, Exception] = {}
@@ -139,8 +140,9 @@ class EventLookups:
             new_events = []
             for e in h.events:
                 if isinstance(e, JiraEvent):
-                    e = attach_found(e, by_key, by_id, version_projects)
-                    error = lookup_failure(e, failed_keys, failed_ids, version_error)
+                    settle = to_settle(e, self.accounts)
+                    e = attach_found(e, by_key, by_id, version_projects, settle=settle)
+                    error = lookup_failure(e, failed_keys, failed_ids, version_error, settle=settle)
                     if error is not None:
                         # Without the lookup the client could never see it: try the delivery later.
                         h.error = h.error or error

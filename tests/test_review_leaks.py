@@ -1,0 +1,179 @@
+"""Leaks an independent review of the client promise found (main at 0328da7), each as the
+reviewer reproduced it: a real payload edited into the shape Jira sends, through the same code
+the worker and the digest use. Each test failed before its fix.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from bot.domain.accounts import AccountsConfig, Audience, Budget, JiraScope
+from bot.domain.audience import issue_visible
+from bot.domain.budget import budget_status
+from bot.domain.events import normalize
+from bot.domain.facts import IssueType, normalized
+from bot.domain.notify_policy import event_verdict, route
+from bot.domain.subscriptions import parse_subscription
+from bot.render.notifications import render_event
+from integrations.jira_payloads import parse_issue
+from tests.fixtures import real_payload
+from tests.test_notifications import ALPHA, PINPT
+
+C, I = Audience.CLIENT, Audience.INTERNAL
+PIN = "pinpoint-jira/internal/testdata"
+ZJ = "zulip/zerver/webhooks/jira/fixtures"
+CREATED = f"{PIN}/jira:issue_created.json"  # GOLD-189, a public Cloud issue (no level, no labels)
+ALL = [parse_subscription("all")]
+
+
+def client_texts(payload: dict, acct=ALPHA) -> list[str]:
+    """What the account's client channel, subscribed to everything, would be sent (no lookups)."""
+    client = next(c for c in acct.channels if c.audience is C)
+    deliveries = route(normalize(payload).events, AccountsConfig(accounts=[acct]), {client.id: ALL})
+    return [render_event(d.event, C, acct, links=PINPT).text for d in deliveries if d.channel.id == client.id]
+
+
+def created(**fields) -> dict:
+    payload = copy.deepcopy(real_payload(CREATED))
+    payload["issue"]["fields"].update(fields)
+    return payload
+
+
+def rest_issue(**fields) -> dict:
+    """GOLD-189 as the REST search would return it (the webhook's issue object, plus `created`)."""
+    raw = copy.deepcopy(real_payload(CREATED)["issue"])
+    raw["fields"].update({"created": "2026-11-20T10:00:00.000+0000", **fields})
+    return raw
+
+
+# --- finding 6 (suspected): look-alike labels and types ------------------------------------
+
+AGENCY = ALPHA.model_copy(update={"jira": JiraScope(projects=["TES", "GOLD"],
+                                                    internal_labels=["internal", "agency-only"])})
+LOOK_ALIKES = ["ｉｎｔｅｒｎａｌ", "İnternal", "internal\u200b", "\ufeffinternal", "#internal", "AGENCY–ONLY",
+               "agency.only", "agency—only", "Agency_Only", "agency  only", "ınternal"]
+
+
+@pytest.mark.parametrize("label", LOOK_ALIKES)
+def test_look_alike_internal_labels_are_internal(label):
+    assert normalized(label) in {normalized("internal"), normalized("agency-only")}
+    assert client_texts(created(labels=[label, "signal"]), AGENCY) == []
+    assert parse_issue(rest_issue(labels=[label])).access.facts(AGENCY)[2].known.value == "restricted"
+
+
+def test_a_public_label_still_passes():
+    (text,) = client_texts(created(labels=["signal", "internals", "agency"]), AGENCY)
+    assert "GOLD-189" in text
+
+
+# --- finding 3: translated issue type names -------------------------------------------------
+
+GLOBEX = ALPHA.model_copy(update={"jira": JiraScope(projects=["TES", "GOLD"], internal_issue_types=["Incident Review"])})
+TRANSLATED = {"id": "10050", "name": "Разбор инцидента", "untranslatedName": "Incident Review"}
+
+
+def test_a_translated_internal_type_is_internal_in_webhooks_and_digests():
+    assert client_texts(created(issuetype=TRANSLATED), GLOBEX) == []
+    assert not issue_visible(parse_issue(rest_issue(issuetype=TRANSLATED)), C, GLOBEX)
+
+
+def test_a_type_name_without_untranslated_name_is_unknown_until_looked_up():
+    # An account naming types by name cannot tell "Разбор инцидента" from a public type.
+    shape = {"id": "10050", "name": "Разбор инцидента"}
+    (event,) = normalize(created(issuetype=shape)).events
+    verdict = event_verdict(event, C, GLOBEX)
+    assert not verdict.allowed and "untranslatedName" in verdict.reason
+    assert not issue_visible(parse_issue(rest_issue(issuetype=shape)), C, GLOBEX)
+    # Named by id, the account needs no English name.
+    by_id = GLOBEX.model_copy(update={"jira": JiraScope(projects=["GOLD"], internal_issue_types=["10050"])})
+    assert client_texts(created(issuetype=shape), by_id) == []
+    assert client_texts(created(issuetype={"id": "10051", "name": "Задача"}), by_id) != []
+
+
+def test_public_control_for_translated_types():
+    public = {"id": "10051", "name": "Задача", "untranslatedName": "Task"}
+    (text,) = client_texts(created(issuetype=public), GLOBEX)
+    assert "GOLD-189" in text
+    assert issue_visible(parse_issue(rest_issue(issuetype=public)), C, GLOBEX)
+    assert IssueType(name="Задача", id="10051", untranslated="Task") == parse_issue(
+        rest_issue(issuetype=public)).access.issue_type
+
+
+# --- finding 7 (suspected): Cloud's trimmed issue past the payload limits --------------------
+
+
+def test_an_issue_from_the_limit_transformation_is_looked_up_first():
+    payload = created()
+    payload["isFromIssueLimitTransformation"] = True
+    payload["issue"]["fields"].pop("security", None)
+    (event,) = normalize(payload).events
+    assert "issue" in event.needs_lookup()
+    assert client_texts(payload) == []
+    payload["isFromIssueLimitTransformation"] = False
+    assert client_texts(payload) != []
+
+
+# --- finding 5: worklogs restricted to a role or group in the digest's budget ---------------
+
+NORTHWIND = ALPHA.model_copy(update={"budget": Budget(hours=Decimal(40), rate=Decimal(100), show_money_to_client=True)})
+
+
+def test_restricted_worklogs_do_not_count_in_the_clients_budget():
+    wl = real_payload(f"{ZJ}/worklog_created.json")["worklog"]
+    public = dict(wl, id="1", timeSpentSeconds=3600, started="2026-11-10T09:00:00.000+0000")
+    hidden = dict(wl, id="2", timeSpentSeconds=8 * 3600, started="2026-11-11T09:00:00.000+0000",
+                  visibility={"type": "group", "value": "agency-staff"})
+    issue = parse_issue(rest_issue(labels=[], security=None), [public, hidden])
+    now = dt.datetime(2026, 11, 23, 15, tzinfo=dt.UTC)
+    assert budget_status(NORTHWIND, C, [issue], now).spent_hours == Decimal("1.00")
+    assert budget_status(NORTHWIND, I, [issue], now).spent_hours == Decimal("9.00")
+    odd = dict(hidden, visibility="agency-staff")  # unreadable: not known to be public
+    assert budget_status(NORTHWIND, C, [parse_issue(rest_issue(), [public, odd])], now).spent_hours == Decimal("1.00")
+
+
+def _looked_up_gold_189(untranslated: str):
+    from bot.domain.facts import IssueAccess
+    from tests.test_inbox_worker import issue
+    access = IssueAccess(issue_type=IssueType(name="Разбор инцидента", id="10050", untranslated=untranslated))
+    return issue("GOLD-189", issue_type="Разбор инцидента", read=access)
+
+
+@pytest.mark.parametrize(("untranslated", "client_told"), [("Incident Review", False), ("Task", True)])
+async def test_the_worker_looks_up_a_type_it_cannot_name_and_jira_decides(store, untranslated, client_told):
+    from bot.services.inbox_worker import InboxWorker, WorkerSettings
+    from integrations.slack import InMemorySlack
+    from tests.test_inbox_worker import NOW, SITES, FakeJira, add
+
+    globex = GLOBEX.model_copy(update={"channels": ALPHA.channels})
+    jira = FakeJira({"GOLD-189": _looked_up_gold_189(untranslated)})
+    slack = InMemorySlack()
+    add(store, created(issuetype={"id": "10050", "name": "Разбор инцидента"}), "d-1")
+    w = InboxWorker(store, AccountsConfig(accounts=[globex]), slack, jira, clock=lambda: NOW,
+                    settings=WorkerSettings(), links=SITES)
+    report = await w.run_once()
+    assert report.statuses == {"done": 1} and jira.jql == ["key in (GOLD-189)"]
+    client = next(c.id for c in globex.channels if c.audience is C)
+    internal = next(c.id for c in globex.channels if c.audience is I)
+    channels = sorted(m["channel"] for m in slack.messages)
+    assert channels == sorted([internal, client] if client_told else [internal])
+
+
+async def test_the_worker_retries_when_jira_cannot_name_the_type(store):
+    from bot.errors import UpstreamUnavailable
+    from bot.services.inbox_worker import InboxWorker, WorkerSettings
+    from integrations.slack import InMemorySlack
+    from tests.test_inbox_worker import NOW, SITES, FakeJira, add
+
+    globex = GLOBEX.model_copy(update={"channels": ALPHA.channels})
+    jira = FakeJira()
+    jira.error = UpstreamUnavailable("jira", "down", retryable=True)
+    slack = InMemorySlack()
+    item = add(store, created(issuetype={"id": "10050", "name": "Разбор инцидента"}), "d-1")
+    w = InboxWorker(store, AccountsConfig(accounts=[globex]), slack, jira, clock=lambda: NOW,
+                    settings=WorkerSettings(), links=SITES)
+    await w.run_once()
+    assert store.inbox.get(item).status != "done" and slack.messages == []

@@ -9,7 +9,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from bot.cli_inbox import inbox, replay_webhook
+from bot.cli.inbox import inbox
+from bot.cli.replay import replay_webhook
 from integrations.store.store import Store
 from tests.fixtures import PAYLOADS
 
@@ -19,7 +20,7 @@ PIN = PAYLOADS / "pinpoint-jira/internal/testdata"
 
 @click.group()
 def pulse() -> None:
-    """Stands in for bot.cli.main, where these commands are registered."""
+    """Stands in for bot.cli.main.main, where these commands are registered."""
 
 
 pulse.add_command(inbox)

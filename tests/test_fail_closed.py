@@ -405,7 +405,7 @@ def test_the_internal_digest_marks_what_the_client_view_withholds(language, lege
 def test_replay_webhook_names_each_withheld_event_and_its_fact(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from bot.cli_inbox import replay_webhook
+    from bot.cli.replay import replay_webhook
 
     monkeypatch.chdir(tmp_path)  # no stray .env
     monkeypatch.setenv("JIRA_URL", "https://pinpt-hq.atlassian.net")

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from bot.cli_inbox import replay_webhook
+from bot.cli.replay import replay_webhook
 from bot.domain.accounts import Audience
 from bot.domain.events import Outcome, normalize, without_nul
 from bot.render.notifications import render_event

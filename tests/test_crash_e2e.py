@@ -265,7 +265,10 @@ def test_sigkill_at_any_moment_loses_nothing_and_repeats_nothing(tmp_path, reque
             sender.thread.join(timeout=120)
             assert sender.error is None, sender.error
             deadline = restarted + DRAIN_LIMIT_S + 30
+            posted_before, resumed_s = len(slack.posted()), None
             while not _drained(engine) and time.monotonic() < deadline:
+                if resumed_s is None and len(slack.posted()) > posted_before:
+                    resumed_s = time.monotonic() - restarted  # its first post: the dead one's leases ran out
                 time.sleep(0.1)
             drain_s = time.monotonic() - restarted
             inbox, done, posting = _store_state(engine)
@@ -289,7 +292,8 @@ def test_sigkill_at_any_moment_loses_nothing_and_repeats_nothing(tmp_path, reque
             f"\n[{backend}] kills at {first_kill:.1f} s, {second_kill:.1f} s and after post {fault_after} of the "
             f"third process; {len(accepted)} messages for {len(expected)} keys; duplicates={duplicates} "
             f"lost={len(lost)}; uncertain posts settled: {sum(e['found'] for e in settled)} found, "
-            f"{sum(not e['found'] for e in settled)} not found; drained {drain_s:.1f} s after the last restart; "
+            f"{sum(not e['found'] for e in settled)} not found; last restart: first post after "
+            f"{resumed_s if resumed_s is None else round(resumed_s, 1)} s, drained after {drain_s:.1f} s; "
             f"Jira had to retry {sender.retries} sends"
         )
 

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.domain.events import without_nul
+from bot.domain.payload import without_nul
 from bot.domain.health import HealthChecks
 from bot.domain.signatures import (
     body_fingerprint,

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bot.domain.events import without_nul
+from bot.domain.payload import without_nul
 from bot.domain.facts import read_issue_access, read_worklog_access
 from bot.domain.work import Issue, Version, Worklog
 

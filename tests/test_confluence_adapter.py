@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from bot.domain import confluence_events
-from bot.domain.events import normalize
+from bot.domain.webhooks import normalize
 from bot.sandbox import build_sandbox
 from integrations.confluence import AtlassianConfluence, InMemoryConfluence
 from integrations.fake_atlassian import AtlassianSeed, FakeAtlassian, Failure

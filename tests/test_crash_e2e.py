@@ -30,7 +30,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from bot.domain.events import normalize_body
+from bot.domain.webhooks import normalize_body
 from bot.domain.signatures import hub_signature
 from bot.local_server import free_port
 from bot.sandbox import ANNA, BEN

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from bot.domain.event_shape import MAX_INT, IllShapedEvent, check_event
-from bot.domain.events import CommentFacts, IssueFacts, Outcome, normalize
+from bot.domain.events import CommentFacts, IssueFacts, Outcome
+from bot.domain.webhooks import normalize
 from tests.fixtures import PAYLOADS, real_payload
 
 PIN = "pinpoint-jira/internal/testdata"

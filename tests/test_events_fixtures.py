@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.domain import confluence_events, jira_events
-from bot.domain.events import EventType, Outcome, Source, normalize
+from bot.domain.events import EventType, Outcome, Source
+from bot.domain.webhooks import normalize
 from tests.fixtures import PAYLOADS, real_payload
 
 E = EventType

@@ -19,7 +19,8 @@ import pytest
 from bot.domain.accounts import AccountsConfig, Audience, Budget, JiraScope
 from bot.domain.audience import issue_visible
 from bot.domain.digest import build_digest
-from bot.domain.events import JiraEvent, attach_issue, normalize
+from bot.domain.events import JiraEvent, attach_issue
+from bot.domain.webhooks import normalize
 from bot.domain.facts import Known, read_comment_access, read_issue_access, read_security
 from bot.domain.notify_policy import event_verdict, route
 from bot.domain.replay import replay

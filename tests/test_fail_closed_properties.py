@@ -47,8 +47,8 @@ from bot.domain.events import (
     attach_client_visible,
     attach_issue,
     attach_project,
-    normalize,
 )
+from bot.domain.webhooks import normalize
 from bot.domain.event_lookups import to_settle
 from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import route

@@ -17,7 +17,9 @@ from structlog.testing import capture_logs
 
 from bot.cli.replay import replay_webhook
 from bot.domain.accounts import Audience
-from bot.domain.events import Outcome, normalize, without_nul
+from bot.domain.events import Outcome
+from bot.domain.payload import without_nul
+from bot.domain.webhooks import normalize
 from bot.render.notifications import render_event
 from bot.services.inbox_worker import InboxWorker, WorkerSettings
 from integrations.slack import InMemorySlack

@@ -403,7 +403,7 @@ async def test_stored_subscription_replaces_the_defaults(store):
 
 
 def test_post_keys_stay_within_the_column_and_dedupe_comments_across_deliveries():
-    from bot.domain.events import normalize
+    from bot.domain.webhooks import normalize
 
     (event,) = normalize(real_payload(f"{PIN}/jira:issue_updated.json")).events
     key = post_key("x" * 128, ALPHA_INTERNAL, event)
@@ -512,7 +512,7 @@ async def test_every_edit_of_a_comment_is_posted_once(store):
 
 
 def test_comment_post_keys_tell_edits_apart_but_not_the_two_copies_of_a_new_comment():
-    from bot.domain.events import normalize
+    from bot.domain.webhooks import normalize
 
     (edit,) = normalize(real_payload(f"{PIN}/comment_updated.json")).events
     later = dataclasses.replace(edit, comment=dataclasses.replace(edit.comment, updated="2020-07-28T15:15:50.725-0700"))

@@ -21,8 +21,8 @@ from bot.domain.events import (
     attach_client_visible,
     attach_issue,
     attach_project,
-    normalize,
 )
+from bot.domain.webhooks import normalize
 from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import Burst, Delivery, Verdict, coalesce, event_verdict, route, withheld_for_past
 from bot.domain.replay import replay

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.accounts import Audience
-from bot.domain.events import EventType, normalize
+from bot.domain.events import EventType
+from bot.domain.webhooks import normalize
 from bot.domain.subscriptions import (
     CLIENT_DEFAULT,
     Subscription,

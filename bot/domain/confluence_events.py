@@ -18,15 +18,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.domain.events import ConfluenceEvent, EventType, NormalizedDelivery, Outcome, Person, Source
-from bot.domain.jira_events import person
+from bot.domain.payload import Payload, person
+from bot.domain.payload import mapping as _dict
+from bot.domain.payload import text as _str
 
-Payload = Mapping[str, Any]
-
-IGNORED = "ignored"
-UNSUPPORTED = "unsupported"
-
-# Confluence event name → internal type, or IGNORED / UNSUPPORTED.
-CONFLUENCE_WEBHOOKS: dict[str, EventType | str] = {
+# Confluence event name → internal type, or the outcome IGNORED / UNSUPPORTED.
+CONFLUENCE_WEBHOOKS: dict[str, EventType | Outcome] = {
     "page_created": EventType.PAGE_CREATED,
     "page_updated": EventType.PAGE_UPDATED,
     "page_trashed": EventType.PAGE_TRASHED,
@@ -42,36 +39,28 @@ CONFLUENCE_WEBHOOKS: dict[str, EventType | str] = {
     "comment_updated": EventType.PAGE_COMMENT_UPDATED,
     "comment_removed": EventType.PAGE_COMMENT_REMOVED,
     # Generic content_* events repeat page_/blog_ ones and fire for app content properties.
-    "content_created": IGNORED,
-    "content_updated": IGNORED,
-    "content_removed": IGNORED,
-    "content_restored": IGNORED,
-    "content_trashed": IGNORED,
-    "page_children_reordered": IGNORED,
-    "page_viewed": IGNORED,
-    "blog_viewed": IGNORED,
-    "label_added": IGNORED,
-    "label_removed": IGNORED,
-    "label_created": IGNORED,
-    "label_deleted": IGNORED,
-    "user_followed": IGNORED,
-    "page_archived": UNSUPPORTED,
-    "page_unarchived": UNSUPPORTED,
-    "attachment_created": UNSUPPORTED,
-    "space_created": UNSUPPORTED,
-    "space_updated": UNSUPPORTED,
+    "content_created": Outcome.IGNORED,
+    "content_updated": Outcome.IGNORED,
+    "content_removed": Outcome.IGNORED,
+    "content_restored": Outcome.IGNORED,
+    "content_trashed": Outcome.IGNORED,
+    "page_children_reordered": Outcome.IGNORED,
+    "page_viewed": Outcome.IGNORED,
+    "blog_viewed": Outcome.IGNORED,
+    "label_added": Outcome.IGNORED,
+    "label_removed": Outcome.IGNORED,
+    "label_created": Outcome.IGNORED,
+    "label_deleted": Outcome.IGNORED,
+    "user_followed": Outcome.IGNORED,
+    "page_archived": Outcome.UNSUPPORTED,
+    "page_unarchived": Outcome.UNSUPPORTED,
+    "attachment_created": Outcome.UNSUPPORTED,
+    "space_created": Outcome.UNSUPPORTED,
+    "space_updated": Outcome.UNSUPPORTED,
 }
 
 _CONTENT_KEYS = ("page", "blog", "comment")
 _CONTENT_PROPERTY = "content-property"
-
-
-def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
 
 
 def _is_content_property(payload: Payload) -> bool:
@@ -103,10 +92,10 @@ def normalize_confluence(payload: Payload, source: Source, event_hint: str | Non
             source, Outcome.UNSUPPORTED, None, (),
             "Confluence Cloud body without event name: pass it from the webhook URL as event_hint",
         )
-    entry = CONFLUENCE_WEBHOOKS.get(name, UNSUPPORTED)
-    if entry == IGNORED:
+    entry = CONFLUENCE_WEBHOOKS.get(name, Outcome.UNSUPPORTED)
+    if entry is Outcome.IGNORED:
         return NormalizedDelivery(source, Outcome.IGNORED, name, (), f"{name} is not notified")
-    if entry == UNSUPPORTED:
+    if entry is Outcome.UNSUPPORTED:
         return NormalizedDelivery(source, Outcome.UNSUPPORTED, name, (), f"no formatter for {name}")
     assert isinstance(entry, EventType)
     content_key = content_key_of(entry)

@@ -1,4 +1,5 @@
-"""Jira and Confluence webhook payloads as internal events: the types, and `normalize`.
+"""Jira and Confluence webhook payloads as internal events: the types (`bot.domain.webhooks.normalize`
+builds them from a body; `jira_events` and `confluence_events` parse each product's bodies).
 
 A delivery (one webhook body) becomes a `NormalizedDelivery`: where it came from, an `Outcome`
 (handled / ignored / unsupported / anomalous) and zero or more events. Each Jira changelog item
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -407,112 +407,6 @@ class NormalizedDelivery:
     reason: str = ""
     # Why an `anomalous` delivery could not be read, for the operator's traceback.
     error: Exception | None = dataclasses.field(default=None, compare=False, repr=False)
-
-
-# How much of an exception's message an anomalous reason keeps (it may quote the payload).
-_REASON_CHARS = 200
-
-
-class UnreadableBody(ValueError):
-    """A stored webhook body that is not JSON we can read; `reason` says why."""
-
-    def __init__(self, reason: str):
-        self.reason = reason
-        super().__init__(reason)
-
-
-# What NUL becomes in text read from a payload. JSON allows `\u0000` in strings, PostgreSQL text
-# refuses it (SQLite keeps it): replaced once, here, every key, title and name derived from the
-# payload is the same on both backends, in every table and in every later delivery alike.
-NUL_REPLACEMENT = "\ufffd"
-
-
-def without_nul(text: str) -> str:
-    """`text` with NUL characters replaced (see NUL_REPLACEMENT)."""
-    return text.replace("\x00", NUL_REPLACEMENT)
-
-
-def _replace_nul(node: Any) -> Any:
-    if isinstance(node, str):
-        return without_nul(node)
-    if isinstance(node, dict):
-        return {without_nul(k): _replace_nul(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_replace_nul(v) for v in node]
-    return node
-
-
-def parse_body(body: str) -> Any:
-    """A webhook body as JSON values (NUL replaced in every text); UnreadableBody (with the reason)
-    when it is not readable JSON."""
-    try:
-        payload = json.loads(body)
-        # A raw NUL cannot be in valid JSON text: only the escape can put one in a string.
-        return _replace_nul(payload) if "\\u0000" in body else payload
-    except json.JSONDecodeError:
-        raise UnreadableBody("body is not JSON") from None
-    except (ValueError, RecursionError) as exc:
-        # Python refuses integers over 4,300 digits (ValueError); deep nesting overflows the stack.
-        raise UnreadableBody(f"body is not readable JSON: {_describe(exc)}") from exc
-
-
-def normalize_body(body: str, event_hint: str | None = None) -> NormalizedDelivery:
-    """`normalize` for a stored body (text): never raises; an unreadable one is `anomalous`."""
-    try:
-        payload = parse_body(body)
-    except UnreadableBody as exc:
-        return NormalizedDelivery(Source.UNKNOWN, Outcome.ANOMALOUS, None, (), exc.reason, exc)
-    return normalize(payload, event_hint)
-
-
-def normalize(payload: Any, event_hint: str | None = None) -> NormalizedDelivery:
-    """Detect the source of a webhook body and turn it into internal events.
-
-    `event_hint` is the event name when it is not in the body: Confluence Cloud (Connect/app)
-    webhooks name the event only in the registration, so pass it from the webhook URL
-    (e.g. `?event=page_created`). Ignored for Jira and Confluence Data Center bodies.
-
-    Never raises: a payload it cannot read (a value of a type or size it cannot use, anywhere)
-    is `anomalous` with the reason, and `error` keeps the exception for the operator's log.
-    Retrying such a delivery would fail the same way: this is pure code over the payload alone.
-    """
-    from bot.domain.event_shape import IllShapedEvent, check_event
-
-    try:
-        delivery = _normalize(payload, event_hint)
-        for event in delivery.events:
-            check_event(event)
-    except Exception as exc:
-        webhook_event = payload.get("webhookEvent") if isinstance(payload, Mapping) else None
-        return NormalizedDelivery(
-            Source.UNKNOWN, Outcome.ANOMALOUS,
-            webhook_event[:80] if isinstance(webhook_event, str) else None, (),
-            f"unreadable payload: {exc if isinstance(exc, IllShapedEvent) else _describe(exc)}", exc,
-        )
-    return delivery
-
-
-def _describe(exc: BaseException) -> str:
-    message = str(exc)
-    if len(message) > _REASON_CHARS:
-        message = message[:_REASON_CHARS] + "…"
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-
-
-def _normalize(payload: Any, event_hint: str | None) -> NormalizedDelivery:
-    # Imported here because both parsers import the types above.
-    from bot.domain import confluence_events, jira_events
-
-    if not isinstance(payload, Mapping):
-        return NormalizedDelivery(Source.UNKNOWN, Outcome.ANOMALOUS, None, (), "body is not a JSON object")
-    if isinstance(payload.get("webhookEvent"), str):
-        return jira_events.normalize_jira(payload)
-    source = confluence_events.detect(payload)
-    if source is not None:
-        return confluence_events.normalize_confluence(payload, source, event_hint)
-    return NormalizedDelivery(
-        Source.UNKNOWN, Outcome.ANOMALOUS, None, (), "neither a Jira nor a Confluence webhook body"
-    )
 
 
 def attach_issue(event: JiraEvent, issue: Issue, *, linked: bool = False) -> JiraEvent:

@@ -37,43 +37,13 @@ from bot.domain.events import (
     VersionFacts,
     WorklogFacts,
 )
+# Local names for the shared readers keep this module's many call sites short.
+from bot.domain.payload import Payload, person
+from bot.domain.payload import items as _list
+from bot.domain.payload import mapping as _dict
+from bot.domain.payload import text as _str
 
-Payload = Mapping[str, Any]
 Parser = Callable[[Payload, str], list[JiraEvent]]
-
-IGNORED = "ignored"
-UNSUPPORTED = "unsupported"
-
-
-# --- small readers -------------------------------------------------------------------------
-
-
-def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    return str(value)
-
-
-def person(user: Any) -> Person | None:
-    """A Person from a Jira/Confluence user object (Cloud: accountId; Server: name/key)."""
-    user = _dict(user)
-    if not user:
-        return None
-    return Person(
-        account_id=_str(user.get("accountId")),
-        username=_str(user.get("name") or user.get("username")),
-        key=_str(user.get("key") or user.get("userKey")),
-        display_name=_str(user.get("displayName") or user.get("publicName")),
-        email=_str(user.get("emailAddress") or user.get("email")),
-    )
 
 
 def _people(payload: Any) -> tuple[Person, ...]:
@@ -556,9 +526,9 @@ def _replace(event: JiraEvent, **changes: Any) -> JiraEvent:
     return dataclasses.replace(event, **changes)
 
 
-# webhookEvent → parser, or IGNORED / UNSUPPORTED. Anything else with a webhookEvent is
+# webhookEvent → parser, or the outcome IGNORED / UNSUPPORTED. Anything else with a webhookEvent is
 # unsupported too (Jira grows events; we want to hear about them, not reject them).
-JIRA_WEBHOOKS: dict[str, Parser | str] = {
+JIRA_WEBHOOKS: dict[str, Parser | Outcome] = {
     "jira:issue_created": _issue_created,
     "jira:issue_deleted": _issue_deleted,
     "jira:issue_updated": _issue_updated,
@@ -573,38 +543,38 @@ JIRA_WEBHOOKS: dict[str, Parser | str] = {
     "jira:version_released": _version(EventType.VERSION_RELEASED),
     "jira:version_unreleased": _version(EventType.VERSION_UNRELEASED),
     "jira:version_updated": _version(EventType.VERSION_UPDATED),
-    "jira:version_deleted": UNSUPPORTED,
-    "jira:version_moved": IGNORED,
-    "jira:version_merged": UNSUPPORTED,
+    "jira:version_deleted": Outcome.UNSUPPORTED,
+    "jira:version_moved": Outcome.IGNORED,
+    "jira:version_merged": Outcome.UNSUPPORTED,
     "sprint_started": _sprint(EventType.SPRINT_STARTED),
     "sprint_closed": _sprint(EventType.SPRINT_CLOSED),
-    "sprint_created": IGNORED,
-    "sprint_updated": IGNORED,
-    "sprint_deleted": IGNORED,
+    "sprint_created": Outcome.IGNORED,
+    "sprint_updated": Outcome.IGNORED,
+    "sprint_deleted": Outcome.IGNORED,
     "issuelink_created": _issuelink_created,
-    "issuelink_deleted": UNSUPPORTED,
-    "attachment_created": IGNORED,
-    "attachment_deleted": IGNORED,
-    "board_created": IGNORED,
-    "board_updated": IGNORED,
-    "board_deleted": IGNORED,
-    "board_configuration_changed": IGNORED,
-    "project_created": IGNORED,
-    "project_updated": IGNORED,
-    "project_deleted": IGNORED,
-    "user_created": IGNORED,
-    "user_updated": IGNORED,
-    "user_deleted": IGNORED,
+    "issuelink_deleted": Outcome.UNSUPPORTED,
+    "attachment_created": Outcome.IGNORED,
+    "attachment_deleted": Outcome.IGNORED,
+    "board_created": Outcome.IGNORED,
+    "board_updated": Outcome.IGNORED,
+    "board_deleted": Outcome.IGNORED,
+    "board_configuration_changed": Outcome.IGNORED,
+    "project_created": Outcome.IGNORED,
+    "project_updated": Outcome.IGNORED,
+    "project_deleted": Outcome.IGNORED,
+    "user_created": Outcome.IGNORED,
+    "user_updated": Outcome.IGNORED,
+    "user_deleted": Outcome.IGNORED,
 }
 
 
 def normalize_jira(payload: Payload) -> NormalizedDelivery:
     """A Jira webhook body (it has a `webhookEvent`) as a NormalizedDelivery."""
     webhook_event = str(payload["webhookEvent"])
-    entry = JIRA_WEBHOOKS.get(webhook_event, UNSUPPORTED)
-    if entry == IGNORED:
+    entry = JIRA_WEBHOOKS.get(webhook_event, Outcome.UNSUPPORTED)
+    if entry is Outcome.IGNORED:
         return NormalizedDelivery(Source.JIRA, Outcome.IGNORED, webhook_event, (), f"{webhook_event} is not notified")
-    if entry == UNSUPPORTED:
+    if entry is Outcome.UNSUPPORTED:
         return NormalizedDelivery(Source.JIRA, Outcome.UNSUPPORTED, webhook_event, (), f"no formatter for {webhook_event}")
     events = entry(payload, webhook_event)  # type: ignore[operator]
     if not events:

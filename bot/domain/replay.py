@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.accounts import Account, AccountsConfig, Audience
-from bot.domain.events import Event, NormalizedDelivery, normalize
+from bot.domain.events import Event, NormalizedDelivery
+from bot.domain.webhooks import normalize
 from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import NAME_ONLY_LOOKUPS, account_for, event_verdict
 from bot.domain.subscriptions import Subscription, wanted

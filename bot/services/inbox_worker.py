@@ -48,7 +48,8 @@ from typing import Any
 
 from bot.clock import utc_now
 from bot.domain.accounts import AccountsConfig
-from bot.domain.events import Outcome, normalize_body
+from bot.domain.events import Outcome
+from bot.domain.webhooks import normalize_body
 from bot.domain.links import SiteLinks
 from bot.domain.health import Check, HealthChecks, WorkerPulse, inbox_worker_problems
 from bot.domain.notify_policy import BURST_THRESHOLD

@@ -219,9 +219,9 @@ async def _deliver(http, payload: Any, delivery_id: str) -> None:
 
 
 def _with_nul(payload: dict, n: int) -> dict:
-    """Derived from pinpoint's GOLD-189: the issue key, summary and reporter's name carry NUL."""
+    """Derived from pinpoint's GOLD-189: the summary and reporter's name carry NUL. (An issue key
+    with NUL is not of Jira's key shape: that delivery is anomalous, see below.)"""
     payload = copy.deepcopy(payload)
-    payload["issue"]["key"] = "GOLD-189\u0000"
     payload["issue"]["fields"]["summary"] = "Null\u0000byte in the summary"
     payload["user"]["displayName"] = "Robin\u0000Diddams"
     payload["timestamp"] += n * 60_000
@@ -244,16 +244,16 @@ async def test_text_with_nul_is_stored_posted_once_and_later_events_reply_in_its
     changes = []
     for n, status in ((1, "In Progress"), (2, "Done")):
         change = status_change_of_gold_189(status, n)
-        change["issue"]["key"] = "GOLD-189\u0000"
         change["issue"]["fields"]["summary"] = "Null\u0000byte in the summary"
         changes.append(change)
     with FakeSlack() as fake:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pulse") as http:
             await _deliver(http, created, "nul-1")
             await _deliver(http, {**created, "webhookEvent": "jira:issue_created\u0000"}, "nul-event-name")
+            await _deliver(http, {**created, "issue": {**created["issue"], "key": "GOLD-189\u0000"}}, "nul-key")
             slack = SlackWeb(make_web_client(fake.token, fake.api_url), ChannelPacer(0.0))
             report = await InboxWorker(store, ACCOUNTS, slack, None, clock=lambda: NOW).run_once()
-            assert report.statuses == {"done": 1, "unsupported": 1}, report.statuses
+            assert report.statuses == {"done": 1, "unsupported": 1, "anomalous": 1}, report.statuses
             await _deliver(http, changes[0], "nul-2")
             await _deliver(http, changes[1], "nul-3")
             report = await InboxWorker(store, ACCOUNTS, slack, None, clock=lambda: NOW).run_once()
@@ -268,7 +268,6 @@ async def test_text_with_nul_is_stored_posted_once_and_later_events_reply_in_its
             parent, *replies = fake.posted(channel)
             assert "\x00" not in parent["text"] and "Null\ufffdbyte in the summary" in parent["text"]
             assert "thread_ts" not in parent
-            # The thread is found again under the key as read (NUL replaced alike every time).
-            thread = store.threads.get(channel, "GOLD-189\ufffd")
+            thread = store.threads.get(channel, "GOLD-189")
             assert thread is not None
             assert [r.get("thread_ts") for r in replies] == [thread, thread]

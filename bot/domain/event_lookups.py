@@ -10,10 +10,9 @@ from bot.domain.events import ConfluenceEvent, Event, JiraEvent, attach_issue, a
 from bot.domain.facts import Known
 from bot.domain.notify_policy import account_for
 from bot.domain.subscriptions import Subscription, wanted
-from bot.domain.work import Issue
+from bot.domain.work import ISSUE_KEY, Issue
 
-ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]*-\d+")
-DIGITS = re.compile(r"\d+")
+DIGITS = re.compile(r"[0-9]+")
 
 # Lookups the worker cannot make without the port behind them. Events that need one to be
 # routed at all are recorded `unsupported` (with the reason), never silently `done`.

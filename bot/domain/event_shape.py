@@ -17,6 +17,8 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
+from bot.domain.work import ISSUE_KEY
+
 # Jira and Confluence numbers are ids, epoch milliseconds and seconds: all far below 2**53 (the
 # largest integer JSON tools agree on). Anything bigger cannot be a date and overflows columns.
 MAX_INT = 2**53
@@ -25,6 +27,10 @@ MAX_INT = 2**53
 MAX_TEXT = 1_000_000
 # Fields the store keys on, with the width of their column (`issue_threads.issue_key`).
 MAX_LENGTH = {"issue.key": 64, "linked_issue.key": 64}
+# Fields whose text must have Jira's own shape. An issue key is linked, stored, looked up and
+# printed in messages: one Jira never sends (`<!channel>|<https://evil.example|NW-0>`, from a
+# forged or replayed body) makes the event unreadable rather than something to render.
+SHAPES = {"issue.key": ISSUE_KEY, "linked_issue.key": ISSUE_KEY}
 
 
 class IllShapedEvent(ValueError):
@@ -99,9 +105,13 @@ def _check(value: Any, hint: Any, path: str) -> None:
     if hint is str:
         if not isinstance(value, str):
             raise IllShapedEvent(f"{path}: {type(value).__name__} is not text")
-        limit = MAX_LENGTH.get(".".join(path.rsplit(".", 2)[-2:]), MAX_TEXT)
+        field = ".".join(path.rsplit(".", 2)[-2:])
+        limit = MAX_LENGTH.get(field, MAX_TEXT)
         if len(value) > limit:
             raise IllShapedEvent(f"{path}: text of {len(value)} characters, at most {limit} expected")
+        shape = SHAPES.get(field)
+        if shape is not None and not shape.fullmatch(value):
+            raise IllShapedEvent(f"{path}: not a Jira issue key ({shape.pattern})")
         return
     if isinstance(hint, type):
         if not isinstance(value, hint):

@@ -42,6 +42,7 @@ from bot.domain.payload import Payload, person
 from bot.domain.payload import items as _list
 from bot.domain.payload import mapping as _dict
 from bot.domain.payload import text as _str
+from bot.domain.work import ISSUE_KEY
 
 Parser = Callable[[Payload, str], list[JiraEvent]]
 
@@ -77,7 +78,7 @@ def _self_urls(payload: Payload) -> tuple[tuple[str, str], ...]:
 
 
 def _key_project(key: str | None) -> str | None:
-    if key and re.fullmatch(r"[A-Z][A-Z0-9_]*-\d+", key):
+    if key and ISSUE_KEY.fullmatch(key):
         return key.rsplit("-", 1)[0]
     return None
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from bot.domain.events import ConfluenceEvent, Event
+from bot.domain.work import ISSUE_KEY
 
-ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]*-\d+")
-CONTENT_ID = re.compile(r"\d+")
+CONTENT_ID = re.compile(r"[0-9]+")
 
 
 def _host(url: str | None) -> str | None:

@@ -7,9 +7,17 @@ All datetimes are timezone-aware.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 from bot.domain.facts import PUBLIC, Fact, IssueAccess
+
+# What Jira's issue keys look like (project key, dash, number; ASCII digits only: `\d` would take
+# any script's digits). A "key" of another shape is not Jira's: never linked, never trusted, and
+# a webhook event carrying one is anomalous (`bot.domain.event_shape`). The one definition.
+# Jira itself wants project keys of two characters or more; the accounts file accepts one (as
+# `JiraScope.projects` does), so one-letter keys stay readable here too.
+ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]*-[0-9]+")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from bot.domain.deadlines import DeadlinesSection, IssueLine
 from bot.domain.digest import ChangesSection, Digest
 from bot.domain.lookback import DEFAULT_LOOKBACK
 from bot.domain.milestones import Milestone, MilestonesSection, ReleasedVersion, Risk
+from bot.domain.work import ISSUE_KEY
 from bot.render.i18n import (
     format_day,
     format_days_left,
@@ -95,9 +96,12 @@ class _Style:
         return f"*{text}*" if self.slack else text
 
     def issue(self, key: str) -> str:
-        if self.slack and self.jira_url:
+        if not self.slack:
+            return key
+        # Linked only when it has a key's shape; escaped either way (it came from Jira).
+        if self.jira_url and ISSUE_KEY.fullmatch(key):
             return f"<{self.jira_url.rstrip('/')}/browse/{key}|{key}>"
-        return key
+        return escape_mrkdwn(key)
 
     def mention(self, user_id: str) -> str:
         return slack_mention(user_id) if self.slack else f"@{user_id}"

@@ -331,7 +331,8 @@ def _issue_link(event: JiraEvent, links: SiteLinks, key: str | None = None) -> s
     gone = event.type is E.ISSUE_DELETED and key == event.issue_key  # a link would lead nowhere
     # The configured site and the key, never the payload's `self` (see bot.domain.links).
     url = None if gone else links.issue(key)
-    label = f"<{url}|{key}>" if url else f"*{escape_mrkdwn(key)}*"
+    # Linked only when it has a key's shape (SiteLinks); escaped either way, like every payload text.
+    label = f"<{url}|{escape_mrkdwn(key)}>" if url else f"*{escape_mrkdwn(key)}*"
     return f"{label} {escape_mrkdwn(summary)}" if summary else label
 
 
@@ -483,16 +484,18 @@ def render_thread_parent(
     return Message(text=text, blocks=[*kept, context])
 
 
-def _chunks(items: list[str], limit: int) -> list[str]:
-    chunks: list[str] = []
-    current = ""
+def _chunks(items: list[str], limit: int) -> list[list[str]]:
+    """The items in runs whose ", "-joined text stays within `limit`."""
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    length = 0
     for item in items:
-        piece = item if not current else ", " + item
-        if len(current) + len(piece) > limit:
+        extra = len(item) + (2 if current else 0)
+        if current and length + extra > limit:
             chunks.append(current)
-            current = item
-        else:
-            current += piece
+            current, length, extra = [], 0, len(item)
+        current.append(item)
+        length += extra
     if current:
         chunks.append(current)
     return chunks
@@ -530,7 +533,9 @@ def _type_label(type_: EventType, language: str) -> str:
 def render_burst(burst: Burst, language: str | None = None) -> Message:
     """One summary message for a burst, listing every changed issue key (and page title)."""
     language = _lang(language or burst.account.language)
-    keys = list(burst.issue_keys)
+    # Keys come from payloads: escaped like every other payload text (a worker only gets
+    # keys of Jira's shape, but this function cannot know who called it).
+    keys = [escape_mrkdwn(k) for k in burst.issue_keys]
     title = _t(language, "burst.title.one" if len(keys) == 1 else "burst.title", count=len(burst.events), issues=len(keys))
     counts = " · ".join(f"{n}× {_type_label(t, language)}" for t, n in burst.counts.items())
     blocks: list[dict[str, Any]] = [_section(f"*{title}*\n{counts}")]
@@ -541,12 +546,12 @@ def render_burst(burst: Burst, language: str | None = None) -> Message:
     room = MAX_BLOCKS - 1 - (1 if titles else 0)
     for i, chunk in enumerate(chunks):
         if i == room - 1 and len(chunks) > room:
-            shown = sum(len(c.split(", ")) for c in chunks[:i])
+            shown = sum(len(c) for c in chunks[:i])
             more = _t(language, "burst.more", count=len(keys) - shown)
             blocks.append(_section(more))
             lines.append(more)
             break
-        text = _t(language, "burst.issues", keys=chunk) if i == 0 else chunk
+        text = _t(language, "burst.issues", keys=", ".join(chunk)) if i == 0 else ", ".join(chunk)
         blocks.append(_section(text))
         lines.append(text)
     if titles:

@@ -11,7 +11,7 @@ from bot.domain.commands import CommandSpec, Invocation
 from bot.domain.jira_trouble import JiraTrouble, jira_scope, jira_trouble
 from bot.errors import UpstreamError
 from bot.logs import get_logger
-from bot.render.digest import RenderedDigest, render_budget, render_deadlines, render_milestones, render_status
+from bot.render.digest import RenderedDigest, escape_mrkdwn, render_budget, render_deadlines, render_milestones, render_status
 from bot.render.i18n import translate
 from bot.services.commands import Asker, CommandService, Reply
 from bot.services.digests import DigestService
@@ -35,7 +35,7 @@ def jira_trouble_reply(error: UpstreamError, account: Account, audience: Audienc
         # How the agency's Jira is set up is not the client's business (nor are its project keys).
         return Reply(translate(account.language, "command.unanswerable"))
     message_id = "command.jira_not_found" if trouble is JiraTrouble.NOT_FOUND else "command.jira_forbidden"
-    return Reply(translate(account.language, message_id, scope=jira_scope(account), detail=error.message))
+    return Reply(translate(account.language, message_id, scope=escape_mrkdwn(jira_scope(account)), detail=escape_mrkdwn(error.message)))
 
 
 def _more_hint(asker: Asker, account: Account) -> str:

@@ -26,7 +26,7 @@ from bot.domain.work import Issue, Version
 from bot.domain.jira_trouble import JiraTrouble, jira_scope, jira_trouble
 from bot.errors import UpstreamError, UpstreamUnavailable
 from bot.logs import get_logger
-from bot.render.digest import Message, RenderedDigest, render_digest
+from bot.render.digest import Message, RenderedDigest, escape_mrkdwn, render_digest
 from bot.render.i18n import translate
 from bot.services.exactly_once import OncePoster, PostBusy, owner_id
 from bot.render.status_page import status_page_storage, status_page_title, with_status_page_link
@@ -231,7 +231,7 @@ class DigestService:
             log.warning("digest delayed", account=account.key, slot=slot.isoformat(), error=str(error))
         else:
             message_id = "digest.jira_not_found" if trouble is JiraTrouble.NOT_FOUND else "digest.jira_forbidden"
-            text = translate(account.language, message_id, scope=jira_scope(account), detail=error.message)
+            text = translate(account.language, message_id, scope=escape_mrkdwn(jira_scope(account)), detail=escape_mrkdwn(error.message))
             log.error("digest cannot be built: the account's Jira scope is not found or not readable",
                       exc_info=error, account=account.key, slot=slot.isoformat(), trouble=trouble.value,
                       error=str(error))

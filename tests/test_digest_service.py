@@ -208,3 +208,28 @@ async def test_a_digest_killed_between_slacks_answer_and_its_record_settles_with
     (search,) = slack_fake.calls_to("conversations.replies")
     assert search.args["ts"] == parent
     assert sqlite_store.posts.get(f"{key}:1").state == "done"
+
+
+async def test_a_live_digest_renews_its_claim_so_it_never_goes_stale(jira_fake, slack_fake, sqlite_store):
+    import asyncio
+
+    from bot.services.digests import STALE_CLAIM
+
+    now = [NOW]
+    jira = AtlassianJira(jira_fake.url, user="bot@agency.example", api_token="t", retry=RetryPolicy(attempts=2, base_delay=0, jitter=0))
+    slack = SlackWeb(make_web_client(slack_fake.token, slack_fake.api_url), ChannelPacer(0))
+    service = DigestService(jira=jira, slack=slack, store=sqlite_store, clock=lambda: now[0], claim_heartbeat_s=0.05)
+    jira_fake.latency = 1.0  # the digest is still being composed while the clock moves on
+    try:
+        running = asyncio.create_task(service.run_slot(ACME, ACME.channel("C0ACMEINTL"), NOW))
+        await asyncio.sleep(0.2)
+        now[0] = NOW + 2 * STALE_CLAIM  # long past a stale claim, had it not been renewed
+        await asyncio.sleep(0.3)
+        assert not running.done()
+        # Another process looking now finds the claim fresh: it does not take the slot over.
+        runs = sqlite_store.digest_runs
+        assert runs.claim("acme-shop", "C0ACMEINTL", NOW, "other:1", now[0], now[0] - STALE_CLAIM) is None
+        assert (await running).status == "posted"
+    finally:
+        jira.close()
+    assert len(slack_fake.posted("C0ACMEINTL")) == 1

@@ -39,7 +39,10 @@ from integrations.store.store import Store
 log = get_logger("pulse.digests")
 
 # A claim older than this belongs to a process that died mid-digest: another may take it over.
-STALE_CLAIM = dt.timedelta(minutes=15)
+STALE_CLAIM = dt.timedelta(minutes=2)
+# A live process renews its slot's claim this often (seconds) while it composes and posts, so a
+# claim goes stale only when its process died: six beats in a row would have to fail.
+CLAIM_HEARTBEAT_S = 20.0
 # How long a digest part's intent is its poster's alone (much less than STALE_CLAIM).
 INTENT_LEASE = dt.timedelta(minutes=1)
 # A slot delayed by a Jira outage is tried again this long after (while within its grace period).
@@ -82,8 +85,10 @@ class DigestService:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jira_concurrency: int = 6,
         confluence: ConfluencePort | None = None,
+        claim_heartbeat_s: float = CLAIM_HEARTBEAT_S,
     ):
         self._jira = jira
+        self._claim_heartbeat_s = claim_heartbeat_s
         self._slack = slack
         self._store = store
         self._clock = clock
@@ -254,6 +259,26 @@ class DigestService:
         )
         if run_id is None:
             return SlotResult("claimed-elsewhere")
+        heartbeat = asyncio.create_task(self._keep_claim(run_id), name="digest-claim-heartbeat")
+        try:
+            return await self._run_claimed(account, channel, slot, run_id, now)
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+
+    async def _keep_claim(self, run_id: int) -> None:
+        """Renew the slot's claim until cancelled: only a dead process's claim goes stale."""
+        while True:
+            await asyncio.sleep(self._claim_heartbeat_s)
+            try:
+                await asyncio.to_thread(self._store.digest_runs.renew, run_id, worker_name(), self._clock())
+            except Exception:
+                log.warning("renewing a digest claim failed; the next beat tries again", exc_info=True)
+
+    async def _run_claimed(
+        self, account: Account, channel: Channel, slot: dt.datetime, run_id: int, now: dt.datetime
+    ) -> SlotResult:
+        runs = self._store.digest_runs
         bound = log.bind(account=account.key, channel=channel.id, slot=slot.isoformat(), audience=channel.audience.value)
         since = await asyncio.to_thread(runs.last_posted, channel.id, slot)
         try:

@@ -58,6 +58,17 @@ class DigestRuns:
             row = result.first()
             return row.id if row else None
 
+    def renew(self, run_id: int, worker: str, now: dt.datetime) -> bool:
+        """The claim's holder is alive and working (a heartbeat): it does not go stale. False if
+        it is no longer this worker's claim."""
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                t.update()
+                .where(t.c.id == run_id, t.c.status == "claimed", t.c.claimed_by == worker)
+                .values(claimed_at=now)
+            )
+        return result.rowcount == 1
+
     def finish(
         self,
         run_id: int,

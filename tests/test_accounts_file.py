@@ -89,8 +89,13 @@ def test_a_project_or_space_shared_by_two_accounts_is_refused():
   - {key: a, name: A, timezone: UTC, channels: [{id: C0AAAAAA1, audience: client}], jira: {projects: [TES], jql: "component = A"}}
   - {key: b, name: B, timezone: UTC, channels: [{id: C0BBBBBB1, audience: client}], jira: {projects: [TES], jql: "component = B"}}
 """
+    # Each narrows TES by its JQL: webhooks are checked against each JQL, and check-config says so.
+    from bot.domain.accounts import scope_notes
+    (note,) = scope_notes(parse_accounts(projects, "x.yaml"))
+    assert note.startswith("Jira project TES is in the scope of a, b") and "jql" in note
+    one_unnarrowed = projects.replace(', jql: "component = B"', "")
     with pytest.raises(ConfigError, match="Jira project TES belongs to both 'a' and 'b'"):
-        parse_accounts(projects, "x.yaml")
+        parse_accounts(one_unnarrowed, "x.yaml")
     spaces = """accounts:
   - {key: a, name: A, timezone: UTC, channels: [{id: C0AAAAAA1, audience: client}], jira: {projects: [A]}, confluence: {space: DOC}}
   - {key: b, name: B, timezone: UTC, channels: [{id: C0BBBBBB1, audience: client}], jira: {projects: [B]}, confluence: {space: DOC}}
@@ -440,7 +445,7 @@ def test_what_two_accounts_may_not_share_is_reported_at_both_places():
     confluence: {space: DOC}
   - {key: a, name: C, timezone: UTC, channels: [{id: C0CCCCCC1, audience: client}], jira: {projects: [C]}}
 """
-    shared_project = "Jira project SHARED belongs to both 'a' and 'b'; split it into two projects (routing by JQL is not supported)"
+    shared_project = "Jira project SHARED belongs to both 'a' and 'b'; split it into two projects, or narrow it in each account by jql"
     assert _problems(text) == [
         "line 2: accounts[0].key: account key 'a' is used twice",
         "line 6: accounts[0].channels[0].id: channel C0SHARED1 is linked to both 'a' and 'b'",

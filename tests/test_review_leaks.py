@@ -177,3 +177,152 @@ async def test_the_worker_retries_when_jira_cannot_name_the_type(store):
                     settings=WorkerSettings(), links=SITES)
     await w.run_once()
     assert store.inbox.get(item).status != "done" and slack.messages == []
+
+
+# --- finding 1: accounts scoped by JQL ------------------------------------------------------
+
+from bot.domain.accounts import Account, Channel  # noqa: E402
+
+ALPHA_CLIENT, ALPHA_INTERNAL, BETA_CLIENT, BETA_INTERNAL = "C0ALPHACLT", "C0ALPHAINT", "C0BETACLNT", "C0BETAINTL"
+
+
+def _scoped(key: str, client: str, internal: str, **jira) -> Account:
+    return Account(key=key, name=key.title(), timezone="Europe/Berlin",
+                   channels=[Channel(id=client, audience=C), Channel(id=internal, audience=I)], jira=JiraScope(**jira))
+
+
+# The reviewer's accounts.jql-shared.yaml: two clients served from one project, split by component.
+SHARED = AccountsConfig(accounts=[
+    _scoped("alpha", ALPHA_CLIENT, ALPHA_INTERNAL, projects=["SHARED"], jql="component = Alpha"),
+    _scoped("beta", BETA_CLIENT, BETA_INTERNAL, jql="project = SHARED AND component = Beta"),
+])
+# accounts.jql-exclude.yaml: one account keeping internal work out by JQL.
+EXCLUDING = AccountsConfig(accounts=[
+    _scoped("acme", ALPHA_CLIENT, ALPHA_INTERNAL, projects=["ACME"], jql="component != Agency-Internal"),
+])
+
+
+def betas_issue() -> dict:
+    """leak_jql_routing.payload.json: pinpoint's jira:issue_created, rekeyed SHARED-42, component Beta."""
+    p = created(project={**real_payload(CREATED)["issue"]["fields"]["project"], "key": "SHARED"},
+                components=[{"id": "10100", "name": "Beta"}], summary="Beta: renegotiate contract, legal dispute")
+    p["issue"]["key"] = "SHARED-42"
+    return p
+
+
+def test_without_jiras_word_no_account_scoped_by_jql_gets_the_issue():
+    assert route(normalize(betas_issue()).events, SHARED) == []
+
+
+def test_an_issue_goes_only_to_the_accounts_whose_jql_jira_confirmed():
+    from bot.domain.events import attach_scope
+    (event,) = normalize(betas_issue()).events
+    confirmed = attach_scope(event, frozenset({("beta", "SHARED-42")}))
+    assert sorted(d.channel.id for d in route([confirmed], SHARED)) == [BETA_CLIENT, BETA_INTERNAL]
+    both = attach_scope(event, frozenset({("beta", "SHARED-42"), ("alpha", "SHARED-42")}))
+    assert len(route([both], SHARED)) == 4
+
+
+class ScopedJira:
+    """Jira answering `<scope> AND key in (…)` from which keys match which scope, and `key in (…)`."""
+
+    def __init__(self, matches: dict[str, set[str]], issues=None, error=None):
+        self.matches, self.issues, self.error, self.jql = matches, issues or {}, error, []
+
+    def fetch_issues(self, jql: str):
+        import re
+
+        from tests.test_inbox_worker import issue
+        self.jql.append(jql)
+        if self.error is not None:
+            raise self.error
+        m = re.fullmatch(r"(?:(.*) AND )?key in \((.*)\)", jql)
+        keys = m.group(2).split(", ")
+        if m.group(1) is None:
+            return [self.issues[k] for k in keys if k in self.issues]
+        return [issue(k) for k in keys if k in self.matches.get(m.group(1), set())]
+
+    def fetch_versions_for(self, projects):
+        return []
+
+
+async def _run(store, accounts, payloads, jira, prefix="d"):
+    from bot.services.inbox_worker import InboxWorker, WorkerSettings
+    from integrations.slack import InMemorySlack
+    from tests.test_inbox_worker import NOW, SITES, add
+
+    slack = InMemorySlack()
+    items = [add(store, p, f"{prefix}-{n}") for n, p in enumerate(payloads)]
+    w = InboxWorker(store, accounts, slack, jira, clock=lambda: NOW, settings=WorkerSettings(), links=SITES)
+    report = await w.run_once()
+    return report, slack, items
+
+
+ALPHA_SCOPE = "project in (SHARED) AND (component = Alpha)"
+BETA_SCOPE = "(project = SHARED AND component = Beta)"
+
+
+async def test_the_worker_asks_jira_which_accounts_jql_the_issue_matches(store):
+    jira = ScopedJira({BETA_SCOPE: {"SHARED-42"}})
+    report, slack, _ = await _run(store, SHARED, [betas_issue()], jira)
+    assert report.statuses == {"done": 1}
+    assert sorted(jira.jql) == sorted([f"{ALPHA_SCOPE} AND key in (SHARED-42)", f"{BETA_SCOPE} AND key in (SHARED-42)"])
+    assert sorted(m["channel"] for m in slack.messages) == [BETA_CLIENT, BETA_INTERNAL]
+
+
+async def test_an_issue_the_accounts_jql_excludes_reaches_none_of_its_channels(store):
+    p = created(components=[{"id": "10101", "name": "Agency-Internal"}], summary="Agency-internal: margin review")
+    p["issue"]["key"], p["issue"]["fields"]["project"]["key"] = "ACME-9", "ACME"
+    jira = ScopedJira({"project in (ACME) AND (component != Agency-Internal)": {"ACME-1"}})
+    report, slack, _ = await _run(store, EXCLUDING, [p], jira)
+    assert report.statuses == {"done": 1} and slack.messages == []
+    jira = ScopedJira({"project in (ACME) AND (component != Agency-Internal)": {"ACME-9"}})  # public control
+    report, slack, _ = await _run(store, EXCLUDING, [p], jira, prefix="control")
+    assert sorted(m["channel"] for m in slack.messages) == [ALPHA_CLIENT, ALPHA_INTERNAL]
+
+
+async def test_jira_down_during_the_scope_lookup_retries_and_guesses_nothing(store):
+    from bot.errors import UpstreamError
+    jira = ScopedJira({}, error=UpstreamError("jira", "HTTP 503", retryable=True, status=503))
+    report, slack, items = await _run(store, SHARED, [betas_issue()], jira)
+    assert report.statuses == {"retry": 1} and slack.messages == []
+
+
+def test_a_version_reaches_an_account_scoped_by_jql_only_with_an_issue_matching_it():
+    from bot.domain.events import attach_client_issue, attach_project, attach_version_scope
+    payload = real_payload("putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json")
+    (event,) = normalize(payload).events
+    event = attach_client_issue(attach_project(event, "SHARED"))  # a client-visible issue, but whose?
+    assert route([event], SHARED, {ALPHA_CLIENT: ALL, BETA_CLIENT: ALL}) == []
+    mine = attach_version_scope(event, "alpha", client_issue=True)
+    assert sorted(d.channel.id for d in route([mine], SHARED, {ALPHA_CLIENT: ALL})) == [ALPHA_CLIENT, ALPHA_INTERNAL]
+    internal_only = attach_version_scope(event, "alpha", client_issue=False)
+    assert [d.channel.id for d in route([internal_only], SHARED, {ALPHA_CLIENT: ALL})] == [ALPHA_INTERNAL]
+
+
+def test_digest_versions_of_another_client_are_left_out_in_both_views():
+    from bot.domain.digest import build_digest
+    from bot.domain.work import Issue, Version
+    alpha = SHARED.by_key("alpha")
+    now = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
+    versions = [Version("1", "SHARED", "Alpha 1.0", release_date=dt.date(2026, 12, 10)),
+                Version("2", "SHARED", "Beta: acquisition by Initech", release_date=dt.date(2026, 12, 20)),
+                Version("3", "SHARED", "Beta 0.9", released=True, release_date=dt.date(2026, 11, 20))]
+    issues = [Issue(key="SHARED-1", project="SHARED", summary="Alpha login", issue_type="Story", status="To Do",
+                    status_category="new", created=dt.datetime(2026, 11, 1, tzinfo=dt.UTC), fix_version_ids=("1",))]
+    for audience in (C, I):
+        section = build_digest(alpha, audience, issues, versions, now).milestones
+        names = [m.name for m in section.milestones] + [r.name for r in section.released]
+        assert names == ["Alpha 1.0"], audience
+
+
+def test_check_config_accepts_a_project_every_naming_account_narrows_and_says_so():
+    from bot.domain.accounts import scope_notes
+    (note,) = scope_notes(SHARED)
+    assert "SHARED" in note and "alpha, beta" in note and "jql" in note
+    gamma = _scoped("gamma", "C0GAMMACLT", "C0GAMMAINT", projects=["SHARED"], jql="component = Gamma")
+    both = AccountsConfig(accounts=[*SHARED.accounts, gamma])
+    assert "alpha, beta, gamma" in scope_notes(both)[0]
+    from pydantic import ValidationError
+    with pytest.raises(ValidationError, match="SHARED belongs to both"):
+        AccountsConfig(accounts=[*SHARED.accounts, _scoped("delta", "C0DELTACLT", "C0DELTAINT", projects=["SHARED"])])

@@ -16,7 +16,7 @@ from bot.settings import load_settings
 def check_config(file: Path | None) -> None:
     """Validate an accounts file (default: PULSE_ACCOUNTS_FILE) and list every problem."""
     from bot.accounts_file import load_accounts
-    from bot.domain.accounts import role_notes
+    from bot.domain.accounts import role_notes, scope_notes
 
     file = file or load_settings().accounts_file
     if file is None:
@@ -30,5 +30,5 @@ def check_config(file: Path | None) -> None:
     for account in config.accounts:
         audiences = ", ".join(f"{c.name or c.id} ({c.audience})" for c in account.channels)
         click.echo(f"  {account.key}: {account.name} [{account.language}, {account.timezone}] — {audiences}")
-    for note in role_notes(config):
+    for note in [*scope_notes(config), *role_notes(config)]:
         click.echo(f"note: {note}")

@@ -326,11 +326,15 @@ class AccountsConfig(_Model):
             claim(f"account key {account.key!r}", account, (*here, "key"),
                   lambda _: f"account key {account.key!r} is used twice")
             # Webhooks are routed by project key and space: a project shared by two accounts
-            # would send one client's events to the other client's channels.
+            # would send one client's events to the other client's channels — unless each of
+            # them narrows it by JQL, which the worker checks with Jira for every issue
+            # (`scope_notes` tells check-config's reader so).
             for j, project in enumerate(account.jira.projects):
+                if account.jira.jql and all(a.jira.jql for a in self.accounts if project in a.jira.projects):
+                    continue
                 claim(f"Jira project {project}", account, (*here, "jira", "projects", j),
                       lambda other: f"Jira project {project} belongs to both {other!r} and {account.key!r}; "
-                      "split it into two projects (routing by JQL is not supported)")
+                      "split it into two projects, or narrow it in each account by jql")
             if account.confluence is not None:
                 space = account.confluence.space
                 claim(f"Confluence space {space}", account, (*here, "confluence", "space"),
@@ -354,10 +358,40 @@ class AccountsConfig(_Model):
     def by_project(self, project_key: str) -> Account | None:
         return next((a for a in self.accounts if project_key in a.jira.projects), None)
 
+    def for_project(self, project_key: str) -> list[Account]:
+        """Every account whose Jira scope could hold an issue of this project: those naming it,
+        and those scoped by JQL alone. Of these, an account with `jql` owns an issue only once
+        Jira confirmed the issue matches it (the inbox worker asks)."""
+        return [a for a in self.accounts if project_key in a.jira.projects or not a.jira.projects]
+
     def by_space(self, space_key: str) -> Account | None:
         return next(
             (a for a in self.accounts if a.confluence and a.confluence.space == space_key), None
         )
+
+
+_JQL_PROJECTS = re.compile(r"\bproject\s*(?:=\s*\"?([A-Z][A-Z0-9_]*)\"?|in\s*\(([^)]*)\))", re.IGNORECASE)
+
+
+def scope_notes(config: AccountsConfig) -> list[str]:
+    """What check-config says about Jira scopes that overlap as far as it can see (a project
+    named by two accounts, or named by one and in another's JQL): webhooks are checked against the JQL."""
+    named: dict[str, list[str]] = {}
+    for account in config.accounts:
+        for project in account.jira.projects:
+            named.setdefault(project, []).append(account.key)
+        for match in _JQL_PROJECTS.finditer(account.jira.jql or "") if not account.jira.projects else ():
+            for project in (match.group(1),) if match.group(1) else match.group(2).split(","):
+                project = project.strip().strip("\"'").upper()
+                if project and account.key not in named.get(project, []):
+                    named.setdefault(project, []).append(account.key)
+    notes = []
+    for project, keys in named.items():
+        if len(keys) > 1:
+            notes.append(f"Jira project {project} is in the scope of {', '.join(keys)}: each of its webhooks reaches "
+                         "an account only when Jira confirms the issue matches that account's jql (one search "
+                         "per account and batch; an issue matching two accounts' jql goes to both)")
+    return notes
 
 
 def role_notes(config: AccountsConfig) -> list[str]:

@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from bot.domain.accounts import Account, AccountsConfig, Audience
-from bot.domain.events import ConfluenceEvent, Event, JiraEvent, attach_issue, attach_project
+from bot.domain.events import ConfluenceEvent, Event, EventType, JiraEvent, attach_issue, attach_project
 from bot.domain.facts import Known
-from bot.domain.notify_policy import account_for
+from bot.domain.notify_policy import accounts_for
 from bot.domain.subscriptions import Subscription, wanted
 from bot.domain.work import ISSUE_KEY, Issue
 
@@ -31,10 +31,23 @@ def to_settle(e: Event, accounts: AccountsConfig | None) -> bool:
         return False
     if not (e.issue.key and ISSUE_KEY.fullmatch(e.issue.key)) or "issue" in e.needs_lookup():
         return False
-    account = account_for(e, accounts)
-    if account is None or not any(c.audience is Audience.CLIENT for c in account.channels):
-        return False
-    return any(f.known is Known.UNKNOWN for f in e.issue.access.facts(account))
+    return any(
+        any(c.audience is Audience.CLIENT for c in account.channels)
+        and any(f.known is Known.UNKNOWN for f in e.issue.access.facts(account))  # type: ignore[union-attr]
+        for account in accounts_for(e, accounts)
+    )
+
+
+def scope_lookups(e: Event, accounts: AccountsConfig) -> list[tuple[Account, str]]:
+    """(account, issue key) pairs to ask Jira about: does the issue match the account's JQL?
+    For every account scoped by JQL that could hold the event's issue (and a link's other issue)."""
+    if not isinstance(e, JiraEvent) or e.type.is_version:
+        return []
+    keys = [e.issue_key]
+    if e.type is EventType.ISSUELINK_CREATED and e.linked_issue is not None:
+        keys.append(e.linked_issue.key)
+    return [(account, key) for account in accounts_for(e, accounts) if account.jira.jql
+            for key in keys if key and ISSUE_KEY.fullmatch(key) and (account.key, key) not in e.in_scope]
 
 
 def issue_lookups(
@@ -130,17 +143,25 @@ def content_to_look_up(e: Event) -> str | None:
     return None
 
 
-def version_for_client(
+def versions_to_check(
     e: Event, accounts: AccountsConfig, subscriptions: Mapping[str, Sequence[Subscription]]
-) -> tuple[str, Account] | None:
-    """The version id (and account) of a version event some client channel would be told
-    about once the version is known to have an issue the client may see."""
+) -> list[tuple[str, Account]]:
+    """(version id, account) pairs whose issues to look up: for an account one of whose client
+    channels would be told of the version once it is known to have an issue the client may see,
+    and for every account scoped by JQL (a version is project-wide; whether it is this account's
+    at all is known only from an issue matching its JQL)."""
     if not (isinstance(e, JiraEvent) and e.type.is_version and e.version is not None):
-        return None
-    if e.version.has_client_issue or not e.version.id or not DIGITS.fullmatch(e.version.id):
-        return None
-    account = _account_with_client_interest(e, accounts, subscriptions)
-    return (e.version.id, account) if account is not None else None
+        return []
+    if not e.version.id or not DIGITS.fullmatch(e.version.id):
+        return []
+    out = []
+    for account in accounts_for(e, accounts):
+        if account.jira.jql:
+            if account.key not in e.version.in_scope_of and _interested(e, account, subscriptions, client_only=False):
+                out.append((e.version.id, account))
+        elif not e.version.has_client_issue and _interested(e, account, subscriptions, client_only=True):
+            out.append((e.version.id, account))
+    return out
 
 
 def content_for_client(
@@ -155,16 +176,19 @@ def content_for_client(
     return e.content_id if _account_with_client_interest(e, accounts, subscriptions) else None
 
 
+def _interested(
+    e: Event, account: Account, subscriptions: Mapping[str, Sequence[Subscription]], *, client_only: bool
+) -> bool:
+    """Does one of the account's (client) channels want the event (else no evidence is needed)?"""
+    return any((c.audience is Audience.CLIENT or not client_only) and wanted(e, c.audience, subscriptions.get(c.id))
+               for c in account.channels)
+
+
 def _account_with_client_interest(
     e: Event, accounts: AccountsConfig, subscriptions: Mapping[str, Sequence[Subscription]]
 ) -> Account | None:
     """The event's account if one of its client channels wants the event (else no evidence is needed)."""
-    account = account_for(e, accounts)
-    if account is None:
-        return None
-    if any(c.audience is Audience.CLIENT and wanted(e, c.audience, subscriptions.get(c.id)) for c in account.channels):
-        return account
-    return None
+    return next((a for a in accounts_for(e, accounts) if _interested(e, a, subscriptions, client_only=True)), None)
 
 
 def lookup_gap(

@@ -73,6 +73,12 @@ def _check(value: Any, hint: Any, path: str) -> None:
         for i, item in enumerate(value):
             _check(item, item_hint, f"{path}[{i}]")
         return
+    if origin is frozenset:
+        if not isinstance(value, frozenset):
+            raise IllShapedEvent(f"{path}: {type(value).__name__} is not a set")
+        for item in value:
+            _check(item, typing.get_args(hint)[0], f"{path}[]")
+        return
     if origin is not None and issubclass(origin, Mapping):
         if not isinstance(value, Mapping):
             raise IllShapedEvent(f"{path}: {type(value).__name__} is not an object")

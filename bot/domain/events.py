@@ -228,6 +228,11 @@ class VersionFacts:
     # Set by the worker once it has seen one of the version's issues that a client may see:
     # the webhook names no issue, so without that evidence the name may be internal.
     has_client_issue: bool = False
+    # Accounts scoped by JQL (`jira.jql`) for which the worker found one of the version's issues
+    # matching that JQL (`in_scope_of`), and one a client may see (`client_issue_in`): versions
+    # are project-wide, so another client's version is no news of this one's.
+    in_scope_of: frozenset[str] = frozenset()
+    client_issue_in: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +311,9 @@ class JiraEvent:
     before: PriorFacts | None = None
     # Everyone the payload names, to turn comment mentions into names without a lookup.
     people: tuple[Person, ...] = ()
+    # (account key, issue key) pairs Jira confirmed: the issue matches that account's `jira.jql`
+    # (set by the worker; an account scoped by JQL gets an event only with this evidence).
+    in_scope: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def routing_key(self) -> str | None:
@@ -443,6 +451,22 @@ def attach_client_issue(event: JiraEvent) -> JiraEvent:
     if event.version is None:
         return event
     return dataclasses.replace(event, version=dataclasses.replace(event.version, has_client_issue=True))
+
+
+def attach_scope(event: JiraEvent, confirmed: frozenset[tuple[str, str]]) -> JiraEvent:
+    """Record which (account, issue key) pairs Jira confirmed to match the account's JQL."""
+    return dataclasses.replace(event, in_scope=event.in_scope | confirmed)
+
+
+def attach_version_scope(event: JiraEvent, account_key: str, *, client_issue: bool) -> JiraEvent:
+    """Record that the version has an issue matching this account's JQL (one a client may see, if so)."""
+    if event.version is None:
+        return event
+    version = dataclasses.replace(
+        event.version, in_scope_of=event.version.in_scope_of | {account_key},
+        client_issue_in=event.version.client_issue_in | ({account_key} if client_issue else set()),
+    )
+    return dataclasses.replace(event, version=version)
 
 
 def attach_client_visible(event: ConfluenceEvent) -> ConfluenceEvent:

@@ -170,7 +170,9 @@ def milestones_section(
 
     # Releasing a version does not touch its issues, so the digest's narrowed fetch may not hold
     # them: for a client, a release is shown only when one of its issues is visibly there.
-    releasable = [v for v in scoped if audience is Audience.INTERNAL or v.id in visible_used]
+    # Versions are project-wide, the fetched issues are the account's: where a JQL narrows the
+    # projects, a version with none of them may be another client's, for the internal view too.
+    releasable = [v for v in scoped if (audience is Audience.INTERNAL and not account.jira.jql) or v.id in visible_used]
     released = tuple(
         ReleasedVersion(
             version_id=v.id,

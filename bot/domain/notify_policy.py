@@ -19,11 +19,14 @@ issue, ids only), the client does not get it; so too a version (milestone) event
 worker found one of the version's issues a client may see, and a Confluence page, blog post or
 comment, unless the worker read that neither the content (a comment: its page) nor any ancestor
 page has a view restriction (Confluence inherits them).
+
+Routing: an event goes to every account whose scope could hold it (`accounts_for`); an account
+whose Jira scope has a `jql` only once Jira confirmed the issue matches it (`scope_verdict`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -97,7 +100,8 @@ def _jira_verdict(event: JiraEvent, account: Account) -> Verdict:
         return _refused([event.comment.access], "restricted comment:")
     if event.comment is not None and event.comment.restricted:
         return Verdict(False, f"restricted comment ({event.comment.visibility or 'Service Desk internal'})")
-    if event.type.is_version and (event.version is None or not event.version.has_client_issue):
+    if event.type.is_version and (event.version is None or not (
+            account.key in event.version.client_issue_in if account.jira.jql else event.version.has_client_issue)):
         # A version of internal work only would name that work (e.g. "Secret-Hotfix released").
         return Verdict(False, "version has no issue known to be visible to the client: look its issues up first")
     concerns_issue = event.issue is not None or event.issue_id is not None
@@ -166,14 +170,42 @@ def event_visible(event: Event, audience: Audience, account: Account) -> bool:
     return event_verdict(event, audience, account).allowed
 
 
-def account_for(event: Event, accounts: AccountsConfig) -> Account | None:
-    """The account an event belongs to: by Jira project key or Confluence space key."""
+def accounts_for(event: Event, accounts: AccountsConfig) -> list[Account]:
+    """The accounts an event may belong to: by Confluence space key, or every account whose
+    Jira scope could hold the project's issue (`AccountsConfig.for_project`); of these, one
+    scoped by JQL gets the event only as `scope_verdict` allows."""
     key = event.routing_key
     if key is None:
-        return None
+        return []
     if isinstance(event, ConfluenceEvent):
-        return accounts.by_space(key)
-    return accounts.by_project(key)
+        account = accounts.by_space(key)
+        return [account] if account is not None else []
+    return accounts.for_project(key)
+
+
+def scope_verdict(event: Event, account: Account) -> Verdict:
+    """Is this event known to be in the account's scope? Always, unless the account narrows its
+    projects by JQL (`jira.jql`): then only when Jira confirmed the issue (and a link's other
+    issue) matches that JQL, or a version has an issue that does. No channel of the account —
+    internal ones neither — gets another client's issue by guess; sprints, which name no issue,
+    never reach an account scoped by JQL."""
+    if not isinstance(event, JiraEvent) or not account.jira.jql:
+        return _OK
+    if event.type.is_version:
+        if event.version is not None and account.key in event.version.in_scope_of:
+            return _OK
+        return Verdict(False, "version has no issue known to match the account's jql: look its issues up first")
+    keys = [event.issue_key]
+    if event.type is EventType.ISSUELINK_CREATED:
+        keys.append(event.linked_issue.key if event.linked_issue else None)
+    if all(k is not None and (account.key, k) in event.in_scope for k in keys):
+        return _OK
+    return Verdict(False, "issue not known to match the account's jql (jira.jql): look it up first")
+
+
+def account_for(event: Event, accounts: AccountsConfig) -> Account | None:
+    """The first account an event may belong to (`accounts_for`), for what needs just one."""
+    return next(iter(accounts_for(event, accounts)), None)
 
 
 class Delivery(NamedTuple):
@@ -196,10 +228,7 @@ def route(
     seen: set[tuple[str, str]] = set()
     out: list[Delivery] = []
     for event in events:
-        account = account_for(event, accounts)
-        if account is None:
-            continue
-        for channel in account.channels:
+        for account, channel in _channels(event, accounts):
             if not event_visible(event, channel.audience, account):
                 continue
             if not wanted(event, channel.audience, subscriptions.get(channel.id)):
@@ -212,6 +241,14 @@ def route(
     return out
 
 
+def _channels(event: Event, accounts: AccountsConfig) -> Iterator[tuple[Account, Channel]]:
+    """Every channel of every account the event is known to belong to."""
+    for account in accounts_for(event, accounts):
+        if scope_verdict(event, account).allowed:
+            for channel in account.channels:
+                yield account, channel
+
+
 def withheld_for_past(events: Iterable[Event], accounts: AccountsConfig) -> list[Delivery]:
     """The client channels refused a new comment by its edit's prior facts (moved in, or made
     public by that edit): its `comment_created` twin carries no changelog, so the caller must
@@ -221,13 +258,13 @@ def withheld_for_past(events: Iterable[Event], accounts: AccountsConfig) -> list
         if not (isinstance(event, JiraEvent) and event.type is EventType.COMMENT_CREATED
                 and event.comment is not None and event.before is not None):
             continue
-        account = account_for(event, accounts)
-        if account is None or _past_verdict(event, account).allowed:
-            continue
-        # Regardless of subscriptions and of other refusals: the twin is judged afresh later
-        # (another lookup, perhaps another subscription), and only this record can stop it.
-        out.extend(Delivery(account, channel, event) for channel in account.channels
-                   if channel.audience is Audience.CLIENT)
+        for account in accounts_for(event, accounts):
+            if _past_verdict(event, account).allowed:
+                continue
+            # Regardless of subscriptions, scope and other refusals: the twin is judged afresh
+            # later (another lookup, perhaps another subscription), and only this record can stop it.
+            out.extend(Delivery(account, channel, event) for channel in account.channels
+                       if channel.audience is Audience.CLIENT)
     return out
 
 

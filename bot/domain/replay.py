@@ -14,7 +14,7 @@ from bot.domain.accounts import Account, AccountsConfig, Audience
 from bot.domain.events import Event, NormalizedDelivery
 from bot.domain.webhooks import normalize
 from bot.domain.links import SiteLinks
-from bot.domain.notify_policy import NAME_ONLY_LOOKUPS, account_for, event_verdict
+from bot.domain.notify_policy import NAME_ONLY_LOOKUPS, account_for, event_verdict, scope_verdict
 from bot.domain.subscriptions import Subscription, wanted
 from bot.render.digest import Message
 from bot.render.notifications import render_event
@@ -75,6 +75,8 @@ def replay(
                 allowed, reason = False, f"needs lookup first: {missing}; replay makes no Jira or Confluence calls"
             else:
                 allowed, reason = False, f"belongs to {event.routing_key!r}, not to account {account.key!r}"
+        elif allowed and not (scope := scope_verdict(event, account)).allowed:
+            allowed, reason = False, f"{scope.reason}; replay makes no Jira calls"
         subscribed = wanted(event, audience, subscriptions)
         message = render_event(event, audience, account, language, links=links) if allowed and subscribed else None
         if allowed and not subscribed:

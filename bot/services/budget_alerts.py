@@ -11,7 +11,7 @@ from bot.domain.accounts import Account, AccountsConfig, Audience
 from bot.domain.budget import budget_period, budget_status
 from bot.domain.digest_query import earliest_needed
 from bot.domain.events import JiraEvent
-from bot.domain.notify_policy import account_for
+from bot.domain.notify_policy import accounts_for
 from bot.errors import UpstreamError
 from bot.logs import get_logger
 from bot.render.budget_alerts import render_budget_alert
@@ -47,9 +47,10 @@ class BudgetAlerts:
                 continue
             for e in h.events:
                 if isinstance(e, JiraEvent) and e.type.is_worklog:
-                    account = account_for(e, self.accounts)
-                    if account is not None and account.budget is not None and account.budget.hours:
-                        by_account.setdefault(account.key, (account, []))[1].append(h)
+                    # Every account whose scope could hold the issue: each check is scoped by its JQL.
+                    for account in accounts_for(e, self.accounts):
+                        if account.budget is not None and account.budget.hours:
+                            by_account.setdefault(account.key, (account, []))[1].append(h)
         for account, items in by_account.values():
             try:
                 report.alerts += await self._check_account(account, report)

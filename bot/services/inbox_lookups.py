@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from bot.domain.accounts import AccountsConfig, Audience
+from bot.domain.accounts import Account, AccountsConfig, Audience
 from bot.domain.audience import issue_visible
 from bot.domain.confluence_events import enrich, name_actor
 from bot.domain.event_lookups import (
@@ -18,8 +18,9 @@ from bot.domain.event_lookups import (
     issue_lookups,
     lookup_failure,
     lookup_gap,
+    scope_lookups,
     to_settle,
-    version_for_client,
+    versions_to_check,
 )
 from bot.domain.events import (
     ConfluenceEvent,
@@ -29,6 +30,8 @@ from bot.domain.events import (
     attach_client_issue,
     attach_client_visible,
     attach_project,
+    attach_scope,
+    attach_version_scope,
 )
 from bot.domain.subscriptions import Subscription
 from bot.domain.work import Issue
@@ -60,6 +63,7 @@ class EventLookups:
         unroutable: dict[tuple[str, str], str] = {}
         if self.jira is not None:
             await self._issues(handled, report)
+            await self._scopes(handled, report)
             await self._version_issues(handled, report, subscriptions or {})
             await self._boards(handled, report, unroutable)
         if self.confluence is not None:
@@ -179,30 +183,82 @@ class EventLookups:
                 first_error = first_error or exc
         return found, first_error
 
-    async def _version_issues(
-        self, handled: list[Handled], report: BatchReport, subscriptions: dict[str, list[Subscription]]
-    ) -> None:
-        """Whether each version a client would hear of has an issue the client may see: one
-        `fixVersion = N` per distinct version. Without one, the policy withholds it from clients."""
+    async def _scopes(self, handled: list[Handled], report: BatchReport) -> None:
+        """Which issues match the JQL of the accounts scoped by JQL that could hold them: one
+        `<scope> AND key in (…)` per such account and chunk of keys. A match puts the issue in
+        that account's scope; no match keeps it out (never another client's); a failure retries
+        the deliveries that needed it (never a guess)."""
         pending = [h for h in handled if h.error is None]
-        wanted_ids = {found[0] for h in pending for e in h.events
-                      if (found := version_for_client(e, self.accounts, subscriptions))}
-        if not wanted_ids:
+        wanted: dict[str, tuple[Account, set[str]]] = {}
+        for h in pending:
+            for e in h.events:
+                for account, key in scope_lookups(e, self.accounts):
+                    wanted.setdefault(account.key, (account, set()))[1].add(key)
+        confirmed: set[tuple[str, str]] = set()
+        failed: dict[tuple[str, str], Exception] = {}
+        for account, keys in wanted.values():
+            ordered = sorted(keys)
+            for i in range(0, len(ordered), self.keys_per_query):
+                chunk = ordered[i : i + self.keys_per_query]
+                jql = f"{account.jira.scope_jql()} AND key in ({', '.join(chunk)})"
+                report.jira_calls += 1
+                try:
+                    found = await asyncio.to_thread(self.jira.fetch_issues, jql)
+                except Exception as exc:
+                    if isinstance(exc, UpstreamError):
+                        log.warning("jira scope lookup failed", account=account.key, keys=chunk, error=str(exc))
+                    else:
+                        log.exception("jira scope lookup failed unexpectedly", account=account.key, keys=chunk)
+                    failed.update({(account.key, k): exc for k in chunk})
+                    continue
+                confirmed.update((account.key, issue.key) for issue in found if issue.key in chunk)
+        if not wanted:
             return
-        issues, failed = await _fetch_each(
-            wanted_ids, lambda version_id: self.jira.fetch_issues(f"fixVersion = {version_id}"), "jira version issues"
-        )
-        report.jira_calls += len(wanted_ids)
         for h in pending:
             new_events: list[Event] = []
             for e in h.events:
-                found = version_for_client(e, self.accounts, subscriptions)
-                if found is not None:
-                    version_id, account = found
-                    if version_id in failed:
+                pairs = [(a.key, k) for a, k in scope_lookups(e, self.accounts)]
+                errors = [failed[p] for p in pairs if p in failed]
+                if errors:
+                    h.error = h.error or errors[0]
+                elif isinstance(e, JiraEvent) and pairs:
+                    e = attach_scope(e, frozenset(p for p in pairs if p in confirmed))
+                new_events.append(e)
+            h.events = new_events
+
+    async def _version_issues(
+        self, handled: list[Handled], report: BatchReport, subscriptions: dict[str, list[Subscription]]
+    ) -> None:
+        """Whether each version a client would hear of has an issue the client may see (and, for
+        an account scoped by JQL, one matching that JQL): one `fixVersion = N` per distinct
+        version and scope. Without one, the policy withholds it."""
+        pending = [h for h in handled if h.error is None]
+        checks = {(version_id, account.key): account for h in pending for e in h.events
+                  for version_id, account in versions_to_check(e, self.accounts, subscriptions)}
+        if not checks:
+            return
+
+        def query(version_id: str, account: Account) -> str:
+            return f"fixVersion = {version_id}" + (f" AND {account.jira.scope_jql()}" if account.jira.jql else "")
+
+        queries = {pair: query(pair[0], account) for pair, account in checks.items()}
+        issues, failed = await _fetch_each(set(queries.values()), self.jira.fetch_issues, "jira version issues")
+        report.jira_calls += len(set(queries.values()))
+        for h in pending:
+            new_events: list[Event] = []
+            for e in h.events:
+                for version_id, account in versions_to_check(e, self.accounts, subscriptions):
+                    jql = queries[(version_id, account.key)]
+                    if jql in failed:
                         # Same as the other lookups: only this delivery waits for a retry.
-                        h.error = h.error or failed[version_id]
-                    elif any(issue_visible(i, Audience.CLIENT, account) for i in issues.get(version_id) or ()):
+                        h.error = h.error or failed[jql]
+                        continue
+                    found = issues.get(jql) or ()
+                    client_issue = any(issue_visible(i, Audience.CLIENT, account) for i in found)
+                    if account.jira.jql:
+                        if found:
+                            e = attach_version_scope(e, account.key, client_issue=client_issue)
+                    elif client_issue:
                         e = attach_client_issue(e)
                 new_events.append(e)
             h.events = new_events

@@ -23,7 +23,7 @@ from bot.domain.events import JiraEvent, attach_issue
 from bot.domain.webhooks import normalize
 from bot.domain.facts import Known, read_comment_access, read_issue_access, read_security
 from bot.domain.notify_policy import event_verdict, route
-from bot.domain.replay import replay
+from bot.services.replay import replay
 from bot.domain.subscriptions import parse_subscription
 from bot.domain.work import Version
 from bot.render.notifications import render_event

@@ -25,7 +25,7 @@ from bot.domain.events import (
 from bot.domain.webhooks import normalize
 from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import Burst, Delivery, Verdict, coalesce, event_verdict, route, withheld_for_past
-from bot.domain.replay import replay
+from bot.services.replay import replay
 from bot.domain.subscriptions import parse_subscription
 from bot.domain.work import Issue
 from bot.render.notifications import render_burst, render_event
@@ -492,7 +492,7 @@ def test_replay_renders_what_the_client_would_get_and_refuses_other_accounts():
 
 
 def test_replay_asks_the_routing_rule_which_account_an_event_belongs_to(monkeypatch):
-    import bot.domain.replay as replay_module
+    import bot.services.replay as replay_module
 
     asked = []
     real = replay_module.account_for

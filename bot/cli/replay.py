@@ -12,11 +12,11 @@ import click
 from bot.accounts_file import load_accounts
 from bot.domain.accounts import Account, Audience, Channel, ConfluenceScope, JiraScope
 from bot.domain.events import ConfluenceEvent, Outcome
-from bot.domain.webhooks import UnreadableBody, normalize, parse_body
 from bot.domain.links import SiteLinks
-from bot.domain.replay import replay
 from bot.domain.subscriptions import Subscription
+from bot.domain.webhooks import UnreadableBody, normalize, parse_body
 from bot.errors import ConfigError
+from bot.services.replay import replay
 from bot.settings import load_settings
 
 

@@ -1,7 +1,8 @@
 """`pulse replay-webhook`: what one stored payload would become in a channel of an audience.
 
-Pure: normalize → audience policy → subscriptions → render, with every decision and its reason,
-so an operator can answer "why did (or didn't) the client see this?" without posting anything.
+Orchestration without I/O: normalize → audience policy → subscriptions → render, with every
+decision and its reason, so an operator can answer "why did (or didn't) the client see this?"
+without posting anything.
 """
 
 from __future__ import annotations

@@ -354,7 +354,7 @@ def test_a_role_must_be_a_slack_user_or_user_group_id(value, problem):
 
 
 def test_a_role_may_name_a_user_group_and_is_mentioned_as_one():
-    from bot.render.digest import slack_mention
+    from bot.render.blocks import slack_mention
 
     account = parse_accounts(_account(budget="S0AMTEAM1"), "x.yaml").accounts[0]
     assert account.roles.budget == "S0AMTEAM1"

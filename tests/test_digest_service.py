@@ -148,7 +148,7 @@ async def test_a_missing_project_is_named_to_the_agency_not_called_an_outage(ser
 
 
 async def test_a_digest_interrupted_after_posting_part_continues_without_repeats(service, slack_fake, sqlite_store):
-    from bot.render.digest import Message
+    from bot.render.blocks import Message
 
     key = "digest:C0ACMEINTL:test"
     sqlite_store.posts.record(f"{key}:0", "C0ACMEINTL", "111.000100", None, NOW)
@@ -177,7 +177,7 @@ async def test_both_channels_of_an_account_share_one_jira_fetch(service, jira_fa
 async def test_a_digest_killed_between_slacks_answer_and_its_record_settles_without_repeats(
     service, slack_fake, sqlite_store, monkeypatch
 ):
-    from bot.render.digest import Message
+    from bot.render.blocks import Message
     from bot.services.digests import INTENT_LEASE, STALE_CLAIM
 
     class Dies(BaseException):

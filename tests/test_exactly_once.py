@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 
 from bot.errors import UpstreamError
-from bot.render.digest import Message
+from bot.render.blocks import Message
 from bot.services.exactly_once import OncePoster, PostBusy, message_key
 from integrations.fake_slack import FakeSlack
 from integrations.slack import ChannelPacer, SlackWeb, make_web_client

@@ -15,11 +15,8 @@ from bot.domain.accounts import Audience, Budget
 from bot.domain.budget import budget_status
 from bot.domain.digest import build_digest, deadlines_section
 from bot.domain.milestones import milestones_section
+from bot.render.blocks import MAX_BLOCKS, MAX_MESSAGE_CHARS, MAX_SECTION_CHARS, escape_mrkdwn
 from bot.render.digest import (
-    MAX_BLOCKS,
-    MAX_MESSAGE_CHARS,
-    MAX_SECTION_CHARS,
-    escape_mrkdwn,
     progress_bar,
     render_budget,
     render_deadlines,

@@ -5,7 +5,8 @@ import datetime as dt
 import pytest
 
 from bot.domain.accounts import ConfluenceScope
-from bot.render.digest import Message, RenderedDigest
+from bot.render.blocks import Message
+from bot.render.digest import RenderedDigest
 from bot.render.status_page import status_page_storage, with_status_page_link
 from bot.sandbox import build_sandbox
 from bot.services.digests import DigestService

@@ -4,7 +4,7 @@ show money only when the account allows it."""
 from __future__ import annotations
 
 from bot.domain.budget import BudgetStatus
-from bot.render.digest import Message, escape_mrkdwn, slack_mention
+from bot.render.blocks import Message, escape_mrkdwn, slack_mention
 from bot.render.i18n import format_day, format_hours, format_money, format_percent_value
 
 _T = {

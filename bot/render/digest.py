@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import enum
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
 from typing import Any
@@ -24,6 +24,15 @@ from bot.domain.digest import ChangesSection, Digest
 from bot.domain.lookback import DEFAULT_LOOKBACK
 from bot.domain.milestones import Milestone, MilestonesSection, ReleasedVersion, Risk
 from bot.domain.work import ISSUE_KEY
+from bot.render.blocks import (
+    MAX_BLOCKS,
+    MAX_HEADER_CHARS,
+    MAX_MESSAGE_CHARS,
+    MAX_SECTION_CHARS,
+    Message,
+    escape_mrkdwn,
+    slack_mention,
+)
 from bot.render.i18n import (
     format_day,
     format_days_left,
@@ -34,22 +43,9 @@ from bot.render.i18n import (
     translate,
 )
 
-MAX_BLOCKS = 50
-MAX_SECTION_CHARS = 3000
-MAX_HEADER_CHARS = 150
-# Slack asks to keep a message well below ~12 k characters; blocks and fallback text each get half.
-MAX_MESSAGE_CHARS = 6000
 BAR_WIDTH = 10
 # Room for a continuation title in the same section text.
 MAX_LINE_CHARS = MAX_SECTION_CHARS - 200
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One Slack message: fallback text (mrkdwn) and its blocks."""
-
-    text: str
-    blocks: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +58,6 @@ class RenderedDigest:
     @property
     def blocks(self) -> list[dict[str, Any]]:
         return self.messages[0].blocks if self.messages else []
-
-
-def slack_mention(slack_id: str) -> str:
-    """Mention markup for a user (U…/W…) or a user group (S…): roles may name either."""
-    return f"<!subteam^{slack_id}>" if slack_id.startswith("S") else f"<@{slack_id}>"
-
-
-def escape_mrkdwn(text: str) -> str:
-    """Escape Slack's control characters so user text cannot form links or mentions."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def progress_bar(ratio: Fraction | Decimal | float, width: int = BAR_WIDTH) -> str:

@@ -19,12 +19,10 @@ from bot.domain.audience import worklog_amounts_visible
 from bot.domain.events import ConfluenceEvent, Event, EventType, JiraEvent, Person
 from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import Burst
-from bot.render.digest import Message, escape_mrkdwn
+from bot.render.blocks import MAX_BLOCKS, MAX_SECTION_CHARS, Message, escape_mrkdwn
 from bot.render.i18n import format_day, format_hours
 
 E = EventType
-MAX_SECTION_CHARS = 3000
-MAX_BLOCKS = 50
 COMMENT_PREVIEW_CHARS = 1500
 
 _T: dict[str, dict[str, str]] = {

@@ -7,10 +7,10 @@ import html
 
 from bot.domain.accounts import Account
 from bot.domain.digest import Digest
-from bot.render.digest import Message, RenderedDigest
+from bot.render.blocks import MAX_BLOCKS, Message
+from bot.render.digest import RenderedDigest
 from bot.render.i18n import translate
 
-MAX_BLOCKS = 50  # Slack's limit per message
 
 
 def status_page_title(account: Account, digest: Digest) -> str:

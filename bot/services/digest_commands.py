@@ -11,7 +11,8 @@ from bot.domain.commands import CommandSpec, Invocation
 from bot.domain.jira_trouble import JiraTrouble, jira_scope, jira_trouble
 from bot.errors import UpstreamError
 from bot.logs import get_logger
-from bot.render.digest import RenderedDigest, escape_mrkdwn, render_budget, render_deadlines, render_milestones, render_status
+from bot.render.blocks import escape_mrkdwn
+from bot.render.digest import RenderedDigest, render_budget, render_deadlines, render_milestones, render_status
 from bot.render.i18n import translate
 from bot.services.commands import Asker, CommandService, Reply
 from bot.services.digests import DigestService

@@ -26,7 +26,8 @@ from bot.domain.work import Issue, Version
 from bot.domain.jira_trouble import JiraTrouble, jira_scope, jira_trouble
 from bot.errors import UpstreamError, UpstreamUnavailable
 from bot.logs import get_logger
-from bot.render.digest import Message, RenderedDigest, escape_mrkdwn, render_digest
+from bot.render.blocks import Message, escape_mrkdwn
+from bot.render.digest import RenderedDigest, render_digest
 from bot.render.i18n import translate
 from bot.services.exactly_once import OncePoster, PostBusy, owner_id
 from bot.render.status_page import status_page_storage, status_page_title, with_status_page_link

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from bot.errors import UpstreamError
 from bot.logs import get_logger
-from bot.render.digest import Message
+from bot.render.blocks import Message
 from integrations.slack import SlackPort
 from integrations.store.posts import Intent
 from integrations.store.store import Store

@@ -57,7 +57,7 @@ from bot.domain.subscriptions import Subscription, SubscriptionSyntaxError, pars
 from bot.errors import CredentialsRefused, UpstreamError
 from bot.logs import get_logger, scrub_text
 from bot.domain.accounts import Audience
-from bot.render.digest import Message
+from bot.render.blocks import Message
 from bot.render.i18n import translate
 from bot.services.budget_alerts import BudgetAlerts
 from bot.services.exactly_once import OncePoster, PostBusy, owner_id

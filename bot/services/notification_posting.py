@@ -21,7 +21,7 @@ from bot.domain.notify_policy import Burst, Delivery, coalesce, route, withheld_
 from bot.domain.subscriptions import Subscription
 from bot.errors import UpstreamError
 from bot.logs import get_logger
-from bot.render.digest import Message
+from bot.render.blocks import Message
 from bot.render.notifications import render_burst, render_event, render_thread_parent
 from bot.services.exactly_once import NotRecorded, OncePoster, PostBusy
 from bot.services.inbox_batch import BatchReport, Handled, mark_failed

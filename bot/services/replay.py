@@ -17,7 +17,7 @@ from bot.domain.webhooks import normalize
 from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import NAME_ONLY_LOOKUPS, account_for, event_verdict, scope_verdict
 from bot.domain.subscriptions import Subscription, wanted
-from bot.render.digest import Message
+from bot.render.blocks import Message
 from bot.render.notifications import render_event
 
 

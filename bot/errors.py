@@ -18,13 +18,19 @@ else into a short apology, while the log keeps the traceback for the operator.
 
 from __future__ import annotations
 
+from bot.domain.words import Text
+
 
 class PulseError(Exception):
     """Base of all errors raised on purpose."""
 
 
 class UserError(PulseError):
-    """Something the user can fix; `str(err)` is shown to them as is."""
+    """Something the user can fix; `text` says what, and is put into the user's language to show them."""
+
+    def __init__(self, text: Text):
+        self.text = text
+        super().__init__(text.message_id)
 
 
 class PermissionDenied(UserError):

@@ -38,6 +38,7 @@ class FakeSlackUser:
     is_restricted: bool = False
     is_ultra_restricted: bool = False
     email: str | None = None
+    locale: str = "en-US"
 
 
 @dataclass
@@ -297,9 +298,12 @@ class FakeSlack:
         user = self.users.get(args.get("user", ""))
         if user is None:
             return {"ok": False, "error": "user_not_found"}
+        # Slack names the locale only when asked (include_locale=true).
+        locale = {"locale": user.locale} if str(args.get("include_locale", "")).lower() in ("1", "true") else {}
         return {
             "ok": True,
             "user": {
+                **locale,
                 "id": user.id,
                 "team_id": user.team_id,
                 "name": user.name,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import string
 from collections import Counter
 from decimal import Decimal
 from fractions import Fraction
@@ -23,7 +22,7 @@ from bot.render.digest import (
     render_digest,
     render_milestones,
 )
-from bot.render.i18n import MESSAGES, format_days_left, translate
+from bot.render.i18n import format_days_left, translate
 from tests.test_digest_samples import (
     NOW,
     PROJECT,
@@ -430,27 +429,6 @@ def test_huge_digest_loses_no_issue_and_repeats_none() -> None:
     order = [k for m in rendered.messages for k in dict.fromkeys(KEY.findall(m.text))]
     assert order[:2] == ["SAMPLEPROJECT-30", "SAMPLEPROJECT-60"]  # due 1 Nov
     assert len(order) == 400
-
-
-# --- catalogs -------------------------------------------------------------------------------
-
-
-def _placeholders(message) -> set[str]:
-    texts = message.values() if isinstance(message, dict) else [message]
-    return {name for text in texts for _, name, _, _ in string.Formatter().parse(text) if name}
-
-
-def test_catalogs_have_the_same_ids_and_placeholders() -> None:
-    english = MESSAGES["en"]
-    for language, catalog in MESSAGES.items():
-        assert catalog.keys() == english.keys(), language
-        for message_id, message in catalog.items():
-            assert _placeholders(message) == _placeholders(english[message_id]), (
-                language,
-                message_id,
-            )
-            if isinstance(message, dict):
-                assert "other" in message, (language, message_id)
 
 
 @pytest.mark.parametrize(

@@ -193,5 +193,5 @@ def test_socket_mode_answers_a_slash_command_without_a_public_url(tmp_path):
                          "payload": payload})
             assert socket.wait_for(lambda: any(m.get("envelope_id") == "env-1" for m in socket.received))
             assert _wait(lambda: slack.responses())
-            assert "`/pulse help`" in slack.responses()[0]["text"]
+            assert "`/pulse hilfe`" in slack.responses()[0]["text"]  # ACME is a German account
             assert slack.calls_to("apps.connections.open")

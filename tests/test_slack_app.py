@@ -92,7 +92,8 @@ async def _command(http, fake, text, user="U0MEMBER01", channel="C0ACMEINTL"):
 async def test_help_lists_commands_for_a_member(http, fake):
     answer = await _command(http, fake, "help")
     assert answer["response_type"] == "ephemeral"
-    assert "`/pulse help`" in answer["text"] and "`/pulse status [public]`" in answer["text"]
+    # ACME is a German account: its help is German, with its command words.
+    assert "`/pulse hilfe`" in answer["text"] and "`/pulse status [öffentlich]`" in answer["text"]
 
 
 async def test_budget_in_the_internal_channel_shows_money(http, fake):
@@ -114,13 +115,13 @@ async def test_digest_public_is_posted_in_channel_for_members_only(http, fake):
     assert "ACME Shop GmbH" in answer["text"]
     denied = await _command(http, fake, "digest public", user="U0GUEST001", channel="C0ACMECLNT")
     assert denied["response_type"] == "ephemeral"
-    assert denied["text"] == "`/pulse digest [public]` is for agency members only."
+    assert denied["text"] == "`/pulse überblick [öffentlich]` ist nur für Mitglieder der Agentur."
 
 
 async def test_unknown_command_gets_an_ephemeral_usage_hint(http, fake):
     answer = await _command(http, fake, "stauts")
     assert answer["response_type"] == "ephemeral"
-    assert answer["text"] == "I don't know `stauts`. Did you mean `/pulse status`? Try `/pulse help`."
+    assert answer["text"] == "`stauts` kenne ich nicht. Meinten Sie `/pulse status`? Versuchen Sie `/pulse hilfe`."
 
 
 async def test_unlinked_channel_is_explained(http, fake):
@@ -272,7 +273,43 @@ async def test_an_unexpected_failure_is_an_apology_for_the_user_and_a_traceback_
     with capture_logs() as logs:
         answer = await _command(http, fake, "budget", channel="C0ACMEINTL")
     assert answer["response_type"] == "ephemeral"
-    assert answer["text"].startswith("Sorry, something went wrong on our side")
+    assert answer["text"].startswith("Entschuldigung, bei uns ist etwas schiefgegangen")
     assert "bug in a service" not in answer["text"]
     (failure,) = [e for e in logs if e["event"] == "command failed"]
     assert failure["exc_info"] is True and failure["log_level"] == "error"
+
+
+async def test_where_no_account_decides_the_answer_is_in_the_users_slack_locale(http, fake):
+    fake.add_user("U0RUSSIAN1", locale="ru-RU")
+    help_ = await _command(http, fake, "помощь", user="U0RUSSIAN1", channel="D0DIRECT01")
+    assert help_["text"].startswith("Команды Account Pulse, доступные вам здесь:")
+    assert "`/pulse статус [всем]`" in help_["text"]
+    status = await _command(http, fake, "status", user="U0RUSSIAN1", channel="D0DIRECT01")
+    assert status["text"].startswith("Этот канал ещё не привязан к клиенту.")
+    # One users.info with the locale, cached: the second answer asked Slack nothing new.
+    asked = [c for c in fake.calls_to("users.info") if str(c.args.get("include_locale")).lower() in ("1", "true")]
+    assert len(asked) == 1
+    english = await _command(http, fake, "status", channel="C0UNLINKED")  # U0MEMBER01: en-US
+    assert english["text"].startswith("This channel is not linked to an account yet.")
+
+
+async def _mention(http, fake, text, ts):
+    body = app_mention(text, user_id="U0CLIENT01", channel_id="C0ACMECLNT", home_team=HOME, user_team="T0CLIENT1", ts=ts)
+    response = await http.post("/slack/events", content=body, headers=signed_headers(body, content_type="application/json"))
+    assert response.status_code == 200
+    await _wait_for(lambda: [m for m in fake.posted("C0ACMECLNT") if m.get("thread_ts") == ts])
+    return [m for m in fake.posted("C0ACMECLNT") if m.get("thread_ts") == ts][0]["text"]
+
+
+async def test_a_slack_connect_client_speaks_the_accounts_language_and_is_never_sent_to_a_slash_command(http, fake):
+    help_ = await _mention(http, fake, "hilfe", "1700000002.000100")
+    assert "`@Account Pulse hilfe`" in help_ and "`@Account Pulse meilensteine`" in help_
+    assert "`@Account Pulse fristen`" in help_ and "/pulse" not in help_ and "öffentlich" not in help_
+    deadlines = await _mention(http, fake, "fristen", "1700000003.000100")
+    assert deadlines.startswith("*Fristen")
+    typo = await _mention(http, fake, "hilf", "1700000004.000100")
+    assert typo == "`hilf` kenne ich nicht. Meinten Sie `@Account Pulse hilfe`? Versuchen Sie `@Account Pulse hilfe`."
+    denied = await _mention(http, fake, "überblick", "1700000005.000100")
+    assert denied == "`@Account Pulse überblick` ist nur für Mitglieder der Agentur."
+    english = await _mention(http, fake, "milestones", "1700000006.000100")  # English words always work
+    assert english.startswith("*Meilensteine")

@@ -80,5 +80,5 @@ async def test_status_is_a_glance_and_digest_the_whole(commands):
 async def test_a_slack_connect_client_is_pointed_to_what_it_may_ask(commands):
     mention = await commands.run("status", Asker("U0CLIENT01", "C0ACMECLNT", Role.EXTERNAL, via_mention=True))
     assert mention.text.rstrip().endswith(
-        "Mehr: `@Account Pulse budget`, `@Account Pulse milestones`, `@Account Pulse deadlines`")
+        "Mehr: `@Account Pulse budget`, `@Account Pulse meilensteine`, `@Account Pulse fristen`")
     assert "€" not in mention.text and "/pulse digest" not in mention.text

@@ -17,6 +17,7 @@ from bot.domain.subscriptions import (
     wanted,
 )
 from bot.errors import UserError
+from bot.render.words import Voice
 from tests.fixtures import real_payload
 
 E = EventType
@@ -61,8 +62,9 @@ def test_groups_all_fields_and_quotes():
 def test_usage_errors_say_what_is_wrong(text, problem):
     with pytest.raises(SubscriptionSyntaxError) as info:
         parse_subscription(text)
-    assert info.value.user_message.startswith(problem)
-    assert "Usage: `/pulse subscribe add" in info.value.user_message
+    said = Voice().say(info.value.text)
+    assert said.startswith(problem)
+    assert "Usage: `/pulse subscribe add" in said
     assert isinstance(info.value, ValueError) and isinstance(info.value, UserError)
 
 
@@ -114,4 +116,4 @@ def test_every_event_type_has_exactly_one_kind():
     counts = Counter(t for _, types in EVENT_KINDS for t in types)
     assert set(counts) == set(EventType) and set(counts.values()) == {1}
     assert events_by_kind(frozenset({E.COMMENT_CREATED, E.STATUS_CHANGED})) == [
-        ("Issues", [E.STATUS_CHANGED]), ("Comments", [E.COMMENT_CREATED])]
+        ("kind.issues", [E.STATUS_CHANGED]), ("kind.comments", [E.COMMENT_CREATED])]

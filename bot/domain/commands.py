@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import difflib
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.domain.access import Role
+from bot.domain.words import CommandRef, sentence
 from bot.errors import PermissionDenied, UserError
 
 
 @dataclass(frozen=True)
 class CommandSpec:
     path: tuple[str, ...]
+    # A catalog id (`summary.help`), put into the reader's language by the help renderer.
     summary: str
     args: str = ""
     min_role: Role = Role.MEMBER
@@ -35,12 +38,16 @@ class CommandSpec:
         args = f" {self.args}" if self.args else ""
         return f"{prefix} {self.name}{args}{public}"
 
+    @property
+    def ref(self) -> CommandRef:
+        return CommandRef(self.path, self.args, self.can_be_public)
+
 
 COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec(("help",), "Show the commands you can use here", min_role=Role.EXTERNAL),
+    CommandSpec(("help",), "summary.help", min_role=Role.EXTERNAL),
     CommandSpec(
         ("status",),
-        "Which account this channel belongs to, and for whom it is",
+        "summary.status.channel",
         min_role=Role.EXTERNAL,
         needs_account=True,
         can_be_public=True,
@@ -64,33 +71,42 @@ def available(role: Role, table: tuple[CommandSpec, ...] = COMMANDS) -> list[Com
     return [c for c in table if role >= c.min_role]
 
 
-def parse(text: str, role: Role, table: tuple[CommandSpec, ...] = COMMANDS) -> Invocation:
-    """Turn the text after `/pulse` into an invocation; empty text means help."""
+def parse(
+    text: str, role: Role, table: tuple[CommandSpec, ...] = COMMANDS, verbs: Mapping[str, str] | None = None
+) -> Invocation:
+    """Turn the text after `/pulse` into an invocation; empty text means help.
+
+    `verbs` maps the words of the asker's language to the table's (`hilfe` → `help`); the table's
+    own words always work too.
+    """
+    verbs = verbs or {}
     try:
         words = shlex.split(text or "")
     except ValueError:
-        raise UsageError("I could not read that: a quote is not closed.") from None
+        raise UsageError(sentence("command.quote_open")) from None
     if not words:
         words = ["help"]
+    canonical = [verbs.get(w.lower(), w.lower()) for w in words]
     # Longest path first, so `subscribe add` wins over a hypothetical `subscribe`.
     for spec in sorted(table, key=lambda s: -len(s.path)):
         n = len(spec.path)
-        if [w.lower() for w in words[:n]] == list(spec.path):
+        if canonical[:n] == list(spec.path):
             if role < spec.min_role:
-                raise PermissionDenied(
-                    f"`{spec.usage()}` is for agency {'admins' if spec.min_role is Role.ADMIN else 'members'} only."
-                )
+                who = "command.admins_only" if spec.min_role is Role.ADMIN else "command.members_only"
+                raise PermissionDenied(sentence(who, command=spec.ref))
             args = words[n:]
             public = False
-            if spec.can_be_public and args and args[-1].lower() == "public":
+            if spec.can_be_public and args and canonical[-1] == "public":
                 public, args = True, args[:-1]
             return Invocation(spec, args, public)
-    group = [s for s in available(role, table) if len(s.path) > 1 and s.path[0] == words[0].lower()]
+    group = [s for s in available(role, table) if len(s.path) > 1 and s.path[0] == canonical[0]]
     if group:
         # `/pulse subscribe` alone or with an unknown subcommand: show that group's usage.
-        usages = "\n".join(f"• `{s.usage()}` — {s.summary}" for s in group)
-        raise UsageError(f"`/pulse {words[0].lower()}` needs one of:\n{usages}")
-    known = sorted({s.path[0] for s in available(role, table)})
-    guess = difflib.get_close_matches(words[0].lower(), known, n=1)
-    hint = f" Did you mean `/pulse {guess[0]}`?" if guess else ""
-    raise UsageError(f"I don't know `{words[0]}`.{hint} Try `/pulse help`.")
+        raise UsageError(sentence("command.group_usage", command=CommandRef((canonical[0],)),
+                              usages=tuple(group)))
+    # A typo is matched against the table's words and those of the asker's language alike.
+    english = {s.path[0] for s in available(role, table)}
+    known = {w: w for w in english} | {word: w for word, w in verbs.items() if w in english}
+    guess = difflib.get_close_matches(words[0].lower(), sorted(known), n=1)
+    hint = sentence("command.did_you_mean", command=CommandRef((known[guess[0]],))) if guess else ""
+    raise UsageError(sentence("command.unknown", word=words[0], hint=hint, help=CommandRef(("help",))))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from bot.domain.accounts import Audience
 from bot.domain.commands import UsageError
 from bot.domain.events import Event, EventType, JiraEvent
+from bot.domain.words import CommandRef, Text, sentence
 
 E = EventType
 
@@ -41,20 +42,21 @@ _FILTER_KEYS = {
     "-field": "exclude_fields", "-fields": "exclude_fields", "exclude_field": "exclude_fields",
 }
 
-USAGE = (
-    "Usage: `/pulse subscribe add <events> [issuetype=…] [priority=…] [label=…] [field=…] [-field=…]`\n"
-    "Events are comma-separated, e.g. `status_changed,comment_created`, a group "
-    f"({', '.join(sorted(EVENT_GROUPS))}) or `all`.\n"
-    "Example: `/pulse subscribe add status_changed,comment_created issuetype=Bug priority=High,Highest`"
+_ADD = ("subscribe", "add")
+USAGE = sentence(
+    "subscribe.usage",
+    command=CommandRef(_ADD, "<events> [issuetype=…] [priority=…] [label=…] [field=…] [-field=…]"),
+    groups=", ".join(sorted(EVENT_GROUPS)),
+    example=CommandRef(_ADD, "status_changed,comment_created issuetype=Bug priority=High,Highest"),
 )
 
 
 class SubscriptionSyntaxError(UsageError, ValueError):
-    """`/pulse subscribe add …` text we could not read; `user_message` says what to type."""
+    """`/pulse subscribe add …` text we could not read; its text says what is wrong and what to type."""
 
-    def __init__(self, problem: str):
-        self.user_message = f"{problem}\n{USAGE}"
-        super().__init__(self.user_message)
+    def __init__(self, problem: Text):
+        self.problem = problem
+        super().__init__(sentence("subscribe.syntax", problem=problem, usage=USAGE))
 
 
 def _fold(values: Iterable[str]) -> frozenset[str]:
@@ -116,18 +118,19 @@ INTERNAL_DEFAULT = Subscription(
 
 
 # Every event type under one kind, in the order `/pulse subscribe list` shows them.
+# Kinds are catalog ids: `subscribe list` names them in the channel's language.
 EVENT_KINDS: tuple[tuple[str, tuple[EventType, ...]], ...] = (
-    ("Issues", (E.ISSUE_CREATED, E.ISSUE_DELETED, E.STATUS_CHANGED, E.ISSUE_RESOLVED, E.ISSUE_REOPENED,
+    ("kind.issues", (E.ISSUE_CREATED, E.ISSUE_DELETED, E.STATUS_CHANGED, E.ISSUE_RESOLVED, E.ISSUE_REOPENED,
                 E.ASSIGNEE_CHANGED, E.ISSUE_TYPE_CHANGED, E.ISSUE_MOVED, E.ISSUELINK_CREATED)),
-    ("Issue fields", (E.SUMMARY_CHANGED, E.DESCRIPTION_CHANGED, E.LABELS_CHANGED, E.COMPONENTS_CHANGED,
+    ("kind.fields", (E.SUMMARY_CHANGED, E.DESCRIPTION_CHANGED, E.LABELS_CHANGED, E.COMPONENTS_CHANGED,
                       E.FIELD_CHANGED)),
-    ("Priority", (E.PRIORITY_RAISED, E.PRIORITY_LOWERED, E.PRIORITY_CHANGED)),
-    ("Due dates", (E.DUE_DATE_SET, E.DUE_DATE_CHANGED, E.DUE_DATE_REMOVED)),
-    ("Milestones and sprints", (E.FIX_VERSION_CHANGED, E.VERSION_CREATED, E.VERSION_RELEASED, E.VERSION_UNRELEASED,
+    ("kind.priority", (E.PRIORITY_RAISED, E.PRIORITY_LOWERED, E.PRIORITY_CHANGED)),
+    ("kind.due_dates", (E.DUE_DATE_SET, E.DUE_DATE_CHANGED, E.DUE_DATE_REMOVED)),
+    ("kind.milestones", (E.FIX_VERSION_CHANGED, E.VERSION_CREATED, E.VERSION_RELEASED, E.VERSION_UNRELEASED,
                                 E.VERSION_UPDATED, E.SPRINT_CHANGED, E.SPRINT_STARTED, E.SPRINT_CLOSED)),
-    ("Comments", (E.COMMENT_CREATED, E.COMMENT_UPDATED, E.COMMENT_DELETED)),
-    ("Logged time", (E.WORKLOG_CREATED, E.WORKLOG_UPDATED, E.WORKLOG_DELETED)),
-    ("Confluence", tuple(t for t in EventType if t.is_confluence)),
+    ("kind.comments", (E.COMMENT_CREATED, E.COMMENT_UPDATED, E.COMMENT_DELETED)),
+    ("kind.worklogs", (E.WORKLOG_CREATED, E.WORKLOG_UPDATED, E.WORKLOG_DELETED)),
+    ("kind.confluence", tuple(t for t in EventType if t.is_confluence)),
 )
 
 
@@ -165,10 +168,10 @@ def wanted(event: Event, audience: Audience, stored: Sequence[Subscription] | No
 def _parse_events(token: str) -> frozenset[EventType]:
     names = [n.strip().lower() for n in token.split(",") if n.strip()]
     if not names:
-        raise SubscriptionSyntaxError("Name at least one event.")
+        raise SubscriptionSyntaxError(sentence("subscribe.no_event"))
     if "all" in names:
         if len(names) > 1:
-            raise SubscriptionSyntaxError("`all` already means every event: list nothing else with it.")
+            raise SubscriptionSyntaxError(sentence("subscribe.all_alone"))
         return frozenset()
     known = {t.value: t for t in EventType}
     result: set[EventType] = set()
@@ -179,8 +182,8 @@ def _parse_events(token: str) -> frozenset[EventType]:
             result.add(known[name])
         else:
             guess = difflib.get_close_matches(name, [*known, *EVENT_GROUPS], n=1)
-            hint = f" Did you mean `{guess[0]}`?" if guess else ""
-            raise SubscriptionSyntaxError(f"I don't know the event `{name}`.{hint}")
+            hint = sentence("subscribe.did_you_mean", name=guess[0]) if guess else ""
+            raise SubscriptionSyntaxError(sentence("subscribe.unknown_event", name=name, hint=hint))
     return frozenset(result)
 
 
@@ -189,24 +192,22 @@ def parse_subscription(text: str) -> Subscription:
     try:
         words = shlex.split(text or "")
     except ValueError:
-        raise SubscriptionSyntaxError("A quote is not closed.") from None
+        raise SubscriptionSyntaxError(sentence("subscribe.quote_open")) from None
     if words and words[0].lower() == "add":
         words = words[1:]
     if not words:
-        raise SubscriptionSyntaxError("Which events?")
+        raise SubscriptionSyntaxError(sentence("subscribe.which_events"))
     if "=" in words[0]:
-        raise SubscriptionSyntaxError("Start with the events, then the filters.")
+        raise SubscriptionSyntaxError(sentence("subscribe.events_first"))
     parts: dict[str, frozenset[str]] = {}
     for word in words[1:]:
         key, sep, value = word.partition("=")
         target = _FILTER_KEYS.get(key.lower())
         if not sep or target is None:
-            raise SubscriptionSyntaxError(
-                f"I don't understand `{word}`: filters are issuetype=, priority=, label=, field= or -field=."
-            )
+            raise SubscriptionSyntaxError(sentence("subscribe.unknown_filter", word=word))
         values = frozenset(v.strip() for v in value.split(",") if v.strip())
         if not values:
-            raise SubscriptionSyntaxError(f"`{key}=` needs a value.")
+            raise SubscriptionSyntaxError(sentence("subscribe.needs_value", key=key))
         parts[target] = parts.get(target, frozenset()) | values
     return Subscription(events=_parse_events(words[0]), **parts)
 

@@ -20,7 +20,8 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         text = _MENTION.sub("", event.get("text", "")).strip()
         user = event.get("user", "")
         role = await deps.directory.role(user, context.actor_team_id, home_team(context))
-        asker = Asker(user_id=user, channel_id=event["channel"], role=role, via_mention=True)
+        asker = Asker(user_id=user, channel_id=event["channel"], role=role, via_mention=True,
+                      locale=lambda: deps.directory.locale(user))
         reply = await deps.commands.run(text, asker)
         log.info("mention", user=user, channel=asker.channel_id, role=role.name.lower(), text=text[:100])
         # Always in a thread: a mention is a conversation, not a channel announcement.

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from bot.domain.commands import CommandSpec
+from bot.render.i18n import translate
+from bot.render.words import Voice
 
 
-def render_help(commands: list[CommandSpec], mention_name: str | None = None) -> tuple[str, list[dict]]:
-    """Help text and blocks; with `mention_name`, show the @mention form (for Slack Connect users)."""
-    prefix = f"@{mention_name}" if mention_name else "/pulse"
-    lines = [f"• `{c.usage(prefix, offer_public=mention_name is None)}` — {c.summary}" for c in commands]
-    text = "Account Pulse commands you can use here:\n" + "\n".join(lines)
+def render_help(
+    commands: list[CommandSpec], mention_name: str | None = None, language: str = "en"
+) -> tuple[str, list[dict]]:
+    """Help text and blocks in `language`; with `mention_name`, the @mention form (for Slack Connect
+    users) and no `[public]`, since a mention is answered in a thread."""
+    voice = Voice.for_asker(language, mention_name)
+    lines = voice.usage_lines(commands)
+    text = translate(voice.language, "help.text") + "\n" + lines
     blocks = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": "*Account Pulse* — commands you can use here"}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": translate(voice.language, "help.title")}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": lines}},
     ]
     return text, blocks

@@ -15,6 +15,8 @@ from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, format_percent
 
+from bot.render.catalog.replies import REPLIES
+
 DEFAULT_LANGUAGE = "en"
 LANGUAGES = ("en", "de", "ru")
 
@@ -314,6 +316,24 @@ MESSAGES: dict[str, dict[str, Message]] = {
         },
     },
 }
+
+
+def _merge(*parts: dict[str, dict[str, Message]]) -> None:
+    # The catalog is kept in parts by area; an id defined twice would silently win or lose.
+    for part in parts:
+        for language, messages in part.items():
+            twice = MESSAGES[language].keys() & messages.keys()
+            if twice:
+                raise ValueError(f"message ids defined twice in the catalog: {sorted(twice)}")
+            MESSAGES[language].update(messages)
+
+
+_merge(REPLIES)
+
+
+def language_of_locale(locale: str | None) -> str:
+    """Our language for a Slack locale ("de-DE" → "de", "ru-RU" → "ru"); English for others and none."""
+    return language_or_default((locale or "").replace("_", "-").split("-")[0].lower() or None)
 
 
 def language_or_default(language: str | None) -> str:

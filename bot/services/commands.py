@@ -7,11 +7,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.domain.access import Role
-from bot.domain.accounts import Account, AccountsConfig, Channel
+from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
 from bot.domain.commands import COMMANDS, CommandSpec, Invocation, available, parse
+from bot.domain.words import sentence
 from bot.errors import UserError
 from bot.logs import get_logger
 from bot.render.help import render_help
+from bot.render.i18n import language_of_locale
+from bot.render.words import Voice, verbs
 
 log = get_logger("pulse.commands")
 
@@ -25,6 +28,15 @@ class Asker:
     role: Role
     via_mention: bool = False
     bot_name: str = "Account Pulse"
+    # The person's Slack locale ("de-DE"), asked for only where no account decides the language
+    # (a DM, an unlinked channel); None when Slack does not say.
+    locale: Callable[[], Awaitable[str | None]] | None = field(default=None, compare=False)
+    # The language answers are in: set by CommandService.run (the account's, else the locale's).
+    language: str = "en"
+
+    def voice(self) -> Voice:
+        """How to answer: in the asker's language, with commands in the form they can type."""
+        return Voice.for_asker(self.language, self.bot_name if self.via_mention else None)
 
 
 @dataclass(frozen=True)
@@ -65,34 +77,37 @@ class CommandService:
         return self._table
 
     async def run(self, text: str, asker: Asker) -> Reply:
-        """Answer one command; a UserError (usage, permission) becomes an ephemeral hint."""
+        """Answer one command in the language of the channel's account (else the person's Slack
+        locale); a UserError (usage, permission) becomes an ephemeral hint."""
+        link = self._accounts.by_channel(asker.channel_id)
+        account, channel = link if link else (None, None)
+        language = account.language if account else await self._user_language(asker)
+        asker = dataclasses.replace(asker, language=language)
+        voice = asker.voice()
         try:
-            invocation = parse(text, asker.role, self._table)
-            link = self._accounts.by_channel(asker.channel_id)
-            account, channel = link if link else (None, None)
+            invocation = parse(text, asker.role, self._table, verbs(voice.language))
             if invocation.spec.needs_account and account is None:
-                raise UserError(
-                    "This channel is not linked to an account yet. An agency admin can add it "
-                    "to the accounts file (see `pulse check-config`)."
-                )
+                raise UserError(sentence("command.not_linked"))
             return await self._handlers[invocation.spec.name](invocation, asker, account, channel)
         except UserError as exc:
-            return Reply(str(exc))
+            return Reply(voice.say(exc.text))
         except Exception:
             # The person gets a short apology, never a traceback; the operator gets the traceback.
             # (Raising out of the listener would also make Bolt drop its ack on fast failures.)
             log.exception("command failed", user=asker.user_id, channel=asker.channel_id, text=text[:100])
-            return Reply(
-                "Sorry, something went wrong on our side and the team has been told. Please try again later."
-            )
+            return Reply(voice.say(sentence("command.failed")))
+
+    @staticmethod
+    async def _user_language(asker: Asker) -> str:
+        return language_of_locale(await asker.locale() if asker.locale else None)
 
     async def _help(self, _inv: Invocation, asker: Asker, _a: Account | None, _c: Channel | None) -> Reply:
-        text, blocks = render_help(
-            available(asker.role, self._table), asker.bot_name if asker.via_mention else None
+        help_text, blocks = render_help(
+            available(asker.role, self._table), asker.bot_name if asker.via_mention else None, asker.language
         )
-        return Reply(text, blocks)
+        return Reply(help_text, blocks)
 
     async def _status(self, _inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
         assert account is not None and channel is not None
-        who = "the client and the agency" if channel.audience == "client" else "the agency only"
-        return Reply(f"This channel belongs to *{account.name}* and is for {who}.")
+        who = "status.channel_client" if channel.audience is Audience.CLIENT else "status.channel_internal"
+        return Reply(asker.voice().say(sentence(who, account=account.name)))

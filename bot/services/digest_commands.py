@@ -11,9 +11,11 @@ from bot.domain.commands import CommandSpec, Invocation
 from bot.domain.jira_trouble import JiraTrouble, jira_scope, jira_trouble
 from bot.errors import UpstreamError
 from bot.logs import get_logger
+from bot.domain.words import CommandRef
 from bot.render.blocks import escape_mrkdwn
 from bot.render.digest import RenderedDigest, render_budget, render_deadlines, render_milestones, render_status
 from bot.render.i18n import translate
+from bot.render.words import Voice
 from bot.services.commands import Asker, CommandService, Reply
 from bot.services.digests import DigestService
 
@@ -42,9 +44,11 @@ def jira_trouble_reply(error: UpstreamError, account: Account, audience: Audienc
 def _more_hint(asker: Asker, account: Account) -> str:
     """Where the whole is: the full digest for agency members; the sections a client may ask for."""
     if asker.role >= Role.MEMBER:
-        return translate(account.language, "status.more_digest", command="`/pulse digest`")
-    prefix = f"@{asker.bot_name}" if asker.via_mention else "/pulse"
-    commands = ", ".join(f"`{prefix} {name}`" for name in ("budget", "milestones", "deadlines"))
+        # The slash form: members can run it, and its `public` is theirs to add.
+        digest = Voice(account.language).command(CommandRef(("digest",)))
+        return translate(account.language, "status.more_digest", command=f"`{digest}`")
+    voice = asker.voice()
+    commands = ", ".join(f"`{voice.command(CommandRef((name,)))}`" for name in ("budget", "milestones", "deadlines"))
     return translate(account.language, "status.more_sections", commands=commands)
 
 
@@ -82,15 +86,10 @@ def register_digest_commands(
             rendered = SECTIONS[section](digest, account, jira_browse_url)
         return _reply(rendered, inv.public)
 
-    commands.replace_handler(
-        "status", answer, summary="This channel's account at a glance: budget, next milestone, overdue, waiting"
-    )
-    commands.add(CommandSpec(("digest",), "The full digest for this channel", needs_account=True, can_be_public=True), answer)
-    for name, summary in (
-        ("budget", "Budget used, pace and forecast"),
-        ("milestones", "Milestones: progress, due dates, risks"),
-        ("deadlines", "Due and overdue issues"),
-    ):
+    commands.replace_handler("status", answer, summary="summary.status.glance")
+    commands.add(CommandSpec(("digest",), "summary.digest", needs_account=True, can_be_public=True), answer)
+    for name in ("budget", "milestones", "deadlines"):
         commands.add(
-            CommandSpec((name,), summary, min_role=Role.EXTERNAL, needs_account=True, can_be_public=True), answer
+            CommandSpec((name,), f"summary.{name}", min_role=Role.EXTERNAL, needs_account=True, can_be_public=True),
+            answer,
         )

@@ -13,7 +13,7 @@ log = get_logger("pulse.directory")
 
 
 class SlackLookups(Protocol):
-    async def users_info(self, *, user: str) -> Any: ...
+    async def users_info(self, *, user: str, include_locale: bool = False) -> Any: ...
 
     async def usergroups_users_list(self, *, usergroup: str) -> Any: ...
 
@@ -55,6 +55,19 @@ class Directory:
             return await self._cached(f"user:{user_id}", fetch)
         except Exception as exc:
             log.warning("users.info failed; treating user as external", user=user_id, error=str(exc))
+            return None
+
+    async def locale(self, user_id: str) -> str | None:
+        """The user's Slack locale ("de-DE"), for answers no account's language decides (a DM, an
+        unlinked channel); None when Slack cannot tell us."""
+
+        async def fetch() -> str | None:
+            return (await self._client.users_info(user=user_id, include_locale=True))["user"].get("locale")
+
+        try:
+            return await self._cached(f"locale:{user_id}", fetch)
+        except Exception as exc:
+            log.warning("users.info failed; answering in English", user=user_id, error=str(exc))
             return None
 
     async def _admin_group(self) -> set[str]:

@@ -17,7 +17,6 @@ from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
 from bot.domain.audience import worklog_amounts_visible
 from bot.domain.commands import CommandSpec, Invocation, UsageError
 from bot.domain.subscriptions import (
-    USAGE,
     Subscription,
     SubscriptionSyntaxError,
     covers,
@@ -25,17 +24,18 @@ from bot.domain.subscriptions import (
     format_subscription,
     parse_subscription,
 )
+from bot.domain.words import CommandRef, sentence
+from bot.render.i18n import translate
 from bot.render.subscriptions import render_added, render_list, render_removed
 from bot.services.commands import Asker, CommandService, Reply
 from integrations.store.store import Store
 
 SUBSCRIBE_COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec(("subscribe", "list"), "List what this channel is notified about", min_role=Role.MEMBER, needs_account=True),
+    CommandSpec(("subscribe", "list"), "summary.subscribe.list", min_role=Role.MEMBER, needs_account=True),
     CommandSpec(
-        ("subscribe", "add"), "Notify this channel about more events (added to its defaults)", args="<events> [filters]",
-        min_role=Role.ADMIN, needs_account=True,
+        ("subscribe", "add"), "summary.subscribe.add", args="args.events_filters", min_role=Role.ADMIN, needs_account=True,
     ),
-    CommandSpec(("subscribe", "remove"), "Remove a subscription", args="<id>", min_role=Role.ADMIN, needs_account=True),
+    CommandSpec(("subscribe", "remove"), "summary.subscribe.remove", args="args.id", min_role=Role.ADMIN, needs_account=True),
 )
 
 
@@ -59,7 +59,7 @@ class SubscriptionCommands:
 
     async def list(self, _inv: Invocation, _asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
         assert account is not None and channel is not None
-        return Reply(render_list(account.name, channel.audience, await self._rows(channel.id)))
+        return Reply(render_list(account.name, channel.audience, await self._rows(channel.id), _asker.voice()))
 
     async def _store(self, asker: Asker, account: Account, channel: Channel, subscription: Subscription) -> int:
         text = format_subscription(subscription)
@@ -85,25 +85,24 @@ class SubscriptionCommands:
                 for default in defaults:
                     defaults_id = await self._store(asker, account, channel, default)
         sub_id = await self._store(asker, account, channel, subscription)
-        reply = render_added(sub_id, subscription, channel.audience, defaults_id)
+        reply = render_added(sub_id, subscription, channel.audience, defaults_id, asker.voice())
         if channel.audience is Audience.CLIENT:
             # Subscribing widens what the channel hears about, never what a client may see.
-            hours = "" if worklog_amounts_visible(Audience.CLIENT, account) else ", logged time"
-            reply += (
-                "\nThis channel is shared with the client: what the account keeps internal "
-                f"(restricted comments, security-level and internal issues{hours}) is still left out."
-            )
+            note = ("subscribe.client_note" if worklog_amounts_visible(Audience.CLIENT, account)
+                    else "subscribe.client_note_hours")
+            reply += "\n" + translate(asker.language, note)
         return Reply(reply)
 
     async def remove(self, inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
         assert account is not None and channel is not None
         if len(inv.args) != 1 or not inv.args[0].lstrip("#").isdigit():
-            raise UsageError("Usage: `/pulse subscribe remove <id>` (the ids are in `/pulse subscribe list`).")
+            raise UsageError(sentence("subscribe.remove_usage", command=CommandRef(("subscribe", "remove"), "args.id"),
+                                  list=CommandRef(("subscribe", "list"))))
         sub_id = int(inv.args[0].lstrip("#"))
         before = dict(await self._rows(channel.id))
         removed = await asyncio.to_thread(self.store.subscriptions.remove, channel.id, sub_id)
         if not removed:
-            raise UsageError(f"This channel has no subscription #{sub_id}. See `/pulse subscribe list`.")
+            raise UsageError(sentence("subscribe.no_such", id=sub_id, list=CommandRef(("subscribe", "list"))))
         now = self.clock()
         await asyncio.to_thread(
             self.store.audit.record, asker.user_id, "subscription.remove", now,
@@ -111,8 +110,8 @@ class SubscriptionCommands:
         )
         remaining = [(i, s) for i, s in before.items() if i != sub_id]
         if sub_id not in before:  # stored but unreadable: nothing to describe
-            return Reply(f"Removed subscription #{sub_id}.")
-        return Reply(render_removed(sub_id, before[sub_id], channel.audience, remaining))
+            return Reply(translate(asker.language, "subscribe.removed_unreadable", id=sub_id))
+        return Reply(render_removed(sub_id, before[sub_id], channel.audience, remaining, asker.language))
 
 
 def register_subscribe_commands(
@@ -127,4 +126,4 @@ def register_subscribe_commands(
     return handlers
 
 
-__all__ = ["SUBSCRIBE_COMMANDS", "SubscriptionCommands", "USAGE", "register_subscribe_commands"]
+__all__ = ["SUBSCRIBE_COMMANDS", "SubscriptionCommands", "register_subscribe_commands"]

@@ -62,6 +62,9 @@ class FakeSlack:
     # Where apps.connections.open sends Socket Mode clients (a test's websocket server).
     socket_url: str | None = None
     users: dict[str, FakeSlackUser] = field(default_factory=dict)
+    # users.info answers served verbatim by user id: the shapes `add_user` does not make (an
+    # Enterprise Grid record, one without `team_id`, `ok` without a `user`…).
+    users_info_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
     channels: dict[str, FakeSlackChannel] = field(default_factory=dict)
     calls: list[SlackCall] = field(default_factory=list)
@@ -295,6 +298,8 @@ class FakeSlack:
         return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text", "")}
 
     def _users_info(self, args: dict) -> dict:
+        if args.get("user", "") in self.users_info_answers:
+            return self.users_info_answers[args["user"]]
         user = self.users.get(args.get("user", ""))
         if user is None:
             return {"ok": False, "error": "user_not_found"}

@@ -22,11 +22,20 @@ TABLE = COMMANDS + (
         ("T0HOME", set(), False, Role.MEMBER),
         ("T0CLIENT", {"U1"}, False, Role.EXTERNAL),  # a client's admin is not ours
         ("T0HOME", {"U1"}, True, Role.EXTERNAL),
-        (None, set(), False, Role.MEMBER),
+        # Deliberate change (review finding "unknown Slack team counts as agency staff"): a team
+        # nobody can name is not known to be ours.
+        (None, set(), False, Role.EXTERNAL),
+        (None, {"U1"}, False, Role.EXTERNAL),
+        ("", set(), False, Role.EXTERNAL),
     ],
 )
 def test_role_of(actor_team, admins, guest, expected):
     assert role_of(user_id="U1", actor_team_id=actor_team, home_team_id="T0HOME", admins=admins, is_guest=guest) is expected
+
+
+def test_role_of_needs_our_own_team_to_be_known():
+    assert role_of(user_id="U1", actor_team_id="T0HOME", home_team_id=None, admins={"U1"}) is Role.EXTERNAL
+    assert role_of(user_id="U1", actor_team_id="T0HOME", home_team_id="T0HOME", admins={"U1"}) is Role.ADMIN
 
 
 def test_parse_paths_public_and_args():

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from bot.domain.access import Role, role_of
+from bot.domain.access import Role, SlackUser, read_slack_user, role_of
 from bot.logs import get_logger
 
 log = get_logger("pulse.directory")
@@ -44,12 +44,12 @@ class Directory:
         self._cache[key] = (self._clock(), value)
         return value
 
-    async def _profile(self, user_id: str) -> tuple[str | None, bool] | None:
-        """(team id, is guest) from users.info; None when Slack cannot tell us."""
+    async def _profile(self, user_id: str) -> SlackUser | None:
+        """The user as users.info tells (read fail-closed); None when Slack cannot tell us."""
 
-        async def fetch() -> tuple[str | None, bool]:
-            user = (await self._client.users_info(user=user_id))["user"]
-            return user.get("team_id"), bool(user.get("is_restricted") or user.get("is_ultra_restricted"))
+        async def fetch() -> SlackUser:
+            answer = await self._client.users_info(user=user_id)
+            return read_slack_user(answer.get("user"))
 
         try:
             return await self._cached(f"user:{user_id}", fetch)
@@ -84,24 +84,26 @@ class Directory:
             return set()
 
     async def role(self, user_id: str, actor_team_id: str | None, home_team_id: str | None) -> Role:
-        """The user's role; an external team decides without any Slack call."""
-        if actor_team_id and home_team_id and actor_team_id != home_team_id:
+        """The user's role; an external team (or not knowing our own) decides without a Slack call.
+
+        Agency roles need the user's own record to name our team: Bolt cannot always name the
+        actor's team (Enterprise Grid `user_team` ids in Slack Connect payloads), and a payload's
+        team says where the request came from, not whose the user is."""
+        if not home_team_id or (actor_team_id and actor_team_id != home_team_id):
             return Role.EXTERNAL
         profile = await self._profile(user_id)
         if profile is None:
             # If Slack cannot tell us who this is, assume the least privilege.
             return Role.EXTERNAL
-        user_team, is_guest = profile
-        if user_team and home_team_id and user_team != home_team_id:
-            # Bolt cannot always name the actor's team (Enterprise Grid `user_team` ids in Slack
-            # Connect payloads); the user's own record can.
+        if profile.team_id is None:
+            log.warning("users.info names no team; treating user as external", user=user_id)
             return Role.EXTERNAL
-        in_group = user_id in await self._admin_group() if not is_guest else False
+        in_group = user_id in await self._admin_group() if not profile.is_guest else False
         return role_of(
             user_id=user_id,
-            actor_team_id=actor_team_id or user_team,
+            actor_team_id=profile.team_id,
             home_team_id=home_team_id,
             admins=self._admins,
-            is_guest=is_guest,
+            is_guest=profile.is_guest,
             in_admin_group=in_group,
         )

@@ -511,6 +511,8 @@ class FakeAtlassian:
             k: [dict(w) for w in v] for k, v in seed.worklogs.items()
         }
         self._versions = {k: [dict(v) for v in vs] for k, vs in seed.versions.items()}
+        # (issue key, comment id) -> the comment as GET …/comment/{id}?expand=properties returns it.
+        self._comments: dict[tuple[str, str], dict[str, Any]] = {}
         self._spaces = [dict(s) for s in seed.spaces]
         self._pages: dict[str, dict[str, Any]] = {str(p["id"]): dict(p) for p in seed.pages}
         self._boards: dict[int, dict[str, Any]] = {int(b["id"]): dict(b) for b in seed.boards}
@@ -611,6 +613,22 @@ class FakeAtlassian:
             self._index_project(len(self._issues) - 1, issue)
             self._worklogs.setdefault(issue["key"], []).extend(worklogs)
 
+    def add_comment(self, issue_key: str, comment: dict[str, Any]) -> None:
+        """A comment of an issue (Service Desk's `jsdPublic` and `properties` as Jira keeps them)."""
+        with self._lock:
+            self._comments[(issue_key, str(comment["id"]))] = json.loads(json.dumps(comment))
+
+    def _comment_get(self, query: dict[str, list[str]], body: Any, key: str, comment_id: str) -> Any:
+        with self._lock:
+            comment = self._comments.get((key, comment_id))
+        if comment is None:
+            raise _jira_error(404, "Can not find a comment for the id: " + comment_id + ".")
+        comment = json.loads(json.dumps(comment))
+        # Properties come only when asked for, as in Jira (`expand=properties`).
+        if "properties" not in (_first(query, "expand") or "").split(","):
+            comment.pop("properties", None)
+        return comment
+
     def _index_project(self, position: int, issue: dict[str, Any]) -> None:
         project = issue["fields"]["project"]
         for name in {project["key"].lower(), str(project["id"])}:
@@ -656,6 +674,7 @@ class FakeAtlassian:
             ("GET", rf"/rest/api/{v}/project/(?P<key>[^/]+)/versions", self._versions_of),
             ("GET", rf"/rest/api/{v}/project/(?P<key>[^/]+)", self._project_get),
             ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)/worklog", self._issue_worklogs),
+            ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)/comment/(?P<comment_id>[^/]+)", self._comment_get),
             ("GET", rf"/rest/api/{v}/worklog/updated", self._worklog_updated),
             ("POST", rf"/rest/api/{v}/worklog/list", self._worklog_list),
             ("GET", rf"/rest/api/{v}/myself", self._myself),

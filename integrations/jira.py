@@ -77,6 +77,11 @@ class JiraPort(Protocol):
         it sits in no project (a board in a user's location)."""
         ...
 
+    def comment(self, issue_key: str, comment_id: str) -> dict[str, Any] | None:
+        """One comment as Jira returns it with its properties (Service Desk's `sd.public.comment`
+        and `jsdPublic`); None when there is no such comment."""
+        ...
+
 
 def expected_fetch_calls(issue_count: int, worklog_totals: Iterable[int], page_size: int = 100) -> int:
     """The documented call count of `fetch_issues` (no retries), for tests and benchmarks."""
@@ -319,6 +324,20 @@ class AtlassianJira:
         per_project = self._map(self.fetch_versions, list(project_keys))
         return [v for versions in per_project for v in versions]
 
+    # -- comments
+
+    def comment(self, issue_key: str, comment_id: str) -> dict[str, Any] | None:
+        """`GET rest/api/2/issue/{key}/comment/{id}?expand=properties` (v2 on Cloud too: only the
+        flags are read, not the body); None on 404 (deleted, or not visible to the bot)."""
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*-\d+", issue_key) or not re.fullmatch(r"\d+", comment_id):
+            raise ValueError(f"not an issue key and comment id: {issue_key!r}, {comment_id!r}")
+        try:
+            return self._get(f"rest/api/2/issue/{issue_key}/comment/{comment_id}", {"expand": "properties"})
+        except UpstreamError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     # -- checks (`pulse doctor`)
 
     def project(self, project_key: str) -> dict[str, Any]:
@@ -395,6 +414,8 @@ class InMemoryJira:
         # Set to make every call fail (e.g. UpstreamUnavailable) and test the "delayed" path.
         self.error = error
         self.calls: list[tuple[str, str]] = []
+        # (issue key, comment id) -> comment JSON, for Service Desk comment lookups.
+        self.comments: dict[tuple[str, str], dict[str, Any]] = {}
 
     @classmethod
     def from_seed(cls, seed: Any) -> InMemoryJira:
@@ -420,6 +441,10 @@ class InMemoryJira:
 
     def fetch_versions_for(self, project_keys: Sequence[str]) -> list[Version]:
         return [v for key in project_keys for v in self.fetch_versions(key)]
+
+    def comment(self, issue_key: str, comment_id: str) -> dict[str, Any] | None:
+        self._check("comment", f"{issue_key}/{comment_id}")
+        return self.comments.get((issue_key, comment_id))
 
     def board_project(self, board_id: int) -> str | None:
         board_id = _board_id(board_id)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.domain.payload import without_nul
-from bot.domain.facts import read_issue_access, read_worklog_access
+from bot.domain.facts import read_issue_access, read_project_type, read_worklog_access
 from bot.domain.work import Issue, Version, Worklog
 
 # Real Jira embeds at most this many worklogs in a search result's `worklog` field.
@@ -180,6 +180,7 @@ def parse_issue(raw: Mapping[str, Any], worklogs: Iterable[Mapping[str, Any]] | 
         original_estimate_seconds=_seconds(fields, "timeoriginalestimate", "originalEstimateSeconds"),
         time_spent_seconds=_seconds(fields, "timespent", "timeSpentSeconds"),
         worklogs=parse_worklogs(worklogs, key),
+        project_type=read_project_type(fields),
         read=access,
     )
 

@@ -480,6 +480,44 @@ def test_comment_visibility_in_any_shape(path, case):
         assert any(f"{MARK} body" in m for m in got), (path, changes)
 
 
+# Service Desk (review finding 2): in a project of type service_desk a comment is public only
+# when positively marked so; flagless ones (Data Center, older Cloud) are internal notes.
+DESK_MARKED = st.sampled_from([{"jsdPublic": True},
+                               {"properties": [{"key": "sd.public.comment", "value": {"internal": False}}]}])
+DESK_UNMARKED = st.sampled_from([{}, {"visibility": None}, {"properties": []},
+                                 {"properties": [{"key": "sd.reply", "value": {"internal": False}}]}])
+
+
+@PROPERTY
+@given(path=st.sampled_from(COMMENT_FIXTURES),
+       case=st.one_of(DESK_MARKED.map(lambda c: (c, True)), DESK_UNMARKED.map(lambda c: (c, False))),
+       project_type=st.sampled_from(["service_desk", "SERVICE_DESK", None]))
+def test_service_desk_comments_only_when_marked_public(path, case, project_type):
+    changes, public = case
+    _seen("comment.service_desk", [changes, project_type])
+    payload = copy.deepcopy(real_payload(path))
+    payload["comment"]["body"] = f"{MARK} body"
+    payload["comment"].pop("jsdPublic", None)
+    payload["comment"].pop("properties", None)
+    payload["comment"].update(copy.deepcopy(changes))
+    project = ((payload.get("issue") or {}).get("fields") or {}).get("project")
+
+    def desk(fields: dict) -> None:  # what Jira's answer about the issue says of its project
+        fields["project"]["projectTypeKey"] = "service_desk"
+        fields["summary"] = "Looked-up issue"
+
+    if isinstance(project, dict):
+        if project_type is None:
+            project.pop("projectTypeKey", None)  # unknown: the lookup of the issue tells
+        else:
+            project["projectTypeKey"] = project_type
+    got = client_messages(payload, issue_edit=desk)
+    if not public:
+        assert not any(MARK in m for m in got), (path, changes, project_type)
+    elif path in DELIVERED_COMMENT:
+        assert any(f"{MARK} body" in m for m in got), (path, changes, project_type)
+
+
 @PROPERTY
 @given(path=st.sampled_from(WORKLOG_FIXTURES), case=WORKLOG)
 def test_worklog_visibility_in_any_shape(path, case):

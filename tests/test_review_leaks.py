@@ -326,3 +326,140 @@ def test_check_config_accepts_a_project_every_naming_account_narrows_and_says_so
     from pydantic import ValidationError
     with pytest.raises(ValidationError, match="SHARED belongs to both"):
         AccountsConfig(accounts=[*SHARED.accounts, _scoped("delta", "C0DELTACLT", "C0DELTAINT", projects=["SHARED"])])
+
+
+# --- finding 2: Service Desk internal notes without a flag ----------------------------------
+
+JT = "jenkins-jira-trigger-plugin/src/test/resources/com/ceilfors/jenkins/plugins/jiratrigger"
+NOTE = "Internal note (agents only): refund refused, the customer's account is flagged for fraud review"
+
+
+def desk_comment(**comment) -> dict:
+    """leak_jsm_cloud_comment.payload.json: a real 2018 Cloud comment_created (no jsdPublic, no
+    properties) on an issue of a Service Desk project, its body an agent's internal note."""
+    p = copy.deepcopy(real_payload(f"{JT}/webhook/cloud_comment_added.json"))
+    p["issue"]["fields"]["project"]["projectTypeKey"] = "service_desk"
+    p["comment"]["body"] = NOTE
+    p["comment"].update(comment)
+    return p
+
+
+def _desk_account(payload: dict):
+    key = payload["issue"]["fields"]["project"]["key"]
+    return ALPHA.model_copy(update={"jira": JiraScope(projects=[key])})
+
+
+def _with_issue(payload: dict, project_type: str | None):
+    from bot.domain.events import attach_issue
+    from tests.test_inbox_worker import issue
+    (event,) = normalize(payload).events
+    return attach_issue(event, issue(event.issue_key, project_type=project_type))
+
+
+@pytest.mark.parametrize("marks", [{}, {"visibility": None}, {"properties": []},
+                                   {"properties": [{"key": "sd.reply", "value": {"internal": False}}]}])
+def test_an_unmarked_comment_in_a_service_desk_project_is_withheld(marks):
+    payload = desk_comment(**marks)
+    acct = _desk_account(payload)
+    event = _with_issue(payload, "service_desk")
+    verdict = event_verdict(event, C, acct)
+    assert not verdict.allowed and "Service Desk comment not marked public" in verdict.reason
+    assert event_verdict(event, I, acct).allowed
+
+
+@pytest.mark.parametrize("marks", [{"jsdPublic": True},
+                                   {"properties": [{"key": "sd.public.comment", "value": {"internal": False}}]}])
+def test_a_comment_marked_public_in_a_service_desk_project_reaches_the_client(marks):
+    payload = desk_comment(**marks)
+    assert event_verdict(_with_issue(payload, "service_desk"), C, _desk_account(payload)).allowed
+
+
+def test_a_comment_in_a_project_of_unknown_type_is_withheld():
+    payload = desk_comment()
+    del payload["issue"]["fields"]["project"]["projectTypeKey"]
+    (event,) = normalize(payload).events
+    verdict = event_verdict(_with_issue(payload, None), C, _desk_account(payload))
+    assert not verdict.allowed and "project type unknown" in verdict.reason
+    assert event_verdict(_with_issue(payload, "software"), C, _desk_account(payload)).allowed
+
+
+class DeskJira:
+    """Jira answering the issue lookups of leak_jsm_dc_comment (by id) and the comment lookup."""
+
+    def __init__(self, issues_by_id, comments, error=None):
+        self.issues_by_id, self.comments, self.error = issues_by_id, comments, error
+        self.jql, self.comment_calls = [], []
+
+    def fetch_issues(self, jql):
+        import re
+        self.jql.append(jql)
+        m = re.fullmatch(r"id = (\d+)", jql)
+        return [self.issues_by_id[m.group(1)]] if m and m.group(1) in self.issues_by_id else []
+
+    def comment(self, key, comment_id):
+        self.comment_calls.append((key, comment_id))
+        if self.error is not None:
+            raise self.error
+        return self.comments.get((key, comment_id))
+
+    def fetch_versions_for(self, projects):
+        return []
+
+
+def _dc_note() -> dict:
+    """leak_jsm_dc_comment.payload.json: jira-to-matrix's real Server comment_created (no issue,
+    no jsdPublic, no properties), its body an internal note."""
+    p = copy.deepcopy(real_payload("jira-to-matrix/test/fixtures/webhooks/comment/created.json"))
+    p["comment"]["body"] = NOTE
+    return p
+
+
+NW = AccountsConfig(accounts=[_scoped("northwind", ALPHA_CLIENT, ALPHA_INTERNAL, projects=["NW"])])
+
+
+@pytest.mark.parametrize(("answer", "client_told"), [
+    (None, False),  # no such comment (any more)
+    ({"id": "31039", "jsdPublic": False}, False),
+    ({"id": "31039", "properties": [{"key": "sd.public.comment", "value": {"internal": True}}]}, False),
+    ({"id": "31039"}, False),  # Jira's answer marks nothing either
+    ({"id": "31039", "jsdPublic": True}, True),
+    ({"id": "31039", "properties": [{"key": "sd.public.comment", "value": {"internal": False}}]}, True),
+])
+async def test_the_worker_looks_up_an_unmarked_service_desk_comment(store, answer, client_told):
+    from tests.test_inbox_worker import issue
+    payload = _dc_note()
+    comment_id = payload["comment"]["id"]
+    answer = dict(answer, id=comment_id) if answer else None
+    jira = DeskJira({"26313": issue("NW-12", summary="Refund request", project_type="service_desk")},
+                    {("NW-12", comment_id): answer} if answer else {})
+    report, slack, _ = await _run(store, NW, [payload], jira)
+    assert report.statuses == {"done": 1} and jira.comment_calls == [("NW-12", comment_id)]
+    client = [m for m in slack.messages if m["channel"] == ALPHA_CLIENT]
+    assert bool(client) is client_told
+    assert any(m["channel"] == ALPHA_INTERNAL for m in slack.messages)
+
+
+async def test_jira_down_during_the_comment_lookup_retries(store):
+    from bot.errors import UpstreamError
+    from tests.test_inbox_worker import issue
+    jira = DeskJira({"26313": issue("NW-12", project_type="service_desk")}, {},
+                    error=UpstreamError("jira", "HTTP 503", retryable=True, status=503))
+    report, slack, _ = await _run(store, NW, [_dc_note()], jira)
+    assert report.statuses == {"retry": 1} and slack.messages == []
+
+
+def test_the_adapter_reads_project_types_and_serves_comments_with_their_properties():
+    from integrations.fake_atlassian import FakeAtlassian
+    from tests.test_jira_adapter import _jira, _seed
+    raw = rest_issue(project={**real_payload(CREATED)["issue"]["fields"]["project"], "projectTypeKey": "service_desk"})
+    assert parse_issue(raw).project_type == "service_desk"
+    del raw["fields"]["project"]["projectTypeKey"]
+    assert parse_issue(raw).project_type is None
+    note = {"id": "10021", "body": NOTE, "jsdPublic": False,
+            "properties": [{"key": "sd.public.comment", "value": {"internal": True}}]}
+    with FakeAtlassian(_seed(1)) as fake, _jira(fake) as jira:
+        fake.add_comment("AB-1", note)
+        got = jira.comment("AB-1", "10021")
+        assert got["properties"] == note["properties"] and got["jsdPublic"] is False
+        assert fake.calls[-1].query.get("expand") == ["properties"]
+        assert jira.comment("AB-1", "99999") is None

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from bot.domain.accounts import Account, AccountsConfig, Audience
 from bot.domain.events import ConfluenceEvent, Event, EventType, JiraEvent, attach_issue, attach_project
-from bot.domain.facts import Known
+from bot.domain.facts import SERVICE_DESK, Known
 from bot.domain.notify_policy import accounts_for
 from bot.domain.subscriptions import Subscription, wanted
 from bot.domain.work import ISSUE_KEY, Issue
@@ -31,11 +31,29 @@ def to_settle(e: Event, accounts: AccountsConfig | None) -> bool:
         return False
     if not (e.issue.key and ISSUE_KEY.fullmatch(e.issue.key)) or "issue" in e.needs_lookup():
         return False
+    # A comment in a project of unknown type may be a Service Desk internal note: Jira's
+    # answer about the issue names the project's type.
+    unknown_desk = e.comment is not None and e.issue.project_type is None
     return any(
         any(c.audience is Audience.CLIENT for c in account.channels)
-        and any(f.known is Known.UNKNOWN for f in e.issue.access.facts(account))  # type: ignore[union-attr]
+        and (unknown_desk or any(f.known is Known.UNKNOWN for f in e.issue.access.facts(account)))  # type: ignore[union-attr]
         for account in accounts_for(e, accounts)
     )
+
+
+def comment_to_look_up(e: Event, accounts: AccountsConfig) -> tuple[str, str] | None:
+    """(issue key, comment id) of a comment in a Service Desk project that no flag marks public,
+    for an account with a client channel: only Jira's answer (`?expand=properties`) can clear it."""
+    if not (isinstance(e, JiraEvent) and e.comment is not None and e.issue is not None):
+        return None
+    comment, issue = e.comment, e.issue
+    if comment.looked_up or comment.marked_public or issue.project_type != SERVICE_DESK:
+        return None
+    if not (issue.key and ISSUE_KEY.fullmatch(issue.key) and comment.id and DIGITS.fullmatch(comment.id)):
+        return None
+    if any(c.audience is Audience.CLIENT for a in accounts_for(e, accounts) for c in a.channels):
+        return issue.key, comment.id
+    return None
 
 
 def scope_lookups(e: Event, accounts: AccountsConfig) -> list[tuple[Account, str]]:

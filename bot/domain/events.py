@@ -25,7 +25,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.accounts import Account
-from bot.domain.facts import PUBLIC, Fact, IssueAccess, IssueType, Known, labels_fact, type_fact, unknown
+from bot.domain.facts import (
+    PUBLIC,
+    SERVICE_DESK,
+    Fact,
+    IssueAccess,
+    IssueType,
+    Known,
+    comment_marked_public,
+    labels_fact,
+    not_public,
+    read_comment_access,
+    type_fact,
+    unknown,
+)
 from bot.domain.work import Issue
 
 
@@ -164,6 +177,8 @@ class IssueFacts:
     read: IssueAccess | None = None
     # Filled in from a Jira lookup (`attach_issue`): what Jira answered is as settled as it gets.
     looked_up: bool = False
+    # `fields.project.projectTypeKey` (lower case); None when not said (`facts.service_desk_fact`).
+    project_type: str | None = None
 
     def unreadable(self) -> list[Fact]:
         """Facts the payload sent in a shape we cannot read, which a lookup of the issue may settle
@@ -198,6 +213,10 @@ class CommentFacts:
     updated: str | None = None
     # `bot.domain.facts.read_comment_access`: visibility, jsdPublic, sd.public.comment.
     access: Fact = PUBLIC
+    # Service Desk's positive mark (`facts.comment_marked_public`): in a Service Desk project a
+    # comment without it is an internal note until Jira's answer (`looked_up`) says otherwise.
+    marked_public: bool = False
+    looked_up: bool = False
 
     @property
     def restricted(self) -> bool:
@@ -433,17 +452,31 @@ def attach_issue(event: JiraEvent, issue: Issue, *, linked: bool = False) -> Jir
         complete=True,
         read=issue.access,
         looked_up=True,
+        project_type=issue.project_type,
     )
     if linked:
         return dataclasses.replace(event, linked_issue=facts)
     previous_id = event.issue.id if event.issue else event.issue_id
-    facts = dataclasses.replace(facts, id=previous_id)
+    # A Service Desk project said so in the payload stays one (never the laxer of two answers).
+    said = event.issue.project_type if event.issue else None
+    facts = dataclasses.replace(facts, id=previous_id, project_type=said if said == SERVICE_DESK else facts.project_type)
     return dataclasses.replace(event, issue=facts, project_key=issue.project)
 
 
 def attach_project(event: JiraEvent, project_key: str) -> JiraEvent:
     """Fill in the project key of a version (by project id) or sprint (by board) event."""
     return dataclasses.replace(event, project_key=project_key)
+
+
+def attach_comment(event: JiraEvent, raw: Any) -> JiraEvent:
+    """The comment as Jira answered a lookup (`…/comment/{id}?expand=properties`): its flags
+    and properties decide; a restriction either copy shows wins."""
+    if event.comment is None:
+        return event
+    found = not_public([event.comment.access, read_comment_access(raw)])
+    comment = dataclasses.replace(event.comment, access=found[0] if found else PUBLIC,
+                                  marked_public=comment_marked_public(raw), looked_up=True)
+    return dataclasses.replace(event, comment=comment)
 
 
 def attach_client_issue(event: JiraEvent) -> JiraEvent:

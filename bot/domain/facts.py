@@ -311,6 +311,45 @@ def _sd_public_property(properties: Any) -> Fact:
     return PUBLIC
 
 
+SERVICE_DESK = "service_desk"
+
+
+def read_project_type(fields: Any) -> str | None:
+    """`fields.project.projectTypeKey` ("software", "service_desk", "business"); None when absent."""
+    project = fields.get("project") if isinstance(fields, Mapping) else None
+    value = project.get("projectTypeKey") if isinstance(project, Mapping) else None
+    return value.strip().casefold() if isinstance(value, str) and value.strip() else None
+
+
+def comment_marked_public(comment: Any) -> bool:
+    """Does Service Desk mark this comment public: `jsdPublic: true`, or the property
+    `sd.public.comment` `{"internal": false}`? (A restriction elsewhere still wins.)"""
+    if not isinstance(comment, Mapping):
+        return False
+    if comment.get("jsdPublic") is True:
+        return True
+    properties = comment.get("properties")
+    return isinstance(properties, list) and any(
+        isinstance(p, Mapping) and p.get("key") == SD_PUBLIC_COMMENT and isinstance(p.get("value"), Mapping)
+        and p["value"].get("internal") is False
+        for p in properties
+    )
+
+
+def service_desk_fact(project_type: str | None, marked_public: bool) -> Fact:
+    """A comment in a Service Desk project is an agent's internal note unless marked public:
+    Data Center webhooks and older Cloud ones carry neither `jsdPublic` nor the property, so
+    an unmarked one is looked up (`GET …/comment/{id}?expand=properties`) and, still unmarked,
+    withheld. Where the project's type is not known, that is looked up first."""
+    if marked_public:
+        return PUBLIC
+    if project_type is None:
+        return unknown("project type unknown (in a Service Desk project a comment is public only when marked so)")
+    if project_type == SERVICE_DESK:
+        return unknown("Service Desk comment not marked public (no jsdPublic true, no sd.public.comment)")
+    return PUBLIC
+
+
 def read_worklog_access(worklog: Any) -> Fact:
     """A worklog's `visibility` (role or group): a restricted worklog is never a client's news."""
     if not isinstance(worklog, Mapping):

@@ -16,8 +16,10 @@ from typing import Any
 
 from bot.domain.facts import (
     IssueType,
+    comment_marked_public,
     read_comment_access,
     read_issue_access,
+    read_project_type,
     read_worklog_access,
     restricted,
     unknown,
@@ -110,6 +112,7 @@ def issue_facts(issue: Any) -> IssueFacts | None:
         # has no security scheme, so its absence there means "no level" (see `read_security`).
         complete="labels" in fields,
         read=access,
+        project_type=read_project_type(fields),
     )
 
 
@@ -129,6 +132,7 @@ def comment_facts(comment: Any) -> CommentFacts:
         jsd_public=jsd_public if isinstance(jsd_public, bool) else None,
         updated=_str(comment.get("updated")),
         access=access,
+        marked_public=comment_marked_public(comment),
     )
 
 

@@ -33,7 +33,7 @@ from typing import NamedTuple
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
 from bot.domain.audience import worklog_amounts_visible
 from bot.domain.events import ConfluenceEvent, Event, EventType, IssueFacts, JiraEvent
-from bot.domain.facts import Fact, Known, not_public
+from bot.domain.facts import Fact, Known, not_public, service_desk_fact
 from bot.domain.subscriptions import Subscription, wanted
 
 # The only changelog fields (by field id, `jira_events.change_items`) a client channel is ever
@@ -100,6 +100,10 @@ def _jira_verdict(event: JiraEvent, account: Account) -> Verdict:
         return _refused([event.comment.access], "restricted comment:")
     if event.comment is not None and event.comment.restricted:
         return Verdict(False, f"restricted comment ({event.comment.visibility or 'Service Desk internal'})")
+    if event.comment is not None:
+        desk = service_desk_fact(event.issue.project_type if event.issue else None, event.comment.marked_public)
+        if not desk.public:
+            return Verdict(False, f"{desk.why}: withheld until looked up")
     if event.type.is_version and (event.version is None or not (
             account.key in event.version.client_issue_in if account.jira.jql else event.version.has_client_issue)):
         # A version of internal work only would name that work (e.g. "Secret-Hotfix released").

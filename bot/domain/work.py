@@ -53,6 +53,10 @@ class Issue:
     original_estimate_seconds: int | None = None
     time_spent_seconds: int | None = None
     worklogs: tuple[Worklog, ...] = field(default=(), compare=False)
+    # The project's type as Jira said it (`fields.project.projectTypeKey`: "service_desk" makes
+    # unmarked comments internal notes); None when Jira did not say. Plain values (the sandbox,
+    # tests) are software projects unless they say otherwise.
+    project_type: str | None = field(default="software", compare=False)
     # What decides a client's view as the Jira JSON said it (`bot.domain.facts.read_issue_access`,
     # tri-state: a level given only by id is a level, an unreadable one is not public). None for
     # issues built from plain values (the sandbox, tests): `access` reads the fields above.

@@ -13,6 +13,7 @@ from bot.domain.event_lookups import (
     actor_to_look_up,
     attach_found,
     board_to_look_up,
+    comment_to_look_up,
     content_for_client,
     content_to_look_up,
     issue_lookups,
@@ -28,6 +29,7 @@ from bot.domain.events import (
     JiraEvent,
     Outcome,
     attach_client_issue,
+    attach_comment,
     attach_client_visible,
     attach_project,
     attach_scope,
@@ -63,6 +65,7 @@ class EventLookups:
         unroutable: dict[tuple[str, str], str] = {}
         if self.jira is not None:
             await self._issues(handled, report)
+            await self._comments(handled, report)
             await self._scopes(handled, report)
             await self._version_issues(handled, report, subscriptions or {})
             await self._boards(handled, report, unroutable)
@@ -182,6 +185,28 @@ class EventLookups:
                     log.exception("jira version lookup failed unexpectedly", project=project)
                 first_error = first_error or exc
         return found, first_error
+
+    async def _comments(self, handled: list[Handled], report: BatchReport) -> None:
+        """Service Desk comments no flag marks public, for a client: one `…/comment/{id}?expand=properties`
+        per distinct comment. Marked public there: the client may get it; else withheld; Jira
+        failing: the delivery is retried."""
+        pending = [h for h in handled if h.error is None]
+        wanted = {c for h in pending for e in h.events if (c := comment_to_look_up(e, self.accounts))}
+        if not wanted:
+            return
+        ids = {f"{key}/{comment_id}": (key, comment_id) for key, comment_id in wanted}
+        found, failed = await _fetch_each(set(ids), lambda ref: self.jira.comment(*ids[ref]), "jira comment")
+        report.jira_calls += len(ids)
+        for h in pending:
+            new_events: list[Event] = []
+            for e in h.events:
+                ref = comment_to_look_up(e, self.accounts)
+                if ref is not None and f"{ref[0]}/{ref[1]}" in failed:
+                    h.error = h.error or failed[f"{ref[0]}/{ref[1]}"]
+                elif ref is not None and isinstance(e, JiraEvent):
+                    e = attach_comment(e, found.get(f"{ref[0]}/{ref[1]}"))
+                new_events.append(e)
+            h.events = new_events
 
     async def _scopes(self, handled: list[Handled], report: BatchReport) -> None:
         """Which issues match the JQL of the accounts scoped by JQL that could hold them: one

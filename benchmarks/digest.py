@@ -198,17 +198,18 @@ def _fake_jira_main(conn: Any, accounts: int, issues: int, latency: float) -> No
 
 
 async def _run_digests(url: str, accounts: list[Any], concurrency: int, db_path: Path) -> dict[str, Any]:
-    from bot.domain.accounts import Audience
-    from bot.services.digests import DigestService
+    from bot.app import Ports, build_digests
+    from bot.domain.accounts import AccountsConfig, Audience
     from integrations.jira import AtlassianJira
     from integrations.slack import InMemorySlack
     from integrations.store.store import Store
 
     store = Store.open(f"sqlite:///{db_path}", migrate=True)
-    slack = InMemorySlack()
     with AtlassianJira(url, user="bench@agency.example", api_token="bench") as jira:
-        service = DigestService(jira=jira, slack=slack, store=store, clock=lambda: NOW, jira_concurrency=concurrency,
-                                retry_delays=(0.5,))
+        # The digest service as the composition root builds it, on the fake Jira and a counting Slack.
+        ports = Ports(accounts=AccountsConfig(accounts=accounts), store=store, jira=jira, clock=lambda: NOW,
+                      slack=InMemorySlack())
+        service = build_digests(ports, jira_concurrency=concurrency, retry_delays=(0.5,))
 
         async def one(account: Any) -> tuple[str, str, int]:
             channel = next(c for c in account.channels if c.audience is Audience.INTERNAL)
@@ -229,7 +230,7 @@ async def _run_digests(url: str, accounts: list[Any], concurrency: int, db_path:
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "statuses": dict(Counter(s for _, s, _ in results)),
         "bot_calls": {key: calls for key, _, calls in results},
-        "messages": len(slack.messages),
+        "messages": len(ports.slack.messages),
     }
 
 

@@ -1,4 +1,11 @@
-"""The composition root: builds settings, store, clients, services and the apps. Nothing at import time."""
+"""The composition root, the one place that wires the bot. Nothing at import time.
+
+`build_ports(settings)` makes the outside world from settings: Jira, Confluence, Slack, the store,
+the clock and the accounts (`Ports`). `assemble(settings, ports)` makes the app and its background
+work (digests, commands, listeners, scheduler, inbox worker) from ports. `pulse serve`, `pulse
+digest`, `pulse demo`, the benchmarks and the tests all go through these two, the demo and the tests
+with ports made of fakes.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ import gc
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -28,15 +36,15 @@ from bot.scheduler import DigestScheduler
 from bot.services.digest_commands import register_digest_commands
 from bot.services.digests import DigestService
 from bot.services.doctor import log_findings
-from bot.services.inbox_worker import start_inbox_worker
+from bot.services.inbox_worker import start_inbox_worker, stop_inbox_worker
 from bot.services.subscriptions import register_subscribe_commands
 from bot.services.commands import CommandService
 from bot.services.directory import Directory
 from bot.settings import Settings
 from bot.web import build_web_app
-from integrations.confluence import AtlassianConfluence
-from integrations.jira import AtlassianJira
-from integrations.slack import SlackPause, SlackUsersByEmail, SlackWeb, make_web_client
+from integrations.confluence import AtlassianConfluence, ConfluencePort
+from integrations.jira import AtlassianJira, JiraPort
+from integrations.slack import SlackPause, SlackPort, SlackUsersByEmail, SlackWeb, make_web_client
 from integrations.store.store import Store
 
 log = get_logger("pulse.app")
@@ -83,16 +91,18 @@ class Runtime:
     client: AsyncWebClient
     bolt: AsyncApp
     clock: Callable[[], dt.datetime] = utc_now
-    jira: AtlassianJira | None = None
+    jira: JiraPort | None = None
     scheduler: DigestScheduler | None = None
     slack: SlackWeb | None = None
     digests: DigestService | None = None
-    confluence: AtlassianConfluence | None = None
+    confluence: ConfluencePort | None = None
     background: list[asyncio.Task] = field(default_factory=list)
     # What /healthz reports besides the database: the background components register here.
     health: HealthChecks = field(default_factory=HealthChecks)
     # Commands and mentions acknowledged but still being answered; shutdown waits for them.
     answers: Answers | None = None
+    # The `/pulse` command table (the demo prints its help).
+    commands: CommandService | None = None
     _stop_worker: asyncio.Event | None = None
     _http: aiohttp.ClientSession | None = None
 
@@ -176,13 +186,7 @@ class Runtime:
         if self.scheduler is not None:
             await self.scheduler.stop(timeout=SHUTDOWN_GRACE_S)
         if worker is not None and self._stop_worker is not None:
-            self._stop_worker.set()
-            try:
-                await asyncio.wait_for(asyncio.shield(worker), SHUTDOWN_GRACE_S)
-            except asyncio.TimeoutError:
-                log.warning("inbox worker still busy at shutdown; cancelling it", timeout_s=SHUTDOWN_GRACE_S)
-                worker.cancel()
-                await asyncio.gather(worker, return_exceptions=True)
+            await stop_inbox_worker(worker, self._stop_worker, SHUTDOWN_GRACE_S)
         if self.answers is not None:
             await self.answers.drain(SHUTDOWN_GRACE_S)  # commands acknowledged but not yet answered
         for task in self.background:
@@ -292,27 +296,79 @@ def build_confluence(settings: Settings) -> AtlassianConfluence | None:
     )
 
 
+@dataclass
+class Ports:
+    """The outside world as the bot sees it: from settings (`build_ports`) or, in the demo and the
+    tests, from fakes. `close()` closes what was opened for it."""
+
+    accounts: AccountsConfig
+    store: Store
+    jira: JiraPort
+    clock: Callable[[], dt.datetime] = utc_now
+    # Posting (paced per channel, paused while the token is refused); None: render only, post nothing.
+    slack: SlackPort | None = None
+    # The Web API client behind it: Bolt, the user directory, the start-up checks.
+    slack_client: AsyncWebClient | None = None
+    confluence: ConfluencePort | None = None
+    links: SiteLinks = field(default_factory=SiteLinks)
+
+    def close(self) -> None:
+        for port in (self.jira, self.confluence, self.store):
+            close = getattr(port, "close", None)  # an in-memory fake has nothing to close
+            if close is not None:
+                close()
+
+
+def build_ports(
+    settings: Settings,
+    *,
+    accounts: AccountsConfig | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+    store: Store | None = None,
+    slack: bool = True,
+) -> Ports:
+    """Every port from settings: `store` if given (else the database at DATABASE_URL), Slack only
+    with `slack` (a digest that is only printed needs no token)."""
+    client = make_web_client(settings.slack.bot_token.get_secret_value(), settings.slack.api_url) if slack else None
+    return Ports(
+        accounts=accounts or load_accounts(settings.accounts_file),
+        store=store or Store.open(settings.database_url),
+        jira=build_jira(settings),
+        clock=clock,
+        # One Slack adapter, so digests and notifications share the per-channel pacing.
+        slack=SlackWeb(client, pause=SlackPause(client, clock=clock)) if client is not None else None,
+        slack_client=client,
+        confluence=build_confluence(settings),
+        links=site_links(settings),
+    )
+
+
+def build_digests(ports: Ports, **tuning: Any) -> DigestService:
+    """The digest service over the ports (it posts only if the ports have Slack); `tuning` for the
+    benchmarks (`jira_concurrency`, `retry_delays`)."""
+    return DigestService(
+        jira=ports.jira, slack=ports.slack, store=ports.store, clock=ports.clock, jira_browse_url=ports.links.jira,
+        confluence=ports.confluence, **tuning,
+    )
+
+
+def assemble(settings: Settings, ports: Ports) -> Runtime:
+    """The app and its background work from the ports: listeners, commands, digests, the scheduler
+    (if enabled) and, once serving, the inbox worker."""
+    digests = build_digests(ports)
+    deps = build_listener_deps(ports.accounts, ports.slack_client, settings, digests, ports.clock, ports.store)
+    bolt = create_bolt_app(client=ports.slack_client, signing_secret=_secret(settings.slack.signing_secret), deps=deps)
+    scheduler = DigestScheduler(ports.accounts, digests, ports.store, ports.clock) if settings.scheduler_enabled else None
+    return Runtime(
+        settings=settings, accounts=ports.accounts, store=ports.store, client=ports.slack_client, bolt=bolt,
+        clock=ports.clock, jira=ports.jira, scheduler=scheduler, slack=ports.slack, digests=digests,
+        confluence=ports.confluence, answers=deps.answers, commands=deps.commands,
+    )
+
+
 def build_runtime(settings: Settings, *, accounts: AccountsConfig | None = None, clock: Callable[[], dt.datetime] = utc_now) -> Runtime:
     """Wire the whole bot from settings (the caller checked `missing_for_serve()` first)."""
-    accounts = accounts or load_accounts(settings.accounts_file)
-    store = Store.open(settings.database_url)
-    client = make_web_client(settings.slack.bot_token.get_secret_value(), settings.slack.api_url)
-    jira = build_jira(settings)
-    confluence = build_confluence(settings)
-    # One Slack adapter, so digests and notifications share the per-channel pacing.
-    slack = SlackWeb(client, pause=SlackPause(client, clock=clock))
-    digests = DigestService(
-        jira=jira, slack=slack, store=store, clock=clock, jira_browse_url=settings.jira.url,
-        confluence=confluence,
-    )
-    deps = build_listener_deps(accounts, client, settings, digests, clock, store)
-    bolt = create_bolt_app(client=client, signing_secret=_secret(settings.slack.signing_secret), deps=deps)
-    scheduler = DigestScheduler(accounts, digests, store, clock) if settings.scheduler_enabled else None
-    return Runtime(
-        settings=settings, accounts=accounts, store=store, client=client, bolt=bolt, clock=clock,
-        jira=jira, scheduler=scheduler, slack=slack, digests=digests, confluence=confluence,
-        answers=deps.answers,
-    )
+    return assemble(settings, build_ports(settings, accounts=accounts, clock=clock))
 
 
 def serving_app(runtime: Runtime) -> Starlette:

@@ -22,7 +22,7 @@ from pathlib import Path
 import requests
 
 from bot.clock import utc_now
-from bot.app import build_commands
+from bot.app import Ports, assemble
 from bot.domain.access import Role
 from bot.domain.commands import available
 from bot.domain.links import SiteLinks
@@ -33,6 +33,7 @@ from bot.sandbox import build_sandbox
 from bot.sandbox_webhooks import ISSUE_KEY, sandbox_deliveries
 from bot.services.digests import DigestService
 from bot.services.inbox_worker import InboxWorker, WorkerSettings
+from bot.settings import Settings
 from bot.web import build_web_app
 from integrations.fake_atlassian import SITE, FakeAtlassian
 from integrations.fake_slack import FakeSlack
@@ -73,9 +74,8 @@ def _deliver(url: str, bodies: list[dict]) -> list[int]:
     return statuses
 
 
-def _notify(store: Store, slack: SlackWeb, jira: AtlassianJira, sandbox, now: dt.datetime,
-            slack_fake: FakeSlack, echo: Callable[[str], None]) -> None:
-    app = build_web_app(store=store, jira_secret=WEBHOOK_SECRET, confluence_secret=None,
+def _notify(ports: Ports, sandbox, now: dt.datetime, slack_fake: FakeSlack, echo: Callable[[str], None]) -> None:
+    app = build_web_app(store=ports.store, jira_secret=WEBHOOK_SECRET, confluence_secret=None,
                         max_webhook_bytes=1024 * 1024, clock=lambda: now, lifespan=_closing_intake)
     with serving(app) as url:
         statuses = _deliver(url, sandbox_deliveries(sandbox.seed, now))
@@ -83,8 +83,8 @@ def _notify(store: Store, slack: SlackWeb, jira: AtlassianJira, sandbox, now: dt
          f"POSTed to /webhooks/jira: HTTP {', '.join(map(str, statuses))}; then one pass of the inbox worker.")
     before = len(slack_fake.posted())
     # A minute later: past the burst window in which the worker waits for more of the same.
-    worker = InboxWorker(store, sandbox.accounts, slack, jira, clock=lambda: now + dt.timedelta(minutes=1),
-                         settings=WorkerSettings(), links=SiteLinks(jira=SITE))
+    worker = InboxWorker(ports.store, ports.accounts, ports.slack, ports.jira, clock=lambda: now + dt.timedelta(minutes=1),
+                         settings=WorkerSettings(), links=ports.links)
     report = asyncio.run(worker.run_once())
     account = sandbox.accounts.by_project(ISSUE_KEY.split("-")[0])
     posted = slack_fake.posted()[before:]
@@ -108,19 +108,29 @@ def run_demo(echo: Callable[[str], None], now: dt.datetime | None = None) -> Non
     sandbox = build_sandbox(now)
     echo(f"Account Pulse demo — sandbox agency, {len(sandbox.accounts.accounts)} accounts, as of {now:%Y-%m-%d %H:%M} UTC")
     with tempfile.TemporaryDirectory() as tmp, FakeAtlassian(sandbox.seed) as jira_fake, FakeSlack() as slack_fake:
-        store = Store.open(f"sqlite:///{Path(tmp) / 'pulse.db'}", migrate=True)
-        slack = SlackWeb(make_web_client(slack_fake.token, slack_fake.api_url), ChannelPacer(0))
-        with AtlassianJira(jira_fake.url, user="sandbox@agency.example", api_token="sandbox") as jira:
-            service = DigestService(jira=jira, slack=slack, store=store, clock=lambda: now, jira_browse_url=jira_fake.url)
+        client = make_web_client(slack_fake.token, slack_fake.api_url)
+        # The bot as `pulse serve` assembles it, on ports made of the sandbox's stage.
+        ports = Ports(
+            accounts=sandbox.accounts,
+            store=Store.open(f"sqlite:///{Path(tmp) / 'pulse.db'}", migrate=True),
+            jira=AtlassianJira(jira_fake.url, user="sandbox@agency.example", api_token="sandbox"),
+            clock=lambda: now,
+            slack=SlackWeb(client, ChannelPacer(0)),
+            slack_client=client,
+            links=SiteLinks(jira=SITE),
+        )
+        runtime = assemble(Settings(_env_file=None, scheduler_enabled=False), ports)
+        try:
             try:
-                calls = asyncio.run(_post_all(service, sandbox, now, echo))
-                commands = build_commands(sandbox.accounts, service, store, lambda: now).table
+                calls = asyncio.run(_post_all(runtime.digests, sandbox, now, echo))
+                commands = runtime.commands.table
             finally:
-                service.close()
+                runtime.digests.close()
             digests = len(slack_fake.posted())
             echo(f"\n{digests} digest message(s) posted, {calls} Jira call(s) in all.")
-            _notify(store, slack, jira, sandbox, now, slack_fake, echo)
-        store.close()
+            _notify(ports, sandbox, now, slack_fake, echo)
+        finally:
+            ports.close()
     for role, mention in ((Role.ADMIN, None), (Role.EXTERNAL, "Account Pulse")):
         text, _ = render_help(available(role, commands), mention)
         echo(f"\n/pulse help for an agency {role.name.lower()}:\n{text}" if mention is None

@@ -11,9 +11,8 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.accounts_file import load_accounts
-from bot.app import build_listener_deps, create_bolt_app
+from bot.app import Ports, assemble
 from bot.sandbox import build_sandbox
-from bot.services.digests import DigestService
 from bot.settings import Settings
 from integrations.jira import InMemoryJira
 from integrations.slack import InMemorySlack
@@ -46,22 +45,12 @@ def jira():
 
 @pytest.fixture
 async def http(fake, sqlite_store, jira):
-    settings = Settings(admin_users=["U0ADMIN001"])
+    settings = Settings(admin_users=["U0ADMIN001"], slack={"signing_secret": SIGNING_SECRET}, scheduler_enabled=False)
     client = make_web_client(fake.token, fake.api_url)
-    digests = DigestService(jira=jira, slack=InMemorySlack(), store=sqlite_store, clock=lambda: NOW)
-    deps = build_listener_deps(load_accounts(EXAMPLE), client, settings, digests, clock=lambda: NOW)
-    bolt = create_bolt_app(client=client, signing_secret=SIGNING_SECRET, deps=deps)
-    from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
-
-    handler = AsyncSlackRequestHandler(bolt)
-
-    async def slack_events(request):
-        return await handler.handle(request)
-
-    app = build_web_app(
-        store=sqlite_store, jira_secret="x", confluence_secret="x", max_webhook_bytes=1024,
-        clock=lambda: None, slack_endpoint=slack_events, slack_signing_secret=SIGNING_SECRET,
-    )
+    # The app as `pulse serve` assembles it, on ports made of fakes (the lifespan does not run here).
+    ports = Ports(accounts=load_accounts(EXAMPLE), store=sqlite_store, jira=jira, clock=lambda: NOW,
+                  slack=InMemorySlack(), slack_client=client)
+    app = assemble(settings, ports).asgi()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pulse") as c:
         yield c
 

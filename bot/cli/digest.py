@@ -39,12 +39,10 @@ def digest(account_key: str, audience: str, fmt: str, at: str | None, since: str
     import json
 
     from bot.accounts_file import load_accounts
-    from bot.app import build_jira
+    from bot.app import build_digests, build_ports
     from bot.domain.accounts import Audience
     from bot.errors import UpstreamError
     from bot.render.digest import digest_to_json
-    from bot.services.digests import DigestService
-    from integrations.slack import InMemorySlack, SlackWeb, make_web_client
 
     settings = load_settings()
     missing = settings.missing_for_digest(post)
@@ -60,8 +58,11 @@ def digest(account_key: str, audience: str, fmt: str, at: str | None, since: str
         fail(f"No account {account_key!r} in {settings.accounts_file}; known: {', '.join(a.key for a in accounts.accounts)}", 2)
     as_of = parse_at(at, account.tz)
     since_at = parse_at(since, account.tz) if since else None
-    store = open_store(settings.database_url)
-    slack = SlackWeb(make_web_client(settings.slack.bot_token.get_secret_value(), settings.slack.api_url)) if post else InMemorySlack()
+    # Slack only with --post: without it the digest is rendered and printed, nothing can be posted.
+    ports = build_ports(settings, accounts=accounts, clock=lambda: as_of, store=open_store(settings.database_url),
+                        slack=post)
+    service = build_digests(ports)
+
     async def build_and_post():
         result, rendered, data = await service.compose(account, Audience(audience), as_of, since_at)
         posted = []
@@ -73,15 +74,13 @@ def digest(account_key: str, audience: str, fmt: str, at: str | None, since: str
                     posted.append(channel.name or channel.id)
         return result, rendered, data, posted
 
-    with build_jira(settings) as jira:
-        service = DigestService(jira=jira, slack=slack, store=store, clock=lambda: as_of, jira_browse_url=settings.jira.url)
-        try:
-            result, rendered, data, posted = asyncio.run(build_and_post())
-        except UpstreamError as exc:
-            fail(f"Jira or Slack did not answer, so nothing was printed or posted: {exc}")
-        finally:
-            service.close()
-            store.close()
+    try:
+        result, rendered, data, posted = asyncio.run(build_and_post())
+    except UpstreamError as exc:
+        fail(f"Jira or Slack did not answer, so nothing was printed or posted: {exc}")
+    finally:
+        service.close()
+        ports.close()
     if fmt == "text":
         click.echo(rendered.text)
     elif fmt == "blocks":

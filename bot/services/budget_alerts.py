@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
 
 from bot.domain.accounts import Account, AccountsConfig, Audience
 from bot.domain.budget import budget_period, budget_status
@@ -17,6 +16,7 @@ from bot.logs import get_logger
 from bot.render.budget_alerts import render_budget_alert
 from bot.services.exactly_once import OncePoster, PostBusy
 from bot.services.inbox_batch import BatchReport, Handled, mark_failed
+from integrations.jira import JiraPort
 from integrations.store.store import Store
 
 log = get_logger("pulse.inbox")
@@ -28,7 +28,7 @@ class BudgetAlerts:
     def __init__(
         self,
         store: Store,
-        jira: Any,
+        jira: JiraPort,
         accounts: AccountsConfig,
         clock: Callable[[], dt.datetime],
         once: OncePoster,

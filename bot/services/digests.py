@@ -78,7 +78,7 @@ class DigestService:
         self,
         *,
         jira: JiraPort,
-        slack: SlackPort,
+        slack: SlackPort | None,
         store: Store,
         clock: Callable[[], dt.datetime],
         jira_browse_url: str | None = None,
@@ -103,7 +103,13 @@ class DigestService:
         self._inflight: dict[tuple, asyncio.Future[JiraData]] = {}
         # A digest's intents are touched only by whoever holds the slot's claim, and a claim is
         # taken over only when stale (STALE_CLAIM): by then a dead process's intents have expired.
-        self._once = OncePoster(store, slack, clock, owner_id(), INTENT_LEASE)
+        # No Slack: this service only composes (`pulse digest` without --post), it never posts.
+        self._once = OncePoster(store, slack, clock, owner_id(), INTENT_LEASE) if slack is not None else None
+
+    def _poster(self) -> OncePoster:
+        if self._once is None:
+            raise RuntimeError("this DigestService was built without Slack: it composes digests, it does not post")
+        return self._once
 
     # -- fetch -------------------------------------------------------------------------------
 
@@ -216,7 +222,7 @@ class DigestService:
         for index, message in enumerate(messages):
             # Shielded: once a part is on its way to Slack, a shutdown must not cut it off between
             # Slack's answer and our record of it.
-            posted = await asyncio.shield(self._once.post([f"{key}:{index}"], channel_id, message, parent_ts))
+            posted = await asyncio.shield(self._poster().post([f"{key}:{index}"], channel_id, message, parent_ts))
             parent_ts = parent_ts or posted.ts
         return parent_ts
 
@@ -247,7 +253,7 @@ class DigestService:
             # The client and internal digests of one slot, and every retry of it, share this notice.
             key = f"delayed:{account.key}:{slot.isoformat()}:{channel.id}"
             try:
-                await self._once.post([key], channel.id, Message(text))
+                await self._poster().post([key], channel.id, Message(text))
             except (UpstreamError, PostBusy):
                 log.exception("could not post the delay notice", channel=channel.id)
 

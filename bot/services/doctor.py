@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any
+from typing import Any, Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -15,6 +15,7 @@ from bot.domain.digest_query import digest_jql
 from bot.domain.doctor import Finding, Verdict, channel_findings, jira_failure
 from bot.errors import UpstreamError
 from bot.logs import get_logger
+from integrations.jira import JiraPort
 from integrations.slack import read_channel
 
 log = get_logger("pulse.doctor")
@@ -22,8 +23,22 @@ log = get_logger("pulse.doctor")
 _PROJECT_FIX = "check the key under jira.projects in the accounts file (or the bot's Jira user may not browse it)"
 
 
+class JiraChecks(JiraPort, Protocol):
+    """What the checks ask of Jira besides the port: does a project exist, how many issues match."""
+
+    def project(self, project_key: str) -> dict[str, Any]: ...
+
+    def count(self, jql: str) -> int: ...
+
+
+class ConfluenceChecks(Protocol):
+    """What the checks ask of Confluence: does the space exist."""
+
+    def space(self, space_key: str) -> dict[str, Any]: ...
+
+
 async def examine(
-    accounts: AccountsConfig, *, jira: Any, slack: AsyncWebClient, confluence: Any | None, now: dt.datetime
+    accounts: AccountsConfig, *, jira: JiraChecks, slack: AsyncWebClient, confluence: ConfluenceChecks | None, now: dt.datetime
 ) -> list[Finding]:
     """Every finding for every account, accounts in file order."""
     found: list[Finding] = []
@@ -33,7 +48,7 @@ async def examine(
 
 
 async def examine_account(
-    account: Account, *, jira: Any, slack: AsyncWebClient, confluence: Any | None, now: dt.datetime
+    account: Account, *, jira: JiraChecks, slack: AsyncWebClient, confluence: ConfluenceChecks | None, now: dt.datetime
 ) -> list[Finding]:
     found = await asyncio.to_thread(_jira_findings, account, jira, now)
     for channel in account.channels:
@@ -49,7 +64,7 @@ async def examine_account(
     return found
 
 
-def _jira_findings(account: Account, jira: Any, now: dt.datetime) -> list[Finding]:
+def _jira_findings(account: Account, jira: JiraChecks, now: dt.datetime) -> list[Finding]:
     found = []
     for key in account.jira.projects:
         item = f"Jira project {key}"
@@ -72,7 +87,7 @@ def _jira_findings(account: Account, jira: Any, now: dt.datetime) -> list[Findin
     return found
 
 
-def _confluence_findings(account: Account, confluence: Any | None) -> list[Finding]:
+def _confluence_findings(account: Account, confluence: ConfluenceChecks | None) -> list[Finding]:
     scope = account.confluence
     if scope is None:
         return []
@@ -90,7 +105,7 @@ def _confluence_findings(account: Account, confluence: Any | None) -> list[Findi
 
 
 async def log_findings(
-    accounts: AccountsConfig, *, jira: Any, slack: AsyncWebClient, confluence: Any | None, now: dt.datetime
+    accounts: AccountsConfig, *, jira: JiraChecks, slack: AsyncWebClient, confluence: ConfluenceChecks | None, now: dt.datetime
 ) -> None:
     """The start-up check of `pulse serve`: every finding logged (ok as info, warn as warning,
     FAIL as error), never raising — the bot serves whatever the check finds."""

@@ -40,6 +40,8 @@ from bot.domain.work import Issue
 from bot.errors import UpstreamError
 from bot.logs import get_logger
 from bot.services.inbox_batch import BatchReport, Handled, mark_failed
+from integrations.confluence import ConfluencePort
+from integrations.jira import JiraPort
 
 log = get_logger("pulse.inbox")
 
@@ -47,7 +49,7 @@ log = get_logger("pulse.inbox")
 class EventLookups:
     """Fills in what events only name by id, with few calls; a failure marks only its deliveries."""
 
-    def __init__(self, jira: Any | None, confluence: Any | None, accounts: AccountsConfig, keys_per_query: int):
+    def __init__(self, jira: JiraPort | None, confluence: ConfluencePort | None, accounts: AccountsConfig, keys_per_query: int):
         self.jira = jira
         # ConfluencePort (`content`, `read_restricted`); without it Data Center events stay
         # unsupported and no Confluence event reaches a client channel (no restriction evidence).

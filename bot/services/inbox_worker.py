@@ -44,7 +44,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from bot.clock import utc_now
 from bot.domain.accounts import AccountsConfig
@@ -64,6 +63,8 @@ from bot.services.exactly_once import OncePoster, PostBusy, owner_id
 from bot.services.inbox_batch import BatchReport, Handled, mark_failed
 from bot.services.inbox_lookups import EventLookups
 from bot.services.notification_posting import NotificationPoster, Outgoing, post_key
+from integrations.confluence import ConfluencePort
+from integrations.jira import JiraPort
 from integrations.slack import PeopleLookup, SlackPause, SlackPort
 from integrations.store.inbox import InboxItem
 from integrations.store.store import Store
@@ -103,11 +104,11 @@ class InboxWorker:
         store: Store,
         accounts: AccountsConfig,
         slack: SlackPort,
-        jira: Any | None = None,
+        jira: JiraPort | None = None,
         clock: Callable[[], dt.datetime] = utc_now,
         settings: WorkerSettings | None = None,
         *,
-        confluence: Any | None = None,
+        confluence: ConfluencePort | None = None,
         people_lookup: PeopleLookup | None = None,
         pause: SlackPause | None = None,
         links: SiteLinks | None = None,
@@ -397,11 +398,11 @@ def start_inbox_worker(
     store: Store,
     accounts: AccountsConfig,
     slack: SlackPort,
-    jira: Any | None = None,
+    jira: JiraPort | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
     settings: WorkerSettings | None = None,
     *,
-    confluence: Any | None = None,
+    confluence: ConfluencePort | None = None,
     people_lookup: PeopleLookup | None = None,
     pause: SlackPause | None = None,
     links: SiteLinks | None = None,

@@ -259,9 +259,10 @@ def test_very_large_bursts_split_sections_and_stay_within_limits():
 
 
 def test_burst_tallies_read_in_the_channels_language_and_one_issue_is_singular():
-    from bot.render.notifications import _TYPE_LABELS_DE
+    from bot.render.i18n import MESSAGES
 
-    assert set(_TYPE_LABELS_DE) == set(EventType)  # every type has a German label
+    for language in ("de", "ru"):  # every type has a German and a Russian label
+        assert {t for t in EventType if f"notify.type.{t.value}" in MESSAGES[language]} == set(EventType)
     burst = coalesce(route(bulk_edit(200), ACCOUNTS))[0]
     assert render_burst(burst, "de").text.splitlines()[:2] == ["200 Änderungen in 200 Vorgängen", "200× Fälligkeit gesetzt"]
     assert render_burst(burst, "en").text.splitlines()[1] == "200× due date set"
@@ -287,7 +288,7 @@ LINK = "<https://pinpt-hq.atlassian.net/browse/TES-22|TES-22> Panic happen!"
 
 @pytest.mark.parametrize(
     ("language", "expected"),
-    [("en", f"{LINK}: due date set to Aug 4, 2020"), ("de", f"{LINK}: fällig am 04.08.2020"), ("ru", f"{LINK}: due date set to Aug 4, 2020")],
+    [("en", f"{LINK}: due date set to Aug 4, 2020"), ("de", f"{LINK}: fällig am 04.08.2020"), ("ru", f"{LINK}: срок 4 авг. 2020\u202fг.")],
 )
 def test_render_due_date_set(language, expected):
     message = render_event(one(f"{PIN}/jira:issue_updated.due_date.json"), C, ALPHA, language, links=PINPT)
@@ -344,11 +345,12 @@ def test_set_and_cleared_values_are_said_as_such_not_as_arrows_from_none():
 
 
 def test_german_sentences_put_the_issue_last_so_its_title_never_splits_them():
-    from bot.render.notifications import _T
+    from bot.render.i18n import MESSAGES
 
-    for key, template in _T["de"].items():
-        if "{issue}" in template and "{actor}" in template:
-            assert template.endswith("{issue}"), (key, template)
+    for language in ("de", "ru"):
+        for key, template in MESSAGES[language].items():
+            if key.startswith("notify.") and "{issue}" in template and "{actor}" in template:
+                assert template.endswith("{issue}"), (key, template)
 
 
 def test_comment_mentions_become_slack_mentions_or_names_never_ids():
@@ -445,10 +447,10 @@ def test_render_versions_sprints_links_and_pages():
 
 
 def test_every_event_type_has_en_and_de_text():
-    from bot.render.notifications import _T
+    from bot.render.i18n import MESSAGES
 
     for type_ in EventType:
-        assert type_ in _T["en"] and type_ in _T["de"], type_
+        assert all(f"notify.event.{type_.value}" in MESSAGES[language] for language in ("en", "de", "ru")), type_
 
 
 # --- replay ----------------------------------------------------------------------------------

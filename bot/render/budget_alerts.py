@@ -1,38 +1,31 @@
-"""Budget threshold alert messages (en/de): internal ones mention the budget person, client ones
-show money only when the account allows it."""
+"""Budget threshold alert messages, in every catalog language: internal ones mention the budget
+person, client ones show money only when the account allows it."""
 
 from __future__ import annotations
 
 from bot.domain.budget import BudgetStatus
 from bot.render.blocks import Message, escape_mrkdwn, slack_mention
-from bot.render.i18n import format_day, format_hours, format_money, format_percent_value
-
-_T = {
-    "en": {
-        "title": "⚠️ {account}: {threshold} of the budget used",
-        "hours": "{spent} h of {budget} h used ({percent}) in {start} – {end}.",
-        "money": "{spent} of {budget}.",
-        "mention": "cc {mention}",
-    },
-    "de": {
-        "title": "⚠️ {account}: {threshold} des Budgets verbraucht",
-        "hours": "{spent} h von {budget} h verbraucht ({percent}) im Zeitraum {start} – {end}.",
-        "money": "{spent} von {budget}.",
-        "mention": "cc {mention}",
-    },
-}
+from bot.render.i18n import (
+    format_day,
+    format_hours,
+    format_money,
+    format_percent_value,
+    language_or_default,
+    translate,
+)
 
 
 def render_budget_alert(account_name: str, status: BudgetStatus, threshold: int, language: str) -> Message:
     """One alert for one crossed threshold, for the audience `status` was computed for."""
-    lang = language if language in _T else "en"
-    t = _T[lang]
+    lang = language_or_default(language)
     lines = [
-        t["title"].format(account=escape_mrkdwn(account_name), threshold=format_percent_value(threshold, lang)),
+        translate(
+            lang, "alert.budget.title", account=escape_mrkdwn(account_name), threshold=format_percent_value(threshold, lang)
+        ),
     ]
     if status.budget_hours is not None and status.percent_used is not None:
         lines.append(
-            t["hours"].format(
+            translate(lang, "alert.budget.hours",
                 spent=format_hours(status.spent_hours, lang),
                 budget=format_hours(status.budget_hours, lang),
                 percent=format_percent_value(status.percent_used, lang),
@@ -42,12 +35,12 @@ def render_budget_alert(account_name: str, status: BudgetStatus, threshold: int,
         )
     if status.money_visible and status.spent_money is not None and status.budget_money is not None:
         lines.append(
-            t["money"].format(
+            translate(lang, "alert.budget.money",
                 spent=format_money(status.spent_money, status.currency, lang),
                 budget=format_money(status.budget_money, status.currency, lang),
             )
         )
     if status.mention_user_id:
-        lines.append(t["mention"].format(mention=slack_mention(status.mention_user_id)))
+        lines.append(translate(lang, "alert.budget.mention", mention=slack_mention(status.mention_user_id)))
     text = "\n".join(lines)
     return Message(text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}])

@@ -15,6 +15,7 @@ from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, format_percent
 
+from bot.render.catalog.notifications import NOTIFICATIONS
 from bot.render.catalog.replies import REPLIES
 
 DEFAULT_LANGUAGE = "en"
@@ -328,7 +329,7 @@ def _merge(*parts: dict[str, dict[str, Message]]) -> None:
             MESSAGES[language].update(messages)
 
 
-_merge(REPLIES)
+_merge(REPLIES, NOTIFICATIONS)
 
 
 def language_of_locale(locale: str | None) -> str:

@@ -1,4 +1,5 @@
-"""Channel notifications for internal events and bursts: Slack text and blocks, en and de.
+"""Channel notifications for internal events and bursts: Slack text and blocks, in the account's
+language (words from the catalog, `bot/render/catalog/notifications.py`).
 
 Pure. The audience policy decides *whether* a channel sees an event; this module still leaves
 logged time out for a client channel of an account that does not show money, so a direct call
@@ -20,180 +21,16 @@ from bot.domain.events import ConfluenceEvent, Event, EventType, JiraEvent, Pers
 from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import Burst
 from bot.render.blocks import MAX_BLOCKS, MAX_SECTION_CHARS, Message, escape_mrkdwn
-from bot.render.i18n import format_day, format_hours
+from bot.render.i18n import format_day, format_hours, language_or_default, translate
 
 E = EventType
 COMMENT_PREVIEW_CHARS = 1500
 
-_T: dict[str, dict[str, str]] = {
-    "en": {
-        "someone": "someone",
-        "none": "none",
-        E.ISSUE_CREATED: "{actor} created {issue}",
-        E.ISSUE_DELETED: "{actor} deleted {issue}",
-        E.STATUS_CHANGED: "{issue}: status {old} → {new}",
-        E.ISSUE_RESOLVED: "{issue} is done ({new})",
-        "resolved.as": "{issue}: resolved as {resolution}",
-        "resolved.as.status": "{issue}: resolved as {resolution} ({new})",
-        E.ISSUE_REOPENED: "{issue} was reopened",
-        E.ASSIGNEE_CHANGED: "{issue}: assignee {old} → {new}",
-        "assignee.set": "{issue}: assigned to {new}",
-        "assignee.removed": "{issue}: unassigned (was {old})",
-        "sprint.set": "{issue}: added to sprint {new}",
-        "sprint.removed": "{issue}: removed from sprint {old}",
-        "milestone.set": "{issue}: added to milestone {new}",
-        "milestone.removed": "{issue}: removed from milestone {old}",
-        "components.set": "{issue}: component {new} added",
-        "components.removed": "{issue}: component {old} removed",
-        "labels.delta": "{issue}: labels {delta}",
-        "labels.added": "added: {items}",
-        "labels.removed": "removed: {items}",
-        E.PRIORITY_RAISED: "{issue}: priority raised {old} → {new}",
-        E.PRIORITY_LOWERED: "{issue}: priority lowered {old} → {new}",
-        E.PRIORITY_CHANGED: "{issue}: priority {old} → {new}",
-        E.DUE_DATE_SET: "{issue}: due date set to {new}",
-        E.DUE_DATE_CHANGED: "{issue}: due date moved {old} → {new}",
-        E.DUE_DATE_REMOVED: "{issue}: due date removed (was {old})",
-        E.FIX_VERSION_CHANGED: "{issue}: milestone {old} → {new}",
-        E.SUMMARY_CHANGED: "{issue}: renamed from “{old}”",
-        E.DESCRIPTION_CHANGED: "{actor} updated the description of {issue}",
-        E.LABELS_CHANGED: "{issue}: labels {old} → {new}",
-        E.COMPONENTS_CHANGED: "{issue}: components {old} → {new}",
-        E.SPRINT_CHANGED: "{issue}: sprint {old} → {new}",
-        E.ISSUE_TYPE_CHANGED: "{issue}: type {old} → {new}",
-        E.ISSUE_MOVED: "{old} moved to {issue}",
-        E.FIELD_CHANGED: "{issue}: {field} {old} → {new}",
-        E.COMMENT_CREATED: "{actor} commented on {issue}",
-        E.COMMENT_UPDATED: "{actor} edited a comment on {issue}",
-        E.COMMENT_DELETED: "A comment on {issue} was deleted",
-        E.WORKLOG_CREATED: "{actor} logged {time} on {issue}",
-        E.WORKLOG_UPDATED: "{actor} changed a work log on {issue} ({time})",
-        E.WORKLOG_DELETED: "{actor} deleted a work log on {issue} ({time})",
-        "worklog.no_amount.created": "{actor} logged work on {issue}",
-        "worklog.no_amount.updated": "{actor} changed a work log on {issue}",
-        "worklog.no_amount.deleted": "{actor} deleted a work log on {issue}",
-        E.ISSUELINK_CREATED: "{issue} {relation} {linked}",
-        E.VERSION_CREATED: "New milestone {version}{date}",
-        E.VERSION_RELEASED: "Milestone {version} released{date}",
-        E.VERSION_UNRELEASED: "Milestone {version} is no longer released",
-        E.VERSION_UPDATED: "Milestone {version} updated{date}",
-        "version.date": " (release date {date})",
-        "version.released_on": " on {date}",
-        E.SPRINT_STARTED: "Sprint {sprint} started",
-        "sprint.started_until": "Sprint {sprint} started, ends {end}",
-        E.SPRINT_CLOSED: "Sprint {sprint} closed",
-        E.PAGE_CREATED: "{actor} created the page {page}",
-        E.PAGE_UPDATED: "{actor} updated the page {page}",
-        E.PAGE_TRASHED: "{actor} moved the page {page} to the trash",
-        E.PAGE_RESTORED: "{actor} restored the page {page}",
-        E.PAGE_REMOVED: "{actor} deleted the page {page}",
-        E.PAGE_MOVED: "{actor} moved the page {page}",
-        E.BLOG_CREATED: "{actor} published the blog post {page}",
-        E.BLOG_UPDATED: "{actor} updated the blog post {page}",
-        E.BLOG_TRASHED: "{actor} moved the blog post {page} to the trash",
-        E.BLOG_RESTORED: "{actor} restored the blog post {page}",
-        E.BLOG_REMOVED: "{actor} deleted the blog post {page}",
-        E.PAGE_COMMENT_CREATED: "{actor} commented on {page}",
-        E.PAGE_COMMENT_UPDATED: "{actor} edited a comment on {page}",
-        E.PAGE_COMMENT_REMOVED: "A comment on {page} was deleted",
-        "page.untitled": "a page",
-        "burst.title": "{count} updates in {issues} issues",
-        "burst.title.one": "{count} updates in 1 issue",
-        "burst.pages": "Pages: {titles}",
-        "burst.issues": "Issues: {keys}",
-        "burst.more": "… and {count} more",
-        "thread.status": "Status: {status}",
-    },
-    # The issue (key and title) goes last where a verb would follow it: a title in the middle of
-    # a German sentence ("hat ACME-1 Checkout: Zahlung schlägt fehl kommentiert") is hard to read.
-    "de": {
-        "someone": "jemand",
-        "none": "keine",
-        E.ISSUE_CREATED: "{actor} hat einen Vorgang angelegt: {issue}",
-        E.ISSUE_DELETED: "{actor} hat einen Vorgang gelöscht: {issue}",
-        E.STATUS_CHANGED: "{issue}: Status {old} → {new}",
-        E.ISSUE_RESOLVED: "{issue} ist erledigt ({new})",
-        "resolved.as": "{issue}: abgeschlossen mit Lösung „{resolution}“",
-        "resolved.as.status": "{issue}: abgeschlossen mit Lösung „{resolution}“ ({new})",
-        E.ISSUE_REOPENED: "Wieder geöffnet: {issue}",
-        E.ASSIGNEE_CHANGED: "{issue}: zuständig {old} → {new}",
-        "assignee.set": "{issue}: zugewiesen an {new}",
-        "assignee.removed": "{issue}: Zuweisung entfernt (vorher {old})",
-        "sprint.set": "{issue}: in Sprint {new} aufgenommen",
-        "sprint.removed": "{issue}: aus Sprint {old} entfernt",
-        "milestone.set": "{issue}: dem Meilenstein {new} zugeordnet",
-        "milestone.removed": "{issue}: vom Meilenstein {old} entfernt",
-        "components.set": "{issue}: Komponente {new} hinzugefügt",
-        "components.removed": "{issue}: Komponente {old} entfernt",
-        "labels.delta": "{issue}: Labels {delta}",
-        "labels.added": "hinzugefügt: {items}",
-        "labels.removed": "entfernt: {items}",
-        E.PRIORITY_RAISED: "{issue}: Priorität erhöht {old} → {new}",
-        E.PRIORITY_LOWERED: "{issue}: Priorität gesenkt {old} → {new}",
-        E.PRIORITY_CHANGED: "{issue}: Priorität {old} → {new}",
-        E.DUE_DATE_SET: "{issue}: fällig am {new}",
-        E.DUE_DATE_CHANGED: "{issue}: Fälligkeit verschoben {old} → {new}",
-        E.DUE_DATE_REMOVED: "{issue}: Fälligkeit entfernt (war {old})",
-        E.FIX_VERSION_CHANGED: "{issue}: Meilenstein {old} → {new}",
-        E.SUMMARY_CHANGED: "{issue}: umbenannt (vorher „{old}“)",
-        E.DESCRIPTION_CHANGED: "{actor} hat die Beschreibung geändert: {issue}",
-        E.LABELS_CHANGED: "{issue}: Labels {old} → {new}",
-        E.COMPONENTS_CHANGED: "{issue}: Komponenten {old} → {new}",
-        E.SPRINT_CHANGED: "{issue}: Sprint {old} → {new}",
-        E.ISSUE_TYPE_CHANGED: "{issue}: Typ {old} → {new}",
-        E.ISSUE_MOVED: "{old} ist jetzt {issue}",
-        E.FIELD_CHANGED: "{issue}: {field} {old} → {new}",
-        E.COMMENT_CREATED: "{actor} hat kommentiert: {issue}",
-        E.COMMENT_UPDATED: "{actor} hat einen Kommentar bearbeitet: {issue}",
-        E.COMMENT_DELETED: "Ein Kommentar zu {issue} wurde gelöscht",
-        E.WORKLOG_CREATED: "{actor} hat {time} gebucht: {issue}",
-        E.WORKLOG_UPDATED: "{actor} hat eine Zeitbuchung geändert ({time}): {issue}",
-        E.WORKLOG_DELETED: "{actor} hat eine Zeitbuchung gelöscht ({time}): {issue}",
-        "worklog.no_amount.created": "{actor} hat Zeit gebucht: {issue}",
-        "worklog.no_amount.updated": "{actor} hat eine Zeitbuchung geändert: {issue}",
-        "worklog.no_amount.deleted": "{actor} hat eine Zeitbuchung gelöscht: {issue}",
-        E.ISSUELINK_CREATED: "{issue} {relation} {linked}",
-        E.VERSION_CREATED: "Neuer Meilenstein {version}{date}",
-        E.VERSION_RELEASED: "Meilenstein {version}{date} veröffentlicht",
-        E.VERSION_UNRELEASED: "Meilenstein {version} ist nicht mehr veröffentlicht",
-        E.VERSION_UPDATED: "Meilenstein {version} geändert{date}",
-        "version.date": " (Veröffentlichung {date})",
-        "version.released_on": " am {date}",
-        E.SPRINT_STARTED: "Sprint {sprint} hat begonnen",
-        "sprint.started_until": "Sprint {sprint} hat begonnen, endet am {end}",
-        E.SPRINT_CLOSED: "Sprint {sprint} ist abgeschlossen",
-        E.PAGE_CREATED: "{actor} hat die Seite {page} angelegt",
-        E.PAGE_UPDATED: "{actor} hat die Seite {page} geändert",
-        E.PAGE_TRASHED: "{actor} hat die Seite {page} in den Papierkorb verschoben",
-        E.PAGE_RESTORED: "{actor} hat die Seite {page} wiederhergestellt",
-        E.PAGE_REMOVED: "{actor} hat die Seite {page} gelöscht",
-        E.PAGE_MOVED: "{actor} hat die Seite {page} verschoben",
-        E.BLOG_CREATED: "{actor} hat den Blogbeitrag {page} veröffentlicht",
-        E.BLOG_UPDATED: "{actor} hat den Blogbeitrag {page} geändert",
-        E.BLOG_TRASHED: "{actor} hat den Blogbeitrag {page} in den Papierkorb verschoben",
-        E.BLOG_RESTORED: "{actor} hat den Blogbeitrag {page} wiederhergestellt",
-        E.BLOG_REMOVED: "{actor} hat den Blogbeitrag {page} gelöscht",
-        E.PAGE_COMMENT_CREATED: "{actor} hat kommentiert: {page}",
-        E.PAGE_COMMENT_UPDATED: "{actor} hat einen Kommentar bearbeitet: {page}",
-        E.PAGE_COMMENT_REMOVED: "Ein Kommentar zu {page} wurde gelöscht",
-        "page.untitled": "eine Seite",
-        "burst.title": "{count} Änderungen in {issues} Vorgängen",
-        "burst.title.one": "{count} Änderungen in 1 Vorgang",
-        "burst.pages": "Seiten: {titles}",
-        "burst.issues": "Vorgänge: {keys}",
-        "burst.more": "… und {count} weitere",
-        "thread.status": "Status: {status}",
-    },
-}
 
-
-def _lang(language: str | None) -> str:
-    # ru and anything else: English until the catalogs grow.
-    return language if language in _T else "en"
-
-
-def _t(language: str, key: str, **params: object) -> str:
-    return _T[_lang(language)].get(key, _T["en"][key]).format(**params)
+def _t(language: str, key: str | EventType, **params: object) -> str:
+    # Event headlines are `notify.event.<type>`; the other pieces `notify.<key>`.
+    message_id = f"notify.event.{key.value}" if isinstance(key, EventType) else f"notify.{key}"
+    return translate(language, message_id, **params)
 
 
 # --- people and mentions -------------------------------------------------------------------
@@ -447,7 +284,7 @@ def render_event(
 ) -> Message:
     """One channel message for one event, in the account's (or the given) language; links to the
     configured sites (`links`), none without them."""
-    language = _lang(language or account.language)
+    language = language_or_default(language or account.language)
     links = links or SiteLinks()
     blocks: list[dict[str, Any]] = []
     if isinstance(event, JiraEvent):
@@ -474,7 +311,7 @@ def render_thread_parent(
     text: str, blocks: list[dict[str, Any]], status: str, language: str | None = None
 ) -> Message:
     """A thread's parent as first posted plus one context block with the issue's current status."""
-    language = _lang(language)
+    language = language_or_default(language)
     label = _t(language, "thread.status", status=escape_mrkdwn(status))
     # The stored parent never holds a status block; dropping one anyway keeps it single.
     kept = [b for b in blocks if b.get("block_id") != STATUS_BLOCK_ID][: MAX_BLOCKS - 1]
@@ -499,38 +336,14 @@ def _chunks(items: list[str], limit: int) -> list[list[str]]:
     return chunks
 
 
-# Short names of event types for a burst's tally ("4× due date set"); English is the value itself.
-_TYPE_LABELS_DE: dict[EventType, str] = {
-    E.ISSUE_CREATED: "angelegt", E.ISSUE_DELETED: "gelöscht", E.STATUS_CHANGED: "Status geändert",
-    E.ISSUE_RESOLVED: "abgeschlossen", E.ISSUE_REOPENED: "wieder geöffnet", E.ASSIGNEE_CHANGED: "Zuständigkeit geändert",
-    E.PRIORITY_RAISED: "Priorität erhöht", E.PRIORITY_LOWERED: "Priorität gesenkt", E.PRIORITY_CHANGED: "Priorität geändert",
-    E.DUE_DATE_SET: "Fälligkeit gesetzt", E.DUE_DATE_CHANGED: "Fälligkeit verschoben", E.DUE_DATE_REMOVED: "Fälligkeit entfernt",
-    E.FIX_VERSION_CHANGED: "Meilenstein geändert", E.SUMMARY_CHANGED: "umbenannt", E.DESCRIPTION_CHANGED: "Beschreibung geändert",
-    E.LABELS_CHANGED: "Labels geändert", E.COMPONENTS_CHANGED: "Komponenten geändert", E.SPRINT_CHANGED: "Sprint geändert",
-    E.ISSUE_TYPE_CHANGED: "Typ geändert", E.ISSUE_MOVED: "verschoben", E.FIELD_CHANGED: "Feld geändert",
-    E.COMMENT_CREATED: "Kommentar", E.COMMENT_UPDATED: "Kommentar bearbeitet", E.COMMENT_DELETED: "Kommentar gelöscht",
-    E.WORKLOG_CREATED: "Zeit gebucht", E.WORKLOG_UPDATED: "Zeitbuchung geändert", E.WORKLOG_DELETED: "Zeitbuchung gelöscht",
-    E.ISSUELINK_CREATED: "verknüpft", E.VERSION_CREATED: "Meilenstein angelegt", E.VERSION_RELEASED: "Meilenstein veröffentlicht",
-    E.VERSION_UNRELEASED: "Veröffentlichung zurückgenommen", E.VERSION_UPDATED: "Meilenstein geändert",
-    E.SPRINT_STARTED: "Sprint begonnen", E.SPRINT_CLOSED: "Sprint abgeschlossen",
-    E.PAGE_CREATED: "Seite angelegt", E.PAGE_UPDATED: "Seite geändert", E.PAGE_TRASHED: "Seite im Papierkorb",
-    E.PAGE_RESTORED: "Seite wiederhergestellt", E.PAGE_REMOVED: "Seite gelöscht", E.PAGE_MOVED: "Seite verschoben",
-    E.BLOG_CREATED: "Blogbeitrag veröffentlicht", E.BLOG_UPDATED: "Blogbeitrag geändert", E.BLOG_TRASHED: "Blogbeitrag im Papierkorb",
-    E.BLOG_RESTORED: "Blogbeitrag wiederhergestellt", E.BLOG_REMOVED: "Blogbeitrag gelöscht",
-    E.PAGE_COMMENT_CREATED: "Seitenkommentar", E.PAGE_COMMENT_UPDATED: "Seitenkommentar bearbeitet",
-    E.PAGE_COMMENT_REMOVED: "Seitenkommentar gelöscht",
-}
-
-
 def _type_label(type_: EventType, language: str) -> str:
-    if language == "de":
-        return _TYPE_LABELS_DE.get(type_, type_.value.replace("_", " "))
-    return type_.value.replace("_", " ")
+    """The short name of an event type in a burst's tally ("4× due date set")."""
+    return translate(language, f"notify.type.{type_.value}")
 
 
 def render_burst(burst: Burst, language: str | None = None) -> Message:
     """One summary message for a burst, listing every changed issue key (and page title)."""
-    language = _lang(language or burst.account.language)
+    language = language_or_default(language or burst.account.language)
     # Keys come from payloads: escaped like every other payload text (a worker only gets
     # keys of Jira's shape, but this function cannot know who called it).
     keys = [escape_mrkdwn(k) for k in burst.issue_keys]

@@ -284,6 +284,11 @@ def build_jira(settings: Settings) -> AtlassianJira:
     )
 
 
+def build_slack_client(settings: Settings, **options: Any) -> AsyncWebClient:
+    """The Slack Web API client with the bot token (`options`: e.g. `max_retries` for `pulse doctor`)."""
+    return make_web_client(settings.slack.bot_token.get_secret_value(), settings.slack.api_url, **options)
+
+
 def build_confluence(settings: Settings) -> AtlassianConfluence | None:
     """The Confluence adapter, or None when CONFLUENCE_URL is not set."""
     if not settings.confluence_url:
@@ -329,7 +334,7 @@ def build_ports(
 ) -> Ports:
     """Every port from settings: `store` if given (else the database at DATABASE_URL), Slack only
     with `slack` (a digest that is only printed needs no token)."""
-    client = make_web_client(settings.slack.bot_token.get_secret_value(), settings.slack.api_url) if slack else None
+    client = build_slack_client(settings) if slack else None
     return Ports(
         accounts=accounts or load_accounts(settings.accounts_file),
         store=store or Store.open(settings.database_url),

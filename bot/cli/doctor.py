@@ -23,10 +23,9 @@ def doctor() -> None:
     import asyncio
 
     from bot.accounts_file import load_accounts
-    from bot.app import build_confluence, build_jira
+    from bot.app import build_confluence, build_jira, build_slack_client
     from bot.domain.doctor import summary
     from bot.services.doctor import examine
-    from integrations.slack import make_web_client
 
     settings = load_settings()
     missing = settings.missing_for_digest(post=True)
@@ -36,7 +35,7 @@ def doctor() -> None:
         accounts = load_accounts(settings.accounts_file)
     except ConfigError as exc:
         fail(str(exc))
-    slack = make_web_client(settings.slack.bot_token.get_secret_value(), settings.slack.api_url, max_retries=2)
+    slack = build_slack_client(settings, max_retries=2)
     confluence = build_confluence(settings)
     try:
         with build_jira(settings) as jira:

@@ -513,6 +513,8 @@ class FakeAtlassian:
         self._versions = {k: [dict(v) for v in vs] for k, vs in seed.versions.items()}
         # (issue key, comment id) -> the comment as GET …/comment/{id}?expand=properties returns it.
         self._comments: dict[tuple[str, str], dict[str, Any]] = {}
+        # Issue key -> changelog histories ({"id", "created", "items"}), oldest first.
+        self._histories: dict[str, list[dict[str, Any]]] = {}
         self._spaces = [dict(s) for s in seed.spaces]
         self._pages: dict[str, dict[str, Any]] = {str(p["id"]): dict(p) for p in seed.pages}
         self._boards: dict[int, dict[str, Any]] = {int(b["id"]): dict(b) for b in seed.boards}
@@ -618,6 +620,35 @@ class FakeAtlassian:
         with self._lock:
             self._comments[(issue_key, str(comment["id"]))] = json.loads(json.dumps(comment))
 
+    def add_history(self, issue_key: str, history: dict[str, Any]) -> None:
+        """One edit of an issue's changelog (`created`, `items`), appended (Jira keeps them oldest first)."""
+        with self._lock:
+            self._histories.setdefault(issue_key, []).append(json.loads(json.dumps(history)))
+
+    def _changelog_get(self, query: dict[str, list[str]], body: Any, key: str) -> Any:
+        with self._lock:
+            if key not in self._issue_by_key:
+                raise _jira_error(404, "Issue does not exist or you do not have permission to see it.")
+            values = list(self._histories.get(key, []))
+        start = _int(_first(query, "startAt")) or 0
+        size = min(_int(_first(query, "maxResults")) or 100, 100)
+        page = values[start : start + size]
+        return {"startAt": start, "maxResults": size, "total": len(values), "isLast": start + size >= len(values),
+                "values": page}
+
+    def _issue_get(self, query: dict[str, list[str]], body: Any, key: str) -> Any:
+        with self._lock:
+            issue = self._issue_by_key.get(key)
+            if issue is None:
+                raise _jira_error(404, "Issue does not exist or you do not have permission to see it.")
+            issue = json.loads(json.dumps(issue))
+            histories = list(self._histories.get(key, []))
+        if "changelog" in (_first(query, "expand") or "").split(","):
+            # Server/Data Center's shape: every history inline.
+            issue["changelog"] = {"startAt": 0, "maxResults": len(histories), "total": len(histories),
+                                  "histories": histories}
+        return issue
+
     def _comment_get(self, query: dict[str, list[str]], body: Any, key: str, comment_id: str) -> Any:
         with self._lock:
             comment = self._comments.get((key, comment_id))
@@ -675,6 +706,8 @@ class FakeAtlassian:
             ("GET", rf"/rest/api/{v}/project/(?P<key>[^/]+)", self._project_get),
             ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)/worklog", self._issue_worklogs),
             ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)/comment/(?P<comment_id>[^/]+)", self._comment_get),
+            ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)/changelog", self._changelog_get),
+            ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)", self._issue_get),
             ("GET", rf"/rest/api/{v}/worklog/updated", self._worklog_updated),
             ("POST", rf"/rest/api/{v}/worklog/list", self._worklog_list),
             ("GET", rf"/rest/api/{v}/myself", self._myself),

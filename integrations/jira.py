@@ -82,6 +82,10 @@ class JiraPort(Protocol):
         and `jsdPublic`); None when there is no such comment."""
         ...
 
+    def changelog(self, issue_key: str) -> list[dict[str, Any]]:
+        """The issue's changelog: every history (`created`, `items`) as Jira returns it, oldest first."""
+        ...
+
 
 def expected_fetch_calls(issue_count: int, worklog_totals: Iterable[int], page_size: int = 100) -> int:
     """The documented call count of `fetch_issues` (no retries), for tests and benchmarks."""
@@ -338,6 +342,24 @@ class AtlassianJira:
                 return None
             raise
 
+    def changelog(self, issue_key: str) -> list[dict[str, Any]]:
+        """Cloud: `GET rest/api/3/issue/{key}/changelog`, paged; Server/Data Center (no such
+        endpoint before 9.x): `GET rest/api/2/issue/{key}?expand=changelog`."""
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*-\d+", issue_key):
+            raise ValueError(f"not an issue key: {issue_key!r}")
+        if not self.cloud:
+            raw = self._get(f"rest/api/2/issue/{issue_key}", {"expand": "changelog", "fields": "created"})
+            return list(((raw or {}).get("changelog") or {}).get("histories") or [])
+        histories: list[dict[str, Any]] = []
+        start = 0
+        while True:
+            page = self._get(f"rest/api/3/issue/{issue_key}/changelog", {"startAt": start, "maxResults": 100})
+            values = page.get("values") or []
+            histories.extend(values)
+            start += len(values)
+            if not values or page.get("isLast", start >= int(page.get("total", 0))):
+                return histories
+
     # -- checks (`pulse doctor`)
 
     def project(self, project_key: str) -> dict[str, Any]:
@@ -416,6 +438,8 @@ class InMemoryJira:
         self.calls: list[tuple[str, str]] = []
         # (issue key, comment id) -> comment JSON, for Service Desk comment lookups.
         self.comments: dict[tuple[str, str], dict[str, Any]] = {}
+        # Issue key -> changelog histories, for the comment history check.
+        self.histories: dict[str, list[dict[str, Any]]] = {}
 
     @classmethod
     def from_seed(cls, seed: Any) -> InMemoryJira:
@@ -441,6 +465,10 @@ class InMemoryJira:
 
     def fetch_versions_for(self, project_keys: Sequence[str]) -> list[Version]:
         return [v for key in project_keys for v in self.fetch_versions(key)]
+
+    def changelog(self, issue_key: str) -> list[dict[str, Any]]:
+        self._check("changelog", issue_key)
+        return list(self.histories.get(issue_key, []))
 
     def comment(self, issue_key: str, comment_id: str) -> dict[str, Any] | None:
         self._check("comment", f"{issue_key}/{comment_id}")

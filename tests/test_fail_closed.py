@@ -19,7 +19,7 @@ import pytest
 from bot.domain.accounts import AccountsConfig, Audience, Budget, JiraScope
 from bot.domain.audience import issue_visible
 from bot.domain.digest import build_digest
-from bot.domain.events import JiraEvent, attach_issue
+from bot.domain.events import JiraEvent, attach_history, attach_issue
 from bot.domain.webhooks import normalize
 from bot.domain.facts import Known, read_comment_access, read_issue_access, read_security
 from bot.domain.notify_policy import event_verdict, route
@@ -345,7 +345,8 @@ def test_comment_shapes(case, changes, public, path):
     def edit(p):
         p["comment"].update(changes)
     (event,) = normalize(edited(path, edit)).events
-    event = attach_issue(event, full_issue(event.issue_key))
+    # What the worker attaches: the issue, and its changelog (no edit since the comment).
+    event = attach_history(attach_issue(event, full_issue(event.issue_key)), None)
     texts = client_texts([event])
     assert bool(texts) is public
     assert read_comment_access(edited(path, edit)["comment"]).public is public

@@ -45,6 +45,7 @@ from bot.domain.events import (
     Source,
     attach_client_issue,
     attach_client_visible,
+    attach_history,
     attach_issue,
     attach_project,
 )
@@ -254,6 +255,8 @@ def _complete(event, issue_edit: Callable[[dict], None] | None, public_content: 
         event = attach_project(event, "LOOK")
     if event.type.is_version:
         event = attach_client_issue(event)  # the worker found a client-visible issue of the version
+    if event.comment is not None:
+        event = attach_history(event, None)  # the issue's changelog: no edit since the comment
     return event
 
 

@@ -60,6 +60,8 @@ class FakeJira:
         self.jql: list[str] = []
         self.board_calls: list[int] = []
         self.error: UpstreamError | None = None
+        self.histories: dict[str, list[dict]] = {}
+        self.changelog_calls: list[str] = []
 
     def board_project(self, board_id: int) -> str | None:
         self.board_calls.append(board_id)
@@ -81,6 +83,13 @@ class FakeJira:
 
     def fetch_versions_for(self, projects):
         return []
+
+    def changelog(self, issue_key: str) -> list[dict]:
+        """The issue's changelog histories (none unless a test gives some)."""
+        self.changelog_calls.append(issue_key)
+        if self.error:
+            raise self.error
+        return self.histories.get(issue_key, [])
 
 
 def add(store, path_or_payload, delivery_id: str, event: str | None = None) -> int:
@@ -243,7 +252,8 @@ async def test_trimmed_comment_issue_is_looked_up_in_one_batched_query(store):
     add(store, f"{PIN}/comment_created.json", "d-1")
     add(store, f"{PIN}/comment_updated.json", "d-2")
     report = await worker(store, slack, jira).run_once()
-    assert jira.jql == ["key in (TES-1)"] and report.jira_calls == 1
+    # One issue lookup, and one changelog of the issue for both comments (the history check).
+    assert jira.jql == ["key in (TES-1)"] and jira.changelog_calls == ["TES-1"] and report.jira_calls == 2
     client = slack.in_channel(ALPHA_CLIENT)
     assert len(client) == 1 and "commented on" in client[0]["text"]  # client default: created only
     assert len(slack.in_channel(ALPHA_INTERNAL)) == 2

@@ -19,6 +19,7 @@ from bot.domain.events import (
     JiraEvent,
     attach_client_issue,
     attach_client_visible,
+    attach_history,
     attach_issue,
     attach_project,
 )
@@ -109,8 +110,9 @@ def _untranslated(p: dict) -> None:
 
 
 def commented(payload: dict, **issue_changes) -> JiraEvent:
+    """The comment event as the worker completes it: the issue, and its changelog (no edit since)."""
     (event,) = normalize(payload).events
-    return attach_issue(event, full_issue(event.issue_key, **issue_changes))
+    return attach_history(attach_issue(event, full_issue(event.issue_key, **issue_changes)), None)
 
 
 MONEY = Budget(hours=100, rate=90, show_money_to_client=True)

@@ -245,6 +245,9 @@ class ScopedJira:
     def fetch_versions_for(self, projects):
         return []
 
+    def changelog(self, issue_key):
+        return []
+
 
 async def _run(store, accounts, payloads, jira, prefix="d"):
     from bot.services.inbox_worker import InboxWorker, WorkerSettings
@@ -350,10 +353,10 @@ def _desk_account(payload: dict):
 
 
 def _with_issue(payload: dict, project_type: str | None):
-    from bot.domain.events import attach_issue
+    from bot.domain.events import attach_history, attach_issue
     from tests.test_inbox_worker import issue
     (event,) = normalize(payload).events
-    return attach_issue(event, issue(event.issue_key, project_type=project_type))
+    return attach_history(attach_issue(event, issue(event.issue_key, project_type=project_type)), None)
 
 
 @pytest.mark.parametrize("marks", [{}, {"visibility": None}, {"properties": []},
@@ -403,6 +406,9 @@ class DeskJira:
         return self.comments.get((key, comment_id))
 
     def fetch_versions_for(self, projects):
+        return []
+
+    def changelog(self, issue_key):
         return []
 
 
@@ -463,3 +469,95 @@ def test_the_adapter_reads_project_types_and_serves_comments_with_their_properti
         assert got["properties"] == note["properties"] and got["jsdPublic"] is False
         assert fake.calls[-1].query.get("expand") == ["properties"]
         assert jira.comment("AB-1", "99999") is None
+
+
+# --- finding 4: a comment written while the issue was restricted, whichever webhook comes first
+
+TWIN_BODY = "Written while the ticket was agency-only: we under-quoted, pad the next estimate by 30%"
+
+
+def _twins() -> tuple[dict, dict]:
+    """leak_comment_twin_order: the comment_created twin and the jira:issue_updated edit that
+    removed the security level and carried the same comment (pinpoint's real bodies, NW-1)."""
+    twin = copy.deepcopy(real_payload(f"{PIN}/comment_created.json"))
+    twin["issue"]["key"], twin["issue"]["fields"]["project"]["key"] = "NW-1", "NW"
+    twin["comment"]["body"] = TWIN_BODY
+    upd = copy.deepcopy(real_payload(f"{PIN}/jira:issue_updated.json"))
+    upd["issue"]["key"], upd["issue"]["fields"]["project"]["key"], upd["issue"]["id"] = "NW-1", "NW", "11901"
+    upd["issue_event_type_name"] = "issue_commented"
+    upd["changelog"]["items"] = [LEVEL_REMOVED]
+    upd["comment"] = copy.deepcopy(twin["comment"])
+    return twin, upd
+
+
+LEVEL_REMOVED = {"field": "security", "fieldtype": "jira", "fieldId": "security",
+                 "from": "10001", "fromString": "Agency only", "to": None, "toString": None}
+
+
+def _history(created: str) -> list[dict]:
+    return [{"id": "101821", "created": created, "items": [LEVEL_REMOVED]}]
+
+
+@pytest.mark.parametrize("order", ["twin in an earlier batch", "update in an earlier batch", "one batch"])
+async def test_a_comment_written_while_the_issue_was_restricted_never_reaches_the_client(store, order):
+    from bot.services.inbox_worker import InboxWorker, WorkerSettings
+    from integrations.slack import InMemorySlack
+    from tests.test_inbox_worker import NOW, SITES, FakeJira, add, issue
+
+    twin, upd = _twins()
+    jira = FakeJira({"NW-1": issue("NW-1", summary="Estimate review")})  # public now, after the edit
+    jira.histories["NW-1"] = _history(twin["comment"]["created"])  # the level went in the comment's edit
+    slack = InMemorySlack()
+    w = InboxWorker(store, NW, slack, jira, clock=lambda: NOW, settings=WorkerSettings(), links=SITES)
+    batches = {"twin in an earlier batch": [[twin], [upd]], "update in an earlier batch": [[upd], [twin]],
+               "one batch": [[twin, upd]]}[order]
+    for i, batch in enumerate(batches):
+        for j, payload in enumerate(batch):
+            add(store, payload, f"d-{i}-{j}")
+        await w.run_once()
+    assert not any(TWIN_BODY[:20] in m["text"] for m in slack.messages if m["channel"] == ALPHA_CLIENT)
+    assert any(TWIN_BODY[:20] in m["text"] for m in slack.messages if m["channel"] == ALPHA_INTERNAL)
+
+
+async def test_a_comment_written_after_the_issue_became_public_reaches_the_client(store):
+    twin, _ = _twins()
+    from tests.test_inbox_worker import FakeJira, issue
+    jira = FakeJira({"NW-1": issue("NW-1", summary="Estimate review")})
+    jira.histories["NW-1"] = _history("2019-01-01T00:00:00.000+0000")  # long before the comment
+    report, slack, _ = await _run(store, NW, [twin], jira)
+    assert any(TWIN_BODY[:20] in m["text"] for m in slack.messages if m["channel"] == ALPHA_CLIENT)
+
+
+def test_the_history_since_a_comment_is_read_by_field_id_and_fails_closed():
+    from bot.domain.jira_events import past_since
+    created = "2020-07-27T14:46:27.154-0700"
+    assert past_since(_history("2020-07-27T14:46:27.154-0700"), created).security.known.value == "restricted"
+    assert past_since(_history("2020-07-27T23:46:27.154+0200"), created) is not None  # later, other zone
+    assert past_since(_history("2020-07-27T14:46:27.153-0700"), created) is None  # before it
+    assert past_since([{"created": "yesterday", "items": []}], created).unidentified
+    assert past_since("not a list", created).unidentified
+    assert past_since([], None).unidentified
+
+
+async def test_jira_down_during_the_history_lookup_retries(store):
+    twin, _ = _twins()
+    from bot.errors import UpstreamError
+    from tests.test_inbox_worker import FakeJira, issue
+
+    class HistoryDown(FakeJira):
+        def changelog(self, issue_key):
+            raise UpstreamError("jira", "HTTP 503", retryable=True, status=503)
+
+    report, slack, _ = await _run(store, NW, [twin], HistoryDown({"NW-1": issue("NW-1")}))
+    assert report.statuses == {"retry": 1} and slack.messages == []
+
+
+def test_the_adapter_reads_the_changelog_on_cloud_and_data_center():
+    from integrations.fake_atlassian import FakeAtlassian
+    from tests.test_jira_adapter import _jira, _seed
+    for flavor, cloud in (("cloud", True), ("server", False)):
+        with FakeAtlassian(_seed(1), flavor=flavor) as fake, _jira(fake, cloud=cloud) as jira:
+            for n in range(150):
+                fake.add_history("AB-1", {"id": str(n), "created": "2026-11-20T10:00:00.000+0000", "items": []})
+            got = jira.changelog("AB-1")
+            assert [h["id"] for h in got] == [str(n) for n in range(150)], flavor

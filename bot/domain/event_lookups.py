@@ -41,6 +41,21 @@ def to_settle(e: Event, accounts: AccountsConfig | None) -> bool:
     )
 
 
+def history_to_check(e: Event, accounts: AccountsConfig) -> str | None:
+    """The issue key whose changelog tells whether a new or edited comment was written while the
+    issue was internal, for an account with a client channel (one lookup per issue and batch)."""
+    if not (isinstance(e, JiraEvent) and e.comment is not None and not e.comment.history_checked):
+        return None
+    if e.type not in (EventType.COMMENT_CREATED, EventType.COMMENT_UPDATED):
+        return None
+    key = e.issue_key
+    if not (key and ISSUE_KEY.fullmatch(key)):
+        return None
+    if any(c.audience is Audience.CLIENT for a in accounts_for(e, accounts) for c in a.channels):
+        return key
+    return None
+
+
 def comment_to_look_up(e: Event, accounts: AccountsConfig) -> tuple[str, str] | None:
     """(issue key, comment id) of a comment in a Service Desk project that no flag marks public,
     for an account with a client channel: only Jira's answer (`?expand=properties`) can clear it."""

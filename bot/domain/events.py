@@ -217,6 +217,12 @@ class CommentFacts:
     # comment without it is an internal note until Jira's answer (`looked_up`) says otherwise.
     marked_public: bool = False
     looked_up: bool = False
+    created: str | None = None  # when the comment was written, as Jira wrote it
+    # The issue's past as its changelog tells from the comment's `created` on (`attach_history`):
+    # what the issue was before each edit made at or after it. A comment written while the issue
+    # was internal is that past, whichever webhook about it arrives first.
+    history_checked: bool = False
+    history: PriorFacts | None = None
 
     @property
     def restricted(self) -> bool:
@@ -477,6 +483,14 @@ def attach_comment(event: JiraEvent, raw: Any) -> JiraEvent:
     comment = dataclasses.replace(event.comment, access=found[0] if found else PUBLIC,
                                   marked_public=comment_marked_public(raw), looked_up=True)
     return dataclasses.replace(event, comment=comment)
+
+
+def attach_history(event: JiraEvent, past: PriorFacts | None) -> JiraEvent:
+    """Record what the issue was before the edits made since the comment was written (None: no
+    such edit touched what decides a client's view)."""
+    if event.comment is None:
+        return event
+    return dataclasses.replace(event, comment=dataclasses.replace(event.comment, history_checked=True, history=past))
 
 
 def attach_client_issue(event: JiraEvent) -> JiraEvent:

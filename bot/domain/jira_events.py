@@ -133,6 +133,7 @@ def comment_facts(comment: Any) -> CommentFacts:
         updated=_str(comment.get("updated")),
         access=access,
         marked_public=comment_marked_public(comment),
+        created=_str(comment.get("created")),
     )
 
 
@@ -342,6 +343,38 @@ def prior_facts(payload: Payload) -> PriorFacts | None:
     if unidentified:
         found["unidentified"] = tuple(unidentified)
     return PriorFacts(**found) if found else None
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    """Jira's '2020-07-27T14:46:27.154-0700' as an aware datetime; None when unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def past_since(histories: Any, created: str | None) -> PriorFacts | None:
+    """What the issue was before each edit of its changelog (`histories`, as REST returns them)
+    made at or after `created` (a comment's): None when none of those edits touched what decides
+    a client's view. Fail closed: an unreadable history, or a time that cannot be compared, counts
+    as such an edit whose past is unknown."""
+    since = _moment(created)
+    if since is None or not isinstance(histories, list):
+        return PriorFacts(unidentified=("issue history (comment time or changelog unreadable)",))
+    items: list[Any] = []
+    for history in histories:
+        when = _moment(history.get("created")) if isinstance(history, Mapping) else None
+        if when is None or not isinstance(history.get("items"), list):  # type: ignore[union-attr]
+            return PriorFacts(unidentified=("issue history (an edit unreadable)",))
+        if when >= since:
+            items.extend(history["items"])  # type: ignore[index]
+    try:
+        return prior_facts({"changelog": {"items": items}})
+    except TypeError:
+        return PriorFacts(unidentified=("issue history (a changelog item unreadable)",))
 
 
 def _changelog_events(payload: Payload, webhook_event: str) -> tuple[list[JiraEvent], int]:

@@ -48,6 +48,10 @@ CLIENT_FIELDS = frozenset({
 NAME_ONLY_LOOKUPS = frozenset({"user"})
 
 
+# Comment events whose text a client channel would read.
+_COMMENT_TEXT = frozenset({EventType.COMMENT_CREATED, EventType.COMMENT_UPDATED})
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """Whether a channel of an audience may see an event, and why not."""
@@ -116,6 +120,18 @@ def _jira_verdict(event: JiraEvent, account: Account) -> Verdict:
     past = _past_verdict(event, account)
     if not past.allowed:
         return past
+    if event.comment is not None and event.type in _COMMENT_TEXT:
+        # The comment's text is only as public as the issue was when it was written: its
+        # history decides, not which webhook about it the worker happened to see first.
+        if not event.comment.history_checked:
+            return Verdict(False, "comment not yet checked against the issue's history: look it up first")
+        history = event.comment.history
+        if history is not None and history.project_key is not None and history.project_key not in account.jira.projects:
+            return Verdict(False, "issue was in a project outside this account when this comment was written")
+        if history is not None:
+            verdict = _refused(history.facts(account), "issue had", "issue history: ")
+            if not verdict.allowed:
+                return Verdict(False, verdict.reason + " when this comment was written")
     if event.type is EventType.ISSUELINK_CREATED:
         linked = event.linked_issue
         if linked is not None and _project_of(linked) not in account.jira.projects:

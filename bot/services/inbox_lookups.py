@@ -14,6 +14,7 @@ from bot.domain.event_lookups import (
     attach_found,
     board_to_look_up,
     comment_to_look_up,
+    history_to_check,
     content_for_client,
     content_to_look_up,
     issue_lookups,
@@ -30,11 +31,13 @@ from bot.domain.events import (
     Outcome,
     attach_client_issue,
     attach_comment,
+    attach_history,
     attach_client_visible,
     attach_project,
     attach_scope,
     attach_version_scope,
 )
+from bot.domain.jira_events import past_since
 from bot.domain.subscriptions import Subscription
 from bot.domain.work import Issue
 from bot.errors import UpstreamError
@@ -68,6 +71,7 @@ class EventLookups:
         if self.jira is not None:
             await self._issues(handled, report)
             await self._comments(handled, report)
+            await self._histories(handled, report)
             await self._scopes(handled, report)
             await self._version_issues(handled, report, subscriptions or {})
             await self._boards(handled, report, unroutable)
@@ -207,6 +211,27 @@ class EventLookups:
                     h.error = h.error or failed[f"{ref[0]}/{ref[1]}"]
                 elif ref is not None and isinstance(e, JiraEvent):
                     e = attach_comment(e, found.get(f"{ref[0]}/{ref[1]}"))
+                new_events.append(e)
+            h.events = new_events
+
+    async def _histories(self, handled: list[Handled], report: BatchReport) -> None:
+        """For each new or edited comment a client would read: the issue's changelog (one call per
+        issue and batch), so a comment written while the issue was internal stays internal
+        whichever of its webhooks arrives first. Jira failing: the delivery is retried."""
+        pending = [h for h in handled if h.error is None]
+        keys = {k for h in pending for e in h.events if (k := history_to_check(e, self.accounts))}
+        if not keys:
+            return
+        histories, failed = await _fetch_each(keys, self.jira.changelog, "jira issue changelog")
+        report.jira_calls += len(keys)
+        for h in pending:
+            new_events: list[Event] = []
+            for e in h.events:
+                key = history_to_check(e, self.accounts)
+                if key in failed:
+                    h.error = h.error or failed[key]
+                elif key is not None and isinstance(e, JiraEvent) and e.comment is not None:
+                    e = attach_history(e, past_since(histories.get(key), e.comment.created))
                 new_events.append(e)
             h.events = new_events
 

@@ -3,8 +3,10 @@ command names catalog words; and what a German or Russian reader gets is not Eng
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import re
+from pathlib import Path
 import string
 
 import pytest
@@ -26,6 +28,7 @@ from bot.services.subscriptions import SUBSCRIBE_COMMANDS, register_subscribe_co
 from tests.fixtures import PAYLOADS
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _placeholders(message) -> set[str]:
@@ -202,3 +205,42 @@ async def test_command_replies_carry_no_english(language, sqlite_store) -> None:
         assert _leaks(reply, phrases) == [], reply
     for mention in (replies[1], replies[6]):  # a Slack Connect client is never sent to a slash command
         assert "/pulse" not in mention and f"`@Account Pulse {verb['help']}`" in replies[1], mention
+
+
+# Modules that build what a person reads in Slack; their words belong in the catalog.
+_SPEAKING = [
+    *sorted(p for p in (ROOT / "bot" / "render").glob("*.py") if p.name != "i18n.py"),
+    ROOT / "bot" / "domain" / "commands.py", ROOT / "bot" / "domain" / "subscriptions.py",
+    ROOT / "bot" / "services" / "commands.py", ROOT / "bot" / "services" / "digest_commands.py",
+    ROOT / "bot" / "services" / "subscriptions.py", *sorted((ROOT / "bot" / "listeners").glob("*.py")),
+]
+_PROSE = re.compile(r"[A-Za-z]{2,}[ ,:]+[a-z]{2,} [a-z]{2,}")
+_LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical"}
+
+
+def _is_log(func: ast.expr) -> bool:
+    if isinstance(func, ast.IfExp):  # (log.warning if … else log.error)(…)
+        return _is_log(func.body) and _is_log(func.orelse)
+    return isinstance(func, ast.Attribute) and func.attr in _LOG_METHODS
+
+
+def _prose_literals(path) -> list[str]:
+    """String literals that read like English sentences: not docstrings, not log lines."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            skip.add(id(body[0].value))  # a docstring
+        if isinstance(node, ast.Call) and _is_log(node.func):
+            skip.update(id(n) for arg in node.args for n in ast.walk(arg))  # the operator's log line
+    return [
+        node.value for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip
+        and _PROSE.search(node.value)
+    ]
+
+
+@pytest.mark.parametrize("path", _SPEAKING, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_sentence_is_written_outside_the_catalog(path) -> None:
+    assert _prose_literals(path) == []

@@ -21,6 +21,7 @@ class CommandSpec:
     path: tuple[str, ...]
     # A catalog id (`summary.help`), put into the reader's language by the help renderer.
     summary: str
+    # Its arguments as shown in usage: a catalog id (`args.id`) or literal syntax.
     args: str = ""
     min_role: Role = Role.MEMBER
     # Needs the channel to be linked to an account (its data is the channel's account's).
@@ -32,14 +33,9 @@ class CommandSpec:
     def name(self) -> str:
         return " ".join(self.path)
 
-    def usage(self, prefix: str = "/pulse", offer_public: bool = True) -> str:
-        # Mentions are always answered in a thread, so they have no `public` form.
-        public = " [public]" if self.can_be_public and offer_public else ""
-        args = f" {self.args}" if self.args else ""
-        return f"{prefix} {self.name}{args}{public}"
-
     @property
     def ref(self) -> CommandRef:
+        """The command as a person types it; `bot.render.words.Voice` writes it in their language and form."""
         return CommandRef(self.path, self.args, self.can_be_public)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.domain.commands import CommandSpec
 from bot.domain.words import CommandRef, Text
-from bot.render.i18n import LANGUAGES, MESSAGES, language_or_default, translate
+from bot.render.i18n import MESSAGES, language_or_default, translate
 
 SLASH = "/pulse"
 
@@ -80,5 +80,3 @@ def verbs(language: str) -> Mapping[str, str]:
         if message_id.startswith(prefix)
     }
 
-
-__all__ = ["LANGUAGES", "SLASH", "Voice", "verbs"]

@@ -57,9 +57,9 @@ class SubscriptionCommands:
                 continue  # the worker skips it too (and logs it)
         return parsed
 
-    async def list(self, _inv: Invocation, _asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
+    async def list(self, _inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
         assert account is not None and channel is not None
-        return Reply(render_list(account.name, channel.audience, await self._rows(channel.id), _asker.voice()))
+        return Reply(render_list(account.name, channel.audience, await self._rows(channel.id), asker.voice()))
 
     async def _store(self, asker: Asker, account: Account, channel: Channel, subscription: Subscription) -> int:
         text = format_subscription(subscription)

@@ -513,6 +513,7 @@ class FakeAtlassian:
         self._versions = {k: [dict(v) for v in vs] for k, vs in seed.versions.items()}
         # (issue key, comment id) -> the comment as GET …/comment/{id}?expand=properties returns it.
         self._comments: dict[tuple[str, str], dict[str, Any]] = {}
+        self.sprint_field_id = "customfield_10020"  # Jira Software's sprint field on this fake site
         # Issue key -> changelog histories ({"id", "created", "items"}), oldest first.
         self._histories: dict[str, list[dict[str, Any]]] = {}
         self._spaces = [dict(s) for s in seed.spaces]
@@ -620,6 +621,20 @@ class FakeAtlassian:
         with self._lock:
             self._comments[(issue_key, str(comment["id"]))] = json.loads(json.dumps(comment))
 
+    def _fields_get(self, query: dict[str, list[str]], body: Any) -> Any:
+        # A few system fields and Jira Software's sprint field, whose id differs per site.
+        return [
+            {"id": "summary", "name": "Summary", "custom": False, "schema": {"type": "string", "system": "summary"}},
+            {"id": "security", "name": "Security Level", "custom": False,
+             "schema": {"type": "securitylevel", "system": "security"}},
+            {"id": "customfield_10999", "name": "Sprint", "custom": True,
+             "schema": {"type": "string", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textfield",
+                        "customId": 10999}},
+            {"id": self.sprint_field_id, "name": "Sprint", "custom": True,
+             "schema": {"type": "array", "items": "json", "custom": "com.pyxis.greenhopper.jira:gh-sprint",
+                        "customId": int(self.sprint_field_id.rsplit("_", 1)[1])}},
+        ]
+
     def add_history(self, issue_key: str, history: dict[str, Any]) -> None:
         """One edit of an issue's changelog (`created`, `items`), appended (Jira keeps them oldest first)."""
         with self._lock:
@@ -707,6 +722,7 @@ class FakeAtlassian:
             ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)/worklog", self._issue_worklogs),
             ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)/comment/(?P<comment_id>[^/]+)", self._comment_get),
             ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)/changelog", self._changelog_get),
+            ("GET", rf"/rest/api/{v}/field", self._fields_get),
             ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)", self._issue_get),
             ("GET", rf"/rest/api/{v}/worklog/updated", self._worklog_updated),
             ("POST", rf"/rest/api/{v}/worklog/list", self._worklog_list),

@@ -86,12 +86,20 @@ class JiraPort(Protocol):
         """The issue's changelog: every history (`created`, `items`) as Jira returns it, oldest first."""
         ...
 
+    def sprint_field_id(self) -> str | None:
+        """The id of the site's Jira Software sprint field (`customfield_…`), or None."""
+        ...
+
 
 def expected_fetch_calls(issue_count: int, worklog_totals: Iterable[int], page_size: int = 100) -> int:
     """The documented call count of `fetch_issues` (no retries), for tests and benchmarks."""
     pages = max(1, math.ceil(issue_count / page_size))
     follow_ups = sum(math.ceil(w / WORKLOG_PAGE) for w in worklog_totals if w > EMBEDDED_WORKLOG_LIMIT)
     return pages + follow_ups
+
+
+SPRINT_SCHEMA = "com.pyxis.greenhopper.jira:gh-sprint"
+_UNKNOWN = object()
 
 
 class AtlassianJira:
@@ -126,6 +134,7 @@ class AtlassianJira:
         self._clients: list[Jira] = []
         self._clients_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        self._sprint_field: str | None | object = _UNKNOWN
 
     # -- clients
 
@@ -342,6 +351,19 @@ class AtlassianJira:
                 return None
             raise
 
+    def sprint_field_id(self) -> str | None:
+        """`GET rest/api/2/field`, once per adapter: the field whose schema is Jira Software's
+        sprint (`com.pyxis.greenhopper.jira:gh-sprint`); its id differs per site."""
+        with self._clients_lock:
+            if self._sprint_field is not _UNKNOWN:
+                return self._sprint_field  # type: ignore[return-value]
+        fields = self._get("rest/api/2/field") or []
+        found = next((str(f["id"]) for f in fields if isinstance(f, Mapping) and isinstance(f.get("schema"), Mapping)
+                      and f["schema"].get("custom") == SPRINT_SCHEMA and f.get("id")), None)
+        with self._clients_lock:
+            self._sprint_field = found
+        return found
+
     def changelog(self, issue_key: str) -> list[dict[str, Any]]:
         """Cloud: `GET rest/api/3/issue/{key}/changelog`, paged; Server/Data Center (no such
         endpoint before 9.x): `GET rest/api/2/issue/{key}?expand=changelog`."""
@@ -440,6 +462,7 @@ class InMemoryJira:
         self.comments: dict[tuple[str, str], dict[str, Any]] = {}
         # Issue key -> changelog histories, for the comment history check.
         self.histories: dict[str, list[dict[str, Any]]] = {}
+        self.sprint_field: str | None = None
 
     @classmethod
     def from_seed(cls, seed: Any) -> InMemoryJira:
@@ -465,6 +488,10 @@ class InMemoryJira:
 
     def fetch_versions_for(self, project_keys: Sequence[str]) -> list[Version]:
         return [v for key in project_keys for v in self.fetch_versions(key)]
+
+    def sprint_field_id(self) -> str | None:
+        self._check("sprint_field_id", "")
+        return self.sprint_field
 
     def changelog(self, issue_key: str) -> list[dict[str, Any]]:
         self._check("changelog", issue_key)

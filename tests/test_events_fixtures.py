@@ -98,7 +98,9 @@ CASES: list[tuple[str, str | None, Source, Outcome, tuple[EventType, ...]]] = [
     (f"{PIN}/jira:issue_updated.json", None, Source.JIRA, H, (E.DESCRIPTION_CHANGED,)),
     (f"{PIN}/jira:issue_updated.project.json", None, Source.JIRA, H, (E.ISSUE_MOVED,)),
     (f"{PIN}/jira:issue_updated.resolution.json", None, Source.JIRA, H, (E.ISSUE_RESOLVED,)),
-    (f"{PIN}/jira:issue_updated.sprint_ids.json", None, Source.JIRA, H, (E.SPRINT_CHANGED,)),
+    # A custom field (customfield_10107, named "Sprint") until the worker learns from the site's
+    # field list that it is the sprint field (review finding: decided by id, not name).
+    (f"{PIN}/jira:issue_updated.sprint_ids.json", None, Source.JIRA, H, (E.FIELD_CHANGED,)),
     (f"{PIN}/jira:issue_updated.tags.json", None, Source.JIRA, H, (E.LABELS_CHANGED,)),
     (f"{PIN}/jira:issue_updated.type.json", None, Source.JIRA, H, (E.ISSUE_TYPE_CHANGED,)),
     (f"{PIN}/project_created.json", None, Source.JIRA, IGN, ()),
@@ -238,6 +240,8 @@ def test_every_internal_event_type_is_fixture_backed():
         E.DUE_DATE_CHANGED: "test_events_jira.py::test_due_date_changed",
         E.FIX_VERSION_CHANGED: "test_events_jira.py::test_fix_version_and_components",
         E.COMPONENTS_CHANGED: "test_events_jira.py::test_fix_version_and_components",
+        # A real sprint item names a custom field: a sprint change once the site's field list says so.
+        E.SPRINT_CHANGED: "test_review_leaks.py::test_a_custom_field_is_a_sprint_change_only_by_the_sites_sprint_field_id",
     }
     missing = set(EventType) - covered - set(derived)
     assert missing == set(), f"event types without a fixture-backed test: {sorted(missing)}"

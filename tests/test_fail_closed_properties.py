@@ -46,6 +46,8 @@ from bot.domain.events import (
     attach_client_issue,
     attach_client_visible,
     attach_history,
+    resolve_sprint_field,
+    sprint_field_candidate,
     attach_issue,
     attach_project,
 )
@@ -257,6 +259,8 @@ def _complete(event, issue_edit: Callable[[dict], None] | None, public_content: 
         event = attach_client_issue(event)  # the worker found a client-visible issue of the version
     if event.comment is not None:
         event = attach_history(event, None)  # the issue's changelog: no edit since the comment
+    if sprint_field_candidate(event):
+        event = resolve_sprint_field(event, "customfield_10107")  # pinpoint's site's sprint field
     return event
 
 

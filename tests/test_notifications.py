@@ -22,6 +22,7 @@ from bot.domain.events import (
     attach_history,
     attach_issue,
     attach_project,
+    resolve_sprint_field,
 )
 from bot.domain.webhooks import normalize
 from bot.domain.links import SiteLinks
@@ -332,7 +333,8 @@ def test_a_resolution_is_named_so_wont_do_never_reads_as_done():
 
 
 def test_set_and_cleared_values_are_said_as_such_not_as_arrows_from_none():
-    sprint = one(f"{PIN}/jira:issue_updated.sprint_ids.json")  # no sprint → TES Sprint 3
+    # no sprint → TES Sprint 3; customfield_10107 is that site's sprint field (as the worker learns)
+    sprint = resolve_sprint_field(one(f"{PIN}/jira:issue_updated.sprint_ids.json"), "customfield_10107")
     gold = "<https://pinpt-hq.atlassian.net/browse/GOLD-208|GOLD-208> Test issue"
     assert render_event(sprint, I, ALPHA, "en", links=PINPT).text == f"{gold}: added to sprint TES Sprint 3"
     assert render_event(sprint, I, ALPHA, "de", links=PINPT).text == f"{gold}: in Sprint TES Sprint 3 aufgenommen"

@@ -561,3 +561,56 @@ def test_the_adapter_reads_the_changelog_on_cloud_and_data_center():
                 fake.add_history("AB-1", {"id": str(n), "created": "2026-11-20T10:00:00.000+0000", "items": []})
             got = jira.changelog("AB-1")
             assert [h["id"] for h in got] == [str(n) for n in range(150)], flavor
+
+
+# --- finding 8 (suspected): a custom field decided by its display name ----------------------
+
+SPRINT_IDS = f"{PIN}/jira:issue_updated.sprint_ids.json"  # GOLD-208 added to a sprint: customfield_10107 "Sprint"
+
+
+def _named_sprint(field_id: str) -> dict:
+    """attacks_jira A12: the real sprint change, its item's fieldId another custom field's."""
+    p = copy.deepcopy(real_payload(SPRINT_IDS))
+    item = next(i for i in p["changelog"]["items"] if i["field"] == "Sprint")
+    item["fieldId"], item["toString"] = field_id, "Agency margin: 38% (do not share)"
+    return p
+
+
+def test_a_custom_field_is_a_sprint_change_only_by_the_sites_sprint_field_id():
+    from bot.domain.events import EventType, resolve_sprint_field
+    (event,) = normalize(_named_sprint("customfield_10999")).events
+    assert event.type is EventType.FIELD_CHANGED and event.field_id == "custom:customfield_10999"
+    assert client_texts(_named_sprint("customfield_10999")) == []
+    assert not event_verdict(resolve_sprint_field(event, "customfield_10020"), C, ALPHA).allowed
+    (real,) = normalize(real_payload(SPRINT_IDS)).events
+    sprint = resolve_sprint_field(real, "customfield_10107")
+    assert sprint.type is EventType.SPRINT_CHANGED and event_verdict(sprint, C, ALPHA).allowed
+    assert resolve_sprint_field(real, None).type is EventType.FIELD_CHANGED  # no sprint field on the site
+
+
+@pytest.mark.parametrize(("site_sprint_field", "sprint"), [("customfield_10107", True), ("customfield_10020", False), (None, False)])
+async def test_the_worker_asks_jira_which_field_is_the_sprint(store, site_sprint_field, sprint):
+    from tests.test_inbox_worker import FakeJira, issue
+
+    class Site(FakeJira):
+        calls = 0
+
+        def sprint_field_id(self):
+            Site.calls += 1
+            return site_sprint_field
+
+    accounts = AccountsConfig(accounts=[_scoped("gold", ALPHA_CLIENT, ALPHA_INTERNAL, projects=["GOLD"])])
+    report, slack, _ = await _run(store, accounts, [real_payload(SPRINT_IDS)], Site({"GOLD-208": issue("GOLD-208")}))
+    assert report.statuses == {"done": 1} and Site.calls == 1
+    internal = [m["text"] for m in slack.messages if m["channel"] == ALPHA_INTERNAL]
+    assert any("added to sprint TES Sprint 3" in t for t in internal) is sprint  # else a custom field's change
+    assert not any(m["channel"] == ALPHA_CLIENT for m in slack.messages)  # sprints: not a client default
+
+
+def test_the_adapter_finds_the_sprint_field_by_its_schema_once():
+    from integrations.fake_atlassian import FakeAtlassian
+    from tests.test_jira_adapter import _jira, _seed
+    with FakeAtlassian(_seed(1)) as fake, _jira(fake) as jira:
+        assert jira.sprint_field_id() == "customfield_10020"  # not customfield_10999, a text field named Sprint
+        assert jira.sprint_field_id() == "customfield_10020"
+        assert [c.path for c in fake.calls] == ["/rest/api/2/field"]

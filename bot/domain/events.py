@@ -485,6 +485,22 @@ def attach_comment(event: JiraEvent, raw: Any) -> JiraEvent:
     return dataclasses.replace(event, comment=comment)
 
 
+def sprint_field_candidate(event: Event) -> bool:
+    """A change of a custom field Jira Software may have created as the site's sprint field
+    (its id varies per site): only the site's field list can tell (`resolve_sprint_field`)."""
+    return (isinstance(event, JiraEvent) and event.type is EventType.FIELD_CHANGED
+            and (event.field_id or "").startswith("custom:customfield_")
+            and (event.field or "").strip().casefold() == "sprint")
+
+
+def resolve_sprint_field(event: JiraEvent, sprint_field_id: str | None) -> JiraEvent:
+    """A change of the site's sprint field (by id, from Jira's field list) is a sprint change;
+    any other custom field stays one (internal-only)."""
+    if sprint_field_id and event.field_id == f"custom:{sprint_field_id.casefold()}":
+        return dataclasses.replace(event, type=EventType.SPRINT_CHANGED, field_id="sprint")
+    return event
+
+
 def attach_history(event: JiraEvent, past: PriorFacts | None) -> JiraEvent:
     """Record what the issue was before the edits made since the comment was written (None: no
     such edit touched what decides a client's view)."""

@@ -225,7 +225,10 @@ def _field_id(item: Mapping[str, Any]) -> str:
     if field_id and field_id.strip():
         field_id = field_id.strip().casefold()
         if field_id.startswith("customfield_"):
-            return _SOFTWARE_FIELDS.get(folded, f"custom:{field_id}")
+            # By its id, never its display name (any custom field may be called "Sprint"): the
+            # worker turns the site's own sprint field into "sprint" (`resolve_sprint_field`).
+            # Rank only to drop board reordering (a misnamed field dropped costs no client anything).
+            return "rank" if folded == "rank" else f"custom:{field_id}"
         return field_id  # identified only if it is one we know (KNOWN_FIELD_IDS)
     if folded in _SOFTWARE_FIELDS:
         return _SOFTWARE_FIELDS[folded]

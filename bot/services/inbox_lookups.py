@@ -36,6 +36,8 @@ from bot.domain.events import (
     attach_project,
     attach_scope,
     attach_version_scope,
+    resolve_sprint_field,
+    sprint_field_candidate,
 )
 from bot.domain.jira_events import past_since
 from bot.domain.subscriptions import Subscription
@@ -72,6 +74,7 @@ class EventLookups:
             await self._issues(handled, report)
             await self._comments(handled, report)
             await self._histories(handled, report)
+            await self._sprint_field(handled, report)
             await self._scopes(handled, report)
             await self._version_issues(handled, report, subscriptions or {})
             await self._boards(handled, report, unroutable)
@@ -234,6 +237,26 @@ class EventLookups:
                     e = attach_history(e, past_since(histories.get(key), e.comment.created))
                 new_events.append(e)
             h.events = new_events
+
+    async def _sprint_field(self, handled: list[Handled], report: BatchReport) -> None:
+        """Which custom field is the site's sprint field (the adapter asks Jira's field list once
+        and keeps the answer): a change of it is a sprint change, of any other field named
+        "Sprint" a custom field's (internal-only). Jira failing: those deliveries are retried."""
+        pending = [h for h in handled if h.error is None and any(sprint_field_candidate(e) for e in h.events)]
+        if not pending:
+            return
+        report.jira_calls += 1
+        try:
+            sprint_field = await asyncio.to_thread(self.jira.sprint_field_id)
+        except Exception as exc:
+            if isinstance(exc, UpstreamError):
+                log.warning("jira field lookup failed", error=str(exc))
+            else:
+                log.exception("jira field lookup failed unexpectedly")
+            mark_failed(pending, exc, "the sprint field lookup")
+            return
+        for h in pending:
+            h.events = [resolve_sprint_field(e, sprint_field) if sprint_field_candidate(e) else e for e in h.events]
 
     async def _scopes(self, handled: list[Handled], report: BatchReport) -> None:
         """Which issues match the JQL of the accounts scoped by JQL that could hold them: one

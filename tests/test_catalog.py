@@ -14,7 +14,16 @@ import pytest
 from bot.domain.access import Role
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel, JiraScope
 from bot.domain.commands import COMMANDS
-from bot.domain.events import ConfluenceEvent, EventType, JiraEvent, LinkFacts, Source, SprintFacts, VersionFacts
+from bot.domain.events import (
+    ConfluenceEvent,
+    EventType,
+    JiraEvent,
+    LinkFacts,
+    Source,
+    SprintFacts,
+    VersionFacts,
+    WorklogFacts,
+)
 from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import Burst
 from bot.domain.webhooks import normalize_body
@@ -244,3 +253,11 @@ def _prose_literals(path) -> list[str]:
 @pytest.mark.parametrize("path", _SPEAKING, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_sentence_is_written_outside_the_catalog(path) -> None:
     assert _prose_literals(path) == []
+
+
+@pytest.mark.parametrize(("language", "hours"), [("en", "1.5 h"), ("de", "1,5 h"), ("ru", "1,5 ч")])
+def test_logged_time_is_written_with_the_languages_unit(language, hours) -> None:
+    event = JiraEvent(type=EventType.WORKLOG_CREATED, webhook_event="worklog_created", project_key="RU",
+                      worklog=WorklogFacts(id="1", seconds=5400))
+    account = RU.model_copy(update={"language": language})
+    assert f" {hours}" in render_event(event, Audience.INTERNAL, account).text

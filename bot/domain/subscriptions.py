@@ -45,7 +45,7 @@ _FILTER_KEYS = {
 _ADD = ("subscribe", "add")
 USAGE = sentence(
     "subscribe.usage",
-    command=CommandRef(_ADD, "<events> [issuetype=…] [priority=…] [label=…] [field=…] [-field=…]"),
+    command=CommandRef(_ADD, "args.subscription"),
     groups=", ".join(sorted(EVENT_GROUPS)),
     example=CommandRef(_ADD, "status_changed,comment_created issuetype=Bug priority=High,Highest"),
 )

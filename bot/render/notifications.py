@@ -194,7 +194,7 @@ def _local_day(raw: str | None, account: Account) -> dt.date | None:
 def _hours(seconds: int | None, language: str) -> str:
     if seconds is None:
         return "?"
-    return f"{format_hours((Decimal(seconds) / 3600).quantize(Decimal('0.01')), language)} h"
+    return _t(language, "hours", hours=format_hours((Decimal(seconds) / 3600).quantize(Decimal("0.01")), language))
 
 
 def _section(text: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 NOTIFICATIONS: dict[str, dict[str, str | dict[str, str]]] = {
     "en": {
+        "notify.hours": "{hours} h",
         "alert.budget.title": "⚠️ {account}: {threshold} of the budget used",
         "alert.budget.hours": "{spent} h of {budget} h used ({percent}) in {start} – {end}.",
         "alert.budget.money": "{spent} of {budget}.",
@@ -139,6 +140,7 @@ NOTIFICATIONS: dict[str, dict[str, str | dict[str, str]]] = {
         "notify.type.page_comment_removed": "page comment removed",
     },
     "de": {
+        "notify.hours": "{hours} h",
         "alert.budget.title": "⚠️ {account}: {threshold} des Budgets verbraucht",
         "alert.budget.hours": "{spent} h von {budget} h verbraucht ({percent}) im Zeitraum {start} – {end}.",
         "alert.budget.money": "{spent} von {budget}.",
@@ -269,6 +271,7 @@ NOTIFICATIONS: dict[str, dict[str, str | dict[str, str]]] = {
         "notify.type.page_comment_removed": "Seitenkommentar gelöscht",
     },
     "ru": {
+        "notify.hours": "{hours} ч",
         "alert.budget.title": "⚠️ {account}: израсходовано {threshold} бюджета",
         "alert.budget.hours": "Израсходовано {spent} ч из {budget} ч ({percent}) за период {start} – {end}.",
         "alert.budget.money": "{spent} из {budget}.",

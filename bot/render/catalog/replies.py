@@ -18,6 +18,7 @@ REPLIES: dict[str, dict[str, str | dict[str, str]]] = {
         "verb.public": "public",
         "args.events_filters": "<events> [filters]",
         "args.id": "<id>",
+        "args.subscription": "<events> [issuetype=…] [priority=…] [label=…] [field=…] [-field=…]",
         "summary.help": "Show the commands you can use here",
         "summary.status.channel": "Which account this channel belongs to, and for whom it is",
         "summary.status.glance": "This channel's account at a glance: budget, next milestone, overdue, waiting",
@@ -102,6 +103,7 @@ REPLIES: dict[str, dict[str, str | dict[str, str]]] = {
         "verb.public": "öffentlich",
         "args.events_filters": "<Ereignisse> [Filter]",
         "args.id": "<Nr>",
+        "args.subscription": "<Ereignisse> [issuetype=…] [priority=…] [label=…] [field=…] [-field=…]",
         "summary.help": "Zeigt die Befehle, die Sie hier verwenden können",
         "summary.status.channel": "Zu welchem Kunden dieser Kanal gehört und für wen er ist",
         "summary.status.glance": "Der Kunde dieses Kanals auf einen Blick: Budget, nächster Meilenstein, "
@@ -189,6 +191,7 @@ REPLIES: dict[str, dict[str, str | dict[str, str]]] = {
         "verb.public": "всем",
         "args.events_filters": "<события> [фильтры]",
         "args.id": "<номер>",
+        "args.subscription": "<события> [issuetype=…] [priority=…] [label=…] [field=…] [-field=…]",
         "summary.help": "Команды, которые вам здесь доступны",
         "summary.status.channel": "К какому клиенту относится этот канал и для кого он",
         "summary.status.glance": "Клиент этого канала коротко: бюджет, ближайшая веха, просроченное, ожидающее",

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from structlog.contextvars import bind_contextvars, bound_contextvars
 
 from bot.domain.payload import without_nul
 from bot.domain.health import HealthChecks
@@ -121,6 +122,12 @@ def webhook_endpoint(
 
     async def endpoint(request: Request) -> Response:
         delivery_id = request.headers.get("x-atlassian-webhook-identifier")
+        # Every line logged for this request names its source and delivery (restored on return:
+        # a test client may run requests in one task).
+        with bound_contextvars(source=source.name, delivery_id=delivery_id):
+            return await intake(request, delivery_id)
+
+    async def intake(request: Request, delivery_id: str | None) -> Response:
         try:
             body = await _read_limited(request, max_bytes)
             _authenticate(source, request, body)
@@ -128,14 +135,13 @@ def webhook_endpoint(
         except WebhookRejected as exc:
             rejected_log.warning(
                 "webhook rejected",
-                source=source.name,
                 status=exc.status,
                 reason=exc.reason,
-                delivery_id=delivery_id,
                 client=request.client.host if request.client else None,
             )
             return JSONResponse({"error": exc.reason}, status_code=exc.status)
         delivery_id = (delivery_id or body_fingerprint(body))[:128]
+        bind_contextvars(delivery_id=delivery_id)
         # Confluence Cloud bodies name no event: it is only in the registration, so the webhook
         # URL carries it (`?event=page_trashed`); the worker passes it on as normalize's hint.
         event = head.event_name() or _event_hint(request)
@@ -153,8 +159,6 @@ def webhook_endpoint(
         except Exception as exc:  # the database is down or refused the row: Jira retries a 5xx
             log.error(
                 "webhook not stored",
-                source=source.name,
-                delivery_id=delivery_id,
                 webhook_event=event,
                 error=f"{exc.__class__.__name__}: {exc}",
             )

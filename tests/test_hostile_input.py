@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import pytest
+from structlog.contextvars import merge_contextvars
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -87,7 +88,7 @@ async def test_an_unreadable_delivery_is_anomalous_at_once_and_its_neighbours_po
     good = add_body(store, json.dumps(real_payload(f"{PIN}/jira:issue_created.json")), "d-good", "jira:issue_created")
     bad = add_body(store, body_of(payload), "d-bad", payload.get("webhookEvent"))
     worker = InboxWorker(store, ACCOUNTS, slack, None, clock=lambda: NOW, settings=WorkerSettings(max_attempts=8))
-    with capture_logs() as logs:
+    with capture_logs(processors=[merge_contextvars]) as logs:  # bound context, as in production
         report = await worker.run_once()
     assert report.statuses == {"done": 1, "anomalous": 1}
     got = store.inbox.get(bad)

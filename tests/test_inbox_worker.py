@@ -10,6 +10,7 @@ import json
 import re
 
 import pytest
+from structlog.contextvars import merge_contextvars
 
 from bot.domain.accounts import Account, AccountsConfig, Audience, Budget, Channel, ConfluenceScope, JiraScope, Roles
 from bot.domain.links import SiteLinks
@@ -227,7 +228,7 @@ async def test_a_failed_parent_update_still_posts_the_reply_once(store):
     slack = InMemorySlack(fail_next_update=[UpstreamError("slack", "message_not_found", retryable=False)] * 2)
     add(store, f"{PIN}/jira:issue_created.json", "d-1")
     add(store, status_change_of_gold_189("In Progress", 1), "d-2")
-    with capture_logs() as logs:
+    with capture_logs(processors=[merge_contextvars]) as logs:  # bound context, as in production
         report = await worker(store, slack).run_once()
     assert report.statuses == {"done": 2} and report.messages == 4
     assert slack.updates == [] and slack.fail_next_update == []
@@ -274,7 +275,7 @@ async def test_not_handled_outcomes_are_recorded_and_logged(store):
     ignored = add(store, f"{PIN}/board_created.json", "d-1")
     anomalous = add(store, "zulip/zerver/webhooks/confluence/fixtures/example_anomalous_payload.json", "d-2", "x")
     store.inbox.add("jira", "d-3", "not json", None, NOW)
-    with capture_logs() as logs:
+    with capture_logs(processors=[merge_contextvars]) as logs:  # bound context, as in production
         report = await worker(store, slack).run_once()
     assert report.statuses == {"ignored": 1, "anomalous": 2}
     assert store.inbox.get(ignored).status == "ignored"
@@ -480,7 +481,7 @@ async def test_an_unexpected_error_in_one_delivery_leaves_the_others_alone(store
 
         monkeypatch.setattr(slack, "post_message", post_message)
     w = worker(store, slack, max_attempts=2, backoff_base=dt.timedelta(seconds=30))
-    with capture_logs() as logs:
+    with capture_logs(processors=[merge_contextvars]) as logs:  # bound context, as in production
         report = await w.run_once()
     assert report.statuses == {"done": 1, "retry": 1}
     assert store.inbox.get(good).status == "done"
@@ -551,7 +552,7 @@ async def test_events_no_port_can_route_are_unsupported_not_silently_done(store,
     body = real_payload(path)
     store.inbox.add(source, "d-1", json.dumps(body), body.get("webhookEvent") or body.get("event"), NOW)
     (item,) = store.inbox.list()
-    with capture_logs() as logs:
+    with capture_logs(processors=[merge_contextvars]) as logs:  # bound context, as in production
         report = await worker(store, slack, jira=None, confluence=None).run_once()
     assert report.statuses == {"unsupported": 1} and slack.messages == []
     got = store.inbox.get(item.id)
@@ -1103,7 +1104,7 @@ async def test_a_post_that_cannot_be_recorded_stops_its_channel_for_the_batch(st
 
     monkeypatch.setattr(store.posts, "answer", database_down)  # Slack's answer cannot be recorded
     w = worker(store, slack)
-    with capture_logs() as logs:
+    with capture_logs(processors=[merge_contextvars]) as logs:  # bound context, as in production
         report = await w.run_once()
     # Slack has the first message; posting on would leave more messages nobody can account for.
     assert [m["channel"] for m in slack.messages] == [ALPHA_INTERNAL]
@@ -1410,7 +1411,7 @@ async def test_a_payload_naming_another_host_links_to_the_configured_site_and_is
     payload["user"]["self"] = "https://evil.example/rest/api/2/user?accountId=1"
     add(store, payload, "d-foreign")
     slack = InMemorySlack()
-    with capture_logs() as logs:
+    with capture_logs(processors=[merge_contextvars]) as logs:  # bound context, as in production
         report = await worker(store, slack).run_once()
     assert report.statuses == {"done": 1}
     texts = [m["text"] for m in slack.messages]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
+from structlog.contextvars import bound_contextvars
 
 from bot.listeners.answers import respond
 from bot.listeners.deps import ListenerDeps
@@ -26,8 +27,6 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         reply = await deps.commands.run(command.get("text", ""), asker)
         log.info(
             "command",
-            user=asker.user_id,
-            channel=asker.channel_id,
             role=role.name.lower(),
             text=command.get("text", "")[:100],
             public=reply.public,
@@ -45,7 +44,9 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         # Ack within Slack's 3 s (at once: see bot.listeners.answers); the answer follows
         # through response_url.
         await ack()
-        deps.answers.start(answer(command, context, client), "command answer",
-                           user=command.get("user_id"), channel=command.get("channel_id"))
+        # The answer's task starts with a copy of this context: its lines name the request.
+        with bound_contextvars(team=context.team_id, user=command.get("user_id"),
+                               channel=command.get("channel_id"), command=command.get("command")):
+            deps.answers.start(answer(command, context, client), "command answer")
 
     app.command("/pulse")(on_pulse)

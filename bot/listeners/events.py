@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from slack_bolt.async_app import AsyncApp
+from structlog.contextvars import bound_contextvars
 
 from bot.listeners.commands import home_team
 from bot.listeners.deps import ListenerDeps
@@ -23,7 +24,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         asker = Asker(user_id=user, channel_id=event["channel"], role=role, via_mention=True,
                       locale=lambda: deps.directory.locale(user))
         reply = await deps.commands.run(text, asker)
-        log.info("mention", user=user, channel=asker.channel_id, role=role.name.lower(), text=text[:100])
+        log.info("mention", role=role.name.lower(), text=text[:100])
         # Always in a thread: a mention is a conversation, not a channel announcement.
         thread = event.get("thread_ts") or event["ts"]
         for part in (reply, *reply.more):
@@ -32,7 +33,9 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
     async def on_mention(ack, event, context, say):
         # Events are acknowledged at once too; the answer may need Jira (see bot.listeners.answers).
         await ack()
-        deps.answers.start(answer(event, context, say), "mention answer",
-                           user=event.get("user"), channel=event.get("channel"))
+        # The answer's task starts with a copy of this context: its lines name the request.
+        with bound_contextvars(team=context.team_id, user=event.get("user"), channel=event.get("channel"),
+                               command="mention"):
+            deps.answers.start(answer(event, context, say), "mention answer")
 
     app.event("app_mention")(on_mention)

@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from structlog.contextvars import bound_contextvars, unbind_contextvars
+
 from bot.domain.accounts import Account, Audience, Channel
 from bot.domain.digest import Digest, build_digest, default_since
 from bot.domain.digest_query import digest_jql
@@ -145,7 +147,10 @@ class DigestService:
         if running is not None:
             data = await asyncio.shield(running)
             return dataclasses.replace(data, calls=0)
-        task = asyncio.ensure_future(self._fetch_with_retries(account, now, since))
+        # Shared by the account's channels: its lines name the account, not the channel that asked first.
+        context = contextvars.copy_context()
+        context.run(unbind_contextvars, "channel", "slot", "audience")
+        task = asyncio.get_running_loop().create_task(self._fetch_with_retries(account, now, since), context=context)
         self._inflight[key] = task
         try:
             return await asyncio.shield(task)
@@ -259,6 +264,12 @@ class DigestService:
 
     async def run_slot(self, account: Account, channel: Channel, slot: dt.datetime) -> SlotResult:
         """Post the channel's digest for one schedule slot, exactly once across processes."""
+        # Every line of this job (its claim's heartbeat task too) names the account, channel, slot.
+        with bound_contextvars(account=account.key, channel=channel.id, slot=slot.isoformat(),
+                               audience=channel.audience.value):
+            return await self._run_slot(account, channel, slot)
+
+    async def _run_slot(self, account: Account, channel: Channel, slot: dt.datetime) -> SlotResult:
         runs = self._store.digest_runs
         now = self._clock()
         run_id = await asyncio.to_thread(
@@ -286,7 +297,6 @@ class DigestService:
         self, account: Account, channel: Channel, slot: dt.datetime, run_id: int, now: dt.datetime
     ) -> SlotResult:
         runs = self._store.digest_runs
-        bound = log.bind(account=account.key, channel=channel.id, slot=slot.isoformat(), audience=channel.audience.value)
         since = await asyncio.to_thread(runs.last_posted, channel.id, slot)
         try:
             _digest, rendered, data = await self.compose(account, channel.audience, slot, since)
@@ -303,10 +313,10 @@ class DigestService:
         except UpstreamError as exc:
             # Leave the claim in place: a later tick takes it over once stale (STALE_CLAIM) and
             # continues after the parts already posted.
-            bound.exception("posting the digest failed", error=str(exc))
+            log.exception("posting the digest failed", error=str(exc))
             raise
         await asyncio.to_thread(
             runs.finish, run_id, "posted", self._clock(), message_ts=ts, jira_calls=data.calls
         )
-        bound.info("digest posted", messages=len(rendered.messages), jira_calls=data.calls, issues=len(data.issues))
+        log.info("digest posted", messages=len(rendered.messages), jira_calls=data.calls, issues=len(data.issues))
         return SlotResult("posted", len(rendered.messages), data.calls, rendered.text)

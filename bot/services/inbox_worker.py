@@ -45,6 +45,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from structlog.contextvars import bound_contextvars
+
 from bot.clock import utc_now
 from bot.domain.accounts import AccountsConfig
 from bot.domain.events import Outcome
@@ -70,6 +72,11 @@ from integrations.store.inbox import InboxItem
 from integrations.store.store import Store
 
 log = get_logger("pulse.inbox")
+
+
+def delivery_context(item: InboxItem) -> dict[str, object]:
+    """What every line logged while one delivery is handled names (bound, not passed by hand)."""
+    return {"source": item.source, "delivery_id": item.delivery_id, "inbox_id": item.id}
 
 
 @dataclass(frozen=True)
@@ -244,11 +251,12 @@ class InboxWorker:
             if self.jira is not None:
                 await BudgetAlerts(self.store, self.jira, self.accounts, self.clock, self.once).check(handled, report)
         for h in handled:
-            try:
-                await self._finish(h, report)
-            except Exception:
-                # Its lease expires and it is claimed again; the other outcomes still get recorded.
-                log.exception("recording the delivery outcome failed", inbox_id=h.item.id, delivery_id=h.item.delivery_id)
+            with bound_contextvars(**delivery_context(h.item)):
+                try:
+                    await self._finish(h, report)
+                except Exception:
+                    # Its lease expires and it is claimed again; the other outcomes still get recorded.
+                    log.exception("recording the delivery outcome failed")
         log.info(
             "inbox batch",
             claimed=report.claimed,
@@ -263,7 +271,8 @@ class InboxWorker:
 
     async def _understand(self, item: InboxItem, report: BatchReport) -> Handled | None:
         try:
-            return await self._understand_one(item, report)
+            with bound_contextvars(**delivery_context(item)):
+                return await self._understand_one(item, report)
         except Exception as exc:
             h = Handled(item, [])
             mark_failed([h], exc, "normalize")
@@ -277,9 +286,6 @@ class InboxWorker:
             reason = scrub_text(delivery.reason) if delivery.reason else None
             get_logger(delivery.outcome.logger_name).info(
                 f"webhook {delivery.outcome.value}",
-                source=item.source,
-                delivery_id=item.delivery_id,
-                inbox_id=item.id,
                 webhook_event=delivery.webhook_event or item.event_name,
                 reason=reason,
                 # The traceback of an unreadable payload, for the operator.
@@ -294,7 +300,6 @@ class InboxWorker:
                 # a proxy, an app's api.atlassian.com URL, or a body not from our site.
                 get_logger(Outcome.ANOMALOUS.logger_name).warning(
                     "payload self URL names another host than the configured site; no link to it",
-                    source=item.source, delivery_id=item.delivery_id, inbox_id=item.id,
                     webhook_event=delivery.webhook_event, field=field, host=host,
                 )
         return Handled(item, list(delivery.events))
@@ -350,8 +355,7 @@ class InboxWorker:
         item, exc = h.item, h.error
         if exc is None and h.unsupported:
             get_logger(Outcome.UNSUPPORTED.logger_name).info(
-                "webhook unsupported", source=item.source, delivery_id=item.delivery_id, inbox_id=item.id,
-                webhook_event=item.event_name, reason=h.unsupported,
+                "webhook unsupported", webhook_event=item.event_name, reason=h.unsupported,
             )
             await asyncio.to_thread(self.store.inbox.finish, item.id, Outcome.UNSUPPORTED.value, h.unsupported)
             report.count(Outcome.UNSUPPORTED.value)
@@ -386,8 +390,6 @@ class InboxWorker:
         report.count("dead" if dead else "retry")
         (log.error if dead else log.warning)(
             "delivery dead-lettered" if dead else "delivery will be retried",
-            inbox_id=item.id,
-            delivery_id=item.delivery_id,
             attempts=item.attempts,
             error=error,
             retry_at=None if dead else at.isoformat(),

@@ -14,6 +14,8 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from structlog.contextvars import bound_contextvars
+
 from bot.domain.accounts import Account, AccountsConfig, Channel
 from bot.domain.events import Event, EventType, JiraEvent, Person
 from bot.domain.links import SiteLinks
@@ -108,6 +110,13 @@ class Outgoing:
     items: list[Handled]
     thread_issue: str | None = None
     status: str | None = None  # the issue's new status, when this message tells a status change
+
+
+def _deliveries_told(o: Outgoing) -> dict[str, object]:
+    # Bound while one message is posted: the delivery it tells of, or all of them for a burst.
+    if len(o.items) == 1:
+        return {"delivery_id": o.items[0].item.delivery_id}
+    return {"delivery_ids": [h.item.delivery_id for h in o.items]}
 
 
 def _is_burst(messages: list) -> bool:
@@ -258,21 +267,25 @@ class NotificationPoster:
         await asyncio.gather(*(self._post_channel(msgs, report) for msgs in by_channel.values()))
 
     async def _post_channel(self, messages: list[Outgoing], report: BatchReport) -> None:
+        first = messages[0]
+        with bound_contextvars(account=first.account.key, channel=first.channel.id):
+            await self._post_in_order(messages, report)
+
+    async def _post_in_order(self, messages: list[Outgoing], report: BatchReport) -> None:
         for i, o in enumerate(messages):
             try:
-                if await self._post_one(o):
+                with bound_contextvars(**_deliveries_told(o)):
+                    posted = await self._post_one(o)
+                if posted:
                     report.messages += 1
             except PostBusy as exc:
-                log.info("another worker holds this channel's message; retrying shortly", channel=o.channel.id,
-                         reason=str(exc))
+                log.info("another worker holds this channel's message; retrying shortly", reason=str(exc))
                 for later in messages[i:]:
                     for h in later.items:
                         h.error = h.error or exc
                 return
             except UpstreamError as exc:
-                log.warning(
-                    "slack post failed", channel=o.channel.id, error=str(exc), retryable=exc.retryable
-                )
+                log.warning("slack post failed", error=str(exc), retryable=exc.retryable)
                 # Keep order within the channel: what follows waits for the retry too.
                 for later in messages[i:]:
                     for h in later.items:
@@ -283,7 +296,7 @@ class NotificationPoster:
                 # its deliveries are retried, and the open intent is settled then.
                 log.exception(
                     "posted to Slack but could not record it; this channel waits for the retry",
-                    channel=o.channel.id, delivery_ids=[h.item.delivery_id for h in o.items],
+                    delivery_ids=[h.item.delivery_id for h in o.items],
                 )
                 cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
                 for later in messages[i:]:
@@ -319,5 +332,5 @@ class NotificationPoster:
         except Exception as exc:
             log.warning(
                 "could not show the new status on the thread's parent; the reply is posted",
-                channel=o.channel.id, issue=o.thread_issue, error=f"{type(exc).__name__}: {exc}",
+                issue=o.thread_issue, error=f"{type(exc).__name__}: {exc}",
             )

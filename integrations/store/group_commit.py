@@ -8,6 +8,7 @@ only after its row is durably stored — or an error (the webhook then answers 5
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any
 
@@ -42,7 +43,9 @@ class GroupCommit:
         future = asyncio.get_running_loop().create_future()
         self._pending.append((row, key, future))
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._drain())
+            # A fresh context: the writer serves every caller, so it must not carry the log
+            # context (source, delivery id) of the one request that happened to start it.
+            self._writer = asyncio.create_task(self._drain(), context=contextvars.Context())
         # A caller that goes away (the client disconnected) cancels only its own future: the
         # batch is written by the writer task, for everyone in it, its row included.
         return await future

@@ -614,3 +614,32 @@ def test_the_adapter_finds_the_sprint_field_by_its_schema_once():
         assert jira.sprint_field_id() == "customfield_10020"  # not customfield_10999, a text field named Sprint
         assert jira.sprint_field_id() == "customfield_10020"
         assert [c.path for c in fake.calls] == ["/rest/api/2/field"]
+
+
+def test_check_config_names_the_overlap_of_the_reviewers_accounts_file(tmp_path):
+    from tests.test_cli import _pulse
+    # accounts.jql-shared.yaml of the review, as written there.
+    accounts = tmp_path / "accounts.yaml"
+    accounts.write_text("""accounts:
+  - key: alpha
+    name: Alpha Corp
+    timezone: Europe/Berlin
+    channels:
+      - {id: C0ALPHACLT, audience: client}
+      - {id: C0ALPHAINT, audience: internal}
+    jira:
+      projects: [SHARED]
+      jql: "component = Alpha"
+  - key: beta
+    name: Beta Corp
+    timezone: Europe/Berlin
+    channels:
+      - {id: C0BETACLNT, audience: client}
+      - {id: C0BETAINTL, audience: internal}
+    jira:
+      jql: "project = SHARED AND component = Beta"
+""")
+    result = _pulse("check-config", str(accounts))
+    assert result.returncode == 0, result.stderr
+    assert "note: Jira project SHARED is in the scope of alpha, beta: each of its webhooks reaches an account " \
+           "only when Jira confirms the issue matches that account's jql" in result.stdout

@@ -50,8 +50,11 @@ def _fake_slack(pipe) -> None:
     from integrations.fake_slack import FakeSlack
 
     _quiet()
+    from bot.sandbox import sandbox_accounts
+
     with FakeSlack(team_id=HOME) as fake:
         fake.add_user(USER)
+        fake.add_channels_of(sandbox_accounts())  # the internal channel is not shared: internal answers
         pipe.send((fake.api_url, fake.token, fake.response_url("bench")))
         pipe.recv()  # until the parent says stop
 

@@ -34,10 +34,12 @@ from bot.listeners.answers import Answers
 from bot.logs import get_logger
 from bot.scheduler import DigestScheduler
 from bot.services.digest_commands import register_digest_commands
-from bot.services.digests import DigestService
+from bot.services.digests import INTENT_LEASE, DigestService
+from bot.services.exactly_once import OncePoster, owner_id
 from bot.services.doctor import log_findings
 from bot.services.inbox_worker import start_inbox_worker, stop_inbox_worker
 from bot.services.subscriptions import register_subscribe_commands
+from bot.services.channel_audiences import ChannelAudiences
 from bot.services.commands import CommandService
 from bot.services.directory import Directory
 from bot.settings import Settings
@@ -103,6 +105,8 @@ class Runtime:
     answers: Answers | None = None
     # The `/pulse` command table (the demo prints its help).
     commands: CommandService | None = None
+    # The one judge of channels' effective audiences (None without a Slack client).
+    audiences: ChannelAudiences | None = None
     _stop_worker: asyncio.Event | None = None
     _http: aiohttp.ClientSession | None = None
 
@@ -162,6 +166,7 @@ class Runtime:
                 pause=self.slack.pause,
                 links=site_links(self.settings),
                 health=self.health,
+                audiences=self.audiences,
             )
         if self.jira is not None:
             # The same checks as `pulse doctor`, logged; in the background, so start-up waits for
@@ -245,9 +250,10 @@ def build_commands(
     store: Store | None,
     clock: Callable[[], dt.datetime] = utc_now,
     jira_browse_url: str | None = None,
+    audiences: ChannelAudiences | None = None,
 ) -> CommandService:
     """The `/pulse` command table with every feature's commands."""
-    commands = CommandService(accounts)
+    commands = CommandService(accounts, audiences=audiences)
     if digests is not None:
         register_digest_commands(commands, digests, clock, jira_browse_url)
     if store is not None:
@@ -262,10 +268,12 @@ def build_listener_deps(
     digests: DigestService | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
     store: Store | None = None,
+    audiences: ChannelAudiences | None = None,
 ) -> ListenerDeps:
     return ListenerDeps(
-        commands=build_commands(accounts, digests, store, clock, settings.jira.url),
+        commands=build_commands(accounts, digests, store, clock, settings.jira.url, audiences),
         directory=Directory(client, settings.admin_users, settings.admin_usergroup),
+        audiences=audiences,
     )
 
 
@@ -348,26 +356,36 @@ def build_ports(
     )
 
 
-def build_digests(ports: Ports, **tuning: Any) -> DigestService:
+def build_audiences(settings: Settings, ports: Ports) -> ChannelAudiences | None:
+    """The one judge of every channel's effective audience (an internal channel Slack calls shared
+    gets the client view); None without a Slack client (nothing is posted then)."""
+    if ports.slack_client is None:
+        return None
+    notices = OncePoster(ports.store, ports.slack, ports.clock, owner_id(), INTENT_LEASE) if ports.slack else None
+    return ChannelAudiences(ports.slack_client, ports.accounts, notices=notices, admins=settings.admin_users)
+
+
+def build_digests(ports: Ports, audiences: ChannelAudiences | None = None, **tuning: Any) -> DigestService:
     """The digest service over the ports (it posts only if the ports have Slack); `tuning` for the
     benchmarks (`jira_concurrency`, `retry_delays`)."""
     return DigestService(
         jira=ports.jira, slack=ports.slack, store=ports.store, clock=ports.clock, jira_browse_url=ports.links.jira,
-        confluence=ports.confluence, **tuning,
+        confluence=ports.confluence, audiences=audiences, **tuning,
     )
 
 
 def assemble(settings: Settings, ports: Ports) -> Runtime:
     """The app and its background work from the ports: listeners, commands, digests, the scheduler
     (if enabled) and, once serving, the inbox worker."""
-    digests = build_digests(ports)
-    deps = build_listener_deps(ports.accounts, ports.slack_client, settings, digests, ports.clock, ports.store)
+    audiences = build_audiences(settings, ports)
+    digests = build_digests(ports, audiences)
+    deps = build_listener_deps(ports.accounts, ports.slack_client, settings, digests, ports.clock, ports.store, audiences)
     bolt = create_bolt_app(client=ports.slack_client, signing_secret=_secret(settings.slack.signing_secret), deps=deps)
     scheduler = DigestScheduler(ports.accounts, digests, ports.store, ports.clock) if settings.scheduler_enabled else None
     return Runtime(
         settings=settings, accounts=ports.accounts, store=ports.store, client=ports.slack_client, bolt=bolt,
         clock=ports.clock, jira=ports.jira, scheduler=scheduler, slack=ports.slack, digests=digests,
-        confluence=ports.confluence, answers=deps.answers, commands=deps.commands,
+        confluence=ports.confluence, answers=deps.answers, commands=deps.commands, audiences=audiences,
     )
 
 

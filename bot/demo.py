@@ -108,6 +108,7 @@ def run_demo(echo: Callable[[str], None], now: dt.datetime | None = None) -> Non
     sandbox = build_sandbox(now)
     echo(f"Account Pulse demo — sandbox agency, {len(sandbox.accounts.accounts)} accounts, as of {now:%Y-%m-%d %H:%M} UTC")
     with tempfile.TemporaryDirectory() as tmp, FakeAtlassian(sandbox.seed) as jira_fake, FakeSlack() as slack_fake:
+        slack_fake.add_channels_of(sandbox.accounts)
         client = make_web_client(slack_fake.token, slack_fake.api_url)
         # The bot as `pulse serve` assembles it, on ports made of the sandbox's stage.
         ports = Ports(

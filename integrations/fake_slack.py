@@ -92,6 +92,14 @@ class FakeSlack:
         self.channels[channel_id] = channel
         return channel
 
+    def add_channels_of(self, accounts: Any) -> None:
+        """Every channel of an AccountsConfig, set up as configured: a client channel shared with
+        the client's organization, an internal one not shared."""
+        for account in accounts.accounts:
+            for channel in account.channels:
+                self.add_channel(channel.id, channel.name or channel.id,
+                                 is_ext_shared=channel.audience.value == "client")
+
     def fail(
         self, method: str, status: int, retry_after: float | None = None, times: int = 1, error: str | None = None
     ) -> None:

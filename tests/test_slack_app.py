@@ -47,6 +47,7 @@ def jira():
 async def http(fake, sqlite_store, jira):
     settings = Settings(admin_users=["U0ADMIN001"], slack={"signing_secret": SIGNING_SECRET}, scheduler_enabled=False)
     client = make_web_client(fake.token, fake.api_url)
+    fake.add_channels_of(load_accounts(EXAMPLE))
     # The app as `pulse serve` assembles it, on ports made of fakes (the lifespan does not run here).
     ports = Ports(accounts=load_accounts(EXAMPLE), store=sqlite_store, jira=jira, clock=lambda: NOW,
                   slack=InMemorySlack(), slack_client=client)

@@ -43,6 +43,7 @@ def digest(account_key: str, audience: str, fmt: str, at: str | None, since: str
     from bot.domain.accounts import Audience
     from bot.errors import UpstreamError
     from bot.render.digest import digest_to_json
+    from bot.services.channel_audiences import ChannelAudiences
 
     settings = load_settings()
     missing = settings.missing_for_digest(post)
@@ -68,8 +69,11 @@ def digest(account_key: str, audience: str, fmt: str, at: str | None, since: str
         posted = []
         if post:
             stamp = utc_now().isoformat()
+            # As Slack shares them now: an internal channel shared with another organization
+            # is a client channel (bot.services.channel_audiences).
+            audiences = ChannelAudiences(ports.slack_client, accounts)
             for channel in account.channels:
-                if channel.audience == audience:
+                if await audiences.audience(account, channel) == audience:
                     await service.post_manual(channel.id, rendered, stamp)
                     posted.append(channel.name or channel.id)
         return result, rendered, data, posted

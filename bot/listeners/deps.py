@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.listeners.answers import Answers
+from bot.services.channel_audiences import ChannelAudiences
 from bot.services.commands import CommandService
 from bot.services.directory import Directory
 
@@ -15,3 +16,5 @@ class ListenerDeps:
     directory: Directory
     # What listeners go on with after the ack; shutdown drains it.
     answers: Answers = field(default_factory=Answers)
+    # Told when Slack says a channel's sharing changed; None: nothing to tell.
+    audiences: ChannelAudiences | None = None

@@ -39,3 +39,20 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             deps.answers.start(answer(event, context, say), "mention answer")
 
     app.event("app_mention")(on_mention)
+
+    async def on_sharing_changed(ack, event):
+        # Slack says a channel's sharing changed: judge it afresh now (a newly shared internal
+        # channel gets the client view from its next message on, and its admins hear of it).
+        await ack()
+        channel = event.get("channel")
+        channel_id = channel.get("id") if isinstance(channel, dict) else channel  # an object in invite events
+        if deps.audiences is None or not isinstance(channel_id, str):
+            return
+        deps.audiences.forget(channel_id)
+        link = deps.audiences.linked(channel_id)
+        if link is not None:
+            deps.answers.start(deps.audiences.audience(*link), "sharing check", channel=channel_id)
+        log.info("channel sharing changed", event=event.get("type"), channel=channel_id)
+
+    for name in ("channel_shared", "channel_unshared", "shared_channel_invite_accepted"):
+        app.event(name)(on_sharing_changed)

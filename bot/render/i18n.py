@@ -27,6 +27,10 @@ MESSAGES: dict[str, dict[str, Message]] = {
     "en": {
         "slack.paused": "Posting to Slack was paused from {since} to {until}: Slack refused the bot's token. "
         "Nothing was lost; the notifications held back meanwhile follow now.",
+        "channel.shared_internal": "⚠️ {channel} ({account}) is configured `audience: internal`, but Slack says it is "
+        "shared with another organization (Slack Connect). From now on it gets only the client view (nothing internal), until an admin fixes it: "
+        "remove the other organization from the channel, or set it to `audience: client` in the accounts file "
+        "and restart the bot.",
         "digest.status_page": "Status page in Confluence",
         "command.jira_not_found": "I cannot answer from Jira: it does not know this account's projects or query ({scope}). "
         "Jira said: {detail}\nAn agency admin should check the account's `jira:` settings in the accounts file; "
@@ -118,6 +122,10 @@ MESSAGES: dict[str, dict[str, Message]] = {
     "de": {
         "slack.paused": "Das Posten in Slack war von {since} bis {until} angehalten: Slack hat das Token des Bots abgelehnt. "
         "Nichts ging verloren; die zurückgehaltenen Benachrichtigungen folgen jetzt.",
+        "channel.shared_internal": "⚠️ {channel} ({account}) ist als `audience: internal` eingerichtet, aber laut Slack "
+        "ist er mit einer anderen Organisation geteilt (Slack Connect). Ab jetzt bekommt er nur noch die Kundenansicht (nichts Internes), bis ein Admin das behebt: "
+        "die andere Organisation aus dem Channel entfernen oder ihn in der Kontendatei auf `audience: client` "
+        "setzen und den Bot neu starten.",
         "digest.status_page": "Statusseite in Confluence",
         "command.jira_not_found": "Ich kann nicht aus Jira antworten: Jira kennt die Projekte oder die Abfrage dieses "
         "Kunden nicht ({scope}). Jira meldet: {detail}\nEin Agentur-Admin sollte die `jira:`-Einstellungen des "
@@ -211,6 +219,10 @@ MESSAGES: dict[str, dict[str, Message]] = {
     "ru": {
         "slack.paused": "Публикация в Slack была приостановлена с {since} до {until}: Slack отклонил токен бота. "
         "Ничего не потеряно; задержанные уведомления публикуются сейчас.",
+        "channel.shared_internal": "⚠️ Канал {channel} ({account}) настроен как `audience: internal`, но по данным Slack "
+        "он открыт для другой организации (Slack Connect). Теперь он получает только клиентское представление (ничего внутреннего), пока администратор "
+        "не исправит это: уберите другую организацию из канала или укажите `audience: client` в файле клиентов "
+        "и перезапустите бота.",
         "digest.status_page": "Страница статуса в Confluence",
         "command.jira_not_found": "Не могу ответить по данным Jira: она не знает проекты или запрос этого клиента "
         "({scope}). Ответ Jira: {detail}\nАдминистратору агентства стоит проверить настройки `jira:` этого клиента "

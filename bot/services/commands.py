@@ -15,6 +15,7 @@ from bot.logs import get_logger
 from bot.render.help import render_help
 from bot.render.i18n import language_of_locale
 from bot.render.words import Voice, verbs
+from bot.services.channel_audiences import ChannelAudiences
 
 log = get_logger("pulse.commands")
 
@@ -54,8 +55,14 @@ Handler = Callable[[Invocation, Asker, Account | None, Channel | None], Awaitabl
 class CommandService:
     """Parses a command for the asker's role and runs its handler; errors become hints."""
 
-    def __init__(self, accounts: AccountsConfig, table: tuple[CommandSpec, ...] = COMMANDS):
+    def __init__(
+        self, accounts: AccountsConfig, table: tuple[CommandSpec, ...] = COMMANDS,
+        audiences: ChannelAudiences | None = None,
+    ):
         self._accounts = accounts
+        # Channels' effective audiences (an internal channel Slack calls shared answers in the
+        # client view); None: as configured.
+        self._audiences = audiences
         self._table = table
         self._handlers: dict[str, Handler] = {"help": self._help, "status": self._status}
 
@@ -81,6 +88,8 @@ class CommandService:
         locale); a UserError (usage, permission) becomes an ephemeral hint."""
         link = self._accounts.by_channel(asker.channel_id)
         account, channel = link if link else (None, None)
+        if account is not None and channel is not None and self._audiences is not None:
+            channel = await self._audiences.channel(account, channel)
         language = account.language if account else await self._user_language(asker)
         asker = dataclasses.replace(asker, language=language)
         voice = asker.voice()

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from structlog.contextvars import bound_contextvars, unbind_contextvars
+from structlog.contextvars import bind_contextvars, bound_contextvars, unbind_contextvars
 
 from bot.domain.accounts import Account, Audience, Channel
 from bot.domain.digest import Digest, build_digest, default_since
@@ -31,8 +31,9 @@ from bot.logs import get_logger
 from bot.render.blocks import Message, escape_mrkdwn
 from bot.render.digest import RenderedDigest, render_digest
 from bot.render.i18n import translate
-from bot.services.exactly_once import OncePoster, PostBusy, owner_id
 from bot.render.status_page import status_page_storage, status_page_title, with_status_page_link
+from bot.services.channel_audiences import ChannelAudiences
+from bot.services.exactly_once import OncePoster, PostBusy, owner_id
 from integrations.confluence import ConfluencePort
 from integrations.jira import JiraPort
 from integrations.jira_calls import count_calls
@@ -89,8 +90,12 @@ class DigestService:
         jira_concurrency: int = 6,
         confluence: ConfluencePort | None = None,
         claim_heartbeat_s: float = CLAIM_HEARTBEAT_S,
+        audiences: ChannelAudiences | None = None,
     ):
         self._jira = jira
+        # Channels' effective audiences (an internal channel Slack calls shared gets the client
+        # view); None: as configured.
+        self._audiences = audiences
         self._claim_heartbeat_s = claim_heartbeat_s
         self._slack = slack
         self._store = store
@@ -181,6 +186,10 @@ class DigestService:
         """Release the Jira worker threads."""
         self._jira_pool.shutdown(wait=False, cancel_futures=True)
 
+    async def audience(self, account: Account, channel: Channel) -> Audience:
+        """What the channel's digest is for: its effective audience (see ChannelAudiences)."""
+        return await self._audiences.audience(account, channel) if self._audiences else channel.audience
+
     # -- compose -----------------------------------------------------------------------------
 
     async def compose(
@@ -253,7 +262,7 @@ class DigestService:
                       exc_info=error, account=account.key, slot=slot.isoformat(), trouble=trouble.value,
                       error=str(error))
         for channel in account.channels:
-            if channel.audience is not Audience.INTERNAL:
+            if await self.audience(account, channel) is not Audience.INTERNAL:
                 continue
             # The client and internal digests of one slot, and every retry of it, share this notice.
             key = f"delayed:{account.key}:{slot.isoformat()}:{channel.id}"
@@ -297,9 +306,11 @@ class DigestService:
         self, account: Account, channel: Channel, slot: dt.datetime, run_id: int, now: dt.datetime
     ) -> SlotResult:
         runs = self._store.digest_runs
+        audience = await self.audience(account, channel)
+        bind_contextvars(audience=audience.value)  # the effective one (run_slot bound the configured)
         since = await asyncio.to_thread(runs.last_posted, channel.id, slot)
         try:
-            _digest, rendered, data = await self.compose(account, channel.audience, slot, since)
+            _digest, rendered, data = await self.compose(account, audience, slot, since)
         except UpstreamUnavailable as exc:
             await asyncio.to_thread(runs.finish, run_id, "delayed", self._clock(), error=str(exc))
             await self.notify_delayed(account, slot, now, exc)

@@ -61,6 +61,7 @@ from bot.domain.accounts import Audience
 from bot.render.blocks import Message
 from bot.render.i18n import translate
 from bot.services.budget_alerts import BudgetAlerts
+from bot.services.channel_audiences import ChannelAudiences
 from bot.services.exactly_once import OncePoster, PostBusy, owner_id
 from bot.services.inbox_batch import BatchReport, Handled, mark_failed
 from bot.services.inbox_lookups import EventLookups
@@ -119,8 +120,12 @@ class InboxWorker:
         people_lookup: PeopleLookup | None = None,
         pause: SlackPause | None = None,
         links: SiteLinks | None = None,
+        audiences: ChannelAudiences | None = None,
     ):
         self.store = store
+        # Channels' effective audiences (an internal channel Slack calls shared gets the client
+        # view); None: as configured (tests of other things).
+        self.audiences = audiences
         # The configured Jira/Confluence sites: message links are built from them, never from
         # a payload (whose `self` naming another host is logged as anomalous).
         self.links = links or SiteLinks()
@@ -249,7 +254,8 @@ class InboxWorker:
             outgoing = await self._plan(handled, report, subscriptions)
             await self._post_all(outgoing, report)
             if self.jira is not None:
-                await BudgetAlerts(self.store, self.jira, self.accounts, self.clock, self.once).check(handled, report)
+                accounts = await self._effective_accounts()
+                await BudgetAlerts(self.store, self.jira, accounts, self.clock, self.once).check(handled, report)
         for h in handled:
             with bound_contextvars(**delivery_context(h.item)):
                 try:
@@ -322,7 +328,10 @@ class InboxWorker:
     ) -> list[Outgoing]:
         if subscriptions is None:
             subscriptions = await self._subscriptions()
-        return await self._poster().plan(handled, report, subscriptions)
+        return await self._poster(await self._effective_accounts()).plan(handled, report, subscriptions)
+
+    async def _effective_accounts(self) -> AccountsConfig:
+        return await self.audiences.accounts(self.accounts) if self.audiences else self.accounts
 
     async def _post_all(self, outgoing: list[Outgoing], report: BatchReport) -> None:
         await self._poster().post_all(outgoing, report)
@@ -342,9 +351,9 @@ class InboxWorker:
                 except (UpstreamError, PostBusy) as exc:
                     log.warning("could not post the pause notice", channel=channel.id, error=str(exc))
 
-    def _poster(self) -> NotificationPoster:
+    def _poster(self, accounts: AccountsConfig | None = None) -> NotificationPoster:
         return NotificationPoster(
-            self.store, self.slack, self.accounts, self.clock, self.settings.burst_threshold, self.people_lookup,
+            self.store, self.slack, accounts or self.accounts, self.clock, self.settings.burst_threshold, self.people_lookup,
             links=self.links,
             once=self.once,
         )
@@ -409,6 +418,7 @@ def start_inbox_worker(
     pause: SlackPause | None = None,
     links: SiteLinks | None = None,
     health: HealthChecks | None = None,
+    audiences: ChannelAudiences | None = None,
 ) -> tuple[asyncio.Task, asyncio.Event]:
     """Start the worker on the running loop; stop it with `stop_inbox_worker(task, stop, timeout)`.
 
@@ -423,7 +433,7 @@ def start_inbox_worker(
     stop = asyncio.Event()
     worker = InboxWorker(
         store, accounts, slack, jira, clock, settings, confluence=confluence, people_lookup=people_lookup,
-        pause=pause, links=links,
+        pause=pause, links=links, audiences=audiences,
     )
     task = asyncio.create_task(worker.run_forever(stop), name="inbox-worker")
     if health is not None:

@@ -136,3 +136,6 @@ def run_demo(echo: Callable[[str], None], now: dt.datetime | None = None) -> Non
         text, _ = render_help(available(role, commands), mention)
         echo(f"\n/pulse help for an agency {role.name.lower()}:\n{text}" if mention is None
              else f"\n@Account Pulse help for a Slack Connect client:\n{text}")
+    # Every answer is in the language of the channel's account, its command words too.
+    text, _ = render_help(available(Role.EXTERNAL, commands), "Account Pulse", "de")
+    echo(f"\n@Account Pulse hilfe for a Slack Connect client of a German account:\n{text}")

@@ -27,6 +27,7 @@ def test_demo_posts_and_prints_every_channels_digest(lines):
     messages = int(posted.split()[0])
     assert messages >= 6  # one digest per linked channel at least (long ones continue in threads)
     assert "@Account Pulse help for a Slack Connect client:" in out
+    assert "• `@Account Pulse fristen` — Fällige und überfällige Vorgänge" in out
 
 
 def test_demo_turns_signed_webhooks_into_notifications_by_audience(lines):

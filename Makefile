@@ -16,7 +16,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## Run the bot's main job on the built-in sandbox agency (no credentials needed)
 	$(BIN)/pulse demo
 
-test: $(STAMP)  ## Run the whole test suite
+test: $(STAMP)  ## Lint (ruff), type-check (mypy), then run the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)  ## Run the benchmarks (prints numbers and ratios)

@@ -61,7 +61,6 @@ def _fake_slack(pipe) -> None:
 
 def _pulse(slack_api_url: str, token: str, pipe) -> None:
     """Child process: the app as `pulse serve` builds and runs it (lifespan on, no scheduler)."""
-    import uvicorn
 
     from bot.app import build_runtime, serving_app
     from bot.sandbox import sandbox_accounts

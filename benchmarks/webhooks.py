@@ -304,9 +304,9 @@ async def main() -> bool:
         ok &= ratio >= 0.40
         print(f"  {name:<10}  bare 202: {bare:8.0f} req/s   pulse verify+store+202: {pulse:8.0f} req/s   "
               f"ratio {ratio:6.1%}  (target >= 40 %)")
-        runs = "  ".join(f"{p / b:.0%}" for b, p in zip(bare_rates, pulse_rates))
+        runs = "  ".join(f"{p / b:.0%}" for b, p in zip(bare_rates, pulse_rates, strict=False))
         print(f"  {'':<10}  every run, bare/pulse req/s: "
-              + ", ".join(f"{b:.0f}/{p:.0f}" for b, p in zip(bare_rates, pulse_rates)) + f"  (pairwise {runs})")
+              + ", ".join(f"{b:.0f}/{p:.0f}" for b, p in zip(bare_rates, pulse_rates, strict=False)) + f"  (pairwise {runs})")
     per_channel, complete, done = await storm()
     print("Storm: 1000 issue updates within 10 s, 10 s burst window")
     for channel, n in per_channel.items():

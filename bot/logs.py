@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import structlog
+from structlog.typing import Processor
 
 REDACTED = "[redacted]"
 
@@ -80,11 +81,12 @@ def configure_logging(level: str | int = "INFO", json: bool | None = None) -> No
     if json is None:
         json = not sys.stderr.isatty()
     numeric_level = logging.getLevelName(level) if isinstance(level, str) else level
-    shared: list[Any] = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    final: list[Processor]
     if json:
         final = [_render_exc_then_redact, structlog.processors.JSONRenderer(serializer=_dumps)]
     else:

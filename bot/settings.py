@@ -158,9 +158,9 @@ class Settings(_Section):
 
 def load_settings(env_file: str | Path | None = ".env") -> Settings:
     """Read settings from the environment (and the env file, if it exists)."""
-    sections = {
-        "slack": SlackSettings(_env_file=env_file),
-        "jira": JiraSettings(_env_file=env_file),
-        "confluence": ConfluenceSettings(_env_file=env_file),
-    }
-    return Settings(_env_file=env_file, **sections)
+    return Settings(
+        _env_file=env_file,
+        slack=SlackSettings(_env_file=env_file),
+        jira=JiraSettings(_env_file=env_file),
+        confluence=ConfluenceSettings(_env_file=env_file),
+    )

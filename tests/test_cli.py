@@ -45,7 +45,7 @@ def test_serve_reads_dotenv_and_reports_only_what_is_still_missing(tmp_path):
     (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-1\nSLACK_SIGNING_SECRET=abc\nJIRA_URL=https://x.atlassian.net\n")
     result = _pulse("serve", cwd=tmp_path)
     assert result.returncode == 2
-    missing = [line.strip("  - ") for line in result.stderr.splitlines() if line.startswith("  - ")]
+    missing = [line.removeprefix("  - ").strip() for line in result.stderr.splitlines() if line.startswith("  - ")]
     assert missing == ["JIRA_API_TOKEN", "JIRA_USER", "JIRA_WEBHOOK_SECRET", "PULSE_ACCOUNTS_FILE"]
     assert "xoxb-1" not in result.stderr + result.stdout
 

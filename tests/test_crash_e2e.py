@@ -282,7 +282,7 @@ def test_sigkill_at_any_moment_loses_nothing_and_repeats_nothing(tmp_path, reque
         per_key = collections.Counter(
             (m["channel"], (m.get("metadata") or {}).get("event_payload", {}).get("post_key")) for m in accepted)
         duplicates = sum(n - 1 for n in per_key.values())
-        in_slack = {(m["channel"], ts) for m, ts in zip(accepted, _answered_ts(slack))}
+        in_slack = {(m["channel"], ts) for m, ts in zip(accepted, _answered_ts(slack), strict=False)}
         expected = _expected_keys(deliveries)
         posted_keys = {row.key for row in done if row.ts is not None and (row.channel_id, row.ts) in in_slack}
         lost = expected - posted_keys

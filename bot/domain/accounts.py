@@ -321,10 +321,11 @@ class AccountsConfig(_Model):
                 twice = other == account.key and not what.startswith("account")
                 conflicts.append((f"{what} is listed twice in {other!r}" if twice else message(other), [other_path, path]))
 
+        # (B023 below: `claim` calls each message at once, inside this iteration.)
         for i, account in enumerate(self.accounts):
             here = ("accounts", i)
             claim(f"account key {account.key!r}", account, (*here, "key"),
-                  lambda _: f"account key {account.key!r} is used twice")
+                  lambda _: f"account key {account.key!r} is used twice")  # noqa: B023 (called at once)
             # Webhooks are routed by project key and space: a project shared by two accounts
             # would send one client's events to the other client's channels — unless each of
             # them narrows it by JQL, which the worker checks with Jira for every issue
@@ -333,16 +334,16 @@ class AccountsConfig(_Model):
                 if account.jira.jql and all(a.jira.jql for a in self.accounts if project in a.jira.projects):
                     continue
                 claim(f"Jira project {project}", account, (*here, "jira", "projects", j),
-                      lambda other: f"Jira project {project} belongs to both {other!r} and {account.key!r}; "
+                      lambda other: f"Jira project {project} belongs to both {other!r} and {account.key!r}; "  # noqa: B023
                       "split it into two projects, or narrow it in each account by jql")
             if account.confluence is not None:
                 space = account.confluence.space
                 claim(f"Confluence space {space}", account, (*here, "confluence", "space"),
-                      lambda other: f"Confluence space {space} belongs to both {other!r} and {account.key!r}")
+                      lambda other: f"Confluence space {space} belongs to both {other!r} and {account.key!r}")  # noqa: B023
             for j, channel in enumerate(account.channels):
                 # One channel, one account: otherwise one client could see another's data.
                 claim(f"channel {channel.id}", account, (*here, "channels", j, "id"),
-                      lambda other: f"channel {channel.id} is linked to both {other!r} and {account.key!r}")
+                      lambda other: f"channel {channel.id} is linked to both {other!r} and {account.key!r}")  # noqa: B023
         return conflicts
 
     def by_key(self, key: str) -> Account | None:

@@ -342,9 +342,8 @@ class InboxWorker:
             for channel in account.channels:
                 if channel.audience is not Audience.INTERNAL:
                     continue
-                def local(moment: dt.datetime) -> str:
-                    return moment.astimezone(account.tz).strftime("%Y-%m-%d %H:%M")
-                text = translate(account.language, "slack.paused", since=local(since), until=local(until))
+                text = translate(account.language, "slack.paused",
+                                 since=_minute(since, account.tz), until=_minute(until, account.tz))
                 key = f"paused:{since.isoformat()}:{channel.id}"
                 try:
                     await self.once.post([key], channel.id, Message(text))
@@ -403,6 +402,10 @@ class InboxWorker:
             error=error,
             retry_at=None if dead else at.isoformat(),
         )
+
+
+def _minute(moment: dt.datetime, tz: dt.tzinfo) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
 def start_inbox_worker(

@@ -245,7 +245,7 @@ class NotificationPoster:
                     return None
 
         ids = await asyncio.gather(*(one(e) for e in emails))
-        by_email = {e.strip().lower(): i for e, i in zip(emails, ids) if i}
+        by_email = {e.strip().lower(): i for e, i in zip(emails, ids, strict=True) if i}
         # Keyed as each event spells the address: rendering matches `Person.email` exactly.
         spellings = {p.email for d in deliveries for p in _mentioned(d.event) if p.email}
         return {s: by_email[s.strip().lower()] for s in spellings if s.strip().lower() in by_email}

@@ -1,6 +1,7 @@
 """Signed Slack requests into the ASGI app; the real slack_sdk/Bolt talk to the fake Slack server."""
 
 import asyncio
+import json
 import itertools
 import datetime as dt
 import time
@@ -303,3 +304,24 @@ async def test_a_slack_connect_client_speaks_the_accounts_language_and_is_never_
     assert denied == "`@Account Pulse überblick` ist nur für Mitglieder der Agentur."
     english = await _mention(http, fake, "milestones", "1700000006.000100")  # English words always work
     assert english.startswith("*Meilensteine")
+
+
+def _channel_shared(channel_id: str) -> str:
+    """A `channel_shared` envelope as Slack's Events API documents it, around the app_mention one."""
+    body = json.loads(app_mention("x", user_id="U0MEMBER01", channel_id=channel_id, home_team=HOME))
+    body["event"] = {"type": "channel_shared", "connected_team_id": "T0CLIENT1", "channel": channel_id,
+                     "event_ts": "1700000100.000100"}
+    body["event_id"] = "Ev0SHARED01"
+    return json.dumps(body)
+
+
+async def test_a_channel_shared_event_turns_an_internal_channel_to_the_client_view_at_once(http, fake):
+    assert "€" in (await _command(http, fake, "budget", channel="C0ACMEINTL"))["text"]  # the control (now cached)
+    fake.channels["C0ACMEINTL"].is_ext_shared = True
+    body = _channel_shared("C0ACMEINTL")
+    response = await http.post("/slack/events", content=body,
+                               headers=signed_headers(body, content_type="application/json"))
+    assert response.status_code == 200
+    await _wait_for(lambda: len(fake.calls_to("conversations.info")) >= 2)  # asked again at once
+    answer = await _command(http, fake, "budget", channel="C0ACMEINTL")
+    assert answer["text"].startswith("*Budget") and "€" not in answer["text"]

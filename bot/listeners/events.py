@@ -52,7 +52,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         link = deps.audiences.linked(channel_id)
         if link is not None:
             deps.answers.start(deps.audiences.audience(*link), "sharing check", channel=channel_id)
-        log.info("channel sharing changed", event=event.get("type"), channel=channel_id)
+        log.info("channel sharing changed", slack_event=event.get("type"), channel=channel_id)
 
     for name in ("channel_shared", "channel_unshared", "shared_channel_invite_accepted"):
         app.event(name)(on_sharing_changed)

@@ -47,10 +47,10 @@ def _quiet() -> None:
 
 def _fake_slack(pipe) -> None:
     """Child process: the fake Slack Web API and response_url endpoint (remote in production)."""
-    from integrations.fake_slack import FakeSlack
+    from sandbox.slack_server import FakeSlack
 
     _quiet()
-    from bot.sandbox import sandbox_accounts
+    from sandbox.agency import sandbox_accounts
 
     with FakeSlack(team_id=HOME) as fake:
         fake.add_user(USER)
@@ -63,7 +63,7 @@ def _pulse(slack_api_url: str, token: str, pipe) -> None:
     """Child process: the app as `pulse serve` builds and runs it (lifespan on, no scheduler)."""
 
     from bot.app import build_runtime, serving_app
-    from bot.sandbox import sandbox_accounts
+    from sandbox.agency import sandbox_accounts
     from bot.settings import Settings
 
     _quiet()

@@ -4,7 +4,7 @@ Run: `.venv/bin/python -m benchmarks.digest` (or `make bench`). Options: `--conc
 `--accounts 40`, `--issues 1000`, `--latency 0.05`.
 
 Layout (so the numbers measure the bot alone):
-- the fake Jira (`integrations.fake_atlassian.FakeAtlassian`, 50 ms added per call) runs in its
+- the fake Jira (`sandbox.atlassian_server.FakeAtlassian`, 50 ms added per call) runs in its
   own process (multiprocessing, spawn) on 127.0.0.1 and builds its seed there;
 - each `jira_concurrency` value runs in a fresh bot subprocess (`--worker`), which posts all
   40 internal-channel digests concurrently via `DigestService.run_slot` (real
@@ -82,7 +82,7 @@ def build_accounts(count: int) -> list[Any]:
 
 def build_seed(accounts: int, issues_per_project: int, now: dt.datetime = NOW) -> Any:
     """Deterministic Jira data: issues, ~3 versions per project, worklogs on about half the issues."""
-    from integrations.fake_atlassian import AtlassianSeed, issue_json, user_json, version_json, worklog_json
+    from sandbox.atlassian_server import AtlassianSeed, issue_json, user_json, version_json, worklog_json
 
     rng = random.Random(f"digest-bench-{accounts}-{issues_per_project}")
     people = [user_json(f"712020:bench-{n}", f"Person {n}", f"person{n}@agency.example") for n in range(8)]
@@ -161,7 +161,7 @@ def _call_kind(path: str) -> str:
 
 def _fake_jira_main(conn: Any, accounts: int, issues: int, latency: float) -> None:
     """Serve the seed in this process; answer control messages on `conn` until 'stop'."""
-    from integrations.fake_atlassian import FakeAtlassian
+    from sandbox.atlassian_server import FakeAtlassian
 
     seed = build_seed(accounts, issues)
     shape = {

@@ -27,16 +27,16 @@ from bot.domain.access import Role
 from bot.domain.commands import available
 from bot.domain.links import SiteLinks
 from bot.domain.signatures import hub_signature
-from bot.local_server import serving
+from sandbox.app_server import serving
 from bot.render.help import render_help
-from bot.sandbox import build_sandbox
-from bot.sandbox_webhooks import ISSUE_KEY, sandbox_deliveries
+from sandbox.agency import build_sandbox
+from sandbox.webhooks import ISSUE_KEY, sandbox_deliveries
 from bot.services.digests import DigestService
 from bot.services.inbox_worker import InboxWorker, WorkerSettings
 from bot.settings import Settings
 from bot.web import build_web_app
-from integrations.fake_atlassian import SITE, FakeAtlassian
-from integrations.fake_slack import FakeSlack
+from sandbox.atlassian_server import SITE, FakeAtlassian
+from sandbox.slack_server import FakeSlack
 from integrations.jira import AtlassianJira
 from integrations.slack import ChannelPacer, SlackWeb, make_web_client
 from integrations.store.store import Store

@@ -113,7 +113,7 @@ def test_jql_with_its_own_order_by_is_refused():
 
 
 def test_the_sandbox_agency_is_the_example_file():
-    from bot.sandbox import sandbox_accounts
+    from sandbox.agency import sandbox_accounts
 
     assert sandbox_accounts() == load_accounts(EXAMPLE)
     assert [a.holidays for a in sandbox_accounts().accounts] == ["DE-BE", "US", "GB-ENG"]

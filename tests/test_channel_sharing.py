@@ -17,7 +17,7 @@ from bot.domain.sharing import Sharing, effective_audience, read_sharing
 from bot.services.channel_audiences import ChannelAudiences
 from bot.services.exactly_once import OncePoster
 from bot.services.inbox_worker import InboxWorker, WorkerSettings
-from integrations.fake_slack import FakeSlack
+from sandbox.slack_server import FakeSlack
 from integrations.slack import ChannelPacer, SlackWeb, make_web_client
 from tests.fixtures import real_payload
 from tests.test_inbox_worker import ACCOUNTS, ALPHA, ALPHA_CLIENT, ALPHA_INTERNAL, NOW, PIN, SITES
@@ -193,7 +193,7 @@ async def test_an_internal_channel_shared_mid_run_gets_the_client_digest_and_cli
     from bot.domain.access import Role
     from bot.services.commands import Asker
     from bot.services.digests import DigestService
-    from integrations.fake_atlassian import FakeAtlassian
+    from sandbox.atlassian_server import FakeAtlassian
     from integrations.jira import AtlassianJira
     from integrations.upstream_errors import RetryPolicy
     from tests.test_digest_service import ACCOUNTS as SANDBOX, ACME, NOW as DIGEST_NOW, _seed

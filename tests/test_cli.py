@@ -94,8 +94,8 @@ def test_digest_as_of_a_given_time_against_the_fake_jira(tmp_path):
     import datetime as dt
     import json
 
-    from bot.sandbox import build_sandbox
-    from integrations.fake_atlassian import FakeAtlassian
+    from sandbox.agency import build_sandbox
+    from sandbox.atlassian_server import FakeAtlassian
 
     at = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
     with FakeAtlassian(build_sandbox(at).seed) as jira:

@@ -8,9 +8,9 @@ import pytest
 
 from bot.domain import confluence_events
 from bot.domain.webhooks import normalize
-from bot.sandbox import build_sandbox
+from sandbox.agency import build_sandbox
 from integrations.confluence import AtlassianConfluence, InMemoryConfluence
-from integrations.fake_atlassian import AtlassianSeed, FakeAtlassian, Failure
+from sandbox.atlassian_server import AtlassianSeed, FakeAtlassian, Failure
 from integrations.upstream_errors import RetryPolicy, UpstreamError, UpstreamUnavailable
 from tests.fixtures import real_payload
 

@@ -32,11 +32,11 @@ import sqlalchemy as sa
 
 from bot.domain.webhooks import normalize_body
 from bot.domain.signatures import hub_signature
-from bot.local_server import free_port
-from bot.sandbox import ANNA, BEN
+from sandbox.app_server import free_port
+from sandbox.agency import ANNA, BEN
 from bot.services.notification_posting import post_key
-from integrations.fake_atlassian import AtlassianSeed, FakeAtlassian, issue_json
-from integrations.fake_slack import FakeSlack
+from sandbox.atlassian_server import AtlassianSeed, FakeAtlassian, issue_json
+from sandbox.slack_server import FakeSlack
 from integrations.store import db
 from integrations.store.schema import issue_threads, posts
 from tests.fixtures import real_payload

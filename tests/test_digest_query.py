@@ -1,7 +1,7 @@
 import datetime as dt
 
 from bot.domain.digest_query import digest_jql
-from bot.sandbox import sandbox_accounts
+from sandbox.agency import sandbox_accounts
 
 ACCOUNTS = sandbox_accounts()
 UTC = dt.timezone.utc

@@ -6,9 +6,9 @@ import zoneinfo
 import pytest
 
 from bot.domain.accounts import Audience
-from bot.sandbox import sandbox_accounts
+from sandbox.agency import sandbox_accounts
 from bot.services.digests import DigestService
-from integrations.fake_atlassian import (
+from sandbox.atlassian_server import (
     AtlassianSeed,
     FakeAtlassian,
     Failure,
@@ -18,7 +18,7 @@ from integrations.fake_atlassian import (
     fix_version_ref,
     worklog_json,
 )
-from integrations.fake_slack import FakeSlack
+from sandbox.slack_server import FakeSlack
 from integrations.jira import AtlassianJira
 from integrations.slack import ChannelPacer, SlackWeb, make_web_client
 from integrations.upstream_errors import RetryPolicy

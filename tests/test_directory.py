@@ -4,7 +4,7 @@ import pytest
 
 from bot.domain.access import Role
 from bot.services.directory import Directory
-from integrations.fake_slack import FakeSlack
+from sandbox.slack_server import FakeSlack
 from integrations.slack import make_web_client
 
 HOME = "T0AGENCY1"

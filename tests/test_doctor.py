@@ -13,11 +13,11 @@ from structlog.testing import capture_logs
 
 from bot.domain.accounts import AccountsConfig, Channel
 from bot.domain.doctor import ChannelFacts, Verdict, channel_findings, summary
-from bot.sandbox import build_sandbox, sandbox_accounts
+from sandbox.agency import build_sandbox, sandbox_accounts
 from bot.services.doctor import examine, log_findings
 from integrations.confluence import AtlassianConfluence
-from integrations.fake_atlassian import FakeAtlassian
-from integrations.fake_slack import FakeSlack
+from sandbox.atlassian_server import FakeAtlassian
+from sandbox.slack_server import FakeSlack
 from integrations.jira import AtlassianJira
 from integrations.slack import make_web_client
 from integrations.upstream_errors import RetryPolicy

@@ -12,7 +12,7 @@ import pytest
 from bot.errors import UpstreamError
 from bot.render.blocks import Message
 from bot.services.exactly_once import OncePoster, PostBusy, message_key
-from integrations.fake_slack import FakeSlack
+from sandbox.slack_server import FakeSlack
 from integrations.slack import ChannelPacer, SlackWeb, make_web_client
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)

@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from bot.accounts_file import load_accounts
-from bot.sandbox import build_sandbox
-from integrations.fake_atlassian import (
+from sandbox.agency import build_sandbox
+from sandbox.atlassian_server import (
     AtlassianSeed,
     FakeAtlassian,
     Failure,

@@ -8,7 +8,7 @@ import httpx
 
 from bot.app import register_scheduler_health
 from bot.domain.health import HealthChecks, WorkerPulse, inbox_worker_problems
-from bot.sandbox import sandbox_accounts
+from sandbox.agency import sandbox_accounts
 from bot.services.inbox_worker import WorkerSettings, start_inbox_worker, stop_inbox_worker
 from bot.web import build_web_app
 from integrations.slack import InMemorySlack

@@ -233,7 +233,7 @@ async def test_text_with_nul_is_stored_posted_once_and_later_events_reply_in_its
     import httpx
 
     from bot.web import build_web_app
-    from integrations.fake_slack import FakeSlack
+    from sandbox.slack_server import FakeSlack
     from integrations.slack import ChannelPacer, SlackWeb, make_web_client
 
     app = build_web_app(store=store, jira_secret=JIRA_SECRET, confluence_secret=None,

@@ -705,7 +705,7 @@ async def test_confluence_dc_lookups_are_one_per_content_id_and_fail_only_their_
 
 async def test_sprint_and_dc_page_through_the_real_clients_and_the_fake_server(store):
     from integrations.confluence import AtlassianConfluence
-    from integrations.fake_atlassian import AtlassianSeed, FakeAtlassian, board_json
+    from sandbox.atlassian_server import AtlassianSeed, FakeAtlassian, board_json
     from integrations.jira import AtlassianJira
 
     user = dict(real_payload(f"{ZC}/user_api_response.json"), userKey="abc123")  # derived: the payload's key
@@ -862,7 +862,7 @@ async def test_no_restriction_lookup_when_no_client_channel_wants_the_event(stor
 
 async def test_cloud_pages_restricted_by_a_parent_through_the_real_client_and_the_fake_server(store):
     from integrations.confluence import AtlassianConfluence
-    from integrations.fake_atlassian import AtlassianSeed, FakeAtlassian
+    from sandbox.atlassian_server import AtlassianSeed, FakeAtlassian
 
     def page(content_id: str, title: str) -> dict:
         # Derived from zulip's real v1 page response: moved to space FI under a new id.
@@ -1338,7 +1338,7 @@ class CountingLookup:
 
 
 async def test_a_mentioned_person_known_to_slack_by_email_becomes_a_slack_mention(store):
-    from integrations.fake_slack import FakeSlack
+    from sandbox.slack_server import FakeSlack
     from integrations.slack import SlackUsersByEmail, make_web_client
 
     slack = InMemorySlack()

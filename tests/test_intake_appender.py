@@ -158,7 +158,7 @@ def test_postgres_reconnects_after_losing_its_connection_and_across_event_loops(
 
 async def test_postgres_unreachable_is_an_error_not_a_loop():
     from integrations.store import db
-    from bot.local_server import free_port
+    from sandbox.app_server import free_port
 
     engine = db.create_engine(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere")
     appender = open_appender(engine)

@@ -11,7 +11,7 @@ from atlassian import JiraCloud
 from atlassian.errors import ApiPermissionError
 
 from bot.domain.work import Issue, Version
-from integrations.fake_atlassian import (
+from sandbox.atlassian_server import (
     AtlassianSeed,
     FakeAtlassian,
     Failure,
@@ -463,7 +463,7 @@ def test_in_memory_jira_boards_from_a_seed_and_can_fail():
 
 
 def test_sandbox_has_one_board_per_project_served_by_the_fake():
-    from bot.sandbox import build_sandbox
+    from sandbox.agency import build_sandbox
 
     with FakeAtlassian(build_sandbox(NOW).seed) as fake, _jira(fake) as jira:
         assert [jira.board_project(b) for b in (81, 82, 83, 84)] == ["ACME", "NW", "GLX", None]

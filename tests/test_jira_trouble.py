@@ -12,10 +12,10 @@ from bot.domain.access import Role
 from bot.domain.accounts import AccountsConfig
 from bot.domain.jira_trouble import JiraTrouble, jira_trouble
 from bot.errors import UpstreamError, UpstreamUnavailable
-from bot.sandbox import build_sandbox, sandbox_accounts
+from sandbox.agency import build_sandbox, sandbox_accounts
 from bot.services.commands import Asker
 from bot.services.digests import DigestService
-from integrations.fake_atlassian import FakeAtlassian, Failure
+from sandbox.atlassian_server import FakeAtlassian, Failure
 from integrations.jira import AtlassianJira
 from integrations.slack import InMemorySlack
 from integrations.upstream_errors import RetryPolicy

@@ -455,7 +455,7 @@ async def test_jira_down_during_the_comment_lookup_retries(store):
 
 
 def test_the_adapter_reads_project_types_and_serves_comments_with_their_properties():
-    from integrations.fake_atlassian import FakeAtlassian
+    from sandbox.atlassian_server import FakeAtlassian
     from tests.test_jira_adapter import _jira, _seed
     raw = rest_issue(project={**real_payload(CREATED)["issue"]["fields"]["project"], "projectTypeKey": "service_desk"})
     assert parse_issue(raw).project_type == "service_desk"
@@ -553,7 +553,7 @@ async def test_jira_down_during_the_history_lookup_retries(store):
 
 
 def test_the_adapter_reads_the_changelog_on_cloud_and_data_center():
-    from integrations.fake_atlassian import FakeAtlassian
+    from sandbox.atlassian_server import FakeAtlassian
     from tests.test_jira_adapter import _jira, _seed
     for flavor, cloud in (("cloud", True), ("server", False)):
         with FakeAtlassian(_seed(1), flavor=flavor) as fake, _jira(fake, cloud=cloud) as jira:
@@ -608,7 +608,7 @@ async def test_the_worker_asks_jira_which_field_is_the_sprint(store, site_sprint
 
 
 def test_the_adapter_finds_the_sprint_field_by_its_schema_once():
-    from integrations.fake_atlassian import FakeAtlassian
+    from sandbox.atlassian_server import FakeAtlassian
     from tests.test_jira_adapter import _jira, _seed
     with FakeAtlassian(_seed(1)) as fake, _jira(fake) as jira:
         assert jira.sprint_field_id() == "customfield_10020"  # not customfield_10999, a text field named Sprint

@@ -6,7 +6,7 @@ import zoneinfo
 
 import pytest
 
-from bot.sandbox import build_sandbox
+from sandbox.agency import build_sandbox
 from bot.scheduler import DigestScheduler
 from bot.services.digests import DigestService
 from integrations.jira import InMemoryJira

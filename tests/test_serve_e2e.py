@@ -11,12 +11,12 @@ from structlog.testing import capture_logs
 
 from bot.app import build_runtime
 from bot.domain.signatures import hub_signature
-from bot.sandbox import build_sandbox
+from sandbox.agency import build_sandbox
 from bot.settings import Settings, SlackSettings, JiraSettings
-from integrations.fake_atlassian import FakeAtlassian
-from integrations.fake_slack import FakeSlack
+from sandbox.atlassian_server import FakeAtlassian
+from sandbox.slack_server import FakeSlack
 from tests.fixtures import real_payload_bytes
-from bot.local_server import free_port, serving
+from sandbox.app_server import free_port, serving
 from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
 
 NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.timezone.utc)

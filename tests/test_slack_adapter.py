@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from bot.errors import UpstreamError
-from integrations.fake_slack import FakeSlack
+from sandbox.slack_server import FakeSlack
 from integrations.slack import ChannelPacer, SlackWeb, make_web_client
 
 

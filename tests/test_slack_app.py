@@ -13,12 +13,12 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.accounts_file import load_accounts
 from bot.app import Ports, assemble
-from bot.sandbox import build_sandbox
+from sandbox.agency import build_sandbox
 from bot.settings import Settings
 from integrations.jira import InMemoryJira
 from integrations.slack import InMemorySlack
 from bot.web import build_web_app
-from integrations.fake_slack import FakeSlack
+from sandbox.slack_server import FakeSlack
 from integrations.slack import make_web_client
 from tests.slack_requests import SIGNING_SECRET, app_mention, signed_headers, slash_command
 

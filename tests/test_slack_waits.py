@@ -12,7 +12,7 @@ from structlog.testing import capture_logs
 
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel, JiraScope
 from bot.services.inbox_worker import InboxWorker, WorkerSettings
-from integrations.fake_slack import FakeSlack
+from sandbox.slack_server import FakeSlack
 from integrations.slack import ChannelPacer, SlackPause, SlackWeb, make_web_client
 from tests.fixtures import real_payload
 

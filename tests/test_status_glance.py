@@ -10,7 +10,7 @@ from bot.domain.access import Role
 from bot.domain.accounts import Audience
 from bot.domain.digest import build_digest
 from bot.render.digest import render_status
-from bot.sandbox import build_sandbox
+from sandbox.agency import build_sandbox
 from bot.services.commands import Asker
 from bot.services.digests import DigestService
 from integrations.jira import InMemoryJira

@@ -8,10 +8,10 @@ from bot.domain.accounts import ConfluenceScope
 from bot.render.blocks import Message
 from bot.render.digest import RenderedDigest
 from bot.render.status_page import status_page_storage, with_status_page_link
-from bot.sandbox import build_sandbox
+from sandbox.agency import build_sandbox
 from bot.services.digests import DigestService
 from integrations.confluence import AtlassianConfluence
-from integrations.fake_atlassian import FakeAtlassian, Failure
+from sandbox.atlassian_server import FakeAtlassian, Failure
 from integrations.jira import AtlassianJira
 from integrations.slack import InMemorySlack
 from integrations.upstream_errors import RetryPolicy

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.accounts import AccountsConfig
-from integrations.fake_atlassian import (
+from sandbox.atlassian_server import (
     AtlassianSeed,
     board_json,
     issue_json,

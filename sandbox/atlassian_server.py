@@ -49,7 +49,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, quote, urlsplit
 
-from integrations.fake_http import LoopbackServer
+from sandbox.loopback import LoopbackServer
 
 SITE = "https://sandbox.atlassian.net"
 EMBEDDED_WORKLOGS = 20  # real Jira embeds at most 20 worklogs in a search result

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from integrations.fake_http import LoopbackServer
+from sandbox.loopback import LoopbackServer
 
 
 @dataclass

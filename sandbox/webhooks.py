@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bot.sandbox import BEN, CHEN
-from integrations.fake_atlassian import SITE, AtlassianSeed
+from sandbox.agency import BEN, CHEN
+from sandbox.atlassian_server import SITE, AtlassianSeed
 
 # A plain ACME issue: no security level, no internal label (the sandbox restricts ACME-7 and ACME-4).
 ISSUE_KEY = "ACME-1"

@@ -8,7 +8,7 @@ Layout (so the numbers measure the bot alone):
   own process (multiprocessing, spawn) on 127.0.0.1 and builds its seed there;
 - each `jira_concurrency` value runs in a fresh bot subprocess (`--worker`), which posts all
   40 internal-channel digests concurrently via `DigestService.run_slot` (real
-  atlassian-python-api client, InMemorySlack, SQLite store) and reports its wall time, CPU time
+  atlassian-python-api client, tests.fakes.slack.InMemorySlack, SQLite store) and reports its wall time, CPU time
   and peak RSS (`ru_maxrss` of that process only);
 - the parent reads the fake's call log, groups it by project key and compares it with the
   documented minimum (`expected_fetch_calls` + one versions call per project).
@@ -201,7 +201,7 @@ async def _run_digests(url: str, accounts: list[Any], concurrency: int, db_path:
     from bot.app import Ports, build_digests
     from bot.domain.accounts import AccountsConfig, Audience
     from integrations.jira import AtlassianJira
-    from integrations.slack import InMemorySlack
+    from tests.fakes.slack import InMemorySlack
     from integrations.store.store import Store
 
     store = Store.open(f"sqlite:///{db_path}", migrate=True)

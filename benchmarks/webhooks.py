@@ -39,7 +39,7 @@ from bot.domain.signatures import hub_signature
 from bot.logs import configure_logging
 from bot.services.inbox_worker import InboxWorker, WorkerSettings
 from bot.web import build_web_app
-from integrations.slack import InMemorySlack
+from tests.fakes.slack import InMemorySlack
 from integrations.store import db
 from integrations.store.store import Store
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import itertools
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -363,46 +361,3 @@ class SlackUsersByEmail:
     def _remember(self, key: str, user_id: str | None) -> str | None:
         self._cache[key] = (user_id, self._clock() + self._ttl)
         return user_id
-
-
-@dataclass
-class InMemorySlack:
-    """A SlackPort fake for service tests: records what would have been posted."""
-
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    fail_next: list[UpstreamError] = field(default_factory=list)
-    updates: list[dict[str, Any]] = field(default_factory=list)
-    fail_next_update: list[Exception] = field(default_factory=list)
-    searches: list[dict[str, Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._ts = itertools.count(1)
-
-    async def post_message(
-        self, channel: str, text: str, blocks: list[dict] | None = None, thread_ts: str | None = None,
-        post_key: str | None = None,
-    ) -> str:
-        if self.fail_next:
-            raise self.fail_next.pop(0)
-        ts = f"{1_790_000_000 + next(self._ts)}.000100"
-        self.messages.append(
-            dict(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, ts=ts, post_key=post_key)
-        )
-        return ts
-
-    async def find_post(
-        self, channel: str, post_key: str, since: dt.datetime, thread_ts: str | None = None
-    ) -> str | None:
-        self.searches.append(dict(channel=channel, post_key=post_key, since=since, thread_ts=thread_ts))
-        for m in self.messages:
-            if m["channel"] == channel and m["post_key"] == post_key and m["thread_ts"] == thread_ts:
-                return m["ts"]
-        return None
-
-    async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
-        if self.fail_next_update:
-            raise self.fail_next_update.pop(0)
-        self.updates.append(dict(channel=channel, ts=ts, text=text, blocks=blocks))
-
-    def in_channel(self, channel: str) -> list[dict[str, Any]]:
-        return [m for m in self.messages if m["channel"] == channel]

@@ -9,7 +9,8 @@ import pytest
 from bot.domain import confluence_events
 from bot.domain.webhooks import normalize
 from sandbox.agency import build_sandbox
-from integrations.confluence import AtlassianConfluence, InMemoryConfluence
+from integrations.confluence import AtlassianConfluence
+from tests.fakes.confluence import InMemoryConfluence
 from sandbox.atlassian_server import AtlassianSeed, FakeAtlassian, Failure
 from integrations.upstream_errors import RetryPolicy, UpstreamError, UpstreamUnavailable
 from tests.fixtures import real_payload

@@ -202,7 +202,7 @@ class SlowSlack:
     """An in-memory Slack whose every post takes `seconds` (Slack slow, or pacing a long burst)."""
 
     def __init__(self, seconds: float) -> None:
-        from integrations.slack import InMemorySlack
+        from tests.fakes.slack import InMemorySlack
 
         self.inner, self.seconds = InMemorySlack(), seconds
 

@@ -21,7 +21,7 @@ from sandbox.atlassian_server import (
     user_json,
     worklog_json,
 )
-from integrations.jira import InMemoryJira
+from tests.fakes.jira import InMemoryJira
 from tests.fixtures import PAYLOADS
 
 NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)

@@ -11,7 +11,7 @@ from bot.domain.health import HealthChecks, WorkerPulse, inbox_worker_problems
 from sandbox.agency import sandbox_accounts
 from bot.services.inbox_worker import WorkerSettings, start_inbox_worker, stop_inbox_worker
 from bot.web import build_web_app
-from integrations.slack import InMemorySlack
+from tests.fakes.slack import InMemorySlack
 
 NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.timezone.utc)
 MIN = dt.timedelta(minutes=1)

@@ -23,7 +23,7 @@ from bot.domain.payload import without_nul
 from bot.domain.webhooks import normalize
 from bot.render.notifications import render_event
 from bot.services.inbox_worker import InboxWorker, WorkerSettings
-from integrations.slack import InMemorySlack
+from tests.fakes.slack import InMemorySlack
 from tests.fixtures import real_payload
 from tests.test_inbox_worker import ACCOUNTS, ALPHA, ALPHA_CLIENT, ALPHA_INTERNAL, NOW, PIN, ZJ
 

@@ -17,7 +17,7 @@ from bot.domain.links import SiteLinks
 from bot.domain.work import Issue, Worklog
 from bot.errors import UpstreamError
 from bot.services.inbox_worker import InboxWorker, WorkerSettings, post_key
-from integrations.slack import InMemorySlack
+from tests.fakes.slack import InMemorySlack
 from tests.fixtures import real_payload
 
 PIN = "pinpoint-jira/internal/testdata"
@@ -624,7 +624,7 @@ async def test_a_board_in_no_project_is_unsupported_with_the_reason(store):
 
 
 def _dc_confluence(**kwargs):
-    from integrations.confluence import InMemoryConfluence
+    from tests.fakes.confluence import InMemoryConfluence
 
     # The real Data Center REST responses the zulip payloads were enriched from (all in space ENG).
     contents = {c["id"]: c for c in (real_payload(f"{ZC}/{name}_api_response.json") for name in ("page", "blog", "comment"))}
@@ -740,7 +740,7 @@ CLOUD_ACTOR = "557058:d092c978-5ab7-4c8a-8d87-32ffac22c584"
 
 
 async def test_confluence_cloud_page_names_its_actor_by_account_id(store):
-    from integrations.confluence import InMemoryConfluence
+    from tests.fakes.confluence import InMemoryConfluence
 
     slack = InMemorySlack()
     body = real_payload("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json")  # space FI
@@ -757,7 +757,7 @@ async def test_confluence_cloud_page_names_its_actor_by_account_id(store):
 
 
 async def test_an_unknown_confluence_user_is_someone(store):
-    from integrations.confluence import InMemoryConfluence
+    from tests.fakes.confluence import InMemoryConfluence
 
     slack = InMemorySlack()
     body = real_payload("taxonomies-for-confluence/src/test/resources/requests/PageCreated.json")
@@ -784,7 +784,7 @@ def _cloud_page(store, name: str, delivery_id: str, hint: str, content_id: int |
 
 
 async def test_restricted_confluence_page_reaches_internal_but_not_the_client(store):
-    from integrations.confluence import InMemoryConfluence
+    from tests.fakes.confluence import InMemoryConfluence
 
     slack = InMemorySlack()
     item = _cloud_page(store, "PageCreated", "c-1", "page_created")
@@ -797,7 +797,7 @@ async def test_restricted_confluence_page_reaches_internal_but_not_the_client(st
 
 
 async def test_page_under_a_restricted_ancestor_does_not_reach_the_client(store):
-    from integrations.confluence import InMemoryConfluence
+    from tests.fakes.confluence import InMemoryConfluence
 
     slack = InMemorySlack()
     _cloud_page(store, "PageUpdated", "c-1", "page_updated")
@@ -818,7 +818,7 @@ async def test_confluence_events_reach_no_client_without_a_confluence_client(sto
 
 
 async def test_failed_restriction_lookup_retries_only_its_delivery(store):
-    from integrations.confluence import InMemoryConfluence
+    from tests.fakes.confluence import InMemoryConfluence
 
     slack = InMemorySlack()
     failing = _cloud_page(store, "PageCreated", "c-1", "page_created")

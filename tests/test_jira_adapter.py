@@ -21,7 +21,8 @@ from sandbox.atlassian_server import (
     version_json,
     worklog_json,
 )
-from integrations.jira import AtlassianJira, InMemoryJira, board_location_project, expected_fetch_calls
+from integrations.jira import AtlassianJira, board_location_project, expected_fetch_calls
+from tests.fakes.jira import InMemoryJira
 from integrations.jira_calls import count_calls
 from integrations.jira_payloads import (
     ISSUE_FIELDS,

@@ -17,7 +17,7 @@ from bot.services.commands import Asker
 from bot.services.digests import DigestService
 from sandbox.atlassian_server import FakeAtlassian, Failure
 from integrations.jira import AtlassianJira
-from integrations.slack import InMemorySlack
+from tests.fakes.slack import InMemorySlack
 from integrations.upstream_errors import RetryPolicy
 
 NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.timezone.utc)

@@ -8,8 +8,8 @@ import asyncio
 from structlog.contextvars import get_contextvars
 
 from bot.logs import get_logger
-from integrations.slack import InMemorySlack
 from integrations.store.group_commit import GroupCommit
+from tests.fakes.slack import InMemorySlack
 from tests.test_inbox_worker import ALPHA_CLIENT, ALPHA_INTERNAL, PIN, add, worker
 
 deep = get_logger("test.deep")

@@ -145,7 +145,7 @@ def _looked_up_gold_189(untranslated: str):
 @pytest.mark.parametrize(("untranslated", "client_told"), [("Incident Review", False), ("Task", True)])
 async def test_the_worker_looks_up_a_type_it_cannot_name_and_jira_decides(store, untranslated, client_told):
     from bot.services.inbox_worker import InboxWorker, WorkerSettings
-    from integrations.slack import InMemorySlack
+    from tests.fakes.slack import InMemorySlack
     from tests.test_inbox_worker import NOW, SITES, FakeJira, add
 
     globex = GLOBEX.model_copy(update={"channels": ALPHA.channels})
@@ -165,7 +165,7 @@ async def test_the_worker_looks_up_a_type_it_cannot_name_and_jira_decides(store,
 async def test_the_worker_retries_when_jira_cannot_name_the_type(store):
     from bot.errors import UpstreamUnavailable
     from bot.services.inbox_worker import InboxWorker, WorkerSettings
-    from integrations.slack import InMemorySlack
+    from tests.fakes.slack import InMemorySlack
     from tests.test_inbox_worker import NOW, SITES, FakeJira, add
 
     globex = GLOBEX.model_copy(update={"channels": ALPHA.channels})
@@ -251,7 +251,7 @@ class ScopedJira:
 
 async def _run(store, accounts, payloads, jira, prefix="d"):
     from bot.services.inbox_worker import InboxWorker, WorkerSettings
-    from integrations.slack import InMemorySlack
+    from tests.fakes.slack import InMemorySlack
     from tests.test_inbox_worker import NOW, SITES, add
 
     slack = InMemorySlack()
@@ -501,7 +501,7 @@ def _history(created: str) -> list[dict]:
 @pytest.mark.parametrize("order", ["twin in an earlier batch", "update in an earlier batch", "one batch"])
 async def test_a_comment_written_while_the_issue_was_restricted_never_reaches_the_client(store, order):
     from bot.services.inbox_worker import InboxWorker, WorkerSettings
-    from integrations.slack import InMemorySlack
+    from tests.fakes.slack import InMemorySlack
     from tests.test_inbox_worker import NOW, SITES, FakeJira, add, issue
 
     twin, upd = _twins()

@@ -9,8 +9,8 @@ import pytest
 from sandbox.agency import build_sandbox
 from bot.scheduler import DigestScheduler
 from bot.services.digests import DigestService
-from integrations.jira import InMemoryJira
-from integrations.slack import InMemorySlack
+from tests.fakes.jira import InMemoryJira
+from tests.fakes.slack import InMemorySlack
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 # Monday 23 Nov 2026 09:00:30 Berlin: acme-shop's client digest (mon 09:00) and internal (08:30) are due.

@@ -15,8 +15,8 @@ from bot.accounts_file import load_accounts
 from bot.app import Ports, assemble
 from sandbox.agency import build_sandbox
 from bot.settings import Settings
-from integrations.jira import InMemoryJira
-from integrations.slack import InMemorySlack
+from tests.fakes.jira import InMemoryJira
+from tests.fakes.slack import InMemorySlack
 from bot.web import build_web_app
 from sandbox.slack_server import FakeSlack
 from integrations.slack import make_web_client

@@ -13,8 +13,8 @@ from bot.render.digest import render_status
 from sandbox.agency import build_sandbox
 from bot.services.commands import Asker
 from bot.services.digests import DigestService
-from integrations.jira import InMemoryJira
-from integrations.slack import InMemorySlack
+from tests.fakes.jira import InMemoryJira
+from tests.fakes.slack import InMemorySlack
 
 NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.timezone.utc)
 SANDBOX = build_sandbox(NOW)

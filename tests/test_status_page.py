@@ -13,7 +13,7 @@ from bot.services.digests import DigestService
 from integrations.confluence import AtlassianConfluence
 from sandbox.atlassian_server import FakeAtlassian, Failure
 from integrations.jira import AtlassianJira
-from integrations.slack import InMemorySlack
+from tests.fakes.slack import InMemorySlack
 from integrations.upstream_errors import RetryPolicy
 
 NOW = dt.datetime(2026, 11, 23, 8, 30, tzinfo=dt.timezone.utc)

@@ -310,12 +310,12 @@ class AccountsConfig(_Model):
             )
         return self
 
-    def _conflicts(self) -> list[tuple[str, list[tuple]]]:
+    def _conflicts(self) -> list[tuple[str, list[tuple[str | int, ...]]]]:
         """(message, field paths of every occurrence) for what two accounts may not share."""
-        conflicts: list[tuple[str, list[tuple]]] = []
-        first: dict[tuple[str, str], tuple[str, tuple]] = {}  # (kind, what) -> (account, path)
+        conflicts: list[tuple[str, list[tuple[str | int, ...]]]] = []
+        first: dict[tuple[str, str], tuple[str, tuple[str | int, ...]]] = {}  # (kind, what) -> (account, path)
 
-        def claim(what: str, account: Account, path: tuple, message: Callable[[str], str]) -> None:
+        def claim(what: str, account: Account, path: tuple[str | int, ...], message: Callable[[str], str]) -> None:
             other, other_path = first.setdefault((what.split()[0], what), (account.key, path))
             if other_path != path:
                 twice = other == account.key and not what.startswith("account")

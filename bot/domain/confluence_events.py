@@ -81,7 +81,7 @@ def detect(payload: Payload) -> Source | None:
 def normalize_confluence(payload: Payload, source: Source, event_hint: str | None) -> NormalizedDelivery:
     """A Confluence body whose source `detect` found, as a NormalizedDelivery."""
     if source is Source.CONFLUENCE_DC:
-        name = str(payload["event"])
+        name: str | None = str(payload["event"])
     else:
         name = (event_hint or "").strip().lower().removeprefix("confluence:") or None
     if _is_content_property(payload):

@@ -178,14 +178,14 @@ def milestones_section(
             version_id=v.id,
             project=v.project,
             name=v.name,
-            release_date=v.release_date,
+            release_date=day,
             issues_total=sum(1 for i in seen if v.id in i.fix_version_ids),
         )
-        for v in sorted(
-            (v for v in releasable if v.released and v.release_date is not None),
-            key=lambda v: (v.release_date, v.name),
+        for day, v in sorted(
+            ((v.release_date, v) for v in releasable if v.released and v.release_date is not None),
+            key=lambda dv: (dv[0], dv[1].name),
         )
-        if v.release_date >= since_day
+        if day >= since_day
     )
     return MilestonesSection(
         today=today, milestones=milestones, released=released, since_last_digest=given_since is not None

@@ -112,7 +112,7 @@ CLIENT_DEFAULT = Subscription(
 # Internal channels see more, but not the noise: free-form field edits and every logged hour
 # stay opt-in (`subscribe add worklogs`).
 INTERNAL_DEFAULT = Subscription(
-    events=frozenset(EventType)
+    events=frozenset[EventType](EventType)
     - {E.FIELD_CHANGED, E.WORKLOG_CREATED, E.WORKLOG_UPDATED, E.WORKLOG_DELETED}
 )
 

@@ -327,8 +327,12 @@ def _change_line(item: IssueLine) -> LineBuilder:
     return lambda s: f"• {_lock(item)}{s.issue(item.key)} {s.esc(item.summary)} · {s.esc(item.status)}"
 
 
+def _bold(text: str) -> LineBuilder:
+    return lambda s: s.bold(text)
+
+
 def _changes_sections(section: ChangesSection, lang: _Lang) -> list[_Section]:
-    out = []
+    out: list[_Section] = []
     for message_id, items in (
         ("changes.created", section.created),
         ("changes.resolved", section.resolved),
@@ -336,8 +340,8 @@ def _changes_sections(section: ChangesSection, lang: _Lang) -> list[_Section]:
         # Without a previous digest the lists cover the default window: say which.
         title = (lang.t(message_id) if section.since_last_digest
                  else lang.t(f"{message_id}_window", count=DEFAULT_LOOKBACK.days))
-        lines = [_change_line(i) for i in items] or [lambda s: lang.t("changes.none")]
-        out.append(_Section(lambda s, title=title: s.bold(title), lines))
+        lines: list[LineBuilder] = [_change_line(i) for i in items] or [lambda s: lang.t("changes.none")]
+        out.append(_Section(_bold(title), lines))
     return out
 
 
@@ -583,4 +587,5 @@ def _jsonable(value: Any) -> Any:
 
 def digest_to_json(digest: Digest) -> dict[str, Any]:
     """The digest as JSON-ready data: dates ISO 8601, Decimals as strings, enums by value."""
-    return _jsonable(digest)
+    data: dict[str, Any] = _jsonable(digest)
+    return data

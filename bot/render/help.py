@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.domain.commands import CommandSpec
 from bot.render.i18n import translate
 from bot.render.words import Voice
@@ -9,7 +11,7 @@ from bot.render.words import Voice
 
 def render_help(
     commands: list[CommandSpec], mention_name: str | None = None, language: str = "en"
-) -> tuple[str, list[dict]]:
+) -> tuple[str, list[dict[str, Any]]]:
     """Help text and blocks in `language`; with `mention_name`, the @mention form (for Slack Connect
     users) and no `[public]`, since a mention is answered in a thread."""
     voice = Voice.for_asker(language, mention_name)

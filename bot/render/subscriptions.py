@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.domain.accounts import Audience
+from bot.domain.events import EventType
 from bot.domain.subscriptions import Subscription, defaults_for, events_by_kind, format_subscription
 from bot.domain.words import CommandRef
 from bot.render.i18n import translate
@@ -17,8 +18,8 @@ from bot.render.words import Voice
 DEFAULT_MARK = "★"
 
 
-def _default_events(audience: Audience) -> frozenset:
-    return frozenset().union(*(d.events for d in defaults_for(audience)))
+def _default_events(audience: Audience) -> frozenset[EventType]:
+    return frozenset[EventType]().union(*(d.events for d in defaults_for(audience)))
 
 
 def _channels(audience: Audience, language: str) -> str:

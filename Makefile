@@ -19,7 +19,7 @@ demo: $(STAMP)  ## Run the bot's main job on the built-in sandbox agency (no cre
 test: $(STAMP)  ## Lint (ruff), type-check (mypy), then run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist load
 
 bench: $(STAMP)  ## Run the benchmarks (prints numbers and ratios)
 	$(BIN)/python -m benchmarks

@@ -87,7 +87,7 @@ def _check(value: Any, hint: Any, path: str) -> None:
         if value is not None:
             raise IllShapedEvent(f"{path}: {type(value).__name__} is not None")
         return
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         if not isinstance(value, hint):
             raise IllShapedEvent(f"{path}: {type(value).__name__} is not {hint.__name__}")
         for name, field_hint in _hints(hint).items():

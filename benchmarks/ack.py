@@ -27,6 +27,7 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
+from benchmarks.loopback import serve_and_report_port
 from bot.domain.signatures import slack_signature
 
 SIGNING_SECRET = "bench-signing-secret"
@@ -79,7 +80,7 @@ def _pulse(slack_api_url: str, token: str, pipe) -> None:
 
     Store.open(settings.database_url, migrate=True).close()
     runtime = build_runtime(settings, accounts=sandbox_accounts())
-    _run(serving_app(runtime), pipe, lifespan="on")
+    serve_and_report_port(serving_app(runtime), pipe, lifespan="on")
 
 
 def _bare(pipe) -> None:
@@ -90,22 +91,7 @@ def _bare(pipe) -> None:
         return Response(status_code=200)
 
     _quiet()
-    _run(Starlette(routes=[Route("/slack/events", slack_events, methods=["POST"])]), pipe, lifespan="off")
-
-
-def _run(app, pipe, lifespan: str) -> None:
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None,
-                                           access_log=False, lifespan=lifespan))
-    original = server.startup
-
-    async def startup(sockets=None):
-        await original(sockets)
-        pipe.send(server.servers[0].sockets[0].getsockname()[1])
-
-    server.startup = startup
-    server.run()
+    serve_and_report_port(Starlette(routes=[Route("/slack/events", slack_events, methods=["POST"])]), pipe, lifespan="off")
 
 
 class Child:

@@ -34,6 +34,7 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
+from benchmarks.loopback import serve_and_report_port
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel, JiraScope
 from bot.domain.signatures import hub_signature
 from bot.logs import configure_logging
@@ -74,16 +75,7 @@ def _serve(kind: str, url: str | None, port_pipe) -> None:
         store = Store.open(url)
         app = build_web_app(store=store, jira_secret=SECRET, confluence_secret=SECRET,
                             max_webhook_bytes=1024 * 1024, clock=utc_now)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None,
-                                           access_log=False, lifespan="off"))
-    original = server.startup
-
-    async def startup(sockets=None):
-        await original(sockets)
-        port_pipe.send(server.servers[0].sockets[0].getsockname()[1])
-
-    server.startup = startup
-    server.run()
+    serve_and_report_port(app, port_pipe, lifespan="off")
 
 
 class ServedProcess:

@@ -27,7 +27,7 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
-from benchmarks.loopback import serve_and_report_port
+from benchmarks.loopback import post_one_after_another, serve_and_report_port
 from bot.domain.signatures import slack_signature
 
 SIGNING_SECRET = "bench-signing-secret"
@@ -134,39 +134,13 @@ def signed_commands(n: int, response_url: str) -> list[tuple[bytes, dict]]:
     return out
 
 
-async def _connection(host: str, port: int, work: list, latencies: list[float]) -> int:
-    """One keep-alive connection sending requests one after another; returns how many were not 200.
-
-    Each request goes out in one write (headers and body apart meet delayed ACKs on loopback)."""
-    reader, writer = await asyncio.open_connection(host, port)
-    bad = 0
-    try:
-        while work:
-            body, headers = work.pop()
-            head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-            started = time.perf_counter()
-            writer.write(f"POST /slack/events HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n{head}\r\n"
-                         .encode() + body)
-            status = await reader.readline()
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.decode().partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-            await reader.readexactly(length)
-            latencies.append(time.perf_counter() - started)
-            bad += status.split()[1] != b"200"
-    finally:
-        writer.close()
-    return bad
-
-
 async def blast(base_url: str, requests: list, concurrency: int) -> list[float]:
     """Latency of each request (seconds), `concurrency` connections at a time; all must be 200."""
     host, port = urllib.parse.urlsplit(base_url).hostname, urllib.parse.urlsplit(base_url).port
     work = list(reversed(requests))
     latencies: list[float] = []
-    bad = sum(await asyncio.gather(*(_connection(host, port, work, latencies) for _ in range(concurrency))))
+    bad = sum(await asyncio.gather(*(post_one_after_another(host, port, "/slack/events", work, 200, latencies)
+                                   for _ in range(concurrency))))
     if bad:
         raise SystemExit(f"{bad} requests were not answered 200")
     return latencies

@@ -34,7 +34,7 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
-from benchmarks.loopback import serve_and_report_port
+from benchmarks.loopback import post_one_after_another, serve_and_report_port
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel, JiraScope
 from bot.domain.signatures import hub_signature
 from bot.logs import configure_logging
@@ -142,40 +142,13 @@ def signed_requests(n: int) -> list[tuple[bytes, dict]]:
     return out
 
 
-async def _connection(host: str, port: int, work: list[tuple[bytes, dict]]) -> int:
-    """One keep-alive HTTP/1.1 connection sending requests one after another; returns non-202s.
-
-    Each request goes out in a single write: httpx writes headers and body separately, and on
-    loopback that meets delayed ACKs (~40 ms per request), which measures the kernel, not us."""
-    reader, writer = await asyncio.open_connection(host, port)
-    bad = 0
-    try:
-        while work:
-            body, headers = work.pop()
-            head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-            writer.write(
-                f"POST /webhooks/jira HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n{head}\r\n".encode()
-                + body
-            )
-            status = await reader.readline()
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.decode().partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-            await reader.readexactly(length)
-            bad += status.split()[1] != b"202"
-    finally:
-        writer.close()
-    return bad
-
-
 async def blast(base_url: str, requests: list[tuple[bytes, dict]], concurrency: int) -> float:
     """Requests per second for the whole list over `concurrency` connections; all must be 202."""
     host, port = base_url.removeprefix("http://").split(":")
     work = list(reversed(requests))
     started = time.perf_counter()
-    bad = sum(await asyncio.gather(*(_connection(host, int(port), work) for _ in range(concurrency))))
+    bad = sum(await asyncio.gather(*(post_one_after_another(host, int(port), "/webhooks/jira", work, 202)
+                                   for _ in range(concurrency))))
     elapsed = time.perf_counter() - started
     if bad:
         raise SystemExit(f"{bad} requests were not answered 202")

@@ -64,8 +64,8 @@ def _pulse(slack_api_url: str, token: str, pipe) -> None:
     """Child process: the app as `pulse serve` builds and runs it (lifespan on, no scheduler)."""
 
     from bot.app import build_runtime, serving_app
-    from sandbox.agency import sandbox_accounts
     from bot.settings import Settings
+    from sandbox.agency import sandbox_accounts
 
     _quiet()
     tmp = tempfile.mkdtemp()

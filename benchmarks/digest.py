@@ -201,8 +201,8 @@ async def _run_digests(url: str, accounts: list[Any], concurrency: int, db_path:
     from bot.app import Ports, build_digests
     from bot.domain.accounts import AccountsConfig, Audience
     from integrations.jira import AtlassianJira
-    from tests.fakes.slack import InMemorySlack
     from integrations.store.store import Store
+    from tests.fakes.slack import InMemorySlack
 
     store = Store.open(f"sqlite:///{db_path}", migrate=True)
     with AtlassianJira(url, user="bench@agency.example", api_token="bench") as jira:

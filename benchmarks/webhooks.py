@@ -40,9 +40,9 @@ from bot.domain.signatures import hub_signature
 from bot.logs import configure_logging
 from bot.services.inbox_worker import InboxWorker, WorkerSettings
 from bot.web import build_web_app
-from tests.fakes.slack import InMemorySlack
 from integrations.store import db
 from integrations.store.store import Store
+from tests.fakes.slack import InMemorySlack
 
 SECRET = "bench-secret"
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "payloads"

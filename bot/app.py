@@ -27,21 +27,21 @@ from starlette.applications import Starlette
 from bot.accounts_file import load_accounts
 from bot.clock import utc_now
 from bot.domain.accounts import AccountsConfig
-from bot.domain.links import SiteLinks
 from bot.domain.health import HealthChecks
+from bot.domain.links import SiteLinks
 from bot.listeners import ListenerDeps, register_all
 from bot.listeners.answers import Answers
 from bot.logs import get_logger
 from bot.scheduler import DigestScheduler
-from bot.services.digest_commands import register_digest_commands
-from bot.services.digests import INTENT_LEASE, DigestService
-from bot.services.exactly_once import OncePoster, owner_id
-from bot.services.doctor import log_findings
-from bot.services.inbox_worker import start_inbox_worker, stop_inbox_worker
-from bot.services.subscriptions import register_subscribe_commands
 from bot.services.channel_audiences import ChannelAudiences
 from bot.services.commands import CommandService
+from bot.services.digest_commands import register_digest_commands
+from bot.services.digests import INTENT_LEASE, DigestService
 from bot.services.directory import Directory
+from bot.services.doctor import log_findings
+from bot.services.exactly_once import OncePoster, owner_id
+from bot.services.inbox_worker import start_inbox_worker, stop_inbox_worker
+from bot.services.subscriptions import register_subscribe_commands
 from bot.settings import Settings
 from bot.web import build_web_app
 from integrations.confluence import AtlassianConfluence, ConfluencePort

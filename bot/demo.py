@@ -21,25 +21,25 @@ from pathlib import Path
 
 import requests
 
-from bot.clock import utc_now
 from bot.app import Ports, assemble
+from bot.clock import utc_now
 from bot.domain.access import Role
 from bot.domain.commands import available
 from bot.domain.links import SiteLinks
 from bot.domain.signatures import hub_signature
-from sandbox.app_server import serving
 from bot.render.help import render_help
-from sandbox.agency import build_sandbox
-from sandbox.webhooks import ISSUE_KEY, sandbox_deliveries
 from bot.services.digests import DigestService
 from bot.services.inbox_worker import InboxWorker, WorkerSettings
 from bot.settings import Settings
 from bot.web import build_web_app
-from sandbox.atlassian_server import SITE, FakeAtlassian
-from sandbox.slack_server import FakeSlack
 from integrations.jira import AtlassianJira
 from integrations.slack import ChannelPacer, SlackWeb, make_web_client
 from integrations.store.store import Store
+from sandbox.agency import build_sandbox
+from sandbox.app_server import serving
+from sandbox.atlassian_server import SITE, FakeAtlassian
+from sandbox.slack_server import FakeSlack
+from sandbox.webhooks import ISSUE_KEY, sandbox_deliveries
 
 
 async def _post_all(service: DigestService, sandbox, now: dt.datetime, echo: Callable[[str], None]) -> int:

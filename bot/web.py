@@ -22,8 +22,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from structlog.contextvars import bind_contextvars, bound_contextvars
 
-from bot.domain.payload import without_nul
 from bot.domain.health import HealthChecks
+from bot.domain.payload import without_nul
 from bot.domain.signatures import (
     body_fingerprint,
     slack_request_problem,

@@ -33,6 +33,7 @@ import requests
 from atlassian import Jira
 
 from bot.domain.work import Issue, Version
+from integrations.jira_calls import record_call
 from integrations.jira_payloads import (
     EMBEDDED_WORKLOG_LIMIT,
     ISSUE_FIELDS,
@@ -40,7 +41,6 @@ from integrations.jira_payloads import (
     parse_issue,
     parse_version,
 )
-from integrations.jira_calls import record_call
 from integrations.upstream_errors import RetryPolicy, UpstreamError, call_with_retries
 
 SERVICE = "jira"

@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bot.domain.payload import without_nul
 from bot.domain.facts import read_issue_access, read_project_type, read_worklog_access
+from bot.domain.payload import without_nul
 from bot.domain.work import Issue, Version, Worklog
 
 # Real Jira embeds at most this many worklogs in a search result's `worklog` field.

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 import structlog
 
 from bot.logs import configure_logging
-
 from integrations.store import db
 from integrations.store.store import Store
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import re
-from pathlib import Path
 import string
+from pathlib import Path
 
 import pytest
 
 from bot.domain.access import Role
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel, JiraScope
+from bot.domain.budget import budget_status
 from bot.domain.commands import COMMANDS
 from bot.domain.events import (
     ConfluenceEvent,
@@ -27,7 +28,6 @@ from bot.domain.events import (
 from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import Burst
 from bot.domain.webhooks import normalize_body
-from bot.domain.budget import budget_status
 from bot.render.budget_alerts import render_budget_alert
 from bot.render.i18n import LANGUAGES, MESSAGES, language_of_locale
 from bot.render.notifications import render_burst, render_event, render_thread_parent

@@ -17,8 +17,8 @@ from bot.domain.sharing import Sharing, effective_audience, read_sharing
 from bot.services.channel_audiences import ChannelAudiences
 from bot.services.exactly_once import OncePoster
 from bot.services.inbox_worker import InboxWorker, WorkerSettings
-from sandbox.slack_server import FakeSlack
 from integrations.slack import ChannelPacer, SlackWeb, make_web_client
+from sandbox.slack_server import FakeSlack
 from tests.fixtures import real_payload
 from tests.test_inbox_worker import ACCOUNTS, ALPHA, ALPHA_CLIENT, ALPHA_INTERNAL, NOW, PIN, SITES
 
@@ -193,10 +193,12 @@ async def test_an_internal_channel_shared_mid_run_gets_the_client_digest_and_cli
     from bot.domain.access import Role
     from bot.services.commands import Asker
     from bot.services.digests import DigestService
-    from sandbox.atlassian_server import FakeAtlassian
     from integrations.jira import AtlassianJira
     from integrations.upstream_errors import RetryPolicy
-    from tests.test_digest_service import ACCOUNTS as SANDBOX, ACME, NOW as DIGEST_NOW, _seed
+    from sandbox.atlassian_server import FakeAtlassian
+    from tests.test_digest_service import ACCOUNTS as SANDBOX
+    from tests.test_digest_service import ACME, _seed
+    from tests.test_digest_service import NOW as DIGEST_NOW
 
     with FakeAtlassian(_seed()) as jira_fake, FakeSlack() as slack_fake:
         slack_fake.add_channel("C0ACMECLNT", "acme-client", is_ext_shared=True)

@@ -8,11 +8,11 @@ import pytest
 
 from bot.domain import confluence_events
 from bot.domain.webhooks import normalize
-from sandbox.agency import build_sandbox
 from integrations.confluence import AtlassianConfluence
-from tests.fakes.confluence import InMemoryConfluence
-from sandbox.atlassian_server import AtlassianSeed, FakeAtlassian, Failure
 from integrations.upstream_errors import RetryPolicy, UpstreamError, UpstreamUnavailable
+from sandbox.agency import build_sandbox
+from sandbox.atlassian_server import AtlassianSeed, Failure, FakeAtlassian
+from tests.fakes.confluence import InMemoryConfluence
 from tests.fixtures import real_payload
 
 NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)

@@ -30,15 +30,15 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from bot.domain.webhooks import normalize_body
 from bot.domain.signatures import hub_signature
-from sandbox.app_server import free_port
-from sandbox.agency import ANNA, BEN
+from bot.domain.webhooks import normalize_body
 from bot.services.notification_posting import post_key
-from sandbox.atlassian_server import AtlassianSeed, FakeAtlassian, issue_json
-from sandbox.slack_server import FakeSlack
 from integrations.store import db
 from integrations.store.schema import issue_threads, posts
+from sandbox.agency import ANNA, BEN
+from sandbox.app_server import free_port
+from sandbox.atlassian_server import AtlassianSeed, FakeAtlassian, issue_json
+from sandbox.slack_server import FakeSlack
 from tests.fixtures import real_payload
 
 ROOT = Path(__file__).parents[1]

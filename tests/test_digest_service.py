@@ -6,22 +6,22 @@ import zoneinfo
 import pytest
 
 from bot.domain.accounts import Audience
-from sandbox.agency import sandbox_accounts
 from bot.services.digests import DigestService
-from sandbox.atlassian_server import (
-    AtlassianSeed,
-    FakeAtlassian,
-    Failure,
-    issue_json,
-    user_json,
-    version_json,
-    fix_version_ref,
-    worklog_json,
-)
-from sandbox.slack_server import FakeSlack
 from integrations.jira import AtlassianJira
 from integrations.slack import ChannelPacer, SlackWeb, make_web_client
 from integrations.upstream_errors import RetryPolicy
+from sandbox.agency import sandbox_accounts
+from sandbox.atlassian_server import (
+    AtlassianSeed,
+    Failure,
+    FakeAtlassian,
+    fix_version_ref,
+    issue_json,
+    user_json,
+    version_json,
+    worklog_json,
+)
+from sandbox.slack_server import FakeSlack
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 # Friday 20 November 2026, 09:00 in Berlin: 15 working days of November have passed (incl. today).

@@ -4,8 +4,8 @@ import pytest
 
 from bot.domain.access import Role
 from bot.services.directory import Directory
-from sandbox.slack_server import FakeSlack
 from integrations.slack import make_web_client
+from sandbox.slack_server import FakeSlack
 
 HOME = "T0AGENCY1"
 

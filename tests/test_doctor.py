@@ -13,14 +13,14 @@ from structlog.testing import capture_logs
 
 from bot.domain.accounts import AccountsConfig, Channel
 from bot.domain.doctor import ChannelFacts, Verdict, channel_findings, summary
-from sandbox.agency import build_sandbox, sandbox_accounts
 from bot.services.doctor import examine, log_findings
 from integrations.confluence import AtlassianConfluence
-from sandbox.atlassian_server import FakeAtlassian
-from sandbox.slack_server import FakeSlack
 from integrations.jira import AtlassianJira
 from integrations.slack import make_web_client
 from integrations.upstream_errors import RetryPolicy
+from sandbox.agency import build_sandbox, sandbox_accounts
+from sandbox.atlassian_server import FakeAtlassian
+from sandbox.slack_server import FakeSlack
 
 ROOT = Path(__file__).parents[1]
 NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.timezone.utc)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.domain import confluence_events
 from bot.domain.events import EventType, Outcome, Person, Source
-from bot.domain.webhooks import normalize
 from bot.domain.links import SiteLinks
+from bot.domain.webhooks import normalize
 from tests.fixtures import real_payload
 
 ZC = "zulip/zerver/webhooks/confluence/fixtures"

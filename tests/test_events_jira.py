@@ -6,8 +6,8 @@ import copy
 import datetime as dt
 
 from bot.domain.events import EventType, Outcome, PriorFacts, attach_issue, attach_project
-from bot.domain.webhooks import normalize
 from bot.domain.facts import IssueType, restricted
+from bot.domain.webhooks import normalize
 from bot.domain.work import Issue
 from tests.fixtures import real_payload
 

@@ -12,8 +12,8 @@ import pytest
 from bot.errors import UpstreamError
 from bot.render.blocks import Message
 from bot.services.exactly_once import OncePoster, PostBusy, message_key
-from sandbox.slack_server import FakeSlack
 from integrations.slack import ChannelPacer, SlackWeb, make_web_client
+from sandbox.slack_server import FakeSlack
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 LEASE = dt.timedelta(seconds=15)

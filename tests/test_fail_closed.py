@@ -10,8 +10,8 @@ digest the same answer.
 from __future__ import annotations
 
 import copy
-import json
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
@@ -20,13 +20,13 @@ from bot.domain.accounts import AccountsConfig, Audience, Budget, JiraScope
 from bot.domain.audience import issue_visible
 from bot.domain.digest import build_digest
 from bot.domain.events import JiraEvent, attach_history, attach_issue
-from bot.domain.webhooks import normalize
 from bot.domain.facts import Known, read_comment_access, read_issue_access, read_security
 from bot.domain.notify_policy import event_verdict, route
-from bot.services.replay import replay
 from bot.domain.subscriptions import parse_subscription
+from bot.domain.webhooks import normalize
 from bot.domain.work import Version
 from bot.render.notifications import render_event
+from bot.services.replay import replay
 from integrations.jira_payloads import parse_issue
 from tests.fixtures import real_payload
 from tests.test_notifications import ALPHA, MONEY, PINPT, full_issue

@@ -38,6 +38,7 @@ from bot.domain.accounts import (
     ConfluenceScope,
     JiraScope,
 )
+from bot.domain.event_lookups import to_settle
 from bot.domain.events import (
     ConfluenceEvent,
     JiraEvent,
@@ -46,16 +47,15 @@ from bot.domain.events import (
     attach_client_issue,
     attach_client_visible,
     attach_history,
-    resolve_sprint_field,
-    sprint_field_candidate,
     attach_issue,
     attach_project,
+    resolve_sprint_field,
+    sprint_field_candidate,
 )
-from bot.domain.webhooks import normalize
-from bot.domain.event_lookups import to_settle
 from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import route
 from bot.domain.subscriptions import Subscription
+from bot.domain.webhooks import normalize
 from bot.render.notifications import render_event
 from integrations.confluence import has_read_restriction
 from integrations.jira_payloads import parse_issue

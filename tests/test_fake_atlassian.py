@@ -14,8 +14,8 @@ from bot.accounts_file import load_accounts
 from sandbox.agency import build_sandbox
 from sandbox.atlassian_server import (
     AtlassianSeed,
-    FakeAtlassian,
     Failure,
+    FakeAtlassian,
     issue_json,
     jira_timestamp,
     user_json,

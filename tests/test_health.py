@@ -8,9 +8,9 @@ import httpx
 
 from bot.app import register_scheduler_health
 from bot.domain.health import HealthChecks, WorkerPulse, inbox_worker_problems
-from sandbox.agency import sandbox_accounts
 from bot.services.inbox_worker import WorkerSettings, start_inbox_worker, stop_inbox_worker
 from bot.web import build_web_app
+from sandbox.agency import sandbox_accounts
 from tests.fakes.slack import InMemorySlack
 
 NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.timezone.utc)

@@ -10,10 +10,10 @@ import json
 from typing import Any
 
 import pytest
-from structlog.contextvars import merge_contextvars
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from bot.cli.replay import replay_webhook
@@ -233,8 +233,8 @@ async def test_text_with_nul_is_stored_posted_once_and_later_events_reply_in_its
     import httpx
 
     from bot.web import build_web_app
-    from sandbox.slack_server import FakeSlack
     from integrations.slack import ChannelPacer, SlackWeb, make_web_client
+    from sandbox.slack_server import FakeSlack
 
     app = build_web_app(store=store, jira_secret=JIRA_SECRET, confluence_secret=None,
                         max_webhook_bytes=256 * 1024, clock=lambda: NOW)

@@ -705,8 +705,8 @@ async def test_confluence_dc_lookups_are_one_per_content_id_and_fail_only_their_
 
 async def test_sprint_and_dc_page_through_the_real_clients_and_the_fake_server(store):
     from integrations.confluence import AtlassianConfluence
-    from sandbox.atlassian_server import AtlassianSeed, FakeAtlassian, board_json
     from integrations.jira import AtlassianJira
+    from sandbox.atlassian_server import AtlassianSeed, FakeAtlassian, board_json
 
     user = dict(real_payload(f"{ZC}/user_api_response.json"), userKey="abc123")  # derived: the payload's key
     seed = AtlassianSeed(
@@ -1338,8 +1338,8 @@ class CountingLookup:
 
 
 async def test_a_mentioned_person_known_to_slack_by_email_becomes_a_slack_mention(store):
-    from sandbox.slack_server import FakeSlack
     from integrations.slack import SlackUsersByEmail, make_web_client
+    from sandbox.slack_server import FakeSlack
 
     slack = InMemorySlack()
     add(store, _mentioning_robin(f"{PIN}/comment_created.json", "robin@pinpoint.example"), "d-1")

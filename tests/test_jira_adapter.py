@@ -11,18 +11,7 @@ from atlassian import JiraCloud
 from atlassian.errors import ApiPermissionError
 
 from bot.domain.work import Issue, Version
-from sandbox.atlassian_server import (
-    AtlassianSeed,
-    FakeAtlassian,
-    Failure,
-    board_json,
-    issue_json,
-    user_json,
-    version_json,
-    worklog_json,
-)
 from integrations.jira import AtlassianJira, board_location_project, expected_fetch_calls
-from tests.fakes.jira import InMemoryJira
 from integrations.jira_calls import count_calls
 from integrations.jira_payloads import (
     ISSUE_FIELDS,
@@ -38,6 +27,17 @@ from integrations.upstream_errors import (
     UpstreamUnavailable,
     error_from_exception,
 )
+from sandbox.atlassian_server import (
+    AtlassianSeed,
+    Failure,
+    FakeAtlassian,
+    board_json,
+    issue_json,
+    user_json,
+    version_json,
+    worklog_json,
+)
+from tests.fakes.jira import InMemoryJira
 from tests.fixtures import PAYLOADS, real_payload
 
 NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)

@@ -12,13 +12,13 @@ from bot.domain.access import Role
 from bot.domain.accounts import AccountsConfig
 from bot.domain.jira_trouble import JiraTrouble, jira_trouble
 from bot.errors import UpstreamError, UpstreamUnavailable
-from sandbox.agency import build_sandbox, sandbox_accounts
 from bot.services.commands import Asker
 from bot.services.digests import DigestService
-from sandbox.atlassian_server import FakeAtlassian, Failure
 from integrations.jira import AtlassianJira
-from tests.fakes.slack import InMemorySlack
 from integrations.upstream_errors import RetryPolicy
+from sandbox.agency import build_sandbox, sandbox_accounts
+from sandbox.atlassian_server import Failure, FakeAtlassian
+from tests.fakes.slack import InMemorySlack
 
 NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.timezone.utc)
 

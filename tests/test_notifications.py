@@ -24,13 +24,13 @@ from bot.domain.events import (
     attach_project,
     resolve_sprint_field,
 )
-from bot.domain.webhooks import normalize
 from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import Burst, Delivery, Verdict, coalesce, event_verdict, route, withheld_for_past
-from bot.services.replay import replay
 from bot.domain.subscriptions import parse_subscription
+from bot.domain.webhooks import normalize
 from bot.domain.work import Issue
 from bot.render.notifications import render_burst, render_event
+from bot.services.replay import replay
 from tests.fixtures import real_payload
 
 E = EventType

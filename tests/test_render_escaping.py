@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 from bot.domain.accounts import Audience
 from bot.domain.digest import build_digest
 from bot.domain.events import ConfluenceEvent, EventType, JiraEvent, Outcome, Source
-from bot.domain.webhooks import normalize
 from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import Burst
+from bot.domain.webhooks import normalize
 from bot.render.digest import render_deadlines, render_digest, render_milestones, render_status
 from bot.render.notifications import render_burst, render_event, render_thread_parent
 from tests.fixtures import real_payload

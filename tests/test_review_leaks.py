@@ -14,10 +14,10 @@ import pytest
 from bot.domain.accounts import AccountsConfig, Audience, Budget, JiraScope
 from bot.domain.audience import issue_visible
 from bot.domain.budget import budget_status
-from bot.domain.webhooks import normalize
 from bot.domain.facts import IssueType, normalized
 from bot.domain.notify_policy import event_verdict, route
 from bot.domain.subscriptions import parse_subscription
+from bot.domain.webhooks import normalize
 from bot.render.notifications import render_event
 from integrations.jira_payloads import parse_issue
 from tests.fixtures import real_payload

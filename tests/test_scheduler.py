@@ -6,9 +6,9 @@ import zoneinfo
 
 import pytest
 
-from sandbox.agency import build_sandbox
 from bot.scheduler import DigestScheduler
 from bot.services.digests import DigestService
+from sandbox.agency import build_sandbox
 from tests.fakes.jira import InMemoryJira
 from tests.fakes.slack import InMemorySlack
 

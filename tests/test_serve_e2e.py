@@ -11,12 +11,12 @@ from structlog.testing import capture_logs
 
 from bot.app import build_runtime
 from bot.domain.signatures import hub_signature
+from bot.settings import JiraSettings, Settings, SlackSettings
 from sandbox.agency import build_sandbox
-from bot.settings import Settings, SlackSettings, JiraSettings
+from sandbox.app_server import free_port, serving
 from sandbox.atlassian_server import FakeAtlassian
 from sandbox.slack_server import FakeSlack
 from tests.fixtures import real_payload_bytes
-from sandbox.app_server import free_port, serving
 from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
 
 NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.timezone.utc)

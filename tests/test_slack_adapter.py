@@ -6,9 +6,8 @@ import datetime as dt
 import pytest
 
 from bot.errors import UpstreamError
-from sandbox.slack_server import FakeSlack
 from integrations.slack import ChannelPacer, SlackWeb, make_web_client
-
+from sandbox.slack_server import FakeSlack
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
 

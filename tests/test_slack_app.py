@@ -1,9 +1,9 @@
 """Signed Slack requests into the ASGI app; the real slack_sdk/Bolt talk to the fake Slack server."""
 
 import asyncio
-import json
-import itertools
 import datetime as dt
+import itertools
+import json
 import time
 from pathlib import Path
 
@@ -13,13 +13,13 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.accounts_file import load_accounts
 from bot.app import Ports, assemble
-from sandbox.agency import build_sandbox
 from bot.settings import Settings
+from bot.web import build_web_app
+from integrations.slack import make_web_client
+from sandbox.agency import build_sandbox
+from sandbox.slack_server import FakeSlack
 from tests.fakes.jira import InMemoryJira
 from tests.fakes.slack import InMemorySlack
-from bot.web import build_web_app
-from sandbox.slack_server import FakeSlack
-from integrations.slack import make_web_client
 from tests.slack_requests import SIGNING_SECRET, app_mention, signed_headers, slash_command
 
 EXAMPLE = Path(__file__).parents[1] / "config" / "accounts.example.yaml"

@@ -12,8 +12,8 @@ from structlog.testing import capture_logs
 
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel, JiraScope
 from bot.services.inbox_worker import InboxWorker, WorkerSettings
-from sandbox.slack_server import FakeSlack
 from integrations.slack import ChannelPacer, SlackPause, SlackWeb, make_web_client
+from sandbox.slack_server import FakeSlack
 from tests.fixtures import real_payload
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)

@@ -10,9 +10,9 @@ from bot.domain.access import Role
 from bot.domain.accounts import Audience
 from bot.domain.digest import build_digest
 from bot.render.digest import render_status
-from sandbox.agency import build_sandbox
 from bot.services.commands import Asker
 from bot.services.digests import DigestService
+from sandbox.agency import build_sandbox
 from tests.fakes.jira import InMemoryJira
 from tests.fakes.slack import InMemorySlack
 

@@ -8,13 +8,13 @@ from bot.domain.accounts import ConfluenceScope
 from bot.render.blocks import Message
 from bot.render.digest import RenderedDigest
 from bot.render.status_page import status_page_storage, with_status_page_link
-from sandbox.agency import build_sandbox
 from bot.services.digests import DigestService
 from integrations.confluence import AtlassianConfluence
-from sandbox.atlassian_server import FakeAtlassian, Failure
 from integrations.jira import AtlassianJira
-from tests.fakes.slack import InMemorySlack
 from integrations.upstream_errors import RetryPolicy
+from sandbox.agency import build_sandbox
+from sandbox.atlassian_server import Failure, FakeAtlassian
+from tests.fakes.slack import InMemorySlack
 
 NOW = dt.datetime(2026, 11, 23, 8, 30, tzinfo=dt.timezone.utc)
 

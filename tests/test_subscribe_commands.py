@@ -6,9 +6,9 @@ import datetime as dt
 
 from bot.domain.access import Role
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel, JiraScope
-from bot.services.commands import Asker, CommandService
 from bot.domain.events import EventType
 from bot.domain.subscriptions import CLIENT_DEFAULT, INTERNAL_DEFAULT, parse_subscription
+from bot.services.commands import Asker, CommandService
 from bot.services.subscriptions import register_subscribe_commands
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)

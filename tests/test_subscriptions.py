@@ -6,7 +6,6 @@ import pytest
 
 from bot.domain.accounts import Audience
 from bot.domain.events import EventType
-from bot.domain.webhooks import normalize
 from bot.domain.subscriptions import (
     CLIENT_DEFAULT,
     Subscription,
@@ -16,6 +15,7 @@ from bot.domain.subscriptions import (
     parse_subscription,
     wanted,
 )
+from bot.domain.webhooks import normalize
 from bot.errors import UserError
 from bot.render.words import Voice
 from tests.fixtures import real_payload

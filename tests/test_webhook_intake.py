@@ -7,8 +7,8 @@ import json
 import httpx
 import pytest
 
-from bot.domain.signatures import hub_signature
 import bot.web
+from bot.domain.signatures import hub_signature
 from bot.logs import get_logger
 from bot.web import build_web_app
 from tests.fixtures import real_payload_bytes

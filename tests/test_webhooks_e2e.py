@@ -20,8 +20,8 @@ from bot.domain.links import SiteLinks
 from bot.domain.signatures import hub_signature
 from bot.services.inbox_worker import InboxWorker, WorkerSettings
 from bot.web import build_web_app
-from sandbox.slack_server import FakeSlack
 from integrations.slack import ChannelPacer, SlackWeb, make_web_client
+from sandbox.slack_server import FakeSlack
 from tests.fixtures import real_payload
 
 SECRET = "e2e-secret"

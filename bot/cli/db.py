@@ -7,7 +7,6 @@ import click
 from bot.settings import load_settings
 
 
-
 @click.group()
 def db() -> None:
     """Database schema commands."""

@@ -26,7 +26,6 @@ from bot.domain.lookback import default_since
 from bot.domain.milestones import MilestonesSection, milestones_section
 from bot.domain.work import Issue, Version
 
-
 __all__ = [
     "BudgetStatus",
     "ChangesSection",

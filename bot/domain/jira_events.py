@@ -14,16 +14,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.domain.facts import (
-    IssueType,
-    comment_marked_public,
-    read_comment_access,
-    read_issue_access,
-    read_project_type,
-    read_worklog_access,
-    restricted,
-    unknown,
-)
 from bot.domain.events import (
     CommentFacts,
     EventType,
@@ -39,6 +29,17 @@ from bot.domain.events import (
     VersionFacts,
     WorklogFacts,
 )
+from bot.domain.facts import (
+    IssueType,
+    comment_marked_public,
+    read_comment_access,
+    read_issue_access,
+    read_project_type,
+    read_worklog_access,
+    restricted,
+    unknown,
+)
+
 # Local names for the shared readers keep this module's many call sites short.
 from bot.domain.payload import Payload, person
 from bot.domain.payload import items as _list

@@ -16,7 +16,6 @@ from bot.domain.event_shape import IllShapedEvent, check_event
 from bot.domain.events import NormalizedDelivery, Outcome, Source
 from bot.domain.payload import without_nul
 
-
 # How much of an exception's message an anomalous reason keeps (it may quote the payload).
 _REASON_CHARS = 200
 

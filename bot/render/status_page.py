@@ -12,7 +12,6 @@ from bot.render.digest import RenderedDigest
 from bot.render.i18n import translate
 
 
-
 def status_page_title(account: Account, digest: Digest) -> str:
     """One page per budget period (calendar month for retainers, the project span otherwise)."""
     period = digest.budget.period if digest.budget else None

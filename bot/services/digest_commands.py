@@ -9,9 +9,9 @@ from bot.domain.access import Role, audience_for
 from bot.domain.accounts import Account, Audience, Channel
 from bot.domain.commands import CommandSpec, Invocation
 from bot.domain.jira_trouble import JiraTrouble, jira_scope, jira_trouble
+from bot.domain.words import CommandRef
 from bot.errors import UpstreamError
 from bot.logs import get_logger
-from bot.domain.words import CommandRef
 from bot.render.blocks import escape_mrkdwn
 from bot.render.digest import RenderedDigest, render_budget, render_deadlines, render_milestones, render_status
 from bot.render.i18n import translate

@@ -24,8 +24,8 @@ from structlog.contextvars import bind_contextvars, bound_contextvars, unbind_co
 from bot.domain.accounts import Account, Audience, Channel
 from bot.domain.digest import Digest, build_digest, default_since
 from bot.domain.digest_query import digest_jql
-from bot.domain.work import Issue, Version
 from bot.domain.jira_trouble import JiraTrouble, jira_scope, jira_trouble
+from bot.domain.work import Issue, Version
 from bot.errors import UpstreamError, UpstreamUnavailable
 from bot.logs import get_logger
 from bot.render.blocks import Message, escape_mrkdwn

@@ -10,9 +10,9 @@ from typing import Any, Protocol
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.accounts import Account, AccountsConfig
-from bot.domain.lookback import default_since
 from bot.domain.digest_query import digest_jql
 from bot.domain.doctor import Finding, Verdict, channel_findings, jira_failure
+from bot.domain.lookback import default_since
 from bot.errors import UpstreamError
 from bot.logs import get_logger
 from integrations.jira import JiraPort

@@ -48,16 +48,15 @@ from dataclasses import dataclass
 from structlog.contextvars import bound_contextvars
 
 from bot.clock import utc_now
-from bot.domain.accounts import AccountsConfig
+from bot.domain.accounts import AccountsConfig, Audience
 from bot.domain.events import Outcome
-from bot.domain.webhooks import normalize_body
-from bot.domain.links import SiteLinks
 from bot.domain.health import Check, HealthChecks, WorkerPulse, inbox_worker_problems
+from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import BURST_THRESHOLD
 from bot.domain.subscriptions import Subscription, SubscriptionSyntaxError, parse_subscription
+from bot.domain.webhooks import normalize_body
 from bot.errors import CredentialsRefused, UpstreamError
 from bot.logs import get_logger, scrub_text
-from bot.domain.accounts import Audience
 from bot.render.blocks import Message
 from bot.render.i18n import translate
 from bot.services.budget_alerts import BudgetAlerts

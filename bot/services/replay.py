@@ -13,10 +13,10 @@ from typing import Any
 
 from bot.domain.accounts import Account, AccountsConfig, Audience
 from bot.domain.events import Event, NormalizedDelivery
-from bot.domain.webhooks import normalize
 from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import NAME_ONLY_LOOKUPS, account_for, event_verdict, scope_verdict
 from bot.domain.subscriptions import Subscription, wanted
+from bot.domain.webhooks import normalize
 from bot.render.blocks import Message
 from bot.render.notifications import render_event
 

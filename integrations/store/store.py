@@ -9,8 +9,8 @@ from integrations.store.audit import AuditLog
 from integrations.store.budget_alerts import BudgetAlerts
 from integrations.store.digest_runs import DigestRuns
 from integrations.store.inbox import Inbox
-from integrations.store.subscriptions import Subscriptions
 from integrations.store.posts import Posts
+from integrations.store.subscriptions import Subscriptions
 from integrations.store.threads import IssueThreads
 
 

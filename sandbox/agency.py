@@ -70,7 +70,8 @@ def sandbox_accounts() -> AccountsConfig:
                         "thresholds": [80, 100],
                         "show_money_to_client": False,
                     },
-                    "roles": {"budget": "U0ACMEAM01", "billing": "U0ACMEBIL1", "backlog": "U0ACMEPO01", "support": "U0ACMESUP1"},
+                    "roles": {"budget": "U0ACMEAM01", "billing": "U0ACMEBIL1", "backlog": ["U0ACMEPO01", "U0ACMEPO02"],
+                              "support": {"people": ["U0ACMESUP1"], "deputy": "U0ACMESUP2"}},
                     "people": {"anna.schmidt@agency.example": "U0ANNA0001"},
                 },
                 {

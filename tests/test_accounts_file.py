@@ -498,3 +498,43 @@ def test_a_channel_or_project_listed_twice_in_one_account_says_so():
         "line 8: accounts[0].jira.projects[0]: Jira project A is listed twice in 'a'",
         "line 8: accounts[0].jira.projects[1]: Jira project A is listed twice in 'a'",
     ]
+
+
+# --- roles: one person, several, or people with a standing deputy (issue #12) ------------------------
+
+def _roles(roles: str) -> str:
+    return ACCOUNT.replace("CRON", "0 9 * * mon").replace("CHANNEL", "C0AAAAAA1").replace("    roles:\n      budget: BUDGET\n", roles)
+
+
+def test_a_role_is_one_id_a_list_or_people_with_a_deputy_and_reads_the_same_way():
+    from bot.domain.accounts import Role
+
+    account = parse_accounts(_roles(
+        "    roles:\n      budget: U0ANA0001\n      backlog: [U0ANA0001, U0BEN0001]\n"
+        "      support: {people: [U0CEM0001], deputy: S0SUPPORT1}\n      billing: {people: U0DAN0001}\n"
+    ), "x.yaml").accounts[0]
+    assert account.roles.budget == "U0ANA0001"  # the short form stays as written
+    assert account.roles.of("budget") == Role(people=("U0ANA0001",))
+    assert account.roles.of("backlog") == Role(people=("U0ANA0001", "U0BEN0001"))
+    assert account.roles.of("support") == Role(people=("U0CEM0001",), deputy="S0SUPPORT1")
+    assert account.roles.of("billing") == Role(people=("U0DAN0001",))
+    assert list(account.roles.given()) == ["budget", "billing", "backlog", "support"]
+
+
+@pytest.mark.parametrize(
+    "roles, problem",
+    [
+        ("backlog: [U0ANA0001, ana]", "line 11: accounts[0].roles.backlog: [1]: 'ana' is not a Slack user id"),
+        ("backlog: []", "line 11: accounts[0].roles.backlog: give one or more Slack user ids"),
+        ("backlog: [U0ANA0001, U0ANA0001]", "line 11: accounts[0].roles.backlog: someone is listed twice"),
+        ("support: {people: [U0ANA0001], deputy: U0ANA0001}",
+         "line 11: accounts[0].roles.support: deputy: U0ANA0001 already holds the role; the deputy is someone else"),
+        ("support: {people: [U0ANA0001], deputy: c0general1}", "line 11: accounts[0].roles.support: deputy: 'c0general1' is not"),
+        ("support: {poeple: [U0ANA0001]}", "line 11: accounts[0].roles.support: unknown key 'poeple'; a role with a deputy"),
+        ("support: {deputy: U0ANA0001}", "line 11: accounts[0].roles.support: people: give one or more Slack user ids"),
+        ("support: 7", "line 11: accounts[0].roles.support: give a Slack user id (U0ANA0001), a list of them, or"),
+    ],
+)
+def test_a_role_written_wrongly_is_refused_with_line_field_and_what_to_write(roles, problem):
+    (message,) = _problems(_roles(f"    roles:\n      {roles}\n"))
+    assert message.startswith(problem), message

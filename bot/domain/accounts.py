@@ -190,28 +190,109 @@ def check_slack_person(value: str) -> str:
     raise ValueError(f"{value!r} is not a Slack user id (U… or W…: profile → ⋮ → Copy member ID) or user group id (S…){hint}")
 
 
-# What each role is for. A role without a use is accepted (the handover and support features
-# will give them theirs) and `pulse check-config` says it does nothing yet.
+# What each role is for. A role without a use is accepted (a coming feature will give it one)
+# and `pulse check-config` says it does nothing yet.
 ROLE_USES: dict[str, str | None] = {
     "budget": "named (cc) under the budget line of internal digests and in budget threshold alerts",
     "billing": None,
     "backlog": None,
     "support": None,
 }
+ROLE_NAMES: tuple[str, ...] = tuple(ROLE_USES)
+
+# Never more: a role is a few people, not a department (and it keeps mentions short).
+MAX_ROLE_PEOPLE = 10
+
+
+class Role(_Model):
+    """One role, normalized: the people who hold it (in the file's order) and an optional standing deputy.
+
+    The accounts file may write a role three ways (see `Roles`); `Roles.of(name)` always gives this form.
+    """
+
+    people: tuple[str, ...]
+    deputy: str | None = None
+
+
+def _role_problem(value: object) -> str | None:
+    """What is wrong with a role written as a list or a mapping (None: nothing)."""
+    def ids(items: object, where: str) -> str | None:
+        label = f"{where}: " if where else ""
+        if not isinstance(items, list) or not items:
+            return f"{label}give one or more Slack user ids, e.g. [U0ANA0001, U0BEN0001]"
+        if len(items) > MAX_ROLE_PEOPLE:
+            return f"{label}at most {MAX_ROLE_PEOPLE} people hold one role"
+        for i, item in enumerate(items):
+            try:
+                check_slack_person(item if isinstance(item, str) else repr(item))
+            except ValueError as exc:
+                return f"{where}[{i}]: {exc}"
+        if len(set(items)) != len(items):
+            return f"{label}someone is listed twice"
+        return None
+
+    if isinstance(value, list):
+        return ids(value, "")
+    if not isinstance(value, dict):
+        return "give a Slack user id (U0ANA0001), a list of them, or {people: [U…], deputy: U…}"
+    unknown = sorted(str(k) for k in value if k not in ("people", "deputy"))
+    if unknown:
+        return f"unknown key {unknown[0]!r}; a role with a deputy is written {{people: [U…], deputy: U…}}"
+    people = value.get("people")
+    people = [people] if isinstance(people, str) else people
+    problem = ids(people, "people")
+    if problem or not isinstance(people, list):
+        return problem
+    deputy = value.get("deputy")
+    if deputy is not None:
+        try:
+            check_slack_person(deputy if isinstance(deputy, str) else repr(deputy))
+        except ValueError as exc:
+            return f"deputy: {exc}"
+        if deputy in people:
+            return f"deputy: {deputy} already holds the role; the deputy is someone else"
+    return None
 
 
 class Roles(_Model):
-    """Who speaks for what, as Slack user ids (or user group ids); see ROLE_USES."""
+    """Who speaks for what (see ROLE_USES), as Slack user ids (or user group ids).
 
-    budget: str | None = None
-    billing: str | None = None
-    backlog: str | None = None
-    support: str | None = None
+    Each role may be written as one id (`budget: U0ANA0001`), a list (`backlog: [U0ANA0001, U0BEN0001]`)
+    or people with a standing deputy (`support: {people: [U0ANA0001], deputy: U0CEM0001}`). The fields
+    keep what was written; read a role through `of(name)`, or who holds it today through
+    `bot.domain.roles.holders` (which applies handovers).
+    """
 
-    @field_validator("budget", "billing", "backlog", "support")
+    budget: str | list[str] | Role | None = None
+    billing: str | list[str] | Role | None = None
+    backlog: str | list[str] | Role | None = None
+    support: str | list[str] | Role | None = None
+
+    @field_validator("budget", "billing", "backlog", "support", mode="before")
     @classmethod
-    def _slack_ids(cls, value: str | None) -> str | None:
-        return None if value is None else check_slack_person(value)
+    def _role_shape(cls, value: object) -> object:
+        if value is None or isinstance(value, Role):
+            return value
+        if isinstance(value, str):
+            return check_slack_person(value)
+        problem = _role_problem(value)
+        if problem:
+            raise ValueError(problem)
+        if isinstance(value, dict):
+            people = value["people"]
+            return Role(people=tuple([people] if isinstance(people, str) else people), deputy=value.get("deputy"))
+        return value
+
+    def of(self, name: str) -> Role | None:
+        """The role `name` (one of ROLE_NAMES) in its normalized form, or None if the account names nobody."""
+        value = getattr(self, name)
+        if value is None or isinstance(value, Role):
+            return value
+        return Role(people=(value,) if isinstance(value, str) else tuple(value))
+
+    def given(self) -> dict[str, Role]:
+        """Every role the account names, by name, in ROLE_NAMES order."""
+        return {name: role for name in ROLE_NAMES if (role := self.of(name)) is not None}
 
     def unused(self) -> list[str]:
         """Roles given here that nothing uses yet."""
@@ -399,7 +480,7 @@ def role_notes(config: AccountsConfig) -> list[str]:
     """What check-config says about roles: what each given role is used for, and which do nothing yet."""
     notes = []
     for name, use in ROLE_USES.items():
-        keys = [a.key for a in config.accounts if getattr(a.roles, name) is not None]
+        keys = [a.key for a in config.accounts if a.roles.of(name) is not None]
         if not keys:
             continue
         if use is None:

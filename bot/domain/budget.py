@@ -212,7 +212,12 @@ def budget_status(
         spent_money=spent_money,
         budget_money=budget_money,
         remaining_money=remaining_money,
-        mention_user_id=account.roles.budget if audience is Audience.INTERNAL else None,
+        mention_user_id=_budget_person(account) if audience is Audience.INTERNAL else None,
         end_balance_hours=end_balance_shown,
         end_balance_money=money(end_balance_shown),
     )
+
+
+def _budget_person(account: Account) -> str | None:
+    role = account.roles.of("budget")
+    return role.people[0] if role else None

@@ -299,6 +299,32 @@ class Roles(_Model):
         return [name for name, use in ROLE_USES.items() if use is None and getattr(self, name) is not None]
 
 
+class HealthThresholds(_Model):
+    """When an account's health says "watch" or "at risk" (the portfolio's verdict, see
+    `bot.domain.portfolio`). Each pair is (watch, at risk); the defaults suit a monthly budget."""
+
+    # A budget that runs out before its period ends is "watch"; "at risk" when its use is this
+    # many percentage points ahead of the period's working days elapsed (or it is used up).
+    budget_ahead_risk: int = Field(default=15, ge=1, le=1000)
+    # A milestone behind its pace is "at risk" when due within this many days, else "watch".
+    milestone_risk_days: int = Field(default=14, ge=0, le=365)
+    overdue_watch: int = Field(default=1, ge=1, le=10_000)
+    overdue_risk: int = Field(default=5, ge=1, le=10_000)
+    # Items waiting for the client: the client's to do, so "watch" at most.
+    waiting_watch: int = Field(default=3, ge=1, le=10_000)
+    # Days without anything the client can see happen (an issue created or done, public time logged).
+    quiet_watch_days: int = Field(default=7, ge=1, le=365)
+    quiet_risk_days: int = Field(default=14, ge=1, le=365)
+
+    @model_validator(mode="after")
+    def _watch_before_risk(self) -> HealthThresholds:
+        for watch_field, risk_field in (("overdue_watch", "overdue_risk"), ("quiet_watch_days", "quiet_risk_days")):
+            if getattr(self, watch_field) > getattr(self, risk_field):
+                raise ValueError(f"{watch_field} ({getattr(self, watch_field)}) is above {risk_field} "
+                                 f"({getattr(self, risk_field)}): watch comes before at risk")
+        return self
+
+
 class Account(_Model):
     """One client account and everything Account Pulse knows about it."""
 
@@ -317,6 +343,9 @@ class Account(_Model):
     holidays: str | None = Field(
         None, description="public holidays that are not working days: a country (DE) or country-state (DE-BE)"
     )
+    # A key account: marked in the portfolio and listed first among equals (`/pulse accounts key`).
+    key_account: bool = False
+    health: HealthThresholds = Field(default_factory=HealthThresholds)
 
     @field_validator("people")
     @classmethod

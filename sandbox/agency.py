@@ -45,6 +45,7 @@ def sandbox_accounts() -> AccountsConfig:
                     "language": "de",
                     "timezone": "Europe/Berlin",
                     "holidays": "DE-BE",
+                    "key_account": True,
                     "channels": [
                         {"id": "C0ACMECLNT", "name": "#acme-shop", "audience": "client", "digest": {"cron": "0 9 * * mon"}},
                         {

@@ -129,9 +129,10 @@ async def test_crash_after_posting_before_marking_done_does_not_repost(store):
     add(store, f"{PIN}/jira:issue_created.json", "d-1")
     w = worker(store, slack)
     (item,) = store.inbox.claim_due(NOW, 10, dt.timedelta(minutes=5))
-    handled = await w._understand(item, w_report := __import__("bot.services.inbox_worker", fromlist=["x"]).BatchReport())
-    outgoing = await w._plan([handled], w_report)
-    await w._post_all(outgoing, w_report)  # posted and recorded, then the process "dies"
+    work = await w._normalize(item)
+    poster = w._poster(ACCOUNTS)
+    plan = await poster.plan([work], await w._subscriptions())
+    await poster.post_all(plan.outgoing)  # posted and recorded, then the process "dies"
     assert len(slack.messages) == 2 and store.inbox.get(item.id).status == "pending"
     later = InboxWorker(store, ACCOUNTS, slack, None, clock=lambda: NOW + dt.timedelta(minutes=6))
     report = await later.run_once()

@@ -5,21 +5,33 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
+
+from structlog.contextvars import bound_contextvars
 
 from bot.domain.accounts import Account, AccountsConfig, Audience
 from bot.domain.budget import budget_period, budget_status
 from bot.domain.digest_query import earliest_needed
 from bot.domain.events import JiraEvent
 from bot.domain.notify_policy import accounts_for
-from bot.errors import UpstreamError
 from bot.logs import get_logger
 from bot.render.budget_alerts import render_budget_alert
 from bot.services.exactly_once import OncePoster, PostBusy
-from bot.services.inbox_batch import BatchReport, Handled, mark_failed
+from bot.services.inbox_batch import Work, deliveries_context, fail_where, log_failure
 from integrations.jira import JiraPort
+from integrations.store.inbox import InboxItem
 from integrations.store.store import Store
 
 log = get_logger("pulse.inbox")
+
+
+@dataclass(frozen=True)
+class Alerted:
+    """What the budget check of a batch did: the works with its failures, alerts posted, Jira calls."""
+
+    works: list[Work]
+    alerts: int
+    jira_calls: int
 
 
 class BudgetAlerts:
@@ -39,31 +51,36 @@ class BudgetAlerts:
         self.accounts = accounts
         self.clock = clock
 
-    async def check(self, handled: list[Handled], report: BatchReport) -> None:
+    async def check(self, works: list[Work]) -> Alerted:
         """Worklogs may push an account over a threshold: check each such account once."""
-        by_account: dict[str, tuple[Account, list[Handled]]] = {}
-        for h in handled:
-            if h.error is not None:
+        by_account: dict[str, tuple[Account, list[InboxItem]]] = {}
+        for w in works:
+            if not w.ok:
                 continue
-            for e in h.events:
+            for e in w.events:
                 if isinstance(e, JiraEvent) and e.type.is_worklog:
                     # Every account whose scope could hold the issue: each check is scoped by its JQL.
                     for account in accounts_for(e, self.accounts):
                         if account.budget is not None and account.budget.hours:
-                            by_account.setdefault(account.key, (account, []))[1].append(h)
+                            by_account.setdefault(account.key, (account, []))[1].append(w.item)
+        alerts = calls = 0
+        failures: dict[int, Exception] = {}
         for account, items in by_account.values():
-            try:
-                report.alerts += await self._check_account(account, report)
-            except (UpstreamError, PostBusy) as exc:
-                log.warning("budget check failed", account=account.key, error=str(exc))
-                for h in items:
-                    h.error = h.error or exc
-            except Exception as exc:
-                mark_failed(items, exc, f"the budget check of {account.key}")
+            with bound_contextvars(**deliveries_context(items)):
+                try:
+                    alerted, made = await self._check_account(account)
+                    alerts, calls = alerts + alerted, calls + made
+                except PostBusy as exc:
+                    log.warning("budget check failed", account=account.key, error=str(exc))
+                    failures.update({i.id: exc for i in items if i.id not in failures})
+                except Exception as exc:
+                    log_failure(exc, f"the budget check of {account.key}")
+                    failures.update({i.id: exc for i in items if i.id not in failures})
+        return Alerted(fail_where(works, failures), alerts, calls)
 
-    async def _check_account(self, account: Account, report: BatchReport) -> int:
+    async def _check_account(self, account: Account) -> tuple[int, int]:
         """Alert each audience on the thresholds its own view of the budget crossed; the number of
-        audiences alerted."""
+        audiences alerted, and of Jira calls made."""
         assert account.budget is not None
         now = self.clock()
         period = budget_period(account, now)
@@ -77,12 +94,11 @@ class BudgetAlerts:
             for a in audiences
         }
         if all(set(account.budget.thresholds) <= sent[a] for a in audiences):
-            return 0  # every threshold already alerted this period: no Jira call needed
+            return 0, 0  # every threshold already alerted this period: no Jira call needed
         # Jira reads the date in its user's timezone: start where the digest query starts (a day
         # early), or work logged early on the period's first local day is missed.
         first = earliest_needed(account, now, since=now)
         jql = f'{account.jira.scope_jql()} AND worklogDate >= "{first.isoformat()}"'
-        report.jira_calls += 1
         issues = await asyncio.to_thread(self.jira.fetch_issues, jql)
         alerted = 0
         for audience in audiences:
@@ -108,4 +124,4 @@ class BudgetAlerts:
                 threshold=threshold, percent=str(status.percent_used),
             )
             alerted += 1
-        return alerted
+        return alerted, 1

@@ -30,20 +30,35 @@ channel is then told once from when to when posting was paused). A body the work
 Coalescing: `step()` (and so `run_forever`) waits until the oldest due delivery is `burst_window`
 old, then takes everything due: a storm within the window becomes one summary per channel.
 
-Where each step lives: the lookups in `inbox_lookups` (pure parts in `bot.domain.event_lookups`),
-planning, posting and recording in `notification_posting`, threshold alerts in `budget_alerts`,
-and what a batch carries between them in `inbox_batch`; this module claims, understands, calls the
-steps and records each delivery's outcome.
+The story (`_run_batch` and `_notify`, read them top-down): claim → normalize (`_normalize`) →
+look up (`EventLookups.complete`, then `drop_unroutable`) → decide and render (`NotificationPoster.plan`:
+route by the audience policy and subscriptions, coalesce, render) → post (`post_all`) → budget
+alerts (`BudgetAlerts.check`) → record (`_record`). A delivery on its way is a frozen `Work`
+(`inbox_batch`); every step takes the works and returns new ones, a failure returned as
+`work.failed(exc)` (first error wins) and logged by the one `log_failure`. The lookups live in
+`inbox_lookups` (pure parts in `bot.domain.event_lookups`), deciding, rendering and posting in
+`notification_posting`, threshold alerts in `budget_alerts`.
+
+Adding a step: a function of values, called in `_notify` at its place in the story.
+- It changes what a delivery is about: `list[Work] -> list[Work]`, between the lookups and `plan`.
+- It changes how one message reads (e.g. mentions of a person away rewritten to their cover): a
+  pure function in `bot/domain/` applied in `NotificationPoster.plan` where the account the
+  renderer sees is made (`with_people`), or to the `Delivery` before `render_event`.
+- It changes where messages go (e.g. a status change also posted into a support request's
+  thread): `list[Outgoing] -> list[Outgoing]` between `plan` and `post_all`, each added message
+  with its own stable key; `post_all` posts it through `OncePoster` and returns its failures
+  (by inbox id) like any other, so its delivery is retried and nothing is posted twice.
+Log context (delivery, channel) is bound by the steps (structlog contextvars): never pass it by hand.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from structlog.contextvars import bound_contextvars
 
@@ -59,12 +74,12 @@ from bot.errors import CredentialsRefused, UpstreamError
 from bot.logs import get_logger, scrub_text
 from bot.render.blocks import Message
 from bot.render.i18n import translate
-from bot.services.budget_alerts import BudgetAlerts
+from bot.services.budget_alerts import Alerted, BudgetAlerts
 from bot.services.channel_audiences import ChannelAudiences
 from bot.services.exactly_once import OncePoster, PostBusy, owner_id
-from bot.services.inbox_batch import BatchReport, Handled, mark_failed
+from bot.services.inbox_batch import BatchReport, Work, delivery_context, fail_where, log_failure
 from bot.services.inbox_lookups import EventLookups
-from bot.services.notification_posting import NotificationPoster, Outgoing, post_key
+from bot.services.notification_posting import NotificationPoster, post_key
 from integrations.confluence import ConfluencePort
 from integrations.jira import JiraPort
 from integrations.slack import PeopleLookup, SlackPause, SlackPort
@@ -72,11 +87,6 @@ from integrations.store.inbox import InboxItem
 from integrations.store.store import Store
 
 log = get_logger("pulse.inbox")
-
-
-def delivery_context(item: InboxItem) -> dict[str, object]:
-    """What every line logged while one delivery is handled names (bound, not passed by hand)."""
-    return {"source": item.source, "delivery_id": item.delivery_id, "inbox_id": item.id}
 
 
 @dataclass(frozen=True)
@@ -228,10 +238,50 @@ class InboxWorker:
                 log.warning("inbox heartbeat failed; leases are renewed at the next beat", exc_info=True)
 
     async def _run_batch(self, limit: int | None) -> BatchReport:
+        """The story of a batch: claim → normalize → notify (look up → decide and render → post →
+        budget alerts) → record. Each step takes the batch's works and returns new ones."""
+        items = await self._claim(limit or self.settings.batch_limit)
+        if not items:
+            return BatchReport()
+        normalized = await asyncio.gather(*(self._normalize(i) for i in items))
+        works = [n for n in normalized if isinstance(n, Work)]
+        # Recorded already (ignored, anomalous, …): not notifications.
+        statuses: list[str | None] = [n for n in normalized if isinstance(n, str)]
+        report = BatchReport(claimed=len(items))
+        if works:
+            works, report = await self._notify(works, report)
+        statuses += [await self._record(w) for w in works]
+        report = replace(report, statuses=dict(Counter(s for s in statuses if s is not None)))
+        log.info("inbox batch", **vars(report))
+        return report
+
+    async def _notify(self, works: list[Work], report: BatchReport) -> tuple[list[Work], BatchReport]:
+        """Look up what the events lack → decide and render → post → budget alerts."""
+        subscriptions = await self._subscriptions()
+        lookups = EventLookups(self.jira, self.confluence, self.accounts, self.settings.jql_keys_per_query)
+        completed = await lookups.complete(works, subscriptions)
+        works = lookups.drop_unroutable(completed.works, completed.unroutable)
+        accounts = await self._effective_accounts()
+        poster = self._poster(accounts)
+        plan = await poster.plan(works, subscriptions)
+        posted = await poster.post_all(plan.outgoing)
+        works = fail_where(plan.works, posted.failures)
+        alerted = Alerted(works, 0, 0)
+        if self.jira is not None:
+            alerted = await BudgetAlerts(self.store, self.jira, accounts, self.clock, self.once).check(works)
+        return alerted.works, replace(
+            report,
+            messages=posted.messages,
+            skipped_already_posted=plan.skipped_already_posted,
+            jira_calls=completed.jira_calls + alerted.jira_calls,
+            confluence_calls=completed.confluence_calls,
+            alerts=alerted.alerts,
+        )
+
+    async def _claim(self, limit: int) -> list[InboxItem]:
+        """Claim (lease) up to `limit` due deliveries, page by page."""
         s = self.settings
-        limit = limit or s.batch_limit
         now = self.clock()
-        report = BatchReport()
         items: list[InboxItem] = []
         while len(items) < limit:
             page = await asyncio.to_thread(
@@ -240,50 +290,19 @@ class InboxWorker:
             if not page:
                 break
             items.extend(page)
-        report.claimed = len(items)
-        if not items:
-            return report
+        return items
 
-        handled = [h for h in (await asyncio.gather(*(self._understand(i, report) for i in items))) if h]
-        if handled:
-            subscriptions = await self._subscriptions()
-            lookups = EventLookups(self.jira, self.confluence, self.accounts, s.jql_keys_per_query)
-            unroutable = await lookups.complete(handled, report, subscriptions)
-            lookups.drop_unroutable(handled, unroutable)
-            outgoing = await self._plan(handled, report, subscriptions)
-            await self._post_all(outgoing, report)
-            if self.jira is not None:
-                accounts = await self._effective_accounts()
-                await BudgetAlerts(self.store, self.jira, accounts, self.clock, self.once).check(handled, report)
-        for h in handled:
-            with bound_contextvars(**delivery_context(h.item)):
-                try:
-                    await self._finish(h, report)
-                except Exception:
-                    # Its lease expires and it is claimed again; the other outcomes still get recorded.
-                    log.exception("recording the delivery outcome failed")
-        log.info(
-            "inbox batch",
-            claimed=report.claimed,
-            statuses=report.statuses,
-            messages=report.messages,
-            skipped_already_posted=report.skipped_already_posted,
-            jira_calls=report.jira_calls,
-            confluence_calls=report.confluence_calls,
-            alerts=report.alerts,
-        )
-        return report
+    async def _normalize(self, item: InboxItem) -> Work | str:
+        """The delivery as a `Work` to notify of, or the outcome it was recorded with at once
+        (ignored, anomalous, …: not a notification)."""
+        with bound_contextvars(**delivery_context(item)):
+            try:
+                return await self._normalize_one(item)
+            except Exception as exc:
+                log_failure(exc, "normalizing")
+                return Work(item, (), error=exc)
 
-    async def _understand(self, item: InboxItem, report: BatchReport) -> Handled | None:
-        try:
-            with bound_contextvars(**delivery_context(item)):
-                return await self._understand_one(item, report)
-        except Exception as exc:
-            h = Handled(item, [])
-            mark_failed([h], exc, "normalize")
-            return h
-
-    async def _understand_one(self, item: InboxItem, report: BatchReport) -> Handled | None:
+    async def _normalize_one(self, item: InboxItem) -> Work | str:
         # Pure and total: a body it cannot read is `anomalous` (with the reason) on this first
         # pass; it would fail the same way on every retry.
         delivery = normalize_body(item.body, item.event_name)
@@ -297,8 +316,7 @@ class InboxWorker:
                 exc_info=delivery.error or False,
             )
             await asyncio.to_thread(self.store.inbox.finish, item.id, delivery.outcome.value, reason)
-            report.count(delivery.outcome.value)
-            return None
+            return delivery.outcome.value
         for event in delivery.events:
             for field, host in self.links.foreign_self_urls(event):
                 # Handled all the same (links come from the configured site), but worth a look:
@@ -307,7 +325,7 @@ class InboxWorker:
                     "payload self URL names another host than the configured site; no link to it",
                     webhook_event=delivery.webhook_event, field=field, host=host,
                 )
-        return Handled(item, list(delivery.events))
+        return Work(item, tuple(delivery.events))
 
     # --- routing, posting -----------------------------------------------------------------------
 
@@ -321,19 +339,8 @@ class InboxWorker:
                 log.warning("unreadable stored subscription skipped", id=row.get("id"), spec=row.get("spec"))
         return out
 
-    async def _plan(
-        self, handled: list[Handled], report: BatchReport,
-        subscriptions: dict[str, list[Subscription]] | None = None,
-    ) -> list[Outgoing]:
-        if subscriptions is None:
-            subscriptions = await self._subscriptions()
-        return await self._poster(await self._effective_accounts()).plan(handled, report, subscriptions)
-
     async def _effective_accounts(self) -> AccountsConfig:
         return await self.audiences.accounts(self.accounts) if self.audiences else self.accounts
-
-    async def _post_all(self, outgoing: list[Outgoing], report: BatchReport) -> None:
-        await self._poster().post_all(outgoing, report)
 
     async def _tell_pause_ended(self, since: dt.datetime, until: dt.datetime) -> None:
         """Each internal channel hears once that posting was paused, from when to when."""
@@ -349,28 +356,35 @@ class InboxWorker:
                 except (UpstreamError, PostBusy) as exc:
                     log.warning("could not post the pause notice", channel=channel.id, error=str(exc))
 
-    def _poster(self, accounts: AccountsConfig | None = None) -> NotificationPoster:
+    def _poster(self, accounts: AccountsConfig) -> NotificationPoster:
         return NotificationPoster(
-            self.store, self.slack, accounts or self.accounts, self.clock, self.settings.burst_threshold, self.people_lookup,
-            links=self.links,
-            once=self.once,
+            self.store, self.slack, accounts, self.clock, self.settings.burst_threshold, self.people_lookup,
+            links=self.links, once=self.once,
         )
 
     # --- outcomes -----------------------------------------------------------------------------
 
-    async def _finish(self, h: Handled, report: BatchReport) -> None:
-        item, exc = h.item, h.error
-        if exc is None and h.unsupported:
+    async def _record(self, w: Work) -> str | None:
+        """Record the delivery's outcome (done, unsupported, retry, dead); None if recording failed
+        (its lease expires and it is claimed again; the other outcomes still get recorded)."""
+        with bound_contextvars(**delivery_context(w.item)):
+            try:
+                return await self._record_one(w)
+            except Exception:
+                log.exception("recording the delivery outcome failed")
+                return None
+
+    async def _record_one(self, w: Work) -> str:
+        item, exc = w.item, w.error
+        if exc is None and w.unsupported:
             get_logger(Outcome.UNSUPPORTED.logger_name).info(
-                "webhook unsupported", webhook_event=item.event_name, reason=h.unsupported,
+                "webhook unsupported", webhook_event=item.event_name, reason=w.unsupported,
             )
-            await asyncio.to_thread(self.store.inbox.finish, item.id, Outcome.UNSUPPORTED.value, h.unsupported)
-            report.count(Outcome.UNSUPPORTED.value)
-            return
+            await asyncio.to_thread(self.store.inbox.finish, item.id, Outcome.UNSUPPORTED.value, w.unsupported)
+            return Outcome.UNSUPPORTED.value
         if exc is None:
             await asyncio.to_thread(self.store.inbox.finish, item.id, "done")
-            report.count("done")
-            return
+            return "done"
         s = self.settings
         upstream = exc if isinstance(exc, UpstreamError) else None
         # Unexpected errors may be passing (a bug hit by one payload state): retry, then give up.
@@ -394,13 +408,13 @@ class InboxWorker:
         await asyncio.to_thread(
             self.store.inbox.retry_later, item.id, error[:2000], at, dead, count_attempt=not waiting
         )
-        report.count("dead" if dead else "retry")
         (log.error if dead else log.warning)(
             "delivery dead-lettered" if dead else "delivery will be retried",
             attempts=item.attempts,
             error=error,
             retry_at=None if dead else at.isoformat(),
         )
+        return "dead" if dead else "retry"
 
 
 def _minute(moment: dt.datetime, tz: dt.tzinfo) -> str:

@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from structlog.contextvars import bound_contextvars
@@ -26,8 +26,9 @@ from bot.logs import get_logger
 from bot.render.blocks import Message
 from bot.render.notifications import render_burst, render_event, render_thread_parent
 from bot.services.exactly_once import NotRecorded, OncePoster, PostBusy
-from bot.services.inbox_batch import BatchReport, Handled, mark_failed
+from bot.services.inbox_batch import Work, deliveries_context, delivery_context, fail_where, log_failure
 from integrations.slack import PeopleLookup, SlackPort
+from integrations.store.inbox import InboxItem
 from integrations.store.store import Store
 from integrations.store.threads import ThreadParent
 
@@ -99,32 +100,42 @@ def with_people(account: Account, found: Mapping[str, str]) -> Account:
     return account.model_copy(update={"people": {**found, **account.people}})
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outgoing:
     """One message for one channel, and the deliveries (with their keys) it tells about."""
 
     account: Account
     channel: Channel
     message: Message
-    keys: list[str]
-    items: list[Handled]
+    keys: tuple[str, ...]
+    items: tuple[InboxItem, ...]
     thread_issue: str | None = None
     status: str | None = None  # the issue's new status, when this message tells a status change
 
 
-def _deliveries_told(o: Outgoing) -> dict[str, object]:
-    # Bound while one message is posted: the delivery it tells of, or all of them for a burst.
-    if len(o.items) == 1:
-        return {"delivery_id": o.items[0].item.delivery_id}
-    return {"delivery_ids": [h.item.delivery_id for h in o.items]}
+@dataclass(frozen=True)
+class Plan:
+    """The messages to post, the works with what planning failed, and how many were posted before."""
+
+    outgoing: list[Outgoing]
+    works: list[Work]
+    skipped_already_posted: int
 
 
-def _is_burst(messages: list) -> bool:
+@dataclass(frozen=True)
+class Posted:
+    """What posting did: new messages, and the deliveries it failed (by inbox id)."""
+
+    messages: int
+    failures: Mapping[int, Exception]
+
+
+def _is_burst(messages: Sequence[object]) -> bool:
     return len(messages) == 1 and isinstance(messages[0], Burst)
 
 
-def _unique(items: Iterable[Handled]) -> list[Handled]:
-    return list({id(h): h for h in items}.values())
+def _unique(items: Iterable[InboxItem]) -> tuple[InboxItem, ...]:
+    return tuple({i.id: i for i in items}.values())
 
 
 class NotificationPoster:
@@ -152,44 +163,43 @@ class NotificationPoster:
         # Slack user ids by email for mentions `Account.people` does not map; None: names only.
         self.people_lookup = people_lookup
 
-    # --- routing and coalescing ---------------------------------------------------------------
+    # --- decide and render --------------------------------------------------------------------
 
-    async def plan(
-        self, handled: list[Handled], report: BatchReport, subscriptions: dict[str, list[Subscription]]
-    ) -> list[Outgoing]:
-        """Route, drop what is already posted, coalesce bursts per channel and render."""
-        per_channel: dict[str, list[tuple[Handled, Delivery, str]]] = {}
+    async def plan(self, works: list[Work], subscriptions: Mapping[str, list[Subscription]]) -> Plan:
+        """Decide (route by the audience policy and subscriptions, drop what is already posted,
+        coalesce bursts per channel) and render."""
+        failures: dict[int, Exception] = {}
+        per_channel: dict[str, list[tuple[InboxItem, Delivery, str]]] = {}
         seen: set[str] = set()
         withheld: set[str] = set()
-        for h in handled:
-            if h.error is not None:
+        for w in works:
+            if not w.ok:
                 continue
-            try:
-                routed = [(d, post_key(h.item.delivery_id, d.channel.id, d.event))
-                          for d in route(h.events, self.accounts, subscriptions)]
-                refused = [(d.channel.id, post_key(h.item.delivery_id, d.channel.id, d.event))
-                           for d in withheld_for_past(h.events, self.accounts)]
-            except Exception as exc:
-                mark_failed([h], exc, "routing")
-                continue
-            if refused:
+            with bound_contextvars(**delivery_context(w.item)):
                 try:
-                    await asyncio.to_thread(self._withhold, refused)
+                    routed, refused = self._route(w, subscriptions)
+                except Exception as exc:
+                    log_failure(exc, "routing")
+                    failures[w.item.id] = exc
+                    continue
+                try:
+                    if refused:
+                        await asyncio.to_thread(self._withhold, refused)
                 except Exception as exc:
                     # Unrecorded, the comment's twin could reach the client: retry this delivery.
-                    mark_failed([h], exc, "recording withheld comments")
+                    log_failure(exc, "recording withheld comments")
+                    failures[w.item.id] = exc
                     continue
-                withheld.update(k for _, k in refused)
+            withheld.update(k for _, k in refused)
             for d, key in routed:
                 if key in seen:
                     continue
                 seen.add(key)
-                per_channel.setdefault(d.channel.id, []).append((h, d, key))
+                per_channel.setdefault(d.channel.id, []).append((w.item, d, key))
         all_keys = [k for group in per_channel.values() for _, _, k in group]
         posted = await asyncio.to_thread(self.store.posts.recorded, all_keys) if all_keys else set()
         # A twin earlier in this batch than the edit that withholds it is recorded above too.
         posted |= withheld.intersection(all_keys)
-        report.skipped_already_posted = len(posted)
         planned = []
         for group in per_channel.values():
             group = [g for g in group if g[2] not in posted]
@@ -199,36 +209,55 @@ class NotificationPoster:
         found = await self._look_up_people(
             [d for group, messages in planned if not _is_burst(messages) for _, d, _ in group]
         )
-        accounts: dict[str, Account] = {}
+        accounts: dict[str, Account] = {}  # each account with the people found, made once
         outgoing: list[Outgoing] = []
         for group, messages in planned:
             if _is_burst(messages):
                 burst = messages[0]
-                items = _unique(h for h, _, _ in group)
-                try:
-                    rendered = render_burst(burst)
-                except Exception as exc:
-                    mark_failed(items, exc, "rendering")
-                    continue
-                outgoing.append(Outgoing(burst.account, burst.channel, rendered, [k for _, _, k in group], items))
+                assert isinstance(burst, Burst)
+                items = _unique(i for i, _, _ in group)
+                with bound_contextvars(**deliveries_context(items)):
+                    try:
+                        rendered = render_burst(burst)
+                    except Exception as exc:
+                        log_failure(exc, "rendering")
+                        for i in items:
+                            failures.setdefault(i.id, exc)
+                        continue
+                outgoing.append(Outgoing(burst.account, burst.channel, rendered, tuple(k for _, _, k in group), items))
                 continue
-            for h, d, key in group:
-                try:
-                    account = accounts.get(d.account.key)
-                    if account is None:
-                        account = accounts[d.account.key] = with_people(d.account, found)
-                    message = render_event(d.event, d.channel.audience, account, links=self.links)
-                except Exception as exc:
-                    mark_failed([h], exc, "rendering")
-                    continue
+            for item, d, key in group:
+                with bound_contextvars(**delivery_context(item)):
+                    try:
+                        account = accounts.get(d.account.key)
+                        if account is None:
+                            account = accounts[d.account.key] = with_people(d.account, found)
+                        message = render_event(d.event, d.channel.audience, account, links=self.links)
+                    except Exception as exc:
+                        log_failure(exc, "rendering")
+                        failures.setdefault(item.id, exc)
+                        continue
                 issue = d.event.issue_key if isinstance(d.event, JiraEvent) else None
                 status = current_status(d.event) if issue else None
-                outgoing.append(Outgoing(d.account, d.channel, message, [key], [h], issue, status))
-        return outgoing
+                outgoing.append(Outgoing(d.account, d.channel, message, (key,), (item,), issue, status))
+        return Plan(outgoing, fail_where(works, failures), len(posted))
+
+    def _route(
+        self, w: Work, subscriptions: Mapping[str, list[Subscription]]
+    ) -> tuple[list[tuple[Delivery, str]], list[tuple[str, str]]]:
+        """Where the delivery's events go (with their keys), and the (channel, key)s its comment
+        edits are withheld from (the audience policy: `notify_policy`)."""
+        delivery_id = w.item.delivery_id
+        routed = [(d, post_key(delivery_id, d.channel.id, d.event))
+                  for d in route(list(w.events), self.accounts, subscriptions)]
+        refused = [(d.channel.id, post_key(delivery_id, d.channel.id, d.event))
+                   for d in withheld_for_past(list(w.events), self.accounts)]
+        return routed, refused
 
     async def _look_up_people(self, deliveries: list[Delivery]) -> dict[str, str]:
         """Jira email → Slack user id for the mentioned people the accounts do not map."""
-        if self.people_lookup is None:
+        people = self.people_lookup
+        if people is None:
             return {}
         emails = emails_to_look_up(deliveries)
         if not emails:
@@ -238,7 +267,7 @@ class NotificationPoster:
         async def one(email: str) -> str | None:
             async with gate:
                 try:
-                    return await self.people_lookup.lookup(email)
+                    return await people.lookup(email)
                 except Exception:
                     # A mention falls back to the name: never fail a notification for this.
                     log.exception("people lookup failed; the mention stays a name")
@@ -259,54 +288,54 @@ class NotificationPoster:
 
     # --- posting ------------------------------------------------------------------------------
 
-    async def post_all(self, outgoing: list[Outgoing], report: BatchReport) -> None:
+    async def post_all(self, outgoing: list[Outgoing]) -> Posted:
         """Post every planned message: channels in parallel, in order within a channel."""
         by_channel: dict[str, list[Outgoing]] = {}
         for o in outgoing:
             by_channel.setdefault(o.channel.id, []).append(o)
-        await asyncio.gather(*(self._post_channel(msgs, report) for msgs in by_channel.values()))
+        results = await asyncio.gather(*(self._post_channel(msgs) for msgs in by_channel.values()))
+        failures: dict[int, Exception] = {}
+        for _, failed in results:
+            for inbox_id, exc in failed.items():
+                failures.setdefault(inbox_id, exc)
+        return Posted(sum(n for n, _ in results), failures)
 
-    async def _post_channel(self, messages: list[Outgoing], report: BatchReport) -> None:
+    async def _post_channel(self, messages: list[Outgoing]) -> tuple[int, dict[int, Exception]]:
+        """Post one channel's messages in order; the number posted and the deliveries that failed."""
         first = messages[0]
+        posted = 0
+        failures: dict[int, Exception] = {}
         with bound_contextvars(account=first.account.key, channel=first.channel.id):
-            await self._post_in_order(messages, report)
-
-    async def _post_in_order(self, messages: list[Outgoing], report: BatchReport) -> None:
-        for i, o in enumerate(messages):
-            try:
-                with bound_contextvars(**_deliveries_told(o)):
-                    posted = await self._post_one(o)
-                if posted:
-                    report.messages += 1
-            except PostBusy as exc:
-                log.info("another worker holds this channel's message; retrying shortly", reason=str(exc))
+            for i, o in enumerate(messages):
+                with bound_contextvars(**deliveries_context(o.items)):
+                    try:
+                        if await self._post_one(o):
+                            posted += 1
+                        continue
+                    except PostBusy as exc:
+                        log.info("another worker holds this channel's message; retrying shortly", reason=str(exc))
+                        stop: Exception = exc
+                    except UpstreamError as exc:
+                        # Keep order within the channel: what follows waits for the retry too.
+                        log_failure(exc, "slack post")
+                        stop = exc
+                    except NotRecorded as exc:
+                        # Posting on would stack more messages whose answer is missing: stop this
+                        # channel; its deliveries are retried, and the open intent is settled then.
+                        log.exception("posted to Slack but could not record it; this channel waits for the retry")
+                        stop = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+                    except Exception as exc:
+                        # A bug with this one message, not Slack being down: the rest of the channel
+                        # goes on (holding it back would tie its deliveries' fate to this one's).
+                        log_failure(exc, "posting")
+                        for item in o.items:
+                            failures.setdefault(item.id, exc)
+                        continue
                 for later in messages[i:]:
-                    for h in later.items:
-                        h.error = h.error or exc
-                return
-            except UpstreamError as exc:
-                log.warning("slack post failed", error=str(exc), retryable=exc.retryable)
-                # Keep order within the channel: what follows waits for the retry too.
-                for later in messages[i:]:
-                    for h in later.items:
-                        h.error = h.error or exc
-                return
-            except NotRecorded as exc:
-                # Posting on would stack more messages whose answer is missing: stop this channel;
-                # its deliveries are retried, and the open intent is settled then.
-                log.exception(
-                    "posted to Slack but could not record it; this channel waits for the retry",
-                    delivery_ids=[h.item.delivery_id for h in o.items],
-                )
-                cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
-                for later in messages[i:]:
-                    for h in later.items:
-                        h.error = h.error or cause
-                return
-            except Exception as exc:
-                # A bug with this one message, not Slack being down: the rest of the channel goes on
-                # (holding it back would tie its deliveries' fate to this one's).
-                mark_failed(o.items, exc, "posting")
+                    for item in later.items:
+                        failures.setdefault(item.id, stop)
+                break
+        return posted, failures
 
     async def _post_one(self, o: Outgoing) -> bool:
         """Post one planned message; False if it turned out to be posted already."""
@@ -316,7 +345,7 @@ class NotificationPoster:
             parent = await asyncio.to_thread(self.store.threads.parent, channel, o.thread_issue)
         thread_ts = parent.ts if parent is not None else None
         posted = await self.once.post(
-            o.keys, channel, o.message, thread_ts, thread_issue=o.thread_issue if parent is None else None
+            list(o.keys), channel, o.message, thread_ts, thread_issue=o.thread_issue if parent is None else None
         )
         if posted.new and parent is not None and o.status is not None:
             await self._show_status(o, parent)

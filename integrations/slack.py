@@ -38,6 +38,10 @@ _PERMANENT = {
     "invalid_blocks",
     "msg_too_long",
     "no_text",
+    # conversations.open for a direct message
+    "user_not_found",
+    "user_disabled",
+    "cannot_dm_bot",
 }
 # Slack refuses the token itself: no message can go out until an operator fixes it.
 _TOKEN_REFUSED = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
@@ -65,6 +69,11 @@ class SlackPort(Protocol):
         ...
 
     async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None: ...
+
+    async def open_dm(self, user_id: str) -> str:
+        """The id (D…) of the bot's direct message channel with `user_id`: post there through
+        OncePoster like in any channel (a DM is keyed and settled by its real channel id)."""
+        ...
 
 
 class PeopleLookup(Protocol):
@@ -251,6 +260,7 @@ class SlackWeb:
         self._pacer = pacer or ChannelPacer()
         self.pause = pause or SlackPause(client)
         self._bot_user: str | None = None
+        self._dms: dict[str, str] = {}  # user id -> DM channel id (Slack keeps it for good)
 
     async def _call(self, method: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
         if self.pause.since is not None:
@@ -288,6 +298,11 @@ class SlackWeb:
     ) -> str | None:
         """Our own message marked `post_key` among the channel's messages since `since` (only
         called for a post a crash left uncertain: needs channels:history / groups:history)."""
+        if channel.startswith("D"):
+            # The bot never reads DMs (no im:history): an uncertain DM is sent again rather than
+            # lost. Only a crash between Slack's answer and recording it can repeat one.
+            log.warning("uncertain direct message not settled: DMs are not read; sending again", channel=channel)
+            return None
         if self.pause.since is not None:
             raise CredentialsRefused("slack", "posting paused: slack refused the bot token")
         try:
@@ -322,6 +337,26 @@ class SlackWeb:
     async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
         """Replace a posted message's text and blocks (`chat.update`), paced with the channel's posts."""
         await self._call(self.client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks)
+
+    async def open_dm(self, user_id: str) -> str:
+        """`conversations.open` with one user (im:write); the channel id is remembered."""
+        known = self._dms.get(user_id)
+        if known is not None:
+            return known
+        if self.pause.since is not None:
+            raise CredentialsRefused("slack", "posting paused: slack refused the bot token")
+        try:
+            response = await self.client.conversations_open(users=user_id)
+        except (SlackApiError, SlackClientError, OSError, asyncio.TimeoutError) as exc:
+            error = _translate(exc)
+            if isinstance(error, CredentialsRefused):
+                self.pause.trip(error.message)
+            raise error from exc
+        channel_id = str((response.get("channel") or {}).get("id") or "")
+        if not channel_id:
+            raise UpstreamError("slack", "conversations.open answered without a channel id", retryable=True)
+        self._dms[user_id] = channel_id
+        return channel_id
 
 
 class SlackUsersByEmail:

@@ -357,6 +357,23 @@ class FakeSlack:
             },
         }
 
+    def _conversations_open(self, args: dict) -> dict:
+        users = str(args.get("users", "")).split(",")
+        if len(users) != 1 or not users[0]:
+            return {"ok": False, "error": "not_implemented"}  # group DMs: the bot never opens one
+        user_id = users[0]
+        if self.users and user_id not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        if user_id == self.bot_user_id:
+            return {"ok": False, "error": "cannot_dm_bot"}
+        channel_id = self.dm_channel(user_id)
+        return {"ok": True, "channel": {"id": channel_id, "is_im": True, "user": user_id}}
+
+    @staticmethod
+    def dm_channel(user_id: str) -> str:
+        """The DM channel id conversations.open gives for `user_id` (read its posts with `posted`)."""
+        return "D" + user_id.removeprefix("U").removeprefix("W")
+
     def _usergroups_users_list(self, args: dict) -> dict:
         members = self.usergroups.get(args.get("usergroup", ""))
         if members is None:

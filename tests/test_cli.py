@@ -193,3 +193,9 @@ def test_serve_with_a_bad_database_url_is_one_line(tmp_path):
         (line,) = result.stderr.splitlines()
         assert line.startswith(start), line
         assert "Traceback" not in result.stderr
+
+
+def test_slack_manifest_lets_the_bot_open_dms_without_reading_them():
+    scopes = set(yaml.safe_load((ROOT / "config" / "slack-manifest.yaml").read_text())["oauth_config"]["scopes"]["bot"])
+    assert "im:write" in scopes  # conversations.open: handover summaries and cover pings by DM
+    assert "im:history" not in scopes

@@ -235,3 +235,24 @@ async def test_users_by_email_failures_are_none_logged_and_not_cached(fake):
     fake.failures.clear()
     assert await users.lookup("admin@admin.com") == "U0ADMIN01"
     assert len(fake.calls_to("users.lookupByEmail")) == 2
+
+
+async def test_open_dm_gives_the_dm_channel_once_and_a_keyed_dm_is_posted_there(fake):
+    fake.add_user("U0ANA0001")
+    slack = _adapter(fake)
+    channel = await slack.open_dm("U0ANA0001")
+    assert channel == fake.dm_channel("U0ANA0001") and channel.startswith("D")
+    assert await slack.open_dm("U0ANA0001") == channel  # remembered: one conversations.open per person
+    assert [c.args["users"] for c in fake.calls_to("conversations.open")] == ["U0ANA0001"]
+    await slack.post_message(channel, "hi", post_key="k1")
+    assert [m["text"] for m in fake.posted(channel)] == ["hi"]
+    # DMs are never read (no im:history): an uncertain one is not looked for, it is sent again.
+    assert await slack.find_post(channel, "k1", NOW) is None
+    assert not fake.calls_to("conversations.history")
+
+
+async def test_open_dm_with_an_unknown_user_is_a_permanent_error(fake):
+    fake.add_user("U0ANA0001")
+    with pytest.raises(UpstreamError) as info:
+        await _adapter(fake).open_dm("U0NOBODY01")
+    assert (info.value.retryable, str(info.value)) == (False, "slack: user_not_found")

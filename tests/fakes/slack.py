@@ -19,6 +19,9 @@ class InMemorySlack:
     updates: list[dict[str, Any]] = field(default_factory=list)
     fail_next_update: list[Exception] = field(default_factory=list)
     searches: list[dict[str, Any]] = field(default_factory=list)
+    # Users a DM cannot be opened with (conversations.open answers user_not_found / user_disabled).
+    no_dm: set[str] = field(default_factory=set)
+    dms_opened: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
@@ -48,6 +51,20 @@ class InMemorySlack:
         if self.fail_next_update:
             raise self.fail_next_update.pop(0)
         self.updates.append(dict(channel=channel, ts=ts, text=text, blocks=blocks))
+
+    async def open_dm(self, user_id: str) -> str:
+        if user_id in self.no_dm:
+            raise UpstreamError("slack", "user_not_found", retryable=False)
+        self.dms_opened.append(user_id)
+        return self.dm_channel(user_id)
+
+    @staticmethod
+    def dm_channel(user_id: str) -> str:
+        """The DM channel id `open_dm` gives for `user_id` (tests read a person's DMs with it)."""
+        return "D" + user_id.removeprefix("U").removeprefix("W")
+
+    def dms_to(self, user_id: str) -> list[dict[str, Any]]:
+        return self.in_channel(self.dm_channel(user_id))
 
     def in_channel(self, channel: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["channel"] == channel]

@@ -41,6 +41,7 @@ from bot.services.directory import Directory
 from bot.services.doctor import log_findings
 from bot.services.exactly_once import OncePoster, owner_id
 from bot.services.inbox_worker import start_inbox_worker, stop_inbox_worker
+from bot.services.portfolio import PortfolioHome, PortfolioService, register_portfolio_commands
 from bot.services.subscriptions import register_subscribe_commands
 from bot.settings import Settings
 from bot.web import build_web_app
@@ -107,7 +108,10 @@ class Runtime:
     commands: CommandService | None = None
     # The one judge of channels' effective audiences (None without a Slack client).
     audiences: ChannelAudiences | None = None
+    # Health snapshots per account (App Home, /pulse accounts), refreshed in the background.
+    portfolio: PortfolioService | None = None
     _stop_worker: asyncio.Event | None = None
+    _stop_portfolio: asyncio.Event | None = None
     _http: aiohttp.ClientSession | None = None
 
     async def _check_slack(self) -> None:
@@ -167,7 +171,12 @@ class Runtime:
                 links=site_links(self.settings),
                 health=self.health,
                 audiences=self.audiences,
+                on_events=self.portfolio.mark_stale if self.portfolio is not None else None,
             )
+        if self.portfolio is not None:
+            self._stop_portfolio = asyncio.Event()
+            self.background.append(asyncio.create_task(self.portfolio.run_forever(self._stop_portfolio),
+                                                       name="portfolio"))
         if self.jira is not None:
             # The same checks as `pulse doctor`, logged; in the background, so start-up waits for
             # no Jira or Slack round trip, and never fatal: the bot serves what it can.
@@ -251,6 +260,7 @@ def build_commands(
     clock: Callable[[], dt.datetime] = utc_now,
     jira_browse_url: str | None = None,
     audiences: ChannelAudiences | None = None,
+    portfolio: PortfolioService | None = None,
 ) -> CommandService:
     """The `/pulse` command table with every feature's commands."""
     commands = CommandService(accounts, audiences=audiences)
@@ -258,6 +268,8 @@ def build_commands(
         register_digest_commands(commands, digests, clock, jira_browse_url)
     if store is not None:
         register_subscribe_commands(commands, store, accounts, clock)
+    if portfolio is not None:
+        register_portfolio_commands(commands, portfolio, audiences)
     return commands
 
 
@@ -269,11 +281,13 @@ def build_listener_deps(
     clock: Callable[[], dt.datetime] = utc_now,
     store: Store | None = None,
     audiences: ChannelAudiences | None = None,
+    portfolio: PortfolioService | None = None,
 ) -> ListenerDeps:
     return ListenerDeps(
-        commands=build_commands(accounts, digests, store, clock, settings.jira.url, audiences),
+        commands=build_commands(accounts, digests, store, clock, settings.jira.url, audiences, portfolio),
         directory=Directory(client, settings.admin_users, settings.admin_usergroup),
         audiences=audiences,
+        home=PortfolioHome(portfolio, digests, site_links(settings), audiences) if portfolio is not None else None,
     )
 
 
@@ -374,18 +388,31 @@ def build_digests(ports: Ports, audiences: ChannelAudiences | None = None, **tun
     )
 
 
+def build_portfolio(ports: Ports, digests: DigestService, audiences: ChannelAudiences | None = None) -> PortfolioService:
+    """Health snapshots per account: refreshed from every scheduled digest's Jira data (hooked in
+    here) and in the background; bad news told through its own OncePoster."""
+    notices = OncePoster(ports.store, ports.slack, ports.clock, owner_id(), INTENT_LEASE) if ports.slack else None
+    portfolio = PortfolioService(accounts=ports.accounts, digests=digests, store=ports.store, clock=ports.clock,
+                                 notices=notices, audiences=audiences)
+    digests.on_fetched = portfolio.from_digest
+    return portfolio
+
+
 def assemble(settings: Settings, ports: Ports) -> Runtime:
-    """The app and its background work from the ports: listeners, commands, digests, the scheduler
-    (if enabled) and, once serving, the inbox worker."""
+    """The app and its background work from the ports: listeners, commands, digests, the portfolio,
+    the scheduler (if enabled) and, once serving, the inbox worker."""
     audiences = build_audiences(settings, ports)
     digests = build_digests(ports, audiences)
-    deps = build_listener_deps(ports.accounts, ports.slack_client, settings, digests, ports.clock, ports.store, audiences)
+    portfolio = build_portfolio(ports, digests, audiences)
+    deps = build_listener_deps(ports.accounts, ports.slack_client, settings, digests, ports.clock, ports.store, audiences,
+                               portfolio)
     bolt = create_bolt_app(client=ports.slack_client, signing_secret=_secret(settings.slack.signing_secret), deps=deps)
     scheduler = DigestScheduler(ports.accounts, digests, ports.store, ports.clock) if settings.scheduler_enabled else None
     return Runtime(
         settings=settings, accounts=ports.accounts, store=ports.store, client=ports.slack_client, bolt=bolt,
         clock=ports.clock, jira=ports.jira, scheduler=scheduler, slack=ports.slack, digests=digests,
         confluence=ports.confluence, answers=deps.answers, commands=deps.commands, audiences=audiences,
+        portfolio=portfolio,
     )
 
 

@@ -79,6 +79,8 @@ class FakeSlack:
         self._server: LoopbackServer | None = None
         # Every message each channel holds, in posting order (thread replies too).
         self.history: dict[str, list[dict[str, Any]]] = {}
+        # The Home tab each user was last published (views.publish).
+        self.views: dict[str, dict[str, Any]] = {}
 
     # --- test API -------------------------------------------------------------------------
     def add_user(self, user_id: str, team_id: str | None = None, **kw: Any) -> FakeSlackUser:
@@ -298,6 +300,20 @@ class FakeSlack:
             "has_more": bool(rest),
             "response_metadata": {"next_cursor": next_cursor},
         }
+
+    def _views_publish(self, args: dict) -> dict:
+        view = args.get("view")
+        if isinstance(view, str):  # form-encoded calls send it as a JSON string
+            view = json.loads(view)
+        user = args.get("user_id")
+        if not isinstance(view, dict) or not user:
+            return {"ok": False, "error": "invalid_arguments"}
+        # Slack's limit for a Home tab: 100 blocks.
+        if view.get("type") != "home" or len(view.get("blocks") or []) > 100:
+            return {"ok": False, "error": "invalid_arguments"}
+        with self._lock:
+            self.views[user] = view
+        return {"ok": True, "view": {"id": f"V{len(self.views):08d}", "type": "home", **view}}
 
     def _chat_postEphemeral(self, _args: dict) -> dict:
         return {"ok": True, "message_ts": self._next_ts()}

@@ -51,6 +51,13 @@ COMMANDS: tuple[CommandSpec, ...] = (
 )
 
 
+# The portfolio's commands (handlers: `bot.services.portfolio.register_portfolio_commands`).
+# Members only: health is internal; the handler also refuses client and shared channels.
+PORTFOLIO_COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(("accounts",), "summary.accounts", args="args.portfolio_scope", min_role=Role.MEMBER),
+)
+
+
 @dataclass(frozen=True)
 class Invocation:
     spec: CommandSpec

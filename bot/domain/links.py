@@ -17,6 +17,8 @@ from bot.domain.events import ConfluenceEvent, Event
 from bot.domain.work import ISSUE_KEY
 
 CONTENT_ID = re.compile(r"[0-9]+")
+PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]*")
+SPACE_KEY = re.compile(r"~?[A-Za-z0-9_]+")
 
 
 def _host(url: str | None) -> str | None:
@@ -45,6 +47,18 @@ class SiteLinks:
         if not self.confluence or not content_id or not CONTENT_ID.fullmatch(content_id):
             return None
         return f"{self.confluence.rstrip('/')}/pages/viewpage.action?pageId={content_id}"
+
+    def project(self, key: str | None) -> str | None:
+        """A Jira project's page (its board on Cloud and Data Center), or None."""
+        if not self.jira or not key or not PROJECT_KEY.fullmatch(key):
+            return None
+        return f"{self.jira.rstrip('/')}/browse/{key}"
+
+    def space(self, key: str | None) -> str | None:
+        """A Confluence space's home (`/display/KEY` works on Cloud and Data Center), or None."""
+        if not self.confluence or not key or not SPACE_KEY.fullmatch(key):
+            return None
+        return f"{self.confluence.rstrip('/')}/display/{key}"
 
     def foreign_self_urls(self, event: Event) -> list[tuple[str, str]]:
         """(field, host) of the event's payload `self` URLs that name a host other than the

@@ -314,10 +314,10 @@ def by_attention(healths: Iterable[AccountHealth]) -> list[AccountHealth]:
 class Scope(enum.StrEnum):
     """Which accounts a portfolio view lists."""
 
-    ALL = "all"
     MINE = "mine"  # where the user holds a role or has open issues
     KEY = "key"
     AT_RISK = "at-risk"
+    ALL = "all"
 
 
 def select(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.listeners import commands, events
+from bot.listeners import commands, events, portfolio
 from bot.listeners.deps import ListenerDeps
 
 
@@ -12,3 +12,4 @@ def register_all(app: AsyncApp, deps: ListenerDeps) -> None:
     """Attach every listener to the Bolt app."""
     commands.register(app, deps)
     events.register(app, deps)
+    portfolio.register(app, deps)

@@ -8,6 +8,7 @@ from bot.listeners.answers import Answers
 from bot.services.channel_audiences import ChannelAudiences
 from bot.services.commands import CommandService
 from bot.services.directory import Directory
+from bot.services.portfolio import PortfolioHome
 
 
 @dataclass
@@ -18,3 +19,5 @@ class ListenerDeps:
     answers: Answers = field(default_factory=Answers)
     # Told when Slack says a channel's sharing changed; None: nothing to tell.
     audiences: ChannelAudiences | None = None
+    # The App Home (the portfolio); None: no Home tab.
+    home: PortfolioHome | None = None

@@ -16,6 +16,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, format_percent
 
 from bot.render.catalog.notifications import NOTIFICATIONS
+from bot.render.catalog.portfolio import PORTFOLIO
 from bot.render.catalog.replies import REPLIES
 
 DEFAULT_LANGUAGE = "en"
@@ -341,7 +342,7 @@ def _merge(*parts: dict[str, dict[str, Message]]) -> None:
             MESSAGES[language].update(messages)
 
 
-_merge(REPLIES, NOTIFICATIONS)
+_merge(REPLIES, NOTIFICATIONS, PORTFOLIO)
 
 
 def language_of_locale(locale: str | None) -> str:

@@ -112,6 +112,8 @@ class DigestService:
         # taken over only when stale (STALE_CLAIM): by then a dead process's intents have expired.
         # No Slack: this service only composes (`pulse digest` without --post), it never posts.
         self._once = OncePoster(store, slack, clock, owner_id(), INTENT_LEASE) if slack is not None else None
+        # Told of each scheduled digest's Jira data (the portfolio refreshes its snapshot from it).
+        self.on_fetched: Callable[[Account, JiraData, dt.datetime], Awaitable[None]] | None = None
 
     def _poster(self) -> OncePoster:
         if self._once is None:
@@ -315,6 +317,8 @@ class DigestService:
             await asyncio.to_thread(runs.finish, run_id, "delayed", self._clock(), error=str(exc))
             await self.notify_delayed(account, slot, now, exc)
             return SlotResult("delayed")
+        if self.on_fetched is not None:
+            await self.on_fetched(account, data, slot)
         url = await self.publish_status_page(account, data, slot, default_since(slot, since))
         if url:
             rendered = with_status_page_link(rendered, url, account.language)

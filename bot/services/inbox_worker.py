@@ -56,7 +56,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -64,7 +64,7 @@ from structlog.contextvars import bound_contextvars
 
 from bot.clock import utc_now
 from bot.domain.accounts import AccountsConfig, Audience
-from bot.domain.events import Outcome
+from bot.domain.events import Event, Outcome
 from bot.domain.health import Check, HealthChecks, WorkerPulse, inbox_worker_problems
 from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import BURST_THRESHOLD
@@ -130,8 +130,11 @@ class InboxWorker:
         pause: SlackPause | None = None,
         links: SiteLinks | None = None,
         audiences: ChannelAudiences | None = None,
+        on_events: Callable[[list[Event]], Awaitable[None]] | None = None,
     ):
         self.store = store
+        # Told of each batch's events that went through (the portfolio marks their accounts stale).
+        self.on_events = on_events
         # Channels' effective audiences (an internal channel Slack calls shared gets the client
         # view); None: as configured (tests of other things).
         self.audiences = audiences
@@ -269,6 +272,11 @@ class InboxWorker:
         alerted = Alerted(works, 0, 0)
         if self.jira is not None:
             alerted = await BudgetAlerts(self.store, self.jira, accounts, self.clock, self.once).check(works)
+        if self.on_events is not None:
+            try:
+                await self.on_events([e for w in alerted.works if w.ok for e in w.events])
+            except Exception:
+                log.exception("telling the batch's events failed")
         return alerted.works, replace(
             report,
             messages=posted.messages,
@@ -435,6 +443,7 @@ def start_inbox_worker(
     links: SiteLinks | None = None,
     health: HealthChecks | None = None,
     audiences: ChannelAudiences | None = None,
+    on_events: Callable[[list[Event]], Awaitable[None]] | None = None,
 ) -> tuple[asyncio.Task, asyncio.Event]:
     """Start the worker on the running loop; stop it with `stop_inbox_worker(task, stop, timeout)`.
 
@@ -449,7 +458,7 @@ def start_inbox_worker(
     stop = asyncio.Event()
     worker = InboxWorker(
         store, accounts, slack, jira, clock, settings, confluence=confluence, people_lookup=people_lookup,
-        pause=pause, links=links, audiences=audiences,
+        pause=pause, links=links, audiences=audiences, on_events=on_events,
     )
     task = asyncio.create_task(worker.run_forever(stop), name="inbox-worker")
     if health is not None:

@@ -153,3 +153,17 @@ budget_alerts = sa.Table(
     sa.Column("percent_used", sa.String(16)),
     sa.Column("sent_at", UTCDateTime, nullable=False),
 )
+
+# Each account's latest health (bot.domain.portfolio.AccountHealth as JSON): the App Home and
+# `/pulse accounts` read these, never Jira. `stale_since`: a webhook changed the account since;
+# `refreshing_by/until`: the process refreshing it now (a claim, so two processes do not both ask Jira).
+portfolio_snapshots = sa.Table(
+    "portfolio_snapshots",
+    metadata,
+    sa.Column("account_key", sa.String(40), primary_key=True),
+    sa.Column("payload", sa.JSON),  # NULL until the first refresh finished
+    sa.Column("computed_at", UTCDateTime),
+    sa.Column("stale_since", UTCDateTime),
+    sa.Column("refreshing_by", sa.String(64)),
+    sa.Column("refreshing_until", UTCDateTime),
+)

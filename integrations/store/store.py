@@ -9,6 +9,7 @@ from integrations.store.audit import AuditLog
 from integrations.store.budget_alerts import BudgetAlerts
 from integrations.store.digest_runs import DigestRuns
 from integrations.store.inbox import Inbox
+from integrations.store.portfolio import PortfolioSnapshots
 from integrations.store.posts import Posts
 from integrations.store.subscriptions import Subscriptions
 from integrations.store.threads import IssueThreads
@@ -24,6 +25,7 @@ class Store:
         self.subscriptions = Subscriptions(engine)
         self.threads = IssueThreads(engine)
         self.budget_alerts = BudgetAlerts(engine)
+        self.portfolio = PortfolioSnapshots(engine)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = False) -> Store:

@@ -1,0 +1,335 @@
+"""The portfolio: each account's health snapshot, kept fresh in the background, and bad news told at once.
+
+Snapshots are refreshed (1) by digest runs, from the digest's own Jira fetch (no extra call);
+(2) in the background, for accounts a webhook marked stale, without a snapshot, or older than
+`max_age`, but never more often than every `min_interval` per account; (3) on request
+(`refresh`). The App Home and `/pulse accounts` read only the store (`healths`), never Jira.
+
+When a refresh finds the account worse than its last snapshot (`portfolio.worsenings`), its
+internal channels hear it at once, the responsible role named: through `OncePoster` with a key
+from the change itself, posted before the new snapshot is saved, so a crash in between repeats
+nothing and loses nothing. Improvements wait for the digest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from bot.domain.access import Role
+from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
+from bot.domain.commands import PORTFOLIO_COMMANDS, Invocation
+from bot.domain.digest import build_digest, default_since
+from bot.domain.events import Event, JiraEvent
+from bot.domain.links import SiteLinks
+from bot.domain.notify_policy import accounts_for
+from bot.domain.portfolio import AccountHealth, Concern, Scope, Worsening, assess, select, worsenings
+from bot.domain.roles import Handover, holders, roles_held, today_at
+from bot.domain.sharing import Sharing
+from bot.domain.words import sentence
+from bot.errors import UpstreamError, UserError
+from bot.logs import get_logger
+from bot.render.blocks import escape_mrkdwn
+from bot.render.i18n import translate
+from bot.render.portfolio import HomeState, render_external_home, render_home, render_overview, render_worsening
+from bot.services.channel_audiences import ChannelAudiences
+from bot.services.commands import Asker, CommandService, Reply
+from bot.services.digests import DigestService, JiraData
+from bot.services.exactly_once import OncePoster, PostBusy, owner_id
+from integrations.store.store import Store
+
+log = get_logger("pulse.portfolio")
+
+# Background refreshes: at most every MIN_INTERVAL per account, and each account at least every
+# MAX_AGE (a stale one as soon as MIN_INTERVAL allows).
+MIN_INTERVAL = dt.timedelta(minutes=5)
+MAX_AGE = dt.timedelta(minutes=60)
+CLAIM_LEASE = dt.timedelta(minutes=2)
+PASS_EVERY_S = 60.0
+
+# Who hears of which bad news (by name in the internal channel), with cover applied.
+RESPONSIBLE: dict[Concern, str] = {
+    Concern.BUDGET_EXHAUSTED: "budget",
+    Concern.BUDGET_RUNS_OUT: "budget",
+    Concern.BUDGET_THRESHOLD: "budget",
+    Concern.MILESTONE_OVERDUE: "backlog",
+    Concern.MILESTONE_AT_RISK: "backlog",
+    Concern.OVERDUE: "backlog",
+    Concern.WAITING_FOR_CLIENT: "backlog",
+    Concern.QUIET: "backlog",
+    Concern.SUPPORT_BREACHES: "support",
+}
+
+
+def changed_accounts(events: Iterable[Event], accounts: AccountsConfig) -> list[str]:
+    """The accounts whose health Jira events may have changed (every Jira event can: issues,
+    worklogs, versions); for an account narrowed by JQL this may over-mark, which only costs a refresh."""
+    keys = {a.key for e in events if isinstance(e, JiraEvent) for a in accounts_for(e, accounts)}
+    return sorted(keys)
+
+
+class PortfolioService:
+    def __init__(
+        self,
+        *,
+        accounts: AccountsConfig,
+        digests: DigestService,
+        store: Store,
+        clock: Callable[[], dt.datetime],
+        notices: OncePoster | None = None,
+        audiences: ChannelAudiences | None = None,
+        handovers: Callable[[], Iterable[Handover]] = lambda: (),
+        min_interval: dt.timedelta = MIN_INTERVAL,
+        max_age: dt.timedelta = MAX_AGE,
+    ):
+        self.accounts = accounts
+        self._digests = digests
+        self._store = store
+        self.clock = clock
+        self._notices = notices
+        self._audiences = audiences
+        # HOOK for handovers: the active ones (role cover); none until the store keeps them.
+        self._handovers = handovers
+        self._min_interval = min_interval
+        self._max_age = max_age
+        self._owner = owner_id()
+        # When this process last refreshed each account (MIN_INTERVAL holds for failures too).
+        self._last_try: dict[str, dt.datetime] = {}
+
+    # --- reading (no Jira) -------------------------------------------------------------------
+
+    def healths(self) -> tuple[list[AccountHealth], list[str]]:
+        """The snapshots of the configured accounts, and the keys of those without one yet."""
+        rows = {s.account_key: s for s in self._store.portfolio.all()}
+        found, pending = [], []
+        for account in self.accounts.accounts:
+            row = rows.get(account.key)
+            if row is None or row.payload is None:
+                pending.append(account.key)
+                continue
+            health = AccountHealth.from_json(row.payload, stale=row.stale_since is not None)
+            # The name and key flag as the accounts file says now (the snapshot may predate an edit).
+            found.append(_current(health, account))
+        return found, pending
+
+    def mine(self, user_id: str, healths: Iterable[AccountHealth]) -> set[str]:
+        """Keys of the accounts where `user_id` holds a role today (cover included) or has open issues."""
+        now = self.clock()
+        handovers = list(self._handovers())
+        keys = {h.account_key for h in healths if user_id in h.assignees}
+        for account in self.accounts.accounts:
+            if roles_held(account, user_id, today_at(account, now), handovers):
+                keys.add(account.key)
+        return keys
+
+    # --- refreshing --------------------------------------------------------------------------
+
+    async def mark_stale(self, events: Iterable[Event]) -> None:
+        """A batch of webhook events was handled: the accounts they touched are stale."""
+        keys = changed_accounts(events, self.accounts)
+        if keys:
+            await asyncio.to_thread(self._store.portfolio.mark_stale, keys, self.clock())
+
+    async def from_digest(self, account: Account, data: JiraData, at: dt.datetime) -> None:
+        """A digest run fetched the account's issues: refresh its snapshot from them (no Jira call).
+        Never fails the digest."""
+        try:
+            await self.refresh(account, data, at)
+        except Exception:
+            log.exception("portfolio refresh after a digest failed", account=account.key)
+
+    async def refresh(self, account: Account, data: JiraData | None = None, now: dt.datetime | None = None) -> AccountHealth:
+        """Compute the account's health (from `data`, else fetched as a digest would), tell what got
+        worse, then save it. Raises UpstreamError when Jira fails (the old snapshot stays)."""
+        now = now or self.clock()
+        if data is None:
+            data = await self._digests.fetch(account, now, default_since(now, None))
+        digest = build_digest(account, Audience.INTERNAL, data.issues, data.versions, now)
+        health = assess(account, digest, data.issues)
+        row = await asyncio.to_thread(self._store.portfolio.get, account.key)
+        if row is not None and row.computed_at is not None and row.computed_at > now:
+            return health  # a newer snapshot is already there (a late digest's data is older)
+        before = AccountHealth.from_json(row.payload) if row is not None and row.payload else None
+        # Told before saving: a crash in between computes the same change again, with the same key.
+        await self._tell(account, worsenings(before, health), now, health)
+        await asyncio.to_thread(self._store.portfolio.save, account.key, health.to_json(), now, self._owner)
+        return health
+
+    def due(self, now: dt.datetime) -> list[Account]:
+        """Accounts whose snapshot is missing, stale or old, and not tried within `min_interval`."""
+        rows = {s.account_key: s for s in self._store.portfolio.all()}
+        out = []
+        for account in self.accounts.accounts:
+            last = self._last_try.get(account.key)
+            if last is not None and now - last < self._min_interval:
+                continue
+            row = rows.get(account.key)
+            if row is None or row.computed_at is None:
+                out.append(account)
+            elif now - row.computed_at < self._min_interval:
+                continue
+            elif row.stale_since is not None or now - row.computed_at >= self._max_age:
+                out.append(account)
+        return out
+
+    async def refresh_due(self) -> int:
+        """One background pass: refresh every due account this process can claim; how many were refreshed."""
+        now = self.clock()
+        due = await asyncio.to_thread(self.due, now)
+
+        async def one(account: Account) -> bool:
+            self._last_try[account.key] = now
+            claimed = await asyncio.to_thread(self._store.portfolio.claim, account.key, self._owner, now, CLAIM_LEASE)
+            if not claimed:
+                return False
+            try:
+                await self.refresh(account, now=now)
+                return True
+            except (UpstreamError, PostBusy) as exc:
+                log.warning("portfolio refresh failed; tried again later", account=account.key, error=str(exc))
+            except Exception:
+                log.exception("portfolio refresh failed", account=account.key)
+            await asyncio.to_thread(self._store.portfolio.release, account.key, self._owner)
+            return False
+
+        # The digest service bounds concurrent Jira fetches; all accounts go at once.
+        return sum(await asyncio.gather(*(one(a) for a in due)))
+
+    async def run_forever(self, stop: asyncio.Event, every_s: float = PASS_EVERY_S) -> None:
+        while not stop.is_set():
+            try:
+                await self.refresh_due()
+            except Exception:
+                log.exception("portfolio pass failed")
+            try:
+                await asyncio.wait_for(stop.wait(), every_s)
+            except TimeoutError:
+                pass
+
+    # --- bad news ----------------------------------------------------------------------------
+
+    async def _tell(self, account: Account, news: list[Worsening], now: dt.datetime, health: AccountHealth) -> None:
+        if not news or self._notices is None:
+            return
+        today = today_at(account, now)
+        handovers = list(self._handovers())
+        for channel in account.channels:
+            audience = await self._audiences.audience(account, channel) if self._audiences else channel.audience
+            if audience is not Audience.INTERNAL:
+                continue  # health is internal: never to a client (or shared) channel
+            for item in news:
+                role = RESPONSIBLE[item.reason.concern]
+                people = holders(account, role, today, handovers).user_ids if account.roles.of(role) else ()
+                message = render_worsening(account, item, people, health.verdict)
+                # Shielded: a shutdown must not cut a post between Slack's answer and its record.
+                await asyncio.shield(self._notices.post([f"health:{account.key}:{item.key}:{channel.id}"], channel.id, message))
+        log.info("portfolio bad news told", account=account.key, news=[w.key for w in news])
+
+
+def _current(health: AccountHealth, account: Account) -> AccountHealth:
+    if health.account_name == account.name and health.key_account == account.key_account:
+        return health
+    return dataclasses.replace(health, account_name=account.name, key_account=account.key_account)
+
+
+# --- /pulse accounts ------------------------------------------------------------------------------
+
+
+def scope_words(language: str) -> dict[str, Scope]:
+    """The scope words a person may type: their language's and English."""
+    return {translate(lang, f"portfolio.scope.{scope.value}").lower(): scope
+            for lang in ("en", language) for scope in Scope}
+
+
+async def internal_place(asker: Asker, channel: Channel | None, audiences: ChannelAudiences | None) -> bool:
+    """Is where `asker` asked only the agency's? A linked channel at its effective audience
+    (CommandService.run applied Slack's word on sharing), a direct message with the bot, or an
+    unlinked channel Slack positively says is not shared. Fail closed otherwise."""
+    if channel is not None:
+        return channel.audience is Audience.INTERNAL
+    if asker.channel_id.startswith("D"):
+        return True  # a one-to-one conversation with the bot
+    if audiences is None:
+        return False
+    return await audiences.sharing(asker.channel_id) is Sharing.PRIVATE_TO_US
+
+
+def register_portfolio_commands(
+    commands: CommandService, portfolio: PortfolioService, audiences: ChannelAudiences | None = None
+) -> None:
+    """Add `/pulse accounts [mine|key|at-risk|all]` (members, internal places only): read from the
+    snapshots, never from Jira."""
+
+    async def accounts(inv: Invocation, asker: Asker, _account: Account | None, channel: Channel | None) -> Reply:
+        if not await internal_place(asker, channel, audiences):
+            raise UserError(sentence("portfolio.where"))
+        words = scope_words(asker.language)
+        scope = Scope.MINE
+        if inv.args:
+            word = " ".join(inv.args).lower()
+            if word not in words:
+                choices = ", ".join(f"`{translate(asker.language, f'portfolio.scope.{s.value}')}`" for s in Scope)
+                raise UserError(sentence("portfolio.bad_scope", word=word, choices=choices))
+            scope = words[word]
+        healths, pending = await asyncio.to_thread(portfolio.healths)
+        mine = portfolio.mine(asker.user_id, healths) if scope is Scope.MINE else set()
+        message = render_overview(select(healths, scope, mine=mine), scope, asker.language, pending=len(pending))
+        return Reply(message.text, message.blocks)
+
+    (spec,) = PORTFOLIO_COMMANDS
+    commands.add(spec, accounts)
+
+
+# --- the App Home ---------------------------------------------------------------------------------
+
+
+class PortfolioHome:
+    """What the Home tab shows a person, and its "post the digest now" button."""
+
+    def __init__(self, portfolio: PortfolioService, digests: DigestService | None, links: SiteLinks,
+                 audiences: ChannelAudiences | None = None):
+        self.portfolio = portfolio
+        self._digests = digests
+        self._links = links
+        self._audiences = audiences
+
+    async def view(self, user_id: str, role: Role, language: str, state: HomeState, notice: str | None = None) -> dict[str, Any]:
+        """The Home view for this person: the portfolio for agency members (from snapshots only),
+        a short explanation for externals and guests."""
+        if role < Role.MEMBER:
+            return render_external_home(language)
+        healths, pending = await asyncio.to_thread(self.portfolio.healths)
+        mine = self.portfolio.mine(user_id, healths) if state.scope is Scope.MINE else set()
+        view = render_home(select(healths, state.scope, mine=mine), self.portfolio.accounts, state, language,
+                           pending=len(pending), links=self._links)
+        if notice:
+            view["blocks"].insert(1, {"type": "context", "elements": [{"type": "mrkdwn", "text": notice}]})
+        return view
+
+    async def post_digest(self, role: Role, account_key: str, stamp: str, language: str) -> str:
+        """Post the account's digest to its internal channels now (the clicker's role re-checked:
+        a view can be replayed); the sentence to show them."""
+        if role < Role.MEMBER:
+            return translate(language, "home.not_allowed")
+        account = self.portfolio.accounts.by_key(account_key)
+        if account is None or self._digests is None:
+            return translate(language, "home.not_allowed")
+        name = escape_mrkdwn(account.name)
+        channels = [c for c in account.channels
+                    if (await self._audiences.audience(account, c) if self._audiences else c.audience) is Audience.INTERNAL]
+        if not channels:
+            return translate(language, "home.digest_no_channel", account=name)
+        now = self.portfolio.clock()
+        try:
+            _digest, rendered, data = await self._digests.compose(account, Audience.INTERNAL, now)
+            for channel in channels:
+                # Keyed by the click: the same click delivered twice posts once.
+                await self._digests.post_manual(channel.id, rendered, f"home:{stamp}")
+        except (UpstreamError, PostBusy) as exc:
+            log.warning("digest from the Home failed", account=account.key, error=str(exc))
+            return translate(language, "home.failed", account=name)
+        await self.portfolio.from_digest(account, data, now)
+        return translate(language, "home.digest_posted", account=name, channels=" ".join(f"<#{c.id}>" for c in channels))

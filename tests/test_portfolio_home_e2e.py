@@ -7,8 +7,12 @@ from __future__ import annotations
 import json
 import urllib.parse
 
+from tests import test_slack_app
 from tests.slack_requests import app_mention, signed_headers
-from tests.test_slack_app import HOME, _wait_for, fake, http, jira  # noqa: F401 (fixtures)
+from tests.test_slack_app import HOME, _wait_for
+
+# The Slack app tests' fixtures: the app as `pulse serve` assembles it, on the fake Slack.
+fake, jira, http = test_slack_app.fake, test_slack_app.jira, test_slack_app.http
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"

@@ -73,7 +73,8 @@ def test_slack_manifest_declares_the_endpoints_and_least_privilege_scopes():
     assert manifest["features"]["slash_commands"][0]["command"] == "/pulse"
     # Sharing events: an internal channel shared later gets the client view at once (review finding).
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == [
-        "app_mention", "channel_shared", "channel_unshared", "shared_channel_invite_accepted"]
+        "app_mention", "channel_shared", "channel_unshared", "shared_channel_invite_accepted",
+        "app_home_opened"]  # the portfolio's Home tab
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "app_mentions:read", "users:read"} <= scopes
     # Channel history is read only to settle a post a crash left uncertain (the bot's own recent

@@ -40,6 +40,7 @@ from bot.services.digests import INTENT_LEASE, DigestService
 from bot.services.directory import Directory
 from bot.services.doctor import log_findings
 from bot.services.exactly_once import OncePoster, owner_id
+from bot.services.handover import HandoverService, register_handover_commands
 from bot.services.inbox_worker import start_inbox_worker, stop_inbox_worker
 from bot.services.portfolio import PortfolioHome, PortfolioService, register_portfolio_commands
 from bot.services.subscriptions import register_subscribe_commands
@@ -261,6 +262,7 @@ def build_commands(
     jira_browse_url: str | None = None,
     audiences: ChannelAudiences | None = None,
     portfolio: PortfolioService | None = None,
+    handovers: HandoverService | None = None,
 ) -> CommandService:
     """The `/pulse` command table with every feature's commands."""
     commands = CommandService(accounts, audiences=audiences)
@@ -270,6 +272,8 @@ def build_commands(
         register_subscribe_commands(commands, store, accounts, clock)
     if portfolio is not None:
         register_portfolio_commands(commands, portfolio, audiences)
+    if handovers is not None:
+        register_handover_commands(commands, handovers)
     return commands
 
 
@@ -283,9 +287,11 @@ def build_listener_deps(
     audiences: ChannelAudiences | None = None,
     portfolio: PortfolioService | None = None,
 ) -> ListenerDeps:
+    directory = Directory(client, settings.admin_users, settings.admin_usergroup)
+    handovers = HandoverService(store, accounts, clock, directory) if store is not None else None
     return ListenerDeps(
-        commands=build_commands(accounts, digests, store, clock, settings.jira.url, audiences, portfolio),
-        directory=Directory(client, settings.admin_users, settings.admin_usergroup),
+        commands=build_commands(accounts, digests, store, clock, settings.jira.url, audiences, portfolio, handovers),
+        directory=directory,
         audiences=audiences,
         home=PortfolioHome(portfolio, digests, site_links(settings), audiences) if portfolio is not None else None,
     )

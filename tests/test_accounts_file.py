@@ -458,17 +458,22 @@ def test_what_two_accounts_may_not_share_is_reported_at_both_places():
     ]
 
 
-def test_check_config_says_what_each_role_is_for_and_which_do_nothing_yet(pulse_cli):
+def test_check_config_says_what_each_role_is_for(pulse_cli):
+    # Changed with issue #12: every role has a use now (/pulse roles, who, handovers), none is "not used yet".
     result = pulse_cli("check-config", str(EXAMPLE))
     assert result.exit_code == 0, result.output
     notes = [line for line in result.output.splitlines() if line.startswith("note: ")]
     assert notes == [
         "note: roles.budget (acme-shop, northwind): named (cc) under the budget line of internal digests "
-        "and in budget threshold alerts",
-        "note: roles.billing (acme-shop): not used yet, kept for the coming handover and support features",
-        "note: roles.backlog (acme-shop): not used yet, kept for the coming handover and support features",
-        "note: roles.support (acme-shop, northwind, globex): not used yet, kept for the coming handover and support features",
+        "and in budget threshold alerts (the cover during a handover); shown by /pulse roles and to the client "
+        "by @Account Pulse who",
+        "note: roles.billing (acme-shop): shown by /pulse roles; passes to the cover during a handover",
+        "note: roles.backlog (acme-shop): shown by /pulse roles and to the client by @Account Pulse who; passes "
+        "to the cover during a handover",
+        "note: roles.support (acme-shop, northwind, globex): shown by /pulse roles and to the client by "
+        "@Account Pulse who; passes to the cover during a handover",
     ]
+    assert "not used yet" not in result.output
 
 
 def test_check_config_refuses_a_cron_typo_that_serve_could_not_schedule(tmp_path, pulse_cli):

@@ -190,13 +190,14 @@ def check_slack_person(value: str) -> str:
     raise ValueError(f"{value!r} is not a Slack user id (U… or W…: profile → ⋮ → Copy member ID) or user group id (S…){hint}")
 
 
-# What each role is for. A role without a use is accepted (a coming feature will give it one)
-# and `pulse check-config` says it does nothing yet.
-ROLE_USES: dict[str, str | None] = {
-    "budget": "named (cc) under the budget line of internal digests and in budget threshold alerts",
-    "billing": None,
-    "backlog": None,
-    "support": None,
+# What each role is for. Every role is shown by `/pulse roles` and passes to the cover during a
+# handover (bot.domain.roles); check-config says what else uses it.
+ROLE_USES: dict[str, str] = {
+    "budget": "named (cc) under the budget line of internal digests and in budget threshold alerts (the cover "
+              "during a handover); shown by /pulse roles and to the client by @Account Pulse who",
+    "billing": "shown by /pulse roles; passes to the cover during a handover",
+    "backlog": "shown by /pulse roles and to the client by @Account Pulse who; passes to the cover during a handover",
+    "support": "shown by /pulse roles and to the client by @Account Pulse who; passes to the cover during a handover",
 }
 ROLE_NAMES: tuple[str, ...] = tuple(ROLE_USES)
 
@@ -294,9 +295,6 @@ class Roles(_Model):
         """Every role the account names, by name, in ROLE_NAMES order."""
         return {name: role for name in ROLE_NAMES if (role := self.of(name)) is not None}
 
-    def unused(self) -> list[str]:
-        """Roles given here that nothing uses yet."""
-        return [name for name, use in ROLE_USES.items() if use is None and getattr(self, name) is not None]
 
 
 class HealthThresholds(_Model):
@@ -506,14 +504,10 @@ def scope_notes(config: AccountsConfig) -> list[str]:
 
 
 def role_notes(config: AccountsConfig) -> list[str]:
-    """What check-config says about roles: what each given role is used for, and which do nothing yet."""
+    """What check-config says about roles: what each given role is used for."""
     notes = []
     for name, use in ROLE_USES.items():
         keys = [a.key for a in config.accounts if a.roles.of(name) is not None]
-        if not keys:
-            continue
-        if use is None:
-            notes.append(f"roles.{name} ({', '.join(keys)}): not used yet, kept for the coming handover and support features")
-        else:
+        if keys:
             notes.append(f"roles.{name} ({', '.join(keys)}): {use}")
     return notes

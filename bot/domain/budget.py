@@ -17,6 +17,7 @@ from fractions import Fraction
 from bot.domain.accounts import Account, Audience
 from bot.domain.audience import money_visible, visible_issues
 from bot.domain.calendar import holiday_dates, nth_working_day_after, working_days
+from bot.domain.roles import Handover, RoleToday, holders
 from bot.domain.work import Issue
 
 _SECONDS_PER_HOUR = 3600
@@ -69,11 +70,13 @@ class BudgetStatus:
     spent_money: Decimal | None
     budget_money: Decimal | None
     remaining_money: Decimal | None
-    mention_user_id: str | None  # Roles.budget, internal audience only
+    mention_user_id: str | None  # who holds the budget role today (the first of them), internal audience only
     # At the current pace, what the period end leaves: hours left (positive) or missing
     # (negative), and the same in money where money is shown; None without a pace or a budget.
     end_balance_hours: Decimal | None = None
     end_balance_money: Decimal | None = None
+    # The budget role today, cover applied (bot.domain.roles); internal audience only.
+    budget_role: RoleToday | None = None
 
     @property
     def overspent(self) -> bool:
@@ -123,9 +126,11 @@ def _decimal(value: Fraction, quantum: Decimal, rounding: str = ROUND_HALF_UP) -
 
 
 def budget_status(
-    account: Account, audience: Audience, issues: Iterable[Issue], now: dt.datetime
+    account: Account, audience: Audience, issues: Iterable[Issue], now: dt.datetime,
+    handovers: Iterable[Handover] = (),
 ) -> BudgetStatus | None:
-    """The budget section for this audience; None when the account has no budget."""
+    """The budget section for this audience; None when the account has no budget. `handovers`:
+    those not cancelled, so that the budget role is named as it is held today (cover applied)."""
     budget = account.budget
     period = budget_period(account, now)
     if budget is None or period is None:
@@ -188,6 +193,7 @@ def budget_status(
         return (hours * rate).quantize(_HUNDREDTH, rounding=ROUND_HALF_UP)
 
     spent_money, budget_money = money(spent_shown), money(budget_shown)
+    role = holders(account, "budget", today, handovers) if audience is Audience.INTERNAL else None
     end_balance_shown = _decimal(end_balance, _HUNDREDTH) if end_balance is not None else None
     remaining_money = budget_money - spent_money if budget_money is not None and spent_money is not None else None
 
@@ -212,12 +218,8 @@ def budget_status(
         spent_money=spent_money,
         budget_money=budget_money,
         remaining_money=remaining_money,
-        mention_user_id=_budget_person(account) if audience is Audience.INTERNAL else None,
+        mention_user_id=role.user_ids[0] if role is not None and role.user_ids else None,
+        budget_role=role,
         end_balance_hours=end_balance_shown,
         end_balance_money=money(end_balance_shown),
     )
-
-
-def _budget_person(account: Account) -> str | None:
-    role = account.roles.of("budget")
-    return role.people[0] if role else None

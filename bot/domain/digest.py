@@ -24,6 +24,7 @@ from bot.domain.deadlines import (
 )
 from bot.domain.lookback import default_since
 from bot.domain.milestones import MilestonesSection, milestones_section
+from bot.domain.roles import Handover
 from bot.domain.work import Issue, Version
 
 __all__ = [
@@ -108,8 +109,10 @@ def build_digest(
     versions: Iterable[Version],
     now: dt.datetime,
     since: dt.datetime | None = None,
+    handovers: Iterable[Handover] = (),
 ) -> Digest:
-    """The whole digest for a channel of ``audience`` at ``now`` (aware), since its last digest."""
+    """The whole digest for a channel of ``audience`` at ``now`` (aware), since its last digest;
+    ``handovers`` (not cancelled) name the budget role as held today."""
     if now.tzinfo is None or (since is not None and since.tzinfo is None):
         raise ValueError("now and since must be timezone-aware")
     # Every section filters by audience itself and is given all issues: the milestones section
@@ -123,7 +126,7 @@ def build_digest(
         generated_at=now,
         today=now.astimezone(account.tz).date(),
         since=default_since(now, since),
-        budget=budget_status(account, audience, issues, now),
+        budget=budget_status(account, audience, issues, now, handovers),
         milestones=milestones_section(account, audience, issues, list(versions), now, since),
         deadlines=deadlines_section(account, audience, issues, now),
         changes=changes_section(account, audience, issues, now, since),

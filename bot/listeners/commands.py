@@ -23,7 +23,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
     async def answer(command, context, client) -> None:
         role = await deps.directory.role(command["user_id"], context.actor_team_id, home_team(context))
         asker = Asker(user_id=command["user_id"], channel_id=command["channel_id"], role=role,
-                      locale=lambda: deps.directory.locale(command["user_id"]))
+                      locale=lambda: deps.directory.locale(command["user_id"]), home_team=home_team(context))
         reply = await deps.commands.run(command.get("text", ""), asker)
         log.info(
             "command",

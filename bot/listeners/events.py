@@ -22,7 +22,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         user = event.get("user", "")
         role = await deps.directory.role(user, context.actor_team_id, home_team(context))
         asker = Asker(user_id=user, channel_id=event["channel"], role=role, via_mention=True,
-                      locale=lambda: deps.directory.locale(user))
+                      locale=lambda: deps.directory.locale(user), home_team=home_team(context))
         reply = await deps.commands.run(text, asker)
         log.info("mention", role=role.name.lower(), text=text[:100])
         # Always in a thread: a mention is a conversation, not a channel announcement.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.domain.budget import BudgetStatus
 from bot.render.blocks import Message, escape_mrkdwn, slack_mention
+from bot.render.handover import holders_text
 from bot.render.i18n import (
     format_day,
     format_hours,
@@ -40,7 +41,8 @@ def render_budget_alert(account_name: str, status: BudgetStatus, threshold: int,
                 budget=format_money(status.budget_money, status.currency, lang),
             )
         )
-    if status.mention_user_id:
-        lines.append(translate(lang, "alert.budget.mention", mention=slack_mention(status.mention_user_id)))
+    people = holders_text(status.budget_role, slack_mention, lang) if status.budget_role is not None else ""
+    if people:
+        lines.append(translate(lang, "alert.budget.mention", mention=people))
     text = "\n".join(lines)
     return Message(text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}])

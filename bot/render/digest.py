@@ -33,6 +33,7 @@ from bot.render.blocks import (
     escape_mrkdwn,
     slack_mention,
 )
+from bot.render.handover import holders_text
 from bot.render.i18n import (
     format_day,
     format_days_left,
@@ -206,10 +207,11 @@ def _budget_section(status: BudgetStatus | None, account: Account, lang: _Lang) 
 
     if status.thresholds_crossed:
         threshold = lang.t("budget.threshold", percent=lang.percent(status.thresholds_crossed[-1]))
-        user = status.mention_user_id
+        role = status.budget_role
 
         def alert(s: _Style) -> str:
-            cc = " · " + lang.t("budget.mention", mention=s.mention(user)) if user else ""
+            people = holders_text(role, s.mention, lang.language) if role is not None else ""
+            cc = " · " + lang.t("budget.mention", mention=people) if people else ""
             return f"⚠️ {threshold}{cc}"
 
         lines.append(alert)

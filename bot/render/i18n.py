@@ -15,6 +15,7 @@ from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, format_percent
 
+from bot.render.catalog.handover import HANDOVER
 from bot.render.catalog.notifications import NOTIFICATIONS
 from bot.render.catalog.portfolio import PORTFOLIO
 from bot.render.catalog.replies import REPLIES
@@ -343,6 +344,7 @@ def _merge(*parts: dict[str, dict[str, Message]]) -> None:
 
 
 _merge(REPLIES, NOTIFICATIONS, PORTFOLIO)
+_merge(HANDOVER)
 
 
 def language_of_locale(locale: str | None) -> str:

@@ -5,13 +5,14 @@ cannot run slash commands).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.commands import CommandSpec
 from bot.domain.words import CommandRef, Text
-from bot.render.i18n import MESSAGES, language_or_default, translate
+from bot.render.i18n import MESSAGES, format_day, language_or_default, translate
 
 SLASH = "/pulse"
 
@@ -62,6 +63,8 @@ class Voice:
     def _value(self, value: Any) -> Any:
         if isinstance(value, Text):
             return self.say(value)
+        if isinstance(value, dt.date):
+            return format_day(value, self.language)
         if isinstance(value, CommandRef):
             # A command named in a sentence (a refusal, a hint) is written with its arguments.
             return self.command(value)

@@ -100,9 +100,11 @@ class BudgetAlerts:
         first = earliest_needed(account, now, since=now)
         jql = f'{account.jira.scope_jql()} AND worklogDate >= "{first.isoformat()}"'
         issues = await asyncio.to_thread(self.jira.fetch_issues, jql)
+        # The budget role as held today: a cover is named "covering for … until …".
+        handovers = await asyncio.to_thread(self.store.handovers.active, now.date() - dt.timedelta(days=1))
         alerted = 0
         for audience in audiences:
-            status = budget_status(account, audience, issues, now)
+            status = budget_status(account, audience, issues, now, handovers)
             assert status is not None
             new = [t for t in status.thresholds_crossed if t not in sent[audience]]
             if not new:

@@ -34,6 +34,8 @@ class Asker:
     locale: Callable[[], Awaitable[str | None]] | None = field(default=None, compare=False)
     # The language answers are in: set by CommandService.run (the account's, else the locale's).
     language: str = "en"
+    # The team that installed the app (other people's roles are decided against it); None: unknown.
+    home_team: str | None = None
 
     def voice(self) -> Voice:
         """How to answer: in the asker's language, with commands in the form they can type."""

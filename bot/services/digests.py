@@ -25,6 +25,7 @@ from bot.domain.accounts import Account, Audience, Channel
 from bot.domain.digest import Digest, build_digest, default_since
 from bot.domain.digest_query import digest_jql
 from bot.domain.jira_trouble import JiraTrouble, jira_scope, jira_trouble
+from bot.domain.roles import Handover
 from bot.domain.work import Issue, Version
 from bot.errors import UpstreamError, UpstreamUnavailable
 from bot.logs import get_logger
@@ -201,8 +202,15 @@ class DigestService:
         # Fetched for the default window when there was no previous digest; the digest itself is
         # told which, so it says "in the last 7 days" rather than "since the last digest".
         data = await self.fetch(account, now, default_since(now, since))
-        digest = build_digest(account, audience, data.issues, data.versions, now, since)
+        handovers = await self._handovers(now) if audience is Audience.INTERNAL else []
+        digest = build_digest(account, audience, data.issues, data.versions, now, since, handovers)
         return digest, render_digest(digest, account, jira_url=self._browse), data
+
+    async def _handovers(self, now: dt.datetime) -> list[Handover]:
+        """Handovers in force around `now` (the budget line names who holds the role today)."""
+        if self._store is None:
+            return []
+        return await asyncio.to_thread(self._store.handovers.active, now.date() - dt.timedelta(days=1))
 
     async def publish_status_page(
         self, account: Account, data: JiraData, now: dt.datetime, since: dt.datetime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.domain.access import Role, SlackUser, read_slack_user, role_of
 from bot.logs import get_logger
@@ -82,6 +82,35 @@ class Directory:
         except Exception:
             log.warning("usergroups.users.list failed; no group admins", exc_info=True)
             return set()
+
+    async def kind_of(self, user_id: str, home_team_id: str | None) -> Literal["member", "external", "unknown"]:
+        """Whether someone named in a request (not the asker) is one of the agency: `unknown` when
+        Slack does not know them (or cannot tell), `external` for another team's user or a guest."""
+        if not home_team_id:
+            return "unknown"
+        profile = await self._profile(user_id)
+        if profile is None or profile.team_id is None:
+            return "unknown"
+        if profile.is_guest or profile.team_id != home_team_id:
+            return "external"
+        return "member"
+
+    async def name(self, user_id: str) -> str | None:
+        """The person's name as Slack shows it (display name, else real name); None if unknown."""
+
+        async def fetch() -> str | None:
+            user = (await self._client.users_info(user=user_id))["user"]
+            profile = user.get("profile") or {}
+            for value in (profile.get("display_name"), profile.get("real_name"), user.get("real_name")):
+                if isinstance(value, str) and value.strip():
+                    return value.strip()
+            return None
+
+        try:
+            return await self._cached(f"name:{user_id}", fetch)
+        except Exception as exc:
+            log.warning("users.info failed; no name", user=user_id, error=str(exc))
+            return None
 
     async def role(self, user_id: str, actor_team_id: str | None, home_team_id: str | None) -> Role:
         """The user's role; an external team (or not knowing our own) decides without a Slack call.

@@ -167,3 +167,37 @@ portfolio_snapshots = sa.Table(
     sa.Column("refreshing_by", sa.String(64)),
     sa.Column("refreshing_until", UTCDateTime),
 )
+
+# Handovers: one person away for whole days (in each account's timezone), covered by another in
+# some accounts. Cancelled rows stay (the returner's "while you were away" needs the period).
+handovers = sa.Table(
+    "handovers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("from_user", sa.String(32), nullable=False, index=True),
+    sa.Column("to_user", sa.String(32), nullable=False),
+    sa.Column("start_day", sa.Date, nullable=False),
+    sa.Column("end_day", sa.Date, nullable=False),
+    sa.Column("account_keys", sa.JSON, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_by", sa.String(32), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("cancelled_by", sa.String(32)),
+    sa.Column("cancelled_at", UTCDateTime),
+)
+
+# The steps of a handover per account (created: summary; start; end: "while you were away"),
+# claimed before they run so each runs once across restarts and processes (like digest_runs).
+handover_steps = sa.Table(
+    "handover_steps",
+    metadata,
+    sa.Column("handover_id", sa.Integer, primary_key=True),
+    sa.Column("account_key", sa.String(40), primary_key=True),
+    sa.Column("step", sa.String(16), primary_key=True),
+    # claimed → done | failed (a failed or stale claim is taken over)
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("claimed_by", sa.String(64), nullable=False),
+    sa.Column("claimed_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("error", sa.Text),
+)

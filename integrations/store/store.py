@@ -8,6 +8,7 @@ from integrations.store import db
 from integrations.store.audit import AuditLog
 from integrations.store.budget_alerts import BudgetAlerts
 from integrations.store.digest_runs import DigestRuns
+from integrations.store.handovers import Handovers
 from integrations.store.inbox import Inbox
 from integrations.store.portfolio import PortfolioSnapshots
 from integrations.store.posts import Posts
@@ -26,6 +27,7 @@ class Store:
         self.threads = IssueThreads(engine)
         self.budget_alerts = BudgetAlerts(engine)
         self.portfolio = PortfolioSnapshots(engine)
+        self.handovers = Handovers(engine)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = False) -> Store:

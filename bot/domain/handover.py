@@ -1,0 +1,150 @@
+"""Handover rules, pure: reading `/pulse handover @from @to 2026-12-21..2027-01-06 [account …]`, which
+accounts a handover covers by default, and what refuses one. Role resolution itself is `bot.domain.roles`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from bot.domain.accounts import Account, AccountsConfig
+from bot.domain.commands import UsageError
+from bot.domain.roles import Handover, check_handover, roles_named, today_at
+from bot.domain.words import CommandRef, sentence
+from bot.errors import UserError
+
+# Slack writes a picked person as <@U123|name> (or <@U123>) in an escaped slash command and a mention.
+_MENTION = re.compile(r"<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>")
+_USER_ID = re.compile(r"[UW][A-Z0-9]{6,}")
+_ISO_DAY = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_DOT_DAY = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
+# Never longer: a handover is an absence, not a reorganization (and it keeps checks finite).
+MAX_DAYS = 366
+
+USAGE = CommandRef(("handover",), "args.handover")
+
+
+@dataclass(frozen=True)
+class HandoverRequest:
+    """What someone asked for; `account_keys` empty: the default accounts (see `default_accounts`)."""
+
+    from_user: str
+    to_user: str
+    start: dt.date
+    end: dt.date
+    account_keys: tuple[str, ...] = ()
+    note: str = ""
+
+
+def read_user(word: str) -> str | None:
+    """The Slack user id in a picked mention (`<@U0ANA0001|ana>`) or a bare id; None otherwise."""
+    match = _MENTION.fullmatch(word)
+    if match:
+        return match.group(1)
+    return word if _USER_ID.fullmatch(word) else None
+
+
+def read_day(text: str) -> dt.date | None:
+    """`2026-12-21` or `21.12.2026`; None if it is neither or no such day."""
+    for pattern, order in ((_ISO_DAY, (1, 2, 3)), (_DOT_DAY, (3, 2, 1))):
+        match = pattern.fullmatch(text.strip())
+        if match:
+            year, month, day = (int(match.group(i)) for i in order)
+            try:
+                return dt.date(year, month, day)
+            except ValueError:
+                return None
+    return None
+
+
+def read_period(text: str) -> tuple[dt.date, dt.date]:
+    """`start..end` (or one day); UsageError naming the part that is not a date."""
+    parts = text.split("..")
+    if len(parts) > 2:
+        raise UsageError(sentence("handover.bad_period", text=text, usage=USAGE))
+    days = [read_day(p) for p in parts]
+    for part, day in zip(parts, days, strict=True):
+        if day is None:
+            raise UsageError(sentence("handover.bad_day", text=part, usage=USAGE))
+    start, end = days[0], days[-1]
+    assert start is not None and end is not None
+    return start, end
+
+
+def parse_request(args: Sequence[str]) -> HandoverRequest:
+    """The words after `/pulse handover`: two people, a period, then optionally `account` and keys."""
+    if len(args) < 3:
+        raise UsageError(sentence("handover.usage", usage=USAGE))
+    people = [read_user(w) for w in args[:2]]
+    for word, user in zip(args[:2], people, strict=True):
+        if user is None:
+            raise UsageError(sentence("handover.pick_person", word=word, usage=USAGE))
+    start, end = read_period(args[2])
+    rest = list(args[3:])
+    if rest and rest[0].lower() in ("account", "accounts", "konto", "konten", "аккаунт", "аккаунты"):
+        rest = rest[1:]
+    keys = tuple(dict.fromkeys(k.strip(",").lower() for k in rest if k.strip(",")))
+    assert people[0] is not None and people[1] is not None
+    return HandoverRequest(people[0], people[1], start, end, keys)
+
+
+def default_accounts(config: AccountsConfig, user_id: str) -> list[Account]:
+    """The accounts a handover of `user_id` covers when none are named: where the accounts file gives
+    them a role (as one of its people or its deputy) or maps their Jira user (they work on it)."""
+    found = []
+    for account in config.accounts:
+        deputy = any(role.deputy == user_id for role in account.roles.given().values())
+        if roles_named(account, user_id) or deputy or user_id in account.people.values():
+            found.append(account)
+    return found
+
+
+def target_accounts(config: AccountsConfig, request: HandoverRequest) -> list[Account]:
+    """The accounts the request names (UsageError for an unknown key), else the default ones."""
+    if not request.account_keys:
+        found = default_accounts(config, request.from_user)
+        if not found:
+            raise UserError(sentence("handover.no_accounts", user=f"<@{request.from_user}>", usage=USAGE))
+        return found
+    accounts = []
+    for key in request.account_keys:
+        account = config.by_key(key)
+        if account is None:
+            known = ", ".join(a.key for a in config.accounts)
+            raise UsageError(sentence("handover.unknown_account", key=key, known=known))
+        accounts.append(account)
+    return accounts
+
+
+def refusal(
+    request: HandoverRequest, accounts: Iterable[Account], now: dt.datetime
+) -> UserError | None:
+    """What is wrong with the request's dates and people on their own (None: nothing).
+    The period is whole days in each account's timezone: it is past once its end is over there."""
+    if request.from_user == request.to_user:
+        return UserError(sentence("handover.same_person"))
+    if request.end < request.start:
+        return UserError(sentence("handover.end_before_start", start=request.start, end=request.end))
+    if (request.end - request.start).days + 1 > MAX_DAYS:
+        return UserError(sentence("handover.too_long", days=MAX_DAYS))
+    for account in accounts:
+        if request.end < today_at(account, now):
+            return UserError(sentence("handover.in_the_past", end=request.end, account=account.name))
+    return None
+
+
+def chain_refusal(
+    accounts: Iterable[Account], new: Handover, existing: Iterable[Handover]
+) -> UserError | None:
+    """A refusal if `new` would leave a role with nobody present (a cycle of covers) on some day."""
+    listed = list(accounts)
+    problems = check_handover(listed, new, existing)
+    if not problems:
+        return None
+    key, day, problem = problems[0]
+    account = next(a for a in listed if a.key == key)
+    people = ", ".join(f"<@{p}>" for p in problem.people)
+    role = sentence(f"role.{problem.role}")
+    return UserError(sentence(f"handover.{problem.kind}", role=role, account=account.name, day=day, people=people))

@@ -1,0 +1,196 @@
+"""Handovers: `/pulse handover … | list | cancel`, `/pulse roles`, `@Account Pulse who`, and `RoleBook`,
+the one place the rest of the bot asks who holds a role *now* (cover applied).
+
+Authorization: the handover commands are for agency members (the command table's `min_role`); the
+people named must be agency members Slack knows (`PeopleCheck`), checked again on every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from bot.domain.access import Role, audience_for
+from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
+from bot.domain.commands import CommandSpec, Invocation, UsageError
+from bot.domain.handover import (
+    USAGE,
+    HandoverRequest,
+    chain_refusal,
+    parse_request,
+    refusal,
+    target_accounts,
+)
+from bot.domain.roles import Handover, RoleToday, all_roles, holders, roles_named, today_at
+from bot.domain.words import CommandRef, sentence
+from bot.errors import UserError
+from bot.logs import get_logger
+from bot.render.blocks import slack_mention
+from bot.render.handover import render_list, render_roles, render_saved, render_who
+from bot.render.i18n import translate
+from bot.services.commands import Asker, CommandService, Reply
+from integrations.store.handovers import StoredHandover
+from integrations.store.store import Store
+
+log = get_logger("pulse.handover")
+
+HANDOVER_COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(("handover",), "summary.handover", args="args.handover", min_role=Role.MEMBER),
+    CommandSpec(("handover", "list"), "summary.handover.list", min_role=Role.MEMBER),
+    CommandSpec(("handover", "cancel"), "summary.handover.cancel", args="args.id", min_role=Role.MEMBER),
+    CommandSpec(("roles",), "summary.roles", min_role=Role.MEMBER, needs_account=True),
+    CommandSpec(("who",), "summary.who", min_role=Role.EXTERNAL, needs_account=True),
+)
+
+
+class PeopleCheck(Protocol):
+    """Who someone named in a request is (`bot.services.directory.Directory` is one)."""
+
+    async def kind_of(self, user_id: str, home_team_id: str | None) -> str: ...
+
+    async def name(self, user_id: str) -> str | None: ...
+
+
+class RoleBook:
+    """Who holds an account's roles now, from the store's handovers (read per question: a handover
+    saved or cancelled by another process counts at once)."""
+
+    def __init__(self, store: Store, clock: Callable[[], dt.datetime]):
+        self.store = store
+        self.clock = clock
+
+    def handovers(self, around: dt.date | None = None) -> list[Handover]:
+        # A day's margin: the accounts' timezones put "today" a day either side of UTC's.
+        since = (around or self.clock().date()) - dt.timedelta(days=1)
+        return self.store.handovers.active(since)
+
+    def holders_now(self, account: Account, role: str, now: dt.datetime | None = None) -> RoleToday:
+        today = today_at(account, now or self.clock())
+        return holders(account, role, today, self.handovers(today))
+
+    def all_now(self, account: Account, now: dt.datetime | None = None) -> dict[str, RoleToday]:
+        today = today_at(account, now or self.clock())
+        return all_roles(account, today, self.handovers(today))
+
+
+# What the service does once a handover is saved or cancelled (summaries, DMs: later steps).
+AfterChange = Callable[[StoredHandover], Awaitable[None]]
+
+
+async def _nothing(_stored: StoredHandover) -> None:
+    return None
+
+
+class HandoverService:
+    def __init__(
+        self, store: Store, accounts: AccountsConfig, clock: Callable[[], dt.datetime], people: PeopleCheck,
+        after_create: AfterChange = _nothing, after_cancel: AfterChange = _nothing,
+    ):
+        self.store = store
+        self.accounts = accounts
+        self.clock = clock
+        self.people = people
+        self.book = RoleBook(store, clock)
+        self.after_create = after_create
+        self.after_cancel = after_cancel
+
+    # --- create -------------------------------------------------------------------------------
+
+    async def check_people(self, request: HandoverRequest, home_team: str | None) -> None:
+        """Both people must be agency members Slack knows (UserError otherwise)."""
+        for user, external in ((request.from_user, "handover.external_person"), (request.to_user, "handover.external_deputy")):
+            kind = await self.people.kind_of(user, home_team)
+            if kind == "unknown":
+                raise UserError(sentence("handover.unknown_user", user=slack_mention(user)))
+            if kind != "member":
+                raise UserError(sentence(external, user=slack_mention(user)))
+
+    async def create(self, request: HandoverRequest, asker: Asker) -> tuple[StoredHandover, list[Account]]:
+        """Check and save a handover (UserError says why not); then run what follows a creation."""
+        if asker.role < Role.MEMBER:  # the table says so too; a modal submission comes here directly
+            raise UserError(sentence("command.members_only", command=USAGE))
+        accounts = target_accounts(self.accounts, request)
+        problem = refusal(request, accounts, self.clock())
+        if problem is not None:
+            raise problem
+        await self.check_people(request, asker.home_team)
+        existing = await asyncio.to_thread(self.store.handovers.active, request.start - dt.timedelta(days=1))
+        draft = Handover("new", request.from_user, request.to_user, request.start, request.end,
+                         frozenset(a.key for a in accounts), request.note)
+        problem = chain_refusal(accounts, draft, existing)
+        if problem is not None:
+            raise problem
+        now = self.clock()
+        stored = await asyncio.to_thread(
+            self.store.handovers.add, request.from_user, request.to_user, request.start, request.end,
+            [a.key for a in accounts], request.note, asker.user_id, now,
+        )
+        await asyncio.to_thread(
+            self.store.audit.record, asker.user_id, "handover.create", now, channel_id=asker.channel_id,
+            details={"id": stored.id, "from": request.from_user, "to": request.to_user, "start": request.start.isoformat(),
+                     "end": request.end.isoformat(), "accounts": sorted(stored.handover.account_keys)},
+        )
+        log.info("handover saved", handover=stored.id, accounts=sorted(stored.handover.account_keys))
+        await self.after_create(stored)
+        return stored, accounts
+
+    async def handover(self, inv: Invocation, asker: Asker, _a: Account | None, _c: Channel | None) -> Reply:
+        stored, accounts = await self.create(parse_request(inv.args), asker)
+        passing = {a.key: roles_named(a, stored.handover.from_user) for a in accounts}
+        return Reply(render_saved(stored.handover, accounts, passing, asker.language))
+
+    # --- list and cancel ----------------------------------------------------------------------
+
+    async def list(self, _inv: Invocation, asker: Asker, account: Account | None, _c: Channel | None) -> Reply:
+        current = await asyncio.to_thread(self.store.handovers.active, self.clock().date() - dt.timedelta(days=1))
+        if account is not None:  # in an account's channel: that account's handovers
+            current = [h for h in current if account.key in h.account_keys]
+        if not current:
+            return Reply(asker.voice().say(sentence("handover.list_empty", usage=USAGE)))
+        return Reply(render_list(current, {a.key: a for a in self.accounts.accounts}, asker.language))
+
+    async def cancel(self, inv: Invocation, asker: Asker, _a: Account | None, _c: Channel | None) -> Reply:
+        listing = CommandRef(("handover", "list"))
+        if len(inv.args) != 1 or not inv.args[0].lstrip("#").isdigit():
+            raise UsageError(sentence("handover.cancel_usage", command=CommandRef(("handover", "cancel"), "args.id"),
+                                      list=listing))
+        handover_id = inv.args[0].lstrip("#")
+        now = self.clock()
+        stored = await asyncio.to_thread(self.store.handovers.cancel, handover_id, asker.user_id, now)
+        if stored is None:
+            raise UserError(sentence("handover.no_such", id=handover_id, list=listing))
+        await asyncio.to_thread(self.store.audit.record, asker.user_id, "handover.cancel", now,
+                                channel_id=asker.channel_id, details={"id": stored.id})
+        log.info("handover cancelled", handover=stored.id)
+        await self.after_cancel(stored)
+        return Reply(translate(asker.language, "handover.cancelled", id=stored.id,
+                               away=slack_mention(stored.handover.from_user)))
+
+    # --- roles and who ------------------------------------------------------------------------
+
+    async def roles(self, _inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
+        assert account is not None and channel is not None
+        if audience_for(channel.audience, asker.role) is Audience.CLIENT:
+            raise UserError(sentence("roles.client_channel", who=CommandRef(("who",))))
+        now = self.clock()
+        roles = await asyncio.to_thread(self.book.all_now, account, now)
+        return Reply(render_roles(account, today_at(account, now), roles))
+
+    async def who(self, _inv: Invocation, _asker: Asker, account: Account | None, _c: Channel | None) -> Reply:
+        assert account is not None
+        roles = await asyncio.to_thread(self.book.all_now, account)
+        names = {u: await self.people.name(u) for r in roles.values() for h in r.holders for u in [h.user_id]}
+        # The client reads names only; a user group (S…) has no person's name: "the agency team".
+        return Reply(render_who(account.language, roles, lambda u: None if u.startswith("S") else names.get(u)))
+
+
+def register_handover_commands(commands: CommandService, service: HandoverService) -> None:
+    """Add `/pulse handover [list|cancel]`, `/pulse roles` and `who` to the command table."""
+    create, listing, cancel, roles, who = HANDOVER_COMMANDS
+    commands.add(create, service.handover)
+    commands.add(listing, service.list)
+    commands.add(cancel, service.cancel)
+    commands.add(roles, service.roles)
+    commands.add(who, service.who)

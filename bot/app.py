@@ -34,6 +34,7 @@ from bot.listeners.answers import Answers
 from bot.logs import get_logger
 from bot.scheduler import DigestScheduler
 from bot.services.channel_audiences import ChannelAudiences
+from bot.services.charts import Charts
 from bot.services.commands import CommandService
 from bot.services.digest_commands import register_digest_commands
 from bot.services.digests import INTENT_LEASE, DigestService
@@ -267,7 +268,7 @@ def build_commands(
     """The `/pulse` command table with every feature's commands."""
     commands = CommandService(accounts, audiences=audiences)
     if digests is not None:
-        register_digest_commands(commands, digests, clock, jira_browse_url)
+        register_digest_commands(commands, digests, clock, jira_browse_url, digests.charts)
     if store is not None:
         register_subscribe_commands(commands, store, accounts, clock)
     if portfolio is not None:
@@ -388,10 +389,14 @@ def build_audiences(settings: Settings, ports: Ports) -> ChannelAudiences | None
 def build_digests(ports: Ports, audiences: ChannelAudiences | None = None, **tuning: Any) -> DigestService:
     """The digest service over the ports (it posts only if the ports have Slack); `tuning` for the
     benchmarks (`jira_concurrency`, `retry_delays`)."""
-    return DigestService(
+    digests = DigestService(
         jira=ports.jira, slack=ports.slack, store=ports.store, clock=ports.clock, jira_browse_url=ports.links.jira,
         confluence=ports.confluence, audiences=audiences, **tuning,
     )
+    # Charts need Slack's file upload (SlackWeb has it; a port without it posts no charts).
+    if ports.slack is not None and callable(getattr(ports.slack, "upload_file", None)):
+        digests.charts = Charts(ports.slack)  # type: ignore[arg-type]
+    return digests
 
 
 def build_portfolio(ports: Ports, digests: DigestService, audiences: ChannelAudiences | None = None) -> PortfolioService:

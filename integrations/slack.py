@@ -76,6 +76,12 @@ class SlackPort(Protocol):
         ...
 
 
+class FileUploads(Protocol):
+    async def upload_file(self, filename: str, content: bytes, title: str) -> str:
+        """Upload a file without sharing it anywhere; its Slack file id (for an image block)."""
+        ...
+
+
 class PeopleLookup(Protocol):
     async def lookup(self, email: str) -> str | None: ...
 
@@ -334,6 +340,10 @@ class SlackWeb:
             "slack", f"post {post_key} not settled within {MAX_HISTORY_PAGES} pages of history", retryable=True
         )
 
+    async def upload_file(self, filename: str, content: bytes, title: str) -> str:
+        """Upload a file without sharing it (see `upload_file`); its Slack file id."""
+        return await upload_file(self, filename, content, title)
+
     async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
         """Replace a posted message's text and blocks (`chat.update`), paced with the channel's posts."""
         await self._call(self.client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks)
@@ -357,6 +367,21 @@ class SlackWeb:
             raise UpstreamError("slack", "conversations.open answered without a channel id", retryable=True)
         self._dms[user_id] = channel_id
         return channel_id
+
+
+async def upload_file(web: SlackWeb, filename: str, content: bytes, title: str) -> str:
+    """`files_upload_v2`: files.getUploadURLExternal, the upload, files.completeUploadExternal
+    (`files.upload` is gone). Shared nowhere: a message shows it by file id."""
+    if web.pause.since is not None:
+        raise CredentialsRefused("slack", "posting paused: slack refused the bot token")
+    try:
+        response = await web.client.files_upload_v2(filename=filename, content=content, title=title, alt_txt=title)
+    except (SlackApiError, SlackClientError, OSError, asyncio.TimeoutError) as exc:
+        error = _translate(exc)
+        if isinstance(error, CredentialsRefused):
+            web.pause.trip(error.message)
+        raise error from exc
+    return str(response["file"]["id"])
 
 
 class SlackUsersByEmail:

@@ -81,6 +81,8 @@ class FakeSlack:
         self.history: dict[str, list[dict[str, Any]]] = {}
         # The Home tab each user was last published (views.publish).
         self.views: dict[str, dict[str, Any]] = {}
+        # Files uploaded through files.getUploadURLExternal / the upload / completeUploadExternal, by id.
+        self.files: dict[str, dict[str, Any]] = {}
 
     # --- test API -------------------------------------------------------------------------
     def add_user(self, user_id: str, team_id: str | None = None, **kw: Any) -> FakeSlackUser:
@@ -315,6 +317,41 @@ class FakeSlack:
             self.views[user] = view
         return {"ok": True, "view": {"id": f"V{len(self.views):08d}", "type": "home", **view}}
 
+    # Slack's upload flow (files.upload is gone): getUploadURLExternal names a URL and a file id,
+    # the client POSTs the bytes there, completeUploadExternal finishes it (shared in a channel
+    # only when it names one).
+    def _files_getUploadURLExternal(self, args: dict) -> dict:
+        if not args.get("filename") or not str(args.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        with self._lock:
+            file_id = f"F{len(self.files) + 1:08d}"
+            self.files[file_id] = {"id": file_id, "name": args["filename"], "length": int(args["length"]),
+                                   "content": None, "completed": False, "channel": None}
+        port = self._server.port if self._server else 0
+        return {"ok": True, "upload_url": f"http://127.0.0.1:{port}/upload/{file_id}", "file_id": file_id}
+
+    def receive_upload(self, file_id: str, content: bytes) -> int:
+        with self._lock:
+            record = self.files.get(file_id)
+            if record is None or record["completed"]:
+                return 404
+            record["content"] = content
+        return 200
+
+    def _files_completeUploadExternal(self, args: dict) -> dict:
+        files = args.get("files")
+        if isinstance(files, str):
+            files = json.loads(files)
+        done = []
+        with self._lock:
+            for item in files or []:
+                record = self.files.get(item.get("id", ""))
+                if record is None or record["content"] is None or len(record["content"]) != record["length"]:
+                    return {"ok": False, "error": "file_not_found"}
+                record.update(completed=True, title=item.get("title"), channel=args.get("channel_id"))
+                done.append({"id": record["id"], "name": record["name"], "title": item.get("title")})
+        return {"ok": True, "files": done}
+
     def _chat_postEphemeral(self, _args: dict) -> dict:
         return {"ok": True, "message_ts": self._next_ts()}
 
@@ -406,6 +443,13 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         method = path.removeprefix("/api/")
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if path.startswith("/upload/"):  # the bytes of an upload, to the URL getUploadURLExternal gave
+            status = fake.receive_upload(path.removeprefix("/upload/"), raw)
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"OK")
+            return
         content_type = self.headers.get("Content-Type", "")
         args = {k: v[0] for k, v in urllib.parse.parse_qs(query).items()}
         if "json" in content_type:

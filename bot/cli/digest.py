@@ -33,7 +33,10 @@ def parse_at(value: str | None, tz: datetime.tzinfo) -> datetime.datetime:
 @click.option("--at", "at", default=None, help="As of this ISO date-time (default: now; no offset = account's time).")
 @click.option("--since", default=None, help="Count news since this ISO date-time (default: a week before --at).")
 @click.option("--post", is_flag=True, help="Also post it to the account's channels of that audience.")
-def digest(account_key: str, audience: str, fmt: str, at: str | None, since: str | None, post: bool) -> None:
+@click.option("--chart", "chart", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Also write the audience's budget burn-up chart to this PNG file.")
+def digest(account_key: str, audience: str, fmt: str, at: str | None, since: str | None, post: bool,
+           chart: str | None) -> None:
     """Print an account's digest as of now (or --at); post it only with --post."""
     import asyncio
     import json
@@ -92,6 +95,15 @@ def digest(account_key: str, audience: str, fmt: str, at: str | None, since: str
     else:
         click.echo(json.dumps(digest_to_json(result), ensure_ascii=False, indent=2))
     log.info("digest built", account=account.key, audience=audience, jira_calls=data.calls, issues=len(data.issues))
+    if chart is not None:
+        from bot.services.charts import burn_up_png
+
+        image = burn_up_png(account, Audience(audience), data.issues, as_of)
+        if image is None:
+            fail(f"{account.key} has no budget in hours: there is no burn-up to draw.", 2)
+        with open(chart, "wb") as out:
+            out.write(image)
+        click.echo(f"chart written to {chart}", err=fmt != "text")
     for name in posted:
         # Part of the answer: on stdout with the text; beside JSON or blocks, on stderr (stdout stays parseable).
         click.echo(f"posted to {name}", err=fmt != "text")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 
@@ -16,6 +17,7 @@ from bot.render.blocks import escape_mrkdwn
 from bot.render.digest import RenderedDigest, render_budget, render_deadlines, render_milestones, render_status
 from bot.render.i18n import translate
 from bot.render.words import Voice
+from bot.services.charts import Charts
 from bot.services.commands import Asker, CommandService, Reply
 from bot.services.digests import DigestService
 
@@ -63,14 +65,15 @@ def register_digest_commands(
     service: DigestService,
     clock: Callable[[], dt.datetime],
     jira_browse_url: str | None = None,
+    charts: Charts | None = None,
 ) -> None:
-    """Add the digest commands to the command table."""
+    """Add the digest commands to the command table (`charts`: `/pulse budget` shows the burn-up)."""
 
     async def answer(inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
         assert account is not None and channel is not None
         audience = audience_for(channel.audience, asker.role)
         try:
-            digest, rendered, _ = await service.compose(account, audience, clock())
+            digest, rendered, data = await service.compose(account, audience, clock())
         except UpstreamError as exc:
             trouble = jira_trouble(exc)
             # The operator gets the real cause and the traceback; the person a reply that fits.
@@ -84,7 +87,17 @@ def register_digest_commands(
             rendered = render_status(digest, account, _more_hint(asker, account))
         elif section in SECTIONS:
             rendered = SECTIONS[section](digest, account, jira_browse_url)
-        return _reply(rendered, inv.public)
+        reply = _reply(rendered, inv.public)
+        if section == "budget" and charts is not None:
+            # The audience's burn-up (a client's: its hours only, never money).
+            try:
+                chart = await charts.burn_up_block(account, audience, data.issues, digest.generated_at)
+            except Exception:
+                log.exception("the budget chart was left out", account=account.key)
+                chart = None
+            if chart is not None:
+                reply = dataclasses.replace(reply, blocks=[*reply.blocks, chart])
+        return reply
 
     commands.replace_handler("status", answer, summary="summary.status.glance")
     commands.add(CommandSpec(("digest",), "summary.digest", needs_account=True, can_be_public=True), answer)

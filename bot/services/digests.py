@@ -34,6 +34,7 @@ from bot.render.digest import RenderedDigest, render_digest
 from bot.render.i18n import translate
 from bot.render.status_page import status_page_storage, status_page_title, with_status_page_link
 from bot.services.channel_audiences import ChannelAudiences
+from bot.services.charts import Charts
 from bot.services.exactly_once import OncePoster, PostBusy, owner_id
 from integrations.confluence import ConfluencePort
 from integrations.jira import JiraPort
@@ -115,6 +116,8 @@ class DigestService:
         self._once = OncePoster(store, slack, clock, owner_id(), INTENT_LEASE) if slack is not None else None
         # Told of each scheduled digest's Jira data (the portfolio refreshes its snapshot from it).
         self.on_fetched: Callable[[Account, JiraData, dt.datetime], Awaitable[None]] | None = None
+        # Draws and uploads the budget burn-up that follows an internal digest (None: no charts).
+        self.charts: Charts | None = None
 
     def _poster(self) -> OncePoster:
         if self._once is None:
@@ -250,6 +253,23 @@ class DigestService:
             parent_ts = parent_ts or posted.ts
         return parent_ts
 
+    async def _post_chart(
+        self, account: Account, data: JiraData, at: dt.datetime, channel_id: str, key: str, thread_ts: str
+    ) -> None:
+        """The internal budget burn-up, in the digest's thread, once (keyed like its parts). A chart
+        that cannot be drawn or uploaded is logged and left out: it never holds back the digest."""
+        assert self.charts is not None
+        if await asyncio.to_thread(self._store.posts.get, key) is not None:
+            return  # posted (or on its way) before a restart: not uploaded again
+        try:
+            message = await self.charts.message(account, Audience.INTERNAL, data.issues, at)
+            if message is not None:
+                await asyncio.shield(self._poster().post([key], channel_id, message, thread_ts))
+        except (UpstreamError, PostBusy) as exc:
+            log.warning("the digest's chart was left out", error=str(exc))
+        except Exception:
+            log.exception("the digest's chart was left out")
+
     async def post_manual(self, channel_id: str, rendered: RenderedDigest, stamp: str) -> str | None:
         """Post an already rendered digest on request (CLI `--post`); keyed by when it was asked."""
         return await self._post_messages(f"manual:{channel_id}:{stamp}", channel_id, rendered.messages)
@@ -338,6 +358,8 @@ class DigestService:
             # continues after the parts already posted.
             log.exception("posting the digest failed", error=str(exc))
             raise
+        if audience is Audience.INTERNAL and self.charts is not None and ts is not None:
+            await self._post_chart(account, data, slot, channel.id, f"{key}:chart", ts)
         await asyncio.to_thread(
             runs.finish, run_id, "posted", self._clock(), message_ts=ts, jira_calls=data.calls
         )

@@ -19,6 +19,7 @@ class InMemorySlack:
     updates: list[dict[str, Any]] = field(default_factory=list)
     fail_next_update: list[Exception] = field(default_factory=list)
     searches: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)  # uploaded (upload_file), in order
     # Users a DM cannot be opened with (conversations.open answers user_not_found / user_disabled).
     no_dm: set[str] = field(default_factory=set)
     dms_opened: list[str] = field(default_factory=list)
@@ -65,6 +66,10 @@ class InMemorySlack:
 
     def dms_to(self, user_id: str) -> list[dict[str, Any]]:
         return self.in_channel(self.dm_channel(user_id))
+
+    async def upload_file(self, filename: str, content: bytes, title: str) -> str:
+        self.files.append(dict(filename=filename, content=content, title=title))
+        return f"F{len(self.files):08d}"
 
     def in_channel(self, channel: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["channel"] == channel]

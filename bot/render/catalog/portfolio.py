@@ -4,6 +4,13 @@ from __future__ import annotations
 
 PORTFOLIO: dict[str, dict[str, str | dict[str, str]]] = {
     "en": {
+        "chart.hours": "hours",
+        "chart.spent": "spent",
+        "chart.budget": "budget",
+        "chart.forecast": "forecast at the current pace",
+        "chart.today": "today",
+        "chart.burn_up": "{account} — budget burn-up",
+        "chart.timeline": "{account} — milestones",
         "verb.accounts": "accounts",
         "args.portfolio_scope": "[mine|key|at-risk]",
         "summary.accounts": "Accounts at a glance, by need of attention (mine, key, at-risk or all)",
@@ -66,6 +73,13 @@ PORTFOLIO: dict[str, dict[str, str | dict[str, str]]] = {
         "home.failed": "That did not work: {account} could not be read from Jira just now. Please try again later.",
     },
     "de": {
+        "chart.hours": "Stunden",
+        "chart.spent": "verbraucht",
+        "chart.budget": "Budget",
+        "chart.forecast": "Prognose im aktuellen Tempo",
+        "chart.today": "heute",
+        "chart.burn_up": "{account} — Budgetverlauf",
+        "chart.timeline": "{account} — Meilensteine",
         "verb.accounts": "kunden",
         "args.portfolio_scope": "[meine|wichtig|gefährdet]",
         "summary.accounts": "Alle Kunden auf einen Blick, nach Handlungsbedarf (meine, wichtige, gefährdete oder alle)",
@@ -128,6 +142,13 @@ PORTFOLIO: dict[str, dict[str, str | dict[str, str]]] = {
         "home.failed": "Das hat nicht geklappt: {account} ließ sich gerade nicht aus Jira lesen. Bitte später erneut versuchen.",
     },
     "ru": {
+        "chart.hours": "часы",
+        "chart.spent": "израсходовано",
+        "chart.budget": "бюджет",
+        "chart.forecast": "прогноз при текущем темпе",
+        "chart.today": "сегодня",
+        "chart.burn_up": "{account} — расход бюджета",
+        "chart.timeline": "{account} — вехи",
         "verb.accounts": "клиенты",
         "args.portfolio_scope": "[мои|ключевые|под-угрозой]",
         "summary.accounts": "Все клиенты одним взглядом, по степени внимания (мои, ключевые, под угрозой или все)",

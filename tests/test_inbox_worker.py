@@ -17,6 +17,7 @@ from bot.domain.links import SiteLinks
 from bot.domain.work import Issue, Worklog
 from bot.errors import UpstreamError
 from bot.services.inbox_worker import InboxWorker, WorkerSettings, post_key
+from tests.fakes.jira import InMemoryJira
 from tests.fakes.slack import InMemorySlack
 from tests.fixtures import real_payload
 
@@ -46,51 +47,6 @@ def issue(key: str, **changes) -> Issue:
     base = Issue(key=key, project=key.split("-")[0], summary="Test issue", issue_type="Bug",
                  status="To Do", status_category="new", created=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     return dataclasses.replace(base, **changes)
-
-
-class FakeJira:
-    """Answers `key in (…)`, `id = N`, `fixVersion = N` and project-scoped JQL from plain values,
-    and boards; counts calls."""
-
-    def __init__(self, issues: dict[str, Issue] | None = None, by_id: dict[str, Issue] | None = None,
-                 boards: dict[int, str | None] | None = None, board_errors: dict[int, Exception] | None = None):
-        self.issues = issues or {}
-        self.by_id = by_id or {}
-        self.boards = boards or {}
-        self.board_errors = board_errors or {}
-        self.jql: list[str] = []
-        self.board_calls: list[int] = []
-        self.error: UpstreamError | None = None
-        self.histories: dict[str, list[dict]] = {}
-        self.changelog_calls: list[str] = []
-
-    def board_project(self, board_id: int) -> str | None:
-        self.board_calls.append(board_id)
-        if board_id in self.board_errors:
-            raise self.board_errors[board_id]
-        return self.boards.get(board_id)
-
-    def fetch_issues(self, jql: str) -> list[Issue]:
-        self.jql.append(jql)
-        if self.error:
-            raise self.error
-        if m := re.fullmatch(r"key in \((.*)\)", jql):
-            return [self.issues[k] for k in m.group(1).split(", ") if k in self.issues]
-        if m := re.fullmatch(r"id = (\d+)", jql):
-            return [self.by_id[m.group(1)]] if m.group(1) in self.by_id else []
-        if m := re.fullmatch(r"fixVersion = (\d+)", jql):
-            return [i for i in self.issues.values() if m.group(1) in i.fix_version_ids]
-        return list(self.issues.values())
-
-    def fetch_versions_for(self, projects):
-        return []
-
-    def changelog(self, issue_key: str) -> list[dict]:
-        """The issue's changelog histories (none unless a test gives some)."""
-        self.changelog_calls.append(issue_key)
-        if self.error:
-            raise self.error
-        return self.histories.get(issue_key, [])
 
 
 def add(store, path_or_payload, delivery_id: str, event: str | None = None) -> int:
@@ -250,12 +206,12 @@ async def test_a_failed_parent_update_still_posts_the_reply_once(store):
 
 async def test_trimmed_comment_issue_is_looked_up_in_one_batched_query(store):
     slack = InMemorySlack()
-    jira = FakeJira({"TES-1": issue("TES-1")})
+    jira = InMemoryJira({"TES-1": issue("TES-1")})
     add(store, f"{PIN}/comment_created.json", "d-1")
     add(store, f"{PIN}/comment_updated.json", "d-2")
     report = await worker(store, slack, jira).run_once()
     # One issue lookup, and one changelog of the issue for both comments (the history check).
-    assert jira.jql == ["key in (TES-1)"] and jira.changelog_calls == ["TES-1"] and report.jira_calls == 2
+    assert jira.jql == ["key in (TES-1)"] and jira.made("changelog") == ["TES-1"] and report.jira_calls == 2
     client = slack.in_channel(ALPHA_CLIENT)
     assert len(client) == 1 and "commented on" in client[0]["text"]  # client default: created only
     assert len(slack.in_channel(ALPHA_INTERNAL)) == 2
@@ -263,7 +219,7 @@ async def test_trimmed_comment_issue_is_looked_up_in_one_batched_query(store):
 
 async def test_secret_issue_comment_never_reaches_the_client(store):
     slack = InMemorySlack()
-    jira = FakeJira({"TES-1": issue("TES-1", security_level="Internal")})
+    jira = InMemoryJira({"TES-1": issue("TES-1", security_level="Internal")})
     add(store, f"{PIN}/comment_created.json", "d-1")
     await worker(store, slack, jira).run_once()
     assert slack.in_channel(ALPHA_CLIENT) == [] and len(slack.in_channel(ALPHA_INTERNAL)) == 1
@@ -344,7 +300,7 @@ async def test_permanent_slack_error_dead_letters_at_once(store):
 
 async def test_jira_down_during_lookup_retries_the_delivery(store):
     slack = InMemorySlack()
-    jira = FakeJira()
+    jira = InMemoryJira()
     jira.error = UpstreamError("jira", "503", retryable=True)
     item = add(store, f"{PIN}/comment_created.json", "d-1")
     report = await worker(store, slack, jira).run_once()
@@ -361,7 +317,7 @@ async def test_worklog_over_a_threshold_alerts_once_per_threshold_and_period(sto
     slack = InMemorySlack()
     # 8.5 h of a 10 h budget in November: 85 % → the 80 % threshold.
     gold = issue("GOLD-7", worklogs=(_worklog("GOLD-7", 5, 3), _worklog("GOLD-7", 3.5, 20)))
-    jira = FakeJira({"GOLD-7": gold}, by_id={"10014": gold})
+    jira = InMemoryJira({"GOLD-7": gold}, by_id={"10014": gold})
     add(store, f"{ZJ}/worklog_created.json", "d-1")
     report = await worker(store, slack, jira).run_once()
     assert report.alerts == 1
@@ -386,7 +342,7 @@ async def test_client_gets_the_alert_only_when_the_account_says_so(store):
     alpha = ALPHA.model_copy(update={"budget": Budget(hours=10, alert_client=True)})
     accounts = AccountsConfig(accounts=[alpha, BETA])
     gold = issue("GOLD-7", worklogs=(_worklog("GOLD-7", 11, 3),))
-    jira = FakeJira({"GOLD-7": gold}, by_id={"10014": gold})
+    jira = InMemoryJira({"GOLD-7": gold}, by_id={"10014": gold})
     add(store, f"{ZJ}/worklog_created.json", "d-1")
     w = InboxWorker(store, accounts, slack, jira, clock=lambda: NOW)
     await w.run_once()
@@ -431,7 +387,7 @@ async def test_client_alert_counts_only_what_the_client_may_see(store):
     # 5 h on a public issue, 5 h on an issue with a security level: internal 100 %, client 50 %.
     public = issue("GOLD-7", worklogs=(_worklog("GOLD-7", 5, 3),))
     hidden = issue("GOLD-8", security_level="Internal", worklogs=(_worklog("GOLD-8", 5, 4),))
-    jira = FakeJira({"GOLD-7": public, "GOLD-8": hidden}, by_id={"10014": public})
+    jira = InMemoryJira({"GOLD-7": public, "GOLD-8": hidden}, by_id={"10014": public})
     add(store, f"{ZJ}/worklog_created.json", "d-1")
     w = InboxWorker(store, accounts, slack, jira, clock=lambda: NOW)
     await w.run_once()
@@ -502,7 +458,7 @@ async def test_an_unexpected_error_in_one_delivery_leaves_the_others_alone(store
 
 async def test_every_edit_of_a_comment_is_posted_once(store):
     slack = InMemorySlack()
-    jira = FakeJira({"TES-1": issue("TES-1")})
+    jira = InMemoryJira({"TES-1": issue("TES-1")})
     first = real_payload(f"{PIN}/comment_updated.json")  # comment 19259 edited at 15:14:50.725
     second = copy.deepcopy(first)  # derived: the same comment edited again a minute later
     second["timestamp"] = first["timestamp"] + 60_000
@@ -572,12 +528,12 @@ def _add_as(store, source: str, path_or_payload, delivery_id: str) -> int:
 
 async def test_sprint_started_reaches_only_the_internal_channel_of_the_boards_project(store):
     slack = InMemorySlack()
-    jira = FakeJira(boards={81: "TES"})  # board 81 sits in project TES (account alpha)
+    jira = InMemoryJira(boards={81: "TES"})  # board 81 sits in project TES (account alpha)
     started = _add_as(store, "jira", f"{PIN}/sprint_started.json", "d-1")
     closed = _add_as(store, "jira", f"{PIN}/sprint_closed.json", "d-2")  # the same board
     report = await worker(store, slack, jira).run_once()
     # One board, one lookup, for both deliveries.
-    assert jira.board_calls == [81] and report.jira_calls == 1
+    assert jira.made("board_project") == ["81"] and report.jira_calls == 1
     assert report.statuses == {"done": 2}
     assert [store.inbox.get(i).status for i in (started, closed)] == ["done", "done"]
     # Client defaults leave sprints out (bot.domain.subscriptions.CLIENT_DEFAULT): internal only.
@@ -594,7 +550,7 @@ async def test_sprint_reaches_a_client_channel_only_when_it_subscribed_to_sprint
     store.subscriptions.add(ALPHA_CLIENT, "alpha", {"text": "sprints"}, "U1", NOW)
     slack = InMemorySlack()
     _add_as(store, "jira", f"{PIN}/sprint_started.json", "d-1")
-    await worker(store, slack, FakeJira(boards={81: "TES"})).run_once()
+    await worker(store, slack, InMemoryJira(boards={81: "TES"})).run_once()
     assert [m["text"] for m in slack.in_channel(ALPHA_CLIENT)] == ["Sprint *TSD Sprint 1* started, ends Jul 21, 2020"]
     assert len(slack.in_channel(ALPHA_INTERNAL)) == 1
 
@@ -603,12 +559,12 @@ async def test_a_failing_board_lookup_fails_only_its_own_deliveries(store):
     slack = InMemorySlack()
     other_board = copy.deepcopy(real_payload(f"{PIN}/sprint_started.json"))
     other_board["sprint"].update(id=193, name="Beta Sprint 4", originBoardId=82)  # derived: another board
-    jira = FakeJira(boards={82: "INDEV"},
-                    board_errors={81: UpstreamError("jira", "HTTP 503", retryable=True, status=503)})
+    jira = InMemoryJira(boards={82: "INDEV"},
+                        errors={"board_project:81": UpstreamError("jira", "HTTP 503", retryable=True, status=503)})
     failing = _add_as(store, "jira", f"{PIN}/sprint_started.json", "d-1")
     fine = _add_as(store, "jira", other_board, "d-2")
     report = await worker(store, slack, jira).run_once()
-    assert sorted(jira.board_calls) == [81, 82]
+    assert sorted(jira.made("board_project")) == ["81", "82"]
     assert report.statuses == {"retry": 1, "done": 1}
     assert store.inbox.get(failing).status == "pending" and store.inbox.get(failing).last_error == "jira: HTTP 503"
     assert store.inbox.get(fine).status == "done"
@@ -618,7 +574,7 @@ async def test_a_failing_board_lookup_fails_only_its_own_deliveries(store):
 async def test_a_board_in_no_project_is_unsupported_with_the_reason(store):
     slack = InMemorySlack()
     item = _add_as(store, "jira", f"{PIN}/sprint_started.json", "d-1")
-    report = await worker(store, slack, FakeJira(boards={})).run_once()  # 404 or a user's board: None
+    report = await worker(store, slack, InMemoryJira(boards={})).run_once()  # 404 or a user's board: None
     assert report.statuses == {"unsupported": 1} and slack.messages == []
     assert store.inbox.get(item).last_error == (
         "board 81 is in no project we can see (deleted, not visible to the bot, or a user's board)")
@@ -638,7 +594,7 @@ async def test_confluence_dc_page_created_reaches_the_account_owning_the_space(s
     confluence = _dc_confluence(read_restrictions={"123456": False},
                                 users={"abc123": real_payload(f"{ZC}/user_api_response.json")})
     item = _add_as(store, "confluence", f"{ZC}/page_created.json", "d-1")
-    report = await worker(store, slack, FakeJira(), confluence).run_once()
+    report = await worker(store, slack, InMemoryJira(), confluence).run_once()
     # The content names its space, the user their name; then, since the client channel wants
     # page_created, the content's restrictions.
     assert confluence.calls == [("content", "123456"), ("user", "abc123"), ("read_restricted", "123456")]
@@ -660,7 +616,7 @@ async def test_a_failed_user_lookup_costs_only_the_name(store):
 
     confluence.user = user
     item = _add_as(store, "confluence", f"{ZC}/page_created.json", "d-1")
-    report = await worker(store, slack, FakeJira(), confluence).run_once()
+    report = await worker(store, slack, InMemoryJira(), confluence).run_once()
     assert ("user", "abc123") in confluence.calls
     # Posted now, not retried for a name: the actor is named as well as the payload allows.
     assert report.statuses == {"done": 1} and store.inbox.get(item).status == "done"
@@ -687,7 +643,7 @@ async def test_confluence_dc_lookups_are_one_per_content_id_and_fail_only_their_
     gone = copy.deepcopy(real_payload(f"{ZC}/page_created.json"))
     gone["page"]["id"] = 999999  # derived: a page deleted before the worker got to it
     ids["gone"] = _add_as(store, "confluence", gone, "d-gone")
-    report = await worker(store, slack, FakeJira(), confluence).run_once()
+    report = await worker(store, slack, InMemoryJira(), confluence).run_once()
     # Two deliveries name page 123456: one call for it, and one restriction lookup (the client
     # wants page events, not comments; the blog post never got its space). Three deliveries
     # of one user: one user lookup (the blog post's author waits with their delivery).
@@ -904,39 +860,6 @@ async def test_cloud_pages_restricted_by_a_parent_through_the_real_client_and_th
     assert sorted("Page 294920" in m["text"] for m in slack.in_channel(ALPHA_INTERNAL)) == [False, True]
 
 
-class PickyJira(FakeJira):
-    """Like Jira: a `key in (…)` naming one key it cannot show fails whole with HTTP 400."""
-
-    def __init__(self, issues, invisible=(), key_errors=None, versions=None, version_errors=None):
-        super().__init__(issues)
-        self.invisible = set(invisible)
-        self.key_errors = key_errors or {}
-        self.versions = versions or {}
-        self.version_errors = version_errors or {}
-        self.version_calls: list[str] = []
-
-    def fetch_issues(self, jql):
-        if m := re.fullmatch(r"key in \((.*)\)", jql):
-            keys = m.group(1).split(", ")
-            if bad := [k for k in keys if k in self.invisible]:
-                self.jql.append(jql)
-                raise UpstreamError("jira", f"HTTP 400: An issue with key '{bad[0]}' does not exist for field 'key'.",
-                                    retryable=False, status=400)
-            if err := next((self.key_errors[k] for k in keys if k in self.key_errors), None):
-                self.jql.append(jql)
-                raise err
-        return super().fetch_issues(jql)
-
-    def fetch_versions(self, project):
-        self.version_calls.append(project)
-        if project in self.version_errors:
-            raise self.version_errors[project]
-        return self.versions.get(project, [])
-
-    def fetch_versions_for(self, projects):
-        return [v for p in projects for v in self.fetch_versions(p)]
-
-
 def _comment_on(key: str, n: int) -> dict:
     payload = copy.deepcopy(real_payload(f"{PIN}/comment_created.json"))  # derived: same comment on another issue
     payload["issue"]["key"] = key
@@ -947,7 +870,7 @@ def _comment_on(key: str, n: int) -> dict:
 
 async def test_one_invisible_key_fails_only_its_own_delivery(store):
     slack = InMemorySlack()
-    jira = PickyJira({k: issue(k) for k in ("TES-1", "TES-3")}, invisible={"TES-2"})
+    jira = InMemoryJira({k: issue(k) for k in ("TES-1", "TES-3")}, invisible={"TES-2"})
     items = {k: add(store, _comment_on(k, n), f"d-{k}") for n, k in enumerate(("TES-1", "TES-2", "TES-3"))}
     report = await worker(store, slack, jira).run_once()
     assert jira.jql == ["key in (TES-1, TES-2, TES-3)", "key in (TES-1)", "key in (TES-2)", "key in (TES-3)"]
@@ -960,8 +883,8 @@ async def test_one_invisible_key_fails_only_its_own_delivery(store):
 
 async def test_a_failing_chunk_does_not_stop_the_next_chunks(store):
     slack = InMemorySlack()
-    jira = PickyJira({k: issue(k) for k in ("TES-1", "TES-2", "TES-3")},
-                     key_errors={"TES-2": UpstreamError("jira", "HTTP 503", retryable=True, status=503)})
+    jira = InMemoryJira({k: issue(k) for k in ("TES-1", "TES-2", "TES-3")},
+                        errors={"key:TES-2": UpstreamError("jira", "HTTP 503", retryable=True, status=503)})
     items = {k: add(store, _comment_on(k, n), f"d-{k}") for n, k in enumerate(("TES-1", "TES-2", "TES-3"))}
     report = await worker(store, slack, jira, jql_keys_per_query=2).run_once()
     assert jira.jql == ["key in (TES-1, TES-2)", "key in (TES-3)"]  # a 503 is retried later, not split
@@ -973,8 +896,8 @@ async def test_one_projects_version_lookup_failing_does_not_fail_the_others(stor
     from bot.domain.work import Version
 
     slack = InMemorySlack()
-    jira = PickyJira({}, versions={"GOLD": [Version(id="10000", project="GOLD", name="1.0", released=True)]},
-                     version_errors={"TES": UpstreamError("jira", "HTTP 503", retryable=True, status=503)})
+    jira = InMemoryJira({}, [Version(id="10000", project="GOLD", name="1.0", released=True)],
+                        errors={"fetch_versions:TES": UpstreamError("jira", "HTTP 503", retryable=True, status=503)})
     released = add(store, "putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json", "d-1")
     other = copy.deepcopy(real_payload("putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json"))
     other["version"]["id"] = "10099"  # derived: a version of a project whose lookup failed
@@ -991,11 +914,10 @@ async def test_one_projects_version_lookup_failing_does_not_fail_the_others(stor
 VERSION_RELEASED = "putit-core/spec/plugins/jira/jira_spec.rb.extracted/jira_version_released.json"  # version 10000, "1.0"
 
 
-def _gold_version_jira(*issues: Issue) -> PickyJira:
+def _gold_version_jira(*issues: Issue) -> InMemoryJira:
     from bot.domain.work import Version
 
-    return PickyJira({i.key: i for i in issues},
-                     versions={"GOLD": [Version(id="10000", project="GOLD", name="1.0", released=True)]})
+    return InMemoryJira(issues, [Version(id="10000", project="GOLD", name="1.0", released=True)])
 
 
 async def test_version_of_internal_issues_only_does_not_reach_the_client(store):
@@ -1049,25 +971,13 @@ async def test_version_events_no_client_channel_wants_need_no_issue_lookup(store
     assert [m["channel"] for m in slack.messages] == [ALPHA_INTERNAL]
 
 
-class WorklogDateJira(FakeJira):
-    """Reads `worklogDate >= "D"` as Jira does: in the Jira user's timezone (here UTC), not the account's."""
-
-    def fetch_issues(self, jql):
-        if m := re.search(r'worklogDate >= "(\d{4}-\d\d-\d\d)"', jql):
-            self.jql.append(jql)
-            first = dt.date.fromisoformat(m.group(1))
-            return [i for i in self.issues.values()
-                    if any(w.started.astimezone(dt.UTC).date() >= first for w in i.worklogs)]
-        return super().fetch_issues(jql)
-
-
 async def test_budget_alert_counts_work_logged_in_the_first_hour_of_the_period(store):
     slack = InMemorySlack()
     # 1 Nov 00:30 in Berlin (the account's day that counts) is still 31 Oct in UTC.
     first_hour = Worklog(id="w1", issue_key="GOLD-7", started=dt.datetime(2026, 10, 31, 23, 30, tzinfo=dt.UTC),
                          seconds=int(8.5 * 3600))
     gold = issue("GOLD-7", worklogs=(first_hour,))
-    jira = WorklogDateJira({"GOLD-7": gold}, by_id={"10014": gold})
+    jira = InMemoryJira({"GOLD-7": gold}, by_id={"10014": gold})
     add(store, f"{ZJ}/worklog_created.json", "d-1")
     report = await worker(store, slack, jira).run_once()
     assert report.alerts == 1
@@ -1183,7 +1093,7 @@ async def test_a_link_to_another_accounts_issue_reaches_only_the_internal_channe
     slack = InMemorySlack()
     store.subscriptions.add(ALPHA_CLIENT, "alpha", {"text": "issuelink_created"}, "U1", NOW)
     add(store, f"{PIN}/issuelink_created.json", "d-1")  # TES-1 (id 20192) blocks issue id 20734
-    jira = FakeJira(by_id={"20192": issue("TES-1"),
+    jira = InMemoryJira(by_id={"20192": issue("TES-1"),
                            "20734": issue("INDEV-7", summary="Beta: acquisition of Alpha's competitor")})
     report = await worker(store, slack, jira).run_once()
     assert report.statuses == {"done": 1}
@@ -1257,7 +1167,7 @@ def _comment_messages(slack, channel) -> list[dict]:
 async def test_the_comment_twin_of_the_edit_that_made_the_issue_public_never_reaches_the_client(store):
     slack = InMemorySlack()
     store.subscriptions.add(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
-    jira = FakeJira({"TES-20": issue("TES-20")})  # public by the time the twin is looked up
+    jira = InMemoryJira({"TES-20": issue("TES-20")})  # public by the time the twin is looked up
     add(store, _edit_that_makes_public_with_comment(), "d-1")
     first = await worker(store, slack, jira).run_once()
     assert first.statuses == {"done": 1}
@@ -1277,7 +1187,7 @@ async def test_a_comment_twin_ahead_of_its_edit_in_one_batch_is_withheld_too(sto
     store.subscriptions.add(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
     add(store, _comment_twin(), "d-1")
     add(store, _edit_that_makes_public_with_comment(), "d-2")
-    report = await worker(store, slack, FakeJira({"TES-20": issue("TES-20")})).run_once()
+    report = await worker(store, slack, InMemoryJira({"TES-20": issue("TES-20")})).run_once()
     assert report.statuses == {"done": 2}
     assert slack.in_channel(ALPHA_CLIENT) == [] and len(_comment_messages(slack, ALPHA_INTERNAL)) == 1
 
@@ -1292,7 +1202,7 @@ async def test_a_comment_twin_a_batch_ahead_of_its_edit_goes_by_the_issue_as_loo
     # edit, arriving later, adds nothing for the client and no second copy for the internal channel.
     slack = InMemorySlack()
     store.subscriptions.add(ALPHA_CLIENT, "alpha", {"text": "all"}, "U1", NOW)
-    jira = FakeJira({"TES-20": issue("TES-20", labels=labels_at_lookup)})
+    jira = InMemoryJira({"TES-20": issue("TES-20", labels=labels_at_lookup)})
     add(store, _comment_twin(), "d-1")
     await worker(store, slack, jira).run_once()
     assert len(_comment_messages(slack, ALPHA_CLIENT)) == client_comments
@@ -1347,7 +1257,7 @@ async def test_a_mentioned_person_known_to_slack_by_email_becomes_a_slack_mentio
     with FakeSlack() as fake:
         fake.add_user("U0ROBIN01", email="robin@pinpoint.example")
         users = SlackUsersByEmail(make_web_client(fake.token, fake.api_url))
-        w = InboxWorker(store, ACCOUNTS, slack, FakeJira({"TES-1": issue("TES-1")}), clock=lambda: NOW,
+        w = InboxWorker(store, ACCOUNTS, slack, InMemoryJira({"TES-1": issue("TES-1")}), clock=lambda: NOW,
                         people_lookup=users)
         report = await w.run_once()
         asked = [c.args["email"] for c in fake.calls_to("users.lookupByEmail")]
@@ -1365,7 +1275,7 @@ async def test_a_mentioned_person_slack_does_not_know_stays_a_plain_name(store, 
     lookup = make_lookup()
     slack = InMemorySlack()
     add(store, _mentioning_robin(f"{PIN}/comment_created.json", "robin@pinpoint.example"), "d-1")
-    w = InboxWorker(store, ACCOUNTS, slack, FakeJira({"TES-1": issue("TES-1")}), clock=lambda: NOW,
+    w = InboxWorker(store, ACCOUNTS, slack, InMemoryJira({"TES-1": issue("TES-1")}), clock=lambda: NOW,
                     people_lookup=lookup)
     report = await w.run_once()
     assert report.statuses == {"done": 1}
@@ -1380,7 +1290,7 @@ async def test_one_lookup_per_person_per_batch_and_none_for_people_mapped_or_wit
     lookup = CountingLookup({"robin@pinpoint.example": "U0ROBIN01"})
     add(store, _mentioning_robin(f"{PIN}/comment_created.json", "robin@pinpoint.example"), "d-1")
     add(store, _mentioning_robin(f"{PIN}/comment_updated.json", "robin@pinpoint.example"), "d-2")
-    w = InboxWorker(store, ACCOUNTS, slack, FakeJira({"TES-1": issue("TES-1")}), clock=lambda: NOW,
+    w = InboxWorker(store, ACCOUNTS, slack, InMemoryJira({"TES-1": issue("TES-1")}), clock=lambda: NOW,
                     people_lookup=lookup)
     await w.run_once()
     assert lookup.asked == ["robin@pinpoint.example"]
@@ -1394,7 +1304,7 @@ async def test_one_lookup_per_person_per_batch_and_none_for_people_mapped_or_wit
         lookup.asked.clear()
         add(store, payload, delivery)
         before = len(slack.in_channel(ALPHA_INTERNAL))
-        await InboxWorker(store, accounts, slack, FakeJira({"TES-1": issue("TES-1")}), clock=lambda: NOW,
+        await InboxWorker(store, accounts, slack, InMemoryJira({"TES-1": issue("TES-1")}), clock=lambda: NOW,
                           people_lookup=lookup).run_once()
         new = slack.in_channel(ALPHA_INTERNAL)[before:]
         assert lookup.asked == []
@@ -1435,7 +1345,7 @@ async def test_an_unreadable_security_level_is_looked_up_and_jira_decides(store,
     payload = copy.deepcopy(real_payload(f"{PIN}/jira:issue_updated.resolution.json"))
     payload["issue"]["fields"]["security"] = {}
     add(store, payload, "d-unreadable")
-    slack, jira = InMemorySlack(), FakeJira({"TES-19": answer})
+    slack, jira = InMemorySlack(), InMemoryJira({"TES-19": answer})
     report = await worker(store, slack, jira).run_once()
     assert report.statuses == {"done": 1} and jira.jql == ["key in (TES-19)"]
     assert bool(slack.in_channel(ALPHA_CLIENT)) is client_gets

@@ -20,6 +20,7 @@ from bot.domain.subscriptions import parse_subscription
 from bot.domain.webhooks import normalize
 from bot.render.notifications import render_event
 from integrations.jira_payloads import parse_issue
+from tests.fakes.jira import InMemoryJira
 from tests.fixtures import real_payload
 from tests.test_notifications import ALPHA, PINPT
 
@@ -146,10 +147,10 @@ def _looked_up_gold_189(untranslated: str):
 async def test_the_worker_looks_up_a_type_it_cannot_name_and_jira_decides(store, untranslated, client_told):
     from bot.services.inbox_worker import InboxWorker, WorkerSettings
     from tests.fakes.slack import InMemorySlack
-    from tests.test_inbox_worker import NOW, SITES, FakeJira, add
+    from tests.test_inbox_worker import NOW, SITES, add
 
     globex = GLOBEX.model_copy(update={"channels": ALPHA.channels})
-    jira = FakeJira({"GOLD-189": _looked_up_gold_189(untranslated)})
+    jira = InMemoryJira({"GOLD-189": _looked_up_gold_189(untranslated)})
     slack = InMemorySlack()
     add(store, created(issuetype={"id": "10050", "name": "Разбор инцидента"}), "d-1")
     w = InboxWorker(store, AccountsConfig(accounts=[globex]), slack, jira, clock=lambda: NOW,
@@ -166,10 +167,10 @@ async def test_the_worker_retries_when_jira_cannot_name_the_type(store):
     from bot.errors import UpstreamUnavailable
     from bot.services.inbox_worker import InboxWorker, WorkerSettings
     from tests.fakes.slack import InMemorySlack
-    from tests.test_inbox_worker import NOW, SITES, FakeJira, add
+    from tests.test_inbox_worker import NOW, SITES, add
 
     globex = GLOBEX.model_copy(update={"channels": ALPHA.channels})
-    jira = FakeJira()
+    jira = InMemoryJira()
     jira.error = UpstreamUnavailable("jira", "down", retryable=True)
     slack = InMemorySlack()
     item = add(store, created(issuetype={"id": "10050", "name": "Разбор инцидента"}), "d-1")
@@ -223,30 +224,10 @@ def test_an_issue_goes_only_to_the_accounts_whose_jql_jira_confirmed():
     assert len(route([both], SHARED)) == 4
 
 
-class ScopedJira:
-    """Jira answering `<scope> AND key in (…)` from which keys match which scope, and `key in (…)`."""
-
-    def __init__(self, matches: dict[str, set[str]], issues=None, error=None):
-        self.matches, self.issues, self.error, self.jql = matches, issues or {}, error, []
-
-    def fetch_issues(self, jql: str):
-        import re
-
-        from tests.test_inbox_worker import issue
-        self.jql.append(jql)
-        if self.error is not None:
-            raise self.error
-        m = re.fullmatch(r"(?:(.*) AND )?key in \((.*)\)", jql)
-        keys = m.group(2).split(", ")
-        if m.group(1) is None:
-            return [self.issues[k] for k in keys if k in self.issues]
-        return [issue(k) for k in keys if k in self.matches.get(m.group(1), set())]
-
-    def fetch_versions_for(self, projects):
-        return []
-
-    def changelog(self, issue_key):
-        return []
+def _scoped_jira(matches: dict[str, set[str]], *keys: str, error: Exception | None = None):
+    """Jira that knows which keys each account's scope JQL matches (it cannot evaluate a component)."""
+    from tests.test_inbox_worker import issue
+    return InMemoryJira([issue(k) for k in keys], matches=matches, error=error)
 
 
 async def _run(store, accounts, payloads, jira, prefix="d"):
@@ -266,7 +247,7 @@ BETA_SCOPE = "(project = SHARED AND component = Beta)"
 
 
 async def test_the_worker_asks_jira_which_accounts_jql_the_issue_matches(store):
-    jira = ScopedJira({BETA_SCOPE: {"SHARED-42"}})
+    jira = _scoped_jira({BETA_SCOPE: {"SHARED-42"}, ALPHA_SCOPE: set()}, "SHARED-42")
     report, slack, _ = await _run(store, SHARED, [betas_issue()], jira)
     assert report.statuses == {"done": 1}
     assert sorted(jira.jql) == sorted([f"{ALPHA_SCOPE} AND key in (SHARED-42)", f"{BETA_SCOPE} AND key in (SHARED-42)"])
@@ -276,17 +257,17 @@ async def test_the_worker_asks_jira_which_accounts_jql_the_issue_matches(store):
 async def test_an_issue_the_accounts_jql_excludes_reaches_none_of_its_channels(store):
     p = created(components=[{"id": "10101", "name": "Agency-Internal"}], summary="Agency-internal: margin review")
     p["issue"]["key"], p["issue"]["fields"]["project"]["key"] = "ACME-9", "ACME"
-    jira = ScopedJira({"project in (ACME) AND (component != Agency-Internal)": {"ACME-1"}})
+    jira = _scoped_jira({"project in (ACME) AND (component != Agency-Internal)": {"ACME-1"}}, "ACME-9")
     report, slack, _ = await _run(store, EXCLUDING, [p], jira)
     assert report.statuses == {"done": 1} and slack.messages == []
-    jira = ScopedJira({"project in (ACME) AND (component != Agency-Internal)": {"ACME-9"}})  # public control
+    jira = _scoped_jira({"project in (ACME) AND (component != Agency-Internal)": {"ACME-9"}}, "ACME-9")  # control
     report, slack, _ = await _run(store, EXCLUDING, [p], jira, prefix="control")
     assert sorted(m["channel"] for m in slack.messages) == [ALPHA_CLIENT, ALPHA_INTERNAL]
 
 
 async def test_jira_down_during_the_scope_lookup_retries_and_guesses_nothing(store):
     from bot.errors import UpstreamError
-    jira = ScopedJira({}, error=UpstreamError("jira", "HTTP 503", retryable=True, status=503))
+    jira = _scoped_jira({}, error=UpstreamError("jira", "HTTP 503", retryable=True, status=503))
     report, slack, items = await _run(store, SHARED, [betas_issue()], jira)
     assert report.statuses == {"retry": 1} and slack.messages == []
 
@@ -386,32 +367,6 @@ def test_a_comment_in_a_project_of_unknown_type_is_withheld():
     assert event_verdict(_with_issue(payload, "software"), C, _desk_account(payload)).allowed
 
 
-class DeskJira:
-    """Jira answering the issue lookups of leak_jsm_dc_comment (by id) and the comment lookup."""
-
-    def __init__(self, issues_by_id, comments, error=None):
-        self.issues_by_id, self.comments, self.error = issues_by_id, comments, error
-        self.jql, self.comment_calls = [], []
-
-    def fetch_issues(self, jql):
-        import re
-        self.jql.append(jql)
-        m = re.fullmatch(r"id = (\d+)", jql)
-        return [self.issues_by_id[m.group(1)]] if m and m.group(1) in self.issues_by_id else []
-
-    def comment(self, key, comment_id):
-        self.comment_calls.append((key, comment_id))
-        if self.error is not None:
-            raise self.error
-        return self.comments.get((key, comment_id))
-
-    def fetch_versions_for(self, projects):
-        return []
-
-    def changelog(self, issue_key):
-        return []
-
-
 def _dc_note() -> dict:
     """leak_jsm_dc_comment.payload.json: jira-to-matrix's real Server comment_created (no issue,
     no jsdPublic, no properties), its body an internal note."""
@@ -436,10 +391,10 @@ async def test_the_worker_looks_up_an_unmarked_service_desk_comment(store, answe
     payload = _dc_note()
     comment_id = payload["comment"]["id"]
     answer = dict(answer, id=comment_id) if answer else None
-    jira = DeskJira({"26313": issue("NW-12", summary="Refund request", project_type="service_desk")},
-                    {("NW-12", comment_id): answer} if answer else {})
+    jira = InMemoryJira(by_id={"26313": issue("NW-12", summary="Refund request", project_type="service_desk")})
+    jira.comments = {("NW-12", comment_id): answer} if answer else {}
     report, slack, _ = await _run(store, NW, [payload], jira)
-    assert report.statuses == {"done": 1} and jira.comment_calls == [("NW-12", comment_id)]
+    assert report.statuses == {"done": 1} and jira.made("comment") == [f"NW-12/{comment_id}"]
     client = [m for m in slack.messages if m["channel"] == ALPHA_CLIENT]
     assert bool(client) is client_told
     assert any(m["channel"] == ALPHA_INTERNAL for m in slack.messages)
@@ -448,8 +403,8 @@ async def test_the_worker_looks_up_an_unmarked_service_desk_comment(store, answe
 async def test_jira_down_during_the_comment_lookup_retries(store):
     from bot.errors import UpstreamError
     from tests.test_inbox_worker import issue
-    jira = DeskJira({"26313": issue("NW-12", project_type="service_desk")}, {},
-                    error=UpstreamError("jira", "HTTP 503", retryable=True, status=503))
+    jira = InMemoryJira(by_id={"26313": issue("NW-12", project_type="service_desk")},
+                        errors={"comment": UpstreamError("jira", "HTTP 503", retryable=True, status=503)})
     report, slack, _ = await _run(store, NW, [_dc_note()], jira)
     assert report.statuses == {"retry": 1} and slack.messages == []
 
@@ -502,10 +457,10 @@ def _history(created: str) -> list[dict]:
 async def test_a_comment_written_while_the_issue_was_restricted_never_reaches_the_client(store, order):
     from bot.services.inbox_worker import InboxWorker, WorkerSettings
     from tests.fakes.slack import InMemorySlack
-    from tests.test_inbox_worker import NOW, SITES, FakeJira, add, issue
+    from tests.test_inbox_worker import NOW, SITES, add, issue
 
     twin, upd = _twins()
-    jira = FakeJira({"NW-1": issue("NW-1", summary="Estimate review")})  # public now, after the edit
+    jira = InMemoryJira({"NW-1": issue("NW-1", summary="Estimate review")})  # public now, after the edit
     jira.histories["NW-1"] = _history(twin["comment"]["created"])  # the level went in the comment's edit
     slack = InMemorySlack()
     w = InboxWorker(store, NW, slack, jira, clock=lambda: NOW, settings=WorkerSettings(), links=SITES)
@@ -521,8 +476,8 @@ async def test_a_comment_written_while_the_issue_was_restricted_never_reaches_th
 
 async def test_a_comment_written_after_the_issue_became_public_reaches_the_client(store):
     twin, _ = _twins()
-    from tests.test_inbox_worker import FakeJira, issue
-    jira = FakeJira({"NW-1": issue("NW-1", summary="Estimate review")})
+    from tests.test_inbox_worker import issue
+    jira = InMemoryJira({"NW-1": issue("NW-1", summary="Estimate review")})
     jira.histories["NW-1"] = _history("2019-01-01T00:00:00.000+0000")  # long before the comment
     report, slack, _ = await _run(store, NW, [twin], jira)
     assert any(TWIN_BODY[:20] in m["text"] for m in slack.messages if m["channel"] == ALPHA_CLIENT)
@@ -542,13 +497,11 @@ def test_the_history_since_a_comment_is_read_by_field_id_and_fails_closed():
 async def test_jira_down_during_the_history_lookup_retries(store):
     twin, _ = _twins()
     from bot.errors import UpstreamError
-    from tests.test_inbox_worker import FakeJira, issue
+    from tests.test_inbox_worker import issue
 
-    class HistoryDown(FakeJira):
-        def changelog(self, issue_key):
-            raise UpstreamError("jira", "HTTP 503", retryable=True, status=503)
-
-    report, slack, _ = await _run(store, NW, [twin], HistoryDown({"NW-1": issue("NW-1")}))
+    history_down = InMemoryJira([issue("NW-1")],
+                                errors={"changelog": UpstreamError("jira", "HTTP 503", retryable=True, status=503)})
+    report, slack, _ = await _run(store, NW, [twin], history_down)
     assert report.statuses == {"retry": 1} and slack.messages == []
 
 
@@ -590,18 +543,13 @@ def test_a_custom_field_is_a_sprint_change_only_by_the_sites_sprint_field_id():
 
 @pytest.mark.parametrize(("site_sprint_field", "sprint"), [("customfield_10107", True), ("customfield_10020", False), (None, False)])
 async def test_the_worker_asks_jira_which_field_is_the_sprint(store, site_sprint_field, sprint):
-    from tests.test_inbox_worker import FakeJira, issue
+    from tests.test_inbox_worker import issue
 
-    class Site(FakeJira):
-        calls = 0
-
-        def sprint_field_id(self):
-            Site.calls += 1
-            return site_sprint_field
-
+    site = InMemoryJira([issue("GOLD-208")])
+    site.sprint_field = site_sprint_field
     accounts = AccountsConfig(accounts=[_scoped("gold", ALPHA_CLIENT, ALPHA_INTERNAL, projects=["GOLD"])])
-    report, slack, _ = await _run(store, accounts, [real_payload(SPRINT_IDS)], Site({"GOLD-208": issue("GOLD-208")}))
-    assert report.statuses == {"done": 1} and Site.calls == 1
+    report, slack, _ = await _run(store, accounts, [real_payload(SPRINT_IDS)], site)
+    assert report.statuses == {"done": 1} and len(site.made("sprint_field_id")) == 1
     internal = [m["text"] for m in slack.messages if m["channel"] == ALPHA_INTERNAL]
     assert any("added to sprint TES Sprint 3" in t for t in internal) is sprint  # else a custom field's change
     assert not any(m["channel"] == ALPHA_CLIENT for m in slack.messages)  # sprints: not a client default

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -13,22 +14,45 @@ from integrations.upstream_errors import UpstreamError
 
 
 class InMemoryJira:
-    """JiraPort over plain values, for service tests; understands `project = / in` JQL only."""
+    """JiraPort over plain values, for service tests and the inbox worker's lookups.
+
+    `fetch_issues` understands the JQL the bot writes: `project = / in`, `key in (…)`, `id = N`,
+    `fixVersion = N` and `worklogDate >= "D"` (read in UTC, as Jira reads it in its user's
+    timezone), joined by AND; other clauses (a component, a label) match everything unless
+    `matches` names the keys a clause matches. Every call is recorded in `calls`.
+
+    Failures: `error` fails every call; `errors` fails one operation (`"changelog"`), one call
+    (`"board_project:81"`, `"fetch_versions:GOLD"`) or every `key in (…)` naming a key
+    (`"key:TES-2"`); a key in `invisible` fails a `key in (…)` naming it with HTTP 400, as Jira does.
+    """
 
     def __init__(
         self,
-        issues: Iterable[Issue] = (),
+        issues: Iterable[Issue] | Mapping[str, Issue] = (),
         versions: Iterable[Version] = (),
         *,
         boards: Mapping[int, str | None] | None = None,
-        error: UpstreamError | None = None,
+        error: Exception | None = None,
+        by_id: Mapping[str, Issue] | None = None,
+        errors: Mapping[str, Exception] | None = None,
+        invisible: Iterable[str] = (),
+        matches: Mapping[str, Iterable[str]] | None = None,
     ):
-        self.issues = list(issues)
+        # Issue key -> issue (a test may replace one between batches).
+        self.issues: dict[str, Issue] = (
+            dict(issues) if isinstance(issues, Mapping) else {i.key: i for i in issues}
+        )
         self.versions = list(versions)
+        # Numeric issue id -> issue, for `id = N` (an `Issue` carries no id).
+        self.by_id: dict[str, Issue] = dict(by_id or {})
         # Board id -> project key (None: a board in no project); unknown ids answer None too.
         self.boards: dict[int, str | None] = dict(boards or {})
         # Set to make every call fail (e.g. UpstreamUnavailable) and test the "delayed" path.
         self.error = error
+        self.errors: dict[str, Exception] = dict(errors or {})
+        self.invisible = set(invisible)
+        # A clause the fake cannot evaluate -> the keys it matches (e.g. an account's scope JQL).
+        self.matches = {clause: set(keys) for clause, keys in (matches or {}).items()}
         self.calls: list[tuple[str, str]] = []
         # (issue key, comment id) -> comment JSON, for Service Desk comment lookups.
         self.comments: dict[tuple[str, str], dict[str, Any]] = {}
@@ -44,15 +68,47 @@ class InMemoryJira:
         boards = {int(b["id"]): board_location_project(b) for b in getattr(seed, "boards", ())}
         return cls(issues, versions, boards=boards)
 
+    def made(self, op: str) -> list[str]:
+        """The arguments of the calls made to `op`, in order (e.g. every JQL asked)."""
+        return [arg for name, arg in self.calls if name == op]
+
+    @property
+    def jql(self) -> list[str]:
+        return self.made("fetch_issues")
+
     def _check(self, op: str, arg: str) -> None:
         self.calls.append((op, arg))
-        if self.error is not None:
-            raise self.error
+        error = self.errors.get(f"{op}:{arg}") or self.errors.get(op) or self.error
+        if error is not None:
+            raise error
 
     def fetch_issues(self, jql: str) -> list[Issue]:
         self._check("fetch_issues", jql)
+        keys = _jql_keys(jql)
+        if keys is not None:
+            if bad := [k for k in keys if k in self.invisible]:
+                raise UpstreamError("jira", f"HTTP 400: An issue with key '{bad[0]}' does not exist for field 'key'.",
+                                    retryable=False, status=400)
+            if error := next((self.errors[f"key:{k}"] for k in keys if f"key:{k}" in self.errors), None):
+                raise error
+        if m := re.search(r"\bid = (\d+)", jql):
+            found = [self.by_id[m.group(1)]] if m.group(1) in self.by_id else []
+        elif keys is not None:
+            found = [self.issues[k] for k in keys if k in self.issues]
+        else:
+            found = list(self.issues.values())
         projects = _jql_projects(jql)
-        return [i for i in self.issues if projects is None or i.project in projects]
+        if projects is not None:
+            found = [i for i in found if i.project in projects]
+        if m := re.search(r"\bfixVersion = (\d+)", jql):
+            found = [i for i in found if m.group(1) in i.fix_version_ids]
+        if m := re.search(r'\bworklogDate >= "(\d{4}-\d\d-\d\d)"', jql):
+            first = dt.date.fromisoformat(m.group(1))
+            found = [i for i in found if any(w.started.astimezone(dt.UTC).date() >= first for w in i.worklogs)]
+        for clause, matched in self.matches.items():
+            if jql.startswith(f"{clause} AND "):
+                found = [i for i in found if i.key in matched]
+        return found
 
     def fetch_versions(self, project_key: str) -> list[Version]:
         self._check("fetch_versions", project_key)
@@ -77,6 +133,11 @@ class InMemoryJira:
         board_id = _board_id(board_id)
         self._check("board_project", str(board_id))
         return self.boards.get(board_id)
+
+
+def _jql_keys(jql: str) -> list[str] | None:
+    match = re.search(r"\bkey in \(([^)]*)\)", jql)
+    return [k.strip() for k in match.group(1).split(",")] if match else None
 
 
 _PROJECT_CLAUSE = re.compile(r"\bproject\s*(?:=\s*\"?([A-Z][A-Z0-9_]*)\"?|in\s*\(([^)]*)\))", re.IGNORECASE)

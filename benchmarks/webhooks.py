@@ -35,13 +35,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from benchmarks.loopback import post_one_after_another, serve_and_report_port
+from bot.app import Ports, build_inbox_worker
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel, JiraScope
 from bot.domain.signatures import hub_signature
 from bot.logs import configure_logging
-from bot.services.inbox_worker import InboxWorker, WorkerSettings
+from bot.services.inbox_worker import WorkerSettings
 from bot.web import build_web_app
 from integrations.store import db
 from integrations.store.store import Store
+from tests.fakes.jira import InMemoryJira
 from tests.fakes.slack import InMemorySlack
 
 SECRET = "bench-secret"
@@ -223,7 +225,10 @@ async def storm(updates: int = 1000, seconds: float = 10.0) -> tuple[dict[str, i
     expected: dict[str, set[str]] = {c.id: set() for a in accounts.accounts for c in a.channels}
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(f"sqlite:///{tmp}/storm.db", migrate=True)
-        worker = InboxWorker(store, accounts, slack, None, lambda: now[0], WorkerSettings())
+        # Wired as `pulse serve` wires it, on fakes: a Jira that knows no issue (every storm
+        # payload is complete, so nothing is looked up) and a counting Slack.
+        ports = Ports(accounts=accounts, store=store, jira=InMemoryJira(), clock=lambda: now[0], slack=slack)
+        worker = build_inbox_worker(ports, WorkerSettings())
         step = 0.1
         per_step = int(updates * step / seconds)
         sent, wake_at, t = 0, 0.0, 0.0

@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import gc
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from starlette.applications import Starlette
 from bot.accounts_file import load_accounts
 from bot.clock import utc_now
 from bot.domain.accounts import AccountsConfig
+from bot.domain.events import Event
 from bot.domain.health import HealthChecks
 from bot.domain.links import SiteLinks
 from bot.listeners import ListenerDeps, register_all
@@ -42,7 +43,7 @@ from bot.services.directory import Directory
 from bot.services.doctor import log_findings
 from bot.services.exactly_once import OncePoster, owner_id
 from bot.services.handover import HandoverService, register_handover_commands
-from bot.services.inbox_worker import start_inbox_worker, stop_inbox_worker
+from bot.services.inbox_worker import InboxWorker, WorkerSettings, run_inbox_worker, stop_inbox_worker
 from bot.services.portfolio import PortfolioHome, PortfolioService, register_portfolio_commands
 from bot.services.subscriptions import register_subscribe_commands
 from bot.settings import Settings
@@ -112,6 +113,8 @@ class Runtime:
     audiences: ChannelAudiences | None = None
     # Health snapshots per account (App Home, /pulse accounts), refreshed in the background.
     portfolio: PortfolioService | None = None
+    # The ports it was assembled from (the inbox worker is built from them once serving).
+    ports: Ports | None = None
     _stop_worker: asyncio.Event | None = None
     _stop_portfolio: asyncio.Event | None = None
     _http: aiohttp.ClientSession | None = None
@@ -162,18 +165,13 @@ class Runtime:
             self.scheduler.start()
             register_scheduler_health(self.health, self.scheduler)
         worker = None
-        if self.slack is not None:
+        if self.slack is not None and self.ports is not None:
             self.health.register("slack", self.slack.pause.health)
             # The worker drains the durable inbox: deliveries stored before a restart are not lost.
-            worker, self._stop_worker = start_inbox_worker(
-                self.store, self.accounts, self.slack, self.jira, self.clock, confluence=self.confluence,
-                # Jira people mentioned in comments become Slack mentions when Slack knows their email.
-                people_lookup=SlackUsersByEmail(self.client),
-                pause=self.slack.pause,
-                links=site_links(self.settings),
-                health=self.health,
-                audiences=self.audiences,
+            worker, self._stop_worker = run_inbox_worker(build_inbox_worker(
+                self.ports, audiences=self.audiences,
                 on_events=self.portfolio.mark_stale if self.portfolio is not None else None,
+            ), self.health
             )
         if self.portfolio is not None:
             self._stop_portfolio = asyncio.Event()
@@ -409,6 +407,30 @@ def build_portfolio(ports: Ports, digests: DigestService, audiences: ChannelAudi
     return portfolio
 
 
+def build_inbox_worker(
+    ports: Ports,
+    settings: WorkerSettings | None = None,
+    *,
+    audiences: ChannelAudiences | None = None,
+    on_events: Callable[[list[Event]], Awaitable[None]] | None = None,
+) -> InboxWorker:
+    """The inbox worker over the ports (`pulse serve` runs it once serving; the demo and the
+    benchmarks run it by hand). It posts, so the ports need Slack."""
+    if ports.slack is None:
+        raise ValueError("the inbox worker posts: its ports need Slack")
+    return InboxWorker(
+        ports.store, ports.accounts, ports.slack, ports.jira, ports.clock, settings,
+        confluence=ports.confluence,
+        # Jira people mentioned in comments become Slack mentions when Slack knows their email.
+        people_lookup=SlackUsersByEmail(ports.slack_client) if ports.slack_client is not None else None,
+        # Slack refusing the token pauses posting (a fake Slack never refuses).
+        pause=ports.slack.pause if isinstance(ports.slack, SlackWeb) else None,
+        links=ports.links,
+        audiences=audiences,
+        on_events=on_events,
+    )
+
+
 def assemble(settings: Settings, ports: Ports) -> Runtime:
     """The app and its background work from the ports: listeners, commands, digests, the portfolio,
     the scheduler (if enabled) and, once serving, the inbox worker."""
@@ -423,7 +445,7 @@ def assemble(settings: Settings, ports: Ports) -> Runtime:
         settings=settings, accounts=ports.accounts, store=ports.store, client=ports.slack_client, bolt=bolt,
         clock=ports.clock, jira=ports.jira, scheduler=scheduler, slack=ports.slack, digests=digests,
         confluence=ports.confluence, answers=deps.answers, commands=deps.commands, audiences=audiences,
-        portfolio=portfolio,
+        portfolio=portfolio, ports=ports,
     )
 
 

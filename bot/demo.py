@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import requests
 
-from bot.app import Ports, assemble
+from bot.app import Ports, assemble, build_inbox_worker
 from bot.clock import utc_now
 from bot.domain.access import Role
 from bot.domain.commands import available
@@ -29,7 +30,6 @@ from bot.domain.links import SiteLinks
 from bot.domain.signatures import hub_signature
 from bot.render.help import render_help
 from bot.services.digests import DigestService
-from bot.services.inbox_worker import InboxWorker, WorkerSettings
 from bot.settings import Settings
 from bot.web import build_web_app
 from integrations.jira import AtlassianJira
@@ -83,8 +83,7 @@ def _notify(ports: Ports, sandbox, now: dt.datetime, slack_fake: FakeSlack, echo
          f"POSTed to /webhooks/jira: HTTP {', '.join(map(str, statuses))}; then one pass of the inbox worker.")
     before = len(slack_fake.posted())
     # A minute later: past the burst window in which the worker waits for more of the same.
-    worker = InboxWorker(ports.store, ports.accounts, ports.slack, ports.jira, clock=lambda: now + dt.timedelta(minutes=1),
-                         settings=WorkerSettings(), links=ports.links)
+    worker = build_inbox_worker(dataclasses.replace(ports, clock=lambda: now + dt.timedelta(minutes=1)))
     report = asyncio.run(worker.run_once())
     account = sandbox.accounts.by_project(ISSUE_KEY.split("-")[0])
     posted = slack_fake.posted()[before:]

@@ -455,11 +455,16 @@ def start_inbox_worker(
     records its posts, and only then (on timeout) cancel. Cancelling at once can cut a post after
     Slack took it but before it was recorded, and the next process posts it again.
     """
-    stop = asyncio.Event()
     worker = InboxWorker(
         store, accounts, slack, jira, clock, settings, confluence=confluence, people_lookup=people_lookup,
         pause=pause, links=links, audiences=audiences, on_events=on_events,
     )
+    return run_inbox_worker(worker, health)
+
+
+def run_inbox_worker(worker: InboxWorker, health: HealthChecks | None = None) -> tuple[asyncio.Task, asyncio.Event]:
+    """Run a built worker on the running loop (see `start_inbox_worker`); `health` gets its check."""
+    stop = asyncio.Event()
     task = asyncio.create_task(worker.run_forever(stop), name="inbox-worker")
     if health is not None:
         health.register("inbox_worker", inbox_worker_check(worker, task))
@@ -498,6 +503,6 @@ async def stop_inbox_worker(task: asyncio.Task, stop: asyncio.Event, timeout: fl
 
 
 __all__ = [
-    "BatchReport", "InboxWorker", "WorkerSettings", "inbox_worker_check", "post_key", "start_inbox_worker",
-    "stop_inbox_worker",
+    "BatchReport", "InboxWorker", "WorkerSettings", "inbox_worker_check", "post_key", "run_inbox_worker",
+    "start_inbox_worker", "stop_inbox_worker",
 ]

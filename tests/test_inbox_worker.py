@@ -399,7 +399,7 @@ async def test_client_alert_counts_only_what_the_client_may_see(store):
     assert store.budget_alerts.sent("alpha", "2026-11-01..2026-11-30") == {80, 100}
     assert store.budget_alerts.sent("alpha", "2026-11-01..2026-11-30", "client") == set()
     # 3 h more on the public issue: client 8 h = 80 % → the client's own 80 % alert, once.
-    jira.issues["GOLD-7"] = issue("GOLD-7", worklogs=(_worklog("GOLD-7", 5, 3), _worklog("GOLD-7", 3, 20)))
+    jira.put(issue("GOLD-7", worklogs=(_worklog("GOLD-7", 5, 3), _worklog("GOLD-7", 3, 20))))
     add(store, f"{ZJ}/worklog_updated.json", "d-2")
     await InboxWorker(store, accounts, slack, jira, clock=lambda: NOW).run_once()
     (client,) = slack.in_channel(ALPHA_CLIENT)

@@ -30,7 +30,7 @@ def commands():
 
 def _digest(key: str, audience: Audience):
     account = SANDBOX.accounts.by_key(key)
-    return account, build_digest(account, audience, list(JIRA.issues.values()), JIRA.versions, NOW)
+    return account, build_digest(account, audience, JIRA.issues, JIRA.versions, NOW)
 
 
 def test_the_glance_is_one_line_each_and_says_where_the_whole_is():

@@ -38,10 +38,7 @@ class InMemoryJira:
         invisible: Iterable[str] = (),
         matches: Mapping[str, Iterable[str]] | None = None,
     ):
-        # Issue key -> issue (a test may replace one between batches).
-        self.issues: dict[str, Issue] = (
-            dict(issues) if isinstance(issues, Mapping) else {i.key: i for i in issues}
-        )
+        self.issues = list(issues.values() if isinstance(issues, Mapping) else issues)
         self.versions = list(versions)
         # Numeric issue id -> issue, for `id = N` (an `Issue` carries no id).
         self.by_id: dict[str, Issue] = dict(by_id or {})
@@ -67,6 +64,12 @@ class InMemoryJira:
         versions = [parse_version(v, project) for project, vs in seed.versions.items() for v in vs]
         boards = {int(b["id"]): board_location_project(b) for b in getattr(seed, "boards", ())}
         return cls(issues, versions, boards=boards)
+
+    def put(self, issue: Issue) -> None:
+        """Replace the issue with the same key (as Jira answers after an edit), or add it."""
+        self.issues = [issue if i.key == issue.key else i for i in self.issues]
+        if issue not in self.issues:
+            self.issues.append(issue)
 
     def made(self, op: str) -> list[str]:
         """The arguments of the calls made to `op`, in order (e.g. every JQL asked)."""
@@ -94,9 +97,10 @@ class InMemoryJira:
         if m := re.search(r"\bid = (\d+)", jql):
             found = [self.by_id[m.group(1)]] if m.group(1) in self.by_id else []
         elif keys is not None:
-            found = [self.issues[k] for k in keys if k in self.issues]
+            by_key = {i.key: i for i in self.issues}
+            found = [by_key[k] for k in keys if k in by_key]
         else:
-            found = list(self.issues.values())
+            found = list(self.issues)
         projects = _jql_projects(jql)
         if projects is not None:
             found = [i for i in found if i.project in projects]

@@ -8,9 +8,10 @@ from bot.domain.accounts import Audience
 from bot.domain.digest import build_digest
 from bot.domain.roles import Handover
 from bot.render.digest import render_digest
+from tests.fakes.jira import InMemoryJira
 from tests.fakes.slack import InMemorySlack
 from tests.test_digest_samples import NOW, log, make_account, make_issue
-from tests.test_inbox_worker import ALPHA_INTERNAL, ZJ, FakeJira, _worklog, add, issue, worker
+from tests.test_inbox_worker import ALPHA_INTERNAL, ZJ, _worklog, add, issue, worker
 
 
 def _cover(start, end, keys) -> Handover:
@@ -45,7 +46,7 @@ async def test_a_budget_alert_during_a_handover_names_the_cover(store):
     slack = InMemorySlack()
     gold = issue("GOLD-7", worklogs=(_worklog("GOLD-7", 5, 3), _worklog("GOLD-7", 3.5, 20)))
     add(store, f"{ZJ}/worklog_created.json", "d-1")
-    report = await worker(store, slack, FakeJira({"GOLD-7": gold}, by_id={"10014": gold})).run_once()
+    report = await worker(store, slack, InMemoryJira({"GOLD-7": gold}, by_id={"10014": gold})).run_once()
     assert report.alerts == 1
     (alert,) = slack.in_channel(ALPHA_INTERNAL)
     assert alert["text"].splitlines()[-1] == "cc <@U0COVER01> (covering for <@U0BUDGET> until Dec 6, 2026)"

@@ -74,6 +74,17 @@ def sandbox_accounts() -> AccountsConfig:
                     "roles": {"budget": "U0ACMEAM01", "billing": "U0ACMEBIL1", "backlog": ["U0ACMEPO01", "U0ACMEPO02"],
                               "support": {"people": ["U0ACMESUP1"], "deputy": "U0ACMESUP2"}},
                     "people": {"anna.schmidt@agency.example": "U0ANNA0001"},
+                    "support": {
+                        "project": "SUP",
+                        "match": {"component": "ACME"},
+                        "issue_type": "Task",
+                        "priority": {"emergency": "Highest", "task": "Medium"},
+                        "hours": {"weekdays": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"},
+                        "first_response": {"emergency": "1h", "task": "4h"},
+                        "escalate_at_percent": 75,
+                        "project_work_hours": 16,
+                        "mirror_replies": True,
+                    },
                 },
                 {
                     "key": "northwind",
@@ -116,6 +127,8 @@ def sandbox_accounts() -> AccountsConfig:
                     "jira": {"projects": ["GLX"], "internal_issue_types": ["Incident Review"]},
                     "budget": {"period": "monthly", "hours": 40, "currency": "GBP"},
                     "roles": {"support": "U0GLXSUP01"},
+                    "support": {"project": "SUP", "match": {"component": "GLOBEX"},
+                                "first_response": {"emergency": "30m", "task": "8h"}},
                 },
             ]
         }

@@ -471,7 +471,8 @@ def test_check_config_says_what_each_role_is_for(pulse_cli):
         "note: roles.backlog (acme-shop): shown by /pulse roles and to the client by @Account Pulse who; passes "
         "to the cover during a handover",
         "note: roles.support (acme-shop, northwind, globex): shown by /pulse roles and to the client by "
-        "@Account Pulse who; passes to the cover during a handover",
+        "@Account Pulse who; passes to the cover during a handover; pinged when a support request nears its "
+        "first-response target, and by DM at once for emergencies",
     ]
     assert "not used yet" not in result.output
 

@@ -180,6 +180,191 @@ class Budget(_Model):
         return self
 
 
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DURATION = re.compile(r"(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?")
+
+
+def parse_duration_minutes(value: object) -> int:
+    """Minutes from `90` (minutes), `"1h"`, `"1h30m"`, `"2d"` (24-hour days); ValueError saying how to write it."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration; write e.g. 1h, 30m or 1h30m")
+    if isinstance(value, int):
+        minutes = value
+    elif isinstance(value, str) and value.strip() and (m := _DURATION.fullmatch(value.strip().lower())) and any(m.groups()):
+        days, hours, mins = (int(g) if g else 0 for g in m.groups())
+        minutes = days * 24 * 60 + hours * 60 + mins
+    else:
+        raise ValueError(f"{value!r} is not a duration; write e.g. 1h, 30m or 1h30m")
+    if not 1 <= minutes <= 90 * 24 * 60:
+        raise ValueError(f"{value!r}: a first-response target is between 1 minute and 90 days")
+    return minutes
+
+
+class Urgency(enum.StrEnum):
+    """How urgent a support request is, in words the client knows and accepts."""
+
+    EMERGENCY = "emergency"  # the site is down or customers cannot buy: around the clock
+    TASK = "task"  # everything else: in business hours
+
+
+class BusinessHours(_Model):
+    """When the agency's support clock runs for tasks (emergencies run around the clock)."""
+
+    weekdays: list[str] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    start: dt.time = dt.time(9, 0)
+    end: dt.time = dt.time(17, 0)
+    timezone: str | None = Field(default=None, description="IANA timezone; default: the account's")
+
+    @field_validator("weekdays")
+    @classmethod
+    def _weekday_names(cls, value: list[str]) -> list[str]:
+        days = [d.strip().lower()[:3] for d in value]
+        wrong = [v for v, d in zip(value, days, strict=True) if d not in _WEEKDAYS]
+        if wrong:
+            raise ValueError(f"{wrong[0]!r} is not a weekday; write mon, tue, wed, thu, fri, sat, sun")
+        if not days:
+            raise ValueError("give at least one weekday")
+        return sorted(set(days), key=_WEEKDAYS.index)
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _clock_time(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            # YAML 1.1 reads an unquoted 9:00 as the sexagesimal number 540.
+            return dt.time(*divmod(value, 60)) if 0 <= value < 24 * 60 else value
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"{value!r} is not an IANA timezone (e.g. Europe/Berlin)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> BusinessHours:
+        if self.end <= self.start:
+            raise ValueError(f"'end' ({self.end:%H:%M}) must be after 'start' ({self.start:%H:%M}) on the same day")
+        return self
+
+    def weekday_numbers(self) -> frozenset[int]:
+        return frozenset(_WEEKDAYS.index(d) for d in self.weekdays)
+
+
+class PerUrgency(_Model):
+    emergency: str
+    task: str
+
+
+class FirstResponse(_Model):
+    """First-response targets: an emergency around the clock, a task in business hours."""
+
+    emergency: int = Field(default=60, description="minutes, or 1h / 30m / 1h30m")
+    task: int = Field(default=8 * 60, description="business minutes, or 8h / 4h30m")
+
+    @field_validator("emergency", "task", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> int:
+        return parse_duration_minutes(value)
+
+    def minutes(self, urgency: Urgency) -> int:
+        return self.emergency if urgency is Urgency.EMERGENCY else self.task
+
+
+class SupportMatch(_Model):
+    """How this account's issues are told apart in a support project shared with other accounts."""
+
+    component: str | None = None
+    label: str | None = None
+    organization: str | None = Field(default=None, description="Service Desk organization id")
+    organization_field: str | None = Field(
+        default=None, description="the site's Organizations field, e.g. customfield_10002 (with organization)"
+    )
+
+    @field_validator("organization")
+    @classmethod
+    def _organization_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d+", str(value)):
+            raise ValueError(f"{value!r} is not a Service Desk organization id (digits, e.g. 3)")
+        return value
+
+    @field_validator("organization_field")
+    @classmethod
+    def _custom_field(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"customfield_\d+", value):
+            raise ValueError(f"{value!r} is not a custom field id like customfield_10002")
+        return value
+
+    @field_validator("label")
+    @classmethod
+    def _jira_label(cls, value: str | None) -> str | None:
+        return None if value is None else _check_label(value)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SupportMatch:
+        given = [name for name in ("component", "label", "organization") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'component', 'label' or 'organization'")
+        if self.organization and not self.organization_field:
+            raise ValueError("an organization needs 'organization_field' (the site's Organizations field id)")
+        return self
+
+    def describe(self) -> str:
+        if self.component:
+            return f"component {self.component!r}"
+        if self.label:
+            return f"label {self.label!r}"
+        return f"organization {self.organization}"
+
+
+def _check_label(value: str) -> str:
+    # Jira labels cannot hold spaces; a label with one would never match.
+    if not re.fullmatch(r"[^\s]{1,255}", value):
+        raise ValueError(f"{value!r} is not a Jira label (no spaces, at most 255 characters)")
+    return value
+
+
+class Support(_Model):
+    """Support requests from Slack: where they are filed in Jira and how fast they are answered."""
+
+    project: str = Field(description="Jira project key requests are filed in")
+    issue_type: str = "Task"
+    priority: PerUrgency = Field(default_factory=lambda: PerUrgency(emergency="Highest", task="Medium"))
+    label: str = Field(default="pulse-support", description="every request's issue carries it")
+    match: SupportMatch | None = Field(default=None, description="needed when accounts share the project")
+    hours: BusinessHours = Field(default_factory=BusinessHours)
+    first_response: FirstResponse = Field(default_factory=FirstResponse)
+    waiting_statuses: list[str] | None = Field(
+        default=None, description="the clock pauses in these statuses; default: jira.waiting_statuses"
+    )
+    escalate_at_percent: int = Field(default=75, ge=1, le=100, description="ping the support role at this share")
+    project_work_hours: Decimal | None = Field(
+        default=None, gt=0, le=100_000, description="an estimate above this is project work, not support"
+    )
+    project_work_labels: list[str] = Field(default_factory=list, description="labels that mark project work")
+    mirror_replies: bool = Field(default=False, description="thread replies become public Jira comments")
+
+    @field_validator("project")
+    @classmethod
+    def _project_key(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]{0,19}", value):
+            raise ValueError(f"{value!r} is not a Jira project key (upper case, e.g. SUP)")
+        return value
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        return _check_label(value)
+
+    @field_validator("project_work_labels")
+    @classmethod
+    def _labels(cls, value: list[str]) -> list[str]:
+        return [_check_label(v) for v in value]
+
+
 def check_slack_person(value: str) -> str:
     """A Slack user id (U…/W…) or user group id (S…), else a ValueError saying where to find one."""
     if re.fullmatch(_USER_ID, value) or re.fullmatch(_USERGROUP_ID, value):
@@ -197,7 +382,8 @@ ROLE_USES: dict[str, str] = {
               "during a handover); shown by /pulse roles and to the client by @Account Pulse who",
     "billing": "shown by /pulse roles; passes to the cover during a handover",
     "backlog": "shown by /pulse roles and to the client by @Account Pulse who; passes to the cover during a handover",
-    "support": "shown by /pulse roles and to the client by @Account Pulse who; passes to the cover during a handover",
+    "support": "shown by /pulse roles and to the client by @Account Pulse who; passes to the cover during a handover; "
+               "pinged when a support request nears its first-response target, and by DM at once for emergencies",
 }
 ROLE_NAMES: tuple[str, ...] = tuple(ROLE_USES)
 
@@ -344,6 +530,8 @@ class Account(_Model):
     # A key account: marked in the portfolio and listed first among equals (`/pulse accounts key`).
     key_account: bool = False
     health: HealthThresholds = Field(default_factory=HealthThresholds)
+    # None: the account files no support requests (the bot says so when asked).
+    support: Support | None = None
 
     @field_validator("people")
     @classmethod
@@ -441,6 +629,8 @@ class AccountsConfig(_Model):
             for j, project in enumerate(account.jira.projects):
                 if account.jira.jql and all(a.jira.jql for a in self.accounts if project in a.jira.projects):
                     continue
+                if self._split_support_project(project):
+                    continue  # each account's requests are told apart by its `support.match`
                 claim(f"Jira project {project}", account, (*here, "jira", "projects", j),
                       lambda other: f"Jira project {project} belongs to both {other!r} and {account.key!r}; "  # noqa: B023
                       "split it into two projects, or narrow it in each account by jql")
@@ -448,11 +638,36 @@ class AccountsConfig(_Model):
                 space = account.confluence.space
                 claim(f"Confluence space {space}", account, (*here, "confluence", "space"),
                       lambda other: f"Confluence space {space} belongs to both {other!r} and {account.key!r}")  # noqa: B023
+            if account.support is not None:
+                support = account.support
+                if support.match is not None:
+                    # Two accounts recognising their issues the same way would see each other's.
+                    claim(f"support match {support.project} {support.match.describe()}", account,
+                          (*here, "support", "match"),
+                          lambda other: f"{support.match.describe() if support.match else ''} in support project "  # noqa: B023
+                          f"{support.project} is used by both {other!r} and {account.key!r}")  # noqa: B023
+                if not self._split_support_project(support.project) and support.project not in account.jira.projects:
+                    claim(f"Jira project {support.project}", account, (*here, "support", "project"),
+                          lambda other: f"Jira project {support.project} belongs to both {other!r} and "  # noqa: B023
+                          f"{account.key!r}; a support project may be shared when each account says how its "  # noqa: B023
+                          "issues are recognised (support.match: component, label or organization)")
             for j, channel in enumerate(account.channels):
                 # One channel, one account: otherwise one client could see another's data.
                 claim(f"channel {channel.id}", account, (*here, "channels", j, "id"),
                       lambda other: f"channel {channel.id} is linked to both {other!r} and {account.key!r}")  # noqa: B023
         return conflicts
+
+    def _split_support_project(self, project: str) -> bool:
+        """Is `project` a support project that every account naming it splits by `support.match`?"""
+        naming = [a for a in self.accounts
+                  if project in a.jira.projects or (a.support is not None and a.support.project == project)]
+        return len(naming) > 0 and all(
+            a.support is not None and a.support.project == project and a.support.match is not None for a in naming
+        )
+
+    def support_accounts(self, project_key: str) -> list[Account]:
+        """The accounts filing support requests in this project (several when it is shared)."""
+        return [a for a in self.accounts if a.support is not None and a.support.project == project_key]
 
     def by_key(self, key: str) -> Account | None:
         return next((a for a in self.accounts if a.key == key), None)

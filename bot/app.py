@@ -46,6 +46,7 @@ from bot.services.handover import HandoverService, register_handover_commands
 from bot.services.inbox_worker import InboxWorker, WorkerSettings, run_inbox_worker, stop_inbox_worker
 from bot.services.portfolio import PortfolioHome, PortfolioService, register_portfolio_commands
 from bot.services.subscriptions import register_subscribe_commands
+from bot.services.support import SupportService, register_support_commands
 from bot.settings import Settings
 from bot.web import build_web_app
 from integrations.confluence import AtlassianConfluence, ConfluencePort
@@ -57,6 +58,8 @@ log = get_logger("pulse.app")
 
 # How long shutdown waits for a digest tick or an inbox batch in progress before cancelling it.
 SHUTDOWN_GRACE_S = 30.0
+# How often support requests Jira refused are tried again and first-response clocks are checked.
+SUPPORT_TICK_S = 20.0
 
 
 def create_bolt_app(
@@ -115,6 +118,8 @@ class Runtime:
     portfolio: PortfolioService | None = None
     # The ports it was assembled from (the inbox worker is built from them once serving).
     ports: Ports | None = None
+    # Support requests (None without Slack to answer in).
+    support: SupportService | None = None
     _stop_worker: asyncio.Event | None = None
     _stop_portfolio: asyncio.Event | None = None
     _http: aiohttp.ClientSession | None = None
@@ -152,6 +157,16 @@ class Runtime:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 300)
 
+    async def _support_loop(self) -> None:
+        """Retry support filings and watch first-response clocks, forever (idempotent in the store)."""
+        assert self.support is not None
+        while True:
+            try:
+                await self.support.tick()
+            except Exception:
+                log.exception("support tick failed")
+            await asyncio.sleep(SUPPORT_TICK_S)
+
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         # One HTTP session (and connection pool) for every Slack call and response_url answer:
@@ -177,6 +192,8 @@ class Runtime:
             self._stop_portfolio = asyncio.Event()
             self.background.append(asyncio.create_task(self.portfolio.run_forever(self._stop_portfolio),
                                                        name="portfolio"))
+        if self.support is not None:
+            self.background.append(asyncio.create_task(self._support_loop(), name="support"))
         if self.jira is not None:
             # The same checks as `pulse doctor`, logged; in the background, so start-up waits for
             # no Jira or Slack round trip, and never fatal: the bot serves what it can.
@@ -262,6 +279,7 @@ def build_commands(
     audiences: ChannelAudiences | None = None,
     portfolio: PortfolioService | None = None,
     handovers: HandoverService | None = None,
+    support: SupportService | None = None,
 ) -> CommandService:
     """The `/pulse` command table with every feature's commands."""
     commands = CommandService(accounts, audiences=audiences)
@@ -273,6 +291,8 @@ def build_commands(
         register_portfolio_commands(commands, portfolio, audiences)
     if handovers is not None:
         register_handover_commands(commands, handovers)
+    if support is not None:
+        register_support_commands(commands, support)
     return commands
 
 
@@ -285,14 +305,19 @@ def build_listener_deps(
     store: Store | None = None,
     audiences: ChannelAudiences | None = None,
     portfolio: PortfolioService | None = None,
+    support: SupportService | None = None,
 ) -> ListenerDeps:
     directory = Directory(client, settings.admin_users, settings.admin_usergroup)
     handovers = HandoverService(store, accounts, clock, directory) if store is not None else None
+    if support is not None:
+        support.names = directory.display_name  # requesters are named in Jira (clients have no seat)
     return ListenerDeps(
-        commands=build_commands(accounts, digests, store, clock, settings.jira.url, audiences, portfolio, handovers),
+        commands=build_commands(accounts, digests, store, clock, settings.jira.url, audiences, portfolio, handovers,
+                                support),
         directory=directory,
         audiences=audiences,
         home=PortfolioHome(portfolio, digests, site_links(settings), audiences) if portfolio is not None else None,
+        support=support,
     )
 
 
@@ -431,21 +456,33 @@ def build_inbox_worker(
     )
 
 
+def build_support(ports: Ports) -> SupportService | None:
+    """Support requests over the ports; None without Slack (there is no thread to answer in)."""
+    if ports.slack is None:
+        return None
+    return SupportService(
+        accounts=ports.accounts, store=ports.store, jira=ports.jira, slack=ports.slack,
+        poster=OncePoster(ports.store, ports.slack, ports.clock, owner_id(), INTENT_LEASE),
+        clock=ports.clock, links=ports.links,
+    )
+
+
 def assemble(settings: Settings, ports: Ports) -> Runtime:
     """The app and its background work from the ports: listeners, commands, digests, the portfolio,
     the scheduler (if enabled) and, once serving, the inbox worker."""
     audiences = build_audiences(settings, ports)
     digests = build_digests(ports, audiences)
     portfolio = build_portfolio(ports, digests, audiences)
+    support = build_support(ports)
     deps = build_listener_deps(ports.accounts, ports.slack_client, settings, digests, ports.clock, ports.store, audiences,
-                               portfolio)
+                               portfolio, support)
     bolt = create_bolt_app(client=ports.slack_client, signing_secret=_secret(settings.slack.signing_secret), deps=deps)
     scheduler = DigestScheduler(ports.accounts, digests, ports.store, ports.clock) if settings.scheduler_enabled else None
     return Runtime(
         settings=settings, accounts=ports.accounts, store=ports.store, client=ports.slack_client, bolt=bolt,
         clock=ports.clock, jira=ports.jira, scheduler=scheduler, slack=ports.slack, digests=digests,
         confluence=ports.confluence, answers=deps.answers, commands=deps.commands, audiences=audiences,
-        portfolio=portfolio, ports=ports,
+        portfolio=portfolio, ports=ports, support=support,
     )
 
 

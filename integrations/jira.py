@@ -89,6 +89,15 @@ class JiraPort(Protocol):
         """The id of the site's Jira Software sprint field (`customfield_…`), or None."""
         ...
 
+    def create_issue(self, fields: Mapping[str, Any]) -> str:
+        """Create an issue from REST `fields` (plain-text description); its key. Never retried
+        in-line: the caller searches for it (`find_issue_by_label`) before trying again."""
+        ...
+
+    def find_issue_by_label(self, project_key: str, label: str) -> str | None:
+        """The key of an issue of the project carrying `label` (the oldest), or None."""
+        ...
+
 
 def expected_fetch_calls(issue_count: int, worklog_totals: Iterable[int], page_size: int = 100) -> int:
     """The documented call count of `fetch_issues` (no retries), for tests and benchmarks."""
@@ -380,6 +389,33 @@ class AtlassianJira:
             start += len(values)
             if not values or page.get("isLast", start >= int(page.get("total", 0))):
                 return histories
+
+    # -- support requests
+
+    def create_issue(self, fields: Mapping[str, Any]) -> str:
+        """`POST rest/api/2/issue` (v2 on Cloud too: the description stays plain text, no ADF).
+        One attempt: a create whose answer was lost may have happened, so a retry is the
+        caller's find-then-create, never a second POST here."""
+        client = self._client()
+        response = call_with_retries(
+            SERVICE,
+            lambda: _counted(client.post, "rest/api/2/issue", data={"fields": dict(fields)}, advanced_mode=True),
+            RetryPolicy(attempts=1),
+            self._sleep,
+            idempotent=False,
+        )
+        key = (self._json(response) or {}).get("key")
+        if not isinstance(key, str) or not re.fullmatch(r"[A-Z][A-Z0-9_]*-\d+", key):
+            raise UpstreamError(SERVICE, "issue created without a key in the answer", retryable=True)
+        return key
+
+    def find_issue_by_label(self, project_key: str, label: str) -> str | None:
+        """One search page, keys only, oldest first."""
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", project_key) or not re.fullmatch(r"[\w.-]+", label):
+            raise ValueError(f"not a project key and label: {project_key!r}, {label!r}")
+        for raw in self.search(f'project = {project_key} AND labels = "{label}" ORDER BY created ASC', ["key"]):
+            return str(raw["key"])
+        return None
 
     # -- checks (`pulse doctor`)
 

@@ -528,6 +528,8 @@ class FakeAtlassian:
         self._failures: deque[Failure] = deque()
         self._calls: list[Call] = []
         self.ignored_jql: list[str] = []
+        # Projects that accept new issues (POST /issue) without having any yet (the support project).
+        self.open_projects: set[str] = set()
         self._server: LoopbackServer | None = None
 
     # -- lifecycle
@@ -724,6 +726,7 @@ class FakeAtlassian:
             ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)/changelog", self._changelog_get),
             ("GET", rf"/rest/api/{v}/field", self._fields_get),
             ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)", self._issue_get),
+            ("POST", rf"/rest/api/{v}/issue", self._issue_create),
             ("GET", rf"/rest/api/{v}/worklog/updated", self._worklog_updated),
             ("POST", rf"/rest/api/{v}/worklog/list", self._worklog_list),
             ("GET", rf"/rest/api/{v}/myself", self._myself),
@@ -877,6 +880,38 @@ class FakeAtlassian:
             _int(body.get("maxResults")),
             [",".join(fields)] if isinstance(fields, list) else [str(fields)],
         )
+
+    # -- Jira: creating issues (support requests)
+
+    def _issue_create(self, query: Any, body: Any) -> Any:
+        fields = body.get("fields") if isinstance(body, Mapping) else None
+        if not isinstance(fields, Mapping):
+            raise _jira_error(400, "fields are required")
+        project = str((fields.get("project") or {}).get("key") or "")
+        errors = {}
+        if not project or not (self._project_known(project) or project.upper() in self.open_projects):
+            errors["project"] = "valid project is required"
+        if not str(fields.get("summary") or "").strip():
+            errors["summary"] = "You must specify a summary of the issue."
+        priority = (fields.get("priority") or {}).get("name", "Medium")
+        if priority not in _PRIORITY_IDS:
+            errors["priority"] = f"The priority selected is invalid: {priority}"
+        if errors:
+            raise _HttpError(400, {"errorMessages": [], "errors": errors})
+        with self._lock:
+            project = project.upper()
+            number = 1 + max((int(i["key"].rsplit("-", 1)[1]) for i in self._issues
+                              if i["key"].startswith(f"{project}-")), default=0)
+            issue = issue_json(
+                str(20000 + len(self._issues)), f"{project}-{number}", str(fields["summary"]),
+                project_id=str(30000 + len(self._by_project)), project_name=project,
+                created=dt.datetime.now(dt.timezone.utc), issue_type=str((fields.get("issuetype") or {}).get("name", "Task")),
+                priority=priority, labels=[str(label) for label in fields.get("labels") or []],
+            )
+            issue["fields"]["description"] = fields.get("description")
+            issue["fields"]["components"] = [{"name": c.get("name")} for c in fields.get("components") or []]
+            self.add_issue(issue)
+        return {"id": issue["id"], "key": issue["key"], "self": f"{SITE}/rest/api/2/issue/{issue['id']}"}
 
     # -- Jira: versions and worklogs
 

@@ -50,3 +50,21 @@ def app_mention(text: str, *, user_id: str, channel_id: str, home_team: str, use
         body["is_ext_shared_channel"] = True
     body["authorizations"] = [{"team_id": home_team, "user_id": "U0PULSEBOT", "is_bot": True, "is_enterprise_install": False}]
     return json.dumps(body)
+
+
+def block_action(
+    action_id: str, value: str, *, user_id: str, channel_id: str, home_team: str, message_ts: str, response_url: str,
+    user_team: str | None = None,
+) -> str:
+    """A form-encoded block_actions body derived from bolt-python's captured one; a Slack Connect
+    user's `user.team_id` is their own organization's."""
+    body = real_payload("bolt-python/tests/scenario_tests/test_block_actions.py.extracted/body.json")
+    body["user"].update(id=user_id, team_id=user_team or home_team)
+    body["team"] = {"id": home_team, "domain": "agency"}
+    body["container"] = {"type": "message", "message_ts": message_ts, "channel_id": channel_id, "is_ephemeral": False}
+    body["channel"] = {"id": channel_id, "name": "a-channel"}
+    body["response_url"] = response_url
+    body["actions"][0].update(action_id=action_id, value=value, block_id="support")
+    if user_team and user_team != home_team:
+        body["is_enterprise_install"] = False
+    return urllib.parse.urlencode({"payload": json.dumps(body)})

@@ -28,6 +28,8 @@ class CommandSpec:
     needs_account: bool = False
     # Accepts a trailing `public` to post in the channel instead of answering ephemerally.
     can_be_public: bool = False
+    # Takes the rest of the text as it was typed (one argument, quotes and all): a support request.
+    free_text: bool = False
 
     @property
     def name(self) -> str:
@@ -83,6 +85,9 @@ def parse(
     own words always work too.
     """
     verbs = verbs or {}
+    free = _free_text(text, role, table, verbs)
+    if free is not None:
+        return free
     try:
         words = shlex.split(text or "")
     except ValueError:
@@ -113,3 +118,20 @@ def parse(
     guess = difflib.get_close_matches(words[0].lower(), sorted(known), n=1)
     hint = sentence("command.did_you_mean", command=CommandRef((known[guess[0]],))) if guess else ""
     raise UsageError(sentence("command.unknown", word=words[0], hint=hint, help=CommandRef(("help",))))
+
+
+def _free_text(text: str, role: Role, table: tuple[CommandSpec, ...], verbs: Mapping[str, str]) -> Invocation | None:
+    """A free-text command (`request Can't log in`): its words split on blanks only, so an
+    apostrophe is text, not an open quote; the rest of the text is one argument."""
+    words = (text or "").split()
+    for spec in table:
+        n = len(spec.path)
+        if spec.free_text and [verbs.get(w.lower(), w.lower()) for w in words[:n]] == list(spec.path):
+            if role < spec.min_role:
+                who = "command.admins_only" if spec.min_role is Role.ADMIN else "command.members_only"
+                raise PermissionDenied(sentence(who, command=spec.ref))
+            rest = (text or "").strip()
+            for word in words[:n]:
+                rest = rest[len(word):].lstrip()
+            return Invocation(spec, [rest] if rest else [])
+    return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.listeners import commands, events, portfolio
+from bot.listeners import commands, events, portfolio, support
 from bot.listeners.deps import ListenerDeps
 
 
@@ -13,3 +13,4 @@ def register_all(app: AsyncApp, deps: ListenerDeps) -> None:
     commands.register(app, deps)
     events.register(app, deps)
     portfolio.register(app, deps)
+    support.register(app, deps)

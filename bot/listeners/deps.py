@@ -9,6 +9,7 @@ from bot.services.channel_audiences import ChannelAudiences
 from bot.services.commands import CommandService
 from bot.services.directory import Directory
 from bot.services.portfolio import PortfolioHome
+from bot.services.support import SupportService
 
 
 @dataclass
@@ -21,3 +22,5 @@ class ListenerDeps:
     audiences: ChannelAudiences | None = None
     # The App Home (the portfolio); None: no Home tab.
     home: PortfolioHome | None = None
+    # Support requests' buttons, shortcut and thread replies; None: not wired (no Slack).
+    support: SupportService | None = None

@@ -21,14 +21,16 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         text = _MENTION.sub("", event.get("text", "")).strip()
         user = event.get("user", "")
         role = await deps.directory.role(user, context.actor_team_id, home_team(context))
-        asker = Asker(user_id=user, channel_id=event["channel"], role=role, via_mention=True,
-                      locale=lambda: deps.directory.locale(user), home_team=home_team(context))
-        reply = await deps.commands.run(text, asker)
-        log.info("mention", role=role.name.lower(), text=text[:100])
         # Always in a thread: a mention is a conversation, not a channel announcement.
         thread = event.get("thread_ts") or event["ts"]
+        asker = Asker(user_id=user, channel_id=event["channel"], role=role, via_mention=True,
+                      locale=lambda: deps.directory.locale(user), home_team=home_team(context),
+                      message_ts=event["ts"], thread_ts=thread)
+        reply = await deps.commands.run(text, asker)
+        log.info("mention", role=role.name.lower(), text=text[:100])
         for part in (reply, *reply.more):
-            await say(text=part.text, blocks=part.blocks or None, thread_ts=thread)
+            if part.text or part.blocks:  # nothing more to say: the command answered in the thread itself
+                await say(text=part.text, blocks=part.blocks or None, thread_ts=thread)
 
     async def on_mention(ack, event, context, say):
         # Events are acknowledged at once too; the answer may need Jira (see bot.listeners.answers).

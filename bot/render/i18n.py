@@ -19,6 +19,7 @@ from bot.render.catalog.handover import HANDOVER
 from bot.render.catalog.notifications import NOTIFICATIONS
 from bot.render.catalog.portfolio import PORTFOLIO
 from bot.render.catalog.replies import REPLIES
+from bot.render.catalog.support import SUPPORT
 
 DEFAULT_LANGUAGE = "en"
 LANGUAGES = ("en", "de", "ru")
@@ -345,6 +346,7 @@ def _merge(*parts: dict[str, dict[str, Message]]) -> None:
 
 _merge(REPLIES, NOTIFICATIONS, PORTFOLIO)
 _merge(HANDOVER)
+_merge(SUPPORT)
 
 
 def language_of_locale(locale: str | None) -> str:

@@ -36,6 +36,10 @@ class Asker:
     language: str = "en"
     # The team that installed the app (other people's roles are decided against it); None: unknown.
     home_team: str | None = None
+    # A mention's message and the thread it is in (None for a slash command): a support request's
+    # conversation continues there.
+    message_ts: str | None = None
+    thread_ts: str | None = None
 
     def voice(self) -> Voice:
         """How to answer: in the asker's language, with commands in the form they can type."""
@@ -80,6 +84,10 @@ class CommandService:
                 dataclasses.replace(s, summary=summary) if s.name == name else s for s in self._table
             )
         self._handlers[name] = handler
+
+    @property
+    def accounts(self) -> AccountsConfig:
+        return self._accounts
 
     @property
     def table(self) -> tuple[CommandSpec, ...]:

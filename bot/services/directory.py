@@ -70,6 +70,24 @@ class Directory:
             log.warning("users.info failed; answering in English", user=user_id, error=str(exc))
             return None
 
+    async def display_name(self, user_id: str) -> str | None:
+        """The name people know the user by (a support request's requester in Jira); None when
+        Slack cannot tell us."""
+
+        async def fetch() -> str | None:
+            user = (await self._client.users_info(user=user_id))["user"]
+            profile = user.get("profile") or {}
+            for name in (profile.get("display_name"), profile.get("real_name"), user.get("real_name"), user.get("name")):
+                if isinstance(name, str) and name.strip():
+                    return name.strip()[:100]
+            return None
+
+        try:
+            return await self._cached(f"name:{user_id}", fetch)
+        except Exception as exc:
+            log.warning("users.info failed; no display name", user=user_id, error=str(exc))
+            return None
+
     async def _admin_group(self) -> set[str]:
         if not self._usergroup:
             return set()

@@ -201,3 +201,48 @@ handover_steps = sa.Table(
     sa.Column("finished_at", UTCDateTime),
     sa.Column("error", sa.Text),
 )
+
+# Support requests filed from Slack (and client messages nobody answered yet, `kind` "message":
+# their author and time only, never their text). Stored before Jira is called: a request id
+# is never lost, and its Jira issue carries the label `pulse-req-<id>` that a retry searches
+# for before creating again.
+support_requests = sa.Table(
+    "support_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False, server_default="request"),  # request | message
+    sa.Column("account_key", sa.String(40), nullable=False),
+    sa.Column("channel_id", sa.String(32), nullable=False),
+    # The Slack message it came from (a mention, a shortcut's message): a redelivered event files nothing twice.
+    sa.Column("source_ts", sa.String(32)),
+    # The thread that is the request's conversation.
+    sa.Column("thread_ts", sa.String(32), index=True),
+    sa.Column("requester_id", sa.String(32), nullable=False),
+    sa.Column("requester_name", sa.String(200)),
+    sa.Column("requester_external", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("text", sa.Text),
+    sa.Column("permalink", sa.Text),
+    sa.Column("urgency", sa.String(16)),
+    # asked (waiting for the urgency) → filing (Jira next) → filed; a message: watching
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("issue_key", sa.String(64), index=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("filed_at", UTCDateTime),
+    # Filing retries: the worker holding the request and its lease; when to try again.
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("locked_by", sa.String(64)),
+    sa.Column("locked_until", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("first_response_at", UTCDateTime),
+    sa.Column("first_response_by", sa.String(64)),
+    sa.Column("escalated_at", UTCDateTime),
+    sa.Column("breached_at", UTCDateTime),
+    sa.Column("resolved_at", UTCDateTime),
+    sa.Column("jira_status", sa.String(80)),
+    # [[start, end or null], …] ISO instants: while the issue waited for the client.
+    sa.Column("pauses", sa.JSON),
+    sa.Column("project_work", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.UniqueConstraint("channel_id", "source_ts", name="uq_support_requests_channel_source"),
+    sa.Index("ix_support_requests_state_next", "state", "next_attempt_at"),
+)

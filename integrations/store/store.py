@@ -13,6 +13,7 @@ from integrations.store.inbox import Inbox
 from integrations.store.portfolio import PortfolioSnapshots
 from integrations.store.posts import Posts
 from integrations.store.subscriptions import Subscriptions
+from integrations.store.support import SupportRequests
 from integrations.store.threads import IssueThreads
 
 
@@ -28,6 +29,7 @@ class Store:
         self.budget_alerts = BudgetAlerts(engine)
         self.portfolio = PortfolioSnapshots(engine)
         self.handovers = Handovers(engine)
+        self.support = SupportRequests(engine)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = False) -> Store:

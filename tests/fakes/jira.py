@@ -56,6 +56,10 @@ class InMemoryJira:
         # Issue key -> changelog histories, for the comment history check.
         self.histories: dict[str, list[dict[str, Any]]] = {}
         self.sprint_field: str | None = None
+        # Issues created through `create_issue`: key -> REST fields as sent.
+        self.created: dict[str, dict[str, Any]] = {}
+        # Create the issue, then fail as if the answer was lost on the way back (a crash/timeout).
+        self.lose_create_answers = 0
 
     @classmethod
     def from_seed(cls, seed: Any) -> InMemoryJira:
@@ -132,6 +136,22 @@ class InMemoryJira:
     def comment(self, issue_key: str, comment_id: str) -> dict[str, Any] | None:
         self._check("comment", f"{issue_key}/{comment_id}")
         return self.comments.get((issue_key, comment_id))
+
+    def create_issue(self, fields: Mapping[str, Any]) -> str:
+        self._check("create_issue", str(fields.get("summary", "")))
+        project = fields["project"]["key"]
+        number = 1 + sum(1 for key in self.created if key.startswith(f"{project}-"))
+        key = f"{project}-{number}"
+        self.created[key] = dict(fields)
+        if self.lose_create_answers:
+            self.lose_create_answers -= 1
+            raise UpstreamError("jira", "read timed out after the issue was created", retryable=True)
+        return key
+
+    def find_issue_by_label(self, project_key: str, label: str) -> str | None:
+        self._check("find_issue_by_label", f"{project_key}/{label}")
+        return next((key for key, fields in self.created.items()
+                     if fields["project"]["key"] == project_key and label in fields.get("labels", [])), None)
 
     def board_project(self, board_id: int) -> str | None:
         board_id = _board_id(board_id)

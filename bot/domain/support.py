@@ -1,0 +1,171 @@
+"""Support requests: who may file where, what the Jira issue holds, what counts as a first response.
+
+Pure rules; the service (`bot.services.support`) does the I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from bot.domain.access import Role
+from bot.domain.accounts import Account, Audience, Channel, Support, Urgency
+from bot.domain.words import CommandRef, Text, sentence
+from bot.errors import PermissionDenied, UserError
+
+# Slack's own limit for a message is 40,000 characters; a support request longer than a page is
+# better sent as a document. Jira's summary holds 255.
+MAX_TEXT = 4000
+SUMMARY_LENGTH = 120
+REQUEST_LABEL_PREFIX = "pulse-req-"
+REQUEST_ARGS = "args.request_text"
+
+
+def request_label(request_id: int) -> str:
+    """The label that finds a request's issue again (a retry searches it before creating)."""
+    return f"{REQUEST_LABEL_PREFIX}{request_id}"
+
+
+def support_of(account: Account) -> Support:
+    """The account's support settings, or a clear refusal when it files no requests."""
+    if account.support is None:
+        raise UserError(sentence("support.not_configured", account=account.name))
+    return account.support
+
+
+def check_filer(role: Role, channel: Channel) -> None:
+    """Clients (Slack Connect and our own guests) file only in their account's client channel;
+    agency members anywhere in the account's channels."""
+    if role is Role.EXTERNAL and channel.audience is not Audience.CLIENT:
+        raise PermissionDenied(sentence("support.client_channel_only"))
+
+
+def check_text(text: str, command: CommandRef) -> str:
+    """The request's text, stripped; a UserError for empty or oversized text."""
+    text = (text or "").strip()
+    if not text:
+        raise UserError(sentence("support.empty", command=command))
+    if len(text) > MAX_TEXT:
+        raise UserError(sentence("support.too_long", limit=MAX_TEXT, length=len(text)))
+    return text
+
+
+def parse_urgency(value: str) -> Urgency:
+    try:
+        return Urgency(value)
+    except ValueError:
+        raise UserError(sentence("support.unknown_urgency")) from None
+
+
+def target(account: Account, urgency: Urgency) -> dt.timedelta:
+    return dt.timedelta(minutes=support_of(account).first_response.minutes(urgency))
+
+
+def summary_of(text: str) -> str:
+    """The issue's summary: the request's first line, shortened (Jira refuses line breaks there)."""
+    first = " ".join(text.strip().splitlines()[0].split()) if text.strip() else ""
+    return first if len(first) <= SUMMARY_LENGTH else first[: SUMMARY_LENGTH - 1].rstrip() + "…"
+
+
+def issue_fields(account: Account, request_id: int, urgency: Urgency, text: str, description: str) -> dict[str, Any]:
+    """The REST fields of the request's Jira issue (plain-text description, API v2)."""
+    support = support_of(account)
+    labels = [support.label, request_label(request_id)]
+    fields: dict[str, Any] = {
+        "project": {"key": support.project},
+        "issuetype": {"name": support.issue_type},
+        "summary": summary_of(text),
+        "priority": {"name": support.priority.emergency if urgency is Urgency.EMERGENCY else support.priority.task},
+        "description": description,
+    }
+    match = support.match
+    if match is not None and match.label:
+        labels.append(match.label)
+    if match is not None and match.component:
+        fields["components"] = [{"name": match.component}]
+    if match is not None and match.organization and match.organization_field:
+        fields[match.organization_field] = [int(match.organization)]
+    fields["labels"] = labels
+    return fields
+
+
+def owns_issue(account: Account, fields: Mapping[str, Any]) -> bool:
+    """Is this issue of the account's support project this account's (by its `support.match`)?
+    Fail closed: a field we cannot read matches nothing."""
+    support = account.support
+    if support is None:
+        return False
+    project = fields.get("project")
+    if not isinstance(project, Mapping) or project.get("key") != support.project:
+        return False
+    match = support.match
+    if match is None:
+        return True  # the project is this account's alone (check-config made sure)
+    if match.component:
+        return any(isinstance(c, Mapping) and c.get("name") == match.component for c in fields.get("components") or [])
+    if match.label:
+        labels = fields.get("labels")
+        return isinstance(labels, list) and match.label in labels
+    if match.organization and match.organization_field:
+        orgs = fields.get(match.organization_field)
+        return isinstance(orgs, list) and any(
+            isinstance(o, Mapping) and str(o.get("id")) == match.organization or str(o) == match.organization
+            for o in orgs
+        )
+    return False
+
+
+def support_account(accounts: Iterable[Account], fields: Mapping[str, Any]) -> Account | None:
+    """The one account an issue of a (possibly shared) support project belongs to; None if none
+    or more than one claims it (never guess between two clients)."""
+    owners = [a for a in accounts if owns_issue(a, fields)]
+    return owners[0] if len(owners) == 1 else None
+
+
+def is_project_work(support: Support, estimate_hours: Decimal | None, labels: Sequence[str]) -> bool:
+    """Bigger than support: an estimate above the configured size, or a project-work label."""
+    if support.project_work_hours is not None and estimate_hours is not None and estimate_hours > support.project_work_hours:
+        return True
+    return any(label in support.project_work_labels for label in labels)
+
+
+# Automatic replies (out of office, vacation responders) in the languages we speak. They are
+# replies by a person's mailbox, not by the person: they never count as the first response.
+_AUTO_REPLY = re.compile(
+    r"\b(out of (the )?office|automatic reply|auto[- ]?reply|autoreply|on (annual )?leave until|"
+    r"abwesenheitsnotiz|automatische antwort|nicht im büro|außer haus|"
+    r"автоответ|автоматический ответ|нахожусь в отпуске|вне офиса)\b",
+    re.IGNORECASE,
+)
+
+
+def is_auto_reply(text: str | None, properties: Mapping[str, Any] | None = None) -> bool:
+    """An automatic out-of-office reply: by its words, or by what Jira's mail handler marks."""
+    if properties and any(str(k).lower() in ("auto-submitted", "x-autoreply") for k in properties):
+        return True
+    return bool(text and _AUTO_REPLY.search(text[:500]))
+
+
+def urgency_texts(account: Account) -> dict[Urgency, Text]:
+    """Each urgency class explained in one line, with the account's targets."""
+    support = support_of(account)
+    return {
+        Urgency.EMERGENCY: sentence("support.explain.emergency", within=_duration(support.first_response.emergency)),
+        Urgency.TASK: sentence("support.explain.task", within=_duration(support.first_response.task)),
+    }
+
+
+def _duration(minutes: int) -> Text:
+    hours, mins = divmod(minutes, 60)
+    if hours and mins:
+        return sentence("duration.hours_minutes", hours=hours, minutes=mins)
+    if hours:
+        return sentence("duration.hours", count=hours)
+    return sentence("duration.minutes", count=mins)
+
+
+def duration_text(minutes: int) -> Text:
+    return _duration(minutes)

@@ -1,0 +1,51 @@
+"""Support requests: the urgency buttons. Thin: who clicked, then the service decides."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from structlog.contextvars import bound_contextvars
+
+from bot.listeners.answers import respond
+from bot.listeners.commands import home_team
+from bot.listeners.deps import ListenerDeps
+from bot.logs import get_logger
+from bot.render.i18n import language_of_locale
+from bot.render.support import URGENCY_ACTION
+from bot.render.words import Voice
+from bot.services.support import Filer
+
+log = get_logger("pulse.support")
+
+
+def register(app: AsyncApp, deps: ListenerDeps) -> None:
+    support = deps.support
+    if support is None:
+        return
+
+    async def choose(body: dict[str, Any], context: Any, client: Any) -> None:
+        user_id = str((body.get("user") or {}).get("id") or "")
+        channel_id = str((body.get("channel") or {}).get("id") or "")
+        action = (body.get("actions") or [{}])[0]
+        urgency = str(action.get("action_id") or "").removeprefix(URGENCY_ACTION)
+        # Authorization from scratch on every click: who (by team), where (by channel id).
+        role = await deps.directory.role(user_id, context.actor_team_id, home_team(context))
+        question_ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts")
+        refusal = await support.choose(str(action.get("value") or ""), urgency, Filer(user_id, role), channel_id,
+                                       question_ts)
+        log.info("support urgency clicked", role=role.name.lower(), refused=refusal.message_id if refusal else None)
+        if refusal is not None and body.get("response_url"):
+            link = deps.commands.accounts.by_channel(channel_id)
+            language = link[0].language if link else language_of_locale(await deps.directory.locale(user_id))
+            await respond(client, body["response_url"], text=Voice(language).say(refusal),
+                          response_type="ephemeral", replace_original=False)
+
+    async def on_urgency(ack, body, context, client):
+        await ack()
+        with bound_contextvars(team=context.team_id, user=(body.get("user") or {}).get("id"),
+                               channel=(body.get("channel") or {}).get("id"), command="support urgency"):
+            deps.answers.start(choose(body, context, client), "support urgency")
+
+    app.action(re.compile(f"^{URGENCY_ACTION}"))(on_urgency)

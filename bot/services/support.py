@@ -1,0 +1,282 @@
+"""Support requests from Slack: store first, ask the urgency, file in Jira exactly once, promise.
+
+Order of events, each step durable before the next:
+
+1. The request is stored (`store.support.open`), with its id; a redelivered mention finds it.
+2. The urgency question is posted in the request's thread (through `OncePoster`).
+3. The urgency is chosen: a conditional update (a second click, or a replayed one, changes nothing).
+4. Filing: the worker claims the request (a lease), searches Jira for the label
+   `pulse-req-<id>`, and creates the issue only if there is none. A worker killed after Jira
+   created the issue but before the store recorded the key leaves the request `filing`; the
+   next attempt finds the issue by its label instead of creating a second one.
+5. The key, the link and the promised first response are posted in the thread. If Jira is down,
+   the thread hears once that the request is recorded and the key follows; `tick` retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.domain.access import Role
+from bot.domain.accounts import Account, AccountsConfig, Audience, Channel, Urgency
+from bot.domain.commands import CommandSpec, Invocation
+from bot.domain.links import SiteLinks
+from bot.domain.support import (
+    REQUEST_ARGS,
+    check_filer,
+    check_text,
+    issue_fields,
+    parse_urgency,
+    request_label,
+    support_of,
+    target,
+)
+from bot.domain.support_clock import ClockRules, due_at
+from bot.domain.words import CommandRef, Text, sentence
+from bot.errors import UserError
+from bot.logs import get_logger
+from bot.render import support as render
+from bot.render.blocks import Message, slack_mention
+from bot.render.words import Voice
+from bot.services.commands import Asker, CommandService, Reply
+from bot.services.exactly_once import OncePoster
+from integrations.jira import JiraPort
+from integrations.slack import SlackPort
+from integrations.store.store import Store
+from integrations.store.support import SupportRequest
+
+log = get_logger("pulse.support")
+
+SUPPORT_COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(("request",), "summary.request", args=REQUEST_ARGS, min_role=Role.EXTERNAL, needs_account=True,
+                free_text=True),
+    CommandSpec(("emergency",), "summary.emergency", args=REQUEST_ARGS, min_role=Role.EXTERNAL, needs_account=True,
+                free_text=True),
+)
+
+# How long one worker holds a request while it files it (a Jira call takes seconds).
+FILING_LEASE = dt.timedelta(minutes=2)
+# The internal channel hears about a request Jira keeps refusing after this many attempts.
+TELL_TEAM_AFTER = 3
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """30 s, 1, 2, 4, 8 min, then every 15 min."""
+    return min(dt.timedelta(seconds=30) * 2 ** max(0, attempts - 1), dt.timedelta(minutes=15))
+
+
+@dataclass(frozen=True)
+class Filer:
+    """Who files, as the listener worked it out (the role is re-derived on every click)."""
+
+    user_id: str
+    role: Role
+
+
+class SupportService:
+    def __init__(
+        self, *, accounts: AccountsConfig, store: Store, jira: JiraPort, slack: SlackPort, poster: OncePoster,
+        clock: Callable[[], dt.datetime], links: SiteLinks,
+        names: Callable[[str], Awaitable[str | None]] | None = None,
+    ):
+        self.accounts = accounts
+        self.store = store
+        self.jira = jira
+        self.slack = slack
+        self.poster = poster
+        self.clock = clock
+        self.links = links
+        # The requester's name for Jira (Slack's display name); the composition root sets it.
+        self.names = names
+
+    # -- filing from a command or mention
+
+    async def request(self, inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
+        """`request <text>`: store it, then ask the urgency in its thread."""
+        return await self._open(inv, asker, account, channel, None)
+
+    async def emergency(self, inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
+        """`emergency <text>` (`notfall …`): the urgency is said already; file at once."""
+        return await self._open(inv, asker, account, channel, Urgency.EMERGENCY)
+
+    async def _open(self, inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None,
+                    urgency: Urgency | None) -> Reply:
+        assert account is not None and channel is not None
+        support_of(account)
+        check_filer(asker.role, channel)
+        text = check_text(inv.args[0] if inv.args else "", CommandRef(inv.spec.path, REQUEST_ARGS))
+        request_id = await self.open_request(
+            account, channel, user_id=asker.user_id, role=asker.role, text=text, source_ts=asker.message_ts,
+            thread_ts=asker.thread_ts, urgency=urgency,
+        )
+        if request_id is None or asker.via_mention:
+            return Reply("")  # answered in the thread (or, for a redelivered mention, before)
+        return Reply(Voice(account.language).say(sentence("support.opened_thread", id=request_id)))
+
+    async def open_request(
+        self, account: Account, channel: Channel, *, user_id: str, role: Role, text: str, source_ts: str | None,
+        thread_ts: str | None, urgency: Urgency | None = None, permalink: str | None = None,
+        requester_id: str | None = None,
+    ) -> int | None:
+        """Store a request and carry it on (ask the urgency, or file it); its id, or None when this
+        source message was a request already (a redelivered event)."""
+        now = self.clock()
+        requester = requester_id or user_id
+        name = await self._name(requester)
+        request_id, new = await asyncio.to_thread(
+            self.store.support.open, account_key=account.key, channel_id=channel.id, requester_id=requester,
+            now=now, text=text, source_ts=source_ts, thread_ts=thread_ts, requester_name=name,
+            requester_external=role is Role.EXTERNAL and requester == user_id, permalink=permalink,
+            urgency=urgency.value if urgency else None,
+        )
+        if not new:
+            log.info("support request seen before", request=request_id)
+            return None
+        log.info("support request stored", request=request_id, account=account.key, urgency=urgency)
+        if thread_ts is None:
+            # A slash command has no thread: the request's own message in the channel starts one.
+            parent = await self.poster.post([f"support:{request_id}:parent"], channel.id,
+                                             render.request_parent(account.language, request_id, requester, text))
+            thread_ts = parent.ts
+            await asyncio.to_thread(self.store.support.set_thread, request_id, thread_ts)
+        if urgency is None:
+            await self.poster.post([f"support:{request_id}:ask"], channel.id,
+                                   render.urgency_question(account, request_id), thread_ts=thread_ts)
+        else:
+            await self.file(request_id)
+        return request_id
+
+    async def _name(self, user_id: str) -> str | None:
+        return await self.names(user_id) if self.names is not None else None
+
+    # -- the urgency button
+
+    async def choose(self, request_id: str, urgency_value: str, filer: Filer, channel_id: str,
+                     question_ts: str | None) -> Text | None:
+        """A click on an urgency button. Nothing in the button is trusted: the account comes from
+        the channel the click came from, the request must be that channel's, and the clicker must
+        be its requester or agency staff. A refusal to tell the clicker, or None."""
+        link = self.accounts.by_channel(channel_id)
+        if link is None:
+            return sentence("command.not_linked")
+        account, channel = link
+        request = await asyncio.to_thread(self.store.support.get, int(request_id)) if request_id.isdigit() else None
+        if request is None or request.channel_id != channel.id or request.account_key != account.key:
+            return sentence("support.gone")
+        try:
+            support_of(account)
+            check_filer(filer.role, channel)
+            urgency = parse_urgency(urgency_value)
+        except UserError as refusal:
+            return refusal.text
+        if filer.role is Role.EXTERNAL and filer.user_id != request.requester_id:
+            return sentence("support.not_yours", requester=slack_mention(request.requester_id))
+        if not await asyncio.to_thread(self.store.support.choose_urgency, request.id, urgency.value, self.clock()):
+            return sentence("support.already_chosen")
+        log.info("support urgency chosen", request=request.id, urgency=urgency.value, by=filer.user_id)
+        if question_ts:
+            try:
+                await self.slack.update_message(channel.id, question_ts,
+                                                *_parts(render.urgency_chosen(account.language, urgency, filer.user_id)))
+            except Exception as exc:  # the buttons stay; a second click is answered "chosen already"
+                log.warning("could not update the urgency question", request=request.id, error=str(exc))
+        await self.file(request.id)
+        return None
+
+    # -- filing in Jira
+
+    async def file(self, request_id: int) -> str | None:
+        """Find or create the request's issue and tell the thread; the key, or None (not now)."""
+        now = self.clock()
+        owner = self.poster.owner
+        if not await asyncio.to_thread(self.store.support.claim_filing, request_id, owner, now, FILING_LEASE):
+            return None  # filed already, or another worker is at it
+        request = await asyncio.to_thread(self.store.support.get, request_id)
+        assert request is not None and request.urgency is not None
+        account = self.accounts.by_key(request.account_key)
+        if account is None or account.support is None:
+            log.error("support request of an account without support config", request=request_id,
+                      account=request.account_key)
+            await asyncio.to_thread(self.store.support.filing_failed, request_id, owner, "no support config",
+                                    now + dt.timedelta(hours=1))
+            return None
+        urgency = Urgency(request.urgency)
+        try:
+            key = await asyncio.to_thread(self._find_or_create, account, request, urgency)
+        except Exception as exc:
+            await self._not_filed(account, request, owner, exc)
+            return None
+        await asyncio.to_thread(self.store.support.filed, request_id, key, self.clock())
+        log.info("support request filed", request=request_id, issue=key, attempts=request.attempts)
+        await self._announce(account, request, key, urgency)
+        return key
+
+    def _find_or_create(self, account: Account, request: SupportRequest, urgency: Urgency) -> str:
+        support = support_of(account)
+        label = request_label(request.id)
+        found = self.jira.find_issue_by_label(support.project, label)
+        if found is not None:
+            # An earlier attempt created it and died before recording the key.
+            log.warning("support issue found by its request label, not created again", request=request.id, issue=found)
+            return found
+        who = request.requester_name or request.requester_id
+        description = render.issue_description(account.language, request.text or "", who, request.id, urgency,
+                                               request.permalink)
+        return self.jira.create_issue(issue_fields(account, request.id, urgency, request.text or "", description))
+
+    async def _not_filed(self, account: Account, request: SupportRequest, owner: str, exc: Exception) -> None:
+        attempts = request.attempts  # counted when the filing was claimed
+        error = f"{type(exc).__name__}: {exc}"
+        log.warning("support request not filed yet", request=request.id, attempts=attempts, error=error,
+                    exc_info=not isinstance(exc, UserError) and "Upstream" not in type(exc).__name__)
+        await asyncio.to_thread(self.store.support.filing_failed, request.id, owner, error,
+                                self.clock() + retry_delay(attempts))
+        try:
+            if request.thread_ts:
+                await self.poster.post([f"support:{request.id}:recorded"], request.channel_id,
+                                       render.recorded(account.language, request.id), thread_ts=request.thread_ts)
+            internal = _internal_channel(account)
+            if attempts >= TELL_TEAM_AFTER and internal is not None:
+                await self.poster.post([f"support:{request.id}:not-filed"], internal.id,
+                                       render.not_filed(account, account.language, request.id, str(exc)))
+        except Exception as post_error:
+            log.warning("could not tell the thread the request is recorded", request=request.id, error=str(post_error))
+
+    async def _announce(self, account: Account, request: SupportRequest, key: str, urgency: Urgency) -> None:
+        """The key, the link and the promise, in the request's thread (once)."""
+        rules = ClockRules.for_account(account, urgency)
+        due = due_at(rules, request.created_at, target(account, urgency), request.pauses)
+        if request.thread_ts is None:
+            return
+        message = render.filed(account, key, self.links.issue(key), urgency, due or request.created_at, rules.tz)
+        await self.poster.post([f"support:{request.id}:filed"], request.channel_id, message, thread_ts=request.thread_ts)
+
+    # -- the background work
+
+    async def tick(self) -> None:
+        """Retry what is due: filings Jira refused or a dead worker left."""
+        due = await asyncio.to_thread(self.store.support.due_for_filing, self.clock())
+        for request_id in due:
+            await self.file(request_id)
+
+
+def _parts(message: Message) -> tuple[str, list[dict]]:
+    return message.text, message.blocks
+
+
+def _internal_channel(account: Account) -> Channel | None:
+    return next((c for c in account.channels if c.audience is Audience.INTERNAL), None)
+
+
+def register_support_commands(commands: CommandService, service: SupportService) -> None:
+    """Add `request` and `emergency` (`anfrage`, `notfall` …) to the command table."""
+    request_spec, emergency_spec = SUPPORT_COMMANDS
+    commands.add(request_spec, service.request)
+    commands.add(emergency_spec, service.emergency)
+
+
+__all__ = ["SUPPORT_COMMANDS", "Filer", "SupportService", "register_support_commands", "retry_delay"]
+

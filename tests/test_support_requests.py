@@ -1,0 +1,200 @@
+"""Support requests through the service, on the fakes: filing, urgency buttons, Jira down then up,
+a crash between Jira's answer and our record, refusals."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bot.domain.access import Role
+from bot.domain.links import SiteLinks
+from bot.render.words import Voice
+from bot.services.commands import Asker, CommandService
+from bot.services.exactly_once import OncePoster
+from bot.services.support import Filer, SupportService, register_support_commands
+from integrations.upstream_errors import UpstreamUnavailable
+from sandbox.agency import sandbox_accounts
+from tests.fakes.jira import InMemoryJira
+from tests.fakes.slack import InMemorySlack
+
+NOW = dt.datetime(2026, 11, 27, 15, 0, tzinfo=dt.timezone.utc)  # Friday 16:00 in Berlin
+ACCOUNTS = sandbox_accounts()
+CLIENT, INTERNAL = "C0ACMECLNT", "C0ACMEINTL"
+
+
+class World:
+    def __init__(self, store):
+        self.now = NOW
+        self.store = store
+        self.jira = InMemoryJira()
+        self.slack = InMemorySlack()
+        self.service = self.make_service("worker-1")
+        self.commands = CommandService(ACCOUNTS)
+        register_support_commands(self.commands, self.service)
+
+    def make_service(self, owner: str) -> SupportService:
+        poster = OncePoster(self.store, self.slack, lambda: self.now, owner, dt.timedelta(minutes=2))
+
+        async def names(user_id: str) -> str | None:
+            return {"U0CLIENT01": "Clara Client"}.get(user_id)
+
+        return SupportService(accounts=ACCOUNTS, store=self.store, jira=self.jira, slack=self.slack, poster=poster,
+                              clock=lambda: self.now, links=SiteLinks(jira="https://agency.atlassian.net"), names=names)
+
+    async def mention(self, text: str, *, user="U0CLIENT01", role=Role.EXTERNAL, channel=CLIENT, ts="1764255600.000100"):
+        asker = Asker(user_id=user, channel_id=channel, role=role, via_mention=True, message_ts=ts, thread_ts=ts)
+        return await self.commands.run(text, asker)
+
+    def thread(self, ts="1764255600.000100"):
+        return [m for m in self.slack.messages if m["thread_ts"] == ts]
+
+
+@pytest.fixture
+def world(sqlite_store):
+    return World(sqlite_store)
+
+
+async def test_a_client_files_a_task_and_gets_key_link_and_promise_in_the_thread(world):
+    reply = await world.mention("anfrage Kann jemand das Impressum aktualisieren? Die Adresse hat sich geändert.")
+    assert reply.text == ""  # the answer is in the thread
+    [question] = world.thread()
+    assert question["channel"] == CLIENT
+    assert "Wie dringend" in question["text"] and "rund um die Uhr" in question["text"]
+    buttons = question["blocks"][1]["elements"]
+    assert [b["text"]["text"] for b in buttons] == ["Notfall", "Aufgabe"]
+    request_id = buttons[1]["value"]
+
+    refusal = await world.service.choose(request_id, "task", Filer("U0CLIENT01", Role.EXTERNAL), CLIENT, question["ts"])
+    assert refusal is None
+    [(key, fields)] = world.jira.created.items()
+    assert key == "SUP-1"
+    assert fields["components"] == [{"name": "ACME"}]  # the shared project's split
+    assert fields["priority"] == {"name": "Medium"} and fields["issuetype"] == {"name": "Task"}
+    assert set(fields["labels"]) == {"pulse-support", f"pulse-req-{request_id}"}
+    assert "Clara Client" in fields["description"]
+    assert fields["summary"] == "Kann jemand das Impressum aktualisieren? Die Adresse hat sich geändert."
+    answer = world.thread()[-1]
+    # Friday 16:00 Berlin + 4 business hours: one on Friday, three on Monday -> Monday 12:00.
+    assert "<https://agency.atlassian.net/browse/SUP-1|SUP-1>" in answer["text"]
+    assert "Aufgabe" in answer["text"] and "12:00" in answer["text"] and "30. Nov" in answer["text"]
+    assert world.slack.updates[-1]["ts"] == question["ts"] and "Aufgabe" in world.slack.updates[-1]["text"]
+    # A second click (or a replayed one) files nothing more.
+    again = await world.service.choose(request_id, "emergency", Filer("U0CLIENT01", Role.EXTERNAL), CLIENT, None)
+    assert again.message_id == "support.already_chosen"
+    assert len(world.jira.created) == 1
+
+
+async def test_notfall_files_an_emergency_at_once(world):
+    await world.mention("notfall Der Shop ist down!")
+    [(key, fields)] = world.jira.created.items()
+    assert fields["priority"] == {"name": "Highest"}
+    assert "Notfall" in world.thread()[-1]["text"] and key in world.thread()[-1]["text"]
+
+
+async def test_a_redelivered_mention_files_nothing_twice(world):
+    await world.mention("notfall Der Shop ist down!")
+    await world.mention("notfall Der Shop ist down!")
+    assert len(world.jira.created) == 1 and len(world.thread()) == 1
+
+
+async def test_the_button_is_not_trusted(world):
+    await world.mention("anfrage Bitte Logo tauschen")
+    request_id = world.thread()[0]["blocks"][1]["elements"][0]["value"]
+    # The same request id clicked from another account's channel: not that channel's request.
+    refusal = await world.service.choose(request_id, "task", Filer("U0MEMBER01", Role.MEMBER), "C0NWCLIENT", None)
+    assert refusal.message_id == "support.gone"
+    # Another client person may not choose for the requester; an unknown urgency is refused.
+    refusal = await world.service.choose(request_id, "task", Filer("U0OTHER001", Role.EXTERNAL), CLIENT, None)
+    assert refusal.message_id == "support.not_yours"
+    refusal = await world.service.choose(request_id, "whenever", Filer("U0CLIENT01", Role.EXTERNAL), CLIENT, None)
+    assert refusal.message_id == "support.unknown_urgency"
+    # A channel not linked to any account.
+    refusal = await world.service.choose(request_id, "task", Filer("U0CLIENT01", Role.EXTERNAL), "C0UNLINKED", None)
+    assert refusal.message_id == "command.not_linked"
+    assert world.jira.created == {}
+    # An agency member may choose for the client.
+    assert await world.service.choose(request_id, "task", Filer("U0MEMBER01", Role.MEMBER), CLIENT, None) is None
+    assert len(world.jira.created) == 1
+
+
+async def test_refusals_in_the_accounts_language(world):
+    de = Voice("de")
+    assert "Was brauchen Sie?" in (await world.mention("anfrage")).text
+    assert "höchstens 4000" in (await world.mention("anfrage " + "x" * 4001)).text
+    internal = await world.mention("anfrage Hallo", channel=INTERNAL, ts="1764255601.000100")
+    assert internal.text == de.say(__import__("bot.domain.words", fromlist=["sentence"]).sentence("support.client_channel_only"))
+    # Northwind has no support config: a clear answer, in English.
+    nw = await world.mention("request help", channel="C0NWCLIENT", ts="1764255602.000100")
+    assert "not set up for Northwind Traders" in nw.text
+    # An apostrophe is text, not an open quote.
+    await world.mention("request Can't log in", ts="1764255603.000100")
+    assert "Wie dringend" in world.thread("1764255603.000100")[0]["text"]
+    assert world.jira.created == {}
+
+
+async def test_a_member_files_with_the_slash_command_and_the_bot_opens_the_thread(world):
+    asker = Asker(user_id="U0MEMBER01", channel_id=INTERNAL, role=Role.MEMBER)
+    reply = await world.commands.run("request Staging-Zertifikat läuft ab", asker)
+    assert "im Thread" in reply.text
+    parent, question = world.slack.messages
+    assert parent["thread_ts"] is None and ">Staging-Zertifikat läuft ab" in parent["text"]
+    assert question["thread_ts"] == parent["ts"]
+
+
+async def test_jira_down_then_up_creates_exactly_one_issue(world):
+    world.jira.error = UpstreamUnavailable("jira", "503 Service Unavailable", retryable=True)
+    await world.mention("notfall Checkout kaputt")
+    assert world.jira.created == {}
+    [recorded] = world.thread()
+    assert "ist erfasst" in recorded["text"] and "Ticketnummer folgt" in recorded["text"]
+    # Retries before the backoff ran out do nothing; Jira still down: the thread is not told twice.
+    await world.service.tick()
+    world.now += dt.timedelta(seconds=31)
+    await world.service.tick()
+    assert len(world.thread()) == 1 and world.jira.created == {}
+    world.jira.error = None
+    world.now += dt.timedelta(minutes=2)
+    await world.service.tick()
+    assert list(world.jira.created) == ["SUP-1"]
+    assert "SUP-1" in world.thread()[-1]["text"]
+    world.now += dt.timedelta(minutes=20)
+    await world.service.tick()
+    assert len(world.jira.created) == 1 and len(world.thread()) == 2
+
+
+async def test_jira_keeps_refusing_the_team_is_told_once(world):
+    world.jira.error = UpstreamUnavailable("jira", "503 Service Unavailable", retryable=True)
+    await world.mention("notfall Checkout kaputt")
+    for _ in range(6):
+        world.now += dt.timedelta(minutes=16)
+        await world.service.tick()
+    told = world.slack.in_channel(INTERNAL)
+    assert len(told) == 1 and "noch nicht in Jira" in told[0]["text"]
+
+
+async def test_a_crash_between_jiras_answer_and_our_record_files_no_second_issue(world):
+    # Jira creates the issue, but its answer never reaches us (the worker dies, or the answer is lost).
+    world.jira.lose_create_answers = 1
+    await world.mention("notfall Zahlungen schlagen fehl")
+    assert list(world.jira.created) == ["SUP-1"]
+    row = world.store.support.get(1)
+    assert row.state == "filing" and row.issue_key is None
+    # A fresh worker (another process after a restart) retries: it finds the issue by its label.
+    world.service = world.make_service("worker-2")
+    world.now += dt.timedelta(minutes=3)
+    await world.service.tick()
+    assert list(world.jira.created) == ["SUP-1"]
+    assert world.store.support.get(1).issue_key == "SUP-1"
+    assert ("find_issue_by_label", "SUP/pulse-req-1") in world.jira.calls
+    assert "SUP-1" in world.thread()[-1]["text"]
+
+
+async def test_a_live_workers_filing_is_not_taken_over(world):
+    world.jira.error = UpstreamUnavailable("jira", "down", retryable=True)
+    await world.mention("anfrage Text", ts="1764255605.000100")
+    request_id = int(world.thread("1764255605.000100")[0]["blocks"][1]["elements"][0]["value"])
+    world.store.support.choose_urgency(request_id, "task", world.now)
+    assert world.store.support.claim_filing(request_id, "worker-A", world.now, dt.timedelta(minutes=2))
+    assert not world.store.support.claim_filing(request_id, "worker-B", world.now, dt.timedelta(minutes=2))
+    assert world.store.support.claim_filing(request_id, "worker-B", world.now + dt.timedelta(minutes=3), dt.timedelta(minutes=2))

@@ -169,8 +169,8 @@ async def test_jira_keeps_refusing_the_team_is_told_once(world):
     for _ in range(6):
         world.now += dt.timedelta(minutes=16)
         await world.service.tick()
-    told = world.slack.in_channel(INTERNAL)
-    assert len(told) == 1 and "noch nicht in Jira" in told[0]["text"]
+    told = [m for m in world.slack.in_channel(INTERNAL) if "noch nicht in Jira" in m["text"]]
+    assert len(told) == 1
 
 
 async def test_a_crash_between_jiras_answer_and_our_record_files_no_second_issue(world):
@@ -198,3 +198,116 @@ async def test_a_live_workers_filing_is_not_taken_over(world):
     assert world.store.support.claim_filing(request_id, "worker-A", world.now, dt.timedelta(minutes=2))
     assert not world.store.support.claim_filing(request_id, "worker-B", world.now, dt.timedelta(minutes=2))
     assert world.store.support.claim_filing(request_id, "worker-B", world.now + dt.timedelta(minutes=3), dt.timedelta(minutes=2))
+
+
+# -- first response, escalation, breach
+
+MONDAY_9 = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.timezone.utc)  # 09:00 in Berlin
+
+
+def slack_ts(at: dt.datetime, n: int = 100) -> str:
+    return f"{int(at.timestamp())}.{n:06d}"
+
+
+async def _task_filed_monday(world, ts=slack_ts(MONDAY_9)):
+    world.now = MONDAY_9
+    await world.mention("anfrage Bitte Newsletter-Vorlage anpassen", ts=ts)
+    request_id = world.thread(ts)[0]["blocks"][1]["elements"][1]["value"]
+    await world.service.choose(request_id, "task", Filer("U0CLIENT01", Role.EXTERNAL), CLIENT, None)
+    return int(request_id)
+
+
+async def test_the_first_agency_reply_in_the_thread_is_the_first_response_not_an_out_of_office(world):
+    ts = slack_ts(MONDAY_9)
+    request_id = await _task_filed_monday(world, ts)
+    # The client adds something, and an automatic out-of-office reply arrives: neither is an answer.
+    await world.service.thread_reply(CLIENT, ts, "U0CLIENT01", Role.EXTERNAL, slack_ts(MONDAY_9 + dt.timedelta(minutes=5)), "Noch ein Detail")
+    await world.service.thread_reply(CLIENT, ts, "U0ANNA0001", Role.MEMBER, slack_ts(MONDAY_9 + dt.timedelta(minutes=6)),
+                                     "Automatische Antwort: Ich bin bis 2. Dezember nicht im Büro.")
+    assert world.store.support.get(request_id).first_response_at is None
+    await world.service.thread_reply(CLIENT, ts, "U0ANNA0001", Role.MEMBER, slack_ts(MONDAY_9 + dt.timedelta(minutes=7)), "Schaue ich mir an!")
+    row = world.store.support.get(request_id)
+    assert row.first_response_at == MONDAY_9 + dt.timedelta(minutes=7, microseconds=100)
+    assert row.first_response_by == "slack:U0ANNA0001"
+    # Answered: no escalation, ever.
+    world.now = MONDAY_9 + dt.timedelta(days=2)
+    await world.service.tick()
+    assert world.slack.in_channel(INTERNAL) == []
+
+
+async def test_a_public_jira_comment_by_the_agency_is_a_first_response(world):
+    request_id = await _task_filed_monday(world)
+    acme = ACCOUNTS.by_key("acme-shop")
+    with_client = acme.model_copy(update={"jira": acme.jira.model_copy(update={"client_users": ["client-1"]})})
+    world.service.accounts = ACCOUNTS.model_copy(update={"accounts": [with_client, *ACCOUNTS.accounts[1:]]})
+    at = MONDAY_9 + dt.timedelta(hours=1)
+    # An internal comment, the client's own, an out-of-office reply and a mirrored Slack reply do not count.
+    await world.service.jira_comment("SUP-1", "agency-dev", False, at, "internal note")
+    await world.service.jira_comment("SUP-1", "client-1", True, at, "Any news?")
+    await world.service.jira_comment("SUP-1", "agency-dev", True, at, "Out of office until Monday")
+    await world.service.jira_comment("SUP-1", "agency-dev", True, at, "[über Slack: Clara Client]\nNoch was")
+    assert world.store.support.get(request_id).first_response_at is None
+    await world.service.jira_comment("SUP-1", "agency-dev", True, at, "On it.")
+    row = world.store.support.get(request_id)
+    assert (row.first_response_at, row.first_response_by) == (at, "jira:agency-dev")
+
+
+async def test_escalation_at_75_percent_reaches_the_deputy_during_a_handover_once(world):
+    from bot.domain.roles import Handover
+
+    await _task_filed_monday(world)  # 4 business hours: 75 % at 12:00 Berlin
+    world.service.handovers = lambda: [Handover("h1", "U0ACMESUP1", "U0ACMESUP2", dt.date(2026, 11, 30),
+                                                dt.date(2026, 12, 4), frozenset({"acme-shop"}))]
+    world.now = MONDAY_9 + dt.timedelta(hours=2, minutes=59)
+    await world.service.tick()
+    assert world.slack.in_channel(INTERNAL) == []
+    world.now = MONDAY_9 + dt.timedelta(hours=3)
+    await world.service.tick()
+    [ping] = world.slack.in_channel(INTERNAL)
+    assert "<@U0ACMESUP2>" in ping["text"] and "<@U0ACMESUP1>" not in ping["text"]
+    assert "SUP-1" in ping["text"] and "75" in ping["text"]
+    # A restart (another worker) does not ping again.
+    world.service = world.make_service("worker-2")
+    await world.service.tick()
+    assert len(world.slack.in_channel(INTERNAL)) == 1
+    # At 100 % the internal channel hears of the breach, once.
+    world.now = MONDAY_9 + dt.timedelta(hours=4)
+    await world.service.tick()
+    await world.service.tick()
+    breach = world.slack.in_channel(INTERNAL)[1:]
+    assert len(breach) == 1 and "keine erste Antwort innerhalb von 4 Stunden" in breach[0]["text"]
+
+
+async def test_without_a_handover_the_support_person_is_pinged(world):
+    await _task_filed_monday(world)
+    world.now = MONDAY_9 + dt.timedelta(hours=3)
+    await world.service.tick()
+    assert "<@U0ACMESUP1>" in world.slack.in_channel(INTERNAL)[0]["text"]
+
+
+async def test_waiting_for_the_client_pauses_the_escalation(world):
+    request_id = await _task_filed_monday(world)
+    world.store.support.set_status(request_id, "Waiting for customer", [(MONDAY_9 + dt.timedelta(hours=1), None)])
+    world.now = MONDAY_9 + dt.timedelta(days=3)
+    await world.service.tick()
+    assert world.slack.in_channel(INTERNAL) == []
+
+
+async def test_an_unanswered_client_message_starts_a_task_clock_without_keeping_its_text(world):
+    world.now = MONDAY_9
+    ts = slack_ts(MONDAY_9, 0)
+    await world.service.channel_message(CLIENT, "U0CLIENT01", Role.EXTERNAL, ts, to_the_bot=False)
+    await world.service.channel_message(CLIENT, "U0CLIENT01", Role.EXTERNAL, ts, to_the_bot=False)  # redelivered
+    [row] = world.store.support.open_clocks()
+    assert (row.kind, row.text, row.urgency, row.requester_id) == ("message", None, "task", "U0CLIENT01")
+    world.now = MONDAY_9 + dt.timedelta(hours=3)
+    await world.service.tick()
+    [ping] = world.slack.in_channel(INTERNAL)
+    assert "eine Nachricht von <@U0CLIENT01>" in ping["text"]
+    # An agency message in the channel answers it.
+    await world.service.channel_message(CLIENT, "U0ANNA0001", Role.MEMBER, slack_ts(MONDAY_9 + dt.timedelta(hours=3, minutes=1)), to_the_bot=False)
+    assert world.store.support.open_clocks() == []
+    # Internal channels and mentions of the bot start no clock.
+    await world.service.channel_message(INTERNAL, "U0CLIENT01", Role.EXTERNAL, slack_ts(MONDAY_9, 1), to_the_bot=False)
+    await world.service.channel_message(CLIENT, "U0CLIENT01", Role.EXTERNAL, slack_ts(MONDAY_9, 2), to_the_bot=True)
+    assert world.store.support.open_clocks() == []

@@ -49,3 +49,26 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             deps.answers.start(choose(body, context, client), "support urgency")
 
     app.action(re.compile(f"^{URGENCY_ACTION}"))(on_urgency)
+
+    async def heard(event: dict[str, Any], context: Any) -> None:
+        user_id, channel_id, ts = str(event.get("user") or ""), str(event.get("channel") or ""), str(event.get("ts") or "")
+        thread = event.get("thread_ts")
+        role = await deps.directory.role(user_id, context.actor_team_id, home_team(context))
+        if thread and thread != ts:
+            await support.thread_reply(channel_id, str(thread), user_id, role, ts, event.get("text"))
+        else:
+            bot = context.bot_user_id
+            await support.channel_message(channel_id, user_id, role, ts,
+                                          to_the_bot=bool(bot) and f"<@{bot}" in str(event.get("text") or ""))
+
+    async def on_message(ack, event, context):
+        # message.channels / message.groups: who wrote when (never kept: the text). Edits, joins and
+        # bots' messages (subtypes, bot_id) are nobody's answer.
+        await ack()
+        if event.get("subtype") or event.get("bot_id") or not event.get("user"):
+            return
+        with bound_contextvars(team=context.team_id, user=event.get("user"), channel=event.get("channel"),
+                               command="support message"):
+            deps.answers.start(heard(event, context), "support message")
+
+    app.event("message")(on_message)

@@ -11,7 +11,7 @@ from babel.dates import format_skeleton, format_time
 from bot.domain.accounts import Account, Urgency
 from bot.domain.support import duration_text, urgency_texts
 from bot.render.blocks import MAX_SECTION_CHARS, Message, escape_mrkdwn, slack_mention
-from bot.render.i18n import format_percent_value, language_or_default, translate
+from bot.render.i18n import LANGUAGES, format_percent_value, language_or_default, translate
 from bot.render.words import Voice
 
 URGENCY_ACTION = "support_urgency_"  # + the urgency; the value is the request id
@@ -131,3 +131,13 @@ def issue_description(language: str, text: str, who: str, request_id: int, urgen
 
 def median_minutes(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
+
+
+def via_slack(language: str, name: str) -> str:
+    """The first line of a Jira comment mirrored from a Slack reply."""
+    return f"[{translate(language, 'support.via_slack', name=name)}]"
+
+
+def via_slack_prefixes() -> tuple[str, ...]:
+    """How every mirrored comment starts, in any language (so it never counts as a first response)."""
+    return tuple("[" + translate(language, "support.via_slack", name="") for language in LANGUAGES)

@@ -17,24 +17,26 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from bot.domain.access import Role
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel, Urgency
 from bot.domain.commands import CommandSpec, Invocation
 from bot.domain.links import SiteLinks
+from bot.domain.roles import Handover, holders, today_at
 from bot.domain.support import (
     REQUEST_ARGS,
     check_filer,
     check_text,
+    is_auto_reply,
     issue_fields,
     parse_urgency,
     request_label,
     support_of,
     target,
 )
-from bot.domain.support_clock import ClockRules, due_at
+from bot.domain.support_clock import ClockRules, due_at, elapsed
 from bot.domain.words import CommandRef, Text, sentence
 from bot.errors import UserError
 from bot.logs import get_logger
@@ -81,6 +83,7 @@ class SupportService:
         self, *, accounts: AccountsConfig, store: Store, jira: JiraPort, slack: SlackPort, poster: OncePoster,
         clock: Callable[[], dt.datetime], links: SiteLinks,
         names: Callable[[str], Awaitable[str | None]] | None = None,
+        handovers: Callable[[], Iterable[Handover]] = tuple,
     ):
         self.accounts = accounts
         self.store = store
@@ -91,6 +94,8 @@ class SupportService:
         self.links = links
         # The requester's name for Jira (Slack's display name); the composition root sets it.
         self.names = names
+        # Handovers in effect (who covers whom): escalations reach whoever does the job today.
+        self.handovers = handovers
 
     # -- filing from a command or mention
 
@@ -253,18 +258,148 @@ class SupportService:
             return
         message = render.filed(account, key, self.links.issue(key), urgency, due or request.created_at, rules.tz)
         await self.poster.post([f"support:{request.id}:filed"], request.channel_id, message, thread_ts=request.thread_ts)
+        if urgency is Urgency.EMERGENCY:
+            await self._emergency_pings(account, request, key)
+
+    # -- who answers, and who is pinged when nobody does
+
+    def support_people(self, account: Account) -> tuple[str, ...]:
+        """Who holds the support role today, cover applied (a deputy during a handover)."""
+        return holders(account, "support", today_at(account, self.clock()), tuple(self.handovers())).user_ids
+
+    async def _emergency_pings(self, account: Account, request: SupportRequest, key: str) -> None:
+        """Emergencies reach the support people at once, each by DM (in the internal channel
+        when Slack cannot open a DM)."""
+        ref = render.issue_ref(key, self.links.issue(key), request.id, account.language)
+        message = render.emergency_dm(account, account.language, ref, request.text or "")
+        for person in self.support_people(account):
+            try:
+                channel = await self._dm_channel(person)
+            except Exception as exc:
+                log.warning("could not open a DM for an emergency", request=request.id, user=person, error=str(exc))
+                channel = None
+            if channel is not None:
+                await self.poster.post([f"support:{request.id}:dm:{person}"], channel, message)
+            elif (internal := _internal_channel(account)) is not None:
+                mention = Message(f"{message.text} {slack_mention(person)}", message.blocks)
+                await self.poster.post([f"support:{request.id}:dm:{person}"], internal.id, mention)
+
+    async def _dm_channel(self, user_id: str) -> str | None:
+        if user_id.startswith("S"):
+            return None  # a user group has no DM: it is mentioned in the internal channel
+        open_dm = getattr(self.slack, "open_dm", None)
+        return await open_dm(user_id) if open_dm is not None else None
+
+    async def thread_reply(self, channel_id: str, thread_ts: str, user_id: str, role: Role, ts: str,
+                           text: str | None) -> None:
+        """A reply in a request's thread: the agency's first one is the first response."""
+        request = await asyncio.to_thread(self.store.support.by_thread, channel_id, thread_ts)
+        if request is None or role < Role.MEMBER or is_auto_reply(text):
+            return
+        at = _slack_time(ts) or self.clock()
+        if await asyncio.to_thread(self.store.support.first_response, request.id, at, f"slack:{user_id}"):
+            log.info("support first response", request=request.id, via="slack", by=user_id)
+
+    async def channel_message(self, channel_id: str, user_id: str, role: Role, ts: str, to_the_bot: bool) -> None:
+        """A top-level message in an account's channel. A client's starts a task's clock (a question
+        that never became a request is not lost; only who and when are kept, never the text); an
+        agency person's answers the client messages before it in that channel."""
+        link = self.accounts.by_channel(channel_id)
+        if link is None or link[0].support is None:
+            return
+        account, channel = link
+        at = _slack_time(ts) or self.clock()
+        if role >= Role.MEMBER:
+            answered = await asyncio.to_thread(self.store.support.answer_messages, channel_id, at, f"slack:{user_id}")
+            if answered:
+                log.info("client messages answered in the channel", channel=channel_id, count=answered)
+            return
+        if channel.audience is not Audience.CLIENT or to_the_bot:
+            return  # a mention is answered by the bot (and may become a request)
+        request_id, new = await asyncio.to_thread(
+            self.store.support.open, account_key=account.key, channel_id=channel_id, requester_id=user_id, now=at,
+            text=None, source_ts=ts, thread_ts=ts, requester_external=True, urgency=Urgency.TASK.value,
+            kind="message",
+        )
+        if new:
+            log.info("client message clocked", request=request_id, account=account.key)
+
+    async def jira_comment(self, issue_key: str, author: str | None, public: bool, at: dt.datetime,
+                           text: str | None) -> None:
+        """A Jira comment on a request's issue: a public one by an agency person (not a client of
+        the account, not an automatic reply, not a reply mirrored from Slack) is a first response."""
+        if not public or not author:
+            return
+        for request in await asyncio.to_thread(self.store.support.by_issue, issue_key):
+            account = self.accounts.by_key(request.account_key)
+            if account is None or author in account.jira.client_users or is_auto_reply(text) or _mirrored(text):
+                continue
+            if await asyncio.to_thread(self.store.support.first_response, request.id, at, f"jira:{author}"):
+                log.info("support first response", request=request.id, via="jira", by=author)
+
+    async def watch(self) -> None:
+        """Escalate at the account's share of the target, tell the internal channel on a breach:
+        each once (the post's key and the store's mark), whatever restarts in between."""
+        now = self.clock()
+        for request in await asyncio.to_thread(self.store.support.open_clocks):
+            account = self.accounts.by_key(request.account_key)
+            if account is None or account.support is None or request.urgency is None:
+                continue
+            try:
+                await self._watch_one(account, request, now)
+            except Exception:
+                log.exception("support clock check failed", request=request.id)
+
+    async def _watch_one(self, account: Account, request: SupportRequest, now: dt.datetime) -> None:
+        assert account.support is not None
+        urgency = Urgency(request.urgency or "task")
+        rules = ClockRules.for_account(account, urgency)
+        goal = target(account, urgency)
+        share = elapsed(rules, request.created_at, now, request.pauses) / goal
+        internal = _internal_channel(account)
+        if internal is None:
+            return
+        language = account.language
+        ref = render.issue_ref(request.issue_key, self.links.issue(request.issue_key), request.id, language)
+        if request.kind == "message":
+            ref = Voice(language).say(sentence("support.unanswered", who=slack_mention(request.requester_id)))
+        due = due_at(rules, request.created_at, goal, request.pauses)
+        if share >= account.support.escalate_at_percent / 100 and request.escalated_at is None:
+            people = self.support_people(account)
+            message = render.escalation(account, language, ref, urgency, share, due, rules.tz, people)
+            await self.poster.post([f"support:{request.id}:escalate"], internal.id, message)
+            await asyncio.to_thread(self.store.support.mark, request.id, "escalated_at", now)
+            log.info("support escalated", request=request.id, share=round(share, 2), to=people)
+        if share >= 1 and request.breached_at is None:
+            message = render.breach(account, language, ref, urgency, int(goal.total_seconds() // 60), due, rules.tz)
+            await self.poster.post([f"support:{request.id}:breach"], internal.id, message)
+            await asyncio.to_thread(self.store.support.mark, request.id, "breached_at", now)
+            log.info("support first-response time breached", request=request.id)
 
     # -- the background work
 
     async def tick(self) -> None:
-        """Retry what is due: filings Jira refused or a dead worker left."""
+        """Retry what is due (filings Jira refused or a dead worker left), then watch the clocks."""
         due = await asyncio.to_thread(self.store.support.due_for_filing, self.clock())
         for request_id in due:
             await self.file(request_id)
+        await self.watch()
 
 
 def _parts(message: Message) -> tuple[str, list[dict]]:
     return message.text, message.blocks
+
+
+def _slack_time(ts: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromtimestamp(float(ts), dt.timezone.utc)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _mirrored(text: str | None) -> bool:
+    """A comment this bot wrote from a Slack reply: it starts with the "via Slack" line."""
+    return bool(text) and any(text.lstrip().startswith(prefix) for prefix in render.via_slack_prefixes())
 
 
 def _internal_channel(account: Account) -> Channel | None:

@@ -153,6 +153,16 @@ class SupportRequests:
         return self._update(sa.and_(t.c.id == request_id, t.c.first_response_at.is_(None)),
                             first_response_at=at, first_response_by=by[:64])
 
+    def answer_messages(self, channel_id: str, at: dt.datetime, by: str) -> int:
+        """An agency message in the channel answers every client message before it still waiting."""
+        with self._engine.begin() as conn:
+            return conn.execute(
+                t.update()
+                .where(t.c.kind == "message", t.c.channel_id == channel_id, t.c.first_response_at.is_(None),
+                       t.c.created_at <= at)
+                .values(first_response_at=at, first_response_by=by[:64])
+            ).rowcount
+
     def mark(self, request_id: int, column: str, at: dt.datetime) -> bool:
         """Set `escalated_at`/`breached_at`/`resolved_at` once; False if it was set before."""
         assert column in ("escalated_at", "breached_at", "resolved_at")

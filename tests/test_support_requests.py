@@ -209,7 +209,8 @@ def slack_ts(at: dt.datetime, n: int = 100) -> str:
     return f"{int(at.timestamp())}.{n:06d}"
 
 
-async def _task_filed_monday(world, ts=slack_ts(MONDAY_9)):
+async def _task_filed_monday(world, ts=None):
+    ts = ts or slack_ts(MONDAY_9)
     world.now = MONDAY_9
     await world.mention("anfrage Bitte Newsletter-Vorlage anpassen", ts=ts)
     request_id = world.thread(ts)[0]["blocks"][1]["elements"][1]["value"]

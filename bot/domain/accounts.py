@@ -629,8 +629,6 @@ class AccountsConfig(_Model):
             for j, project in enumerate(account.jira.projects):
                 if account.jira.jql and all(a.jira.jql for a in self.accounts if project in a.jira.projects):
                     continue
-                if self._split_support_project(project):
-                    continue  # each account's requests are told apart by its `support.match`
                 claim(f"Jira project {project}", account, (*here, "jira", "projects", j),
                       lambda other: f"Jira project {project} belongs to both {other!r} and {account.key!r}; "  # noqa: B023
                       "split it into two projects, or narrow it in each account by jql")
@@ -658,12 +656,14 @@ class AccountsConfig(_Model):
         return conflicts
 
     def _split_support_project(self, project: str) -> bool:
-        """Is `project` a support project that every account naming it splits by `support.match`?"""
-        naming = [a for a in self.accounts
-                  if project in a.jira.projects or (a.support is not None and a.support.project == project)]
-        return len(naming) > 0 and all(
-            a.support is not None and a.support.project == project and a.support.match is not None for a in naming
-        )
+        """Is `project` a support project shared only through `support:` (no account has it in its
+        Jira scope, which feeds digests and webhook routing by project) and split by every
+        account's `support.match`? Its webhooks reach a request's thread by the issue the bot
+        filed for it, never a channel by project."""
+        if any(project in a.jira.projects for a in self.accounts):
+            return False
+        sharing = [a for a in self.accounts if a.support is not None and a.support.project == project]
+        return all(a.support is not None and a.support.match is not None for a in sharing)
 
     def support_accounts(self, project_key: str) -> list[Account]:
         """The accounts filing support requests in this project (several when it is shared)."""

@@ -399,7 +399,7 @@ def _slack_time(ts: str) -> dt.datetime | None:
 
 def _mirrored(text: str | None) -> bool:
     """A comment this bot wrote from a Slack reply: it starts with the "via Slack" line."""
-    return bool(text) and any(text.lstrip().startswith(prefix) for prefix in render.via_slack_prefixes())
+    return text is not None and text.lstrip().startswith(render.via_slack_prefixes())
 
 
 def _internal_channel(account: Account) -> Channel | None:

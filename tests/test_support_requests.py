@@ -92,6 +92,25 @@ async def test_notfall_files_an_emergency_at_once(world):
     assert "Notfall" in world.thread()[-1]["text"] and key in world.thread()[-1]["text"]
 
 
+async def test_an_emergency_reaches_the_support_people_by_dm_at_once(world):
+    await world.mention("notfall Der Shop ist down!")
+    [dm] = world.slack.dms_to("U0ACMESUP1")
+    assert "Notfall von ACME Shop GmbH" in dm["text"] and "SUP-1" in dm["text"] and "Der Shop ist down!" in dm["text"]
+    # A restart files and pings nothing again.
+    world.service = world.make_service("worker-2")
+    await world.service.tick()
+    assert len(world.slack.dms_to("U0ACMESUP1")) == 1 and len(world.jira.created) == 1
+
+
+async def test_an_emergency_during_a_handover_reaches_the_cover(world):
+    from bot.domain.roles import Handover
+
+    world.service.handovers = lambda: [Handover("h1", "U0ACMESUP1", "U0ACMESUP2", dt.date(2026, 11, 27),
+                                                dt.date(2026, 11, 30), frozenset({"acme-shop"}))]
+    await world.mention("notfall Der Shop ist down!")
+    assert world.slack.dms_to("U0ACMESUP1") == [] and len(world.slack.dms_to("U0ACMESUP2")) == 1
+
+
 async def test_a_redelivered_mention_files_nothing_twice(world):
     await world.mention("notfall Der Shop ist down!")
     await world.mention("notfall Der Shop ist down!")

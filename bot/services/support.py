@@ -287,8 +287,7 @@ class SupportService:
     async def _dm_channel(self, user_id: str) -> str | None:
         if user_id.startswith("S"):
             return None  # a user group has no DM: it is mentioned in the internal channel
-        open_dm = getattr(self.slack, "open_dm", None)
-        return await open_dm(user_id) if open_dm is not None else None
+        return await self.slack.open_dm(user_id)
 
     async def thread_reply(self, channel_id: str, thread_ts: str, user_id: str, role: Role, ts: str,
                            text: str | None) -> None:

@@ -186,6 +186,7 @@ class Runtime:
             worker, self._stop_worker = run_inbox_worker(build_inbox_worker(
                 self.ports, audiences=self.audiences,
                 on_events=self.portfolio.mark_stale if self.portfolio is not None else None,
+                support=self.support,
             ), self.health
             )
         if self.portfolio is not None:
@@ -438,6 +439,7 @@ def build_inbox_worker(
     *,
     audiences: ChannelAudiences | None = None,
     on_events: Callable[[list[Event]], Awaitable[None]] | None = None,
+    support: SupportService | None = None,
 ) -> InboxWorker:
     """The inbox worker over the ports (`pulse serve` runs it once serving; the demo and the
     benchmarks run it by hand). It posts, so the ports need Slack."""
@@ -453,6 +455,7 @@ def build_inbox_worker(
         links=ports.links,
         audiences=audiences,
         on_events=on_events,
+        support=support,
     )
 
 

@@ -98,6 +98,10 @@ class JiraPort(Protocol):
         """The key of an issue of the project carrying `label` (the oldest), or None."""
         ...
 
+    def add_comment(self, issue_key: str, body: str) -> str:
+        """Add a public plain-text comment; its id."""
+        ...
+
 
 def expected_fetch_calls(issue_count: int, worklog_totals: Iterable[int], page_size: int = 100) -> int:
     """The documented call count of `fetch_issues` (no retries), for tests and benchmarks."""
@@ -416,6 +420,22 @@ class AtlassianJira:
         for raw in self.search(f'project = {project_key} AND labels = "{label}" ORDER BY created ASC', ["key"]):
             return str(raw["key"])
         return None
+
+    def add_comment(self, issue_key: str, body: str) -> str:
+        """`POST rest/api/2/issue/{key}/comment` (v2: a plain-text body), one attempt (a retry
+        could comment twice)."""
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*-\d+", issue_key):
+            raise ValueError(f"not an issue key: {issue_key!r}")
+        client = self._client()
+        response = call_with_retries(
+            SERVICE,
+            lambda: _counted(client.post, f"rest/api/2/issue/{issue_key}/comment", data={"body": body},
+                             advanced_mode=True),
+            RetryPolicy(attempts=1),
+            self._sleep,
+            idempotent=False,
+        )
+        return str((self._json(response) or {}).get("id", ""))
 
     # -- checks (`pulse doctor`)
 

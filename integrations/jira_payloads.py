@@ -24,6 +24,7 @@ ISSUE_FIELDS: tuple[str, ...] = (
     "priority",
     "assignee",
     "labels",
+    "components",
     "duedate",
     "created",
     "resolutiondate",
@@ -175,6 +176,8 @@ def parse_issue(raw: Mapping[str, Any], worklogs: Iterable[Mapping[str, Any]] | 
         assignee_id=_user_id(assignee),
         priority=(fields.get("priority") or {}).get("name"),
         labels=access.labels or (),
+        components=tuple(str(c["name"]) for c in fields.get("components") or ()
+                         if isinstance(c, Mapping) and isinstance(c.get("name"), str)),
         security_level=security_name or None,  # for display; `access` decides
         fix_version_ids=tuple(str(v["id"]) for v in fields.get("fixVersions") or ()),
         original_estimate_seconds=_seconds(fields, "timeoriginalestimate", "originalEstimateSeconds"),

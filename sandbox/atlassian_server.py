@@ -727,6 +727,7 @@ class FakeAtlassian:
             ("GET", rf"/rest/api/{v}/field", self._fields_get),
             ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)", self._issue_get),
             ("POST", rf"/rest/api/{v}/issue", self._issue_create),
+            ("POST", rf"/rest/api/{v}/issue/(?P<key>[^/]+)/comment", self._comment_create),
             ("GET", rf"/rest/api/{v}/worklog/updated", self._worklog_updated),
             ("POST", rf"/rest/api/{v}/worklog/list", self._worklog_list),
             ("GET", rf"/rest/api/{v}/myself", self._myself),
@@ -912,6 +913,16 @@ class FakeAtlassian:
             issue["fields"]["components"] = [{"name": c.get("name")} for c in fields.get("components") or []]
             self.add_issue(issue)
         return {"id": issue["id"], "key": issue["key"], "self": f"{SITE}/rest/api/2/issue/{issue['id']}"}
+
+    def _comment_create(self, query: Any, body: Any, key: str) -> Any:
+        with self._lock:
+            if key not in self._issue_by_key:
+                raise _jira_error(404, "Issue does not exist or you do not have permission to see it.")
+            comment_id = str(10000 + len(self._comments))
+            comment = {"id": comment_id, "body": (body or {}).get("body", ""), "jsdPublic": True,
+                       "created": jira_timestamp(dt.datetime.now(dt.timezone.utc))}
+            self._comments[(key, comment_id)] = comment
+        return comment
 
     # -- Jira: versions and worklogs
 

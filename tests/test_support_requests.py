@@ -331,3 +331,15 @@ async def test_an_unanswered_client_message_starts_a_task_clock_without_keeping_
     await world.service.channel_message(INTERNAL, "U0CLIENT01", Role.EXTERNAL, slack_ts(MONDAY_9, 1), to_the_bot=False)
     await world.service.channel_message(CLIENT, "U0CLIENT01", Role.EXTERNAL, slack_ts(MONDAY_9, 2), to_the_bot=True)
     assert world.store.support.open_clocks() == []
+
+
+async def test_thread_replies_are_mirrored_to_jira_once_when_the_account_turns_it_on(world):
+    ts = slack_ts(MONDAY_9)
+    await _task_filed_monday(world, ts)
+    reply_ts = slack_ts(MONDAY_9 + dt.timedelta(minutes=3))
+    await world.service.thread_reply(CLIENT, ts, "U0CLIENT01", Role.EXTERNAL, reply_ts, "Hier ist das neue Logo.")
+    await world.service.thread_reply(CLIENT, ts, "U0CLIENT01", Role.EXTERNAL, reply_ts, "Hier ist das neue Logo.")
+    assert world.jira.added_comments == [("SUP-1", "[über Slack: Clara Client]\nHier ist das neue Logo.")]
+    # Its own copy in Jira never counts as the agency's first response.
+    await world.service.jira_comment("SUP-1", "bot-account", True, MONDAY_9, world.jira.added_comments[0][1])
+    assert world.store.support.get(1).first_response_at is None

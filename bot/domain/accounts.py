@@ -686,7 +686,8 @@ class AccountsConfig(_Model):
         """Every account whose Jira scope could hold an issue of this project: those naming it,
         and those scoped by JQL alone. Of these, an account with `jql` owns an issue only once
         Jira confirmed the issue matches it (the inbox worker asks)."""
-        return [a for a in self.accounts if project_key in a.jira.projects or not a.jira.projects]
+        return [a for a in self.accounts if project_key in a.jira.projects or not a.jira.projects
+                or (a.support is not None and a.support.project == project_key)]
 
     def by_space(self, space_key: str) -> Account | None:
         return next(

@@ -453,6 +453,7 @@ def attach_issue(event: JiraEvent, issue: Issue, *, linked: bool = False) -> Jir
         status=issue.status,
         status_category=issue.status_category,
         labels=tuple(issue.labels),
+        components=tuple(issue.components),
         security_level=issue.security_level,
         due=issue.due.isoformat() if issue.due else None,
         complete=True,

@@ -209,6 +209,10 @@ def scope_verdict(event: Event, account: Account) -> Verdict:
     issue) matches that JQL, or a version has an issue that does. No channel of the account —
     internal ones neither — gets another client's issue by guess; sprints, which name no issue,
     never reach an account scoped by JQL."""
+    if isinstance(event, JiraEvent):
+        split = support_split_verdict(event, account)
+        if split is not None:
+            return split
     if not isinstance(event, JiraEvent) or not account.jira.jql:
         return _OK
     if event.type.is_version:
@@ -221,6 +225,26 @@ def scope_verdict(event: Event, account: Account) -> Verdict:
     if all(k is not None and (account.key, k) in event.in_scope for k in keys):
         return _OK
     return Verdict(False, "issue not known to match the account's jql (jira.jql): look it up first")
+
+
+def support_split_verdict(event: JiraEvent, account: Account) -> Verdict | None:
+    """For an event of the account's support project when that project is shared (`support.match`):
+    is the issue known to be this account's? Only by its component or label read from a complete
+    issue (the payload's or Jira's answer); an organization is never read from an event, and a
+    version or sprint names no issue: withheld. None: not such an event (other rules decide)."""
+    support = account.support
+    if support is None or support.match is None or event.project_key != support.project:
+        return None
+    match = support.match
+    issues = [event.issue] + ([event.linked_issue] if event.type is EventType.ISSUELINK_CREATED else [])
+    for issue in issues:
+        if issue is None or not issue.complete:
+            return Verdict(False, "issue of a shared support project not known yet: look it up first")
+        owned = (match.component is not None and match.component in issue.components) or (
+            match.label is not None and match.label in issue.labels)
+        if not owned:
+            return Verdict(False, "issue of a shared support project is not this account's (support.match)")
+    return _OK
 
 
 def account_for(event: Event, accounts: AccountsConfig) -> Account | None:

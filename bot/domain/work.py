@@ -48,6 +48,8 @@ class Issue:
     assignee_id: str | None = None
     priority: str | None = None
     labels: tuple[str, ...] = ()
+    # Component names: how a shared support project tells its accounts' issues apart.
+    components: tuple[str, ...] = ()
     security_level: str | None = None
     fix_version_ids: tuple[str, ...] = ()
     original_estimate_seconds: int | None = None

@@ -80,6 +80,7 @@ from bot.services.exactly_once import OncePoster, PostBusy, owner_id
 from bot.services.inbox_batch import BatchReport, Work, delivery_context, fail_where, log_failure
 from bot.services.inbox_lookups import EventLookups
 from bot.services.notification_posting import NotificationPoster, post_key
+from bot.services.support import SupportService
 from integrations.confluence import ConfluencePort
 from integrations.jira import JiraPort
 from integrations.slack import PeopleLookup, SlackPause, SlackPort
@@ -131,10 +132,13 @@ class InboxWorker:
         links: SiteLinks | None = None,
         audiences: ChannelAudiences | None = None,
         on_events: Callable[[list[Event]], Awaitable[None]] | None = None,
+        support: SupportService | None = None,
     ):
         self.store = store
         # Told of each batch's events that went through (the portfolio marks their accounts stale).
         self.on_events = on_events
+        # Support requests: their issues' news also goes into the request's thread.
+        self.support = support
         # Channels' effective audiences (an internal channel Slack calls shared gets the client
         # view); None: as configured (tests of other things).
         self.audiences = audiences
@@ -267,7 +271,11 @@ class InboxWorker:
         accounts = await self._effective_accounts()
         poster = self._poster(accounts)
         plan = await poster.plan(works, subscriptions)
-        posted = await poster.post_all(plan.outgoing)
+        outgoing = plan.outgoing
+        if self.support is not None:
+            # Status changes and public comments of a support request's issue, in its thread.
+            outgoing = outgoing + await self.support.thread_messages(plan.works, accounts, plan.outgoing)
+        posted = await poster.post_all(outgoing)
         works = fail_where(plan.works, posted.failures)
         alerted = Alerted(works, 0, 0)
         if self.jira is not None:
@@ -444,6 +452,7 @@ def start_inbox_worker(
     health: HealthChecks | None = None,
     audiences: ChannelAudiences | None = None,
     on_events: Callable[[list[Event]], Awaitable[None]] | None = None,
+    support: SupportService | None = None,
 ) -> tuple[asyncio.Task, asyncio.Event]:
     """Start the worker on the running loop; stop it with `stop_inbox_worker(task, stop, timeout)`.
 
@@ -457,7 +466,7 @@ def start_inbox_worker(
     """
     worker = InboxWorker(
         store, accounts, slack, jira, clock, settings, confluence=confluence, people_lookup=people_lookup,
-        pause=pause, links=links, audiences=audiences, on_events=on_events,
+        pause=pause, links=links, audiences=audiences, on_events=on_events, support=support,
     )
     return run_inbox_worker(worker, health)
 

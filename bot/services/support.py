@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.domain.access import Role
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel, Urgency
 from bot.domain.commands import CommandSpec, Invocation
+from bot.domain.events import EventType, JiraEvent
 from bot.domain.links import SiteLinks
+from bot.domain.notify_policy import event_visible, scope_verdict
 from bot.domain.roles import Handover, holders, today_at
 from bot.domain.support import (
     REQUEST_ARGS,
@@ -42,9 +44,12 @@ from bot.errors import UserError
 from bot.logs import get_logger
 from bot.render import support as render
 from bot.render.blocks import Message, slack_mention
+from bot.render.notifications import render_event
 from bot.render.words import Voice
 from bot.services.commands import Asker, CommandService, Reply
 from bot.services.exactly_once import OncePoster
+from bot.services.inbox_batch import Work
+from bot.services.notification_posting import Outgoing, current_status, post_key
 from integrations.jira import JiraPort
 from integrations.slack import SlackPort
 from integrations.store.store import Store
@@ -214,10 +219,18 @@ class SupportService:
         except Exception as exc:
             await self._not_filed(account, request, owner, exc)
             return None
-        await asyncio.to_thread(self.store.support.filed, request_id, key, self.clock())
+        await asyncio.to_thread(self._record_filed, request, key)
         log.info("support request filed", request=request_id, issue=key, attempts=request.attempts)
         await self._announce(account, request, key, urgency)
         return key
+
+    def _record_filed(self, request: SupportRequest, key: str) -> None:
+        now = self.clock()
+        self.store.support.filed(request.id, key, now)
+        if request.thread_ts is not None:
+            # The issue's news in this channel goes into the request's thread (the notification
+            # pipeline posts an issue's messages in its thread).
+            self.store.threads.start(request.channel_id, key, request.thread_ts, now)
 
     def _find_or_create(self, account: Account, request: SupportRequest, urgency: Urgency) -> str:
         support = support_of(account)
@@ -291,13 +304,97 @@ class SupportService:
 
     async def thread_reply(self, channel_id: str, thread_ts: str, user_id: str, role: Role, ts: str,
                            text: str | None) -> None:
-        """A reply in a request's thread: the agency's first one is the first response."""
+        """A reply in a request's thread: the agency's first one is the first response; with
+        `mirror_replies`, every reply becomes a public Jira comment ("via Slack: <name>")."""
         request = await asyncio.to_thread(self.store.support.by_thread, channel_id, thread_ts)
-        if request is None or role < Role.MEMBER or is_auto_reply(text):
+        if request is None:
             return
-        at = _slack_time(ts) or self.clock()
-        if await asyncio.to_thread(self.store.support.first_response, request.id, at, f"slack:{user_id}"):
-            log.info("support first response", request=request.id, via="slack", by=user_id)
+        if role >= Role.MEMBER and not is_auto_reply(text):
+            at = _slack_time(ts) or self.clock()
+            if await asyncio.to_thread(self.store.support.first_response, request.id, at, f"slack:{user_id}"):
+                log.info("support first response", request=request.id, via="slack", by=user_id)
+        account = self.accounts.by_key(request.account_key)
+        if (account is None or account.support is None or not account.support.mirror_replies
+                or request.issue_key is None or not (text or "").strip() or request.kind != "request"):
+            return
+        # At most once: the reply is recorded as mirrored before Jira is called (a redelivered
+        # event, or a second process, finds the record); a crash in between loses the copy, never doubles it.
+        if not await asyncio.to_thread(self.store.posts.record, f"support-mirror:{channel_id}:{ts}", channel_id,
+                                       None, thread_ts, self.clock()):
+            return
+        name = await self._name(user_id) or user_id
+        body = f"{render.via_slack(account.language, name)}\n{text}"
+        try:
+            await asyncio.to_thread(self.jira.add_comment, request.issue_key, body)
+            log.info("thread reply mirrored to jira", request=request.id, issue=request.issue_key)
+        except Exception as exc:
+            log.warning("thread reply not mirrored to jira", request=request.id, error=str(exc))
+
+    # -- the notification pipeline's step: the issue's news in the request's thread
+
+    async def thread_messages(self, works: Sequence[Work], accounts: AccountsConfig,
+                              planned: Iterable[Outgoing]) -> list[Outgoing]:
+        """Status changes and public comments of a request's issue, as messages for the request's
+        thread (between `plan` and `post_all`). The request names the account and channel (the
+        bot filed the issue for it), the issue must still carry the request's label, and the
+        audience policy decides as for any message: nothing it withholds reaches the thread.
+        Also tracks the request: waiting statuses pause its clock, a done status resolves it,
+        a public agency comment is its first response."""
+        keys = {e.issue_key for w in works if w.ok for e in w.events if isinstance(e, JiraEvent) and e.issue_key}
+        if not keys:
+            return []
+        requests = await asyncio.to_thread(self.store.support.by_issues, sorted(keys))
+        if not requests:
+            return []
+        already = {k for o in planned for k in o.keys}
+        out: list[Outgoing] = []
+        for w in works:
+            if not w.ok:
+                continue
+            for e in w.events:
+                if not isinstance(e, JiraEvent) or e.issue is None:
+                    continue
+                for request in requests.get(e.issue_key or "", []):
+                    account = accounts.by_key(request.account_key)
+                    channel = account.channel(request.channel_id) if account is not None else None
+                    if (account is None or channel is None or not _marks_request(e, request.id)
+                            or not scope_verdict(e, account).allowed):
+                        continue  # the issue is (no longer) known to be this request's, in this account
+                    await self._track(e, request, account)
+                    status = current_status(e)
+                    if status is None and e.type is not EventType.COMMENT_CREATED:
+                        continue
+                    if not event_visible(e, channel.audience, account):
+                        continue
+                    key = post_key(w.item.delivery_id, channel.id, e)
+                    if key in already:
+                        continue  # the ordinary route posts it in this channel (and so in the thread)
+                    already.add(key)
+                    message = render_event(e, channel.audience, account, links=self.links)
+                    out.append(Outgoing(account, channel, message, (key,), (w.item,), e.issue_key, status))
+        return out
+
+    async def _track(self, e: JiraEvent, request: SupportRequest, account: Account) -> None:
+        assert account.support is not None
+        at = dt.datetime.fromtimestamp(e.timestamp_ms / 1000, dt.timezone.utc) if e.timestamp_ms else self.clock()
+        status = current_status(e)
+        if status is not None:
+            waiting = set(account.support.waiting_statuses or account.jira.waiting_statuses)
+            pauses = list(request.pauses)
+            open_pause = bool(pauses) and pauses[-1][1] is None
+            if status in waiting and not open_pause:
+                pauses.append((at, None))
+            elif status not in waiting and open_pause:
+                pauses[-1] = (pauses[-1][0], max(at, pauses[-1][0]))
+            await asyncio.to_thread(self.store.support.set_status, request.id, status, pauses)
+            if e.issue is not None and e.issue.status_category == "done" or e.type is EventType.ISSUE_RESOLVED:
+                await asyncio.to_thread(self.store.support.mark, request.id, "resolved_at", at)
+        if e.type is EventType.COMMENT_CREATED and e.comment is not None:
+            comment = e.comment
+            created = _jira_time(comment.created) or at
+            body = comment.body if isinstance(comment.body, str) else None
+            author = comment.author.account_id or comment.author.username if comment.author else None
+            await self.jira_comment(request.issue_key or "", author, not comment.restricted, created, body)
 
     async def channel_message(self, channel_id: str, user_id: str, role: Role, ts: str, to_the_bot: bool) -> None:
         """A top-level message in an account's channel. A client's starts a task's clock (a question
@@ -387,6 +484,25 @@ class SupportService:
 
 def _parts(message: Message) -> tuple[str, list[dict]]:
     return message.text, message.blocks
+
+
+def _marks_request(e: JiraEvent, request_id: int) -> bool:
+    """The issue as the event (or Jira's answer) shows it still carries the request's label:
+    a label read from a complete issue, never assumed."""
+    return e.issue is not None and e.issue.complete and request_label(request_id) in e.issue.labels
+
+
+def _jira_time(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
+    except ValueError:
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return parsed.astimezone(dt.timezone.utc) if parsed.tzinfo else None
 
 
 def _slack_time(ts: str) -> dt.datetime | None:

@@ -148,6 +148,15 @@ class SupportRequests:
         with self._engine.connect() as conn:
             return [_row(r) for r in conn.execute(sa.select(t).where(t.c.issue_key == issue_key))]
 
+    def by_issues(self, issue_keys: list[str]) -> dict[str, list[SupportRequest]]:
+        """The requests filed as these issues, by issue key."""
+        out: dict[str, list[SupportRequest]] = {}
+        with self._engine.connect() as conn:
+            for row in conn.execute(sa.select(t).where(t.c.issue_key.in_(issue_keys)).order_by(t.c.id)):
+                request = _row(row)
+                out.setdefault(request.issue_key or "", []).append(request)
+        return out
+
     def first_response(self, request_id: int, at: dt.datetime, by: str) -> bool:
         """Record the first response (the earliest only: a later one does not move it)."""
         return self._update(sa.and_(t.c.id == request_id, t.c.first_response_at.is_(None)),

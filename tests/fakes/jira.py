@@ -60,6 +60,8 @@ class InMemoryJira:
         self.created: dict[str, dict[str, Any]] = {}
         # Create the issue, then fail as if the answer was lost on the way back (a crash/timeout).
         self.lose_create_answers = 0
+        # Comments added through `add_comment`: (issue key, body).
+        self.added_comments: list[tuple[str, str]] = []
 
     @classmethod
     def from_seed(cls, seed: Any) -> InMemoryJira:
@@ -143,6 +145,14 @@ class InMemoryJira:
         number = 1 + sum(1 for key in self.created if key.startswith(f"{project}-"))
         key = f"{project}-{number}"
         self.created[key] = dict(fields)
+        # Searchable like any issue (lookups of the issue's webhooks find it, with its labels).
+        self.issues.append(Issue(
+            key=key, project=project, summary=str(fields.get("summary", "")),
+            issue_type=str((fields.get("issuetype") or {}).get("name", "Task")), status="To Do",
+            status_category="new", created=dt.datetime.now(dt.timezone.utc),
+            priority=(fields.get("priority") or {}).get("name"), labels=tuple(fields.get("labels") or ()),
+            components=tuple(c["name"] for c in fields.get("components") or ()),
+        ))
         if self.lose_create_answers:
             self.lose_create_answers -= 1
             raise UpstreamError("jira", "read timed out after the issue was created", retryable=True)
@@ -152,6 +162,11 @@ class InMemoryJira:
         self._check("find_issue_by_label", f"{project_key}/{label}")
         return next((key for key, fields in self.created.items()
                      if fields["project"]["key"] == project_key and label in fields.get("labels", [])), None)
+
+    def add_comment(self, issue_key: str, body: str) -> str:
+        self._check("add_comment", issue_key)
+        self.added_comments.append((issue_key, body))
+        return str(len(self.added_comments))
 
     def board_project(self, board_id: int) -> str | None:
         board_id = _board_id(board_id)

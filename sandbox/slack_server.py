@@ -303,6 +303,21 @@ class FakeSlack:
             "response_metadata": {"next_cursor": next_cursor},
         }
 
+    def _views_open(self, args: dict) -> dict:
+        view = args.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        # Slack's limit for a modal: 100 blocks; a trigger id is needed (it expires after 3 s).
+        if not isinstance(view, dict) or view.get("type") != "modal" or not args.get("trigger_id") \
+                or len(view.get("blocks") or []) > 100:
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": {**view, "id": f"V{len(self.calls):08d}"}}
+
+    def _chat_getPermalink(self, args: dict) -> dict:
+        channel, ts = args.get("channel", ""), str(args.get("message_ts", ""))
+        return {"ok": True, "channel": channel,
+                "permalink": f"https://agency.slack.com/archives/{channel}/p{ts.replace('.', '')}"}
+
     def _views_publish(self, args: dict) -> dict:
         view = args.get("view")
         if isinstance(view, str):  # form-encoded calls send it as a JSON string

@@ -68,3 +68,27 @@ def block_action(
     if user_team and user_team != home_team:
         body["is_enterprise_install"] = False
     return urllib.parse.urlencode({"payload": json.dumps(body)})
+
+
+def message_shortcut(callback_id: str, *, user_id: str, home_team: str, channel_id: str, message: dict,
+                     user_team: str | None = None) -> str:
+    """A form-encoded message_action body derived from bolt-python's captured one."""
+    body = real_payload("bolt-python/tests/scenario_tests/test_shortcut.py.extracted/message_shortcut_body.json")
+    body["team"] = {"id": home_team, "domain": "agency"}
+    body["user"] = {"id": user_id, "name": "someone", "team_id": user_team or home_team}
+    body["channel"] = {"id": channel_id, "name": "a-channel"}
+    body.update(callback_id=callback_id, message_ts=message["ts"], message={**body["message"], **message})
+    return urllib.parse.urlencode({"payload": json.dumps(body)})
+
+
+def view_submission(view: dict, values: dict, *, user_id: str, home_team: str, user_team: str | None = None) -> str:
+    """A form-encoded view_submission body derived from bolt-python's captured one, for `view` as the
+    bot opened it, with the person's input in `values` ({block_id: {action_id: {...}}})."""
+    body = real_payload("bolt-python/tests/scenario_tests/test_view_submission.py.extracted/body.json")
+    body["team"] = {"id": home_team, "domain": "agency"}
+    body["user"] = {"id": user_id, "name": "someone", "team_id": user_team or home_team}
+    body["view"].update(
+        callback_id=view["callback_id"], private_metadata=view.get("private_metadata", ""), blocks=view["blocks"],
+        state={"values": values}, team_id=home_team, app_installed_team_id=home_team,
+    )
+    return urllib.parse.urlencode({"payload": json.dumps(body)})

@@ -74,13 +74,14 @@ def test_slack_manifest_declares_the_endpoints_and_least_privilege_scopes():
     # Sharing events: an internal channel shared later gets the client view at once (review finding).
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == [
         "app_mention", "channel_shared", "channel_unshared", "shared_channel_invite_accepted",
-        "app_home_opened"]  # the portfolio's Home tab
+        "app_home_opened",  # the portfolio's Home tab
+        "message.channels", "message.groups"]  # support: first responses and unanswered client messages
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "app_mentions:read", "users:read"} <= scopes
-    # Channel history is read only to settle a post a crash left uncertain (the bot's own recent
-    # messages); no message events are subscribed, DMs or channels the bot was not invited to are
-    # never read, and nothing is posted where the bot was not invited (only an admin's DM with the
-    # app, when an internal channel without a sibling turned out shared).
+    # Channel history is read to settle a post a crash left uncertain (the bot's own recent
+    # messages); message events (support) keep author and time only; DMs or channels the bot was
+    # not invited to are never read, and nothing is posted where the bot was not invited (only an
+    # admin's DM with the app, when an internal channel without a sibling turned out shared).
     assert {"channels:history", "groups:history"} <= scopes
     assert not scopes & {"chat:write.public", "im:history", "mpim:history"}
 

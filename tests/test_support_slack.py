@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import time
 
 import httpx
@@ -18,7 +19,14 @@ from sandbox.agency import sandbox_accounts
 from sandbox.slack_server import FakeSlack
 from tests.fakes.jira import InMemoryJira
 from tests.fakes.slack import InMemorySlack
-from tests.slack_requests import SIGNING_SECRET, app_mention, block_action, signed_headers
+from tests.slack_requests import (
+    SIGNING_SECRET,
+    app_mention,
+    block_action,
+    message_shortcut,
+    signed_headers,
+    view_submission,
+)
 
 HOME, CLIENT_TEAM = "T0AGENCY1", "T0ACMECORP"
 NOW = dt.datetime(2026, 11, 27, 15, 0, tzinfo=dt.timezone.utc)
@@ -106,3 +114,39 @@ async def test_a_slack_connect_client_cannot_file_in_an_internal_channel(bot, fa
     [said] = [c.args for c in fake.calls if c.method == "chat.postMessage"]
     assert said["text"] == "Support-Anfragen können nur in Ihrem Kundenkanal gestellt werden."
     assert ports.slack.messages == [] and ports.store.support.get(1) is None
+
+
+async def test_a_member_turns_a_client_message_into_a_request_with_the_shortcut_and_modal(bot, fake):
+    http, ports = bot
+    message = {"ts": "1764255900.000100", "user": "U0CLIENT01", "text": "Der Warenkorb zeigt 0 €", "team": CLIENT_TEAM}
+    await _post(http, message_shortcut("support_from_message", user_id="U0MEMBER01", home_team=HOME,
+                                       channel_id="C0ACMECLNT", message=message), FORM)
+    await _until(lambda: any(c.method == "views.open" for c in fake.calls))
+    opened = next(c for c in fake.calls if c.method == "views.open")
+    view = json.loads(opened.args["view"]) if isinstance(opened.args["view"], str) else opened.args["view"]
+    assert view["blocks"][0]["element"]["initial_value"] == "Der Warenkorb zeigt 0 €"
+    values = {"text": {"text": {"type": "plain_text_input", "value": "Der Warenkorb zeigt 0 € (alle Produkte)"}},
+              "urgency": {"urgency": {"type": "radio_buttons", "selected_option": {"value": "emergency"}}}}
+    await _post(http, view_submission(view, values, user_id="U0MEMBER01", home_team=HOME), FORM)
+    await _until(lambda: ports.jira.created)
+    fields = ports.jira.created["SUP-1"]
+    assert fields["priority"] == {"name": "Highest"} and "alle Produkte" in fields["summary"]
+    assert "Clara Client" in fields["description"]  # the message's author is the requester
+    assert "https://agency.slack.com/archives/C0ACMECLNT/p1764255900000100" in fields["description"]
+    await _until(lambda: any(m["thread_ts"] == message["ts"] for m in ports.slack.messages))
+
+
+async def test_the_shortcut_and_a_replayed_submission_are_refused_to_a_client(bot, fake):
+    http, ports = bot
+    message = {"ts": "1764256000.000100", "user": "U0CLIENT01", "text": "Hallo"}
+    await _post(http, message_shortcut("support_from_message", user_id="U0CLIENT01", user_team=CLIENT_TEAM,
+                                       home_team=HOME, channel_id="C0ACMECLNT", message=message), FORM)
+    await _until(lambda: any(c.method == "chat.postEphemeral" for c in fake.calls))
+    assert not any(c.method == "views.open" for c in fake.calls)
+    # A submission replayed by a client (the view's metadata names the channel): refused again.
+    view = {"callback_id": "support_modal", "blocks": [],
+            "private_metadata": json.dumps({"channel": "C0ACMECLNT", "ts": message["ts"], "author": "U0CLIENT01"})}
+    values = {"text": {"text": {"value": "x"}}, "urgency": {"urgency": {"selected_option": {"value": "task"}}}}
+    await _post(http, view_submission(view, values, user_id="U0CLIENT01", user_team=CLIENT_TEAM, home_team=HOME), FORM)
+    await _until(lambda: sum(c.method == "chat.postEphemeral" for c in fake.calls) == 2)
+    assert ports.jira.created == {} and ports.store.support.get(1) is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.domain.accounts import Account, Audience
 from bot.domain.audience import visible_issues
@@ -69,6 +70,12 @@ class Digest:
     milestones: MilestonesSection
     deadlines: DeadlinesSection
     changes: ChangesSection
+    # Support requests of the period (`bot.domain.support_figures`); None: the account files none.
+    support: SupportFigures | None = None
+
+
+if TYPE_CHECKING:
+    from bot.domain.support_figures import SupportFigures
 
 
 def changes_section(

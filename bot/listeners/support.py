@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -13,7 +14,7 @@ from bot.listeners.commands import home_team
 from bot.listeners.deps import ListenerDeps
 from bot.logs import get_logger
 from bot.render.i18n import language_of_locale
-from bot.render.support import URGENCY_ACTION
+from bot.render.support import MODAL, SHORTCUT, URGENCY_ACTION, request_modal
 from bot.render.words import Voice
 from bot.services.support import Filer
 
@@ -72,3 +73,60 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             deps.answers.start(heard(event, context), "support message")
 
     app.event("message")(on_message)
+
+    # -- "Turn into support request": a message shortcut for agency members, then a modal
+
+    async def on_shortcut(ack, shortcut, context, client):
+        await ack()
+        user_id = str((shortcut.get("user") or {}).get("id") or "")
+        channel_id = str((shortcut.get("channel") or {}).get("id") or "")
+        message = shortcut.get("message") or {}
+        role = await deps.directory.role(user_id, context.actor_team_id, home_team(context))
+        link = deps.commands.accounts.by_channel(channel_id)
+        language = link[0].language if link else language_of_locale(await deps.directory.locale(user_id))
+        refusal = support.may_turn_into_request(role, channel_id)
+        if refusal is not None:
+            await client.chat_postEphemeral(channel=channel_id, user=user_id, text=Voice(language).say(refusal))
+            return
+        # Only where the message is: the submission re-checks all of it (a view can be replayed).
+        meta = json.dumps({"channel": channel_id, "ts": message.get("ts"), "author": message.get("user")})
+        await client.views_open(trigger_id=shortcut["trigger_id"],
+                                view=request_modal(language, str(message.get("text") or ""), meta))
+
+    app.shortcut(SHORTCUT)(on_shortcut)
+
+    async def submitted(body: dict[str, Any], view: dict[str, Any], context: Any, client: Any) -> None:
+        user_id = str((body.get("user") or {}).get("id") or "")
+        try:
+            meta = json.loads(view.get("private_metadata") or "{}")
+            values = view["state"]["values"]
+            text = str(values["text"]["text"].get("value") or "")
+            urgency = str((values["urgency"]["urgency"].get("selected_option") or {}).get("value") or "")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            log.warning("support modal submission unreadable", user=user_id)
+            return
+        channel_id, ts, author = str(meta.get("channel") or ""), meta.get("ts"), meta.get("author")
+        role = await deps.directory.role(user_id, context.actor_team_id, home_team(context))
+        permalink = None
+        if isinstance(ts, str):
+            try:
+                permalink = (await client.chat_getPermalink(channel=channel_id, message_ts=ts)).get("permalink")
+            except Exception as exc:
+                log.warning("no permalink for the request's message", error=str(exc))
+        refusal = await support.from_message(
+            user_id=user_id, role=role, channel_id=channel_id, message_ts=ts if isinstance(ts, str) else None,
+            author=author if isinstance(author, str) else None, text=text, urgency=urgency, permalink=permalink,
+        )
+        if refusal is not None:
+            link = deps.commands.accounts.by_channel(channel_id)
+            language = link[0].language if link else language_of_locale(await deps.directory.locale(user_id))
+            try:
+                await client.chat_postEphemeral(channel=channel_id, user=user_id, text=Voice(language).say(refusal))
+            except Exception as exc:
+                log.warning("could not tell the refusal", error=str(exc))
+
+    async def on_submit(ack, body, view, context, client):
+        await ack()  # the modal closes; what follows is said in the channel
+        deps.answers.start(submitted(body, view, context, client), "support modal")
+
+    app.view(MODAL)(on_submit)

@@ -23,6 +23,7 @@ from bot.domain.deadlines import DeadlinesSection, IssueLine
 from bot.domain.digest import ChangesSection, Digest
 from bot.domain.lookback import DEFAULT_LOOKBACK
 from bot.domain.milestones import Milestone, MilestonesSection, ReleasedVersion, Risk
+from bot.domain.support_figures import SupportFigures
 from bot.domain.work import ISSUE_KEY
 from bot.render.blocks import (
     MAX_BLOCKS,
@@ -43,6 +44,7 @@ from bot.render.i18n import (
     format_percent_value,
     translate,
 )
+from bot.render.support import format_minutes
 
 BAR_WIDTH = 10
 # Room for a continuation title in the same section text.
@@ -347,6 +349,32 @@ def _changes_sections(section: ChangesSection, lang: _Lang) -> list[_Section]:
     return out
 
 
+def _literal(text: str) -> LineBuilder:
+    return lambda s: text
+
+
+def _support_section(figures: SupportFigures, lang: _Lang) -> _Section:
+    def duration(minutes: float | None) -> str:
+        return lang.t("duration.none") if minutes is None else format_minutes(minutes, lang.language)
+
+    median = duration(figures.median_minutes)
+    if figures.audience is Audience.CLIENT:
+        line = lang.t("support.digest.client", opened=figures.opened, resolved=figures.resolved, median=median)
+        lines: list[LineBuilder] = [lambda s: line]
+    elif not (figures.opened or figures.open or figures.resolved):
+        none = lang.t("support.digest.none")
+        lines = [lambda s: none]
+    else:
+        texts = [
+            lang.t("support.digest.by_urgency", emergency=figures.emergencies, task=figures.tasks, messages=figures.messages),
+            lang.t("support.digest.first_response", median=median, worst=duration(figures.worst_minutes)),
+            lang.t("support.digest.breaches", count=figures.breaches),
+            lang.t("support.digest.open", count=figures.open),
+        ]
+        lines = [_literal(t) for t in texts]
+    return _Section(_bold(lang.t("support.digest.title")), lines)
+
+
 # --- layout: sections → blocks → messages within Slack's limits -------------------------------
 
 
@@ -476,6 +504,8 @@ def render_digest(
     sections += _milestones_sections(digest.milestones, lang)
     sections += _deadlines_sections(digest.deadlines, lang)
     sections += _changes_sections(digest.changes, lang)
+    if digest.support is not None:
+        sections.append(_support_section(digest.support, lang))
     legend = _legend((*digest.deadlines.items, *digest.changes.created, *digest.changes.resolved), lang)
     if legend:
         context = f"{context} · {legend}"

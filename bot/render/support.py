@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections.abc import Sequence
+from typing import Any
 
 from babel.dates import format_skeleton, format_time
 
@@ -141,3 +142,31 @@ def via_slack(language: str, name: str) -> str:
 def via_slack_prefixes() -> tuple[str, ...]:
     """How every mirrored comment starts, in any language (so it never counts as a first response)."""
     return tuple("[" + translate(language, "support.via_slack", name="") for language in LANGUAGES)
+
+
+SHORTCUT = "support_from_message"  # the message shortcut's callback id (config/slack-manifest.yaml)
+MODAL = "support_modal"  # the modal's callback id
+MAX_MODAL_TEXT = 3000  # a plain_text_input holds at most 3000 characters
+
+
+def request_modal(language: str, text: str, private_metadata: str) -> dict[str, Any]:
+    """The modal that turns a message into a request: its text (editable) and the urgency."""
+    options = [
+        {"text": {"type": "plain_text", "text": urgency_name(language, urgency)}, "value": urgency.value}
+        for urgency in (Urgency.EMERGENCY, Urgency.TASK)
+    ]
+    return {
+        "type": "modal",
+        "callback_id": MODAL,
+        "private_metadata": private_metadata,
+        "title": {"type": "plain_text", "text": translate(language, "support.modal.title")[:24]},
+        "submit": {"type": "plain_text", "text": translate(language, "support.modal.submit")[:24]},
+        "blocks": [
+            {"type": "input", "block_id": "text", "label": {"type": "plain_text", "text": translate(language, "support.modal.text")},
+             "element": {"type": "plain_text_input", "action_id": "text", "multiline": True,
+                         "initial_value": text[:MAX_MODAL_TEXT], "max_length": MAX_MODAL_TEXT}},
+            {"type": "input", "block_id": "urgency",
+             "label": {"type": "plain_text", "text": translate(language, "support.modal.urgency")},
+             "element": {"type": "radio_buttons", "action_id": "urgency", "options": options}},
+        ],
+    }

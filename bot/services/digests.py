@@ -26,6 +26,7 @@ from bot.domain.digest import Digest, build_digest, default_since
 from bot.domain.digest_query import digest_jql
 from bot.domain.jira_trouble import JiraTrouble, jira_scope, jira_trouble
 from bot.domain.roles import Handover
+from bot.domain.support_figures import support_figures
 from bot.domain.work import Issue, Version
 from bot.errors import UpstreamError, UpstreamUnavailable
 from bot.logs import get_logger
@@ -207,6 +208,10 @@ class DigestService:
         data = await self.fetch(account, now, default_since(now, since))
         handovers = await self._handovers(now) if audience is Audience.INTERNAL else []
         digest = build_digest(account, audience, data.issues, data.versions, now, since, handovers)
+        if account.support is not None and self._store is not None:
+            # The support section comes from the store (requests, clocks), not from Jira.
+            requests = await asyncio.to_thread(self._store.support.in_period, account.key, digest.since, now)
+            digest = dataclasses.replace(digest, support=support_figures(account, audience, requests, digest.since, now))
         return digest, render_digest(digest, account, jira_url=self._browse), data
 
     async def _handovers(self, now: dt.datetime) -> list[Handover]:

@@ -162,6 +162,39 @@ class SupportService:
     async def _name(self, user_id: str) -> str | None:
         return await self.names(user_id) if self.names is not None else None
 
+    # -- the message shortcut ("Turn into support request")
+
+    def may_turn_into_request(self, role: Role, channel_id: str) -> Text | None:
+        """Agency members turn messages of an account's channel into requests; a refusal or None."""
+        if role < Role.MEMBER:
+            return sentence("support.members_only")
+        link = self.accounts.by_channel(channel_id)
+        if link is None:
+            return sentence("command.not_linked")
+        if link[0].support is None:
+            return sentence("support.not_configured", account=link[0].name)
+        return None
+
+    async def from_message(self, *, user_id: str, role: Role, channel_id: str, message_ts: str | None,
+                           author: str | None, text: str, urgency: str, permalink: str | None) -> Text | None:
+        """The modal's submission: checked again from scratch (a view can be replayed), then the
+        message becomes a request of its author, in its own thread, filed at once."""
+        refusal = self.may_turn_into_request(role, channel_id)
+        if refusal is not None:
+            return refusal
+        link = self.accounts.by_channel(channel_id)
+        assert link is not None
+        account, channel = link
+        try:
+            chosen = parse_urgency(urgency)
+            body = check_text(text, CommandRef(("request",), REQUEST_ARGS))
+        except UserError as exc:
+            return exc.text
+        await self.open_request(account, channel, user_id=user_id, role=role, text=body, source_ts=message_ts,
+                                thread_ts=message_ts, urgency=chosen, permalink=permalink,
+                                requester_id=author or user_id)
+        return None
+
     # -- the urgency button
 
     async def choose(self, request_id: str, urgency_value: str, filer: Filer, channel_id: str,

@@ -12,6 +12,7 @@ SUPPORT: dict[str, dict[str, str | dict[str, str]]] = {
         "support.not_configured": "Support requests are not set up for {account}. An agency admin can add `support:` "
         "to the account in the accounts file (`pulse check-config` checks it).",
         "support.client_channel_only": "Support requests can be filed in your client channel only.",
+        "support.members_only": "Only the agency team can turn messages into support requests.",
         "support.empty": "What do you need? Write it after the command, e.g. `{command}`.",
         "support.too_long": "That is {length} characters; a request holds at most {limit}. Please shorten it and "
         "add the details in the thread.",
@@ -71,6 +72,7 @@ SUPPORT: dict[str, dict[str, str | dict[str, str]]] = {
         "support.not_configured": "Support-Anfragen sind für {account} nicht eingerichtet. Ein Agentur-Admin kann "
         "`support:` beim Account in der Accounts-Datei ergänzen (`pulse check-config` prüft sie).",
         "support.client_channel_only": "Support-Anfragen können nur in Ihrem Kundenkanal gestellt werden.",
+        "support.members_only": "Nur das Agentur-Team kann Nachrichten in Support-Anfragen umwandeln.",
         "support.empty": "Was brauchen Sie? Schreiben Sie es hinter den Befehl, z. B. `{command}`.",
         "support.too_long": "Das sind {length} Zeichen; eine Anfrage fasst höchstens {limit}. Bitte kürzen Sie sie "
         "und ergänzen Sie die Details im Thread.",
@@ -130,6 +132,7 @@ SUPPORT: dict[str, dict[str, str | dict[str, str]]] = {
         "support.not_configured": "Запросы в поддержку для {account} не настроены. Администратор агентства может "
         "добавить `support:` к аккаунту в файле аккаунтов (`pulse check-config` его проверит).",
         "support.client_channel_only": "Запросы в поддержку можно оставлять только в вашем клиентском канале.",
+        "support.members_only": "Превращать сообщения в запросы в поддержку может только команда агентства.",
         "support.empty": "Что нужно сделать? Напишите это после команды, например `{command}`.",
         "support.too_long": "Здесь {length} символов, а запрос вмещает не больше {limit}. Сократите его и "
         "добавьте подробности в ветке.",

@@ -31,6 +31,7 @@ from bot.domain.signatures import hub_signature
 from bot.render.help import render_help
 from bot.services.digests import DigestService
 from bot.settings import Settings
+from bot.support_demo import run_support_demo
 from bot.web import build_web_app
 from integrations.jira import AtlassianJira
 from integrations.slack import ChannelPacer, SlackWeb, make_web_client
@@ -129,6 +130,8 @@ def run_demo(echo: Callable[[str], None], now: dt.datetime | None = None) -> Non
             digests = len(slack_fake.posted())
             echo(f"\n{digests} digest message(s) posted, {calls} Jira call(s) in all.")
             _notify(ports, sandbox, now, slack_fake, echo)
+            if runtime.support is not None:
+                run_support_demo(runtime.support, jira_fake, slack_fake, now, echo)
         finally:
             ports.close()
     for role, mention in ((Role.ADMIN, None), (Role.EXTERNAL, "Account Pulse")):

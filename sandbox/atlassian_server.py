@@ -618,6 +618,11 @@ class FakeAtlassian:
             self._index_project(len(self._issues) - 1, issue)
             self._worklogs.setdefault(issue["key"], []).extend(worklogs)
 
+    def issues_in(self, project_key: str) -> list[dict[str, Any]]:
+        """The project's issues (copies), e.g. those created through POST /issue."""
+        with self._lock:
+            return [json.loads(json.dumps(i)) for i in self._issues if i["key"].startswith(f"{project_key}-")]
+
     def add_comment(self, issue_key: str, comment: dict[str, Any]) -> None:
         """A comment of an issue (Service Desk's `jsdPublic` and `properties` as Jira keeps them)."""
         with self._lock:
@@ -928,7 +933,7 @@ class FakeAtlassian:
 
     def _project_known(self, name: str) -> bool:
         """A project exists when the seed has its issues or versions (`name`: key or id, any case)."""
-        return name.lower() in self._by_project or name.upper() in self._versions
+        return name.lower() in self._by_project or name.upper() in self._versions or name.upper() in self.open_projects
 
     def _versions_of(self, query: Any, body: Any, key: str) -> Any:
         with self._lock:

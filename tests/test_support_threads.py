@@ -136,3 +136,19 @@ async def test_a_public_comment_is_posted_and_counts_an_internal_one_does_neithe
     assert posted["thread_ts"] == ACME_THREAD and "Wir kümmern uns darum." in posted["text"]
     assert store.support.get(1).first_response_at == dt.datetime(2026, 11, 30, 9, 30, tzinfo=dt.timezone.utc)
     assert slack.in_channel(GLOBEX_CLIENT) == []
+
+
+async def test_an_estimate_above_the_project_work_size_is_told_politely_and_pings_the_backlog_role_once(world):
+    store, jira, slack, worker = world
+    body = _status_change("SUP-1", 1, "ACME", "In Progress")
+    body["changelog"]["items"] = [{"field": "timeoriginalestimate", "fieldtype": "jira", "fieldId": "timeoriginalestimate",
+                                   "from": None, "fromString": None, "to": str(24 * 3600), "toString": "24h"}]
+    _add(store, body, "d-1")
+    await worker.run_once()
+    told = [m for m in slack.in_channel(ACME_CLIENT) if "Projektarbeit" in m["text"]]
+    assert len(told) == 1 and told[0]["thread_ts"] == ACME_THREAD and "<@U0ACMEPO01>" in told[0]["text"]
+    assert store.support.get(1).project_work
+    body["timestamp"] += 1000
+    _add(store, body, "d-2")
+    await worker.run_once()
+    assert len([m for m in slack.messages if "Projektarbeit" in m["text"]]) == 1

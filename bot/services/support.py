@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from bot.domain.access import Role
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel, Urgency
@@ -32,6 +34,7 @@ from bot.domain.support import (
     check_filer,
     check_text,
     is_auto_reply,
+    is_project_work,
     issue_fields,
     parse_urgency,
     request_label,
@@ -407,6 +410,23 @@ class SupportService:
                     out.append(Outgoing(account, channel, message, (key,), (w.item,), e.issue_key, status))
         return out
 
+    async def _project_work(self, e: JiraEvent, request: SupportRequest, account: Account) -> None:
+        """Bigger than support (an estimate above `project_work_hours`, or a project-work label):
+        the client hears it politely in the thread, where the backlog role is named (pinged), once."""
+        assert account.support is not None
+        estimate = None
+        if e.field_id in ("timeoriginalestimate", "timeestimate") and e.to_value:
+            estimate = estimate_hours(e.to_value)
+        labels = e.issue.labels if e.issue is not None else ()
+        if request.project_work or not is_project_work(account.support, estimate, labels) or request.thread_ts is None:
+            return
+        backlog = holders(account, "backlog", today_at(account, self.clock()), tuple(self.handovers())).user_ids
+        message = render.project_work(account.language, backlog[0] if backlog else None)
+        await self.poster.post([f"support:{request.id}:project-work"], request.channel_id, message,
+                               thread_ts=request.thread_ts)
+        await asyncio.to_thread(self.store.support.flag_project_work, request.id)
+        log.info("support request flagged as project work", request=request.id, estimate_hours=estimate)
+
     async def _track(self, e: JiraEvent, request: SupportRequest, account: Account) -> None:
         assert account.support is not None
         at = dt.datetime.fromtimestamp(e.timestamp_ms / 1000, dt.timezone.utc) if e.timestamp_ms else self.clock()
@@ -422,6 +442,7 @@ class SupportService:
             await asyncio.to_thread(self.store.support.set_status, request.id, status, pauses)
             if e.issue is not None and e.issue.status_category == "done" or e.type is EventType.ISSUE_RESOLVED:
                 await asyncio.to_thread(self.store.support.mark, request.id, "resolved_at", at)
+        await self._project_work(e, request, account)
         if e.type is EventType.COMMENT_CREATED and e.comment is not None:
             comment = e.comment
             created = _jira_time(comment.created) or at
@@ -517,6 +538,22 @@ class SupportService:
 
 def _parts(message: Message) -> tuple[str, list[dict]]:
     return message.text, message.blocks
+
+
+_ESTIMATE_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*([wdhm])", re.IGNORECASE)
+# Jira's time tracking defaults: a day is 8 hours, a week 5 days.
+_HOURS_PER = {"w": Decimal(40), "d": Decimal(8), "h": Decimal(1), "m": Decimal(1) / 60}
+
+
+def estimate_hours(value: str) -> Decimal | None:
+    """An estimate as a changelog writes it ("3d 4h", "24h") or in seconds ("86400"), in hours."""
+    value = value.strip()
+    if value.isdigit():
+        return Decimal(value) / 3600
+    parts = _ESTIMATE_PART.findall(value)
+    if not parts:
+        return None
+    return sum((Decimal(n.replace(",", ".")) * _HOURS_PER[unit.lower()] for n, unit in parts), Decimal(0))
 
 
 def _marks_request(e: JiraEvent, request_id: int) -> bool:

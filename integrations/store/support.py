@@ -172,6 +172,9 @@ class SupportRequests:
                 .values(first_response_at=at, first_response_by=by[:64])
             ).rowcount
 
+    def flag_project_work(self, request_id: int) -> bool:
+        return self._update(sa.and_(t.c.id == request_id, t.c.project_work.is_(False)), project_work=True)
+
     def mark(self, request_id: int, column: str, at: dt.datetime) -> bool:
         """Set `escalated_at`/`breached_at`/`resolved_at` once; False if it was set before."""
         assert column in ("escalated_at", "breached_at", "resolved_at")

@@ -150,3 +150,28 @@ async def test_the_shortcut_and_a_replayed_submission_are_refused_to_a_client(bo
     await _post(http, view_submission(view, values, user_id="U0CLIENT01", user_team=CLIENT_TEAM, home_team=HOME), FORM)
     await _until(lambda: sum(c.method == "chat.postEphemeral" for c in fake.calls) == 2)
     assert ports.jira.created == {} and ports.store.support.get(1) is None
+
+
+async def test_a_client_requests_support_with_the_button_under_a_status_answer(bot, fake):
+    http, ports = bot
+    await _post(http, app_mention("status", user_id="U0CLIENT01", channel_id="C0ACMECLNT", home_team=HOME,
+                                  user_team=CLIENT_TEAM, ts="1764256100.000100"), JSON)
+    await _until(lambda: any(c.method == "chat.postMessage" for c in fake.calls))
+    said = next(c.args for c in fake.calls if c.method == "chat.postMessage")
+    blocks = json.loads(said["blocks"]) if isinstance(said["blocks"], str) else said["blocks"]
+    button = blocks[-1]["elements"][0]
+    assert button["text"]["text"] == "Support anfragen"
+    await _post(http, block_action(button["action_id"], button["value"], user_id="U0CLIENT01", user_team=CLIENT_TEAM,
+                                   channel_id="C0ACMECLNT", home_team=HOME, message_ts="1764256100.000200",
+                                   response_url=fake.response_url("button")), FORM)
+    await _until(lambda: any(c.method == "views.open" for c in fake.calls))
+    opened = next(c for c in fake.calls if c.method == "views.open")
+    view = json.loads(opened.args["view"]) if isinstance(opened.args["view"], str) else opened.args["view"]
+    values = {"text": {"text": {"type": "plain_text_input", "value": "Neue Öffnungszeiten eintragen"}},
+              "urgency": {"urgency": {"type": "radio_buttons", "selected_option": {"value": "task"}}}}
+    await _post(http, view_submission(view, values, user_id="U0CLIENT01", user_team=CLIENT_TEAM, home_team=HOME), FORM)
+    await _until(lambda: ports.jira.created)
+    assert ports.jira.created["SUP-1"]["summary"] == "Neue Öffnungszeiten eintragen"
+    parent = ports.slack.messages[0]
+    assert parent["thread_ts"] is None and "Support-Anfrage #1 von <@U0CLIENT01>" in parent["text"]
+    await _until(lambda: any(m["thread_ts"] == parent["ts"] and "SUP-1" in m["text"] for m in ports.slack.messages))

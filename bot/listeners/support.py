@@ -14,7 +14,7 @@ from bot.listeners.commands import home_team
 from bot.listeners.deps import ListenerDeps
 from bot.logs import get_logger
 from bot.render.i18n import language_of_locale
-from bot.render.support import MODAL, SHORTCUT, URGENCY_ACTION, request_modal
+from bot.render.support import MODAL, REQUEST_BUTTON, SHORTCUT, URGENCY_ACTION, request_modal
 from bot.render.words import Voice
 from bot.services.support import Filer
 
@@ -94,6 +94,26 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
                                 view=request_modal(language, str(message.get("text") or ""), meta))
 
     app.shortcut(SHORTCUT)(on_shortcut)
+
+    async def on_request_button(ack, body, context, client):
+        # "Request support" under a status answer: the modal, for whoever may file here (checked
+        # now and again on submission).
+        await ack()
+        user_id = str((body.get("user") or {}).get("id") or "")
+        channel_id = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
+        role = await deps.directory.role(user_id, context.actor_team_id, home_team(context))
+        link = deps.commands.accounts.by_channel(channel_id)
+        language = link[0].language if link else language_of_locale(await deps.directory.locale(user_id))
+        refusal = support.may_file_here(role, channel_id)
+        if refusal is not None:
+            if body.get("response_url"):
+                await respond(client, body["response_url"], text=Voice(language).say(refusal),
+                              response_type="ephemeral", replace_original=False)
+            return
+        meta = json.dumps({"channel": channel_id, "ts": None, "author": None})
+        await client.views_open(trigger_id=body["trigger_id"], view=request_modal(language, "", meta))
+
+    app.action(REQUEST_BUTTON)(on_request_button)
 
     async def submitted(body: dict[str, Any], view: dict[str, Any], context: Any, client: Any) -> None:
         user_id = str((body.get("user") or {}).get("id") or "")

@@ -144,6 +144,17 @@ def via_slack_prefixes() -> tuple[str, ...]:
     return tuple("[" + translate(language, "support.via_slack", name="") for language in LANGUAGES)
 
 
+REQUEST_BUTTON = "support_request_button"  # under status answers: opens the request modal
+
+
+def request_button(language: str) -> dict[str, Any]:
+    """The "Request support" button under the bot's status answers."""
+    return {"type": "actions", "block_id": "support_request", "elements": [{
+        "type": "button", "action_id": REQUEST_BUTTON, "value": "request",
+        "text": {"type": "plain_text", "text": translate(language, "support.button.request")},
+    }]}
+
+
 SHORTCUT = "support_from_message"  # the message shortcut's callback id (config/slack-manifest.yaml)
 MODAL = "support_modal"  # the modal's callback id
 MAX_MODAL_TEXT = 3000  # a plain_text_input holds at most 3000 characters

@@ -85,6 +85,10 @@ class CommandService:
             )
         self._handlers[name] = handler
 
+    def handler(self, name: str) -> Handler:
+        """The handler of a command (a feature may wrap another's answer)."""
+        return self._handlers[name]
+
     @property
     def accounts(self) -> AccountsConfig:
         return self._accounts

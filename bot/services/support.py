@@ -16,6 +16,7 @@ Order of events, each step durable before the next:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -178,11 +179,31 @@ class SupportService:
             return sentence("support.not_configured", account=link[0].name)
         return None
 
+    def may_file_here(self, role: Role, channel_id: str) -> Text | None:
+        """May this person file a request of their own in this channel? A refusal or None."""
+        link = self.accounts.by_channel(channel_id)
+        if link is None:
+            return sentence("command.not_linked")
+        account, channel = link
+        if account.support is None:
+            return sentence("support.not_configured", account=account.name)
+        try:
+            check_filer(role, channel)
+        except UserError as exc:
+            return exc.text
+        return None
+
     async def from_message(self, *, user_id: str, role: Role, channel_id: str, message_ts: str | None,
                            author: str | None, text: str, urgency: str, permalink: str | None) -> Text | None:
-        """The modal's submission: checked again from scratch (a view can be replayed), then the
-        message becomes a request of its author, in its own thread, filed at once."""
-        refusal = self.may_turn_into_request(role, channel_id)
+        """The modal's submission: checked again from scratch (a view can be replayed). From the
+        shortcut (a message named): agency members only, the message becomes a request of its
+        author in its own thread. From the "Request support" button (no message): whoever may file
+        in the channel, as themselves, in a new thread."""
+        if message_ts is not None:
+            refusal = self.may_turn_into_request(role, channel_id)
+        else:
+            refusal = self.may_file_here(role, channel_id)
+            author = user_id
         if refusal is not None:
             return refusal
         link = self.accounts.by_channel(channel_id)
@@ -592,10 +613,23 @@ def _internal_channel(account: Account) -> Channel | None:
 
 
 def register_support_commands(commands: CommandService, service: SupportService) -> None:
-    """Add `request` and `emergency` (`anfrage`, `notfall` …) to the command table."""
+    """Add `request` and `emergency` (`anfrage`, `notfall` …) to the command table, and a
+    "Request support" button under the status answers of accounts that file requests."""
     request_spec, emergency_spec = SUPPORT_COMMANDS
     commands.add(request_spec, service.request)
     commands.add(emergency_spec, service.emergency)
+    status = commands.handler("status")
+
+    async def status_with_button(inv: Invocation, asker: Asker, account: Account | None,
+                                 channel: Channel | None) -> Reply:
+        reply = await status(inv, asker, account, channel)
+        if account is None or account.support is None or channel is None or not reply.blocks:
+            return reply
+        if asker.role is Role.EXTERNAL and channel.audience is not Audience.CLIENT:
+            return reply  # a client may not file here: no button to a refusal
+        return dataclasses.replace(reply, blocks=[*reply.blocks, render.request_button(account.language)])
+
+    commands.replace_handler("status", status_with_button)
 
 
 __all__ = ["SUPPORT_COMMANDS", "Filer", "SupportService", "register_support_commands", "retry_delay"]

@@ -467,6 +467,8 @@ def build_support(ports: Ports) -> SupportService | None:
         accounts=ports.accounts, store=ports.store, jira=ports.jira, slack=ports.slack,
         poster=OncePoster(ports.store, ports.slack, ports.clock, owner_id(), INTENT_LEASE),
         clock=ports.clock, links=ports.links,
+        # Who covers whom today: escalations and emergency DMs reach the person doing the job.
+        handovers=lambda: ports.store.handovers.active(ports.clock().date() - dt.timedelta(days=1)),
     )
 
 

@@ -343,3 +343,46 @@ async def test_thread_replies_are_mirrored_to_jira_once_when_the_account_turns_i
     # Its own copy in Jira never counts as the agency's first response.
     await world.service.jira_comment("SUP-1", "bot-account", True, MONDAY_9, world.jira.added_comments[0][1])
     assert world.store.support.get(1).first_response_at is None
+
+
+async def test_a_process_dying_after_jiras_answer_before_our_record_files_no_second_issue(world, monkeypatch):
+    # Jira answered with the key; the process dies before the store records it (the record raises
+    # here in place of the death). Its lease keeps others off until it runs out.
+    class Died(BaseException):
+        pass
+
+    real = world.store.support.filed
+
+    def die(*args, **kwargs):
+        raise Died()
+
+    monkeypatch.setattr(world.store.support, "filed", die)
+    with pytest.raises(Died):
+        await world.mention("notfall Bilder laden nicht")
+    assert list(world.jira.created) == ["SUP-1"] and world.store.support.get(1).state == "filing"
+    monkeypatch.setattr(world.store.support, "filed", real)
+    restarted = world.make_service("worker-2")
+    await restarted.tick()
+    assert world.store.support.get(1).issue_key is None  # the dead worker's lease still holds
+    world.now += dt.timedelta(minutes=3)
+    await restarted.tick()
+    assert list(world.jira.created) == ["SUP-1"] and world.store.support.get(1).issue_key == "SUP-1"
+    assert "SUP-1" in world.thread()[-1]["text"]
+
+
+def test_the_store_moves_a_request_on_exactly_once_on_both_backends(store):
+    requests = store.support
+    rid, new = requests.open(account_key="acme-shop", channel_id=CLIENT, requester_id="U0CLIENT01", now=NOW,
+                             text="Hallo", source_ts="1.1", thread_ts="1.1")
+    assert new and requests.open(account_key="acme-shop", channel_id=CLIENT, requester_id="U0CLIENT01", now=NOW,
+                                 text="Hallo", source_ts="1.1", thread_ts="1.1") == (rid, False)
+    assert requests.choose_urgency(rid, "task", NOW) and not requests.choose_urgency(rid, "emergency", NOW)
+    lease = dt.timedelta(minutes=2)
+    assert requests.claim_filing(rid, "a", NOW, lease) and not requests.claim_filing(rid, "b", NOW, lease)
+    assert requests.filed(rid, "SUP-9", NOW) and not requests.claim_filing(rid, "b", NOW + 2 * lease, lease)
+    assert requests.first_response(rid, NOW, "slack:U1") and not requests.first_response(rid, NOW, "slack:U2")
+    assert requests.mark(rid, "escalated_at", NOW) and not requests.mark(rid, "escalated_at", NOW)
+    requests.set_status(rid, "Waiting for customer", [(NOW, None)])
+    row = requests.get(rid)
+    assert (row.urgency, row.issue_key, row.first_response_by, row.pauses) == ("task", "SUP-9", "slack:U1", [(NOW, None)])
+    assert [r.id for r in requests.in_period("acme-shop", NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=1))] == [rid]

@@ -386,3 +386,16 @@ def test_the_store_moves_a_request_on_exactly_once_on_both_backends(store):
     row = requests.get(rid)
     assert (row.urgency, row.issue_key, row.first_response_by, row.pauses) == ("task", "SUP-9", "slack:U1", [(NOW, None)])
     assert [r.id for r in requests.in_period("acme-shop", NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=1))] == [rid]
+
+
+async def test_a_request_whose_urgency_nobody_chooses_is_filed_as_a_task(world):
+    await world.mention("anfrage Bitte Banner tauschen")
+    world.now += dt.timedelta(minutes=14)
+    await world.service.tick()
+    assert world.jira.created == {}
+    world.now += dt.timedelta(minutes=2)
+    await world.service.tick()
+    [(key, fields)] = world.jira.created.items()
+    assert fields["priority"] == {"name": "Medium"} and "Aufgabe" in world.thread()[-1]["text"]
+    # The clock started when the client asked, not when the bot gave up waiting.
+    assert world.store.support.get(1).created_at == NOW

@@ -68,6 +68,9 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         await ack()
         if event.get("subtype") or event.get("bot_id") or not event.get("user"):
             return
+        link = deps.commands.accounts.by_channel(str(event.get("channel") or ""))
+        if link is None or link[0].support is None:
+            return  # only channels of accounts that file requests are watched (no users.info for others)
         with bound_contextvars(team=context.team_id, user=event.get("user"), channel=event.get("channel"),
                                command="support message"):
             deps.answers.start(heard(event, context), "support message")

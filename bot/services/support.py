@@ -72,6 +72,8 @@ SUPPORT_COMMANDS: tuple[CommandSpec, ...] = (
 FILING_LEASE = dt.timedelta(minutes=2)
 # The internal channel hears about a request Jira keeps refusing after this many attempts.
 TELL_TEAM_AFTER = 3
+# A request whose urgency nobody chose is filed as a task after this long: never lost in a thread.
+URGENCY_WAIT = dt.timedelta(minutes=15)
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
@@ -551,7 +553,11 @@ class SupportService:
 
     async def tick(self) -> None:
         """Retry what is due (filings Jira refused or a dead worker left), then watch the clocks."""
-        due = await asyncio.to_thread(self.store.support.due_for_filing, self.clock())
+        now = self.clock()
+        for request_id in await asyncio.to_thread(self.store.support.unanswered_questions, now - URGENCY_WAIT):
+            if await asyncio.to_thread(self.store.support.choose_urgency, request_id, Urgency.TASK.value, now):
+                log.info("support urgency not chosen; filed as a task", request=request_id)
+        due = await asyncio.to_thread(self.store.support.due_for_filing, now)
         for request_id in due:
             await self.file(request_id)
         await self.watch()

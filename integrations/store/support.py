@@ -131,6 +131,13 @@ class SupportRequests:
             ids: list[int] = list(conn.execute(query).scalars())
         return ids
 
+    def unanswered_questions(self, asked_before: dt.datetime) -> list[int]:
+        """Requests whose urgency nobody chose since before `asked_before`."""
+        query = sa.select(t.c.id).where(t.c.state == "asked", t.c.created_at < asked_before).order_by(t.c.id)
+        with self._engine.connect() as conn:
+            ids: list[int] = list(conn.execute(query).scalars())
+        return ids
+
     def open_clocks(self) -> list[SupportRequest]:
         """Requests (and client messages) whose first response is still awaited."""
         query = sa.select(t).where(t.c.first_response_at.is_(None), t.c.state.in_(("filed", "filing", "watching")),

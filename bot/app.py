@@ -35,6 +35,7 @@ from bot.listeners.answers import Answers
 from bot.logs import get_logger
 from bot.scheduler import DigestScheduler
 from bot.services.channel_audiences import ChannelAudiences
+from bot.services.channel_links import LinkService, register_link_commands
 from bot.services.charts import Charts
 from bot.services.commands import CommandService
 from bot.services.digest_commands import register_digest_commands
@@ -120,6 +121,8 @@ class Runtime:
     ports: Ports | None = None
     # Support requests (None without Slack to answer in).
     support: SupportService | None = None
+    # Channels linked from Slack; other processes' links are picked up in the background.
+    links: LinkService | None = None
     _stop_worker: asyncio.Event | None = None
     _stop_portfolio: asyncio.Event | None = None
     _http: aiohttp.ClientSession | None = None
@@ -195,6 +198,8 @@ class Runtime:
                                                        name="portfolio"))
         if self.support is not None:
             self.background.append(asyncio.create_task(self._support_loop(), name="support"))
+        if self.links is not None:
+            self.background.append(asyncio.create_task(self.links.run_forever(asyncio.Event()), name="channel-links"))
         if self.jira is not None:
             # The same checks as `pulse doctor`, logged; in the background, so start-up waits for
             # no Jira or Slack round trip, and never fatal: the bot serves what it can.
@@ -281,6 +286,7 @@ def build_commands(
     portfolio: PortfolioService | None = None,
     handovers: HandoverService | None = None,
     support: SupportService | None = None,
+    links: LinkService | None = None,
 ) -> CommandService:
     """The `/pulse` command table with every feature's commands."""
     commands = CommandService(accounts, audiences=audiences)
@@ -294,6 +300,8 @@ def build_commands(
         register_handover_commands(commands, handovers)
     if support is not None:
         register_support_commands(commands, support)
+    if links is not None:
+        register_link_commands(commands, links)
     return commands
 
 
@@ -307,6 +315,7 @@ def build_listener_deps(
     audiences: ChannelAudiences | None = None,
     portfolio: PortfolioService | None = None,
     support: SupportService | None = None,
+    links: LinkService | None = None,
 ) -> ListenerDeps:
     directory = Directory(client, settings.admin_users, settings.admin_usergroup)
     handovers = HandoverService(store, accounts, clock, directory) if store is not None else None
@@ -314,11 +323,12 @@ def build_listener_deps(
         support.names = directory.display_name  # requesters are named in Jira (clients have no seat)
     return ListenerDeps(
         commands=build_commands(accounts, digests, store, clock, settings.jira.url, audiences, portfolio, handovers,
-                                support),
+                                support, links),
         directory=directory,
         audiences=audiences,
         home=PortfolioHome(portfolio, digests, site_links(settings), audiences) if portfolio is not None else None,
         support=support,
+        links=links,
     )
 
 
@@ -428,7 +438,7 @@ def build_portfolio(ports: Ports, digests: DigestService, audiences: ChannelAudi
     here) and in the background; bad news told through its own OncePoster."""
     notices = OncePoster(ports.store, ports.slack, ports.clock, owner_id(), INTENT_LEASE) if ports.slack else None
     portfolio = PortfolioService(accounts=ports.accounts, digests=digests, store=ports.store, clock=ports.clock,
-                                 notices=notices, audiences=audiences)
+                                 notices=notices, audiences=audiences, handovers=ports.store.handovers.active)
     digests.on_fetched = portfolio.from_digest
     return portfolio
 
@@ -472,22 +482,32 @@ def build_support(ports: Ports) -> SupportService | None:
     )
 
 
+def build_links(ports: Ports, audiences: ChannelAudiences | None = None) -> LinkService:
+    """Channels linked from Slack, applied now to the accounts every part of the bot holds (the
+    accounts file as loaded is kept as the seed, which wins)."""
+    links = LinkService(seed=ports.accounts.model_copy(deep=True), live=ports.accounts, store=ports.store,
+                        clock=ports.clock, audiences=audiences)
+    links.sync()
+    return links
+
+
 def assemble(settings: Settings, ports: Ports) -> Runtime:
     """The app and its background work from the ports: listeners, commands, digests, the portfolio,
     the scheduler (if enabled) and, once serving, the inbox worker."""
     audiences = build_audiences(settings, ports)
+    links = build_links(ports, audiences)
     digests = build_digests(ports, audiences)
     portfolio = build_portfolio(ports, digests, audiences)
     support = build_support(ports)
     deps = build_listener_deps(ports.accounts, ports.slack_client, settings, digests, ports.clock, ports.store, audiences,
-                               portfolio, support)
+                               portfolio, support, links)
     bolt = create_bolt_app(client=ports.slack_client, signing_secret=_secret(settings.slack.signing_secret), deps=deps)
     scheduler = DigestScheduler(ports.accounts, digests, ports.store, ports.clock) if settings.scheduler_enabled else None
     return Runtime(
         settings=settings, accounts=ports.accounts, store=ports.store, client=ports.slack_client, bolt=bolt,
         clock=ports.clock, jira=ports.jira, scheduler=scheduler, slack=ports.slack, digests=digests,
         confluence=ports.confluence, answers=deps.answers, commands=deps.commands, audiences=audiences,
-        portfolio=portfolio, ports=ports, support=support,
+        portfolio=portfolio, ports=ports, support=support, links=links,
     )
 
 

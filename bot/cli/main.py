@@ -11,6 +11,7 @@ from bot.cli.db import db
 from bot.cli.demo import demo
 from bot.cli.digest import digest
 from bot.cli.doctor import doctor
+from bot.cli.export_config import export_config
 from bot.cli.inbox import inbox
 from bot.cli.replay import replay_webhook
 from bot.cli.serve import serve
@@ -63,5 +64,5 @@ def main(ctx: click.Context, log_level: str | None, log_json: bool | None) -> No
     configure_logging(level.upper(), json=log_json)
 
 
-for command in (serve, digest, demo, check_config, doctor, db, inbox, replay_webhook):
+for command in (serve, digest, demo, check_config, doctor, db, inbox, replay_webhook, export_config):
     main.add_command(command)

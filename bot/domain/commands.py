@@ -60,6 +60,13 @@ PORTFOLIO_COMMANDS: tuple[CommandSpec, ...] = (
 )
 
 
+# Linking channels from Slack (handlers: `bot.services.channel_links.register_link_commands`).
+LINK_COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(("link",), "summary.link", args="args.account", min_role=Role.ADMIN),
+    CommandSpec(("unlink",), "summary.unlink", min_role=Role.ADMIN, needs_account=True),
+)
+
+
 @dataclass(frozen=True)
 class Invocation:
     spec: CommandSpec

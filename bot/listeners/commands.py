@@ -22,8 +22,17 @@ def home_team(context) -> str | None:
 def register(app: AsyncApp, deps: ListenerDeps) -> None:
     async def answer(command, context, client) -> None:
         role = await deps.directory.role(command["user_id"], context.actor_team_id, home_team(context))
+        async def open_view(view: dict) -> bool:
+            try:
+                await client.views_open(trigger_id=command.get("trigger_id", ""), view=view)
+                return True
+            except Exception:
+                log.warning("views.open failed", exc_info=True)
+                return False
+
         asker = Asker(user_id=command["user_id"], channel_id=command["channel_id"], role=role,
-                      locale=lambda: deps.directory.locale(command["user_id"]), home_team=home_team(context))
+                      locale=lambda: deps.directory.locale(command["user_id"]), home_team=home_team(context),
+                      open_view=open_view)
         reply = await deps.commands.run(command.get("text", ""), asker)
         log.info(
             "command",

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from bot.listeners.answers import Answers
 from bot.services.channel_audiences import ChannelAudiences
+from bot.services.channel_links import LinkService
 from bot.services.commands import CommandService
 from bot.services.directory import Directory
 from bot.services.portfolio import PortfolioHome
@@ -24,3 +25,5 @@ class ListenerDeps:
     home: PortfolioHome | None = None
     # Support requests' buttons, shortcut and thread replies; None: not wired (no Slack).
     support: SupportService | None = None
+    # Runtime channel links (`/pulse link` modal submissions); None: not offered.
+    links: LinkService | None = None

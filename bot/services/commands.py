@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.domain.access import Role
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
@@ -40,6 +41,9 @@ class Asker:
     # conversation continues there.
     message_ts: str | None = None
     thread_ts: str | None = None
+    # Opens a modal for the asker (a slash command's trigger_id, valid for 3 s); False if Slack
+    # refused. None where there is no trigger (a mention).
+    open_view: Callable[[dict[str, Any]], Awaitable[bool]] | None = field(default=None, compare=False)
 
     def voice(self) -> Voice:
         """How to answer: in the asker's language, with commands in the form they can type."""

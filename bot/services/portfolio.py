@@ -275,7 +275,7 @@ def register_portfolio_commands(
                 raise UserError(sentence("portfolio.bad_scope", word=word, choices=choices))
             scope = words[word]
         healths, pending = await asyncio.to_thread(portfolio.healths)
-        mine = portfolio.mine(asker.user_id, healths) if scope is Scope.MINE else set()
+        mine = await asyncio.to_thread(portfolio.mine, asker.user_id, healths) if scope is Scope.MINE else set()
         message = render_overview(select(healths, scope, mine=mine), scope, asker.language, pending=len(pending))
         return Reply(message.text, message.blocks)
 
@@ -302,7 +302,7 @@ class PortfolioHome:
         if role < Role.MEMBER:
             return render_external_home(language)
         healths, pending = await asyncio.to_thread(self.portfolio.healths)
-        mine = self.portfolio.mine(user_id, healths) if state.scope is Scope.MINE else set()
+        mine = await asyncio.to_thread(self.portfolio.mine, user_id, healths) if state.scope is Scope.MINE else set()
         view = render_home(select(healths, state.scope, mine=mine), self.portfolio.accounts, state, language,
                            pending=len(pending), links=self._links)
         if notice:

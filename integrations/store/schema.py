@@ -246,3 +246,17 @@ support_requests = sa.Table(
     sa.UniqueConstraint("channel_id", "source_ts", name="uq_support_requests_channel_source"),
     sa.Index("ix_support_requests_state_next", "state", "next_attempt_at"),
 )
+
+# Channels linked from Slack (`/pulse link`); the accounts file is the seed and wins on conflict.
+# Who linked and when is also in `audit_log` (channel.link / channel.unlink).
+channel_links = sa.Table(
+    "channel_links",
+    metadata,
+    sa.Column("channel_id", sa.String(32), primary_key=True),
+    sa.Column("account_key", sa.String(40), nullable=False),
+    sa.Column("audience", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(100)),
+    sa.Column("digest_cron", sa.String(100)),
+    sa.Column("created_by", sa.String(32), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from integrations.store import db
 from integrations.store.audit import AuditLog
 from integrations.store.budget_alerts import BudgetAlerts
+from integrations.store.channel_links import ChannelLinks
 from integrations.store.digest_runs import DigestRuns
 from integrations.store.handovers import Handovers
 from integrations.store.inbox import Inbox
@@ -28,6 +29,7 @@ class Store:
         self.threads = IssueThreads(engine)
         self.budget_alerts = BudgetAlerts(engine)
         self.portfolio = PortfolioSnapshots(engine)
+        self.channel_links = ChannelLinks(engine)
         self.handovers = Handovers(engine)
         self.support = SupportRequests(engine)
 

@@ -24,6 +24,7 @@ import requests
 
 from bot.app import Ports, assemble, build_inbox_worker
 from bot.clock import utc_now
+from bot.demo_portfolio import show_portfolio
 from bot.domain.access import Role
 from bot.domain.commands import available
 from bot.domain.links import SiteLinks
@@ -101,8 +102,9 @@ def _notify(ports: Ports, sandbox, now: dt.datetime, slack_fake: FakeSlack, echo
          f"channel. The logged time is not announced by default: it counts toward the budget{alert}.)")
 
 
-def run_demo(echo: Callable[[str], None], now: dt.datetime | None = None) -> None:
-    """Post and print the digests of every sandbox channel, the notifications of a few webhooks,
+def run_demo(echo: Callable[[str], None], now: dt.datetime | None = None, chart: Path | None = None) -> None:
+    """Post and print the digests of every sandbox channel, the portfolio overview (and one chart,
+    written to `chart`, else into the demo's throwaway folder), the notifications of a few webhooks,
     then the help each kind of user sees."""
     now = now or utc_now().replace(second=0, microsecond=0)
     sandbox = build_sandbox(now)
@@ -125,10 +127,11 @@ def run_demo(echo: Callable[[str], None], now: dt.datetime | None = None) -> Non
             try:
                 calls = asyncio.run(_post_all(runtime.digests, sandbox, now, echo))
                 commands = runtime.commands.table
+                digests = len(slack_fake.posted())
+                echo(f"\n{digests} digest message(s) posted, {calls} Jira call(s) in all.")
+                show_portfolio(runtime, now, echo, chart or Path(tmp) / "burn-up.png")
             finally:
                 runtime.digests.close()
-            digests = len(slack_fake.posted())
-            echo(f"\n{digests} digest message(s) posted, {calls} Jira call(s) in all.")
             _notify(ports, sandbox, now, slack_fake, echo)
             if runtime.support is not None:
                 run_support_demo(runtime.support, jira_fake, slack_fake, now, echo)

@@ -10,10 +10,23 @@ NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture(scope="module")
-def lines() -> list[str]:
+def chart(tmp_path_factory):
+    return tmp_path_factory.mktemp("demo") / "burn-up.png"
+
+
+@pytest.fixture(scope="module")
+def lines(chart) -> list[str]:
     printed: list[str] = []
-    run_demo(printed.append, now=NOW)  # once for this module: it starts servers and posts everything
+    run_demo(printed.append, now=NOW, chart=chart)  # once for this module: it starts servers and posts everything
     return printed
+
+
+def test_demo_prints_the_portfolio_from_the_snapshots_and_writes_a_chart(lines, chart):
+    out = "\n".join(lines)
+    section = out[out.index("━━ Portfolio"):out.index("━━ Jira webhooks")]
+    assert section.count("🔴") + section.count("🟡") + section.count("🟢") == 3  # every sandbox account, judged
+    assert "ACME Shop GmbH ⭐" in section and "not assessed" not in section
+    assert chart.read_bytes().startswith(b"\x89PNG") and f"written to {chart}" in section
 
 
 def test_demo_posts_and_prints_every_channels_digest(lines):

@@ -49,6 +49,7 @@ MIN_INTERVAL = dt.timedelta(minutes=5)
 MAX_AGE = dt.timedelta(minutes=60)
 CLAIM_LEASE = dt.timedelta(minutes=2)
 PASS_EVERY_S = 60.0
+FIRST_PASS_AFTER_S = 30.0
 
 # Who hears of which bad news (by name in the internal channel), with cover applied.
 RESPONSIBLE: dict[Concern, str] = {
@@ -198,7 +199,15 @@ class PortfolioService:
         # The digest service bounds concurrent Jira fetches; all accounts go at once.
         return sum(await asyncio.gather(*(one(a) for a in due)))
 
-    async def run_forever(self, stop: asyncio.Event, every_s: float = PASS_EVERY_S) -> None:
+    async def run_forever(self, stop: asyncio.Event, every_s: float = PASS_EVERY_S,
+                          first_after_s: float = FIRST_PASS_AFTER_S) -> None:
+        """A pass every `every_s`; the first after `first_after_s` (start-up is busy enough: the
+        inbox worker catches up, the start-up checks run)."""
+        try:
+            await asyncio.wait_for(stop.wait(), first_after_s)
+            return
+        except TimeoutError:
+            pass
         while not stop.is_set():
             try:
                 await self.refresh_due()

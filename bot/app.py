@@ -469,7 +469,7 @@ def build_inbox_worker(
     )
 
 
-def build_support(ports: Ports) -> SupportService | None:
+def build_support(ports: Ports, audiences: ChannelAudiences | None = None) -> SupportService | None:
     """Support requests over the ports; None without Slack (there is no thread to answer in)."""
     if ports.slack is None:
         return None
@@ -479,6 +479,7 @@ def build_support(ports: Ports) -> SupportService | None:
         clock=ports.clock, links=ports.links,
         # Who covers whom today: escalations and emergency DMs reach the person doing the job.
         handovers=lambda: ports.store.handovers.active(ports.clock().date() - dt.timedelta(days=1)),
+        audiences=audiences,
     )
 
 
@@ -498,7 +499,7 @@ def assemble(settings: Settings, ports: Ports) -> Runtime:
     links = build_links(ports, audiences)
     digests = build_digests(ports, audiences)
     portfolio = build_portfolio(ports, digests, audiences)
-    support = build_support(ports)
+    support = build_support(ports, audiences)
     deps = build_listener_deps(ports.accounts, ports.slack_client, settings, digests, ports.clock, ports.store, audiences,
                                portfolio, support, links)
     bolt = create_bolt_app(client=ports.slack_client, signing_secret=_secret(settings.slack.signing_secret), deps=deps)

@@ -399,3 +399,18 @@ async def test_a_request_whose_urgency_nobody_chooses_is_filed_as_a_task(world):
     assert fields["priority"] == {"name": "Medium"} and "Aufgabe" in world.thread()[-1]["text"]
     # The clock started when the client asked, not when the bot gave up waiting.
     assert world.store.support.get(1).created_at == NOW
+
+
+async def test_an_internal_channel_slack_calls_shared_gets_no_escalation(world):
+    from bot.domain.accounts import Audience
+
+    class SharedEverywhere:
+        async def audience(self, account, channel):
+            return Audience.CLIENT  # Slack says every channel is shared with the client
+
+    await _task_filed_monday(world)
+    world.service.audiences = SharedEverywhere()
+    world.now = MONDAY_9 + dt.timedelta(hours=5)
+    await world.service.tick()
+    assert world.slack.in_channel(INTERNAL) == []
+    assert world.store.support.get(1).escalated_at is None  # told once the channel is internal again

@@ -50,6 +50,7 @@ from bot.render import support as render
 from bot.render.blocks import Message, slack_mention
 from bot.render.notifications import render_event
 from bot.render.words import Voice
+from bot.services.channel_audiences import ChannelAudiences
 from bot.services.commands import Asker, CommandService, Reply
 from bot.services.exactly_once import OncePoster
 from bot.services.inbox_batch import Work
@@ -95,6 +96,7 @@ class SupportService:
         clock: Callable[[], dt.datetime], links: SiteLinks,
         names: Callable[[str], Awaitable[str | None]] | None = None,
         handovers: Callable[[], Iterable[Handover]] = tuple,
+        audiences: ChannelAudiences | None = None,
     ):
         self.accounts = accounts
         self.store = store
@@ -107,6 +109,8 @@ class SupportService:
         self.names = names
         # Handovers in effect (who covers whom): escalations reach whoever does the job today.
         self.handovers = handovers
+        # Channels' effective audiences: an "internal" channel Slack calls shared hears nothing internal.
+        self.audiences = audiences
 
     # -- filing from a command or mention
 
@@ -315,7 +319,7 @@ class SupportService:
             if request.thread_ts:
                 await self.poster.post([f"support:{request.id}:recorded"], request.channel_id,
                                        render.recorded(account.language, request.id), thread_ts=request.thread_ts)
-            internal = _internal_channel(account)
+            internal = await self._internal_channel(account)
             if attempts >= TELL_TEAM_AFTER and internal is not None:
                 await self.poster.post([f"support:{request.id}:not-filed"], internal.id,
                                        render.not_filed(account, account.language, request.id, str(exc)))
@@ -352,9 +356,20 @@ class SupportService:
                 channel = None
             if channel is not None:
                 await self.poster.post([f"support:{request.id}:dm:{person}"], channel, message)
-            elif (internal := _internal_channel(account)) is not None:
+            elif (internal := await self._internal_channel(account)) is not None:
                 mention = Message(f"{message.text} {slack_mention(person)}", message.blocks)
                 await self.poster.post([f"support:{request.id}:dm:{person}"], internal.id, mention)
+
+    async def _internal_channel(self, account: Account) -> Channel | None:
+        """The account's first internal channel that is still internal (Slack may call it shared:
+        then it gets nothing internal, and the ping waits for an operator's fix; logged)."""
+        for channel in account.channels:
+            if channel.audience is not Audience.INTERNAL:
+                continue
+            if self.audiences is None or await self.audiences.audience(account, channel) is Audience.INTERNAL:
+                return channel
+            log.warning("internal channel is shared; support notice withheld", channel=channel.id)
+        return None
 
     async def _dm_channel(self, user_id: str) -> str | None:
         if user_id.startswith("S"):
@@ -529,7 +544,7 @@ class SupportService:
         rules = ClockRules.for_account(account, urgency)
         goal = target(account, urgency)
         share = elapsed(rules, request.created_at, now, request.pauses) / goal
-        internal = _internal_channel(account)
+        internal = await self._internal_channel(account)
         if internal is None:
             return
         language = account.language
@@ -612,10 +627,6 @@ def _slack_time(ts: str) -> dt.datetime | None:
 def _mirrored(text: str | None) -> bool:
     """A comment this bot wrote from a Slack reply: it starts with the "via Slack" line."""
     return text is not None and text.lstrip().startswith(render.via_slack_prefixes())
-
-
-def _internal_channel(account: Account) -> Channel | None:
-    return next((c for c in account.channels if c.audience is Audience.INTERNAL), None)
 
 
 def register_support_commands(commands: CommandService, service: SupportService) -> None:

@@ -414,3 +414,23 @@ async def test_an_internal_channel_slack_calls_shared_gets_no_escalation(world):
     await world.service.tick()
     assert world.slack.in_channel(INTERNAL) == []
     assert world.store.support.get(1).escalated_at is None  # told once the channel is internal again
+
+
+async def test_a_clocked_client_message_turned_into_a_request_keeps_its_clock_and_is_filed_once(world):
+    world.now = MONDAY_9
+    ts = slack_ts(MONDAY_9, 0)
+    await world.service.channel_message(CLIENT, "U0CLIENT01", Role.EXTERNAL, ts, to_the_bot=False)
+    world.now = MONDAY_9 + dt.timedelta(hours=1)
+    refusal = await world.service.from_message(user_id="U0ANNA0001", role=Role.MEMBER, channel_id=CLIENT,
+                                               message_ts=ts, author="U0CLIENT01", text="Shop zeigt Fehler 500",
+                                               urgency="task", permalink=None)
+    assert refusal is None and list(world.jira.created) == ["SUP-1"]
+    [row] = world.store.support.open_clocks()
+    assert (row.kind, row.created_at, row.issue_key, row.text) == ("request", MONDAY_9, "SUP-1", "Shop zeigt Fehler 500")
+    # Again (a replayed submission): nothing more.
+    await world.service.from_message(user_id="U0ANNA0001", role=Role.MEMBER, channel_id=CLIENT, message_ts=ts,
+                                     author="U0CLIENT01", text="Shop zeigt Fehler 500", urgency="task", permalink=None)
+    assert list(world.jira.created) == ["SUP-1"]
+    # The agency's reply in the thread answers it.
+    await world.service.thread_reply(CLIENT, ts, "U0ANNA0001", Role.MEMBER, slack_ts(MONDAY_9 + dt.timedelta(hours=2)), "Ist behoben.")
+    assert world.store.support.open_clocks() == []

@@ -83,10 +83,22 @@ class SupportRequests:
         except sa.exc.IntegrityError:
             if source_ts is None:
                 raise
-        with self._engine.connect() as conn:
+        with self._engine.begin() as conn:
             existing: int = conn.execute(
                 sa.select(t.c.id).where(t.c.channel_id == channel_id, t.c.source_ts == source_ts)
             ).scalar_one()
+            if kind == "request":
+                # A client message whose clock runs becomes the request (its clock keeps running
+                # from when the client wrote): once, by a conditional update.
+                turned = conn.execute(
+                    t.update().where(t.c.id == existing, t.c.kind == "message").values(
+                        kind="request", state=state, text=text, permalink=permalink, urgency=urgency,
+                        requester_name=requester_name, requester_id=requester_id,
+                        next_attempt_at=now if urgency else None,
+                    )
+                ).rowcount
+                if turned == 1:
+                    return int(existing), True
         return int(existing), False
 
     def get(self, request_id: int) -> SupportRequest | None:
@@ -146,6 +158,7 @@ class SupportRequests:
             return [_row(r) for r in conn.execute(query.order_by(t.c.id))]
 
     def by_thread(self, channel_id: str, thread_ts: str) -> SupportRequest | None:
+        """The request (or clocked client message) whose conversation is this thread."""
         query = sa.select(t).where(t.c.channel_id == channel_id, t.c.thread_ts == thread_ts).order_by(t.c.id).limit(1)
         with self._engine.connect() as conn:
             row = conn.execute(query).first()

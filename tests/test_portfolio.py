@@ -206,8 +206,12 @@ async def test_the_home_for_members_and_externals_and_its_digest_button(world):
     assert "Northwind Traders" in text and "ACME" not in text  # mine first
     toggle = member["blocks"][2]["elements"][0]
     assert toggle["action_id"] == "portfolio.scope" and HomeState.parse(toggle["value"]).scope is Scope.ALL
+    world.store.subscriptions.add("C0ACMEINTL", "acme-shop", {"text": "status"}, "U0ADMIN001", NOW)
     everyone = json.dumps(await home.view("U0NWAM0001", Role.MEMBER, "en", HomeState(Scope.ALL)))
     assert "ACME Shop GmbH" in everyone and "https://jira.example/browse/ACME" in everyone
+    # Each account's channels: audience, digest schedule, notifications.
+    assert "<#C0ACMEINTL> internal `30 8 * * mon-fri` (1 subscription)" in everyone
+    assert "<#C0ACMECLNT> client `0 9 * * mon` (default notifications)" in everyone
     assert "https://wiki.example/display/ACME" in everyone
     guest = json.dumps(await home.view("U0GUEST001", Role.EXTERNAL, "en", HomeState(Scope.ALL)))
     assert "ACME" not in guest and "Northwind" not in guest
@@ -264,3 +268,31 @@ async def test_bad_news_is_told_once_per_change_in_internal_channels_even_across
     world.jira.issues = [i for i in world.jira.issues if not i.key.startswith("GLX-9")]
     await again.refresh(globex)
     assert world.slack.messages == told
+
+
+async def test_open_support_requests_and_breaches_count_in_the_health(world):
+    portfolio = world.service()
+    globex = ACCOUNTS.by_key("globex")
+    calm = await portfolio.refresh(globex)
+    assert calm.support_open == 0 and calm.reason(Concern.SUPPORT_BREACHES) is None
+    support = world.store.support
+    late, _ = support.open(account_key="globex", channel_id="C0GLXCLNT1", requester_id="U0CLIENT01", now=NOW,
+                           text="x", urgency="task")
+    support.open(account_key="globex", channel_id="C0GLXCLNT1", requester_id="U0CLIENT01", now=NOW, text="y",
+                 urgency="task")
+    done, _ = support.open(account_key="globex", channel_id="C0GLXCLNT1", requester_id="U0CLIENT01", now=NOW,
+                           text="z", urgency="task")
+    support.mark(done, "resolved_at", NOW)
+    support.open(account_key="acme-shop", channel_id="C0ACMECLNT", requester_id="U0CLIENT02", now=NOW, text="w",
+                 urgency="task")  # another account's
+    support.mark(late, "breached_at", NOW)
+    world.clock.now = NOW + dt.timedelta(hours=1)
+    health = await portfolio.refresh(globex)
+    assert health.support_open == 2
+    assert health.reason(Concern.SUPPORT_BREACHES) == Reason(Concern.SUPPORT_BREACHES, Verdict.AT_RISK, {"count": 1})
+    # It is news for the internal channel, once.
+    told = [m for m in world.slack.messages if "first response" in m["text"]]
+    assert len(told) == 1 and told[0]["channel"] == "C0GLXINTL1"
+    healths, _ = portfolio.healths()
+    reply = await _ask(portfolio, "accounts all")
+    assert "2 open support requests" in reply.text and "1 support request past its first response" in reply.text

@@ -99,6 +99,8 @@ class AccountHealth:
     quiet_days: int | None = None  # None: nothing client-visible in what was fetched
     # Slack users with open issues of the account (Jira assignees through `people`): their "mine".
     assignees: tuple[str, ...] = ()
+    # Open support requests (and client messages awaiting an answer); None: not counted.
+    support_open: int | None = None
     # The snapshot may be out of date: a webhook changed the account since (set by the store).
     stale: bool = False
 
@@ -130,6 +132,7 @@ class AccountHealth:
             "waiting_for_client": self.waiting_for_client,
             "quiet_days": self.quiet_days,
             "assignees": list(self.assignees),
+            "support_open": self.support_open,
         }
 
     @classmethod
@@ -159,6 +162,7 @@ class AccountHealth:
             waiting_for_client=int(data.get("waiting_for_client", 0)),
             quiet_days=data.get("quiet_days"),
             assignees=tuple(data.get("assignees", ())),
+            support_open=data.get("support_open"),
             stale=stale,
         )
 
@@ -247,12 +251,11 @@ def assess(
     digest: Digest,
     issues: Iterable[Issue],
     *,
+    support_open: int | None = None,
     support_breaches: int | None = None,
 ) -> AccountHealth:
-    """The account's health from its internal digest (and the issues it was built from).
-
-    `support_breaches`: HOOK for support requests (open requests past their first-response
-    target); None until that feature gives a number."""
+    """The account's health from its internal digest (and the issues it was built from), and its
+    support requests: open ones, and those past their first-response target (None: not counted)."""
     if digest.audience is not Audience.INTERNAL:
         raise ValueError("health is judged on the internal digest (the whole picture)")
     issues = list(issues)
@@ -296,6 +299,7 @@ def assess(
         waiting_for_client=digest.deadlines.waiting_for_client,
         quiet_days=quiet_days,
         assignees=assignees_in_slack(account, issues),
+        support_open=support_open,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -84,10 +84,14 @@ def _figures(health: AccountHealth, language: str) -> str:
         when = (f"{format_day(m.release_date, language)} ({format_days_left(m.days_left, language)})"
                 if m.release_date is not None and m.days_left is not None else "")
         milestone = _t(language, "portfolio.next", name=escape_mrkdwn(m.name), when=when).strip()
-    return f"{budget} · {milestone}"
+    parts = [budget, milestone]
+    if health.support_open:
+        parts.append(_t(language, "portfolio.support_open", count=health.support_open))
+    return " · ".join(parts)
 
 
-def account_row(health: AccountHealth, language: str, account: Account | None = None) -> str:
+def account_row(health: AccountHealth, language: str, account: Account | None = None,
+                subscriptions: Mapping[str, int] | None = None) -> str:
     """One account in a few lines: mark, name, verdict; its reasons; its figures (and, with the
     account, its channels with their audience and digest schedule)."""
     marks = f" {KEY_MARK}" if health.key_account else ""
@@ -98,8 +102,16 @@ def account_row(health: AccountHealth, language: str, account: Account | None = 
         lines.append(" · ".join(reason_text(r, language) for r in health.reasons))
     lines.append(f"_{_figures(health, language)}_")
     if account is not None:
-        channels = " ".join(
-            f"<#{c.id}> {c.audience.value}" + (f" `{c.digest.cron}`" if c.digest else "") for c in account.channels
+        subscriptions = subscriptions or {}
+
+        def notifications(channel_id: str) -> str:
+            count = subscriptions.get(channel_id, 0)
+            return (_t(language, "home.subscriptions", count=count) if count
+                    else _t(language, "home.default_notifications"))
+
+        channels = " · ".join(
+            f"<#{c.id}> {c.audience.value}" + (f" `{c.digest.cron}`" if c.digest else "") + f" ({notifications(c.id)})"
+            for c in account.channels
         )
         lines.append(_t(language, "home.links", channels=channels))
     return "\n".join(lines)
@@ -185,6 +197,7 @@ def render_home(
     *,
     pending: int = 0,
     links: SiteLinks | None = None,
+    subscriptions: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The Home tab view for an agency member: `healths` are the accounts of `state.scope`, by
     attention; a page of HOME_PAGE_SIZE rows, each with its buttons."""
@@ -209,7 +222,7 @@ def render_home(
     for health in shown:
         account = accounts.by_key(health.account_key)
         blocks.append({"type": "section", "text": {"type": "mrkdwn",
-                                                   "text": account_row(health, language, account)[:MAX_SECTION_CHARS]}})
+                                                   "text": account_row(health, language, account, subscriptions)[:MAX_SECTION_CHARS]}})
         buttons = [_button(_t(language, "home.post_digest"), ACTION_POST_DIGEST, health.account_key)]
         if account is not None:
             board = links.project(account.jira.projects[0]) if account.jira.projects else None

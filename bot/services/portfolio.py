@@ -116,6 +116,13 @@ class PortfolioService:
             found.append(_current(health, account))
         return found, pending
 
+    def subscription_counts(self) -> dict[str, int]:
+        """Stored subscriptions per channel (a channel without any hears its audience's defaults)."""
+        counts: dict[str, int] = {}
+        for row in self._store.subscriptions.list():
+            counts[row["channel_id"]] = counts.get(row["channel_id"], 0) + 1
+        return counts
+
     def mine(self, user_id: str, healths: Iterable[AccountHealth]) -> set[str]:
         """Keys of the accounts where `user_id` holds a role today (cover included) or has open issues."""
         now = self.clock()
@@ -149,7 +156,8 @@ class PortfolioService:
         if data is None:
             data = await self._digests.fetch(account, now, default_since(now, None))
         digest = build_digest(account, Audience.INTERNAL, data.issues, data.versions, now)
-        health = assess(account, digest, data.issues)
+        support_open, breaches = await asyncio.to_thread(self._store.portfolio.support_counts, account.key)
+        health = assess(account, digest, data.issues, support_open=support_open, support_breaches=breaches)
         row = await asyncio.to_thread(self._store.portfolio.get, account.key)
         if row is not None and row.computed_at is not None and row.computed_at > now:
             return health  # a newer snapshot is already there (a late digest's data is older)
@@ -312,8 +320,9 @@ class PortfolioHome:
             return render_external_home(language)
         healths, pending = await asyncio.to_thread(self.portfolio.healths)
         mine = await asyncio.to_thread(self.portfolio.mine, user_id, healths) if state.scope is Scope.MINE else set()
+        subscriptions = await asyncio.to_thread(self.portfolio.subscription_counts)
         view = render_home(select(healths, state.scope, mine=mine), self.portfolio.accounts, state, language,
-                           pending=len(pending), links=self._links)
+                           pending=len(pending), links=self._links, subscriptions=subscriptions)
         if notice:
             view["blocks"].insert(1, {"type": "context", "elements": [{"type": "mrkdwn", "text": notice}]})
         return view

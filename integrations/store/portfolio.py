@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from integrations.store.schema import portfolio_snapshots as t
+from integrations.store.schema import support_requests as requests
 
 
 @dataclass(frozen=True)
@@ -97,3 +98,15 @@ class PortfolioSnapshots:
             return conn.execute(
                 t.update().where(t.c.account_key.in_(account_keys), t.c.stale_since.is_(None)).values(stale_since=now)
             ).rowcount
+
+    def support_counts(self, account_key: str) -> tuple[int, int]:
+        """(open, past their first-response target) of the account's support requests and client
+        messages awaiting an answer, for its health."""
+        open_ = sa.and_(requests.c.account_key == account_key, requests.c.resolved_at.is_(None),
+                        requests.c.state.in_(("asked", "filing", "filed", "watching")),
+                        # A client message answered is no longer open.
+                        sa.or_(requests.c.kind != "message", requests.c.first_response_at.is_(None)))
+        query = sa.select(sa.func.count(), sa.func.count(requests.c.breached_at)).where(open_)
+        with self._engine.connect() as conn:
+            total, breached = conn.execute(query).one()
+        return int(total), int(breached)

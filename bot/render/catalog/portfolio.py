@@ -4,6 +4,9 @@ from __future__ import annotations
 
 PORTFOLIO: dict[str, dict[str, str | dict[str, str]]] = {
     "en": {
+        "home.subscriptions": {"one": "{count} subscription", "other": "{count} subscriptions"},
+        "home.default_notifications": "default notifications",
+        "portfolio.support_open": {"one": "{count} open support request", "other": "{count} open support requests"},
         "verb.link": "link",
         "verb.unlink": "unlink",
         "args.account": "<account>",
@@ -104,6 +107,9 @@ PORTFOLIO: dict[str, dict[str, str | dict[str, str]]] = {
         "home.failed": "That did not work: {account} could not be read from Jira just now. Please try again later.",
     },
     "de": {
+        "home.subscriptions": {"one": "{count} Abonnement", "other": "{count} Abonnements"},
+        "home.default_notifications": "Standard-Benachrichtigungen",
+        "portfolio.support_open": {"one": "{count} offene Supportanfrage", "other": "{count} offene Supportanfragen"},
         "verb.link": "verknüpfen",
         "verb.unlink": "lösen",
         "args.account": "<kunde>",
@@ -204,6 +210,11 @@ PORTFOLIO: dict[str, dict[str, str | dict[str, str]]] = {
         "home.failed": "Das hat nicht geklappt: {account} ließ sich gerade nicht aus Jira lesen. Bitte später erneut versuchen.",
     },
     "ru": {
+        "home.subscriptions": {"one": "{count} подписка", "few": "{count} подписки", "many": "{count} подписок",
+                               "other": "{count} подписки"},
+        "home.default_notifications": "уведомления по умолчанию",
+        "portfolio.support_open": {"one": "{count} открытое обращение", "few": "{count} открытых обращения",
+                                   "many": "{count} открытых обращений", "other": "{count} открытого обращения"},
         "verb.link": "привязать",
         "verb.unlink": "отвязать",
         "args.account": "<клиент>",

@@ -49,7 +49,7 @@ MIN_INTERVAL = dt.timedelta(minutes=5)
 MAX_AGE = dt.timedelta(minutes=60)
 CLAIM_LEASE = dt.timedelta(minutes=2)
 PASS_EVERY_S = 60.0
-FIRST_PASS_AFTER_S = 30.0
+FIRST_PASS_AFTER_S = 120.0
 
 # Who hears of which bad news (by name in the internal channel), with cover applied.
 RESPONSIBLE: dict[Concern, str] = {

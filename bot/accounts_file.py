@@ -206,6 +206,7 @@ def parse_accounts(text: str, source: str) -> AccountsConfig:
     node, data = _compose_and_construct(text, source)
     if not isinstance(data, dict):
         raise ConfigError(source, ["the top level must be a mapping with an 'accounts:' list"])
+    assert node is not None  # a mapping was composed from a node
     index = _line_index(node)
     try:
         return AccountsConfig.model_validate(data)

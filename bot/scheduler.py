@@ -67,7 +67,7 @@ class DigestScheduler:
         problems = [f"digests of channel {channel}: {error}" for channel, error in sorted(failing.items())]
         started, finished = self._tick_started_at, self._tick_finished_at
         running = started is not None and (finished is None or finished < started)
-        if running and self._clock() - started > STUCK_AFTER:
+        if running and started is not None and self._clock() - started > STUCK_AFTER:
             problems.append(f"scheduler stuck: a digest tick has been running since {started.isoformat()}")
         return problems
 

@@ -10,8 +10,9 @@ import datetime as dt
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 import orjson
@@ -176,7 +177,7 @@ def webhook_endpoint(
     return endpoint
 
 
-def _log_accepted(rows: list[dict], new: set[tuple[str, str]]) -> None:
+def _log_accepted(rows: list[dict[str, Any]], new: set[Hashable]) -> None:
     # One line per committed batch, naming every delivery in it: under load a line per request
     # was a fifth of the intake's time, and a delivery id is as easy to find either way.
     log.info(
@@ -287,7 +288,7 @@ def build_web_app(
         ),
         Route("/healthz", health_endpoint(store, health), methods=["GET"]),
     ]
-    if slack_endpoint is not None:
+    if slack_endpoint is not None and slack_signing_secret:  # both or neither (checked above)
         routes.append(
             Route("/slack/events", verified_slack_endpoint(slack_endpoint, slack_signing_secret), methods=["POST"])
         )

@@ -324,7 +324,8 @@ class SlackWeb:
                     response = await self.client.conversations_replies(ts=thread_ts, **args)
                 else:
                     response = await self.client.conversations_history(**args)
-                for message in response.get("messages", []):
+                messages: list[Any] = response.get("messages", [])
+                for message in messages:
                     if message.get("user") == self._bot_user and _marked(message, post_key):
                         return message["ts"]
                 cursor = (response.get("response_metadata") or {}).get("next_cursor")

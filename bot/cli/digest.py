@@ -53,6 +53,7 @@ def digest(account_key: str, audience: str, fmt: str, at: str | None, since: str
     if missing:
         fail("pulse digest needs these settings: " + ", ".join(missing)
               + " (in .env or the environment). Without credentials, try `pulse demo`.", 2)
+    assert settings.accounts_file is not None  # missing_for_digest() names it when it is missing
     try:
         accounts = load_accounts(settings.accounts_file)
     except ConfigError as exc:

@@ -31,6 +31,7 @@ def doctor() -> None:
     missing = settings.missing_for_digest(post=True)
     if missing:
         fail("pulse doctor needs these settings: " + ", ".join(missing) + " (in .env or the environment).", 2)
+    assert settings.accounts_file is not None  # missing_for_digest() names it when it is missing
     try:
         accounts = load_accounts(settings.accounts_file)
     except ConfigError as exc:

@@ -29,6 +29,7 @@ def serve(no_scheduler: bool) -> None:
             "To try the bot without any credentials, run `pulse demo`.",
             code=2,
         )
+    assert settings.accounts_file is not None  # missing_for_serve() names it when it is missing
     try:
         accounts = load_accounts(settings.accounts_file)
     except ConfigError as exc:

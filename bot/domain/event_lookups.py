@@ -36,7 +36,7 @@ def to_settle(e: Event, accounts: AccountsConfig | None) -> bool:
     unknown_desk = e.comment is not None and e.issue.project_type is None
     return any(
         any(c.audience is Audience.CLIENT for c in account.channels)
-        and (unknown_desk or any(f.known is Known.UNKNOWN for f in e.issue.access.facts(account)))  # type: ignore[union-attr]
+        and (unknown_desk or any(f.known is Known.UNKNOWN for f in e.issue.access.facts(account)))
         for account in accounts_for(e, accounts)
     )
 
@@ -95,8 +95,8 @@ def issue_lookups(
         if not isinstance(e, JiraEvent):
             continue
         missing = e.needs_lookup()
-        if to_settle(e, accounts):
-            keys.add(e.issue.key)  # type: ignore[union-attr]
+        if to_settle(e, accounts) and e.issue is not None and e.issue.key:
+            keys.add(e.issue.key)
         if "issue" in missing:
             if e.issue and e.issue.key and ISSUE_KEY.fullmatch(e.issue.key):
                 keys.add(e.issue.key)
@@ -123,10 +123,12 @@ def attach_found(
         )
         if issue is not None:
             e = attach_issue(e, issue)
-    if "linked_issue" in missing and e.link and e.link.destination_issue_id in by_id:
-        e = attach_issue(e, by_id[e.link.destination_issue_id], linked=True)
-    if "project" in e.needs_lookup() and e.version is not None and e.version.id in versions:
-        e = attach_project(e, versions[e.version.id])
+    linked = e.link.destination_issue_id if e.link else None
+    if "linked_issue" in missing and linked is not None and linked in by_id:
+        e = attach_issue(e, by_id[linked], linked=True)
+    version = e.version.id if e.version is not None else None
+    if "project" in e.needs_lookup() and version is not None and version in versions:
+        e = attach_project(e, versions[version])
     return e
 
 
@@ -140,12 +142,14 @@ def lookup_failure(
     """The failed lookup that left this event without what it needs, if one did."""
     missing = e.needs_lookup()
     if "issue" in missing or (settle and not (e.issue and e.issue.looked_up)):
-        if e.issue and e.issue.key in failed_keys:
-            return failed_keys[e.issue.key]
-        if e.issue_id in failed_ids:
+        key = e.issue.key if e.issue else None
+        if key is not None and key in failed_keys:
+            return failed_keys[key]
+        if e.issue_id is not None and e.issue_id in failed_ids:
             return failed_ids[e.issue_id]
-    if "linked_issue" in missing and e.link and e.link.destination_issue_id in failed_ids:
-        return failed_ids[e.link.destination_issue_id]
+    linked = e.link.destination_issue_id if e.link else None
+    if "linked_issue" in missing and linked is not None and linked in failed_ids:
+        return failed_ids[linked]
     if "project" in missing and e.version is not None:
         # A version names no project key: any project whose versions we could not read may own it.
         return version_error

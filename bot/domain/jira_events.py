@@ -52,7 +52,7 @@ Parser = Callable[[Payload, str], list[JiraEvent]]
 
 def _people(payload: Any) -> tuple[Person, ...]:
     """Every user object in the payload, once (for mention names)."""
-    found: dict[tuple, Person] = {}
+    found: dict[tuple[str | None, str | None, str | None], Person] = {}
 
     def walk(node: Any) -> None:
         if isinstance(node, Mapping):
@@ -371,10 +371,10 @@ def past_since(histories: Any, created: str | None) -> PriorFacts | None:
     items: list[Any] = []
     for history in histories:
         when = _moment(history.get("created")) if isinstance(history, Mapping) else None
-        if when is None or not isinstance(history.get("items"), list):  # type: ignore[union-attr]
+        if when is None or not isinstance(history.get("items"), list):
             return PriorFacts(unidentified=("issue history (an edit unreadable)",))
         if when >= since:
-            items.extend(history["items"])  # type: ignore[index]
+            items.extend(history["items"])
     try:
         return prior_facts({"changelog": {"items": items}})
     except TypeError:
@@ -614,11 +614,10 @@ def normalize_jira(payload: Payload) -> NormalizedDelivery:
     """A Jira webhook body (it has a `webhookEvent`) as a NormalizedDelivery."""
     webhook_event = str(payload["webhookEvent"])
     entry = JIRA_WEBHOOKS.get(webhook_event, Outcome.UNSUPPORTED)
-    if entry is Outcome.IGNORED:
-        return NormalizedDelivery(Source.JIRA, Outcome.IGNORED, webhook_event, (), f"{webhook_event} is not notified")
-    if entry is Outcome.UNSUPPORTED:
-        return NormalizedDelivery(Source.JIRA, Outcome.UNSUPPORTED, webhook_event, (), f"no formatter for {webhook_event}")
-    events = entry(payload, webhook_event)  # type: ignore[operator]
+    if isinstance(entry, Outcome):  # the table names only IGNORED and UNSUPPORTED
+        reason = f"{webhook_event} is not notified" if entry is Outcome.IGNORED else f"no formatter for {webhook_event}"
+        return NormalizedDelivery(Source.JIRA, entry, webhook_event, (), reason)
+    events = entry(payload, webhook_event)
     if not events:
         return NormalizedDelivery(
             Source.JIRA, Outcome.IGNORED, webhook_event, (), "only changes that are not notified (e.g. rank)"

@@ -70,7 +70,8 @@ class _Preview:
     """Slack text built piece by piece within a length: never cut inside an escape or a link."""
 
     def __init__(self, limit: int):
-        self.limit, self.parts, self.used, self.cut = limit, [], 0, False
+        self.parts: list[str] = []
+        self.limit, self.used, self.cut = limit, 0, False
 
     def text(self, raw: str) -> None:
         for char in raw:

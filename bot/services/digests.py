@@ -18,6 +18,7 @@ import socket
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from structlog.contextvars import bind_contextvars, bound_contextvars, unbind_contextvars
 
@@ -45,6 +46,8 @@ from integrations.store.store import Store
 
 log = get_logger("pulse.digests")
 
+T = TypeVar("T")
+
 # A claim older than this belongs to a process that died mid-digest: another may take it over.
 STALE_CLAIM = dt.timedelta(minutes=2)
 # A live process renews its slot's claim this often (seconds) while it composes and posts, so a
@@ -71,7 +74,7 @@ class SlotResult:
     text: str = ""  # the digest as plain text, for the CLI and the demo
 
 
-async def _nothing() -> list:
+async def _nothing() -> list[Version]:
     return []
 
 
@@ -127,7 +130,7 @@ class DigestService:
 
     # -- fetch -------------------------------------------------------------------------------
 
-    async def _in_jira_thread(self, fn: Callable, *args: object) -> object:
+    async def _in_jira_thread(self, fn: Callable[..., T], *args: object) -> T:
         # Our own pool (not asyncio's shared default, capped at 6 threads here), so Jira fetches
         # never queue the store writes behind them; the caller's context carries the call counter.
         context = contextvars.copy_context()
@@ -142,10 +145,11 @@ class DigestService:
                 self._in_jira_thread(self._jira.fetch_versions_for, projects) if projects else _nothing(),
                 return_exceptions=True,  # wait for both, so no failure goes unobserved
             )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
         issues, versions = results
+        if isinstance(issues, BaseException):
+            raise issues
+        if isinstance(versions, BaseException):
+            raise versions
         return JiraData(issues, versions, counter.value)
 
     async def fetch(self, account: Account, now: dt.datetime, since: dt.datetime) -> JiraData:

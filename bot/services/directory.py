@@ -89,11 +89,12 @@ class Directory:
             return None
 
     async def _admin_group(self) -> set[str]:
-        if not self._usergroup:
+        group = self._usergroup
+        if not group:
             return set()
 
         async def fetch() -> set[str]:
-            return set((await self._client.usergroups_users_list(usergroup=self._usergroup))["users"])
+            return set((await self._client.usergroups_users_list(usergroup=group))["users"])
 
         try:
             return await self._cached("admins", fetch)

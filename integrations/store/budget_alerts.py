@@ -24,12 +24,12 @@ class BudgetAlerts:
     def sent(self, account_key: str, period: str, audience: str = INTERNAL) -> set[int]:
         """Thresholds already alerted for this account, period and audience."""
         with self._engine.connect() as conn:
-            rows = conn.execute(
+            thresholds: sa.ScalarResult[int] = conn.execute(
                 sa.select(t.c.threshold)
                 .where(t.c.account_key == account_key)
                 .where(t.c.period == _period(period, audience))
-            )
-            return {r for (r,) in rows}
+            ).scalars()
+            return set(thresholds)
 
     def record(
         self, account_key: str, period: str, threshold: int, percent_used: str, now: dt.datetime,

@@ -41,7 +41,9 @@ class DigestRuns:
                         claimed_at=now,
                     )
                 )
-                return result.inserted_primary_key[0]
+                key = result.inserted_primary_key
+                assert key is not None  # an INSERT of one row has its key
+                return key[0]
         except sa.exc.IntegrityError:
             pass
         retryable = _retryable(stale_before, delayed_before)

@@ -107,8 +107,11 @@ class SqliteAppender:
             raise RuntimeError("intake is shutting down")
         if self._conn is None:
             # isolation_level=None: transactions are begun and ended here, explicitly.
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            db.sqlite_pragmas(conn, self._path)
+            path = self._path
+            if path is None:
+                raise RuntimeError("the intake writes to a SQLite file, not an in-memory database")
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            db.sqlite_pragmas(conn, path)
             # Checkpoints fsync the database file: leave them to the worker's connections, whose
             # commits run in threads, instead of stalling the event loop every few hundred rows.
             conn.execute("PRAGMA wal_autocheckpoint=0")

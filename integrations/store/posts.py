@@ -174,7 +174,7 @@ class Posts:
     def answer_found(self, message_key: str, ts: str, thread_ts: str | None, owner: str) -> list[str]:
         """Every key of ours waiting under `message_key` is done as message `ts`; those keys."""
         with self._engine.begin() as conn:
-            keys = list(
+            keys: list[str] = list(
                 conn.execute(
                     sa.select(t.c.key).where(
                         t.c.message_key == message_key, t.c.state == POSTING, t.c.owner == owner

@@ -21,7 +21,9 @@ class Subscriptions:
                     channel_id=channel_id, account_key=account_key, spec=spec, created_by=actor, created_at=now
                 )
             )
-            return result.inserted_primary_key[0]
+            key = result.inserted_primary_key
+            assert key is not None  # an INSERT of one row has its key
+            return key[0]
 
     def remove(self, channel_id: str, subscription_id: int) -> bool:
         with self._engine.begin() as conn:

@@ -9,7 +9,10 @@ config = context.config
 
 
 def run_migrations_online() -> None:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic's config names no sqlalchemy.url")
+    engine = create_engine(url)
     with engine.connect() as connection:
         # SQLite cannot ALTER most things in place: batch mode rebuilds tables instead.
         context.configure(

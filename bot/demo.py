@@ -123,15 +123,17 @@ def run_demo(echo: Callable[[str], None], now: dt.datetime | None = None, chart:
             links=SiteLinks(jira=SITE),
         )
         runtime = assemble(Settings(_env_file=None, scheduler_enabled=False), ports)
+        service, table = runtime.digests, runtime.commands
+        assert service is not None and table is not None  # assemble makes both
         try:
             try:
-                calls = asyncio.run(_post_all(runtime.digests, sandbox, now, echo))
-                commands = runtime.commands.table
+                calls = asyncio.run(_post_all(service, sandbox, now, echo))
+                commands = table.table
                 digests = len(slack_fake.posted())
                 echo(f"\n{digests} digest message(s) posted, {calls} Jira call(s) in all.")
                 show_portfolio(runtime, now, echo, chart or Path(tmp) / "burn-up.png")
             finally:
-                runtime.digests.close()
+                service.close()
             _notify(ports, sandbox, now, slack_fake, echo)
             if runtime.support is not None:
                 run_support_demo(runtime.support, jira_fake, slack_fake, now, echo)

@@ -121,6 +121,7 @@ class AtlassianConfluence:
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         common: dict[str, Any] = {"retry_with_header": False, "backoff_and_retry": False}
+        self._client: Confluence | ConfluenceCloud
         if cloud:
             self._client = ConfluenceCloud(site, username=user, password=api_token, cloud=True, **common)
         elif user:
@@ -129,7 +130,7 @@ class AtlassianConfluence:
             # Data Center personal access token (Bearer).
             self._client = Confluence(site, token=api_token, cloud=False, **common)
         # The constructor casts timeout to int; set (connect, read) afterwards.
-        self._client.timeout = timeout
+        self._client.timeout = timeout  # type: ignore[assignment]  # typed int; requests takes (connect, read)
         # One requests.Session per client, not thread-safe: serialise our calls.
         self._lock = threading.Lock()
         self._space_ids: dict[str, str] = {}
@@ -197,7 +198,7 @@ class AtlassianConfluence:
             raise UpstreamError(SERVICE, "status pages need Confluence Cloud (v2 pages API)", retryable=False)
         with self._lock:
             space_id = self.space_id(space_key)
-            page = self.find_page(space_id, title)
+            page: Any = self.find_page(space_id, title)  # then the API's answer
             if page is None:
                 body: dict[str, Any] = {
                     "spaceId": space_id,
@@ -262,7 +263,9 @@ class AtlassianConfluence:
             return True
         if found.get("type") == "comment":
             container = found.get("container")
-            page_id = container.get("id") if isinstance(container, Mapping) else None
+            if not isinstance(container, Mapping):
+                return True
+            page_id = container.get("id")
             if comment_hops or not isinstance(page_id, (str, int)) or not str(page_id).isdigit():
                 return True
             if container.get("type") not in RESTRICTABLE_TYPES:

@@ -169,7 +169,7 @@ class AtlassianJira:
             **auth,
         )
         # The constructor casts timeout to int; set (connect, read) afterwards.
-        client.timeout = self._timeout
+        client.timeout = self._timeout  # type: ignore[assignment]  # typed int; requests takes (connect, read)
         return client
 
     def _client(self) -> Jira:
@@ -315,7 +315,7 @@ class AtlassianJira:
         # Each page is parsed as it arrives, so its raw JSON can go (memory), and an issue's
         # worklog follow-up starts at once, overlapping the remaining search pages (wall time).
         issues: list[Issue | None] = []
-        pending: list[tuple[int, Mapping[str, Any], Future[list[dict[str, Any]]] | None]] = []
+        pending: list[tuple[int, dict[str, Any], Future[list[dict[str, Any]]] | None]] = []
         try:
             for raw in self.search(jql, ISSUE_FIELDS):
                 if _needs_follow_up(raw):

@@ -663,24 +663,24 @@ class FakeAtlassian:
             issue = self._issue_by_key.get(key)
             if issue is None:
                 raise _jira_error(404, "Issue does not exist or you do not have permission to see it.")
-            issue = json.loads(json.dumps(issue))
+            answer = json.loads(json.dumps(issue))
             histories = list(self._histories.get(key, []))
         if "changelog" in (_first(query, "expand") or "").split(","):
             # Server/Data Center's shape: every history inline.
-            issue["changelog"] = {"startAt": 0, "maxResults": len(histories), "total": len(histories),
-                                  "histories": histories}
-        return issue
+            answer["changelog"] = {"startAt": 0, "maxResults": len(histories), "total": len(histories),
+                                   "histories": histories}
+        return answer
 
     def _comment_get(self, query: dict[str, list[str]], body: Any, key: str, comment_id: str) -> Any:
         with self._lock:
             comment = self._comments.get((key, comment_id))
         if comment is None:
             raise _jira_error(404, "Can not find a comment for the id: " + comment_id + ".")
-        comment = json.loads(json.dumps(comment))
+        answer = json.loads(json.dumps(comment))
         # Properties come only when asked for, as in Jira (`expand=properties`).
         if "properties" not in (_first(query, "expand") or "").split(","):
-            comment.pop("properties", None)
-        return comment
+            answer.pop("properties", None)
+        return answer
 
     def _index_project(self, position: int, issue: dict[str, Any]) -> None:
         project = issue["fields"]["project"]
@@ -982,7 +982,7 @@ class FakeAtlassian:
 
     def _worklog_updated(self, query: dict[str, list[str]], body: Any) -> Any:
         since = _int(_first(query, "since")) or 0
-        items = sorted(
+        items: list[dict[str, Any]] = sorted(
             ({"worklogId": int(w["id"]), "updatedTime": _ms(w["updated"]), "properties": []} for w in self._all_worklogs()),
             key=lambda x: (x["updatedTime"], x["worklogId"]),
         )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from integrations.store.schema import webhook_inbox as t
 
@@ -52,12 +55,9 @@ class Inbox:
         event loop); this is the one-row path for tools and tests, and the reference for what
         a stored delivery looks like.
         """
-        if self._engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
         statement = (
-            insert(t)
+            dialect.insert(t)
             .values(
                 source=source, delivery_id=delivery_id, body=body, event_name=event_name,
                 received_at=now, status="pending", attempts=0, next_attempt_at=now,
@@ -83,7 +83,7 @@ class Inbox:
 
     def counts(self) -> dict[str, int]:
         with self._engine.connect() as conn:
-            rows = conn.execute(sa.select(t.c.status, sa.func.count()).group_by(t.c.status))
+            rows = conn.execute(sa.select(t.c.status, sa.func.count()).group_by(t.c.status)).tuples()
             return {status: n for status, n in rows}
 
     def oldest_due(self, now: dt.datetime) -> dt.datetime | None:
@@ -119,7 +119,7 @@ class Inbox:
 
     def claim_due(
         self, now: dt.datetime, limit: int, lease: dt.timedelta, owner: str | None = None
-    ) -> list[InboxItem]:
+    ) -> builtins.list[InboxItem]:  # `list` is also a method of this class
         """Lease up to `limit` pending deliveries that are due, oldest first, for worker `owner`."""
         due = (
             sa.select(t.c.id)
@@ -131,7 +131,8 @@ class Inbox:
         )
         claimed = []
         with self._engine.begin() as conn:
-            for item_id in conn.execute(due).scalars().all():
+            item_ids: Sequence[int] = conn.execute(due).scalars().all()
+            for item_id in item_ids:
                 # Conditional update: a second worker that read the same row claims nothing.
                 result = conn.execute(
                     t.update()

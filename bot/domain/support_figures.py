@@ -21,15 +21,23 @@ from bot.domain.support_clock import ClockRules, Pause, elapsed
 
 
 class Clocked(Protocol):
-    """What the figures read of a stored request (`integrations.store.support.SupportRequest`)."""
+    """What the figures read of a stored request (`integrations.store.support.SupportRequest`):
+    read-only properties, so a frozen dataclass matches."""
 
-    kind: str
-    urgency: str | None
-    created_at: dt.datetime
-    first_response_at: dt.datetime | None
-    resolved_at: dt.datetime | None
-    breached_at: dt.datetime | None
-    pauses: list[Pause]
+    @property
+    def kind(self) -> str: ...
+    @property
+    def urgency(self) -> str | None: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+    @property
+    def first_response_at(self) -> dt.datetime | None: ...
+    @property
+    def resolved_at(self) -> dt.datetime | None: ...
+    @property
+    def breached_at(self) -> dt.datetime | None: ...
+    @property
+    def pauses(self) -> list[Pause]: ...
 
 
 @dataclass(frozen=True, slots=True)

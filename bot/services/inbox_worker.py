@@ -263,7 +263,8 @@ class InboxWorker:
         return report
 
     async def _notify(self, works: list[Work], report: BatchReport) -> tuple[list[Work], BatchReport]:
-        """Look up what the events lack → decide and render → post → budget alerts."""
+        """Look up what the events lack → decide and render → support threads → post → budget
+        alerts → tell the portfolio."""
         subscriptions = await self._subscriptions()
         lookups = EventLookups(self.jira, self.confluence, self.accounts, self.settings.jql_keys_per_query)
         completed = await lookups.complete(works, subscriptions)

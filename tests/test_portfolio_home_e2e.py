@@ -70,3 +70,37 @@ async def test_the_toggle_shows_all_and_a_guests_digest_click_is_refused(http, f
     await _post(http, _click("U0MEMBER01", "portfolio.post_digest", "acme-shop"), FORM)
     await _wait_for(lambda: "U0MEMBER01" in fake.views)
     assert jira.calls and "was posted to <#C0ACMEINTL>" in json.dumps(fake.views["U0MEMBER01"])
+
+
+def _submission(user: str, view: dict, audience: str) -> str:
+    state = {"values": {"audience": {"audience": {"type": "radio_buttons", "selected_option": {"value": audience}}},
+                        "schedule": {"schedule": {"type": "plain_text_input", "value": None}},
+                        "subscriptions": {"subscriptions": {"type": "plain_text_input", "value": None}}}}
+    payload = {"type": "view_submission", "api_app_id": "A0PULSEAPP", "token": "x", "trigger_id": "1.2.3",
+               "team": {"id": HOME, "domain": "agency"}, "user": {"id": user, "team_id": HOME},
+               "view": {**view, "id": "V0MODAL001", "team_id": HOME, "state": state}}
+    return urllib.parse.urlencode({"payload": json.dumps(payload)})
+
+
+async def test_link_opens_the_modal_and_its_submission_is_authorized_again(http, fake, sqlite_store):
+    from tests.slack_requests import slash_command
+
+    fake.add_channel("C0NEWINTL1", "new-internal")  # Slack says: not shared
+    body = slash_command("link northwind", user_id="U0ADMIN001", channel_id="C0NEWINTL1", team_id=HOME,
+                         response_url=fake.response_url("link"))
+    await _post(http, body, FORM)
+    await _wait_for(lambda: [c for c in fake.calls_to("views.open") if c.ok])
+    (call,) = fake.calls_to("views.open")
+    modal = call.args["view"] if isinstance(call.args["view"], dict) else json.loads(call.args["view"])
+    assert modal["callback_id"] == "portfolio.link"
+    # A member sends the admin's form: refused in the modal, nothing linked.
+    refused = await http.post("/slack/events", content=(b := _submission("U0MEMBER01", modal, "internal")),
+                              headers=signed_headers(b, content_type=FORM))
+    assert refused.json() == {"response_action": "errors", "errors": {"audience": "Only agency admins may link channels."}}
+    assert sqlite_store.channel_links.all() == []
+    ok = await http.post("/slack/events", content=(b := _submission("U0ADMIN001", modal, "internal")),
+                         headers=signed_headers(b, content_type=FORM))
+    assert ok.status_code == 200 and not ok.content
+    (link,) = sqlite_store.channel_links.all()
+    assert (link.channel_id, link.account_key, link.audience.value, link.created_by) == (
+        "C0NEWINTL1", "northwind", "internal", "U0ADMIN001")

@@ -44,6 +44,7 @@ from bot.services.directory import Directory
 from bot.services.doctor import log_findings
 from bot.services.exactly_once import OncePoster, owner_id
 from bot.services.handover import HandoverService, register_handover_commands
+from bot.services.handover_steps import HandoverSteps
 from bot.services.inbox_worker import InboxWorker, WorkerSettings, run_inbox_worker, stop_inbox_worker
 from bot.services.portfolio import PortfolioHome, PortfolioService, register_portfolio_commands
 from bot.services.subscriptions import register_subscribe_commands
@@ -53,9 +54,13 @@ from bot.web import build_web_app
 from integrations.confluence import AtlassianConfluence, ConfluencePort
 from integrations.jira import AtlassianJira, JiraPort
 from integrations.slack import SlackPause, SlackPort, SlackUsersByEmail, SlackWeb, make_web_client
+from integrations.store.handovers import StoredHandover
 from integrations.store.store import Store
 
 log = get_logger("pulse.app")
+
+# How often the handover clock looks for steps that are due.
+HANDOVER_TICK_S = 60.0
 
 # How long shutdown waits for a digest tick or an inbox batch in progress before cancelling it.
 SHUTDOWN_GRACE_S = 30.0
@@ -123,6 +128,8 @@ class Runtime:
     support: SupportService | None = None
     # Channels linked from Slack; other processes' links are picked up in the background.
     links: LinkService | None = None
+    # Handover start/end steps, run by a clock every minute while serving (None: no clock).
+    handover_steps: HandoverSteps | None = None
     _stop_worker: asyncio.Event | None = None
     _stop_portfolio: asyncio.Event | None = None
     _http: aiohttp.ClientSession | None = None
@@ -139,6 +146,16 @@ class Runtime:
                 log.warning("slack unreachable, retrying", error=str(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 300)
+
+    async def _handover_clock(self, steps: HandoverSteps) -> None:
+        """Handover steps every minute; each is claimed in the store, so a step cut off by shutdown
+        is taken over later and never posts twice."""
+        while True:
+            try:
+                await steps.tick()
+            except Exception:
+                log.exception("handover tick failed")
+            await asyncio.sleep(HANDOVER_TICK_S)
 
     async def _socket_mode(self) -> None:
         from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -179,6 +196,8 @@ class Runtime:
         self.background.append(asyncio.create_task(self._check_slack()))
         if self.settings.slack.app_token is not None:
             self.background.append(asyncio.create_task(self._socket_mode()))
+        if self.handover_steps is not None:
+            self.background.append(asyncio.create_task(self._handover_clock(self.handover_steps), name="handover-clock"))
         if self.scheduler is not None:
             self.scheduler.start()
             register_scheduler_health(self.health, self.scheduler)
@@ -316,9 +335,16 @@ def build_listener_deps(
     portfolio: PortfolioService | None = None,
     support: SupportService | None = None,
     links: LinkService | None = None,
+    directory: Directory | None = None,
+    handover_steps: HandoverSteps | None = None,
 ) -> ListenerDeps:
-    directory = Directory(client, settings.admin_users, settings.admin_usergroup)
-    handovers = HandoverService(store, accounts, clock, directory) if store is not None else None
+    directory = directory or Directory(client, settings.admin_users, settings.admin_usergroup)
+    handovers = None
+    if store is not None:
+        handovers = HandoverService(store, accounts, clock, directory)
+        if handover_steps is not None:
+            # The summary right after saving; "while you were away" right after a cancel.
+            handovers.after_create = handovers.after_cancel = _run_steps(handover_steps)
     if support is not None:
         support.names = directory.display_name  # requesters are named in Jira (clients have no seat)
     return ListenerDeps(
@@ -500,8 +526,14 @@ def assemble(settings: Settings, ports: Ports) -> Runtime:
     digests = build_digests(ports, audiences)
     portfolio = build_portfolio(ports, digests, audiences)
     support = build_support(ports, audiences)
+    directory = Directory(ports.slack_client, settings.admin_users, settings.admin_usergroup)
+    handover_steps = (
+        HandoverSteps(ports.store, ports.accounts, digests, ports.slack, ports.clock, directory.display_name,
+                      links=ports.links, audiences=audiences)
+        if ports.slack is not None else None
+    )
     deps = build_listener_deps(ports.accounts, ports.slack_client, settings, digests, ports.clock, ports.store, audiences,
-                               portfolio, support, links)
+                               portfolio, support, links, directory, handover_steps)
     bolt = create_bolt_app(client=ports.slack_client, signing_secret=_secret(settings.slack.signing_secret), deps=deps)
     scheduler = DigestScheduler(ports.accounts, digests, ports.store, ports.clock) if settings.scheduler_enabled else None
     return Runtime(
@@ -509,7 +541,27 @@ def assemble(settings: Settings, ports: Ports) -> Runtime:
         clock=ports.clock, jira=ports.jira, scheduler=scheduler, slack=ports.slack, digests=digests,
         confluence=ports.confluence, answers=deps.answers, commands=deps.commands, audiences=audiences,
         portfolio=portfolio, ports=ports, support=support, links=links,
+        handover_steps=handover_steps if settings.scheduler_enabled else None,
     )
+
+
+def _run_steps(steps: HandoverSteps) -> Callable[[StoredHandover], Awaitable[None]]:
+    """Run a handover's due steps in the background: the person's answer does not wait for Jira.
+    A step cut off (shutdown) or failed is run again by the clock (claimed, keyed: never twice)."""
+    running: set[asyncio.Task] = set()
+
+    async def guarded(stored: StoredHandover) -> None:
+        try:
+            await steps.run(stored)
+        except Exception:
+            log.exception("handover steps failed; the clock retries", handover=stored.id)
+
+    async def run(stored: StoredHandover) -> None:
+        task = asyncio.create_task(guarded(stored), name=f"handover-{stored.id}")
+        running.add(task)
+        task.add_done_callback(running.discard)
+
+    return run
 
 
 def build_runtime(settings: Settings, *, accounts: AccountsConfig | None = None, clock: Callable[[], dt.datetime] = utc_now) -> Runtime:

@@ -174,6 +174,7 @@ def parse_issue(raw: Mapping[str, Any], worklogs: Iterable[Mapping[str, Any]] | 
         due=parse_jira_date(fields.get("duedate")),
         assignee=_user_name(assignee),
         assignee_id=_user_id(assignee),
+        assignee_email=(assignee or {}).get("emailAddress") or None,
         priority=(fields.get("priority") or {}).get("name"),
         labels=access.labels or (),
         components=tuple(str(c["name"]) for c in fields.get("components") or ()

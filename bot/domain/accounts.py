@@ -527,6 +527,10 @@ class Account(_Model):
     holidays: str | None = Field(
         None, description="public holidays that are not working days: a country (DE) or country-state (DE-BE)"
     )
+    handover_client_line: bool = Field(
+        default=False,
+        description="when a handover starts, tell the client channel who is the contact for what until when",
+    )
     # A key account: marked in the portfolio and listed first among equals (`/pulse accounts key`).
     key_account: bool = False
     health: HealthThresholds = Field(default_factory=HealthThresholds)

@@ -46,6 +46,8 @@ class Issue:
     due: dt.date | None = None
     assignee: str | None = None
     assignee_id: str | None = None
+    # The assignee's email where Jira shows it (the accounts file's `people:` may map by email).
+    assignee_email: str | None = field(default=None, compare=False)
     priority: str | None = None
     labels: tuple[str, ...] = ()
     # Component names: how a shared support project tells its accounts' issues apart.

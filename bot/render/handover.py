@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
 
 from bot.domain.accounts import Account
+from bot.domain.budget import BudgetStatus
+from bot.domain.handover_notes import IssueNote, Summary, WhileAway
+from bot.domain.links import SiteLinks
 from bot.domain.roles import Handover, Holder, RoleToday
-from bot.render.blocks import escape_mrkdwn, slack_mention
-from bot.render.i18n import format_day, translate
+from bot.render.blocks import Message, escape_mrkdwn, slack_mention
+from bot.render.i18n import format_day, format_hours, format_percent_value, translate
 
 # Roles a client may hear about (`who`): billing is the agency's business.
 CLIENT_ROLES = ("budget", "backlog", "support")
@@ -92,3 +97,132 @@ def render_saved(handover: Handover, accounts: list[Account], passing: Mapping[s
     if roles:
         return text + "\n" + translate(language, "handover.saved_roles", roles="; ".join(roles))
     return text + "\n" + translate(language, "handover.saved_no_roles", away=slack_mention(handover.from_user))
+
+
+# --- summary, client line, while you were away ------------------------------------------------
+
+_SECTION_LIMIT = 2900  # Slack allows 3,000 characters per section text
+
+
+def _message(lines: list[str]) -> Message:
+    """Lines as one message: fallback text, and sections cut at line ends below Slack's limit."""
+    text = "\n".join(lines)
+    blocks: list[dict[str, Any]] = []
+    chunk: list[str] = []
+    for line in lines:
+        if chunk and len("\n".join([*chunk, line])) > _SECTION_LIMIT:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
+            chunk = []
+        chunk.append(line[:_SECTION_LIMIT])
+    if chunk:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
+    return Message(text=text, blocks=blocks)
+
+
+def _issue_line(note: IssueNote, language: str, links: SiteLinks) -> str:
+    url = links.issue(note.key)
+    key = f"<{url}|{note.key}>" if url else note.key
+    parts = [f"{key} {escape_mrkdwn(note.summary)}", escape_mrkdwn(note.status)]
+    if note.priority:
+        parts.append(escape_mrkdwn(note.priority))
+    if note.due is not None:
+        parts.append(translate(language, "handover.due", day=format_day(note.due, language)))
+    flags = ("⏰ " if note.due_during else "") + ("🔒 " if note.internal else "")
+    waiting = " · " + translate(language, "handover.waiting") if note.waiting else ""
+    return f"• {flags}{' · '.join(parts)}{waiting}"
+
+
+def _budget_line(budget: BudgetStatus | None, language: str) -> str | None:
+    if budget is None or budget.budget_hours is None or budget.percent_used is None:
+        return None
+    return translate(language, "handover.budget", spent=format_hours(budget.spent_hours, language),
+                     budget=format_hours(budget.budget_hours, language),
+                     percent=format_percent_value(budget.percent_used, language))
+
+
+def render_summary(s: Summary, links: SiteLinks) -> Message:
+    """The handover summary of one account, DM'd to the cover and the leaver (agency eyes only)."""
+    lang, h = s.account.language, s.handover
+    lines = [translate(lang, "handover.summary.title", account=escape_mrkdwn(s.account.name), id=h.id,
+                       away=slack_mention(h.from_user), to=slack_mention(h.to_user),
+                       start=format_day(h.start, lang), end=format_day(h.end, lang))]
+    if h.note:
+        lines.append(translate(lang, "handover.summary.note", note=escape_mrkdwn(h.note)))
+    if s.roles:
+        lines.append(translate(lang, "handover.summary.roles", roles=", ".join(role_name(r, lang) for r in s.roles)))
+    if s.issues:
+        lines.append(translate(lang, "handover.summary.issues", count=len(s.issues) + s.more_issues))
+        lines.extend(_issue_line(n, lang, links) for n in s.issues)
+        if s.more_issues:
+            lines.append(translate(lang, "handover.summary.more", count=s.more_issues))
+    else:
+        lines.append(translate(lang, "handover.summary.no_issues"))
+    waiting = [n for n in s.issues if n.waiting]
+    if waiting:
+        lines.append(translate(lang, "handover.summary.waiting", keys=", ".join(n.key for n in waiting)))
+    if s.milestones:
+        lines.append(translate(lang, "handover.summary.milestones"))
+        for m in s.milestones:
+            day = format_day(m.release_date, lang) if m.release_date else "—"
+            lines.append(translate(lang, "handover.summary.milestone", name=escape_mrkdwn(m.name), day=day, count=m.open_issues))
+    budget = _budget_line(s.budget, lang)
+    if budget:
+        lines.append(budget)
+    space = links.space(s.account.confluence.space) if s.account.confluence else None
+    if space:
+        lines.append(translate(lang, "handover.summary.space", url=space))
+    return _message(lines)
+
+
+def render_internal_note(s: Summary) -> Message:
+    """The short post in the account's internal channel."""
+    lang, h = s.account.language, s.handover
+    roles = ", ".join(role_name(r, lang) for r in s.roles) or "—"
+    text = translate(lang, "handover.internal", away=slack_mention(h.from_user), to=slack_mention(h.to_user),
+                     start=format_day(h.start, lang), end=format_day(h.end, lang), roles=roles,
+                     count=len(s.issues) + s.more_issues)
+    return _message([text])
+
+
+def render_client_line(account: Account, handover: Handover, roles: Sequence[str], name: str) -> Message:
+    """The one line a client channel gets: who is the contact for what, until when (a name only)."""
+    lang = account.language
+    text = translate(lang, "handover.client_line", name=escape_mrkdwn(name),
+                     roles=", ".join(role_name(r, lang) for r in roles), until=format_day(handover.end, lang))
+    return _message([text])
+
+
+def render_problem(account: Account, role: str, kind: str, people: Sequence[str], day: dt.date) -> Message:
+    lang = account.language
+    return _message([translate(lang, f"handover.problem.{kind}", role=role_name(role, lang),
+                               people=", ".join(slack_mention(p) for p in people), day=format_day(day, lang))])
+
+
+def render_while_away(w: WhileAway, links: SiteLinks) -> Message:
+    """"While you were away" for the returner, one account."""
+    lang = w.account.language
+    lines = [translate(lang, "away.title", account=escape_mrkdwn(w.account.name), start=format_day(w.since, lang),
+                       end=format_day(w.until, lang), to=slack_mention(w.handover.to_user))]
+    if w.done:
+        lines.append(translate(lang, "away.done", count=len(w.done)))
+        lines.extend(_issue_line(n, lang, links) for n in w.done)
+    if w.open:
+        lines.append(translate(lang, "away.open", count=len(w.open)))
+        lines.extend(_issue_line(n, lang, links) for n in w.open)
+    if w.new:
+        lines.append(translate(lang, "away.new", count=len(w.new) + w.more_new))
+        lines.extend(_issue_line(n, lang, links) for n in w.new)
+    for milestone in w.reached:
+        lines.append(translate(lang, "away.reached", name=escape_mrkdwn(milestone.name),
+                               day=format_day(milestone.release_date, lang) if milestone.release_date else "—"))
+    for milestone in w.slipped:
+        lines.append(translate(lang, "away.slipped", name=escape_mrkdwn(milestone.name),
+                               day=format_day(milestone.release_date, lang) if milestone.release_date else "—"))
+    if w.logged_hours:
+        lines.append(translate(lang, "away.logged", hours=format_hours(Decimal(str(w.logged_hours)), lang)))
+    budget = _budget_line(w.budget, lang)
+    if budget:
+        lines.append(budget)
+    if len(lines) == 1:
+        lines.append(translate(lang, "away.quiet"))
+    return _message(lines)

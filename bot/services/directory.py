@@ -114,23 +114,6 @@ class Directory:
             return "external"
         return "member"
 
-    async def name(self, user_id: str) -> str | None:
-        """The person's name as Slack shows it (display name, else real name); None if unknown."""
-
-        async def fetch() -> str | None:
-            user = (await self._client.users_info(user=user_id))["user"]
-            profile = user.get("profile") or {}
-            for value in (profile.get("display_name"), profile.get("real_name"), user.get("real_name")):
-                if isinstance(value, str) and value.strip():
-                    return value.strip()
-            return None
-
-        try:
-            return await self._cached(f"name:{user_id}", fetch)
-        except Exception as exc:
-            log.warning("users.info failed; no name", user=user_id, error=str(exc))
-            return None
-
     async def role(self, user_id: str, actor_team_id: str | None, home_team_id: str | None) -> Role:
         """The user's role; an external team (or not knowing our own) decides without a Slack call.
 

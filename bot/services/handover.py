@@ -50,7 +50,7 @@ class PeopleCheck(Protocol):
 
     async def kind_of(self, user_id: str, home_team_id: str | None) -> str: ...
 
-    async def name(self, user_id: str) -> str | None: ...
+    async def display_name(self, user_id: str) -> str | None: ...
 
 
 class RoleBook:
@@ -181,7 +181,7 @@ class HandoverService:
     async def who(self, _inv: Invocation, _asker: Asker, account: Account | None, _c: Channel | None) -> Reply:
         assert account is not None
         roles = await asyncio.to_thread(self.book.all_now, account)
-        names = {u: await self.people.name(u) for r in roles.values() for h in r.holders for u in [h.user_id]}
+        names = {u: await self.people.display_name(u) for r in roles.values() for h in r.holders for u in [h.user_id]}
         # The client reads names only; a user group (S…) has no person's name: "the agency team".
         return Reply(render_who(account.language, roles, lambda u: None if u.startswith("S") else names.get(u)))
 

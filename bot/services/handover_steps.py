@@ -1,0 +1,196 @@
+"""What a handover does over time, per account, each step exactly once:
+
+- `created` — the summary (DM to the cover and to the leaver) and a short post in the internal
+  channel; run right after the handover is saved (and by the clock if that was cut off).
+- `start` — on its first day (in the account's timezone): the client channel's one line, if the
+  account allows it (`handover_client_line`), with names only.
+- `end` — the day after its last day, or at once when it is cancelled after it started: "while you
+  were away" to the returner.
+
+Each step is claimed in the store before it runs (a second process, or a restart, finds it taken or
+done); a step that failed or whose process died is taken over later. Every message goes through
+`OncePoster` with a stable key, so a step run again never repeats a post. The clock (`tick`, every
+minute from `pulse serve`) also reports roles that nobody holds today to the internal channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+
+from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
+from bot.domain.handover_notes import summary, while_away
+from bot.domain.links import SiteLinks
+from bot.domain.roles import all_roles, roles_named, today_at
+from bot.logs import get_logger
+from bot.render.blocks import Message
+from bot.render.handover import (
+    CLIENT_ROLES,
+    render_client_line,
+    render_internal_note,
+    render_problem,
+    render_summary,
+    render_while_away,
+)
+from bot.services.channel_audiences import ChannelAudiences
+from bot.services.digests import INTENT_LEASE, DigestService
+from bot.services.exactly_once import OncePoster, owner_id
+from integrations.slack import SlackPort
+from integrations.store.handovers import StoredHandover
+from integrations.store.store import Store
+
+log = get_logger("pulse.handover")
+
+# A claimed step older than this belongs to a dead process and is taken over.
+STALE_STEP = dt.timedelta(minutes=10)
+# Handovers that ended longer ago than this are not looked at any more (a bot down for longer
+# does not greet anyone back weeks late).
+CATCH_UP = dt.timedelta(days=7)
+
+Names = Callable[[str], Awaitable[str | None]]
+
+
+class HandoverSteps:
+    def __init__(
+        self, store: Store, accounts: AccountsConfig, digests: DigestService, slack: SlackPort,
+        clock: Callable[[], dt.datetime], names: Names, links: SiteLinks | None = None,
+        audiences: ChannelAudiences | None = None, owner: str | None = None,
+    ):
+        self.store = store
+        self.accounts = accounts
+        self.digests = digests
+        self.slack = slack
+        self.clock = clock
+        self.names = names
+        self.links = links or SiteLinks()
+        self.audiences = audiences
+        self.owner = owner or owner_id()
+        self.once = OncePoster(store, slack, clock, self.owner, INTENT_LEASE)
+
+    # --- the clock ----------------------------------------------------------------------------
+
+    async def tick(self) -> list[tuple[str, str, str]]:
+        """Run every step that is due; (handover id, account key, step) of each one run now."""
+        now = self.clock()
+        listed = await asyncio.to_thread(
+            self.store.handovers.listed, (now - CATCH_UP).date(), True)
+        ran = []
+        for stored in listed:
+            ran.extend(await self.run(stored, now))
+        await self._report_problems(now)
+        return ran
+
+    async def run(self, stored: StoredHandover, now: dt.datetime | None = None) -> list[tuple[str, str, str]]:
+        """The steps of one handover that are due now (also called right after saving or cancelling it)."""
+        now = now or self.clock()
+        h = stored.handover
+        ran = []
+        for key in sorted(h.account_keys):
+            account = self.accounts.by_key(key)
+            if account is None:
+                continue  # removed from the accounts file since
+            today = today_at(account, now)
+            started = today >= h.start
+            if not stored.cancelled and today <= h.end:
+                if await self._step(stored, account, "created", self._created):
+                    ran.append((h.id, key, "created"))
+                if started and await self._step(stored, account, "start", self._start):
+                    ran.append((h.id, key, "start"))
+            cancelled_after_start = (stored.cancelled_at is not None
+                                     and today_at(account, stored.cancelled_at) >= h.start)
+            over = (not stored.cancelled and today > h.end) or cancelled_after_start
+            if over and await self._step(stored, account, "end", self._end):
+                ran.append((h.id, key, "end"))
+        return ran
+
+    async def _step(
+        self, stored: StoredHandover, account: Account, step: str,
+        work: Callable[[StoredHandover, Account], Awaitable[None]],
+    ) -> bool:
+        now = self.clock()
+        claimed = await asyncio.to_thread(
+            self.store.handovers.claim_step, stored.id, account.key, step, self.owner, now, now - STALE_STEP)
+        if not claimed:
+            return False
+        try:
+            await work(stored, account)
+        except Exception as exc:
+            log.warning("handover step failed; retried on a later tick", handover=stored.id, account=account.key,
+                        step=step, error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+            await asyncio.to_thread(self.store.handovers.finish_step, stored.id, account.key, step, self.owner,
+                                    self.clock(), f"{type(exc).__name__}: {exc}"[:500])
+            return False
+        await asyncio.to_thread(self.store.handovers.finish_step, stored.id, account.key, step, self.owner, self.clock())
+        log.info("handover step done", handover=stored.id, account=account.key, step=step)
+        return True
+
+    # --- posting ------------------------------------------------------------------------------
+
+    async def _dm(self, key: str, user_id: str, message: Message) -> None:
+        channel = await self.slack.open_dm(user_id)
+        await self.once.post([key], channel, message)
+
+    async def _channels(self, account: Account, audience: Audience) -> list[Channel]:
+        """The account's channels whose content is for `audience` now (a shared internal channel is a client's)."""
+        found = []
+        for channel in account.channels:
+            effective = await self.audiences.audience(account, channel) if self.audiences else channel.audience
+            if effective is audience and channel.audience is audience:
+                found.append(channel)
+        return found
+
+    # --- the steps ----------------------------------------------------------------------------
+
+    async def _created(self, stored: StoredHandover, account: Account) -> None:
+        h, now = stored.handover, self.clock()
+        data = await self.digests.fetch(account, now, now - dt.timedelta(days=1))
+        handovers = await asyncio.to_thread(self.store.handovers.active, now.date() - dt.timedelta(days=1))
+        notes = summary(account, h, data.issues, data.versions, now, handovers)
+        message = render_summary(notes, self.links)
+        for user in dict.fromkeys((h.to_user, h.from_user)):
+            await self._dm(f"handover:{h.id}:{account.key}:summary:{user}", user, message)
+        for channel in await self._channels(account, Audience.INTERNAL):
+            await self.once.post([f"handover:{h.id}:{account.key}:internal:{channel.id}"], channel.id,
+                                 render_internal_note(notes))
+
+    async def _start(self, stored: StoredHandover, account: Account) -> None:
+        h = stored.handover
+        roles = [r for r in roles_named(account, h.from_user) if r in CLIENT_ROLES]
+        if not account.handover_client_line or not roles:
+            return
+        name = await self.names(h.to_user)
+        if not name:
+            # Fail closed: without a name the line would need an id or a mention; say nothing.
+            log.warning("no name for the cover; client line left out", handover=h.id, account=account.key)
+            return
+        message = render_client_line(account, h, roles, name)
+        for channel in await self._channels(account, Audience.CLIENT):
+            await self.once.post([f"handover:{h.id}:{account.key}:client:{channel.id}"], channel.id, message)
+
+    async def _end(self, stored: StoredHandover, account: Account) -> None:
+        h, now = stored.handover, self.clock()
+        until = min(h.end, today_at(account, stored.cancelled_at)) if stored.cancelled_at else h.end
+        since = dt.datetime.combine(h.start, dt.time(), account.tz)
+        data = await self.digests.fetch(account, now, since)
+        message = render_while_away(while_away(account, h, until, data.issues, data.versions, now), self.links)
+        await self._dm(f"handover:{h.id}:{account.key}:away:{h.from_user}", h.from_user, message)
+
+    async def _report_problems(self, now: dt.datetime) -> None:
+        """A role that nobody holds today (a cycle of covers that arose after the fact) is told to
+        the account's internal channel, once per account, role and day."""
+        handovers = await asyncio.to_thread(self.store.handovers.active, now.date() - dt.timedelta(days=1))
+        for account in self.accounts.accounts:
+            if not any(account.key in h.account_keys for h in handovers):
+                continue
+            today = today_at(account, now)
+            for role in all_roles(account, today, handovers).values():
+                for problem in role.problems:
+                    people = sorted(problem.people)
+                    key = f"roles-problem:{account.key}:{role.role}:{problem.kind}:{','.join(people)}:{today.isoformat()}"
+                    message = render_problem(account, role.role, problem.kind, people, today)
+                    for channel in await self._channels(account, Audience.INTERNAL):
+                        try:
+                            await self.once.post([f"{key}:{channel.id}"], channel.id, message)
+                        except Exception as exc:
+                            log.warning("role problem not reported", account=account.key, error=str(exc))

@@ -149,13 +149,14 @@ class Runtime:
 
     async def _handover_clock(self, steps: HandoverSteps) -> None:
         """Handover steps every minute; each is claimed in the store, so a step cut off by shutdown
-        is taken over later and never posts twice."""
+        is taken over later and never posts twice. The first tick waits a minute: start-up's own
+        work (the inbox backlog, the digests) comes first, and nothing here is urgent."""
         while True:
+            await asyncio.sleep(HANDOVER_TICK_S)
             try:
                 await steps.tick()
             except Exception:
                 log.exception("handover tick failed")
-            await asyncio.sleep(HANDOVER_TICK_S)
 
     async def _socket_mode(self) -> None:
         from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler

@@ -54,7 +54,6 @@ from bot.web import build_web_app
 from integrations.confluence import AtlassianConfluence, ConfluencePort
 from integrations.jira import AtlassianJira, JiraPort
 from integrations.slack import SlackPause, SlackPort, SlackUsersByEmail, SlackWeb, make_web_client
-from integrations.store.handovers import StoredHandover
 from integrations.store.store import Store
 
 log = get_logger("pulse.app")
@@ -128,7 +127,7 @@ class Runtime:
     support: SupportService | None = None
     # Channels linked from Slack; other processes' links are picked up in the background.
     links: LinkService | None = None
-    # Handover start/end steps, run by a clock every minute while serving (None: no clock).
+    # Handover steps (None without Slack); a clock runs them every minute while serving with the scheduler on.
     handover_steps: HandoverSteps | None = None
     _stop_worker: asyncio.Event | None = None
     _stop_portfolio: asyncio.Event | None = None
@@ -197,7 +196,7 @@ class Runtime:
         self.background.append(asyncio.create_task(self._check_slack()))
         if self.settings.slack.app_token is not None:
             self.background.append(asyncio.create_task(self._socket_mode()))
-        if self.handover_steps is not None:
+        if self.handover_steps is not None and self.settings.scheduler_enabled:
             self.background.append(asyncio.create_task(self._handover_clock(self.handover_steps), name="handover-clock"))
         if self.scheduler is not None:
             self.scheduler.start()
@@ -345,7 +344,7 @@ def build_listener_deps(
         handovers = HandoverService(store, accounts, clock, directory)
         if handover_steps is not None:
             # The summary right after saving; "while you were away" right after a cancel.
-            handovers.after_create = handovers.after_cancel = _run_steps(handover_steps)
+            handovers.after_create = handovers.after_cancel = handover_steps.start
     if support is not None:
         support.names = directory.display_name  # requesters are named in Jira (clients have no seat)
     return ListenerDeps(
@@ -542,27 +541,8 @@ def assemble(settings: Settings, ports: Ports) -> Runtime:
         clock=ports.clock, jira=ports.jira, scheduler=scheduler, slack=ports.slack, digests=digests,
         confluence=ports.confluence, answers=deps.answers, commands=deps.commands, audiences=audiences,
         portfolio=portfolio, ports=ports, support=support, links=links,
-        handover_steps=handover_steps if settings.scheduler_enabled else None,
+        handover_steps=handover_steps,
     )
-
-
-def _run_steps(steps: HandoverSteps) -> Callable[[StoredHandover], Awaitable[None]]:
-    """Run a handover's due steps in the background: the person's answer does not wait for Jira.
-    A step cut off (shutdown) or failed is run again by the clock (claimed, keyed: never twice)."""
-    running: set[asyncio.Task] = set()
-
-    async def guarded(stored: StoredHandover) -> None:
-        try:
-            await steps.run(stored)
-        except Exception:
-            log.exception("handover steps failed; the clock retries", handover=stored.id)
-
-    async def run(stored: StoredHandover) -> None:
-        task = asyncio.create_task(guarded(stored), name=f"handover-{stored.id}")
-        running.add(task)
-        task.add_done_callback(running.discard)
-
-    return run
 
 
 def build_runtime(settings: Settings, *, accounts: AccountsConfig | None = None, clock: Callable[[], dt.datetime] = utc_now) -> Runtime:

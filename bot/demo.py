@@ -29,6 +29,7 @@ from bot.domain.access import Role
 from bot.domain.commands import available
 from bot.domain.links import SiteLinks
 from bot.domain.signatures import hub_signature
+from bot.handover_demo import run_handover_demo
 from bot.render.help import render_help
 from bot.services.digests import DigestService
 from bot.settings import Settings
@@ -132,6 +133,8 @@ def run_demo(echo: Callable[[str], None], now: dt.datetime | None = None, chart:
                 digests = len(slack_fake.posted())
                 echo(f"\n{digests} digest message(s) posted, {calls} Jira call(s) in all.")
                 show_portfolio(runtime, now, echo, chart or Path(tmp) / "burn-up.png")
+                if runtime.handover_steps is not None:  # before the digest service closes: it reads Jira
+                    run_handover_demo(table, runtime.handover_steps, slack_fake, now, echo)
             finally:
                 service.close()
             _notify(ports, sandbox, now, slack_fake, echo)

@@ -46,6 +46,7 @@ def sandbox_accounts() -> AccountsConfig:
                     "timezone": "Europe/Berlin",
                     "holidays": "DE-BE",
                     "key_account": True,
+                    "handover_client_line": True,
                     "channels": [
                         {"id": "C0ACMECLNT", "name": "#acme-shop", "audience": "client", "digest": {"cron": "0 9 * * mon"}},
                         {

@@ -56,3 +56,13 @@ def test_demo_turns_signed_webhooks_into_notifications_by_audience(lines):
     assert "Ursache: abgelaufene PayPal-Sandbox-Keys" in internal and "Ursache" not in client
     assert "Budget" not in client
     assert "(worker: 4 done" in section
+
+
+def test_demo_shows_a_handover_the_covers_dm_and_the_client_line(lines):
+    out = "\n".join(lines)
+    section = out[out.index("— Handover"):out.index("━━ Jira webhooks")]
+    assert "Übergabe #1 gespeichert: <@U0ACMEAM02> vertritt <@U0ACMEAM01> vom 23.11.2026 bis 06.12.2026" in section
+    dm = section[section.index("DM to the cover"):section.index("The client channel")]
+    assert "🧳 *Übergabe #1 · ACME Shop GmbH*" in dm and "Rollen, die übergehen: Budget." in dm
+    assert "The client channel #acme-shop:\nBis 06.12.2026 ist Ben Weber Ihre Ansprechperson für Budget." in section
+    assert "U0ACMEAM0" not in section.split("The client channel #acme-shop:")[1]  # a name only, no id

@@ -67,6 +67,25 @@ class HandoverSteps:
         self.audiences = audiences
         self.owner = owner or owner_id()
         self.once = OncePoster(store, slack, clock, self.owner, INTENT_LEASE)
+        self._running: set[asyncio.Task] = set()
+
+    async def start(self, stored: StoredHandover) -> None:
+        """Run a handover's due steps in the background (right after it is saved or cancelled: the
+        person's answer does not wait for Jira). Cut off or failed, the clock runs them again."""
+        async def guarded() -> None:
+            try:
+                await self.run(stored)
+            except Exception:
+                log.exception("handover steps failed; the clock retries", handover=stored.id)
+
+        task = asyncio.create_task(guarded(), name=f"handover-{stored.id}")
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def settle(self) -> None:
+        """Wait for the steps `start` began (the demo and tests)."""
+        while self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
 
     # --- the clock ----------------------------------------------------------------------------
 

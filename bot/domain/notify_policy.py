@@ -35,6 +35,7 @@ from bot.domain.audience import worklog_amounts_visible
 from bot.domain.events import ConfluenceEvent, Event, EventType, IssueFacts, JiraEvent
 from bot.domain.facts import Fact, Known, not_public, service_desk_fact
 from bot.domain.subscriptions import Subscription, wanted
+from bot.domain.support import support_account
 
 # The only changelog fields (by field id, `jira_events.change_items`) a client channel is ever
 # told about. Every other field — the security level, time tracking, custom fields, fields we
@@ -203,14 +204,15 @@ def accounts_for(event: Event, accounts: AccountsConfig) -> list[Account]:
     return accounts.for_project(key)
 
 
-def scope_verdict(event: Event, account: Account) -> Verdict:
+def scope_verdict(event: Event, account: Account, accounts: Iterable[Account]) -> Verdict:
     """Is this event known to be in the account's scope? Always, unless the account narrows its
     projects by JQL (`jira.jql`): then only when Jira confirmed the issue (and a link's other
     issue) matches that JQL, or a version has an issue that does. No channel of the account —
     internal ones neither — gets another client's issue by guess; sprints, which name no issue,
-    never reach an account scoped by JQL."""
+    never reach an account scoped by JQL. `accounts`: every configured account (a shared support
+    project's issue is the account's only when no other account claims it too)."""
     if isinstance(event, JiraEvent):
-        split = support_split_verdict(event, account)
+        split = support_split_verdict(event, account, accounts)
         if split is not None:
             return split
     if not isinstance(event, JiraEvent) or not account.jira.jql:
@@ -227,23 +229,32 @@ def scope_verdict(event: Event, account: Account) -> Verdict:
     return Verdict(False, "issue not known to match the account's jql (jira.jql): look it up first")
 
 
-def support_split_verdict(event: JiraEvent, account: Account) -> Verdict | None:
+def support_split_verdict(event: JiraEvent, account: Account, accounts: Iterable[Account]) -> Verdict | None:
     """For an event of the account's support project when that project is shared (`support.match`):
-    is the issue known to be this account's? Only by its component or label read from a complete
-    issue (the payload's or Jira's answer); an organization is never read from an event, and a
-    version or sprint names no issue: withheld. None: not such an event (other rules decide)."""
+    is the issue known to be this account's and no other's? Decided by `support_account` (the one
+    rule: an issue two accounts' matches claim — ACME's component and Globex's, a slip in Jira's
+    multi-select — is nobody's) over the component and labels read from a complete issue (the
+    payload's or Jira's answer). An organization is never read from an event: an account matched
+    by organization gets no event, and while one shares the project nobody can be sure an issue
+    is not also its own (withheld). A version or sprint names no issue: withheld. None: not such
+    an event (other rules decide)."""
     support = account.support
     if support is None or support.match is None or event.project_key != support.project:
         return None
-    match = support.match
+    sharing = [a for a in accounts if a.support is not None and a.support.project == support.project
+               and a.key != account.key]
+    if any(a.support is not None and a.support.match is not None and a.support.match.organization for a in sharing):
+        return Verdict(False, "another account of the shared support project is recognised by organization, "
+                              "which an event does not tell: not known to be only this account's")
     issues = [event.issue] + ([event.linked_issue] if event.type is EventType.ISSUELINK_CREATED else [])
     for issue in issues:
         if issue is None or not issue.complete:
             return Verdict(False, "issue of a shared support project not known yet: look it up first")
-        owned = (match.component is not None and match.component in issue.components) or (
-            match.label is not None and match.label in issue.labels)
-        if not owned:
-            return Verdict(False, "issue of a shared support project is not this account's (support.match)")
+        fields = {"project": {"key": support.project}, "labels": list(issue.labels),
+                  "components": [{"name": c} for c in issue.components]}
+        owner = support_account([account, *sharing], fields)
+        if owner is None or owner.key != account.key:
+            return Verdict(False, "issue of a shared support project is not this account's alone (support.match)")
     return _OK
 
 
@@ -288,7 +299,7 @@ def route(
 def _channels(event: Event, accounts: AccountsConfig) -> Iterator[tuple[Account, Channel]]:
     """Every channel of every account the event is known to belong to."""
     for account in accounts_for(event, accounts):
-        if scope_verdict(event, account).allowed:
+        if scope_verdict(event, account, accounts.accounts).allowed:
             for channel in account.channels:
                 yield account, channel
 

@@ -76,7 +76,8 @@ def replay(
                 allowed, reason = False, f"needs lookup first: {missing}; replay makes no Jira or Confluence calls"
             else:
                 allowed, reason = False, f"belongs to {event.routing_key!r}, not to account {account.key!r}"
-        elif allowed and not (scope := scope_verdict(event, account)).allowed:
+        # One account, offline: a shared support project's other claimants are not known here.
+        elif allowed and not (scope := scope_verdict(event, account, [account])).allowed:
             allowed, reason = False, f"{scope.reason}; replay makes no Jira calls"
         subscribed = wanted(event, audience, subscriptions)
         message = render_event(event, audience, account, language, links=links) if allowed and subscribed else None

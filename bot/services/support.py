@@ -432,7 +432,7 @@ class SupportService:
                     account = accounts.by_key(request.account_key)
                     channel = account.channel(request.channel_id) if account is not None else None
                     if (account is None or channel is None or not _marks_request(e, request.id)
-                            or not scope_verdict(e, account).allowed):
+                            or not scope_verdict(e, account, accounts.accounts).allowed):
                         continue  # the issue is (no longer) known to be this request's, in this account
                     await self._track(e, request, account)
                     status = current_status(e)

@@ -1,0 +1,182 @@
+"""The independent review's findings on support requests (#13), each a reproduction that failed on
+the reviewed code (main 2c2a3df), with the reviewer's assertions kept, plus the class of input
+around it where that is cheap. Numbers refer to the review's FINDINGS.md."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.app import Ports, assemble
+from bot.domain.access import Role
+from bot.domain.accounts import AccountsConfig, Urgency
+from bot.domain.links import SiteLinks
+from bot.domain.notify_policy import scope_verdict
+from bot.domain.webhooks import normalize
+from bot.services.exactly_once import OncePoster
+from bot.services.inbox_worker import InboxWorker, WorkerSettings
+from bot.services.support import SupportService
+from bot.settings import Settings
+from integrations.slack import make_web_client
+from sandbox.agency import sandbox_accounts
+from sandbox.slack_server import FakeSlack
+from tests.fakes.jira import InMemoryJira
+from tests.fakes.slack import InMemorySlack
+from tests.fixtures import real_payload
+
+PIN = "pinpoint-jira/internal/testdata"
+NOW = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.timezone.utc)
+ACCOUNTS = sandbox_accounts()
+ACME_CLIENT, ACME_INTERNAL, GLOBEX_CLIENT, GLOBEX_INTERNAL = "C0ACMECLNT", "C0ACMEINTL", "C0GLXCLNT1", "C0GLXINTL1"
+ACME_THREAD, GLOBEX_THREAD = "1796025600.000100", "1796025601.000100"
+LINKS = SiteLinks(jira="https://agency.atlassian.net")
+
+
+@pytest.fixture
+async def world(sqlite_store):
+    """ACME's and Globex's clients each filed a task in the shared SUP project: SUP-1 and SUP-2."""
+    jira, slack = InMemoryJira(), InMemorySlack()
+    poster = OncePoster(sqlite_store, slack, lambda: NOW, "w1", dt.timedelta(minutes=2))
+    service = SupportService(accounts=ACCOUNTS, store=sqlite_store, jira=jira, slack=slack, poster=poster,
+                             clock=lambda: NOW, links=LINKS)
+    for key, channel, thread in (("acme-shop", ACME_CLIENT, ACME_THREAD), ("globex", GLOBEX_CLIENT, GLOBEX_THREAD)):
+        account = ACCOUNTS.by_key(key)
+        await service.open_request(account, account.channel(channel), user_id="U0CLIENT01", role=Role.EXTERNAL,
+                                   text="Bitte helfen", source_ts=thread, thread_ts=thread, urgency=Urgency.TASK)
+    assert sorted(jira.created) == ["SUP-1", "SUP-2"]
+    slack.messages.clear()
+    worker = InboxWorker(sqlite_store, ACCOUNTS, slack, jira, clock=lambda: NOW, settings=WorkerSettings(),
+                         links=LINKS, support=service)
+    return sqlite_store, jira, slack, worker, service
+
+
+def _status_change(key: str, request_id: int, components, to: str, labels=None) -> dict:
+    body = copy.deepcopy(real_payload(f"{PIN}/jira:issue_updated.json"))
+    body["issue"]["key"] = key
+    fields = body["issue"]["fields"]
+    fields["project"].update(key="SUP", name="Support")
+    fields["labels"] = labels if labels is not None else ["pulse-support", f"pulse-req-{request_id}"]
+    fields["components"] = [{"name": c} for c in components]
+    fields["issuetype"].update(name="Task", untranslatedName="Task")
+    fields["status"]["name"] = to
+    body["changelog"]["items"] = [{"field": "status", "fieldtype": "jira", "fieldId": "status", "from": "1",
+                                   "fromString": "To Do", "to": "3", "toString": to}]
+    body["timestamp"] = int((NOW + dt.timedelta(hours=1)).timestamp() * 1000)
+    return body
+
+
+def _comment(key: str, *, body_text: str = "Wir kümmern uns darum.") -> dict:
+    body = copy.deepcopy(real_payload(f"{PIN}/comment_created.json"))
+    body["issue"]["key"] = key
+    body["issue"]["fields"]["project"].update(key="SUP", name="Support")
+    body["comment"]["body"] = body_text
+    body["comment"]["created"] = "2026-11-30T10:30:00.000+0100"
+    body["comment"]["jsdPublic"] = True
+    return body
+
+
+def _add(store, payload: dict, delivery_id: str) -> None:
+    assert store.inbox.add("jira", delivery_id, json.dumps(payload), payload["webhookEvent"], NOW)
+
+
+# -- 1. LEAK: an issue of the shared support project claimed by two clients ------------------------
+
+
+async def test_review_issue_with_both_clients_components_reaches_neither_client(world):
+    """A SUP issue carrying ACME's *and* Globex's component is claimed by two clients: it is not
+    known to be either's, so no client channel may hear of it (support_account says as much)."""
+    store, jira, slack, worker, _ = world
+    _add(store, _status_change("SUP-1", 1, ["ACME", "GLOBEX"], "In Progress"), "d-1")
+    await worker.run_once()
+    leaked = [m for m in slack.in_channel(GLOBEX_CLIENT) if "SUP-1" in m["text"]]
+    assert leaked == [], f"ACME's request SUP-1 reached Globex's client channel: {leaked}"
+    # Nobody's: not ACME's thread either (ACME's control below shows the same change does arrive).
+    assert [m for m in slack.messages if "SUP-1" in m["text"]] == []
+
+
+async def test_an_issue_with_only_its_own_component_still_reaches_its_thread(world):
+    """The control for #1: the same change on an ACME-only issue reaches ACME's request thread."""
+    store, jira, slack, worker, _ = world
+    _add(store, _status_change("SUP-1", 1, ["ACME"], "In Progress"), "d-1")
+    await worker.run_once()
+    assert [m for m in slack.in_channel(ACME_CLIENT) if "SUP-1" in m["text"]]
+    assert [m for m in slack.in_channel(GLOBEX_CLIENT) if "SUP-1" in m["text"]] == []
+
+
+def _by_label(config: AccountsConfig, key: str, label: str) -> AccountsConfig:
+    """The config with account `key` recognised by a label instead of its component."""
+    accounts = []
+    for a in config.accounts:
+        if a.key == key and a.support is not None and a.support.match is not None:
+            match = a.support.match.model_copy(update={"component": None, "label": label})
+            a = a.model_copy(update={"support": a.support.model_copy(update={"match": match})})
+        accounts.append(a)
+    return config.model_copy(update={"accounts": accounts})
+
+
+_LABEL_CONFIG = _by_label(ACCOUNTS, "globex", "globex")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(components=st.lists(st.sampled_from(["ACME", "GLOBEX", "OTHER"]), max_size=3, unique=True),
+       labels=st.lists(st.sampled_from(["globex", "acme", "pulse-support"]), max_size=3, unique=True),
+       by_label=st.booleans())
+def test_a_shared_support_issue_is_at_most_one_accounts_and_only_its_sole_claimers(components, labels, by_label):
+    """Whatever components and labels an issue carries, and whether Globex is recognised by its
+    component or a label: the scope verdict allows it for at most one account, and only for the
+    one account whose match claims it while no other does."""
+    config = _LABEL_CONFIG if by_label else ACCOUNTS
+    [event] = normalize(_status_change("SUP-9", 9, components, "In Progress", labels=labels)).events
+    allowed = [a.key for a in config.accounts if scope_verdict(event, a, config.accounts).allowed
+               and a.support is not None and a.support.project == "SUP"]
+    claims = {"acme-shop": "ACME" in components,
+              "globex": ("globex" in labels) if by_label else ("GLOBEX" in components)}
+    claimers = [k for k, c in claims.items() if c]
+    assert allowed == (claimers if len(claimers) == 1 else []), (components, labels, by_label, allowed)
+
+
+def test_an_account_recognised_by_organization_makes_every_event_of_the_project_unsure():
+    """An organization is never in an event: while another account of the shared project is
+    recognised by it, an ACME-component issue may be that client's too (withheld)."""
+    globex = ACCOUNTS.by_key("globex")
+    assert globex is not None and globex.support is not None and globex.support.match is not None
+    match = globex.support.match.model_copy(update={"component": None, "organization": "7",
+                                                    "organization_field": "customfield_10002"})
+    globex = globex.model_copy(update={"support": globex.support.model_copy(update={"match": match})})
+    config = [globex if a.key == "globex" else a for a in ACCOUNTS.accounts]
+    [event] = normalize(_status_change("SUP-1", 1, ["ACME"], "In Progress")).events
+    acme = ACCOUNTS.by_key("acme-shop")
+    assert not scope_verdict(event, acme, config).allowed
+    assert scope_verdict(event, acme, ACCOUNTS.accounts).allowed
+
+
+# -- 7. LEAK: internal support notices vs an internal channel Slack says is shared -----------------
+
+
+async def test_review_escalation_and_breach_do_not_go_to_an_internal_channel_slack_says_is_shared(sqlite_store):
+    """ACME's internal channel has been shared with the client's organization (Slack Connect;
+    `is_ext_shared: true`). Everything else in the bot treats it as a client channel from then on
+    (ChannelAudiences). The support clock's escalation and breach notices are internal: never there."""
+    now = [NOW]
+    with FakeSlack(team_id="T0AGENCY1") as fake:
+        accounts = sandbox_accounts()
+        fake.add_channels_of(accounts)
+        fake.channels[ACME_INTERNAL].is_ext_shared = True
+        ports = Ports(accounts=accounts, store=sqlite_store, jira=InMemoryJira(), clock=lambda: now[0],
+                      slack=InMemorySlack(), slack_client=make_web_client(fake.token, fake.api_url), links=LINKS)
+        runtime = assemble(Settings(slack={"signing_secret": "x" * 32}, scheduler_enabled=False), ports)
+        acme = accounts.by_key("acme-shop")
+        await runtime.support.open_request(acme, acme.channel(ACME_CLIENT), user_id="U0CLIENT01", role=Role.EXTERNAL,
+                                           text="Logo tauschen", source_ts=ACME_THREAD, thread_ts=ACME_THREAD,
+                                           urgency=Urgency.TASK)
+        assert runtime.audiences is not None
+        assert (await runtime.audiences.channel(acme, acme.channel(ACME_INTERNAL))).audience.value == "client"
+        now[0] += dt.timedelta(days=3)  # far past the 4 h task target
+        await runtime.support.watch()
+        internal = [m["text"] for m in ports.slack.in_channel(ACME_INTERNAL)]
+        assert not any("SUP-1" in t for t in internal), f"internal support notices in a shared channel: {internal}"

@@ -94,8 +94,9 @@ class JiraPort(Protocol):
         in-line: the caller searches for it (`find_issue_by_label`) before trying again."""
         ...
 
-    def find_issue_by_label(self, project_key: str, label: str) -> str | None:
-        """The key of an issue of the project carrying `label` (the oldest), or None."""
+    def find_issue_by_label(self, project_key: str, label: str, also: Sequence[str] = ()) -> str | None:
+        """The key of an issue of the project carrying `label` and every label in `also` (the
+        oldest), or None."""
         ...
 
     def add_comment(self, issue_key: str, body: str) -> str:
@@ -413,11 +414,13 @@ class AtlassianJira:
             raise UpstreamError(SERVICE, "issue created without a key in the answer", retryable=True)
         return key
 
-    def find_issue_by_label(self, project_key: str, label: str) -> str | None:
+    def find_issue_by_label(self, project_key: str, label: str, also: Sequence[str] = ()) -> str | None:
         """One search page, keys only, oldest first."""
-        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", project_key) or not re.fullmatch(r"[\w.-]+", label):
-            raise ValueError(f"not a project key and label: {project_key!r}, {label!r}")
-        for raw in self.search(f'project = {project_key} AND labels = "{label}" ORDER BY created ASC', ["key"]):
+        labels = [label, *also]
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", project_key) or not all(re.fullmatch(r"[\w.-]+", x) for x in labels):
+            raise ValueError(f"not a project key and labels: {project_key!r}, {labels!r}")
+        clauses = " AND ".join(f'labels = "{x}"' for x in labels)
+        for raw in self.search(f"project = {project_key} AND {clauses} ORDER BY created ASC", ["key"]):
             return str(raw["key"])
         return None
 

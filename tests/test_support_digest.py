@@ -25,6 +25,7 @@ class Row:
     resolved_at: dt.datetime | None = None
     breached_at: dt.datetime | None = None
     pauses: list = dataclasses.field(default_factory=list)
+    channel_id: str = "C0ACMECLNT"  # filed in ACME's client channel
 
 
 ROWS = [

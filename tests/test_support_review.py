@@ -180,3 +180,146 @@ async def test_review_escalation_and_breach_do_not_go_to_an_internal_channel_sla
         await runtime.support.watch()
         internal = [m["text"] for m in ports.slack.in_channel(ACME_INTERNAL)]
         assert not any("SUP-1" in t for t in internal), f"internal support notices in a shared channel: {internal}"
+
+
+# -- 3. LEAK: replies in an internal channel's request thread made public comments in Jira ---------
+
+
+async def test_review_replies_in_an_internal_channel_request_thread_are_not_made_public_in_jira(world):
+    """A member files a request from ACME's *internal* channel. The team then discusses it in that
+    thread. With `mirror_replies`, every such internal reply would become a public Jira comment on
+    the client's support issue: internal chatter must never be mirrored as public."""
+    store, jira, slack, worker, service = world
+    account = ACCOUNTS.by_key("acme-shop")
+    thread = "1796025700.000100"
+    rid = await service.open_request(account, account.channel(ACME_INTERNAL), user_id="U0ACMEAM01", role=Role.MEMBER,
+                                     text="Client says checkout is slow", source_ts=thread, thread_ts=thread,
+                                     urgency=Urgency.TASK)
+    assert store.support.get(rid).issue_key
+    await service.thread_reply(ACME_INTERNAL, thread, "U0ACMEAM01", Role.MEMBER, "1796025800.000100",
+                               "internal: they still owe us 3 invoices, keep it slow until they pay")
+    assert jira.added_comments == [], f"internal thread text made public in Jira: {jira.added_comments}"
+
+
+@pytest.mark.parametrize("role, user", [(Role.MEMBER, "U0ACMEAM01"), (Role.EXTERNAL, "U0CLIENT01")])
+async def test_replies_in_a_client_channels_request_thread_are_still_mirrored(world, role, user):
+    """The control for #3: in the client channel's request thread both sides' replies are mirrored."""
+    store, jira, slack, worker, service = world
+    await service.thread_reply(ACME_CLIENT, ACME_THREAD, user, role, "1796025800.000100", "Ist erledigt")
+    assert [k for k, _ in jira.added_comments] == ["SUP-1"]
+
+
+async def test_replies_in_an_internal_channel_slack_calls_shared_are_not_mirrored(sqlite_store):
+    """An internal channel shared with the client (effective audience client) is still no client
+    thread: its people wrote for the team. Only a channel configured for the client mirrors."""
+    with FakeSlack(team_id="T0AGENCY1") as fake:
+        accounts = sandbox_accounts()
+        fake.add_channels_of(accounts)
+        fake.channels[ACME_INTERNAL].is_ext_shared = True
+        jira = InMemoryJira()
+        ports = Ports(accounts=accounts, store=sqlite_store, jira=jira, clock=lambda: NOW, slack=InMemorySlack(),
+                      slack_client=make_web_client(fake.token, fake.api_url), links=LINKS)
+        runtime = assemble(Settings(slack={"signing_secret": "x" * 32}, scheduler_enabled=False), ports)
+        acme = accounts.by_key("acme-shop")
+        thread = "1796025700.000100"
+        await runtime.support.open_request(acme, acme.channel(ACME_INTERNAL), user_id="U0ACMEAM01", role=Role.MEMBER,
+                                           text="Checkout langsam", source_ts=thread, thread_ts=thread,
+                                           urgency=Urgency.TASK)
+        await runtime.support.thread_reply(ACME_INTERNAL, thread, "U0ACMEAM01", Role.MEMBER, "1796025800.000100",
+                                           "intern: erst nach Zahlung")
+        assert jira.added_comments == []
+
+
+# -- 9. LEAK (derived numbers): the client digest counts requests filed in the internal channel ----
+
+from bot.domain.accounts import Audience  # noqa: E402
+from bot.domain.support_figures import support_figures  # noqa: E402
+
+
+async def test_review_client_digest_counts_only_the_clients_own_requests(world):
+    """A request the team files in ACME's *internal* channel (an internal matter) must not be
+    counted in the client digest's opened/open figures; the internal digest counts it."""
+    store, jira, slack, worker, service = world
+    acme = ACCOUNTS.by_key("acme-shop")
+    await service.open_request(acme, acme.channel(ACME_INTERNAL), user_id="U0ACMEAM01", role=Role.MEMBER,
+                               text="internal: check why their invoices bounce", source_ts="1796026100.000100",
+                               thread_ts="1796026100.000100", urgency=Urgency.EMERGENCY)
+    since, until = NOW - dt.timedelta(days=7), NOW + dt.timedelta(days=1)
+    rows = store.support.in_period("acme-shop", since, until)
+    figures = support_figures(acme, Audience.CLIENT, rows, since, until)
+    assert figures.opened == 1, f"the client digest counts {figures.opened} requests; the client filed 1"
+    assert (figures.emergencies, figures.open) == (0, 1)
+    internal = support_figures(acme, Audience.INTERNAL, rows, since, until)
+    assert (internal.opened, internal.emergencies) == (2, 1)
+    # The digest service hands over the channels the client sees now (effective audience): a
+    # shared internal channel's requests are in front of the client anyway.
+    shared = support_figures(acme, Audience.CLIENT, rows, since, until, client_channels={ACME_CLIENT, ACME_INTERNAL})
+    assert shared.opened == 2
+    assert support_figures(acme, Audience.CLIENT, rows, since, until, client_channels=set()).opened == 0
+
+
+# -- 15. LEAK: a request adopting another client's issue found by its label -------------------------
+
+from bot.domain.support import request_marker  # noqa: E402
+from integrations.store.store import Store  # noqa: E402
+
+
+async def test_review_a_request_never_adopts_another_clients_issue_found_by_its_label(world, tmp_path):
+    """Request ids restart (a restored/reset database, or a staging bot on the same Jira): a new
+    request #n finds `pulse-req-<n>` on another client's issue. A found issue is used only if it
+    carries this request's marker (and so is this account's): otherwise a new issue is created."""
+    _store, jira, slack, _worker, _service = world
+    fresh = Store.open(f"sqlite:///{tmp_path / 'fresh.db'}", migrate=True)
+    try:
+        poster = OncePoster(fresh, slack, lambda: NOW, "w2", dt.timedelta(minutes=2))
+        service = SupportService(accounts=ACCOUNTS, store=fresh, jira=jira, slack=slack, poster=poster,
+                                 clock=lambda: NOW, links=LINKS)
+        globex, acme = ACCOUNTS.by_key("globex"), ACCOUNTS.by_key("acme-shop")
+        await service.open_request(globex, globex.channel(GLOBEX_CLIENT), user_id="U0GLXCLNT9", role=Role.EXTERNAL,
+                                   text="Password reset broken", source_ts="1796027000.000100",
+                                   thread_ts="1796027000.000100", urgency=Urgency.TASK)
+        await service.open_request(acme, acme.channel(ACME_CLIENT), user_id="U0CLIENT01", role=Role.EXTERNAL,
+                                   text="Impressum", source_ts="1796027050.000100",
+                                   thread_ts="1796027050.000100", urgency=Urgency.TASK)
+        recorded = {r: fresh.support.get(r).issue_key for r in (1, 2)}
+        await service.thread_reply(ACME_CLIENT, "1796027050.000100", "U0CLIENT01", Role.EXTERNAL,
+                                   "1796027100.000100", "Unser Admin-Login ist admin@acme / Winter2026!")
+        onto_other = [(k, b) for k, b in jira.added_comments if jira.created[k]["components"] != [{"name": "ACME"}]]
+        assert onto_other == [], (f"requests recorded as {recorded}; the ACME client's reply was commented on "
+                                  f"Globex's issue: {onto_other}")
+        assert recorded == {1: "SUP-3", 2: "SUP-4"}  # new issues, not SUP-1/SUP-2 of the other database
+    finally:
+        fresh.close()
+
+
+async def test_a_request_whose_own_issue_was_created_is_found_again_not_duplicated(world, tmp_path):
+    """Even the same account's request of the same id in another database is another request."""
+    _store, jira, slack, _worker, _service = world
+    fresh = Store.open(f"sqlite:///{tmp_path / 'fresh.db'}", migrate=True)
+    try:
+        poster = OncePoster(fresh, slack, lambda: NOW, "w2", dt.timedelta(minutes=2))
+        later = NOW + dt.timedelta(seconds=1)
+        service = SupportService(accounts=ACCOUNTS, store=fresh, jira=jira, slack=slack, poster=poster,
+                                 clock=lambda: later, links=LINKS)
+        acme = ACCOUNTS.by_key("acme-shop")
+        await service.open_request(acme, acme.channel(ACME_CLIENT), user_id="U0CLIENT01", role=Role.EXTERNAL,
+                                   text="Bitte helfen", source_ts=ACME_THREAD, thread_ts=ACME_THREAD,
+                                   urgency=Urgency.TASK)
+        assert fresh.support.get(1).issue_key == "SUP-3"
+    finally:
+        fresh.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(a=st.tuples(st.sampled_from(["acme-shop", "globex"]), st.sampled_from([ACME_CLIENT, ACME_INTERNAL]),
+                   st.sampled_from(["U0CLIENT01", "U0ACMEAM01"]), st.integers(0, 3), st.integers(1, 3)),
+       b=st.tuples(st.sampled_from(["acme-shop", "globex"]), st.sampled_from([ACME_CLIENT, ACME_INTERNAL]),
+                   st.sampled_from(["U0CLIENT01", "U0ACMEAM01"]), st.integers(0, 3), st.integers(1, 3)))
+def test_a_request_marker_is_the_same_only_for_the_same_request(a, b):
+    """Stable for a request's retries; any difference in account, channel, requester, creation
+    instant (to the microsecond) or id gives another marker, and it is always a valid Jira label."""
+    def marker(t):
+        key, channel, user, micros, rid = t
+        return request_marker(key, channel, user, NOW + dt.timedelta(microseconds=micros), rid)
+    assert (marker(a) == marker(b)) == (a == b)
+    assert marker(a).startswith("pulse-rq-") and " " not in marker(a) and len(marker(a)) <= 255

@@ -6,6 +6,7 @@ Pure rules; the service (`bot.services.support`) does the I/O.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -21,12 +22,25 @@ from bot.errors import PermissionDenied, UserError
 MAX_TEXT = 4000
 SUMMARY_LENGTH = 120
 REQUEST_LABEL_PREFIX = "pulse-req-"
+REQUEST_MARKER_PREFIX = "pulse-rq-"
 REQUEST_ARGS = "args.request_text"
 
 
 def request_label(request_id: int) -> str:
     """The label that finds a request's issue again (a retry searches it before creating)."""
     return f"{REQUEST_LABEL_PREFIX}{request_id}"
+
+
+def request_marker(account_key: str, channel_id: str, requester_id: str, created_at: dt.datetime,
+                   request_id: int) -> str:
+    """A second label no other request carries, in whatever database: request ids are per database
+    (a restored backup, a staging bot on the production Jira start again at 1) but the label
+    namespace is Jira's. A digest of the account, channel, requester, the stored creation time (to
+    the microsecond) and the id: the same for every retry of this request, another for any other
+    request anywhere. A retry adopts only an issue carrying it (never another client's)."""
+    instant = int(created_at.timestamp() * 1_000_000)  # UTC instant: no session time zone in it
+    seed = "\x00".join((account_key, channel_id, requester_id, str(instant), str(request_id)))
+    return REQUEST_MARKER_PREFIX + hashlib.sha256(seed.encode()).hexdigest()[:20]
 
 
 def support_of(account: Account) -> Support:
@@ -70,10 +84,11 @@ def summary_of(text: str) -> str:
     return first if len(first) <= SUMMARY_LENGTH else first[: SUMMARY_LENGTH - 1].rstrip() + "…"
 
 
-def issue_fields(account: Account, request_id: int, urgency: Urgency, text: str, description: str) -> dict[str, Any]:
+def issue_fields(account: Account, request_id: int, urgency: Urgency, text: str, description: str,
+                 marker: str) -> dict[str, Any]:
     """The REST fields of the request's Jira issue (plain-text description, API v2)."""
     support = support_of(account)
-    labels = [support.label, request_label(request_id)]
+    labels = [support.label, request_label(request_id), marker]
     fields: dict[str, Any] = {
         "project": {"key": support.project},
         "issuetype": {"name": support.issue_type},
@@ -90,6 +105,14 @@ def issue_fields(account: Account, request_id: int, urgency: Urgency, text: str,
         fields[match.organization_field] = [int(match.organization)]
     fields["labels"] = labels
     return fields
+
+
+def adoption_labels(account: Account, marker: str) -> list[str]:
+    """Besides the request's label, what a found issue must carry to be adopted as this request's:
+    its marker (this request, no other database's) and, for an account recognised by label, that
+    label (a component or organization is not searched by label: the marker names the account)."""
+    match = support_of(account).match
+    return [marker, *([match.label] if match is not None and match.label else [])]
 
 
 def owns_issue(account: Account, fields: Mapping[str, Any]) -> bool:

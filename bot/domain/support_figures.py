@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,6 +26,8 @@ class Clocked(Protocol):
 
     @property
     def kind(self) -> str: ...
+    @property
+    def channel_id(self) -> str: ...
     @property
     def urgency(self) -> str | None: ...
     @property
@@ -55,9 +57,15 @@ class SupportFigures:
 
 
 def support_figures(account: Account, audience: Audience, requests: Iterable[Clocked], since: dt.datetime,
-                    now: dt.datetime) -> SupportFigures:
-    """The figures of [since, now) for a channel of `audience`."""
-    rows = [r for r in requests if r.urgency is not None and (audience is Audience.INTERNAL or r.kind == "request")]
+                    now: dt.datetime, client_channels: Collection[str] | None = None) -> SupportFigures:
+    """The figures of [since, now) for a channel of `audience`. `client_channels`: the ids of the
+    account's channels the client sees (their effective audience is client); by default those
+    configured for the client. A client's figures count only the requests filed there — never
+    one the team filed in an internal channel (its count, urgency and clock are internal)."""
+    if client_channels is None:
+        client_channels = {c.id for c in account.channels if c.audience is Audience.CLIENT}
+    rows = [r for r in requests if r.urgency is not None
+            and (audience is Audience.INTERNAL or (r.kind == "request" and r.channel_id in client_channels))]
     opened = [r for r in rows if since <= r.created_at < now]
     answered = [r for r in rows if r.first_response_at is not None and since <= r.first_response_at < now]
     minutes = sorted(_first_response_minutes(account, r) for r in answered)

@@ -215,7 +215,11 @@ class DigestService:
         if account.support is not None and self._store is not None:
             # The support section comes from the store (requests, clocks), not from Jira.
             requests = await asyncio.to_thread(self._store.support.in_period, account.key, digest.since, now)
-            digest = dataclasses.replace(digest, support=support_figures(account, audience, requests, digest.since, now))
+            # The client's figures: only requests in channels the client sees (effective audience).
+            client_channels = ({c.id for c in account.channels if await self.audience(account, c) is Audience.CLIENT}
+                               if audience is Audience.CLIENT else None)
+            figures = support_figures(account, audience, requests, digest.since, now, client_channels)
+            digest = dataclasses.replace(digest, support=figures)
         return digest, render_digest(digest, account, jira_url=self._browse), data
 
     async def _handovers(self, now: dt.datetime) -> list[Handover]:

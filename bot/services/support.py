@@ -6,7 +6,8 @@ Order of events, each step durable before the next:
 2. The urgency question is posted in the request's thread (through `OncePoster`).
 3. The urgency is chosen: a conditional update (a second click, or a replayed one, changes nothing).
 4. Filing: the worker claims the request (a lease), searches Jira for the label
-   `pulse-req-<id>`, and creates the issue only if there is none. A worker killed after Jira
+   `pulse-req-<id>` together with the request's marker `pulse-rq-<digest>` (ids restart in another
+   database; the marker does not), and creates the issue only if there is none. A worker killed after Jira
    created the issue but before the store recorded the key leaves the request `filing`; the
    next attempt finds the issue by its label instead of creating a second one.
 5. The key, the link and the promised first response are posted in the thread. If Jira is down,
@@ -32,6 +33,7 @@ from bot.domain.notify_policy import event_visible, scope_verdict
 from bot.domain.roles import Handover, holders, today_at
 from bot.domain.support import (
     REQUEST_ARGS,
+    adoption_labels,
     check_filer,
     check_text,
     is_auto_reply,
@@ -39,6 +41,7 @@ from bot.domain.support import (
     issue_fields,
     parse_urgency,
     request_label,
+    request_marker,
     support_of,
     target,
 )
@@ -298,7 +301,10 @@ class SupportService:
     def _find_or_create(self, account: Account, request: SupportRequest, urgency: Urgency) -> str:
         support = support_of(account)
         label = request_label(request.id)
-        found = self.jira.find_issue_by_label(support.project, label)
+        marker = request_marker(account.key, request.channel_id, request.requester_id, request.created_at, request.id)
+        # Only an issue carrying this request's marker too (and the account's match label, if it
+        # has one): `pulse-req-<id>` alone may be another database's request, another client's.
+        found = self.jira.find_issue_by_label(support.project, label, also=adoption_labels(account, marker))
         if found is not None:
             # An earlier attempt created it and died before recording the key.
             log.warning("support issue found by its request label, not created again", request=request.id, issue=found)
@@ -306,7 +312,8 @@ class SupportService:
         who = request.requester_name or request.requester_id
         description = render.issue_description(account.language, request.text or "", who, request.id, urgency,
                                                request.permalink)
-        return self.jira.create_issue(issue_fields(account, request.id, urgency, request.text or "", description))
+        return self.jira.create_issue(issue_fields(account, request.id, urgency, request.text or "", description,
+                                                   marker))
 
     async def _not_filed(self, account: Account, request: SupportRequest, owner: str, exc: Exception) -> None:
         attempts = request.attempts  # counted when the filing was claimed
@@ -371,6 +378,15 @@ class SupportService:
             log.warning("internal channel is shared; support notice withheld", channel=channel.id)
         return None
 
+    async def _client_thread(self, account: Account, channel_id: str) -> bool:
+        """Are replies in this channel's threads meant for the client (and so for a public Jira
+        comment)? Only in a channel configured for the client, whose effective audience is client
+        too. An internal channel Slack calls shared is not: its people wrote for the team."""
+        channel = account.channel(channel_id)
+        if channel is None or channel.audience is not Audience.CLIENT:
+            return False
+        return self.audiences is None or await self.audiences.audience(account, channel) is Audience.CLIENT
+
     async def _dm_channel(self, user_id: str) -> str | None:
         if user_id.startswith("S"):
             return None  # a user group has no DM: it is mentioned in the internal channel
@@ -391,6 +407,8 @@ class SupportService:
         if (account is None or account.support is None or not account.support.mirror_replies
                 or request.issue_key is None or not (text or "").strip() or request.kind != "request"):
             return
+        if not await self._client_thread(account, request.channel_id):
+            return  # the team's talk in an internal channel never becomes a public comment
         # At most once: the reply is recorded as mirrored before Jira is called (a redelivered
         # event, or a second process, finds the record); a crash in between loses the copy, never doubles it.
         if not await asyncio.to_thread(self.store.posts.record, f"support-mirror:{channel_id}:{ts}", channel_id,

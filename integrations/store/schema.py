@@ -204,8 +204,8 @@ handover_steps = sa.Table(
 
 # Support requests filed from Slack (and client messages nobody answered yet, `kind` "message":
 # their author and time only, never their text). Stored before Jira is called: a request id
-# is never lost, and its Jira issue carries the label `pulse-req-<id>` that a retry searches
-# for before creating again.
+# is never lost, and its Jira issue carries the labels `pulse-req-<id>` and `pulse-rq-<digest>`
+# (bot.domain.support.request_marker) that a retry searches for before creating again.
 support_requests = sa.Table(
     "support_requests",
     metadata,

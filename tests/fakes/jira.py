@@ -158,10 +158,11 @@ class InMemoryJira:
             raise UpstreamError("jira", "read timed out after the issue was created", retryable=True)
         return key
 
-    def find_issue_by_label(self, project_key: str, label: str) -> str | None:
+    def find_issue_by_label(self, project_key: str, label: str, also: Sequence[str] = ()) -> str | None:
         self._check("find_issue_by_label", f"{project_key}/{label}")
         return next((key for key, fields in self.created.items()
-                     if fields["project"]["key"] == project_key and label in fields.get("labels", [])), None)
+                     if fields["project"]["key"] == project_key
+                     and all(x in fields.get("labels", []) for x in (label, *also))), None)
 
     def add_comment(self, issue_key: str, body: str) -> str:
         self._check("add_comment", issue_key)

@@ -263,12 +263,12 @@ async def test_a_public_jira_comment_by_the_agency_is_a_first_response(world):
     world.service.accounts = ACCOUNTS.model_copy(update={"accounts": [with_client, *ACCOUNTS.accounts[1:]]})
     at = MONDAY_9 + dt.timedelta(hours=1)
     # An internal comment, the client's own, an out-of-office reply and a mirrored Slack reply do not count.
-    await world.service.jira_comment("SUP-1", "agency-dev", False, at, "internal note")
-    await world.service.jira_comment("SUP-1", "client-1", True, at, "Any news?")
-    await world.service.jira_comment("SUP-1", "agency-dev", True, at, "Out of office until Monday")
-    await world.service.jira_comment("SUP-1", "agency-dev", True, at, "[über Slack: Clara Client]\nNoch was")
+    await world.service.jira_comment("SUP-1", "agency-dev", False, at, "internal note", account_type="atlassian")
+    await world.service.jira_comment("SUP-1", "client-1", True, at, "Any news?", account_type="atlassian")
+    await world.service.jira_comment("SUP-1", "agency-dev", True, at, "Out of office until Monday", account_type="atlassian")
+    await world.service.jira_comment("SUP-1", "agency-dev", True, at, "[über Slack: Clara Client]\nNoch was", account_type="atlassian")
     assert world.store.support.get(request_id).first_response_at is None
-    await world.service.jira_comment("SUP-1", "agency-dev", True, at, "On it.")
+    await world.service.jira_comment("SUP-1", "agency-dev", True, at, "On it.", account_type="atlassian")
     row = world.store.support.get(request_id)
     assert (row.first_response_at, row.first_response_by) == (at, "jira:agency-dev")
 
@@ -342,7 +342,7 @@ async def test_thread_replies_are_mirrored_to_jira_once_when_the_account_turns_i
     await world.service.thread_reply(CLIENT, ts, "U0CLIENT01", Role.EXTERNAL, reply_ts, "Hier ist das neue Logo.")
     assert world.jira.added_comments == [("SUP-1", "[über Slack: Clara Client]\nHier ist das neue Logo.")]
     # Its own copy in Jira never counts as the agency's first response.
-    await world.service.jira_comment("SUP-1", "bot-account", True, MONDAY_9, world.jira.added_comments[0][1])
+    await world.service.jira_comment("SUP-1", "bot-account", True, MONDAY_9, world.jira.added_comments[0][1], account_type="atlassian")
     assert world.store.support.get(1).first_response_at is None
 
 

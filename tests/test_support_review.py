@@ -163,12 +163,12 @@ async def test_review_escalation_and_breach_do_not_go_to_an_internal_channel_sla
     `is_ext_shared: true`). Everything else in the bot treats it as a client channel from then on
     (ChannelAudiences). The support clock's escalation and breach notices are internal: never there."""
     now = [NOW]
-    with FakeSlack(team_id="T0AGENCY1") as fake:
+    with FakeSlack(team_id="T0AGENCY1") as server:
         accounts = sandbox_accounts()
-        fake.add_channels_of(accounts)
-        fake.channels[ACME_INTERNAL].is_ext_shared = True
+        server.add_channels_of(accounts)
+        server.channels[ACME_INTERNAL].is_ext_shared = True
         ports = Ports(accounts=accounts, store=sqlite_store, jira=InMemoryJira(), clock=lambda: now[0],
-                      slack=InMemorySlack(), slack_client=make_web_client(fake.token, fake.api_url), links=LINKS)
+                      slack=InMemorySlack(), slack_client=make_web_client(server.token, server.api_url), links=LINKS)
         runtime = assemble(Settings(slack={"signing_secret": "x" * 32}, scheduler_enabled=False), ports)
         acme = accounts.by_key("acme-shop")
         await runtime.support.open_request(acme, acme.channel(ACME_CLIENT), user_id="U0CLIENT01", role=Role.EXTERNAL,
@@ -212,13 +212,13 @@ async def test_replies_in_a_client_channels_request_thread_are_still_mirrored(wo
 async def test_replies_in_an_internal_channel_slack_calls_shared_are_not_mirrored(sqlite_store):
     """An internal channel shared with the client (effective audience client) is still no client
     thread: its people wrote for the team. Only a channel configured for the client mirrors."""
-    with FakeSlack(team_id="T0AGENCY1") as fake:
+    with FakeSlack(team_id="T0AGENCY1") as server:
         accounts = sandbox_accounts()
-        fake.add_channels_of(accounts)
-        fake.channels[ACME_INTERNAL].is_ext_shared = True
+        server.add_channels_of(accounts)
+        server.channels[ACME_INTERNAL].is_ext_shared = True
         jira = InMemoryJira()
         ports = Ports(accounts=accounts, store=sqlite_store, jira=jira, clock=lambda: NOW, slack=InMemorySlack(),
-                      slack_client=make_web_client(fake.token, fake.api_url), links=LINKS)
+                      slack_client=make_web_client(server.token, server.api_url), links=LINKS)
         runtime = assemble(Settings(slack={"signing_secret": "x" * 32}, scheduler_enabled=False), ports)
         acme = accounts.by_key("acme-shop")
         thread = "1796025700.000100"
@@ -323,3 +323,152 @@ def test_a_request_marker_is_the_same_only_for_the_same_request(a, b):
         return request_marker(key, channel, user, NOW + dt.timedelta(microseconds=micros), rid)
     assert (marker(a) == marker(b)) == (a == b)
     assert marker(a).startswith("pulse-rq-") and " " not in marker(a) and len(marker(a)) <= 255
+
+
+# -- 4. DUPLICATE: a mirrored client reply echoed back into its own thread -------------------------
+
+
+async def test_review_a_mirrored_client_reply_is_not_echoed_back_into_its_thread(world):
+    """The client replies in the request's thread; the bot mirrors it to Jira as
+    "[via Slack: name]\\n<text>" (public). Jira's comment_created webhook for that very comment then
+    comes back: the bot must not post the client's own words into the thread a second time."""
+    store, jira, slack, worker, service = world
+    await service.thread_reply(ACME_CLIENT, ACME_THREAD, "U0CLIENT01", Role.EXTERNAL, "1796025900.000100",
+                               "Danke, die Seite lädt wieder")
+    [(key, mirrored)] = jira.added_comments
+    assert key == "SUP-1"
+    _add(store, _comment("SUP-1", body_text=mirrored), "d-echo")
+    await worker.run_once()
+    echoed = [m for m in slack.in_channel(ACME_CLIENT) if "Danke, die Seite lädt wieder" in m["text"]]
+    assert echoed == [], f"the client's reply was posted back into the thread: {echoed}"
+    assert [m for m in slack.messages if "Danke" in m["text"]] == []  # nor in the internal channel
+    # The control: an agency comment on the same issue still reaches the thread.
+    _add(store, _comment("SUP-1", body_text="Wir haben den Cache geleert."), "d-agency")
+    await worker.run_once()
+    assert [m for m in slack.in_channel(ACME_CLIENT) if "Cache geleert" in m["text"]]
+
+
+# -- 11. lost: one Slack failure after filing loses the key and the emergency DMs ------------------
+
+from bot.errors import UpstreamError  # noqa: E402
+
+
+async def test_review_emergency_dm_and_key_survive_one_slack_failure(sqlite_store):
+    """A client files an emergency; Jira creates SUP-1; Slack answers the "filed" post with a 503.
+    A later tick announces it (and DMs the support person), once."""
+    now = [NOW]
+    jira, slack = InMemoryJira(), InMemorySlack()
+    poster = OncePoster(sqlite_store, slack, lambda: now[0], "w1", dt.timedelta(minutes=2))
+    service = SupportService(accounts=ACCOUNTS, store=sqlite_store, jira=jira, slack=slack, poster=poster,
+                             clock=lambda: now[0], links=LINKS)
+    acme = ACCOUNTS.by_key("acme-shop")
+    slack.fail_next.append(UpstreamError("slack", "service_unavailable", retryable=True))
+    with pytest.raises(Exception):
+        await service.open_request(acme, acme.channel(ACME_CLIENT), user_id="U0CLIENT01", role=Role.EXTERNAL,
+                                   text="Shop ist down", source_ts=ACME_THREAD, thread_ts=ACME_THREAD,
+                                   urgency=Urgency.EMERGENCY)
+    assert list(jira.created) == ["SUP-1"]
+    for minutes in (1, 5, 30):
+        now[0] = NOW + dt.timedelta(minutes=minutes)
+        await service.tick()
+    in_thread = [m for m in slack.in_channel(ACME_CLIENT) if "SUP-1" in m["text"]]
+    assert in_thread, "the client never heard the key of their emergency"
+    assert slack.dms_to("U0ACMESUP1"), "the support person was never DM'd about the emergency"
+    assert len(in_thread) == 1 and len(slack.dms_to("U0ACMESUP1")) == 1  # once, whatever the ticks
+    assert list(jira.created) == ["SUP-1"]
+
+
+# -- 13. clock: a Service Desk portal customer's comment is no first response ----------------------
+
+
+@pytest.mark.parametrize("account_type, counts", [("customer", False), ("app", False), (None, False),
+                                                  ("atlassian", True)])
+async def test_review_a_service_desk_customers_portal_comment_is_not_the_agencys_first_response(
+        world, account_type, counts):
+    """The client answers on the Service Desk portal ("Any news?"): Jira's comment_created names
+    the author with `accountType: "customer"`. Only an author positively known to be a licensed
+    (agency) user stops the clock; an app or an author of unknown type neither."""
+    store, jira, slack, worker, service = world
+    body = _comment("SUP-1", body_text="Gibt es schon Neuigkeiten?")
+    body["comment"]["author"].update(accountId="qm:1a2b3c:customer-42", displayName="Kunde ACME")
+    body["comment"]["author"].pop("accountType", None)
+    if account_type is not None:
+        body["comment"]["author"]["accountType"] = account_type
+    _add(store, body, "d-cust")
+    await worker.run_once()
+    stopped = store.support.get(1).first_response_at is not None
+    assert stopped is counts, f"accountType {account_type!r}: the clock stopped={stopped}"
+
+
+# -- 14. clock: a member's bot command in the client channel answers nobody -----------------------
+
+
+async def test_review_a_members_bot_command_in_the_client_channel_does_not_answer_the_clients_question(world):
+    """A client asks in ACME's client channel (clocked). A member's `@Account Pulse status` there
+    is answered by the bot, not by a person: the client's question stays unanswered."""
+    store, jira, slack, worker, service = world
+    await service.channel_message(ACME_CLIENT, "U0CLIENT01", Role.EXTERNAL, "1796026200.000100", to_the_bot=False)
+    [clocked] = [r for r in store.support.open_clocks() if r.kind == "message"]
+    await service.channel_message(ACME_CLIENT, "U0ACMEAM01", Role.MEMBER, "1796026300.000100", to_the_bot=True)
+    assert store.support.get(clocked.id).first_response_at is None, "a bot command 'answered' the client"
+    # The control: the member's own message (not to the bot) answers it.
+    await service.channel_message(ACME_CLIENT, "U0ACMEAM01", Role.MEMBER, "1796026400.000100", to_the_bot=False)
+    assert store.support.get(clocked.id).first_response_by == "slack:U0ACMEAM01"
+
+
+# -- 12. clock through Bolt: "Also send to #channel" (and file) replies are answers ----------------
+
+import asyncio  # noqa: E402
+
+from tests.slack_requests import app_mention, signed_headers  # noqa: E402
+from tests.test_support_slack import CLIENT_TEAM, bot, fake  # noqa: E402,F401
+
+
+@pytest.mark.parametrize("subtype, counts", [("thread_broadcast", True), ("file_share", True),
+                                             ("channel_join", False)])
+async def test_review_an_agency_reply_also_sent_to_the_channel_is_a_first_response(bot, fake, subtype,  # noqa: F811
+                                                                                   counts):
+    """An agency member answers in the request's thread with "Also send to #channel" ticked (Slack's
+    `thread_broadcast`), or with a screenshot (`file_share`): a first response. A join is not."""
+    http, ports = bot
+    mention_ts = "1764255600.000100"
+    body = app_mention("anfrage Bitte Impressum aktualisieren", user_id="U0CLIENT01", channel_id="C0ACMECLNT",
+                       home_team="T0AGENCY1", user_team=CLIENT_TEAM, ts=mention_ts)
+    r = await http.post("/slack/events", content=body, headers=signed_headers(body, content_type="application/json"))
+    assert r.status_code == 200
+    for _ in range(250):
+        if ports.slack.messages:
+            break
+        await asyncio.sleep(0.02)
+    assert ports.store.support.get(1) is not None
+    reply = json.loads(app_mention("x", user_id="U0MEMBER01", channel_id="C0ACMECLNT", home_team="T0AGENCY1",
+                                   ts="1764256600.000200"))
+    reply["event"].update(type="message", subtype=subtype, text="Ist erledigt, bitte neu laden",
+                          thread_ts=mention_ts, channel_type="channel")
+    reply["event_id"] = "Ev0REVIEW02"
+    raw = json.dumps(reply)
+    r = await http.post("/slack/events", content=raw, headers=signed_headers(raw, content_type="application/json"))
+    assert r.status_code == 200
+    for _ in range(150 if counts else 25):
+        if ports.store.support.get(1).first_response_at is not None:
+            break
+        await asyncio.sleep(0.02)
+    answered = ports.store.support.get(1).first_response_at is not None
+    assert answered is counts, f"{subtype}: counted as the agency's answer = {answered}"
+
+
+# -- 8. lost: the shortcut on a client message the bot already clocked ----------------------------
+
+
+async def test_review_turning_a_clocked_client_message_into_a_request_files_it(world):
+    """A client's top-level question is clocked (kind "message", keyed by channel + ts); a member
+    then turns exactly that message into a request: it is filed (main 20a2732 fixed it)."""
+    store, jira, slack, worker, service = world
+    ts = "1796026000.000100"
+    await service.channel_message(ACME_CLIENT, "U0CLIENT01", Role.EXTERNAL, ts, to_the_bot=False)
+    before = set(jira.created)
+    refusal = await service.from_message(user_id="U0ACMEAM01", role=Role.MEMBER, channel_id=ACME_CLIENT,
+                                         message_ts=ts, author="U0CLIENT01", text="Der Warenkorb zeigt 0 €",
+                                         urgency="emergency", permalink=None)
+    assert refusal is None
+    assert set(jira.created) - before, "the shortcut's request was silently dropped: no Jira issue was created"

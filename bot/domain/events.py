@@ -151,6 +151,9 @@ class Person:
     key: str | None = None
     display_name: str | None = None
     email: str | None = None
+    # Jira Cloud's `accountType`: "atlassian" (a licensed user), "customer" (a Service Desk portal
+    # customer), "app"; None where the payload does not say (Server/Data Center).
+    account_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

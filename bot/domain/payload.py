@@ -52,4 +52,5 @@ def person(user: Any) -> Person | None:
         key=text(user.get("key") or user.get("userKey")),
         display_name=text(user.get("displayName") or user.get("publicName")),
         email=text(user.get("emailAddress") or user.get("email")),
+        account_type=text(user.get("accountType")),
     )

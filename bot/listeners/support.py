@@ -20,6 +20,9 @@ from bot.services.support import Filer
 
 log = get_logger("pulse.support")
 
+# Message subtypes a person writes (a reply "also sent to #channel", a message with a file).
+PEOPLES_SUBTYPES = frozenset({"thread_broadcast", "file_share"})
+
 
 def register(app: AsyncApp, deps: ListenerDeps) -> None:
     support = deps.support
@@ -64,9 +67,11 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
 
     async def on_message(ack, event, context):
         # message.channels / message.groups: who wrote when (never kept: the text). Edits, joins and
-        # bots' messages (subtypes, bot_id) are nobody's answer.
+        # bots' messages (other subtypes, bot_id) are nobody's answer; a thread reply also sent to
+        # the channel, or a message with a file (a screenshot), is the message it is.
         await ack()
-        if event.get("subtype") or event.get("bot_id") or not event.get("user"):
+        subtype = event.get("subtype")
+        if (subtype and subtype not in PEOPLES_SUBTYPES) or event.get("bot_id") or not event.get("user"):
             return
         link = deps.commands.accounts.by_channel(str(event.get("channel") or ""))
         if link is None or link[0].support is None:

@@ -269,6 +269,8 @@ class InboxWorker:
         lookups = EventLookups(self.jira, self.confluence, self.accounts, self.settings.jql_keys_per_query)
         completed = await lookups.complete(works, subscriptions)
         works = lookups.drop_unroutable(completed.works, completed.unroutable)
+        if self.support is not None:
+            works = self.support.without_mirrored(works)  # a Slack reply's own copy is not posted back
         accounts = await self._effective_accounts()
         poster = self._poster(accounts)
         plan = await poster.plan(works, subscriptions)

@@ -76,6 +76,8 @@ SUPPORT_COMMANDS: tuple[CommandSpec, ...] = (
 FILING_LEASE = dt.timedelta(minutes=2)
 # The internal channel hears about a request Jira keeps refusing after this many attempts.
 TELL_TEAM_AFTER = 3
+# Jira Cloud's accountType of a licensed user (portal customers are "customer", apps "app").
+AGENCY_ACCOUNT_TYPE = "atlassian"
 # A request whose urgency nobody chose is filed as a task after this long: never lost in a thread.
 URGENCY_WAIT = dt.timedelta(minutes=15)
 
@@ -422,7 +424,20 @@ class SupportService:
         except Exception as exc:
             log.warning("thread reply not mirrored to jira", request=request.id, error=str(exc))
 
-    # -- the notification pipeline's step: the issue's news in the request's thread
+    # -- the notification pipeline's steps
+
+    def without_mirrored(self, works: Sequence[Work]) -> list[Work]:
+        """Before anything is planned: Jira's webhooks for a comment this bot mirrored from a Slack
+        reply (its "via Slack" first line) in a support project. Its words are in the thread
+        already; posted back they would appear twice (in every channel of the account)."""
+        projects = {a.support.project for a in self.accounts.accounts if a.support is not None}
+        out = []
+        for w in works:
+            keep = [e for e in w.events if not (isinstance(e, JiraEvent) and e.project_key in projects
+                                                and e.comment is not None and isinstance(e.comment.body, str)
+                                                and _mirrored(e.comment.body))]
+            out.append(w if len(keep) == len(w.events) else w.with_events(keep))
+        return out
 
     async def thread_messages(self, works: Sequence[Work], accounts: AccountsConfig,
                               planned: Iterable[Outgoing]) -> list[Outgoing]:
@@ -504,7 +519,9 @@ class SupportService:
             created = _jira_time(comment.created) or at
             body = comment.body if isinstance(comment.body, str) else None
             author = comment.author.account_id or comment.author.username if comment.author else None
-            await self.jira_comment(request.issue_key or "", author, not comment.restricted, created, body)
+            account_type = comment.author.account_type if comment.author else None
+            await self.jira_comment(request.issue_key or "", author, not comment.restricted, created, body,
+                                    account_type=account_type)
 
     async def channel_message(self, channel_id: str, user_id: str, role: Role, ts: str, to_the_bot: bool) -> None:
         """A top-level message in an account's channel. A client's starts a task's clock (a question
@@ -514,14 +531,16 @@ class SupportService:
         if link is None or link[0].support is None:
             return
         account, channel = link
+        if to_the_bot:
+            return  # a message to the bot is answered by the bot: nobody's answer, nobody's question
         at = _slack_time(ts) or self.clock()
         if role >= Role.MEMBER:
             answered = await asyncio.to_thread(self.store.support.answer_messages, channel_id, at, f"slack:{user_id}")
             if answered:
                 log.info("client messages answered in the channel", channel=channel_id, count=answered)
             return
-        if channel.audience is not Audience.CLIENT or to_the_bot:
-            return  # a mention is answered by the bot (and may become a request)
+        if channel.audience is not Audience.CLIENT:
+            return
         request_id, new = await asyncio.to_thread(
             self.store.support.open, account_key=account.key, channel_id=channel_id, requester_id=user_id, now=at,
             text=None, source_ts=ts, thread_ts=ts, requester_external=True, urgency=Urgency.TASK.value,
@@ -531,10 +550,13 @@ class SupportService:
             log.info("client message clocked", request=request_id, account=account.key)
 
     async def jira_comment(self, issue_key: str, author: str | None, public: bool, at: dt.datetime,
-                           text: str | None) -> None:
-        """A Jira comment on a request's issue: a public one by an agency person (not a client of
-        the account, not an automatic reply, not a reply mirrored from Slack) is a first response."""
-        if not public or not author:
+                           text: str | None, *, account_type: str | None = None) -> None:
+        """A Jira comment on a request's issue: a public one by a person positively known to be the
+        agency's (a licensed Atlassian account — `accountType` "atlassian" — not a client of the
+        account; not an automatic reply, not a reply mirrored from Slack) is a first response. A
+        Service Desk portal customer ("customer"), an app, or an author of unknown type (Server
+        payloads do not say) never stops the clock: the client's own nudge is no answer."""
+        if not public or not author or account_type != AGENCY_ACCOUNT_TYPE:
             return
         for request in await asyncio.to_thread(self.store.support.by_issue, issue_key):
             account = self.accounts.by_key(request.account_key)
@@ -593,7 +615,35 @@ class SupportService:
         due = await asyncio.to_thread(self.store.support.due_for_filing, now)
         for request_id in due:
             await self.file(request_id)
+        await self.announce_owed()
         await self.watch()
+
+    async def announce_owed(self) -> None:
+        """A filed request whose key never reached its thread (Slack failed, or the process died
+        between the store's `filed` and the post), or whose emergency DMs were not all sent: told
+        now. The posts are keyed, so whatever was posted already is not posted again."""
+        owed = [r for r in await asyncio.to_thread(self.store.support.open_clocks)
+                if r.kind == "request" and r.state == "filed" and r.issue_key and r.thread_ts and r.urgency]
+        if not owed:
+            return
+        done = await asyncio.to_thread(self.store.posts.recorded, [k for r in owed for k in self._announce_keys(r)])
+        for request in owed:
+            account = self.accounts.by_key(request.account_key)
+            if account is None or account.support is None or set(self._announce_keys(request)) <= done:
+                continue
+            assert request.issue_key is not None and request.urgency is not None
+            try:
+                await self._announce(account, request, request.issue_key, Urgency(request.urgency))
+            except Exception as exc:
+                log.warning("support request still not announced", request=request.id, error=str(exc))
+
+    def _announce_keys(self, request: SupportRequest) -> list[str]:
+        """The keys `_announce` posts under: the thread's answer and, for an emergency, each DM."""
+        keys = [f"support:{request.id}:filed"]
+        account = self.accounts.by_key(request.account_key)
+        if request.urgency == Urgency.EMERGENCY.value and account is not None:
+            keys += [f"support:{request.id}:dm:{person}" for person in self.support_people(account)]
+        return keys
 
 
 def _parts(message: Message) -> tuple[str, list[dict]]:

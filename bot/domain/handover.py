@@ -22,6 +22,11 @@ _ISO_DAY = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _DOT_DAY = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
 # Never longer: a handover is an absence, not a reorganization (and it keeps checks finite).
 MAX_DAYS = 366
+# Never further ahead: nobody plans cover years out, and "9999-12-31" typed for "open-ended" must be
+# refused with a reason, not saved next to the end of the calendar (where date arithmetic overflows).
+MAX_DAYS_AHEAD = 730
+# Handover ids are positive and fit the store's integer column (PostgreSQL's is 32 bit).
+MAX_ID = 2**31 - 1
 
 USAGE = CommandRef(("handover",), "args.handover")
 
@@ -57,6 +62,16 @@ def read_day(text: str) -> dt.date | None:
             except ValueError:
                 return None
     return None
+
+
+def read_id(word: str) -> int | None:
+    """A handover id as typed (`7`, `#7`): the number, or None if it is no plausible id (not ASCII
+    digits, zero, or too large for the store: no handover has it)."""
+    digits = word.removeprefix("#")
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > len(str(MAX_ID)):
+        return None
+    number = int(digits)
+    return number if 0 < number <= MAX_ID else None
 
 
 def read_period(text: str) -> tuple[dt.date, dt.date]:
@@ -130,8 +145,12 @@ def refusal(
     if (request.end - request.start).days + 1 > MAX_DAYS:
         return UserError(sentence("handover.too_long", days=MAX_DAYS))
     for account in accounts:
-        if request.end < today_at(account, now):
+        today = today_at(account, now)
+        if request.end < today:
             return UserError(sentence("handover.in_the_past", end=request.end, account=account.name))
+        if (request.start - today).days > MAX_DAYS_AHEAD:
+            return UserError(sentence("handover.too_far", days=MAX_DAYS_AHEAD,
+                                      last=today + dt.timedelta(days=MAX_DAYS_AHEAD)))
     return None
 
 

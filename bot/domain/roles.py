@@ -183,6 +183,12 @@ def roles_named(account: Account, user_id: str) -> list[str]:
     return [name for name, role in account.roles.given().items() if user_id in role.people]
 
 
+def day_after(day: dt.date) -> dt.date:
+    """The next day; the last day Python knows has none (a handover stored up to it simply never
+    ends), so it is its own "day after" instead of an OverflowError."""
+    return day if day == dt.date.max else day + dt.timedelta(days=1)
+
+
 def check_handover(
     accounts: Iterable[Account], new: Handover, existing: Iterable[Handover]
 ) -> list[tuple[str, dt.date, RoleProblem]]:
@@ -193,7 +199,7 @@ def check_handover(
     after = [*before, new]
     # Who holds what only changes where a handover starts or the day after one ends.
     days = {new.start} | {
-        d for h in before for d in (h.start, h.end + dt.timedelta(days=1)) if new.start <= d <= new.end
+        d for h in before for d in (h.start, day_after(h.end)) if new.start <= d <= new.end
     }
     found: list[tuple[str, dt.date, RoleProblem]] = []
     for account in accounts:

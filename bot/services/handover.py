@@ -3,6 +3,8 @@ the one place the rest of the bot asks who holds a role *now* (cover applied).
 
 Authorization: the handover commands are for agency members (the command table's `min_role`); the
 people named must be agency members Slack knows (`PeopleCheck`), checked again on every request.
+They answer only where the answer stays internal (`_only_internal`): who is away and who covers which
+accounts is the agency's business, never a client channel's (configured, or shared per Slack).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from bot.domain.handover import (
     HandoverRequest,
     chain_refusal,
     parse_request,
+    read_id,
     refusal,
     target_accounts,
 )
@@ -136,14 +139,30 @@ class HandoverService:
         await self.after_create(stored)
         return stored, accounts
 
-    async def handover(self, inv: Invocation, asker: Asker, _a: Account | None, _c: Channel | None) -> Reply:
+    @staticmethod
+    def _only_internal(asker: Asker, channel: Channel | None) -> None:
+        """UserError unless an answer here is for the agency alone. `channel` is the account's channel
+        at its effective audience (CommandService asks ChannelAudiences: an internal channel Slack
+        calls shared is a client channel). A channel no account links may hold anyone (a Slack
+        Connect channel): a mention's answer is posted there for all, so only a slash command's
+        (ephemeral, for the member who asked) or a DM's answer is given."""
+        if channel is not None:
+            internal = audience_for(channel.audience, asker.role) is Audience.INTERNAL
+        else:
+            internal = asker.channel_id.startswith("D") or not asker.via_mention
+        if not internal:
+            raise UserError(sentence("handover.client_channel"))
+
+    async def handover(self, inv: Invocation, asker: Asker, _a: Account | None, channel: Channel | None) -> Reply:
+        self._only_internal(asker, channel)
         stored, accounts = await self.create(parse_request(inv.args), asker)
         passing = {a.key: roles_named(a, stored.handover.from_user) for a in accounts}
         return Reply(render_saved(stored.handover, accounts, passing, asker.language))
 
     # --- list and cancel ----------------------------------------------------------------------
 
-    async def list(self, _inv: Invocation, asker: Asker, account: Account | None, _c: Channel | None) -> Reply:
+    async def list(self, _inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
+        self._only_internal(asker, channel)
         current = await asyncio.to_thread(self.store.handovers.active, self.clock().date() - dt.timedelta(days=1))
         if account is not None:  # in an account's channel: that account's handovers
             current = [h for h in current if account.key in h.account_keys]
@@ -151,15 +170,22 @@ class HandoverService:
             return Reply(asker.voice().say(sentence("handover.list_empty", usage=USAGE)))
         return Reply(render_list(current, {a.key: a for a in self.accounts.accounts}, asker.language))
 
-    async def cancel(self, inv: Invocation, asker: Asker, _a: Account | None, _c: Channel | None) -> Reply:
+    async def cancel(self, inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
+        self._only_internal(asker, channel)
         listing = CommandRef(("handover", "list"))
         if len(inv.args) != 1 or not inv.args[0].lstrip("#").isdigit():
             raise UsageError(sentence("handover.cancel_usage", command=CommandRef(("handover", "cancel"), "args.id"),
                                       list=listing))
         handover_id = inv.args[0].lstrip("#")
+        number = read_id(handover_id)  # "²", "0" or a 23-digit number: digits, but no handover has them
+        found = None if number is None else await asyncio.to_thread(self.store.handovers.get, str(number))
+        if found is None or found.cancelled:
+            raise UserError(sentence("handover.no_such", id=handover_id, list=listing))
+        if not self._may_cancel(found, asker, account):
+            raise UserError(sentence("handover.cancel_not_here", id=found.id))
         now = self.clock()
-        stored = await asyncio.to_thread(self.store.handovers.cancel, handover_id, asker.user_id, now)
-        if stored is None:
+        stored = await asyncio.to_thread(self.store.handovers.cancel, found.id, asker.user_id, now)
+        if stored is None:  # cancelled meanwhile by someone else
             raise UserError(sentence("handover.no_such", id=handover_id, list=listing))
         await asyncio.to_thread(self.store.audit.record, asker.user_id, "handover.cancel", now,
                                 channel_id=asker.channel_id, details={"id": stored.id})
@@ -167,6 +193,19 @@ class HandoverService:
         await self.after_cancel(stored)
         return Reply(translate(asker.language, "handover.cancelled", id=stored.id,
                                away=slack_mention(stored.handover.from_user)))
+
+    @staticmethod
+    def _may_cancel(stored: StoredHandover, asker: Asker, account: Account | None) -> bool:
+        """Cancelling gives the person away their roles back, mid-absence: what a team expects is
+        that those it concerns decide — the person away (back early), their cover, whoever saved it
+        (often a lead planning for others), an admin — or the team of one of its accounts, in that
+        account's own channel (the team whose cover it is; `handover list` there shows it). A member
+        of another account's channel (or a DM) who is none of these sees it in no list of theirs and
+        has no reason to end it: refused, naming who can."""
+        handover = stored.handover
+        if asker.role >= Role.ADMIN or asker.user_id in (handover.from_user, handover.to_user, stored.created_by):
+            return True
+        return account is not None and account.key in handover.account_keys
 
     # --- roles and who ------------------------------------------------------------------------
 

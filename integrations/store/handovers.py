@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from bot.domain.handover import read_id
 from bot.domain.roles import Handover
 from integrations.store.schema import handover_steps as steps
 from integrations.store.schema import handovers as t
@@ -64,10 +65,11 @@ class Handovers:
             return _read(conn.execute(sa.select(t).where(t.c.id == handover_id)).one())
 
     def get(self, handover_id: str) -> StoredHandover | None:
-        if not handover_id.isdigit():
+        number = read_id(handover_id)  # "²" or a 23-digit id is no row (and no driver error)
+        if number is None:
             return None
         with self._engine.connect() as conn:
-            row = conn.execute(sa.select(t).where(t.c.id == int(handover_id))).first()
+            row = conn.execute(sa.select(t).where(t.c.id == number)).first()
         return _read(row) if row else None
 
     def active(self, ending_on_or_after: dt.date | None = None) -> list[Handover]:
@@ -92,17 +94,18 @@ class Handovers:
 
     def cancel(self, handover_id: str, by: str, now: dt.datetime) -> StoredHandover | None:
         """Cancel it; None if there is no such handover or it was cancelled already (by anyone)."""
-        if not handover_id.isdigit():
+        number = read_id(handover_id)
+        if number is None:
             return None
         with self._engine.begin() as conn:
             # Conditional: of two cancels, one wins.
             result = conn.execute(
-                t.update().where(t.c.id == int(handover_id), t.c.cancelled_at.is_(None))
+                t.update().where(t.c.id == number, t.c.cancelled_at.is_(None))
                 .values(cancelled_by=by, cancelled_at=now)
             )
             if result.rowcount != 1:
                 return None
-            return _read(conn.execute(sa.select(t).where(t.c.id == int(handover_id))).one())
+            return _read(conn.execute(sa.select(t).where(t.c.id == number)).one())
 
     # --- steps --------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from bot.domain.accounts import AccountsConfig
 from bot.domain.events import Event
 from bot.domain.health import HealthChecks
 from bot.domain.links import SiteLinks
+from bot.errors import ConfigError
 from bot.listeners import ListenerDeps, register_all
 from bot.listeners.answers import Answers
 from bot.logs import get_logger
@@ -41,7 +42,7 @@ from bot.services.commands import CommandService
 from bot.services.digest_commands import register_digest_commands
 from bot.services.digests import INTENT_LEASE, DigestService
 from bot.services.directory import Directory
-from bot.services.doctor import log_findings
+from bot.services.doctor import ConfluenceChecks, JiraChecks, log_findings
 from bot.services.exactly_once import OncePoster, owner_id
 from bot.services.handover import HandoverService, register_handover_commands
 from bot.services.handover_steps import HandoverSteps
@@ -107,7 +108,7 @@ class Runtime:
     clock: Callable[[], dt.datetime] = utc_now
     jira: JiraPort | None = None
     scheduler: DigestScheduler | None = None
-    slack: SlackWeb | None = None
+    slack: SlackPort | None = None
     digests: DigestService | None = None
     confluence: ConfluencePort | None = None
     background: list[asyncio.Task] = field(default_factory=list)
@@ -160,9 +161,12 @@ class Runtime:
     async def _socket_mode(self) -> None:
         from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
+        app_token = self.settings.slack.app_token
+        if app_token is None:  # only started in Socket Mode, which the app token selects
+            raise ConfigError("settings", ["SLACK_APP_TOKEN is not set: Socket Mode needs the app-level token (xapp-…)"])
         delay = 1.0
         while True:
-            handler = AsyncSocketModeHandler(self.bolt, self.settings.slack.app_token.get_secret_value())
+            handler = AsyncSocketModeHandler(self.bolt, app_token.get_secret_value())
             try:
                 await handler.connect_async()
                 log.info("socket mode connected")
@@ -202,7 +206,7 @@ class Runtime:
             self.scheduler.start()
             register_scheduler_health(self.health, self.scheduler)
         worker = None
-        if self.slack is not None and self.ports is not None:
+        if isinstance(self.slack, SlackWeb) and self.ports is not None:
             self.health.register("slack", self.slack.pause.health)
             # The worker drains the durable inbox: deliveries stored before a restart are not lost.
             worker, self._stop_worker = run_inbox_worker(build_inbox_worker(
@@ -219,11 +223,13 @@ class Runtime:
             self.background.append(asyncio.create_task(self._support_loop(), name="support"))
         if self.links is not None:
             self.background.append(asyncio.create_task(self.links.run_forever(asyncio.Event()), name="channel-links"))
-        if self.jira is not None:
+        if isinstance(self.jira, JiraChecks):
             # The same checks as `pulse doctor`, logged; in the background, so start-up waits for
-            # no Jira or Slack round trip, and never fatal: the bot serves what it can.
+            # no Jira or Slack round trip, and never fatal: the bot serves what it can. (A fake
+            # Jira without the doctor's calls is not checked.)
+            confluence = self.confluence if isinstance(self.confluence, ConfluenceChecks) else None
             self.background.append(asyncio.create_task(log_findings(
-                self.accounts, jira=self.jira, slack=self.client, confluence=self.confluence, now=self.clock(),
+                self.accounts, jira=self.jira, slack=self.client, confluence=confluence, now=self.clock(),
             ), name="start-up-check"))
         log.info(
             "pulse started",
@@ -255,9 +261,10 @@ class Runtime:
         if close_intake is not None:
             await close_intake()
         # Closing joins worker threads: off the event loop.
-        closers = [c for c in (self.digests, self.jira, self.confluence) if c is not None]
-        for closer in closers:
-            await asyncio.to_thread(closer.close)
+        for part in (self.digests, self.jira, self.confluence):
+            close = getattr(part, "close", None)  # an in-memory fake has nothing to close
+            if close is not None:
+                await asyncio.to_thread(close)
         self.store.close()
 
     def asgi(self) -> Starlette:
@@ -365,6 +372,8 @@ def site_links(settings: Settings) -> SiteLinks:
 
 def build_jira(settings: Settings) -> AtlassianJira:
     """The Jira adapter for the configured site (Cloud: email + API token; Data Center: PAT)."""
+    if not settings.jira.url:
+        raise ConfigError("settings", ["JIRA_URL is not set: the Jira site, e.g. https://agency.atlassian.net"])
     return AtlassianJira(
         settings.jira.url,
         user=settings.jira.user,
@@ -375,6 +384,8 @@ def build_jira(settings: Settings) -> AtlassianJira:
 
 def build_slack_client(settings: Settings, **options: Any) -> AsyncWebClient:
     """The Slack Web API client with the bot token (`options`: e.g. `max_retries` for `pulse doctor`)."""
+    if settings.slack.bot_token is None:
+        raise ConfigError("settings", ["SLACK_BOT_TOKEN is not set: the bot token (xoxb-…) from the Slack app's OAuth page"])
     return make_web_client(settings.slack.bot_token.get_secret_value(), settings.slack.api_url, **options)
 
 
@@ -423,9 +434,13 @@ def build_ports(
 ) -> Ports:
     """Every port from settings: `store` if given (else the database at DATABASE_URL), Slack only
     with `slack` (a digest that is only printed needs no token)."""
+    if accounts is None:
+        if settings.accounts_file is None:
+            raise ConfigError("settings", ["PULSE_ACCOUNTS_FILE is not set: the accounts file (see config/accounts.example.yaml)"])
+        accounts = load_accounts(settings.accounts_file)
     client = build_slack_client(settings) if slack else None
     return Ports(
-        accounts=accounts or load_accounts(settings.accounts_file),
+        accounts=accounts,
         store=store or Store.open(settings.database_url),
         jira=build_jira(settings),
         clock=clock,
@@ -521,6 +536,9 @@ def build_links(ports: Ports, audiences: ChannelAudiences | None = None) -> Link
 def assemble(settings: Settings, ports: Ports) -> Runtime:
     """The app and its background work from the ports: listeners, commands, digests, the portfolio,
     the scheduler (if enabled) and, once serving, the inbox worker."""
+    if ports.slack_client is None:
+        # Bolt, the user directory and the start-up check all need the Web API client.
+        raise ValueError("assemble needs ports with a Slack client (build_ports(..., slack=True))")
     audiences = build_audiences(settings, ports)
     links = build_links(ports, audiences)
     digests = build_digests(ports, audiences)

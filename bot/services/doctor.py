@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -23,6 +23,7 @@ log = get_logger("pulse.doctor")
 _PROJECT_FIX = "check the key under jira.projects in the accounts file (or the bot's Jira user may not browse it)"
 
 
+@runtime_checkable
 class JiraChecks(JiraPort, Protocol):
     """What the checks ask of Jira besides the port: does a project exist, how many issues match."""
 
@@ -31,6 +32,7 @@ class JiraChecks(JiraPort, Protocol):
     def count(self, jql: str) -> int: ...
 
 
+@runtime_checkable
 class ConfluenceChecks(Protocol):
     """What the checks ask of Confluence: does the space exist."""
 

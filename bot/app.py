@@ -547,7 +547,7 @@ def assemble(settings: Settings, ports: Ports) -> Runtime:
     directory = Directory(ports.slack_client, settings.admin_users, settings.admin_usergroup)
     handover_steps = (
         HandoverSteps(ports.store, ports.accounts, digests, ports.slack, ports.clock, directory.display_name,
-                      links=ports.links, audiences=audiences)
+                      links=ports.links, audiences=audiences, is_member=directory.is_member)
         if ports.slack is not None else None
     )
     deps = build_listener_deps(ports.accounts, ports.slack_client, settings, digests, ports.clock, ports.store, audiences,

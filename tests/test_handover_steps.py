@@ -85,6 +85,9 @@ class World:
         self.jira = jira or _jira()
         self.slack = InMemorySlack()
         self.directory = Directory(make_web_client(slack_server.token, slack_server.api_url, max_retries=0), [], None)
+        # Membership at each step, asked of Slack afresh (no cache): people change between steps here.
+        self.is_member = Directory(make_web_client(slack_server.token, slack_server.api_url, max_retries=0), [], None,
+                                   ttl=0).is_member
         self.steps = self.process()
         self.service = HandoverService(store, self.accounts, lambda: self.now, self.directory,
                                        after_create=self.steps.run, after_cancel=self.steps.run)
@@ -97,7 +100,8 @@ class World:
             return NAMES.get(user)
         digests = DigestService(jira=self.jira, slack=self.slack, store=self.store, clock=lambda: self.now)
         return HandoverSteps(self.store, self.accounts, digests, self.slack, lambda: self.now, names,
-                             links=SiteLinks(jira="https://jira.example", confluence="https://wiki.example"))
+                             links=SiteLinks(jira="https://jira.example", confluence="https://wiki.example"),
+                             is_member=self.is_member)
 
     async def ask(self, text, channel="C0ACINTERN"):
         return (await self.commands.run(text, Asker(LEAD, channel, Role.MEMBER, home_team=HOME))).text
@@ -229,3 +233,32 @@ async def test_a_jira_outage_leaves_the_summary_to_a_later_tick(world):
     world.jira.error = None
     assert await world.steps.tick() == [("1", "north", "created")]
     assert len(world.texts(world.slack.dm_channel(BEN))) == 1
+
+
+async def test_people_who_are_no_longer_of_the_agency_get_no_internal_dm_and_are_named_to_no_client(world, slack_server):
+    await world.ask(f"übergabe <@{ANA}|ana> <@{BEN}|ben> 21.12.2026..06.01.2027")
+    assert len(world.texts(world.slack.dm_channel(BEN))) == 2  # control: both members at creation, summaries sent
+    # Before the start the cover became a guest: the client is not told to ask them.
+    slack_server.users[BEN].is_restricted = True
+    world.now = START
+    assert sorted(await world.steps.tick()) == [("1", "acme", "start"), ("1", "north", "start")]
+    assert world.texts("C0ACCLIENT") == []
+    # Before the end the leaver moved to another team: no "while you were away" with internal work.
+    slack_server.users[ANA].team_id = "T0OTHER01"
+    before = len(world.texts(world.slack.dm_channel(ANA)))
+    world.now = AFTER
+    assert sorted(await world.steps.tick()) == [("1", "acme", "end"), ("1", "north", "end")]
+    assert len(world.texts(world.slack.dm_channel(ANA))) == before
+
+
+async def test_a_step_waits_when_slack_cannot_tell_who_someone_is(world, slack_server):
+    await world.ask(f"übergabe <@{ANA}|ana> <@{BEN}|ben> 21.12.2026..06.01.2027")
+    del slack_server.users[BEN]  # users.info fails: not known to be a member, so not known not to be either
+    world.now = START
+    # Acme's start step (it has a client line) failed and is tried again later; Northwind has no line.
+    assert await world.steps.tick() == [("1", "north", "start")]
+    assert world.texts("C0ACCLIENT") == []
+    slack_server.add_user(BEN, name="Ben Brandt")
+    world.now = START + dt.timedelta(minutes=11)
+    assert ("1", "acme", "start") in await world.steps.tick()
+    assert world.texts("C0ACCLIENT") == ["Bis 06.01.2027 ist Ben Brandt Ihre Ansprechperson für Budget, Support."]

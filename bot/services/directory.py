@@ -17,6 +17,8 @@ class SlackLookups(Protocol):
 
     async def usergroups_users_list(self, *, usergroup: str) -> Any: ...
 
+    async def auth_test(self) -> Any: ...
+
 
 class Directory:
     """Resolves roles; caches users.info and usergroup members for `ttl` seconds."""
@@ -113,6 +115,25 @@ class Directory:
         if profile.is_guest or profile.team_id != home_team_id:
             return "external"
         return "member"
+
+    async def home_team(self) -> str | None:
+        """The team that installed the bot (auth.test), for checks outside a request; None when
+        Slack cannot tell us."""
+
+        async def fetch() -> str | None:
+            return (await self._client.auth_test()).get("team_id")
+
+        try:
+            return await self._cached("home_team", fetch)
+        except Exception as exc:
+            log.warning("auth.test failed; home team unknown", error=str(exc))
+            return None
+
+    async def is_member(self, user_id: str) -> bool | None:
+        """Whether the user is one of the agency today (not a guest, not another team's); None when
+        Slack cannot tell us (the caller tries again later rather than guess)."""
+        kind = await self.kind_of(user_id, await self.home_team())
+        return None if kind == "unknown" else kind == "member"
 
     async def role(self, user_id: str, actor_team_id: str | None, home_team_id: str | None) -> Role:
         """The user's role; an external team (or not knowing our own) decides without a Slack call.

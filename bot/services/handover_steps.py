@@ -23,6 +23,7 @@ from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
 from bot.domain.handover_notes import summary, while_away
 from bot.domain.links import SiteLinks
 from bot.domain.roles import all_roles, roles_named, today_at
+from bot.errors import UpstreamError
 from bot.logs import get_logger
 from bot.render.blocks import Message
 from bot.render.handover import (
@@ -49,6 +50,10 @@ STALE_STEP = dt.timedelta(minutes=10)
 CATCH_UP = dt.timedelta(days=7)
 
 Names = Callable[[str], Awaitable[str | None]]
+# Whether someone is one of the agency *today* (None: Slack cannot tell now). Checked at every step,
+# not only when the handover was saved: a leaver or cover who has become a guest, or left for
+# another team, since then must get no internal summary and must not be named to the client.
+Membership = Callable[[str], Awaitable[bool | None]]
 
 
 class HandoverSteps:
@@ -56,7 +61,9 @@ class HandoverSteps:
         self, store: Store, accounts: AccountsConfig, digests: DigestService, slack: SlackPort,
         clock: Callable[[], dt.datetime], names: Names, links: SiteLinks | None = None,
         audiences: ChannelAudiences | None = None, owner: str | None = None,
+        is_member: Membership | None = None,
     ):
+        self.is_member = is_member
         self.store = store
         self.accounts = accounts
         self.digests = digests
@@ -146,7 +153,21 @@ class HandoverSteps:
 
     # --- posting ------------------------------------------------------------------------------
 
+    async def _still_one_of_us(self, user_id: str) -> bool:
+        """False for someone who is no longer an agency member (withheld: fail closed); raises when
+        Slack cannot tell now, so the step is tried again on a later tick instead of guessing."""
+        if self.is_member is None:
+            return True
+        member = await self.is_member(user_id)
+        if member is None:
+            raise UpstreamError("slack", f"cannot tell whether {user_id} is an agency member", retryable=True)
+        if not member:
+            log.warning("no longer an agency member; handover message withheld", user=user_id)
+        return member
+
     async def _dm(self, key: str, user_id: str, message: Message) -> None:
+        if not await self._still_one_of_us(user_id):
+            return
         channel = await self.slack.open_dm(user_id)
         await self.once.post([key], channel, message)
 
@@ -178,6 +199,8 @@ class HandoverSteps:
         roles = [r for r in roles_named(account, h.from_user) if r in CLIENT_ROLES]
         if not account.handover_client_line or not roles:
             return
+        if not await self._still_one_of_us(h.to_user):
+            return  # never name someone to the client as its contact who is no longer one of the agency
         name = await self.names(h.to_user)
         if not name:
             # Fail closed: without a name the line would need an id or a mention; say nothing.

@@ -30,7 +30,7 @@ ANA, BEN, LEAD = "U0ANA00001", "U0BEN00001", "U0LEAD0001"
 CREATED = dt.datetime(2026, 12, 14, 9, 0, tzinfo=UTC)  # a Monday; the handover runs Dec 21 – Jan 6
 START = dt.datetime(2026, 12, 21, 7, 0, tzinfo=UTC)
 AFTER = dt.datetime(2027, 1, 7, 7, 0, tzinfo=UTC)
-NAMES = {ANA: "Ana Alves", BEN: "Ben Brandt"}
+NAMES = {ANA: "Ana Alves", BEN: "Ben Brandt", LEAD: "Lea Lead"}
 
 
 def _accounts() -> AccountsConfig:
@@ -262,3 +262,14 @@ async def test_a_step_waits_when_slack_cannot_tell_who_someone_is(world, slack_s
     world.now = START + dt.timedelta(minutes=11)
     assert ("1", "acme", "start") in await world.steps.tick()
     assert world.texts("C0ACCLIENT") == ["Bis 06.01.2027 ist Ben Brandt Ihre Ansprechperson für Budget, Support."]
+
+
+async def test_the_client_line_names_who_covers_today_when_the_cover_is_away_too(world):
+    # Ben is away for Acme the whole time and Lea covers him; then Ana hands over to Ben (A → B → C).
+    await world.ask(f"handover <@{BEN}|ben> <@{LEAD}|lea> 2026-12-20..2027-01-10 account acme")
+    await world.ask(f"übergabe <@{ANA}|ana> <@{BEN}|ben> 21.12.2026..06.01.2027 account acme")
+    world.now = START
+    await world.steps.tick()
+    # The same contact `who` gives, until the chain's end (Ana's handover ends first).
+    assert world.texts("C0ACCLIENT") == ["Bis 06.01.2027 ist Lea Lead Ihre Ansprechperson für Budget, Support."]
+    assert "Lea Lead" in await world.ask("wer", channel="C0ACCLIENT")

@@ -184,11 +184,11 @@ def render_internal_note(s: Summary) -> Message:
     return _message([text])
 
 
-def render_client_line(account: Account, handover: Handover, roles: Sequence[str], name: str) -> Message:
+def render_client_line(account: Account, roles: Sequence[str], name: str, until: dt.date) -> Message:
     """The one line a client channel gets: who is the contact for what, until when (a name only)."""
     lang = account.language
     text = translate(lang, "handover.client_line", name=escape_mrkdwn(name),
-                     roles=", ".join(role_name(r, lang) for r in roles), until=format_day(handover.end, lang))
+                     roles=", ".join(role_name(r, lang) for r in roles), until=format_day(until, lang))
     return _message([text])
 
 

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
 from bot.domain.handover_notes import summary, while_away
 from bot.domain.links import SiteLinks
-from bot.domain.roles import all_roles, roles_named, today_at
+from bot.domain.roles import all_roles, holders, roles_named, today_at
 from bot.errors import UpstreamError
 from bot.logs import get_logger
 from bot.render.blocks import Message
@@ -199,14 +199,25 @@ class HandoverSteps:
         roles = [r for r in roles_named(account, h.from_user) if r in CLIENT_ROLES]
         if not account.handover_client_line or not roles:
             return
-        if not await self._still_one_of_us(h.to_user):
+        # The contact is whoever holds the roles today: the cover, or the cover's own cover when
+        # they are away too (a chain), until the chain's end; the same answer `who` gives.
+        today = today_at(account, self.clock())
+        handovers = await asyncio.to_thread(self.store.handovers.active, today - dt.timedelta(days=1))
+        contact = next(((holder.user_id, cover.until)
+                        for role in roles for holder in holders(account, role, today, handovers).holders
+                        for cover in holder.covering if cover.handover_id == h.id), None)
+        if contact is None:
+            log.warning("the roles resolve to nobody today; client line left out", handover=h.id, account=account.key)
+            return
+        to_user, until = contact
+        if not await self._still_one_of_us(to_user):
             return  # never name someone to the client as its contact who is no longer one of the agency
-        name = await self.names(h.to_user)
+        name = await self.names(to_user)
         if not name:
             # Fail closed: without a name the line would need an id or a mention; say nothing.
             log.warning("no name for the cover; client line left out", handover=h.id, account=account.key)
             return
-        message = render_client_line(account, h, roles, name)
+        message = render_client_line(account, roles, name, until)
         for channel in await self._channels(account, Audience.CLIENT):
             await self.once.post([f"handover:{h.id}:{account.key}:client:{channel.id}"], channel.id, message)
 

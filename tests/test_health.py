@@ -8,7 +8,7 @@ import httpx
 
 from bot.app import register_scheduler_health
 from bot.domain.health import HealthChecks, WorkerPulse, inbox_worker_problems
-from bot.services.inbox_worker import WorkerSettings, start_inbox_worker, stop_inbox_worker
+from bot.services.inbox_worker import InboxWorker, WorkerSettings, run_inbox_worker, stop_inbox_worker
 from bot.web import build_web_app
 from sandbox.agency import sandbox_accounts
 from tests.fakes.slack import InMemorySlack
@@ -94,9 +94,10 @@ async def test_healthz_is_503_naming_a_failing_and_stuck_inbox_worker(sqlite_sto
         raise RuntimeError("database is locked")
 
     sqlite_store.inbox.oldest_due = locked  # every pass of the worker fails
-    task, stop = start_inbox_worker(
-        sqlite_store, sandbox_accounts(), InMemorySlack(), None, lambda: now[0],
-        WorkerSettings(poll_seconds=0.01), health=checks,
+    task, stop = run_inbox_worker(
+        InboxWorker(sqlite_store, sandbox_accounts(), InMemorySlack(), None, lambda: now[0],
+                    WorkerSettings(poll_seconds=0.01)),
+        health=checks,
     )
     try:
         healthy = await _healthz(sqlite_store, checks)  # registered, but nothing has failed yet
@@ -119,7 +120,7 @@ async def test_healthz_is_503_naming_a_failing_and_stuck_inbox_worker(sqlite_sto
 
 async def test_healthz_is_503_when_the_inbox_worker_task_died(sqlite_store):
     checks = HealthChecks()
-    task, stop = start_inbox_worker(sqlite_store, sandbox_accounts(), InMemorySlack(), None, lambda: NOW, health=checks)
+    task, stop = run_inbox_worker(InboxWorker(sqlite_store, sandbox_accounts(), InMemorySlack(), None, lambda: NOW), health=checks)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     response = await _healthz(sqlite_store, checks)

@@ -1053,12 +1053,12 @@ class GatedSlack(InMemorySlack):
 async def test_stopping_the_worker_lets_the_post_in_flight_finish_and_be_recorded(store):
     import asyncio
 
-    from bot.services.inbox_worker import start_inbox_worker, stop_inbox_worker
+    from bot.services.inbox_worker import run_inbox_worker, stop_inbox_worker
 
     slack = GatedSlack()
     item = add(store, f"{PIN}/jira:issue_created.json", "d-1")
     settings = WorkerSettings(burst_window=dt.timedelta(0))
-    task, stop = start_inbox_worker(store, ACCOUNTS, slack, None, lambda: NOW, settings)
+    task, stop = run_inbox_worker(InboxWorker(store, ACCOUNTS, slack, None, lambda: NOW, settings))
     await asyncio.wait_for(slack.in_flight.wait(), timeout=30)  # a guard against hanging, not a timing
     stopping = asyncio.create_task(stop_inbox_worker(task, stop, timeout=30))
     while not stop.is_set():
@@ -1079,11 +1079,11 @@ async def test_stopping_the_worker_lets_the_post_in_flight_finish_and_be_recorde
 async def test_stopping_a_worker_stuck_past_the_timeout_cancels_it(store):
     import asyncio
 
-    from bot.services.inbox_worker import start_inbox_worker, stop_inbox_worker
+    from bot.services.inbox_worker import run_inbox_worker, stop_inbox_worker
 
     slack = GatedSlack()  # Slack never answers
     add(store, f"{PIN}/jira:issue_created.json", "d-1")
-    task, stop = start_inbox_worker(store, ACCOUNTS, slack, None, lambda: NOW, WorkerSettings(burst_window=dt.timedelta(0)))
+    task, stop = run_inbox_worker(InboxWorker(store, ACCOUNTS, slack, None, lambda: NOW, WorkerSettings(burst_window=dt.timedelta(0))))
     await asyncio.wait_for(slack.in_flight.wait(), timeout=30)
     assert await stop_inbox_worker(task, stop, timeout=0.01) is False
     assert task.cancelled()

@@ -440,42 +440,12 @@ def _minute(moment: dt.datetime, tz: dt.tzinfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def start_inbox_worker(
-    store: Store,
-    accounts: AccountsConfig,
-    slack: SlackPort,
-    jira: JiraPort | None = None,
-    clock: Callable[[], dt.datetime] = utc_now,
-    settings: WorkerSettings | None = None,
-    *,
-    confluence: ConfluencePort | None = None,
-    people_lookup: PeopleLookup | None = None,
-    pause: SlackPause | None = None,
-    links: SiteLinks | None = None,
-    health: HealthChecks | None = None,
-    audiences: ChannelAudiences | None = None,
-    on_events: Callable[[list[Event]], Awaitable[None]] | None = None,
-    support: SupportService | None = None,
-) -> tuple[asyncio.Task, asyncio.Event]:
-    """Start the worker on the running loop; stop it with `stop_inbox_worker(task, stop, timeout)`.
-
-    `confluence` (a ConfluencePort) lets it route Confluence Data Center events; `people_lookup`
-    (e.g. `SlackUsersByEmail(client)`) turns mentions of people `Account.people` lacks into Slack
-    mentions by their Jira email; `health` (the app's HealthChecks) gets its check as "inbox_worker".
-    Stopping by hand:
-    `stop.set()`, then `await asyncio.wait_for(task, timeout)` so the batch under way finishes and
-    records its posts, and only then (on timeout) cancel. Cancelling at once can cut a post after
-    Slack took it but before it was recorded, and the next process posts it again.
-    """
-    worker = InboxWorker(
-        store, accounts, slack, jira, clock, settings, confluence=confluence, people_lookup=people_lookup,
-        pause=pause, links=links, audiences=audiences, on_events=on_events, support=support,
-    )
-    return run_inbox_worker(worker, health)
-
-
 def run_inbox_worker(worker: InboxWorker, health: HealthChecks | None = None) -> tuple[asyncio.Task, asyncio.Event]:
-    """Run a built worker on the running loop (see `start_inbox_worker`); `health` gets its check."""
+    """Run a built worker on the running loop; `health` gets its check as "inbox_worker".
+
+    Stop it with `stop_inbox_worker(task, stop, timeout)`: it lets the batch under way finish and
+    record its posts, and cancels only past the timeout. Cancelling at once can cut a post after
+    Slack took it but before it was recorded, and the next process posts it again."""
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run_forever(stop), name="inbox-worker")
     if health is not None:
@@ -516,5 +486,5 @@ async def stop_inbox_worker(task: asyncio.Task, stop: asyncio.Event, timeout: fl
 
 __all__ = [
     "BatchReport", "InboxWorker", "WorkerSettings", "inbox_worker_check", "post_key", "run_inbox_worker",
-    "start_inbox_worker", "stop_inbox_worker",
+    "stop_inbox_worker",
 ]

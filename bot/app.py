@@ -474,12 +474,15 @@ def build_digests(ports: Ports, audiences: ChannelAudiences | None = None, **tun
     return digests
 
 
-def build_portfolio(ports: Ports, digests: DigestService, audiences: ChannelAudiences | None = None) -> PortfolioService:
+def build_portfolio(ports: Ports, digests: DigestService, audiences: ChannelAudiences | None = None,
+                    directory: Directory | None = None) -> PortfolioService:
     """Health snapshots per account: refreshed from every scheduled digest's Jira data (hooked in
-    here) and in the background; bad news told through its own OncePoster."""
+    here) and in the background; bad news told through its own OncePoster (the responsible role's
+    holders by DM too, when the directory can say they are agency members)."""
     notices = OncePoster(ports.store, ports.slack, ports.clock, owner_id(), INTENT_LEASE) if ports.slack else None
     portfolio = PortfolioService(accounts=ports.accounts, digests=digests, store=ports.store, clock=ports.clock,
-                                 notices=notices, audiences=audiences, handovers=ports.store.handovers.active)
+                                 notices=notices, audiences=audiences, handovers=ports.store.handovers.active,
+                                 is_member=directory.is_member if directory is not None else None)
     digests.on_fetched = portfolio.from_digest
     return portfolio
 
@@ -542,9 +545,9 @@ def assemble(settings: Settings, ports: Ports) -> Runtime:
     audiences = build_audiences(settings, ports)
     links = build_links(ports, audiences)
     digests = build_digests(ports, audiences)
-    portfolio = build_portfolio(ports, digests, audiences)
-    support = build_support(ports, audiences)
     directory = Directory(ports.slack_client, settings.admin_users, settings.admin_usergroup)
+    portfolio = build_portfolio(ports, digests, audiences, directory)
+    support = build_support(ports, audiences)
     handover_steps = (
         HandoverSteps(ports.store, ports.accounts, digests, ports.slack, ports.clock, directory.display_name,
                       links=ports.links, audiences=audiences, is_member=directory.is_member)

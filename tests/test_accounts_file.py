@@ -465,14 +465,18 @@ def test_check_config_says_what_each_role_is_for(pulse_cli):
     notes = [line for line in result.output.splitlines() if line.startswith("note: ")]
     assert notes == [
         "note: roles.budget (acme-shop, northwind): named (cc) under the budget line of internal digests "
-        "and in budget threshold alerts (the cover during a handover); shown by /pulse roles and to the client "
-        "by @Account Pulse who",
+        "and in budget threshold alerts (the cover during a handover); told by DM and named in the internal "
+        "channel when the budget gets worse (runs out earlier, a threshold crossed, used up); shown by /pulse "
+        "roles and to the client by @Account Pulse who",
         "note: roles.billing (acme-shop): shown by /pulse roles; passes to the cover during a handover",
         "note: roles.backlog (acme-shop): shown by /pulse roles and to the client by @Account Pulse who; passes "
-        "to the cover during a handover",
+        "to the cover during a handover; told by DM and named in the internal channel when a milestone becomes "
+        "at risk or slips, or overdue issues, items waiting for the client or a quiet spell get worse; pinged in "
+        "a support request's thread when the request turns out to be project work",
         "note: roles.support (acme-shop, northwind, globex): shown by /pulse roles and to the client by "
         "@Account Pulse who; passes to the cover during a handover; pinged when a support request nears its "
-        "first-response target, and by DM at once for emergencies",
+        "first-response target, and by DM at once for emergencies; told by DM and named in the internal "
+        "channel when requests pass their first-response target",
     ]
     assert "not used yet" not in result.output
 

@@ -15,7 +15,7 @@ from bot.domain.accounts import AccountsConfig, Audience
 from bot.domain.events import EventType, JiraEvent
 from bot.domain.links import SiteLinks
 from bot.domain.portfolio import AccountHealth, Concern, Reason, Scope, Verdict
-from bot.errors import UpstreamUnavailable
+from bot.errors import UpstreamError, UpstreamUnavailable
 from bot.render.portfolio import HOME_PAGE_SIZE, MAX_HOME_BLOCKS, HomeState, render_external_home, render_home
 from bot.services.commands import Asker, CommandService
 from bot.services.digests import DigestService
@@ -296,3 +296,88 @@ async def test_open_support_requests_and_breaches_count_in_the_health(world):
     healths, _ = portfolio.healths()
     reply = await _ask(portfolio, "accounts all")
     assert "2 open support requests" in reply.text and "1 support request past its first response" in reply.text
+
+
+async def test_bad_news_reaches_the_responsible_roles_holders_by_dm_once_with_cover_members_only(world, monkeypatch):
+    """Overdue issues are the backlog role's: its holders today hear it by DM — the cover for the
+    one who is away, not the absent one; not a guest; not a user group — once per change, also
+    when the process dies after the DMs and before the snapshot is saved."""
+    from bot.domain.accounts import Roles
+    from bot.domain.roles import Handover
+
+    globex = ACCOUNTS.by_key("globex")
+    roles = Roles(backlog=["U0GLXPO001", "U0GLXGUEST", "S0GLXTEAM1"], support="U0GLXSUP01")
+    accounts = AccountsConfig(accounts=[globex.model_copy(update={"roles": roles}) if a.key == "globex" else a
+                                        for a in ACCOUNTS.accounts])
+    away = Handover("1", "U0GLXPO001", "U0GLXCOVER", NOW.date(), NOW.date() + dt.timedelta(days=7),
+                    frozenset({"globex"}))
+    asked: list[str] = []
+
+    async def is_member(user: str) -> bool | None:
+        asked.append(user)
+        return user != "U0GLXGUEST"
+
+    def service() -> PortfolioService:
+        notices = OncePoster(world.store, world.slack, world.clock, f"w{len(asked)}-{world.clock.now}", dt.timedelta(minutes=1))
+        return PortfolioService(accounts=accounts, digests=world.digests, store=world.store, clock=world.clock,
+                                notices=notices, handovers=lambda: [away], is_member=is_member)
+
+    await service().refresh_due()
+    assert world.slack.messages == []
+    _worse(world.jira)
+    world.clock.now = NOW + dt.timedelta(hours=2)
+    save = world.store.portfolio.save
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(world.store.portfolio, "save", crash)
+    target = accounts.by_key("globex")
+    with pytest.raises(RuntimeError):
+        await service().refresh(target)
+    monkeypatch.setattr(world.store.portfolio, "save", save)
+    dms = world.slack.dms_to("U0GLXCOVER")
+    assert len(dms) == 1 and "Globex Corporation" in dms[0]["text"] and "overdue" in dms[0]["text"]
+    assert "Backlog" in dms[0]["text"]  # says why they get it
+    assert world.slack.dms_to("U0GLXPO001") == [] and world.slack.dms_to("U0GLXGUEST") == []
+    assert world.slack.dms_opened == ["U0GLXCOVER"]  # nobody else, no user group
+    assert "U0GLXGUEST" in asked  # re-checked, refused
+    assert world.slack.dms_to("U0GLXSUP01") == []  # overdue is not the support role's
+    (channel_post,) = world.slack.in_channel("C0GLXINTL1")
+    assert "<@U0GLXCOVER>" in channel_post["text"]  # the internal channel hears it too, the cover named
+    told = list(world.slack.messages)
+
+    await service().refresh(target)  # after the restart: the same change, nothing twice
+    assert world.slack.messages == told
+    world.jira.issues = [i for i in world.jira.issues if not i.key.startswith("GLX-9")]
+    world.clock.now = NOW + dt.timedelta(hours=3)
+    await service().refresh(target)  # better: saved for the digest
+    assert world.slack.messages == told
+
+
+async def test_no_bad_news_dm_while_slack_cannot_say_who_is_a_member(world):
+    """Slack not able to tell (users.info down): no DM is guessed; the snapshot is not saved, so the
+    next refresh tells it once Slack answers."""
+    from bot.domain.accounts import Roles
+
+    globex = ACCOUNTS.by_key("globex")
+    accounts = AccountsConfig(accounts=[globex.model_copy(update={"roles": Roles(backlog="U0GLXPO001")})])
+    answer: list[bool | None] = [None]
+
+    async def is_member(user: str) -> bool | None:
+        return answer[0]
+
+    notices = OncePoster(world.store, world.slack, world.clock, "w", dt.timedelta(minutes=1))
+    portfolio = PortfolioService(accounts=accounts, digests=world.digests, store=world.store, clock=world.clock,
+                                 notices=notices, is_member=is_member)
+    target = accounts.by_key("globex")
+    await portfolio.refresh(target)
+    _worse(world.jira)
+    world.clock.now = NOW + dt.timedelta(hours=2)
+    with pytest.raises(UpstreamError):
+        await portfolio.refresh(target)
+    assert world.slack.dms_to("U0GLXPO001") == []
+    answer[0] = True
+    world.clock.now = NOW + dt.timedelta(hours=3)
+    await portfolio.refresh(target)
+    assert len(world.slack.dms_to("U0GLXPO001")) == 1

@@ -379,11 +379,16 @@ def check_slack_person(value: str) -> str:
 # handover (bot.domain.roles); check-config says what else uses it.
 ROLE_USES: dict[str, str] = {
     "budget": "named (cc) under the budget line of internal digests and in budget threshold alerts (the cover "
-              "during a handover); shown by /pulse roles and to the client by @Account Pulse who",
+              "during a handover); told by DM and named in the internal channel when the budget gets worse (runs "
+              "out earlier, a threshold crossed, used up); shown by /pulse roles and to the client by @Account Pulse who",
     "billing": "shown by /pulse roles; passes to the cover during a handover",
-    "backlog": "shown by /pulse roles and to the client by @Account Pulse who; passes to the cover during a handover",
+    "backlog": "shown by /pulse roles and to the client by @Account Pulse who; passes to the cover during a handover; "
+               "told by DM and named in the internal channel when a milestone becomes at risk or slips, or overdue "
+               "issues, items waiting for the client or a quiet spell get worse; pinged in a support request's "
+               "thread when the request turns out to be project work",
     "support": "shown by /pulse roles and to the client by @Account Pulse who; passes to the cover during a handover; "
-               "pinged when a support request nears its first-response target, and by DM at once for emergencies",
+               "pinged when a support request nears its first-response target, and by DM at once for emergencies; "
+               "told by DM and named in the internal channel when requests pass their first-response target",
 }
 ROLE_NAMES: tuple[str, ...] = tuple(ROLE_USES)
 

@@ -257,8 +257,10 @@ def render_external_home(language: str) -> dict[str, Any]:
     ]}
 
 
-def render_worsening(account: Account, news: Worsening, people: Sequence[str], verdict: Verdict | None = None) -> Message:
-    """Bad news for the account's internal channel: what got worse, what it was, who is responsible."""
+def render_worsening(account: Account, news: Worsening, people: Sequence[str], verdict: Verdict | None = None,
+                     role: str | None = None) -> Message:
+    """Bad news for the account's internal channel: what got worse, what it was, who is responsible
+    (`role`: the direct message to a holder of that role says why they get it)."""
     language = account.language
     what = reason_text(news.reason, language)
     lines = [_t(language, "portfolio.news.title", account=escape_mrkdwn(account.name), what=what)]
@@ -268,5 +270,7 @@ def render_worsening(account: Account, news: Worsening, people: Sequence[str], v
         lines.append(_t(language, "portfolio.news.verdict", verdict=verdict_text(verdict, language)))
     if people:
         lines.append(_t(language, "portfolio.news.cc", people=" ".join(slack_mention(p) for p in people)))
+    if role is not None:
+        lines.append(_t(language, "portfolio.news.yours", role=_t(language, f"role.{role}")))
     text = "\n".join(lines)
     return Message(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_SECTION_CHARS]}}])

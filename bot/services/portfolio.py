@@ -6,9 +6,10 @@ Snapshots are refreshed (1) by digest runs, from the digest's own Jira fetch (no
 (`refresh`). The App Home and `/pulse accounts` read only the store (`healths`), never Jira.
 
 When a refresh finds the account worse than its last snapshot (`portfolio.worsenings`), its
-internal channels hear it at once, the responsible role named: through `OncePoster` with a key
-from the change itself, posted before the new snapshot is saved, so a crash in between repeats
-nothing and loses nothing. Improvements wait for the digest.
+internal channels hear it at once, the responsible role named, and the people holding that role
+today (cover applied, agency members only) get it by direct message: each through `OncePoster`
+with a key from the change itself (and the channel or the person), posted before the new snapshot
+is saved, so a crash in between repeats nothing and loses nothing. Improvements wait for the digest.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from bot.domain.access import Role
@@ -51,7 +52,7 @@ CLAIM_LEASE = dt.timedelta(minutes=2)
 PASS_EVERY_S = 60.0
 FIRST_PASS_AFTER_S = 120.0
 
-# Who hears of which bad news (by name in the internal channel), with cover applied.
+# Who hears of which bad news (named in the internal channel and by direct message), with cover applied.
 RESPONSIBLE: dict[Concern, str] = {
     Concern.BUDGET_EXHAUSTED: "budget",
     Concern.BUDGET_RUNS_OUT: "budget",
@@ -72,6 +73,11 @@ def changed_accounts(events: Iterable[Event], accounts: AccountsConfig) -> list[
     return sorted(keys)
 
 
+# Whether someone is one of the agency today (None: Slack cannot tell now): checked before every
+# direct message, so a role holder who became a guest or left for another team hears nothing internal.
+Membership = Callable[[str], Awaitable[bool | None]]
+
+
 class PortfolioService:
     def __init__(
         self,
@@ -83,6 +89,7 @@ class PortfolioService:
         notices: OncePoster | None = None,
         audiences: ChannelAudiences | None = None,
         handovers: Callable[[], Iterable[Handover]] = lambda: (),
+        is_member: Membership | None = None,
         min_interval: dt.timedelta = MIN_INTERVAL,
         max_age: dt.timedelta = MAX_AGE,
     ):
@@ -94,6 +101,8 @@ class PortfolioService:
         self._audiences = audiences
         # HOOK for handovers: the active ones (role cover); none until the store keeps them.
         self._handovers = handovers
+        # Without a way to check membership, nobody is DM'd (fail closed): the channel still hears it.
+        self._is_member = is_member
         self._min_interval = min_interval
         self._max_age = max_age
         self._owner = owner_id()
@@ -233,17 +242,39 @@ class PortfolioService:
             return
         today = today_at(account, now)
         handovers = list(self._handovers())
+        responsible = {}
+        for item in news:
+            role = RESPONSIBLE[item.reason.concern]
+            responsible[item.key] = (role, holders(account, role, today, handovers).user_ids if account.roles.of(role) else ())
         for channel in account.channels:
             audience = await self._audiences.audience(account, channel) if self._audiences else channel.audience
             if audience is not Audience.INTERNAL:
                 continue  # health is internal: never to a client (or shared) channel
             for item in news:
-                role = RESPONSIBLE[item.reason.concern]
-                people = holders(account, role, today, handovers).user_ids if account.roles.of(role) else ()
-                message = render_worsening(account, item, people, health.verdict)
+                message = render_worsening(account, item, responsible[item.key][1], health.verdict)
                 # Shielded: a shutdown must not cut a post between Slack's answer and its record.
                 await asyncio.shield(self._notices.post([f"health:{account.key}:{item.key}:{channel.id}"], channel.id, message))
+        for item in news:
+            role, people = responsible[item.key]
+            for person in people:
+                await self._tell_person(account, item, role, person, health)
         log.info("portfolio bad news told", account=account.key, news=[w.key for w in news])
+
+    async def _tell_person(self, account: Account, item: Worsening, role: str, person: str, health: AccountHealth) -> None:
+        """The responsible role's holder hears the change by DM, once (keyed by the change and the
+        person). Only people (a user group has no DM), only agency members: Slack not able to tell
+        raises, so the refresh is retried (the snapshot is not saved) rather than guessed."""
+        if self._notices is None or self._is_member is None or not person.startswith(("U", "W")):
+            return
+        member = await self._is_member(person)
+        if member is None:
+            raise UpstreamError("slack", f"cannot tell whether {person} is an agency member", retryable=True)
+        if not member:
+            log.warning("role holder is no longer an agency member; no bad-news DM", account=account.key, user=person)
+            return
+        channel = await self._notices.slack.open_dm(person)
+        message = render_worsening(account, item, (), health.verdict, role=role)
+        await asyncio.shield(self._notices.post([f"health:{account.key}:{item.key}:dm:{person}"], channel, message))
 
 
 def _current(health: AccountHealth, account: Account) -> AccountHealth:

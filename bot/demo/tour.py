@@ -24,16 +24,16 @@ import requests
 
 from bot.app import Ports, assemble, build_inbox_worker
 from bot.clock import utc_now
-from bot.demo_portfolio import show_portfolio
+from bot.demo.handover import run_handover_demo
+from bot.demo.portfolio import show_portfolio
+from bot.demo.support import run_support_demo
 from bot.domain.access import Role
 from bot.domain.commands import available
 from bot.domain.links import SiteLinks
 from bot.domain.signatures import hub_signature
-from bot.handover_demo import run_handover_demo
 from bot.render.help import render_help
 from bot.services.digests import DigestService
 from bot.settings import Settings
-from bot.support_demo import run_support_demo
 from bot.web import build_web_app
 from integrations.jira import AtlassianJira
 from integrations.slack import ChannelPacer, SlackWeb, make_web_client

@@ -231,6 +231,7 @@ async def test_a_jira_outage_leaves_the_summary_to_a_later_tick(world):
     await world.ask(f"übergabe <@{ANA}|ana> <@{BEN}|ben> 21.12.2026..06.01.2027 account north")
     assert world.slack.messages == [] and world.store.handovers.step_status("1", "north", "created") == "failed"
     world.jira.error = None
+    world.now = CREATED + dt.timedelta(minutes=1)  # a failed step waits its backoff (tests/test_retry_backoff.py)
     assert await world.steps.tick() == [("1", "north", "created")]
     assert len(world.texts(world.slack.dm_channel(BEN))) == 1
 

@@ -8,8 +8,9 @@
   were away" to the returner.
 
 Each step is claimed in the store before it runs (a second process, or a restart, finds it taken or
-done); a step that failed or whose process died is taken over later. Every message goes through
-`OncePoster` with a stable key, so a step run again never repeats a post. The clock (`tick`, every
+done); a step whose process died is taken over later, one that failed after a capped exponential
+backoff (`step_backoff`: 1, 2, 4 … minutes, at most an hour; its attempts are stored with it). Every
+message goes through `OncePoster` with a stable key, so a step run again never repeats a post. The clock (`tick`, every
 minute from `pulse serve`) also reports roles that nobody holds today to the internal channel.
 """
 
@@ -22,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
 from bot.domain.handover_notes import summary, while_away
 from bot.domain.links import SiteLinks
+from bot.domain.retry import backoff
 from bot.domain.roles import all_roles, holders, roles_named, today_at
 from bot.errors import UpstreamError
 from bot.logs import get_logger
@@ -45,6 +47,10 @@ log = get_logger("pulse.handover")
 
 # A claimed step older than this belongs to a dead process and is taken over.
 STALE_STEP = dt.timedelta(minutes=10)
+# A failing step (Jira or Slack down) waits this long after its first failure, twice as long after
+# each further one, never longer than the cap (`bot.domain.retry.backoff`): not every tick.
+RETRY_BASE = dt.timedelta(minutes=1)
+RETRY_CAP = dt.timedelta(hours=1)
 # Handovers that ended longer ago than this are not looked at any more (a bot down for longer
 # does not greet anyone back weeks late).
 CATCH_UP = dt.timedelta(days=7)
@@ -54,6 +60,11 @@ Names = Callable[[str], Awaitable[str | None]]
 # not only when the handover was saved: a leaver or cover who has become a guest, or left for
 # another team, since then must get no internal summary and must not be named to the client.
 Membership = Callable[[str], Awaitable[bool | None]]
+
+
+def step_backoff(attempts: int) -> dt.timedelta:
+    """How long a step that failed `attempts` times in a row waits: 1, 2, 4 … min, at most an hour."""
+    return backoff(attempts, RETRY_BASE, RETRY_CAP)
 
 
 class HandoverSteps:
@@ -145,7 +156,7 @@ class HandoverSteps:
             log.warning("handover step failed; retried on a later tick", handover=stored.id, account=account.key,
                         step=step, error=f"{type(exc).__name__}: {exc}", exc_info=exc)
             await asyncio.to_thread(self.store.handovers.finish_step, stored.id, account.key, step, self.owner,
-                                    self.clock(), f"{type(exc).__name__}: {exc}"[:500])
+                                    self.clock(), f"{type(exc).__name__}: {exc}"[:500], step_backoff)
             return False
         await asyncio.to_thread(self.store.handovers.finish_step, stored.id, account.key, step, self.owner, self.clock())
         log.info("handover step done", handover=stored.id, account=account.key, step=step)

@@ -30,6 +30,7 @@ from bot.domain.commands import CommandSpec, Invocation
 from bot.domain.events import EventType, JiraEvent
 from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import event_visible, scope_verdict
+from bot.domain.retry import backoff
 from bot.domain.roles import Handover, holders, today_at
 from bot.domain.support import (
     REQUEST_ARGS,
@@ -84,7 +85,7 @@ URGENCY_WAIT = dt.timedelta(minutes=15)
 
 def retry_delay(attempts: int) -> dt.timedelta:
     """30 s, 1, 2, 4, 8 min, then every 15 min."""
-    return min(dt.timedelta(seconds=30) * 2 ** max(0, attempts - 1), dt.timedelta(minutes=15))
+    return backoff(attempts, dt.timedelta(seconds=30), dt.timedelta(minutes=15))
 
 
 @dataclass(frozen=True)

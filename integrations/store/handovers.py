@@ -9,6 +9,7 @@ each runs once across restarts and two processes; a claim whose process died (ol
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -112,8 +113,8 @@ class Handovers:
     def claim_step(
         self, handover_id: str, account_key: str, step: str, worker: str, now: dt.datetime, stale_before: dt.datetime
     ) -> bool:
-        """Claim one step of a handover in one account for this worker; False if it is done, or
-        another live worker holds it."""
+        """Claim one step of a handover in one account for this worker; False if it is done,
+        another live worker holds it, or it failed and its backoff (`next_try_at`) has not run out."""
         try:
             with self._engine.begin() as conn:
                 conn.execute(steps.insert().values(
@@ -128,7 +129,8 @@ class Handovers:
                 steps.update()
                 .where(
                     steps.c.handover_id == int(handover_id), steps.c.account_key == account_key, steps.c.step == step,
-                    sa.or_(steps.c.status == "failed",
+                    sa.or_(sa.and_(steps.c.status == "failed",
+                                   sa.or_(steps.c.next_try_at.is_(None), steps.c.next_try_at <= now)),
                            sa.and_(steps.c.status == "claimed", steps.c.claimed_at < stale_before)),
                 )
                 .values(status="claimed", claimed_by=worker, claimed_at=now, finished_at=None, error=None)
@@ -136,15 +138,34 @@ class Handovers:
         return taken_over.rowcount == 1
 
     def finish_step(
-        self, handover_id: str, account_key: str, step: str, worker: str, now: dt.datetime, error: str | None = None
+        self, handover_id: str, account_key: str, step: str, worker: str, now: dt.datetime, error: str | None = None,
+        wait: Callable[[int], dt.timedelta] | None = None,
     ) -> None:
+        """Done, or (with `error`) failed: one more attempt counted, tried again no sooner than
+        `wait(attempts)` from now (None: at the next claim)."""
+        where = (steps.c.handover_id == int(handover_id), steps.c.account_key == account_key,
+                 steps.c.step == step, steps.c.claimed_by == worker)
         with self._engine.begin() as conn:
-            conn.execute(
-                steps.update()
-                .where(steps.c.handover_id == int(handover_id), steps.c.account_key == account_key,
-                       steps.c.step == step, steps.c.claimed_by == worker)
-                .values(status="failed" if error else "done", finished_at=now, error=error)
-            )
+            if not error:
+                conn.execute(steps.update().where(*where).values(
+                    status="done", finished_at=now, error=None, attempts=0, next_try_at=None))
+                return
+            attempts = conn.execute(sa.select(steps.c.attempts).where(*where)).scalar()
+            if attempts is None:
+                return  # taken over by another worker meanwhile: its claim decides
+            attempts += 1
+            next_try = now + wait(attempts) if wait is not None else None
+            conn.execute(steps.update().where(*where).values(
+                status="failed", finished_at=now, error=error, attempts=attempts, next_try_at=next_try))
+
+    def step_retry(self, handover_id: str, account_key: str, step: str) -> tuple[int, dt.datetime | None]:
+        """(failures in a row, when it may be tried again) of a step; (0, None) if never failed."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                sa.select(steps.c.attempts, steps.c.next_try_at).where(
+                    steps.c.handover_id == int(handover_id), steps.c.account_key == account_key, steps.c.step == step)
+            ).first()
+        return (row.attempts, row.next_try_at) if row is not None else (0, None)
 
     def step_status(self, handover_id: str, account_key: str, step: str) -> str | None:
         with self._engine.connect() as conn:

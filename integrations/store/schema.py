@@ -200,6 +200,9 @@ handover_steps = sa.Table(
     sa.Column("claimed_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime),
     sa.Column("error", sa.Text),
+    # Failures in a row, and when a failed step may be tried again (capped exponential backoff).
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_try_at", UTCDateTime),
 )
 
 # Support requests filed from Slack (and client messages nobody answered yet, `kind` "message":

@@ -213,6 +213,7 @@ class Runtime:
                 self.ports, audiences=self.audiences,
                 on_events=self.portfolio.mark_stale if self.portfolio is not None else None,
                 support=self.support,
+                is_member=self.handover_steps.is_member if self.handover_steps is not None else None,
             ), self.health
             )
         if self.portfolio is not None:
@@ -494,6 +495,7 @@ def build_inbox_worker(
     audiences: ChannelAudiences | None = None,
     on_events: Callable[[list[Event]], Awaitable[None]] | None = None,
     support: SupportService | None = None,
+    is_member: Callable[[str], Awaitable[bool | None]] | None = None,
 ) -> InboxWorker:
     """The inbox worker over the ports (`pulse serve` runs it once serving; the demo and the
     benchmarks run it by hand). It posts, so the ports need Slack."""
@@ -510,6 +512,8 @@ def build_inbox_worker(
         audiences=audiences,
         on_events=on_events,
         support=support,
+        # Covers are DM'd of the away person's issues only once Slack says they are of the agency.
+        is_member=is_member,
     )
 
 

@@ -182,6 +182,8 @@ class IssueFacts:
     looked_up: bool = False
     # `fields.project.projectTypeKey` (lower case); None when not said (`facts.service_desk_fact`).
     project_type: str | None = None
+    # Who the issue is assigned to, where the payload (or Jira's answer) says: whose cover hears of it.
+    assignee: Person | None = dataclasses.field(default=None, compare=False)
 
     def unreadable(self) -> list[Fact]:
         """Facts the payload sent in a shape we cannot read, which a lookup of the issue may settle
@@ -463,6 +465,8 @@ def attach_issue(event: JiraEvent, issue: Issue, *, linked: bool = False) -> Jir
         read=issue.access,
         looked_up=True,
         project_type=issue.project_type,
+        assignee=(Person(account_id=issue.assignee_id, display_name=issue.assignee, email=issue.assignee_email)
+                  if issue.assignee_id or issue.assignee_email else None),
     )
     if linked:
         return dataclasses.replace(event, linked_issue=facts)

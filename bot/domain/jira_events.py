@@ -114,6 +114,7 @@ def issue_facts(issue: Any) -> IssueFacts | None:
         complete="labels" in fields,
         read=access,
         project_type=read_project_type(fields),
+        assignee=person(fields.get("assignee")),
     )
 
 

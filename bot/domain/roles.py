@@ -135,6 +135,13 @@ def _follow(
     return Holder(chain[-1], (Cover(for_user=user_id, until=until, handover_id=first.id, chain=tuple(chain)),))
 
 
+def follow(account_key: str, user_id: str, on: dt.date, handovers: Iterable[Handover]) -> Holder | tuple[str, ...]:
+    """Who does `user_id`'s job in the account on `on`, chains followed: a Holder (covering empty
+    when they are there themselves), or the people of the cycle the chain ran into."""
+    active = [h for h in handovers if h.applies(account_key, on)]
+    return _follow(account_key, user_id, on, active)
+
+
 def holders(account: Account, role: str, on: dt.date, handovers: Iterable[Handover]) -> RoleToday:
     """Who holds `role` (one of ROLE_NAMES) in `account` on the day `on` (in the account's timezone)."""
     if role not in ROLE_NAMES:

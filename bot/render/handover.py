@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.domain.accounts import Account
 from bot.domain.budget import BudgetStatus
+from bot.domain.cover import CoverNote
 from bot.domain.handover_notes import IssueNote, Summary, WhileAway
 from bot.domain.links import SiteLinks
 from bot.domain.roles import Handover, Holder, RoleToday
@@ -226,3 +227,16 @@ def render_while_away(w: WhileAway, links: SiteLinks) -> Message:
     if len(lines) == 1:
         lines.append(translate(lang, "away.quiet"))
     return _message(lines)
+
+
+def render_cover_dm(account: Account, note: CoverNote, channel_id: str, links: SiteLinks) -> Message:
+    """The cover's DM about an issue of someone they cover (once per issue and day): which issue,
+    whose, until when, and the internal channel where its news is."""
+    language = account.language
+    url = links.issue(note.issue_key)
+    issue = f"<{url}|{escape_mrkdwn(note.issue_key)}>" if url else f"*{escape_mrkdwn(note.issue_key)}*"
+    if note.summary:
+        issue = f"{issue} {escape_mrkdwn(note.summary)}"
+    text = translate(language, "handover.cover_dm", account=escape_mrkdwn(account.name), issue=issue,
+                     away=slack_mention(note.away), until=format_day(note.until, language), channel=f"<#{channel_id}>")
+    return Message(text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text[:_SECTION_LIMIT]}}])

@@ -20,7 +20,8 @@ from bot.domain.audience import worklog_amounts_visible
 from bot.domain.events import ConfluenceEvent, Event, EventType, JiraEvent, Person
 from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import Burst
-from bot.render.blocks import MAX_BLOCKS, MAX_SECTION_CHARS, Message, escape_mrkdwn
+from bot.domain.roles import Holder
+from bot.render.blocks import MAX_BLOCKS, MAX_SECTION_CHARS, Message, escape_mrkdwn, slack_mention
 from bot.render.i18n import format_day, format_hours, language_or_default, translate
 
 E = EventType
@@ -125,9 +126,23 @@ def _adf_text(node: Any) -> str:
     return inner + "\n" if kind in ("paragraph", "heading", "listItem", "codeBlock") else inner
 
 
-def comment_mrkdwn(body: Any, account: Account, people: Iterable[Person], language: str) -> str:
+def covering_text(away: str, holder: Holder, language: str) -> str:
+    """`<@Ben> (covering for <@Ana> until Jan 6, 2027)`: the cover named where `away` would be."""
+    covers = [c for c in holder.covering if c.for_user == away] or list(holder.covering)
+    return ", ".join(
+        translate(language, "roles.covering", person=slack_mention(holder.user_id), away=slack_mention(c.for_user),
+                  until=format_day(c.until, language))
+        for c in covers
+    )
+
+
+def comment_mrkdwn(
+    body: Any, account: Account, people: Iterable[Person], language: str, covers: Mapping[str, Holder] | None = None
+) -> str:
     """A Jira comment body as Slack mrkdwn: mentions resolved, links and code blocks converted,
-    user text escaped, at most COMMENT_PREVIEW_CHARS long."""
+    user text escaped, at most COMMENT_PREVIEW_CHARS long. `covers` (internal channels only):
+    a mention of someone away names their cover instead, marked as covering for them."""
+    covers = covers or {}
     text = _adf_text(body) if isinstance(body, Mapping) else str(body or "")
     text = _LINE_BREAKS.sub("\n", text)
     text = _BLANK_LINES.sub("\n\n", _HEADING.sub("", _CODE_BLOCK.sub("```", text))).strip()
@@ -146,7 +161,9 @@ def comment_mrkdwn(body: Any, account: Account, people: Iterable[Person], langua
         by_account, ref = m.group("by_account") is not None, m.group("ref")
         p = _find(ref, by_account, people) or (Person(account_id=ref) if by_account else Person(username=ref))
         slack = _slack_user(p, account)
-        if slack:
+        if slack and slack in covers:
+            out.token(covering_text(slack, covers[slack], language))
+        elif slack:
             out.token(f"<@{slack}>")
         elif p.display_name:
             out.token("@" + escape_mrkdwn(p.display_name))
@@ -281,23 +298,36 @@ def _sentence(text: str, language: str) -> str:
 
 
 def render_event(
-    event: Event, audience: Audience, account: Account, language: str | None = None, *, links: SiteLinks | None = None
+    event: Event, audience: Audience, account: Account, language: str | None = None, *, links: SiteLinks | None = None,
+    covers: Mapping[str, Holder] | None = None,
 ) -> Message:
     """One channel message for one event, in the account's (or the given) language; links to the
-    configured sites (`links`), none without them."""
+    configured sites (`links`), none without them. `covers` (Slack id of someone away → who covers
+    them today, `bot.domain.cover`): in an internal channel their mentions name the cover, and a
+    "cc" line names the cover of the rest the event concerns (their issue); a client channel reads
+    as without it (no cover, no word of who is away)."""
     language = language_or_default(language or account.language)
     links = links or SiteLinks()
+    covers = covers if audience is Audience.INTERNAL and covers else {}
     blocks: list[dict[str, Any]] = []
     if isinstance(event, JiraEvent):
         headline = _sentence(_jira_headline(event, audience, account, language, links), language)
         blocks.append(_section(headline))
         text = headline
+        body = ""
         if event.comment is not None and event.type is not E.COMMENT_DELETED:
-            body = comment_mrkdwn(event.comment.body, account, event.people, language)
+            body = comment_mrkdwn(event.comment.body, account, event.people, language, covers)
             if body:
                 quoted = "\n".join("> " + line for line in body.split("\n"))
                 blocks.append(_section(quoted))
                 text = f"{headline}\n{quoted}"
+        # Someone away the quote does not name (the assignee, or a mention cut off): cc their cover.
+        rest = [covering_text(away, holder, language) for away, holder in covers.items()
+                if slack_mention(away) not in body]
+        if rest:
+            cc = _t(language, "cover.cc", people=", ".join(rest))
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": cc[:MAX_SECTION_CHARS]}]})
+            text = f"{text}\n{cc}"
     else:
         headline = _sentence(_confluence_headline(event, language, links), language)
         blocks.append(_section(headline))

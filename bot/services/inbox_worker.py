@@ -77,6 +77,7 @@ from bot.render.i18n import translate
 from bot.services.budget_alerts import Alerted, BudgetAlerts
 from bot.services.channel_audiences import ChannelAudiences
 from bot.services.exactly_once import OncePoster, PostBusy, owner_id
+from bot.services.handover_cover import CoverDMs, Membership
 from bot.services.inbox_batch import BatchReport, Work, delivery_context, fail_where, log_failure
 from bot.services.inbox_lookups import EventLookups
 from bot.services.notification_posting import NotificationPoster, post_key
@@ -133,6 +134,7 @@ class InboxWorker:
         audiences: ChannelAudiences | None = None,
         on_events: Callable[[list[Event]], Awaitable[None]] | None = None,
         support: SupportService | None = None,
+        is_member: Membership | None = None,
     ):
         self.store = store
         # Told of each batch's events that went through (the portfolio marks their accounts stale).
@@ -160,6 +162,9 @@ class InboxWorker:
         # This worker's name on its leases and intents.
         self.owner = owner_id()
         self.once = OncePoster(store, slack, clock, self.owner, self.settings.lease)
+        # During a handover the cover hears of the away person's issues by DM, once per issue and
+        # day; only with a way to ask Slack whether the cover is still one of the agency.
+        self.cover_dms = CoverDMs(slack, self.once, is_member, self.links) if is_member is not None else None
 
     # --- scheduling ---------------------------------------------------------------------------
 
@@ -263,8 +268,9 @@ class InboxWorker:
         return report
 
     async def _notify(self, works: list[Work], report: BatchReport) -> tuple[list[Work], BatchReport]:
-        """Look up what the events lack → decide and render → support threads → post → budget
-        alerts → tell the portfolio."""
+        """Look up what the events lack → decide and render (mentions of someone away name their
+        cover in internal channels) → support threads → post → DM covers → budget alerts → tell
+        the portfolio."""
         subscriptions = await self._subscriptions()
         lookups = EventLookups(self.jira, self.confluence, self.accounts, self.settings.jql_keys_per_query)
         completed = await lookups.complete(works, subscriptions)
@@ -279,7 +285,12 @@ class InboxWorker:
             # Status changes and public comments of a support request's issue, in its thread.
             outgoing = outgoing + await self.support.thread_messages(plan.works, accounts, plan.outgoing)
         posted = await poster.post_all(outgoing)
-        works = fail_where(plan.works, posted.failures)
+        failures = dict(posted.failures)
+        if self.cover_dms is not None:
+            # The cover of someone away whose issue this is: one DM per issue and day.
+            for inbox_id, exc in (await self.cover_dms.send(plan.covered)).items():
+                failures.setdefault(inbox_id, exc)
+        works = fail_where(plan.works, failures)
         alerted = Alerted(works, 0, 0)
         if self.jira is not None:
             alerted = await BudgetAlerts(self.store, self.jira, accounts, self.clock, self.once).check(works)

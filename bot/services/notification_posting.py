@@ -12,14 +12,16 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from structlog.contextvars import bound_contextvars
 
-from bot.domain.accounts import Account, AccountsConfig, Channel
+from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
+from bot.domain.cover import CoverNote, concerned, cover_notes, covering
 from bot.domain.events import Event, EventType, JiraEvent, Person
 from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import Burst, Delivery, coalesce, route, withheld_for_past
+from bot.domain.roles import Handover, today_at
 from bot.domain.subscriptions import Subscription
 from bot.errors import UpstreamError
 from bot.logs import get_logger
@@ -114,12 +116,24 @@ class Outgoing:
 
 
 @dataclass(frozen=True)
+class Covered:
+    """An internal channel's delivery (posted now or before) about people away, and who covers
+    them (`bot.domain.cover`): `bot.services.handover_cover` DMs each cover once per issue and day."""
+
+    account: Account
+    channel: Channel
+    notes: tuple[CoverNote, ...]
+    item: InboxItem
+
+
+@dataclass(frozen=True)
 class Plan:
     """The messages to post, the works with what planning failed, and how many were posted before."""
 
     outgoing: list[Outgoing]
     works: list[Work]
     skipped_already_posted: int
+    covered: list[Covered] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -205,11 +219,16 @@ class NotificationPoster:
             group = [g for g in group if g[2] not in posted]
             if group:
                 planned.append((group, coalesce([d for _, d, _ in group], self.burst_threshold)))
+        # Internal deliveries (posted now or before: a cover's DM may still be due after a retry).
+        internal = [(item, d, key) for group in per_channel.values() for item, d, key in group
+                    if d.channel.audience is Audience.INTERNAL and key not in withheld]
         # Bursts quote no comments: only messages rendered one by one need the people.
         found = await self._look_up_people(
             [d for group, messages in planned if not _is_burst(messages) for _, d, _ in group]
+            + [d for _, d, key in internal if key in posted]
         )
         accounts: dict[str, Account] = {}  # each account with the people found, made once
+        covers, covered = await self._covers(internal, accounts, found, failures)
         outgoing: list[Outgoing] = []
         for group, messages in planned:
             if _is_burst(messages):
@@ -229,10 +248,15 @@ class NotificationPoster:
             for item, d, key in group:
                 with bound_contextvars(**delivery_context(item)):
                     try:
+                        if item.id in failures:
+                            continue  # its cover could not be worked out: retried as a whole
                         account = accounts.get(d.account.key)
                         if account is None:
                             account = accounts[d.account.key] = with_people(d.account, found)
-                        message = render_event(d.event, d.channel.audience, account, links=self.links)
+                        # Only internal deliveries have covers (`_covers`): a client channel's
+                        # message reads as without a handover.
+                        message = render_event(d.event, d.channel.audience, account, links=self.links,
+                                               covers=covering(covers.get(key, ())))
                     except Exception as exc:
                         log_failure(exc, "rendering")
                         failures.setdefault(item.id, exc)
@@ -240,7 +264,46 @@ class NotificationPoster:
                 issue = d.event.issue_key if isinstance(d.event, JiraEvent) else None
                 status = current_status(d.event) if issue else None
                 outgoing.append(Outgoing(d.account, d.channel, message, (key,), (item,), issue, status))
-        return Plan(outgoing, fail_where(works, failures), len(posted))
+        covered = [c for c in covered if c.item.id not in failures]
+        return Plan(outgoing, fail_where(works, failures), len(posted), covered)
+
+    async def _covers(
+        self, internal: list[tuple[InboxItem, Delivery, str]], accounts: dict[str, Account],
+        found: Mapping[str, str], failures: dict[int, Exception],
+    ) -> tuple[dict[str, tuple[CoverNote, ...]], list[Covered]]:
+        """Who covers the people away whom each internal delivery concerns (their issue, a comment
+        mentioning them), as of today in the account's timezone: by post key (the message names the
+        cover), and as `Covered` (the cover's DM). Cover is for agency eyes: only channels whose
+        effective audience is internal (a shared one is a client's) get any."""
+        concerning = []
+        for item, d, key in internal:
+            account = accounts.get(d.account.key)
+            if account is None:
+                account = accounts[d.account.key] = with_people(d.account, found)
+            if concerned(d.event, account):
+                concerning.append((item, d, key, account))
+        if not concerning:
+            return {}, []
+        try:
+            handovers = await asyncio.to_thread(self._handovers)
+        except Exception as exc:
+            # Without knowing who is away, a mention could name the wrong person: retry them.
+            log_failure(exc, "reading handovers")
+            for item, _, _, _ in concerning:
+                failures.setdefault(item.id, exc)
+            return {}, []
+        by_key: dict[str, tuple[CoverNote, ...]] = {}
+        covered: list[Covered] = []
+        for item, d, key, account in concerning:
+            notes = cover_notes(d.event, account, today_at(account, self.clock()), handovers)
+            if notes:
+                by_key[key] = notes
+                covered.append(Covered(d.account, d.channel, notes, item))
+        return by_key, covered
+
+    def _handovers(self) -> list[Handover]:
+        """Handovers not cancelled that may apply today somewhere (a day of slack for time zones)."""
+        return self.store.handovers.active(self.clock().date() - dt.timedelta(days=1))
 
     def _route(
         self, w: Work, subscriptions: Mapping[str, list[Subscription]]

@@ -57,9 +57,11 @@ class Members:
         return self.answer
 
 
-def _worker(store, slack, clock, members=None, jira=None) -> InboxWorker:
-    return InboxWorker(store, ACCOUNTS, slack, jira or InMemoryJira({"TES-1": issue("TES-1")}), clock=clock,
-                       settings=WorkerSettings(), links=SITES, is_member=members or Members())
+def _worker(store, slack, clock, members: Members | None = None, *, dms: bool = True) -> InboxWorker:
+    """A worker (a process); without `dms` it has no way to check membership, so it DMs nobody."""
+    extra = {"is_member": members or Members()} if dms else {}
+    return InboxWorker(store, ACCOUNTS, slack, InMemoryJira({"TES-1": issue("TES-1")}), clock=clock,
+                       settings=WorkerSettings(), links=SITES, **extra)
 
 
 def _quote(slack, channel) -> list[str]:
@@ -70,9 +72,10 @@ async def test_a_mention_of_someone_away_names_the_cover_in_the_internal_channel
     _away(store)
     slack = InMemorySlack()
     add(store, _comment("90001"), "d-1")
-    report = await _worker(store, slack, lambda: NOW).run_once()
+    report = await _worker(store, slack, lambda: NOW, dms=False).run_once()
     assert report.statuses == {"done": 1}
     assert _quote(slack, ALPHA_INTERNAL) == [f"> Ping <@{BEN}> (covering for <@{ANA}> until Dec 6, 2026) please"]
+    assert slack.dms_opened == []  # no membership check, no DM
     # The client channel reads exactly as without a handover: no cover, no word of who is away.
     assert _quote(slack, ALPHA_CLIENT) == [f"> Ping <@{ANA}> please"]
     assert BEN not in json.dumps(slack.in_channel(ALPHA_CLIENT)) and "covering" not in json.dumps(slack.in_channel(ALPHA_CLIENT))

@@ -193,6 +193,15 @@ def render_client_line(account: Account, roles: Sequence[str], name: str, until:
     return _message([text])
 
 
+def render_client_line_ended(account: Account, roles: Sequence[str], day: dt.date) -> Message:
+    """What the client line says once its handover was cancelled: the usual contacts are back (no
+    names, nothing about who was away or why)."""
+    lang = account.language
+    text = translate(lang, "handover.client_line_ended", day=format_day(day, lang),
+                     roles=", ".join(role_name(r, lang) for r in roles))
+    return _message([text])
+
+
 def render_problem(account: Account, role: str, kind: str, people: Sequence[str], day: dt.date) -> Message:
     lang = account.language
     return _message([translate(lang, f"handover.problem.{kind}", role=role_name(role, lang),

@@ -4,6 +4,8 @@
   channel; run right after the handover is saved (and by the clock if that was cut off).
 - `start` — on its first day (in the account's timezone): the client channel's one line, if the
   account allows it (`handover_client_line`), with names only.
+- `correct` — when it is cancelled after it started: the client line of `start` is rewritten in
+  place to say the usual contacts are back (no names), or one correcting line is posted.
 - `end` — the day after its last day, or at once when it is cancelled after it started: "while you
   were away" to the returner.
 
@@ -31,6 +33,7 @@ from bot.render.blocks import Message
 from bot.render.handover import (
     CLIENT_ROLES,
     render_client_line,
+    render_client_line_ended,
     render_internal_note,
     render_problem,
     render_summary,
@@ -136,6 +139,8 @@ class HandoverSteps:
                     ran.append((h.id, key, "start"))
             cancelled_after_start = (stored.cancelled_at is not None
                                      and today_at(account, stored.cancelled_at) >= h.start)
+            if cancelled_after_start and await self._step(stored, account, "correct", self._correct):
+                ran.append((h.id, key, "correct"))
             over = (not stored.cancelled and today > h.end) or cancelled_after_start
             if over and await self._step(stored, account, "end", self._end):
                 ran.append((h.id, key, "end"))
@@ -231,6 +236,38 @@ class HandoverSteps:
         message = render_client_line(account, roles, name, until)
         for channel in await self._channels(account, Audience.CLIENT):
             await self.once.post([f"handover:{h.id}:{account.key}:client:{channel.id}"], channel.id, message)
+
+    async def _correct(self, stored: StoredHandover, account: Account) -> None:
+        """Cancelled after it started: the client line posted at the start ("until Jan 6, X is your
+        contact") is no longer true. It is rewritten in place (chat.update of the stored ts) to say
+        the usual contacts are back — no names, nothing about who was away; where Slack will not
+        update it (deleted, too old), one correcting line is posted instead (keyed: once). The
+        step is claimed like the others, and updating twice writes the same words."""
+        h = stored.handover
+        roles = [r for r in roles_named(account, h.from_user) if r in CLIENT_ROLES]
+        if not roles:
+            return  # no line was posted (it names roles the client hears of)
+        assert stored.cancelled_at is not None
+        day = today_at(account, stored.cancelled_at)
+        message = render_client_line_ended(account, roles, day)
+        for channel in await self._channels(account, Audience.CLIENT):
+            line = await asyncio.to_thread(self.store.posts.get, f"handover:{h.id}:{account.key}:client:{channel.id}")
+            if line is None:
+                continue  # never posted here
+            correction = [f"handover:{h.id}:{account.key}:client-ended:{channel.id}"]
+            if line.ts is None:
+                # The start's post was cut off by a crash (an intent without its answer) and the
+                # start step no longer runs: whether or not the line is there, the correction is true.
+                await self.once.post(correction, channel.id, message)
+                continue
+            try:
+                await self.slack.update_message(channel.id, line.ts, message.text, message.blocks)
+            except UpstreamError as exc:
+                if exc.retryable or exc.uncertain:
+                    raise  # Slack down: the step is tried again after its backoff
+                log.warning("client line not updatable; posting a correction", handover=h.id, channel=channel.id,
+                            error=str(exc))
+                await self.once.post(correction, channel.id, message)
 
     async def _end(self, stored: StoredHandover, account: Account) -> None:
         h, now = stored.handover, self.clock()

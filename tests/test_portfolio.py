@@ -132,8 +132,10 @@ async def test_accounts_is_for_members_in_internal_places_only(world):
         assert refused.text == "`/pulse kunden [meine|wichtig|gefährdet]` ist nur für Mitglieder der Agentur."
     client = await _ask(portfolio, "accounts all", channel="C0ACMECLNT")
     assert "ACME" not in client.text and "intern" in client.text
-    # An unlinked channel Slack says nothing about: fail closed.
-    assert "ACME" not in (await _ask(portfolio, "accounts all", channel="C0UNKNOWN1")).text
+    # An unlinked channel may hold anyone: only the slash command's ephemeral answer (the asker's
+    # alone) is given there, never a mention's (a thread for all) — review 3 #1, test_review3_portfolio.
+    slash = await _ask(portfolio, "accounts all", channel="C0UNKNOWN1")
+    assert "ACME" in slash.text and not slash.public
     typo = await _ask(portfolio, "accounts alll")
     assert typo.text.startswith("I don't know `alll` here: use one of `mine`, `key`, `at-risk`, `all`")
 

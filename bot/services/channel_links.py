@@ -31,8 +31,9 @@ from bot.errors import UserError
 from bot.logs import get_logger
 from bot.render.blocks import escape_mrkdwn
 from bot.render.i18n import translate
+from bot.render.words import Voice
 from bot.services.channel_audiences import ChannelAudiences
-from bot.services.commands import Asker, CommandService, Reply
+from bot.services.commands import Asker, CommandService, Reply, answer_stays_internal
 from integrations.store.store import Store
 
 log = get_logger("pulse.links")
@@ -90,17 +91,27 @@ class LinkService:
             seeded = self._seed.by_channel(asker.channel_id) is not None
             raise UserError(sentence("link.in_file" if seeded else "link.already", account=account.name,
                                      unlink=CommandRef(("unlink",))))
-        keys = ", ".join(f"`{a.key}`" for a in self._seed.accounts)
-        if len(inv.args) != 1:
-            raise UserError(sentence("link.usage", command=CommandRef(("link",), "args.account"), accounts=keys))
-        target = self._seed.by_key(inv.args[0].lower())
+        target = self._seed.by_key(inv.args[0].lower()) if len(inv.args) == 1 else None
         if target is None:
-            raise UserError(sentence("link.unknown_account", key=inv.args[0], accounts=keys))
+            raise self._which_account(inv, asker)
         sharing = await self._sharing(asker.channel_id)
         view = link_modal(target, asker.channel_id, allowed_audiences(sharing), asker.language)
         if asker.open_view is None or not await asker.open_view(view):
             return Reply(translate(asker.language, "link.modal_failed"))
         return Reply(voice.say(sentence("link.opened")))
+
+    def _which_account(self, inv: Invocation, asker: Asker) -> UserError:
+        """No or no known account named. The account keys name the agency's clients: listed only
+        where the answer stays internal (a slash command's ephemeral answer; never a mention's
+        answer in the channel being linked, typically the new Slack Connect channel with a client)."""
+        command = CommandRef(("link",), "args.account")
+        if not answer_stays_internal(asker, None):
+            # The slash form (a mention cannot open the form anyway).
+            return UserError(sentence("link.usage_here", command=Voice.for_asker(asker.language).command(command)))
+        keys = ", ".join(f"`{a.key}`" for a in self._seed.accounts)
+        if len(inv.args) != 1:
+            return UserError(sentence("link.usage", command=command, accounts=keys))
+        return UserError(sentence("link.unknown_account", key=escape_mrkdwn(inv.args[0]), accounts=keys))
 
     async def unlink_command(self, inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
         if account is None:

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.domain.access import Role
+from bot.domain.access import Role, audience_for
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
 from bot.domain.commands import COMMANDS, CommandSpec, Invocation, available, parse
 from bot.domain.words import sentence
@@ -48,6 +48,21 @@ class Asker:
     def voice(self) -> Voice:
         """How to answer: in the asker's language, with commands in the form they can type."""
         return Voice.for_asker(self.language, self.bot_name if self.via_mention else None)
+
+
+def answer_stays_internal(asker: Asker, channel: Channel | None) -> bool:
+    """Does an answer given here stay with the agency? The one rule for every command whose answer
+    is internal (handovers, the accounts overview, the account list of `link`'s hint).
+
+    `channel` is the account's channel at its effective audience (CommandService.run asked
+    ChannelAudiences: an internal channel Slack calls shared is a client channel); an external
+    asker makes any channel a client one. A channel no account links may hold anyone (a Slack
+    Connect channel, the workspace's own guests, who are no other organization): a mention's answer
+    is posted there in a thread for all, so only a slash command's (ephemeral, for the member who
+    asked) or a direct message's answer stays internal."""
+    if channel is not None:
+        return audience_for(channel.audience, asker.role) is Audience.INTERNAL
+    return asker.channel_id.startswith("D") or not asker.via_mention
 
 
 @dataclass(frozen=True)

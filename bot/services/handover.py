@@ -33,7 +33,7 @@ from bot.logs import get_logger
 from bot.render.blocks import slack_mention
 from bot.render.handover import render_list, render_roles, render_saved, render_who
 from bot.render.i18n import translate
-from bot.services.commands import Asker, CommandService, Reply
+from bot.services.commands import Asker, CommandService, Reply, answer_stays_internal
 from integrations.store.handovers import StoredHandover
 from integrations.store.store import Store
 
@@ -141,16 +141,8 @@ class HandoverService:
 
     @staticmethod
     def _only_internal(asker: Asker, channel: Channel | None) -> None:
-        """UserError unless an answer here is for the agency alone. `channel` is the account's channel
-        at its effective audience (CommandService asks ChannelAudiences: an internal channel Slack
-        calls shared is a client channel). A channel no account links may hold anyone (a Slack
-        Connect channel): a mention's answer is posted there for all, so only a slash command's
-        (ephemeral, for the member who asked) or a DM's answer is given."""
-        if channel is not None:
-            internal = audience_for(channel.audience, asker.role) is Audience.INTERNAL
-        else:
-            internal = asker.channel_id.startswith("D") or not asker.via_mention
-        if not internal:
+        """UserError unless an answer here is for the agency alone (`answer_stays_internal`)."""
+        if not answer_stays_internal(asker, channel):
             raise UserError(sentence("handover.client_channel"))
 
     async def handover(self, inv: Invocation, asker: Asker, _a: Account | None, channel: Channel | None) -> Reply:

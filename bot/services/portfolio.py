@@ -29,7 +29,6 @@ from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import accounts_for
 from bot.domain.portfolio import AccountHealth, Concern, Scope, Worsening, assess, select, worsenings
 from bot.domain.roles import Handover, holders, roles_held, today_at
-from bot.domain.sharing import Sharing
 from bot.domain.words import sentence
 from bot.errors import UpstreamError, UserError
 from bot.logs import get_logger
@@ -37,7 +36,7 @@ from bot.render.blocks import escape_mrkdwn
 from bot.render.i18n import translate
 from bot.render.portfolio import HomeState, render_external_home, render_home, render_overview, render_worsening
 from bot.services.channel_audiences import ChannelAudiences
-from bot.services.commands import Asker, CommandService, Reply
+from bot.services.commands import Asker, CommandService, Reply, answer_stays_internal
 from bot.services.digests import DigestService, JiraData
 from bot.services.exactly_once import OncePoster, PostBusy, owner_id
 from integrations.store.store import Store
@@ -292,17 +291,12 @@ def scope_words(language: str) -> dict[str, Scope]:
             for lang in ("en", language) for scope in Scope}
 
 
-async def internal_place(asker: Asker, channel: Channel | None, audiences: ChannelAudiences | None) -> bool:
-    """Is where `asker` asked only the agency's? A linked channel at its effective audience
-    (CommandService.run applied Slack's word on sharing), a direct message with the bot, or an
-    unlinked channel Slack positively says is not shared. Fail closed otherwise."""
-    if channel is not None:
-        return channel.audience is Audience.INTERNAL
-    if asker.channel_id.startswith("D"):
-        return True  # a one-to-one conversation with the bot
-    if audiences is None:
-        return False
-    return await audiences.sharing(asker.channel_id) is Sharing.PRIVATE_TO_US
+def internal_place(asker: Asker, channel: Channel | None) -> bool:
+    """Is an answer where `asker` asked only the agency's? The handover commands' rule
+    (`answer_stays_internal`): a linked channel at its effective audience, a direct message, or a
+    slash command's ephemeral answer; never a mention's answer in a channel no account links (it is
+    posted for all there, the workspace's guests included, whatever Slack says about sharing)."""
+    return answer_stays_internal(asker, channel)
 
 
 def register_portfolio_commands(
@@ -312,7 +306,7 @@ def register_portfolio_commands(
     snapshots, never from Jira."""
 
     async def accounts(inv: Invocation, asker: Asker, _account: Account | None, channel: Channel | None) -> Reply:
-        if not await internal_place(asker, channel, audiences):
+        if not internal_place(asker, channel):
             raise UserError(sentence("portfolio.where"))
         words = scope_words(asker.language)
         scope = Scope.MINE

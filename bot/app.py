@@ -48,6 +48,7 @@ from bot.services.handover import HandoverService, register_handover_commands
 from bot.services.handover_steps import HandoverSteps
 from bot.services.inbox_worker import InboxWorker, WorkerSettings, run_inbox_worker, stop_inbox_worker
 from bot.services.portfolio import PortfolioHome, PortfolioService, register_portfolio_commands
+from bot.services.portfolio_weekly import WeeklyOverview
 from bot.services.subscriptions import register_subscribe_commands
 from bot.services.support import SupportService, register_support_commands
 from bot.settings import Settings
@@ -130,6 +131,8 @@ class Runtime:
     links: LinkService | None = None
     # Handover steps (None without Slack); a clock runs them every minute while serving with the scheduler on.
     handover_steps: HandoverSteps | None = None
+    # Each role holder's weekly overview by DM (None: off, or without Slack); ticks with the scheduler on.
+    weekly: WeeklyOverview | None = None
     _stop_worker: asyncio.Event | None = None
     _stop_portfolio: asyncio.Event | None = None
     _http: aiohttp.ClientSession | None = None
@@ -157,6 +160,15 @@ class Runtime:
                 await steps.tick()
             except Exception:
                 log.exception("handover tick failed")
+
+    async def _weekly_clock(self, weekly: WeeklyOverview) -> None:
+        """The weekly overviews every minute (each keyed per person and week: never twice)."""
+        while True:
+            await asyncio.sleep(HANDOVER_TICK_S)
+            try:
+                await weekly.tick()
+            except Exception:
+                log.exception("weekly overview tick failed")
 
     async def _socket_mode(self) -> None:
         from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -202,6 +214,8 @@ class Runtime:
             self.background.append(asyncio.create_task(self._socket_mode()))
         if self.handover_steps is not None and self.settings.scheduler_enabled:
             self.background.append(asyncio.create_task(self._handover_clock(self.handover_steps), name="handover-clock"))
+        if self.weekly is not None and self.settings.scheduler_enabled:
+            self.background.append(asyncio.create_task(self._weekly_clock(self.weekly), name="weekly-overview"))
         if self.scheduler is not None:
             self.scheduler.start()
             register_scheduler_health(self.health, self.scheduler)
@@ -557,6 +571,11 @@ def assemble(settings: Settings, ports: Ports) -> Runtime:
                       links=ports.links, audiences=audiences, is_member=directory.is_member)
         if ports.slack is not None else None
     )
+    weekly = (
+        WeeklyOverview(portfolio, OncePoster(ports.store, ports.slack, ports.clock, owner_id(), INTENT_LEASE),
+                       directory.is_member, settings.weekly_overview)
+        if ports.slack is not None and settings.weekly_overview else None
+    )
     deps = build_listener_deps(ports.accounts, ports.slack_client, settings, digests, ports.clock, ports.store, audiences,
                                portfolio, support, links, directory, handover_steps)
     bolt = create_bolt_app(client=ports.slack_client, signing_secret=_secret(settings.slack.signing_secret), deps=deps)
@@ -566,7 +585,7 @@ def assemble(settings: Settings, ports: Ports) -> Runtime:
         clock=ports.clock, jira=ports.jira, scheduler=scheduler, slack=ports.slack, digests=digests,
         confluence=ports.confluence, answers=deps.answers, commands=deps.commands, audiences=audiences,
         portfolio=portfolio, ports=ports, support=support, links=links,
-        handover_steps=handover_steps,
+        handover_steps=handover_steps, weekly=weekly,
     )
 
 

@@ -97,6 +97,24 @@ class Settings(_Section):
     webhook_max_bytes: int = Field(
         default=1_048_576, validation_alias=AliasChoices("PULSE_WEBHOOK_MAX_BYTES")
     )
+    weekly_overview: str | None = Field(
+        default="0 8 * * mon", validation_alias=AliasChoices("PULSE_WEEKLY_OVERVIEW"),
+        description="when role holders get their weekly overview by DM (cron in their accounts' timezone); off: never",
+    )
+
+    @field_validator("weekly_overview", mode="before")
+    @classmethod
+    def _weekly_cron(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "off", "false", "no", "0")):
+            return None
+        if isinstance(value, str):
+            from bot.domain.schedule import cron_problem
+
+            problem = cron_problem(value.strip())
+            if problem:
+                raise ValueError(f"PULSE_WEEKLY_OVERVIEW: {problem}; or 'off'")
+            return value.strip()
+        return value
 
     @field_validator("admin_users", mode="before")
     @classmethod

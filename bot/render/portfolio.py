@@ -274,3 +274,32 @@ def render_worsening(account: Account, news: Worsening, people: Sequence[str], v
         lines.append(_t(language, "portfolio.news.yours", role=_t(language, f"role.{role}")))
     text = "\n".join(lines)
     return Message(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_SECTION_CHARS]}}])
+
+
+def render_weekly(healths: Sequence[AccountHealth], language: str, *, pending: int = 0) -> Message:
+    """A manager's weekly overview (a direct message): their accounts by need of attention, those
+    to look at first under their own heading, then the ones that are well; the Home's rows."""
+    title = f"*{_t(language, 'weekly.title')}* — {_summary(healths, language)}"
+    attention = [h for h in healths if h.verdict > Verdict.OK]
+    well = [h for h in healths if h.verdict is Verdict.OK]
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": title}}]
+    texts = [title]
+    for heading, group in (("weekly.attention", attention), ("weekly.well", well)):
+        if not group:
+            continue
+        head = f"*{_t(language, heading, count=len(group))}*"
+        rows = [account_row(h, language) for h in group]
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": head}})
+        blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in _chunks(rows)]
+        texts += [head, *rows]
+    if not healths:
+        texts.append(_t(language, "portfolio.none_mine"))
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": texts[-1]}})
+    footer = " · ".join(p for p in (_as_of(healths, language),
+                                    _t(language, "portfolio.pending", count=pending) if pending else "",
+                                    _t(language, "weekly.footer")) if p)
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
+    texts.append(footer)
+    # Blocks beyond Slack's limit would be refused: the rows are packed into sections of ~3,000
+    # characters, so this holds for any portfolio a person can hold.
+    return Message("\n\n".join(texts), blocks[:MAX_BLOCKS])

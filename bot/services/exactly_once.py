@@ -128,6 +128,16 @@ class OncePoster:
             raise NotRecorded(f"{type(exc).__name__}: {exc}") from exc
         return Posted(ts, thread_ts, new=True)
 
+    async def post_unread(self, keys: list[str], channel: str, message: Message) -> Posted | None:
+        """Post to a channel the bot cannot read back (a direct message: no im:history), never twice:
+        unless one of `keys` was claimed before — posted, in flight, or left uncertain by a crash
+        between Slack's answer and its record. An uncertain one cannot be settled from history, so
+        it is not sent again (at most once there). None when nothing was posted now."""
+        claimed = await asyncio.to_thread(lambda: [k for k in keys if self.store.posts.get(k) is not None])
+        if claimed:
+            return None
+        return await self.post(keys, channel, message)
+
     async def _settle(self, channel: str, intent: Intent) -> str | None:
         """Look for each uncertain message in Slack; record what is found, forget what is not.
         The ts found for the (exact) message, if any."""

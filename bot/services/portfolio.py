@@ -108,6 +108,10 @@ class PortfolioService:
         # When this process last refreshed each account (MIN_INTERVAL holds for failures too).
         self._last_try: dict[str, dt.datetime] = {}
 
+    def handovers(self) -> list[Handover]:
+        """The handovers that apply (role cover), as the service was given them."""
+        return list(self._handovers())
+
     # --- reading (no Jira) -------------------------------------------------------------------
 
     def healths(self) -> tuple[list[AccountHealth], list[str]]:
@@ -273,7 +277,8 @@ class PortfolioService:
             return
         channel = await self._notices.slack.open_dm(person)
         message = render_worsening(account, item, (), health.verdict, role=role)
-        await asyncio.shield(self._notices.post([f"health:{account.key}:{item.key}:dm:{person}"], channel, message))
+        # DMs are not read back: a crash between Slack's answer and its record sends nothing again.
+        await asyncio.shield(self._notices.post_unread([f"health:{account.key}:{item.key}:dm:{person}"], channel, message))
 
 
 def _current(health: AccountHealth, account: Account) -> AccountHealth:

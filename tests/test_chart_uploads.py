@@ -43,15 +43,17 @@ async def test_the_internal_digest_gets_its_burn_up_once_the_client_digest_none(
     try:
         await service.run_slot(account, internal, NOW)
         await service.run_slot(account, client, NOW)
-        chart = [m for m in slack.messages if any(b.get("type") == "image" for b in m["blocks"] or [])]
+        # The burn-up (the milestone timeline follows it: tests/test_timeline_chart.py).
+        chart = [m for m in slack.messages if any(b.get("type") == "image" and b["alt_text"].endswith("Budgetverlauf")
+                                                  for b in m["blocks"] or [])]
         assert len(chart) == 1 and chart[0]["channel"] == internal.id and chart[0]["thread_ts"] is not None
-        assert chart[0]["blocks"][0]["slack_file"] == {"id": "F00000001"} and len(slack.files) == 1
+        assert chart[0]["blocks"][0]["slack_file"] == {"id": "F00000001"} and len(slack.files) == 2
         assert slack.files[0]["content"].startswith(b"\x89PNG")
         # The slot again (a retry after a crash): nothing uploaded or posted twice.
         count = len(slack.messages)
         await service._post_chart(account, await service.fetch(account, NOW, NOW - dt.timedelta(days=7)), NOW,
                                   internal.id, f"digest:{internal.id}:{NOW.isoformat()}:chart", chart[0]["thread_ts"])
-        assert len(slack.messages) == count and len(slack.files) == 1
+        assert len(slack.messages) == count and len(slack.files) == 2
     finally:
         service.close()
 

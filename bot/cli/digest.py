@@ -34,9 +34,11 @@ def parse_at(value: str | None, tz: datetime.tzinfo) -> datetime.datetime:
 @click.option("--since", default=None, help="Count news since this ISO date-time (default: a week before --at).")
 @click.option("--post", is_flag=True, help="Also post it to the account's channels of that audience.")
 @click.option("--chart", "chart", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Also write the audience's budget burn-up chart to this PNG file.")
+              help="Also write the audience's chart to this PNG file (see --chart-kind).")
+@click.option("--chart-kind", "chart_kind", type=click.Choice(["burn-up", "timeline"]), default="burn-up",
+              show_default=True, help="Which chart --chart writes: the budget burn-up or the milestone timeline.")
 def digest(account_key: str, audience: str, fmt: str, at: str | None, since: str | None, post: bool,
-           chart: str | None) -> None:
+           chart: str | None, chart_kind: str) -> None:
     """Print an account's digest as of now (or --at); post it only with --post."""
     import asyncio
     import json
@@ -97,11 +99,16 @@ def digest(account_key: str, audience: str, fmt: str, at: str | None, since: str
         click.echo(json.dumps(digest_to_json(result), ensure_ascii=False, indent=2))
     log.info("digest built", account=account.key, audience=audience, jira_calls=data.calls, issues=len(data.issues))
     if chart is not None:
-        from bot.services.charts import burn_up_png
+        from bot.services.charts import burn_up_png, timeline_png
 
-        image = burn_up_png(account, Audience(audience), data.issues, as_of)
-        if image is None:
-            fail(f"{account.key} has no budget in hours: there is no burn-up to draw.", 2)
+        if chart_kind == "timeline":
+            image = timeline_png(account, Audience(audience), data.issues, data.versions, as_of, since_at)
+            if image is None:
+                fail(f"{account.key} has no milestone with a date: there is no timeline to draw.", 2)
+        else:
+            image = burn_up_png(account, Audience(audience), data.issues, as_of)
+            if image is None:
+                fail(f"{account.key} has no budget in hours: there is no burn-up to draw.", 2)
         with open(chart, "wb") as out:
             out.write(image)
         click.echo(f"chart written to {chart}", err=fmt != "text")

@@ -83,23 +83,38 @@ def burn_up(account: Account, status: BudgetStatus, issues: Iterable[Issue], aud
 
 @dataclass(frozen=True, slots=True)
 class TimelinePoint:
+    """One milestone on the timeline: a bar from `start` (when Jira has one) to `due`, a marker at
+    `due` (at risk, released or open), its progress."""
+
     name: str
-    release_date: dt.date
+    due: dt.date
     done: int
     total: int
     at_risk: bool
+    start: dt.date | None = None
+    released: bool = False
+
+    @property
+    def release_date(self) -> dt.date:
+        return self.due
 
 
 @dataclass(frozen=True, slots=True)
 class Timeline:
     today: dt.date
-    points: tuple[TimelinePoint, ...]  # dated open milestones, soonest first
+    points: tuple[TimelinePoint, ...]  # dated milestones, released and open, by due date
 
 
 def timeline(section: MilestonesSection) -> Timeline:
-    """The dated open milestones of an (audience-filtered) milestones section."""
-    points = tuple(
-        TimelinePoint(m.name, m.release_date, m.issues_done, m.issues_total, m.at_risk)
+    """The dated milestones of an (audience-filtered) milestones section: the open ones and those
+    released in its window. Nothing else: a client's section never names an all-internal version,
+    so neither does its timeline (fail closed: only what the client view already shows)."""
+    points = [
+        TimelinePoint(m.name, m.release_date, m.issues_done, m.issues_total, m.at_risk, m.start_date)
         for m in section.milestones if m.release_date is not None
-    )
-    return Timeline(section.today, points)
+    ]
+    points += [
+        TimelinePoint(r.name, r.release_date, r.issues_total, r.issues_total, False, r.start_date, released=True)
+        for r in section.released
+    ]
+    return Timeline(section.today, tuple(sorted(points, key=lambda p: (p.due, p.name))))

@@ -38,6 +38,7 @@ class Milestone:
     days_left: int | None  # release_date - today; negative when overdue
     resolved_in_window: int  # issues of this version resolved in the last 14 days
     risk: Risk | None  # always None for versions without a release date
+    start_date: dt.date | None = None  # the version's start date, when Jira has one (the timeline's bar)
 
     @property
     def issues_open(self) -> int:
@@ -67,6 +68,7 @@ class ReleasedVersion:
     name: str
     release_date: dt.date
     issues_total: int
+    start_date: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,7 @@ def milestone(
         days_left=(version.release_date - today).days if version.release_date else None,
         resolved_in_window=resolved_in_window,
         risk=_risk(version.release_date, today, len(mine) - len(done), resolved_in_window),
+        start_date=version.start_date,
     )
 
 
@@ -180,6 +183,7 @@ def milestones_section(
             name=v.name,
             release_date=day,
             issues_total=sum(1 for i in seen if v.id in i.fix_version_ids),
+            start_date=v.start_date,
         )
         for day, v in sorted(
             ((v.release_date, v) for v in releasable if v.released and v.release_date is not None),

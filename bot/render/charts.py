@@ -61,18 +61,41 @@ def _x(day: dt.date) -> Any:
     return day
 
 
+def _num(day: dt.date) -> float:
+    # matplotlib's own day number of a date (what its date axis places a bar at).
+    from matplotlib.dates import date2num
+
+    return float(date2num(day))  # type: ignore[no-untyped-call]  # untyped in matplotlib's stubs
+
+
+# Marker colours of the timeline (tests read them back).
+AT_RISK_COLOR, OPEN_COLOR, RELEASED_COLOR = "#d62828", "#2a9d8f", "#6c757d"
+
+
 def draw_timeline(data: Timeline, title: str, language: str) -> Figure:
-    """One row per dated milestone at its release date (red when at risk), its progress as text,
-    and a vertical line today."""
+    """One row per dated milestone: a bar from its start to its due date (when Jira has a start),
+    a marker at the due date (red diamond at risk, green diamond open, grey dot released), its
+    progress or "released" as text, and a vertical line today."""
+    from matplotlib.patches import Rectangle
+
     fig = _figure(8, max(2.0, 0.5 * len(data.points) + 1.2))
     ax = fig.add_subplot()
     for row, point in enumerate(data.points):
-        ax.plot([_x(point.release_date)], [row], marker="D", linestyle="none",
-                color="#d62828" if point.at_risk else "#2a9d8f", label=point.name)
-        ax.annotate(f"{point.name} · {point.done}/{point.total}", (point.release_date, row),
-                    xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
+        color = RELEASED_COLOR if point.released else AT_RISK_COLOR if point.at_risk else OPEN_COLOR
+        if point.start is not None and point.start < point.due:
+            left = _num(point.start)
+            ax.add_patch(Rectangle((left, row - 0.2), _num(point.due) - left, 0.4, color=color, alpha=0.35,
+                                   label=point.name))
+        ax.plot([_x(point.due)], [row], marker="o" if point.released else "D", linestyle="none", color=color,
+                label=point.name)
+        note = translate(language, "chart.released") if point.released else f"{point.done}/{point.total}"
+        ax.annotate(f"{point.name} · {note}", (_x(point.due), row), xytext=(6, 0), textcoords="offset points",
+                    va="center", fontsize=8)
     ax.axvline(_x(data.today), color="#888888", linestyle=":", label=TODAY)
     ax.set_yticks([])
+    ax.margins(x=0.12)  # room for the last milestone's text
+    ax.set_ylim(-0.8, max(len(data.points), 1) - 0.2)
+    ax.invert_yaxis()  # the soonest on top
     ax.set_title(title)
     fig.autofmt_xdate()
     fig.tight_layout()

@@ -67,7 +67,8 @@ def register_digest_commands(
     jira_browse_url: str | None = None,
     charts: Charts | None = None,
 ) -> None:
-    """Add the digest commands to the command table (`charts`: `/pulse budget` shows the burn-up)."""
+    """Add the digest commands to the command table (`charts`: `/pulse budget` shows the burn-up,
+    `/pulse milestones` the timeline)."""
 
     async def answer(inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
         assert account is not None and channel is not None
@@ -94,6 +95,15 @@ def register_digest_commands(
                 chart = await charts.burn_up_block(account, audience, data.issues, digest.generated_at)
             except Exception:
                 log.exception("the budget chart was left out", account=account.key)
+                chart = None
+            if chart is not None:
+                reply = dataclasses.replace(reply, blocks=[*reply.blocks, chart])
+        if section == "milestones" and charts is not None:
+            # The audience's timeline: a client's holds only the milestones its answer shows.
+            try:
+                chart = await charts.timeline_block(account, audience, data.issues, data.versions, digest.generated_at)
+            except Exception:
+                log.exception("the milestone timeline was left out", account=account.key)
                 chart = None
             if chart is not None:
                 reply = dataclasses.replace(reply, blocks=[*reply.blocks, chart])

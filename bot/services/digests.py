@@ -267,15 +267,21 @@ class DigestService:
         return parent_ts
 
     async def _post_chart(
-        self, account: Account, data: JiraData, at: dt.datetime, channel_id: str, key: str, thread_ts: str
+        self, account: Account, data: JiraData, at: dt.datetime, channel_id: str, key: str, thread_ts: str,
+        timeline: bool = False, since: dt.datetime | None = None,
     ) -> None:
-        """The internal budget burn-up, in the digest's thread, once (keyed like its parts). A chart
+        """The internal budget burn-up (or, with `timeline`, the milestone timeline of the milestones
+        the digest shows since `since`), in the digest's thread, once (keyed like its parts). A chart
         that cannot be drawn or uploaded is logged and left out: it never holds back the digest."""
         assert self.charts is not None
         if await asyncio.to_thread(self._store.posts.get, key) is not None:
             return  # posted (or on its way) before a restart: not uploaded again
         try:
-            message = await self.charts.message(account, Audience.INTERNAL, data.issues, at)
+            if timeline:
+                message = await self.charts.timeline_message(account, Audience.INTERNAL, data.issues, data.versions,
+                                                             at, since)
+            else:
+                message = await self.charts.message(account, Audience.INTERNAL, data.issues, at)
             if message is not None:
                 await asyncio.shield(self._poster().post([key], channel_id, message, thread_ts))
         except (UpstreamError, PostBusy) as exc:
@@ -373,6 +379,7 @@ class DigestService:
             raise
         if audience is Audience.INTERNAL and self.charts is not None and ts is not None:
             await self._post_chart(account, data, slot, channel.id, f"{key}:chart", ts)
+            await self._post_chart(account, data, slot, channel.id, f"{key}:timeline", ts, timeline=True, since=since)
         await asyncio.to_thread(
             runs.finish, run_id, "posted", self._clock(), message_ts=ts, jira_calls=data.calls
         )

@@ -174,3 +174,33 @@ def test_pulse_digest_writes_the_timeline_locally(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"chart written to {out}" in result.stdout and out.read_bytes().startswith(b"\x89PNG")
 
+
+async def test_a_client_channel_only_ever_gets_the_client_variant_of_a_chart():
+    """In ACME's client channel — asked by a client's mention or by an agency member's command,
+    public or not — `/pulse budget` and `/pulse milestones` upload the client variant (client-visible
+    hours, client-visible milestones), byte for byte, through Slack's upload flow; never the
+    internal one (which counts internal work)."""
+    from bot.services.charts import burn_up_png
+
+    with FakeSlack() as server:
+        uploads = SlackWeb(make_web_client(server.token, server.api_url))
+        service = DigestService(jira=InMemoryJira.from_seed(SANDBOX.seed), slack=InMemorySlack(), store=None,
+                                clock=lambda: SANDBOX_NOW)
+        service.charts = Charts(uploads)
+        commands = build_commands(SANDBOX.accounts, service, None, lambda: SANDBOX_NOW)
+        acme = SANDBOX.accounts.by_key("acme-shop")
+        try:
+            replies = [await commands.run(text, asker) for text in ("budget", "milestones", "budget public")
+                       for asker in (Asker("U0CLIENT01", "C0ACMECLNT", Role.EXTERNAL, via_mention=True),
+                                     Asker("U0MEMBER01", "C0ACMECLNT", Role.MEMBER),
+                                     Asker("U0ADMIN001", "C0ACMECLNT", Role.ADMIN))]
+            data = await service.fetch(acme, SANDBOX_NOW, SANDBOX_NOW - dt.timedelta(days=7))
+        finally:
+            service.close()
+        client = {burn_up_png(acme, Audience.CLIENT, data.issues, SANDBOX_NOW),
+                  timeline_png(acme, Audience.CLIENT, data.issues, data.versions, SANDBOX_NOW)}
+        internal = {burn_up_png(acme, Audience.INTERNAL, data.issues, SANDBOX_NOW),
+                    timeline_png(acme, Audience.INTERNAL, data.issues, data.versions, SANDBOX_NOW)}
+        assert not client & internal  # the sandbox's internal work makes the variants differ
+        uploaded = [server.files[r.blocks[-1]["slack_file"]["id"]]["content"] for r in replies]
+        assert len(uploaded) == 9 and set(uploaded) == client

@@ -548,8 +548,9 @@ def build_support(ports: Ports, audiences: ChannelAudiences | None = None) -> Su
 def build_links(ports: Ports, audiences: ChannelAudiences | None = None) -> LinkService:
     """Channels linked from Slack, applied now to the accounts every part of the bot holds (the
     accounts file as loaded is kept as the seed, which wins)."""
+    poster = OncePoster(ports.store, ports.slack, ports.clock, owner_id(), INTENT_LEASE) if ports.slack else None
     links = LinkService(seed=ports.accounts.model_copy(deep=True), live=ports.accounts, store=ports.store,
-                        clock=ports.clock, audiences=audiences)
+                        clock=ports.clock, audiences=audiences, poster=poster)
     links.sync()
     return links
 

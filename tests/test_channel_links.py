@@ -172,3 +172,81 @@ def test_export_config_writes_what_check_config_accepts(tmp_path):
     assert effective.by_channel("C0ACMECLNT")[0].key == "acme-shop"
     seed = load_accounts(EXAMPLE)
     assert isinstance(effective, AccountsConfig) and effective.by_key("acme-shop") == seed.by_key("acme-shop")
+
+
+@pytest.fixture
+def announced(sqlite_store):
+    from bot.services.exactly_once import OncePoster
+    from tests.fakes.slack import InMemorySlack
+
+    live = load_accounts(EXAMPLE)
+    shared = {"C0NEWINTL1": False, "C0NEWSHRD1": True, "C0ACMEINTL": False}
+    audiences = ChannelAudiences(Conversations(shared), live)
+    slack = InMemorySlack()
+
+    def service(owner: str = "w1") -> LinkService:
+        return LinkService(seed=load_accounts(EXAMPLE), live=live, store=sqlite_store, clock=lambda: NOW,
+                           audiences=audiences, poster=OncePoster(sqlite_store, slack, lambda: NOW, owner,
+                                                                  dt.timedelta(minutes=1)))
+
+    links = service()
+    commands = CommandService(live, audiences=audiences)
+    register_link_commands(commands, links)
+    return links, commands, slack, sqlite_store, service, shared
+
+
+async def test_a_link_is_announced_once_in_its_channel_internal_detail_only_where_internal(announced):
+    links, commands, slack, store, service, shared = announced
+    opened: list = []
+    await commands.run("link northwind", _asker(Role.ADMIN, "C0NEWINTL1", opened))
+    assert await links.submit("U0ADMIN001", Role.ADMIN, _submit_view(opened[0], "internal", cron="0 9 * * mon",
+                                                                     subscriptions="status"), "en") is None
+    await links.settle()
+    (notice,) = slack.in_channel("C0NEWINTL1")
+    text = notice["text"]
+    assert "Northwind Traders" in text and "internal channel" in text and "<@U0ADMIN001>" in text
+    assert "`0 9 * * mon` (America/New_York)" in text and "status" in text
+    # A restart: the pass that catches up on links a dead process did not announce repeats nothing.
+    assert await service("w2").announce_recent() == 0 and len(slack.in_channel("C0NEWINTL1")) == 1
+
+    # Unlinked: announced once, by the same rules.
+    await commands.run("unlink", _asker(Role.ADMIN, "C0NEWINTL1", []))
+    assert len(slack.in_channel("C0NEWINTL1")) == 2
+    assert "no longer linked" not in slack.in_channel("C0NEWINTL1")[1]["text"]  # the notice, not the reply
+    assert "unlinked this channel from *Northwind Traders*" in slack.in_channel("C0NEWINTL1")[1]["text"]
+
+
+async def test_a_client_channel_hears_one_line_without_internal_detail_and_a_dead_process_is_caught_up(announced):
+    links, commands, slack, store, service, shared = announced
+    opened: list = []
+    await commands.run("link acme-shop", _asker(Role.ADMIN, "C0NEWSHRD1", opened))
+    poster, links._poster = links._poster, None  # the process dies before it announces (the link is stored)
+    assert await links.submit("U0ADMIN001", Role.ADMIN, _submit_view(opened[0], "client", cron="0 9 * * mon",
+                                                                     subscriptions="status"), "en") is None
+    await links.settle()
+    assert slack.in_channel("C0NEWSHRD1") == []
+    assert await service("w2").announce_recent() == 1  # the next process's pass
+    (notice,) = slack.in_channel("C0NEWSHRD1")
+    text = notice["text"]
+    assert "ACME Shop GmbH" in text and "Account Pulse" in text  # German: the account's language
+    for internal in ("U0ADMIN001", "0 9", "status", "intern", "client", "Kunde"):
+        assert internal not in text, internal
+    links._poster = poster
+    await commands.run("unlink", _asker(Role.ADMIN, "C0NEWSHRD1", []))
+    (_, gone) = slack.in_channel("C0NEWSHRD1")
+    assert "ACME Shop GmbH" in gone["text"] and "U0ADMIN001" not in gone["text"]
+
+
+async def test_an_internal_link_whose_channel_slack_now_calls_shared_gets_only_the_client_line(announced):
+    """Linked internal, then shared with the client before the announcement: fail closed."""
+    links, commands, slack, store, service, shared = announced
+    opened: list = []
+    await commands.run("link northwind", _asker(Role.ADMIN, "C0NEWINTL1", opened))
+    links._poster = None
+    assert await links.submit("U0ADMIN001", Role.ADMIN, _submit_view(opened[0], "internal", cron="0 9 * * mon"),
+                              "en") is None
+    shared["C0NEWINTL1"] = True
+    links._audiences.forget("C0NEWINTL1")
+    assert await service("w2").announce_recent() == 1
+    (notice,) = slack.in_channel("C0NEWINTL1")
+    assert "U0ADMIN001" not in notice["text"] and "0 9" not in notice["text"] and "Northwind" in notice["text"]

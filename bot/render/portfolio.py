@@ -303,3 +303,29 @@ def render_weekly(healths: Sequence[AccountHealth], language: str, *, pending: i
     # Blocks beyond Slack's limit would be refused: the rows are packed into sections of ~3,000
     # characters, so this holds for any portfolio a person can hold.
     return Message("\n\n".join(texts), blocks[:MAX_BLOCKS])
+
+
+def render_link_notice(account: Account, internal: bool, *, cron: str | None, subscriptions: Sequence[str],
+                       by: str) -> Message:
+    """Said once in a channel just linked from Slack: in an internal channel the account, audience,
+    digest schedule, notifications and who linked it; anywhere else (a client channel, or one whose
+    audience is not positively internal) one line naming the account only."""
+    language = account.language
+    name = escape_mrkdwn(account.name)
+    if internal:
+        schedule = (_t(language, "link.notice.schedule", cron=escape_mrkdwn(cron), timezone=account.timezone)
+                    if cron else _t(language, "link.notice.no_schedule"))
+        subs = " · ".join(f"`{escape_mrkdwn(s)}`" for s in subscriptions if s) or _t(language, "link.notice.defaults")
+        text = _t(language, "link.notice.internal", account=name, user=slack_mention(by), schedule=schedule,
+                  subscriptions=subs)
+    else:
+        text = _t(language, "link.notice.client", account=name)
+    return Message(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_SECTION_CHARS]}}])
+
+
+def render_unlink_notice(account: Account, internal: bool, *, by: str) -> Message:
+    """Said once in a channel unlinked from Slack (who did it only where the channel is internal)."""
+    name = escape_mrkdwn(account.name)
+    text = (_t(account.language, "unlink.notice.internal", account=name, user=slack_mention(by)) if internal
+            else _t(account.language, "unlink.notice.client", account=name))
+    return Message(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_SECTION_CHARS]}}])

@@ -9,6 +9,13 @@ once in this process; other processes pick it up with `sync` (their background p
 Fail closed: the audience is proposed from Slack's word on sharing and checked again when the
 modal is submitted (a view can be replayed, and a channel can be shared in between): a channel
 shared with another organization, or one Slack cannot tell us about, can only be a client channel.
+
+Each link and unlink is announced once in the channel itself, keyed by the link (channel and when it
+was made) through `OncePoster`: the full line (account, audience, schedule, notifications, who) only
+where the channel's effective audience is internal (ChannelAudiences: linked internal and Slack says
+nobody else is in it), everywhere else one client-safe line naming the account only. A link's
+announcement is sent in the background right after the form closes (Slack waits 3 s for it) and,
+should the process die first, by the next `run_forever` pass within ANNOUNCE_WITHIN.
 """
 
 from __future__ import annotations
@@ -31,19 +38,24 @@ from bot.errors import UserError
 from bot.logs import get_logger
 from bot.render.blocks import escape_mrkdwn
 from bot.render.i18n import translate
+from bot.render.portfolio import render_link_notice, render_unlink_notice
 from bot.render.words import Voice
 from bot.services.channel_audiences import ChannelAudiences
 from bot.services.commands import Asker, CommandService, Reply, answer_stays_internal
+from bot.services.exactly_once import OncePoster
 from integrations.store.store import Store
 
 log = get_logger("pulse.links")
 
 CALLBACK_ID = "portfolio.link"
+# A link whose announcement a dead process left unsent is announced by a later pass this long after.
+ANNOUNCE_WITHIN = dt.timedelta(minutes=15)
 
 
 class LinkService:
     def __init__(self, *, seed: AccountsConfig, live: AccountsConfig, store: Store,
-                 clock: Callable[[], dt.datetime], audiences: ChannelAudiences | None = None):
+                 clock: Callable[[], dt.datetime], audiences: ChannelAudiences | None = None,
+                 poster: OncePoster | None = None):
         # `seed`: the accounts file as loaded (a copy nobody changes); `live`: the config the bot runs on.
         self._seed = seed
         self.live = live
@@ -51,6 +63,9 @@ class LinkService:
         self._clock = clock
         self._audiences = audiences
         self._notes: set[str] = set()
+        # Announces links in their channels (None: nothing is posted, e.g. without Slack).
+        self._poster = poster
+        self._announcing: set[asyncio.Task[None]] = set()
 
     def sync(self) -> None:
         """Apply the store's runtime links to the live configuration (the accounts file wins; each
@@ -68,12 +83,70 @@ class LinkService:
         while not stop.is_set():
             try:
                 await asyncio.to_thread(self.sync)
+                await self.announce_recent()
             except Exception:
                 log.exception("syncing runtime channel links failed")
             try:
                 await asyncio.wait_for(stop.wait(), every_s)
             except TimeoutError:
                 pass
+
+    # --- announcing ----------------------------------------------------------------------------
+
+    async def announce_recent(self) -> int:
+        """Announce links made within ANNOUNCE_WITHIN whose announcement is not recorded (a process
+        died before it); how many were posted now."""
+        if self._poster is None:
+            return 0
+        since = self._clock() - ANNOUNCE_WITHIN
+        recent = [link for link in await asyncio.to_thread(self._store.channel_links.all) if link.created_at >= since]
+        return sum([await self.announce_link(link) for link in recent])
+
+    async def announce_link(self, link: RuntimeLink) -> bool:
+        """Tell the linked channel, once: internal detail only where its effective audience is
+        internal. Never fails the link (logged); True when posted now."""
+        if self._poster is None:
+            return False
+        key = f"channel-linked:{link.channel_id}:{link.created_at.isoformat()}"
+        try:
+            if await asyncio.to_thread(self._store.posts.get, key) is not None:
+                return False
+            found = self.live.by_channel(link.channel_id)
+            if found is None or found[0].key != link.account_key:
+                return False  # unlinked since, or the accounts file links it otherwise (it wins)
+            account, channel = found
+            effective = await self._audiences.audience(account, channel) if self._audiences else Audience.CLIENT
+            internal = channel.audience is Audience.INTERNAL and effective is Audience.INTERNAL
+            subscriptions = [str(row["spec"].get("text", "")) for row in
+                             await asyncio.to_thread(self._store.subscriptions.list, link.channel_id)]
+            message = render_link_notice(account, internal, cron=link.cron, subscriptions=subscriptions,
+                                         by=link.created_by)
+            posted = await asyncio.shield(self._poster.post([key], link.channel_id, message))
+            return posted.new
+        except Exception as exc:
+            log.warning("the link was not announced in its channel", channel=link.channel_id,
+                        error=f"{type(exc).__name__}: {exc}")
+            return False
+
+    async def _announce_unlink(self, removed: RuntimeLink, account: Account, by: str) -> None:
+        if self._poster is None:
+            return
+        key = f"channel-unlinked:{removed.channel_id}:{removed.created_at.isoformat()}"
+        try:
+            # No longer linked: internal words only if it was linked internal and Slack says now
+            # that nobody from another organization is in it (fail closed otherwise).
+            internal = (removed.audience is Audience.INTERNAL
+                        and await self._sharing(removed.channel_id) is Sharing.PRIVATE_TO_US)
+            await asyncio.shield(self._poster.post([key], removed.channel_id,
+                                                   render_unlink_notice(account, internal, by=by)))
+        except Exception as exc:
+            log.warning("the unlink was not announced in its channel", channel=removed.channel_id,
+                        error=f"{type(exc).__name__}: {exc}")
+
+    async def settle(self) -> None:
+        """Wait for the announcements `submit` started (tests)."""
+        while self._announcing:
+            await asyncio.gather(*self._announcing, return_exceptions=True)
 
     async def _sharing(self, channel_id: str) -> Sharing:
         if self._audiences is None:
@@ -127,6 +200,7 @@ class LinkService:
                 details={"audience": removed.audience.value, "cron": removed.cron},
             )
             log.info("channel unlinked", account=removed.account_key, channel=removed.channel_id, by=asker.user_id)
+            await self._announce_unlink(removed, account, asker.user_id)
         return Reply(translate(asker.language, "unlink.done", channel=f"<#{asker.channel_id}>",
                                account=escape_mrkdwn(account.name)))
 
@@ -179,7 +253,14 @@ class LinkService:
         )
         await asyncio.to_thread(self.sync)
         log.info("channel linked", account=account.key, channel=channel_id, audience=audience.value, by=user_id)
+        # In the background: Slack closes the form only once this returns (3 s).
+        task = asyncio.create_task(self._announce_quietly(link), name=f"announce-link-{channel_id}")
+        self._announcing.add(task)
+        task.add_done_callback(self._announcing.discard)
         return None
+
+    async def _announce_quietly(self, link: RuntimeLink) -> None:
+        await self.announce_link(link)
 
 
 def link_modal(account: Account, channel_id: str, allowed: tuple[Audience, ...], language: str) -> dict[str, Any]:

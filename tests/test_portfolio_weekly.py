@@ -156,6 +156,16 @@ async def test_slack_refusing_the_dm_releases_the_claim_for_the_next_tick(world)
     assert len(world.slack.dms_to(MANAGER)) == 1
 
 
+async def test_nobody_gets_an_empty_overview_before_the_snapshots_exist(world):
+    world.clock.now = MONDAY
+    from integrations.store.schema import portfolio_snapshots as t
+
+    with world.store.engine.begin() as conn:
+        conn.execute(t.delete())  # a new store: no account assessed yet
+    assert await world.overview().tick() == []
+    assert world.slack.messages == []
+
+
 async def test_slack_unsure_waits_and_off_sends_nothing(world):
     world.clock.now = MONDAY
     assert await world.overview(cron=None).tick() == []

@@ -85,7 +85,10 @@ class WeeklyOverview:
         mine = await asyncio.to_thread(self.portfolio.mine, person.user_id, healths)
         mine |= set(person.account_keys)
         rows = select(healths, Scope.MINE, mine=mine)
-        message = render_weekly(rows, person.language, pending=sum(1 for k in pending if k in mine))
+        waiting = sum(1 for k in pending if k in mine)
+        if not rows and waiting:
+            return False  # none of their accounts assessed yet (just started): a later tick sends it
+        message = render_weekly(rows, person.language, pending=waiting)
         channel = await self.poster.slack.open_dm(person.user_id)
         posted = await asyncio.shield(self.poster.post_unread([key], channel, message))
         if posted is not None and posted.new:

@@ -43,7 +43,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
@@ -530,6 +530,9 @@ class FakeAtlassian:
         self.ignored_jql: list[str] = []
         # Projects that accept new issues (POST /issue) without having any yet (the support project).
         self.open_projects: set[str] = set()
+        # Called (in the serving thread) once an answer has been sent: the crash tests kill the
+        # client's process at that moment, when Jira has done what it was asked.
+        self.on_answered: Callable[[Call], None] | None = None
         self._server: LoopbackServer | None = None
 
     # -- lifecycle
@@ -1433,6 +1436,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+        self.wfile.flush()
+        if fake.on_answered is not None:
+            fake.on_answered(Call(self.command, parts.path, query, body, status))
 
     do_GET = _serve
     do_POST = _serve

@@ -220,6 +220,41 @@ async def test_a_live_workers_filing_is_not_taken_over(world):
     assert world.store.support.claim_filing(request_id, "worker-B", world.now + dt.timedelta(minutes=3), dt.timedelta(minutes=2))
 
 
+
+async def test_a_live_worker_keeps_its_filing_through_a_slow_jira_by_its_heartbeat(world, monkeypatch):
+    """The filing lease is short (a killed worker's request is free again within seconds) and
+    renewed while Jira works: a create slower than the lease is not taken over by another worker."""
+    import time
+
+    from bot.services import support as support_module
+
+    monkeypatch.setattr(support_module, "FILING_HEARTBEAT", dt.timedelta(seconds=0.05), raising=False)
+    create = world.jira.create_issue
+    taken_over = []
+
+    def slow_create(fields):
+        world.now += dt.timedelta(minutes=3)  # Jira takes its time (the old 2-minute lease ran out too)
+        time.sleep(0.5)  # ten heartbeats
+        taken_over.append(world.store.support.claim_filing(1, "worker-B", world.now, dt.timedelta(seconds=10)))
+        return create(fields)
+
+    world.jira.create_issue = slow_create
+    await world.mention("notfall Shop ist down", ts="1764255606.000100")
+    assert taken_over == [False]
+    assert world.store.support.get(1).issue_key == "SUP-1"
+
+
+async def test_a_dead_workers_filing_is_free_again_within_seconds(world):
+    """A worker killed mid-filing renews nothing: its lease runs out in seconds, not minutes."""
+    await world.mention("anfrage Text", ts="1764255607.000100")
+    world.store.support.choose_urgency(1, "task", world.now)
+    from bot.services.support import FILING_LEASE
+
+    assert world.store.support.claim_filing(1, "dead-worker", world.now, FILING_LEASE)
+    assert not world.store.support.claim_filing(1, "worker-B", world.now + dt.timedelta(seconds=5), FILING_LEASE)
+    assert world.store.support.claim_filing(1, "worker-B", world.now + dt.timedelta(seconds=15), FILING_LEASE)
+
+
 # -- first response, escalation, breach
 
 MONDAY_9 = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.timezone.utc)  # 09:00 in Berlin

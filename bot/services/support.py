@@ -17,10 +17,11 @@ Order of events, each step durable before the next:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -73,8 +74,11 @@ SUPPORT_COMMANDS: tuple[CommandSpec, ...] = (
                 free_text=True),
 )
 
-# How long one worker holds a request while it files it (a Jira call takes seconds).
-FILING_LEASE = dt.timedelta(minutes=2)
+# How long one worker holds a request while it files it; renewed every FILING_HEARTBEAT while the
+# Jira calls run (they may take their full timeouts), so a live worker keeps it and a killed one's
+# request is free again within seconds, not minutes.
+FILING_LEASE = dt.timedelta(seconds=10)
+FILING_HEARTBEAT = dt.timedelta(seconds=2)
 # The internal channel hears about a request Jira keeps refusing after this many attempts.
 TELL_TEAM_AFTER = 3
 # Jira Cloud's accountType of a licensed user (portal customers are "customer", apps "app").
@@ -284,7 +288,8 @@ class SupportService:
             return None
         urgency = Urgency(request.urgency)
         try:
-            key = await asyncio.to_thread(self._find_or_create, account, request, urgency)
+            async with self._holding(request_id):
+                key = await asyncio.to_thread(self._find_or_create, account, request, urgency)
         except Exception as exc:
             await self._not_filed(account, request, owner, exc)
             return None
@@ -292,6 +297,26 @@ class SupportService:
         log.info("support request filed", request=request_id, issue=key, attempts=request.attempts)
         await self._announce(account, request, key, urgency)
         return key
+
+    @contextlib.asynccontextmanager
+    async def _holding(self, request_id: int) -> AsyncIterator[None]:
+        """Renew this worker's filing lease while the body runs (the heartbeat)."""
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(FILING_HEARTBEAT.total_seconds())
+                try:
+                    await asyncio.to_thread(self.store.support.renew_filing, request_id, self.poster.owner,
+                                            self.clock(), FILING_LEASE)
+                except Exception as exc:  # the next beat tries again; the lease outlives a few misses
+                    log.warning("support filing lease not renewed", request=request_id, error=str(exc))
+
+        task = asyncio.create_task(beat(), name=f"support-filing-{request_id}")
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     def _record_filed(self, request: SupportRequest, key: str) -> None:
         now = self.clock()

@@ -124,6 +124,11 @@ class SupportRequests:
         return self._update(sa.and_(t.c.id == request_id, t.c.state == "filing", free),
                             locked_by=owner, locked_until=now + lease, attempts=t.c.attempts + 1)
 
+    def renew_filing(self, request_id: int, owner: str, now: dt.datetime, lease: dt.timedelta) -> bool:
+        """Extend this worker's hold on a filing in progress (its heartbeat); False if it lost it."""
+        return self._update(sa.and_(t.c.id == request_id, t.c.state == "filing", t.c.locked_by == owner),
+                            locked_until=now + lease)
+
     def filed(self, request_id: int, issue_key: str, now: dt.datetime, project_work: bool = False) -> bool:
         return self._update(sa.and_(t.c.id == request_id, t.c.state == "filing"), state="filed", issue_key=issue_key,
                             filed_at=now, locked_by=None, locked_until=None, next_attempt_at=None,

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 import requests
 from atlassian import Jira
 
+from bot.domain.payload import ORGANIZATIONS_SCHEMA
 from bot.domain.work import Issue, Version
 from integrations.jira_calls import record_call
 from integrations.jira_payloads import (
@@ -89,6 +90,16 @@ class JiraPort(Protocol):
         """The id of the site's Jira Software sprint field (`customfield_…`), or None."""
         ...
 
+    def organizations_field_id(self) -> str | None:
+        """The id of the site's Service Desk Organizations field (`customfield_…`), or None (no
+        such field, or more than one: not guessed)."""
+        ...
+
+    def issue_field_values(self, issue_key: str, field_ids: Sequence[str]) -> dict[str, Any] | None:
+        """These fields of one issue as Jira returns them (a field Jira leaves out is absent); None
+        when there is no such issue or the bot may not see it."""
+        ...
+
     def create_issue(self, fields: Mapping[str, Any]) -> str:
         """Create an issue from REST `fields` (plain-text description); its key. Never retried
         in-line: the caller searches for it (`find_issue_by_label`) before trying again."""
@@ -112,7 +123,6 @@ def expected_fetch_calls(issue_count: int, worklog_totals: Iterable[int], page_s
 
 
 SPRINT_SCHEMA = "com.pyxis.greenhopper.jira:gh-sprint"
-_UNKNOWN = object()
 
 
 class AtlassianJira:
@@ -147,7 +157,7 @@ class AtlassianJira:
         self._clients: list[Jira] = []
         self._clients_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
-        self._sprint_field: str | None | object = _UNKNOWN
+        self._field_list: list[Any] | None = None
 
     # -- clients
 
@@ -364,18 +374,43 @@ class AtlassianJira:
                 return None
             raise
 
+    def _site_fields(self) -> list[Any]:
+        """`GET rest/api/2/field`, once per adapter (the sprint and Organizations fields' ids
+        differ per site and do not change while we run)."""
+        with self._clients_lock:
+            if self._field_list is not None:
+                return self._field_list
+        answer = self._get("rest/api/2/field")
+        fields = answer if isinstance(answer, list) else []
+        with self._clients_lock:
+            self._field_list = fields
+        return fields
+
+    def _custom_field_ids(self, schema: str) -> list[str]:
+        return [str(f["id"]) for f in self._site_fields() if isinstance(f, Mapping)
+                and isinstance(f.get("schema"), Mapping) and f["schema"].get("custom") == schema and f.get("id")]
+
     def sprint_field_id(self) -> str | None:
-        """`GET rest/api/2/field`, once per adapter: the field whose schema is Jira Software's
-        sprint (`com.pyxis.greenhopper.jira:gh-sprint`); its id differs per site."""
-        with self._clients_lock:
-            if self._sprint_field is not _UNKNOWN:
-                return self._sprint_field  # type: ignore[return-value]
-        fields = self._get("rest/api/2/field") or []
-        found = next((str(f["id"]) for f in fields if isinstance(f, Mapping) and isinstance(f.get("schema"), Mapping)
-                      and f["schema"].get("custom") == SPRINT_SCHEMA and f.get("id")), None)
-        with self._clients_lock:
-            self._sprint_field = found
-        return found
+        """The field whose schema is Jira Software's sprint (`com.pyxis.greenhopper.jira:gh-sprint`)."""
+        return next(iter(self._custom_field_ids(SPRINT_SCHEMA)), None)
+
+    def organizations_field_id(self) -> str | None:
+        """The one field whose schema is Service Desk's Organizations; None for none or several."""
+        found = self._custom_field_ids(ORGANIZATIONS_SCHEMA)
+        return found[0] if len(found) == 1 else None
+
+    def issue_field_values(self, issue_key: str, field_ids: Sequence[str]) -> dict[str, Any] | None:
+        """`GET rest/api/2/issue/{key}?fields=…`; None on 404."""
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*-\d+", issue_key):
+            raise ValueError(f"not an issue key: {issue_key!r}")
+        try:
+            answer = self._get(f"rest/api/2/issue/{issue_key}", {"fields": ",".join(field_ids)})
+        except UpstreamError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        fields = answer.get("fields") if isinstance(answer, Mapping) else None
+        return dict(fields) if isinstance(fields, Mapping) else {}
 
     def changelog(self, issue_key: str) -> list[dict[str, Any]]:
         """Cloud: `GET rest/api/3/issue/{key}/changelog`, paged; Server/Data Center (no such

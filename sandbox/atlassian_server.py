@@ -514,6 +514,7 @@ class FakeAtlassian:
         # (issue key, comment id) -> the comment as GET …/comment/{id}?expand=properties returns it.
         self._comments: dict[tuple[str, str], dict[str, Any]] = {}
         self.sprint_field_id = "customfield_10020"  # Jira Software's sprint field on this fake site
+        self.organizations_field_id = "customfield_10002"  # Service Desk's Organizations field
         # Issue key -> changelog histories ({"id", "created", "items"}), oldest first.
         self._histories: dict[str, list[dict[str, Any]]] = {}
         self._spaces = [dict(s) for s in seed.spaces]
@@ -640,6 +641,10 @@ class FakeAtlassian:
             {"id": "customfield_10999", "name": "Sprint", "custom": True,
              "schema": {"type": "string", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textfield",
                         "customId": 10999}},
+            {"id": self.organizations_field_id, "name": "Organizations", "custom": True,
+             "schema": {"type": "array", "items": "sd-customerorganization",
+                        "custom": "com.atlassian.servicedesk:sd-customer-organizations",
+                        "customId": int(self.organizations_field_id.rsplit("_", 1)[1])}},
             {"id": self.sprint_field_id, "name": "Sprint", "custom": True,
              "schema": {"type": "array", "items": "json", "custom": "com.pyxis.greenhopper.jira:gh-sprint",
                         "customId": int(self.sprint_field_id.rsplit("_", 1)[1])}},
@@ -668,6 +673,10 @@ class FakeAtlassian:
                 raise _jira_error(404, "Issue does not exist or you do not have permission to see it.")
             answer = json.loads(json.dumps(issue))
             histories = list(self._histories.get(key, []))
+        wanted = _requested_fields(query.get("fields", []), "*all")
+        if wanted is not None and wanted != "*" and not isinstance(wanted, _Excluding):
+            # Like Jira, only the fields asked for (unknown ones silently left out).
+            answer["fields"] = {k: v for k, v in answer["fields"].items() if k in wanted}
         if "changelog" in (_first(query, "expand") or "").split(","):
             # Server/Data Center's shape: every history inline.
             answer["changelog"] = {"startAt": 0, "maxResults": len(histories), "total": len(histories),
@@ -919,6 +928,10 @@ class FakeAtlassian:
             )
             issue["fields"]["description"] = fields.get("description")
             issue["fields"]["components"] = [{"name": c.get("name")} for c in fields.get("components") or []]
+            if self.organizations_field_id in fields:
+                # Jira answers organizations set by id as objects (id and name).
+                issue["fields"][self.organizations_field_id] = [
+                    {"id": o, "name": f"Organization {o}"} for o in fields[self.organizations_field_id] or []]
             self.add_issue(issue)
         return {"id": issue["id"], "key": issue["key"], "self": f"{SITE}/rest/api/2/issue/{issue['id']}"}
 

@@ -119,12 +119,14 @@ def test_a_shared_support_project_may_not_be_in_an_accounts_jira_scope():
     assert [a.key for a in config.support_accounts("SUP")] == ["a", "b"]
 
 
-def test_organization_needs_the_sites_field():
+def test_an_organization_may_leave_its_field_to_jiras_field_list():
+    """Without `organization_field` the site's Organizations field is the one Jira's field list
+    names (asked once per process); a field given must look like a custom field id."""
     support = "    support:\n      project: SUP\n      match: {organization: '3'}\n"
-    assert _problems("accounts:\n" + _account("a", support)) == [
-        "line 9: accounts[0].support.match: an organization needs 'organization_field' "
-        "(the site's Organizations field id)",
-    ]
+    [account] = parse_accounts("accounts:\n" + _account("a", support), "accounts.yaml").accounts
+    assert account.support.match.organization == "3" and account.support.match.organization_field is None
+    bad = "    support:\n      project: SUP\n      match: {organization: '3', organization_field: Organizations}\n"
+    assert "is not a custom field id" in _problems("accounts:\n" + _account("a", bad))[0]
 
 
 def test_the_example_shares_one_support_project_by_component():

@@ -281,7 +281,8 @@ class SupportMatch(_Model):
     label: str | None = None
     organization: str | None = Field(default=None, description="Service Desk organization id")
     organization_field: str | None = Field(
-        default=None, description="the site's Organizations field, e.g. customfield_10002 (with organization)"
+        default=None,
+        description="the site's Organizations field, e.g. customfield_10002 (default: the one Jira's field list names)",
     )
 
     @field_validator("organization")
@@ -308,8 +309,6 @@ class SupportMatch(_Model):
         given = [name for name in ("component", "label", "organization") if getattr(self, name)]
         if len(given) != 1:
             raise ValueError("give exactly one of 'component', 'label' or 'organization'")
-        if self.organization and not self.organization_field:
-            raise ValueError("an organization needs 'organization_field' (the site's Organizations field id)")
         return self
 
     def describe(self) -> str:

@@ -184,6 +184,12 @@ class IssueFacts:
     project_type: str | None = None
     # Who the issue is assigned to, where the payload (or Jira's answer) says: whose cover hears of it.
     assignee: Person | None = dataclasses.field(default=None, compare=False)
+    # Every custom field of the payload read as a Service Desk Organizations value
+    # (`payload.organization_readings`: field id -> ids, or None when unreadable).
+    custom_organizations: tuple[tuple[str, tuple[str, ...] | None], ...] = ()
+    # The issue's Service Desk organization ids, once the worker knows them (from the site's
+    # Organizations field in the payload, or Jira's answer); None: not known.
+    organizations: tuple[str, ...] | None = None
 
     def unreadable(self) -> list[Fact]:
         """Facts the payload sent in a shape we cannot read, which a lookup of the issue may settle

@@ -41,7 +41,7 @@ from bot.domain.facts import (
 )
 
 # Local names for the shared readers keep this module's many call sites short.
-from bot.domain.payload import Payload, person
+from bot.domain.payload import Payload, organization_readings, person
 from bot.domain.payload import items as _list
 from bot.domain.payload import mapping as _dict
 from bot.domain.payload import text as _str
@@ -115,6 +115,7 @@ def issue_facts(issue: Any) -> IssueFacts | None:
         read=access,
         project_type=read_project_type(fields),
         assignee=person(fields.get("assignee")),
+        custom_organizations=organization_readings(issue.get("fields")),
     )
 
 

@@ -35,7 +35,7 @@ from bot.domain.audience import worklog_amounts_visible
 from bot.domain.events import ConfluenceEvent, Event, EventType, IssueFacts, JiraEvent
 from bot.domain.facts import Fact, Known, not_public, service_desk_fact
 from bot.domain.subscriptions import Subscription, wanted
-from bot.domain.support import support_account
+from bot.domain.support import ORGANIZATION_IDS, support_account
 
 # The only changelog fields (by field id, `jira_events.change_items`) a client channel is ever
 # told about. Every other field — the security level, time tracking, custom fields, fields we
@@ -233,26 +233,30 @@ def support_split_verdict(event: JiraEvent, account: Account, accounts: Iterable
     """For an event of the account's support project when that project is shared (`support.match`):
     is the issue known to be this account's and no other's? Decided by `support_account` (the one
     rule: an issue two accounts' matches claim — ACME's component and Globex's, a slip in Jira's
-    multi-select — is nobody's) over the component and labels read from a complete issue (the
-    payload's or Jira's answer). An organization is never read from an event: an account matched
-    by organization gets no event, and while one shares the project nobody can be sure an issue
-    is not also its own (withheld). A version or sprint names no issue: withheld. None: not such
+    multi-select, or two accounts' organizations — is nobody's) over the component and labels read
+    from a complete issue (the payload's or Jira's answer) and, when an account of the project is
+    recognised by a Service Desk organization, the issue's organization ids as the worker read them
+    from the site's Organizations field (`IssueFacts.organizations`; not known → withheld, since
+    the issue may be that client's). A version or sprint names no issue: withheld. None: not such
     an event (other rules decide)."""
     support = account.support
     if support is None or support.match is None or event.project_key != support.project:
         return None
     sharing = [a for a in accounts if a.support is not None and a.support.project == support.project
                and a.key != account.key]
-    if any(a.support is not None and a.support.match is not None and a.support.match.organization for a in sharing):
-        return Verdict(False, "another account of the shared support project is recognised by organization, "
-                              "which an event does not tell: not known to be only this account's")
+    claimants = [account, *sharing]
+    by_organization = any(a.support is not None and a.support.match is not None and a.support.match.organization
+                          for a in claimants)
     issues = [event.issue] + ([event.linked_issue] if event.type is EventType.ISSUELINK_CREATED else [])
     for issue in issues:
         if issue is None or not issue.complete:
             return Verdict(False, "issue of a shared support project not known yet: look it up first")
+        if by_organization and issue.organizations is None:
+            return Verdict(False, "Service Desk organization of an issue of a shared support project not known "
+                                  "(the Organizations field missing or unreadable, also in Jira's answer): withheld")
         fields = {"project": {"key": support.project}, "labels": list(issue.labels),
-                  "components": [{"name": c} for c in issue.components]}
-        owner = support_account([account, *sharing], fields)
+                  "components": [{"name": c} for c in issue.components], ORGANIZATION_IDS: issue.organizations}
+        owner = support_account(claimants, fields)
         if owner is None or owner.key != account.key:
             return Verdict(False, "issue of a shared support project is not this account's alone (support.match)")
     return _OK

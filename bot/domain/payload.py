@@ -54,3 +54,43 @@ def person(user: Any) -> Person | None:
         email=text(user.get("emailAddress") or user.get("email")),
         account_type=text(user.get("accountType")),
     )
+
+
+# Jira Service Management's Organizations field: its schema's custom type (the field's id,
+# `customfield_…`, differs per site: Jira's field list names it).
+ORGANIZATIONS_SCHEMA = "com.atlassian.servicedesk:sd-customer-organizations"
+
+
+def _organization_id(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value) if value >= 0 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return str(int(value))
+    return None
+
+
+def read_organizations(value: Any) -> tuple[str, ...] | None:
+    """The Service Desk organization ids an Organizations field value names (`[{"id": 3, "name":
+    …}, …]`; ids as numbers or digit strings, normalized), `()` for none (null, `[]`); None when
+    it cannot be read (another shape, an entry without a readable id). Names are never read: two
+    organizations may share one, ids are what an account is matched on."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        return None
+    ids = []
+    for entry in value:
+        found = _organization_id(entry.get("id")) if isinstance(entry, Mapping) else None
+        if found is None:
+            return None
+        ids.append(found)
+    return tuple(dict.fromkeys(ids))
+
+
+def organization_readings(fields: Any) -> tuple[tuple[str, tuple[str, ...] | None], ...]:
+    """Each custom field of an issue's `fields` read as an Organizations value (which of them is
+    the site's Organizations field only Jira's field list or the accounts file can say)."""
+    return tuple((key, read_organizations(value)) for key, value in mapping(fields).items()
+                 if isinstance(key, str) and key.startswith("customfield_"))

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.domain.access import Role
 from bot.domain.accounts import Account, Audience, Channel, Support, Urgency
+from bot.domain.payload import read_organizations
 from bot.domain.words import CommandRef, Text, sentence
 from bot.errors import PermissionDenied, UserError
 
@@ -85,8 +86,10 @@ def summary_of(text: str) -> str:
 
 
 def issue_fields(account: Account, request_id: int, urgency: Urgency, text: str, description: str,
-                 marker: str) -> dict[str, Any]:
-    """The REST fields of the request's Jira issue (plain-text description, API v2)."""
+                 marker: str, organizations_field: str | None = None) -> dict[str, Any]:
+    """The REST fields of the request's Jira issue (plain-text description, API v2).
+    `organizations_field`: the site's Organizations field, for an account recognised by
+    organization that does not name it (`support.match.organization_field` wins)."""
     support = support_of(account)
     labels = [support.label, request_label(request_id), marker]
     fields: dict[str, Any] = {
@@ -101,8 +104,11 @@ def issue_fields(account: Account, request_id: int, urgency: Urgency, text: str,
         labels.append(match.label)
     if match is not None and match.component:
         fields["components"] = [{"name": match.component}]
-    if match is not None and match.organization and match.organization_field:
-        fields[match.organization_field] = [int(match.organization)]
+    if match is not None and match.organization:
+        field = match.organization_field or organizations_field
+        if field is None:
+            raise ValueError("the site's Service Desk Organizations field is not known")
+        fields[field] = [int(match.organization)]
     fields["labels"] = labels
     return fields
 
@@ -113,6 +119,10 @@ def adoption_labels(account: Account, marker: str) -> list[str]:
     label (a component or organization is not searched by label: the marker names the account)."""
     match = support_of(account).match
     return [marker, *([match.label] if match is not None and match.label else [])]
+
+
+# The key under which `owns_issue`'s caller passes the organization ids it read (a tuple; None: not known).
+ORGANIZATION_IDS = "pulse:organization_ids"
 
 
 def owns_issue(account: Account, fields: Mapping[str, Any]) -> bool:
@@ -132,13 +142,29 @@ def owns_issue(account: Account, fields: Mapping[str, Any]) -> bool:
     if match.label:
         labels = fields.get("labels")
         return isinstance(labels, list) and match.label in labels
-    if match.organization and match.organization_field:
-        orgs = fields.get(match.organization_field)
-        return isinstance(orgs, list) and any(
-            isinstance(o, Mapping) and str(o.get("id")) == match.organization or str(o) == match.organization
-            for o in orgs
-        )
+    if match.organization:
+        # The organization ids the caller read (from the site's Organizations field), else this
+        # account's configured field as it stands in `fields`; by id, never by name.
+        if ORGANIZATION_IDS in fields:
+            ids = fields[ORGANIZATION_IDS]
+        elif match.organization_field and match.organization_field in fields:
+            ids = read_organizations(fields[match.organization_field])
+        else:
+            ids = None
+        return isinstance(ids, tuple) and str(int(match.organization)) in ids
     return False
+
+
+def organization_fields(accounts: Iterable[Account], project_key: str) -> set[str] | None:
+    """For a support project where an account is recognised by Service Desk organization: the
+    Organizations field ids those accounts name (empty: the site's field, from Jira's field list).
+    None when no account of the project is recognised by organization."""
+    matches = [a.support.match for a in accounts
+               if a.support is not None and a.support.project == project_key and a.support.match is not None
+               and a.support.match.organization]
+    if not matches:
+        return None
+    return {m.organization_field for m in matches if m.organization_field}
 
 
 def support_account(accounts: Iterable[Account], fields: Mapping[str, Any]) -> Account | None:

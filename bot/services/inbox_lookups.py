@@ -8,6 +8,7 @@ by the lookup it needed. A failure fails only the deliveries that needed what it
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ from bot.domain.event_lookups import (
 from bot.domain.events import (
     ConfluenceEvent,
     Event,
+    IssueFacts,
     JiraEvent,
     Outcome,
     attach_client_issue,
@@ -48,7 +50,9 @@ from bot.domain.events import (
     sprint_field_candidate,
 )
 from bot.domain.jira_events import past_since
+from bot.domain.payload import read_organizations
 from bot.domain.subscriptions import Subscription
+from bot.domain.support import organization_fields
 from bot.domain.work import Issue
 from bot.errors import UpstreamError
 from bot.logs import get_logger
@@ -129,6 +133,7 @@ class EventLookups:
                 lambda ws: self._comments(jira, ws),
                 lambda ws: self._histories(jira, ws),
                 lambda ws: self._sprint_field(jira, ws),
+                lambda ws: self._organizations(jira, ws),
                 lambda ws: self._scopes(jira, ws),
                 lambda ws: self._version_issues(jira, ws, subs),
                 lambda ws: self._boards(jira, ws),
@@ -307,6 +312,81 @@ class EventLookups:
             works, lambda e: (resolve_sprint_field(e, sprint_field) if isinstance(e, JiraEvent) and sprint_field_candidate(e)
                               else e, None)
         ), 1)
+
+    async def _organizations(self, jira: JiraPort, works: list[Work]) -> Found:
+        """The Service Desk organization ids of issues of a support project shared with an account
+        recognised by organization: from the site's Organizations field (the accounts file's
+        `organization_field`, else the one Jira's field list names) in the payload, or, when the
+        payload lacks it or it cannot be read, from Jira (the issue with that field, one call per
+        issue). Still unknown (no such field, several named, an unreadable answer): left unknown,
+        and the issue reaches no client of the project (`support_split_verdict`). Jira failing:
+        the deliveries that needed it are retried."""
+        def sides(e: Event) -> list[tuple[str, IssueFacts]]:
+            if not isinstance(e, JiraEvent) or e.project_key is None:
+                return []
+            pairs = [("issue", e.issue), ("linked_issue", e.linked_issue)]
+            return [(name, i) for name, i in pairs if i is not None and i.key and i.organizations is None]
+
+        configured: dict[str, set[str]] = {}
+        for e in events_of(works):
+            if isinstance(e, JiraEvent) and e.project_key and sides(e) and e.project_key not in configured:
+                fields = organization_fields(self.accounts.accounts, e.project_key)
+                if fields is not None:
+                    configured[e.project_key] = fields
+        if not configured:
+            return Found(works)
+        calls = 0
+        site_field: str | None = None
+        if any(not fields for fields in configured.values()):
+            try:
+                site_field = await asyncio.to_thread(jira.organizations_field_id)
+                calls += 1
+            except Exception as exc:
+                log_failure(exc, "jira field lookup")
+                error: Exception = exc
+                return Found(each_event(works, lambda e: (e, error if isinstance(e, JiraEvent)
+                                                          and e.project_key in configured and sides(e) else None)), 1)
+        field_of: dict[str, str | None] = {}
+        for project, fields in configured.items():
+            field_of[project] = next(iter(fields)) if len(fields) == 1 else (site_field if not fields else None)
+            if field_of[project] is None:
+                log.warning("service desk organizations field not known: issues of the shared support project "
+                            "reach no client channel", project=project, configured=sorted(fields))
+        to_fetch: dict[str, str] = {}
+        for e in events_of(works):
+            if not isinstance(e, JiraEvent) or (field := field_of.get(e.project_key or "")) is None:
+                continue
+            for _, issue in sides(e):
+                if dict(issue.custom_organizations).get(field) is None:
+                    to_fetch[issue.key or ""] = field
+        found: dict[str, tuple[str, ...] | None] = {}
+        failed: dict[str, Exception] = {}
+        for key, field in sorted(to_fetch.items()):
+            try:
+                answer = await asyncio.to_thread(jira.issue_field_values, key, [field])
+                calls += 1
+            except Exception as exc:
+                log_failure(exc, "jira organizations lookup")
+                failed[key] = exc
+                continue
+            found[key] = read_organizations(answer[field]) if answer is not None and field in answer else None
+            if found[key] is None:
+                log.warning("service desk organizations of an issue not readable, also in Jira's answer: "
+                            "withheld from every client", issue=key, field=field)
+
+        def attach(e: Event) -> EventResult:
+            if not isinstance(e, JiraEvent) or (field := field_of.get(e.project_key or "")) is None:
+                return e, None
+            for name, issue in sides(e):
+                key = issue.key or ""
+                if key in failed:
+                    return e, failed[key]
+                ids = dict(issue.custom_organizations).get(field) if key not in to_fetch else found.get(key)
+                known = dataclasses.replace(issue, organizations=ids)
+                e = dataclasses.replace(e, linked_issue=known) if name == "linked_issue" else dataclasses.replace(e, issue=known)
+            return e, None
+
+        return Found(each_event(works, attach), calls)
 
     async def _scopes(self, jira: JiraPort, works: list[Work]) -> Found:
         """Which issues match the JQL of the accounts scoped by JQL that could hold them: one

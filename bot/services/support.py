@@ -340,8 +340,15 @@ class SupportService:
         who = request.requester_name or request.requester_id
         description = render.issue_description(account.language, request.text or "", who, request.id, urgency,
                                                request.permalink)
+        match = support.match
+        site_field = None
+        if match is not None and match.organization and not match.organization_field:
+            # Recognised by organization on a site whose Organizations field the file does not
+            # name: Jira's field list names it. Unknown: not filed (an issue without the
+            # organization would be nobody's); retried, and the team hears after 3 attempts.
+            site_field = self.jira.organizations_field_id()
         return self.jira.create_issue(issue_fields(account, request.id, urgency, request.text or "", description,
-                                                   marker))
+                                                   marker, site_field))
 
     async def _not_filed(self, account: Account, request: SupportRequest, owner: str, exc: Exception) -> None:
         attempts = request.attempts  # counted when the filing was claimed

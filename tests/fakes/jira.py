@@ -56,6 +56,10 @@ class InMemoryJira:
         # Issue key -> changelog histories, for the comment history check.
         self.histories: dict[str, list[dict[str, Any]]] = {}
         self.sprint_field: str | None = None
+        # The site's Service Desk Organizations field id (None: no such field).
+        self.organizations_field: str | None = None
+        # Issue key -> custom field values as Jira's issue GET answers them (e.g. Organizations).
+        self.field_values: dict[str, dict[str, Any]] = {}
         # Issues created through `create_issue`: key -> REST fields as sent.
         self.created: dict[str, dict[str, Any]] = {}
         # Create the issue, then fail as if the answer was lost on the way back (a crash/timeout).
@@ -131,6 +135,17 @@ class InMemoryJira:
         self._check("sprint_field_id", "")
         return self.sprint_field
 
+    def organizations_field_id(self) -> str | None:
+        self._check("organizations_field_id", "")
+        return self.organizations_field
+
+    def issue_field_values(self, issue_key: str, field_ids: Sequence[str]) -> dict[str, Any] | None:
+        self._check("issue_field_values", issue_key)
+        if issue_key not in self.field_values and all(i.key != issue_key for i in self.issues):
+            return None
+        values = self.field_values.get(issue_key, {})
+        return {f: values[f] for f in field_ids if f in values}
+
     def changelog(self, issue_key: str) -> list[dict[str, Any]]:
         self._check("changelog", issue_key)
         return list(self.histories.get(issue_key, []))
@@ -145,6 +160,9 @@ class InMemoryJira:
         number = 1 + sum(1 for key in self.created if key.startswith(f"{project}-"))
         key = f"{project}-{number}"
         self.created[key] = dict(fields)
+        # Custom fields as Jira answers them afterwards (an Organizations value: ids become objects).
+        self.field_values[key] = {f: ([{"id": o, "name": f"Organization {o}"} for o in v] if isinstance(v, list) else v)
+                                  for f, v in fields.items() if f.startswith("customfield_")}
         # Searchable like any issue (lookups of the issue's webhooks find it, with its labels).
         self.issues.append(Issue(
             key=key, project=project, summary=str(fields.get("summary", "")),

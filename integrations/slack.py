@@ -70,6 +70,10 @@ class SlackPort(Protocol):
 
     async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None: ...
 
+    async def permalink(self, channel: str, ts: str) -> str:
+        """The link to one message (`chat.getPermalink`); raises when Slack cannot give it."""
+        ...
+
     async def open_dm(self, user_id: str) -> str:
         """The id (D…) of the bot's direct message channel with `user_id`: post there through
         OncePoster like in any channel (a DM is keyed and settled by its real channel id)."""
@@ -344,6 +348,17 @@ class SlackWeb:
     async def upload_file(self, filename: str, content: bytes, title: str) -> str:
         """Upload a file without sharing it (see `upload_file`); its Slack file id."""
         return await upload_file(self, filename, content, title)
+
+    async def permalink(self, channel: str, ts: str) -> str:
+        """`chat.getPermalink` (no scope needed): the message's link; an UpstreamError when Slack cannot."""
+        try:
+            response = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
+        except (SlackApiError, SlackClientError, OSError, asyncio.TimeoutError) as exc:
+            raise _translate(exc) from exc
+        link = response.get("permalink")
+        if not isinstance(link, str) or not link.startswith("https://"):
+            raise UpstreamError("slack", "chat.getPermalink gave no link", retryable=False)
+        return link
 
     async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
         """Replace a posted message's text and blocks (`chat.update`), paced with the channel's posts."""

@@ -66,3 +66,19 @@ def test_demo_shows_a_handover_the_covers_dm_and_the_client_line(lines):
     assert "🧳 *Übergabe #1 · ACME Shop GmbH*" in dm and "Rollen, die übergehen: Budget." in dm
     assert "The client channel #acme-shop:\nBis 06.12.2026 ist Ben Weber Ihre Ansprechperson für Budget." in section
     assert "U0ACMEAM0" not in section.split("The client channel #acme-shop:")[1]  # a name only, no id
+
+
+def test_demo_shows_a_client_filing_an_emergency_and_a_task_the_keys_and_the_internal_ping(lines):
+    """Issue #13's proof: a Slack Connect client of ACME files an emergency and a task in the
+    sandbox agency; the keys are answered in the threads, the support person gets the emergency
+    by DM, and the internal channel is pinged when the task nears its first-response target."""
+    out = "\n".join(lines)
+    section = out[out.index("━━ Support requests"):out.index("/pulse help for an agency")]
+    answers = [line for line in section.splitlines() if "in thread" in line and "ist angelegt als" in line]
+    assert len(answers) == 2 and "SUP-1|SUP-1> ist angelegt als *Notfall*" in answers[0]
+    assert "SUP-2|SUP-2> ist angelegt als *Aufgabe*" in answers[1]
+    assert "Jira SUP-1: Der Checkout ist down" in section and "(priority Highest, component ACME)" in section
+    assert "Jira SUP-2: Bitte das Impressum aktualisieren. (priority Medium, component ACME)" in section
+    assert "DM to U0ACMESUP1: 🚨 Notfall von ACME Shop GmbH" in section
+    [ping] = [line for line in section.splitlines() if "⏰" in line]
+    assert "#acme-shop-intern" in ping and "SUP-2" in ping and "75\xa0%" in ping and "<@U0ACMESUP1>" in ping

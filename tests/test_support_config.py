@@ -133,3 +133,20 @@ def test_the_example_shares_one_support_project_by_component():
     config = load_accounts(EXAMPLE)
     assert [a.key for a in config.support_accounts("SUP")] == ["acme-shop", "globex"]
     assert config.by_key("northwind").support is None
+
+
+def test_the_readme_says_what_the_bot_reads_of_the_message_events_the_manifest_subscribes_to():
+    """The manifest subscribes to message events for support: the README's account of what the bot
+    reads in Slack must name them and say what is kept (author, time, answered; never the text)."""
+    import yaml
+
+    root = Path(__file__).parents[1]
+    manifest = yaml.safe_load((root / "config" / "slack-manifest.yaml").read_text())
+    events = [e for e in manifest["settings"]["event_subscriptions"]["bot_events"] if e.startswith("message.")]
+    assert events == ["message.channels", "message.groups"]
+    readme = (root / "README.md").read_text()
+    reads = readme[readme.index("**What the bot reads in Slack"):readme.index("3. **Jira.**")]
+    assert "subscribes to no message events" not in reads
+    for event in events:
+        assert f"`{event}`" in reads
+    assert "never the text" in reads

@@ -470,3 +470,70 @@ async def test_a_clocked_client_message_turned_into_a_request_keeps_its_clock_an
     # The agency's reply in the thread answers it.
     await world.service.thread_reply(CLIENT, ts, "U0ANNA0001", Role.MEMBER, slack_ts(MONDAY_9 + dt.timedelta(hours=2)), "Ist behoben.")
     assert world.store.support.open_clocks() == []
+
+
+# -- the Slack link in the issue, and Jira Server/Data Center authors
+
+async def test_a_request_filed_by_mention_carries_the_slack_permalink_to_jira(world):
+    """Clients often have no Jira seat: the issue links the Slack message it came from, for a
+    mention and the slash command as for the shortcut (chat.getPermalink of the request's thread)."""
+    ts = "1764255600.000100"
+    await world.mention("notfall Zahlungen schlagen fehl", ts=ts)
+    [fields] = world.jira.created.values()
+    assert f"https://agency.slack.com/archives/{CLIENT}/p1764255600000100" in fields["description"]
+    # Slack unable to say: filed all the same, without the link (never a guess).
+    world.slack.no_permalink = True
+    await world.mention("notfall Noch ein Problem", ts="1764255601.000100")
+    assert len(world.jira.created) == 2 and "slack.com" not in world.jira.created["SUP-2"]["description"]
+
+
+def _server_support(world, keys):
+    """ACME with `support.agency_jira_users` (Jira Server/Data Center user keys of the agency)."""
+    account = ACCOUNTS.by_key("acme-shop")
+    support = account.support.model_copy(update={"agency_jira_users": keys})
+    accounts = ACCOUNTS.model_copy(update={"accounts": [
+        account.model_copy(update={"support": support}) if a.key == "acme-shop" else a for a in ACCOUNTS.accounts]})
+    world.service.accounts = accounts
+
+
+async def test_on_jira_server_a_comment_by_a_listed_agency_user_key_is_the_first_response(world):
+    """Server/Data Center comments carry no accountType: by default no Jira comment stops the clock
+    there. With `support.agency_jira_users` (user keys: ids, not the renamable usernames) a public
+    comment by one of them is the first response; an unlisted key, a listed username, a missing
+    key, or a listed key Jira Cloud calls a portal customer: not."""
+    request_id = await _task_filed_monday(world)
+    at = MONDAY_9 + dt.timedelta(minutes=30)
+    await world.service.jira_comment("SUP-1", "ben", True, at, "On it.", author_key="JIRAUSER10100")
+    assert world.store.support.get(request_id).first_response_at is None  # off by default
+    _server_support(world, ["JIRAUSER10100"])
+    await world.service.jira_comment("SUP-1", "JIRAUSER10100", True, at, "On it.", author_key="jirauser10100")
+    await world.service.jira_comment("SUP-1", "ben", True, at, "On it.", author_key="JIRAUSER10999")
+    await world.service.jira_comment("SUP-1", "ben", True, at, "On it.", author_key=None)
+    await world.service.jira_comment("SUP-1", "ben", True, at, "On it.", author_key="JIRAUSER10100",
+                                     account_type="customer")
+    await world.service.jira_comment("SUP-1", "ben", False, at, "internal", author_key="JIRAUSER10100")
+    await world.service.jira_comment("SUP-1", "ben", True, at, "Out of office until Monday", author_key="JIRAUSER10100")
+    assert world.store.support.get(request_id).first_response_at is None
+    await world.service.jira_comment("SUP-1", "ben", True, at, "On it.", author_key="JIRAUSER10100")
+    row = world.store.support.get(request_id)
+    assert (row.first_response_at, row.first_response_by) == (at, "jira:ben")
+
+
+async def test_an_unanswered_client_message_is_answered_in_its_own_thread(world):
+    """A client's top-level message nobody answered: an agency reply in its thread stops its clock
+    (a client's own follow-up there does not)."""
+    ts = slack_ts(MONDAY_9, 0)
+    world.now = MONDAY_9
+    await world.service.channel_message(CLIENT, "U0CLIENT01", Role.EXTERNAL, ts, to_the_bot=False)
+    await world.service.thread_reply(CLIENT, ts, "U0CLIENT01", Role.EXTERNAL, slack_ts(MONDAY_9, 1), "Hallo?")
+    assert len(world.store.support.open_clocks()) == 1
+    await world.service.thread_reply(CLIENT, ts, "U0ANNA0001", Role.MEMBER, slack_ts(MONDAY_9, 2), "Schauen wir uns an")
+    assert world.store.support.open_clocks() == []
+
+
+def test_labels_of_the_project_work_list_flag_a_request_as_project_work():
+    from bot.domain.support import is_project_work
+
+    support = ACCOUNTS.by_key("acme-shop").support.model_copy(update={"project_work_labels": ["relaunch"]})
+    assert is_project_work(support, None, ("pulse-support", "relaunch"))
+    assert not is_project_work(support, None, ("pulse-support",))

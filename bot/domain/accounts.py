@@ -345,6 +345,11 @@ class Support(_Model):
     )
     project_work_labels: list[str] = Field(default_factory=list, description="labels that mark project work")
     mirror_replies: bool = Field(default=False, description="thread replies become public Jira comments")
+    agency_jira_users: list[str] = Field(
+        default_factory=list,
+        description="Jira Server/Data Center user keys (e.g. JIRAUSER10100) of the agency's people: their public "
+                    "comments are first responses (Server payloads name no accountType; default: none do)",
+    )
 
     @field_validator("project")
     @classmethod
@@ -362,6 +367,14 @@ class Support(_Model):
     @classmethod
     def _labels(cls, value: list[str]) -> list[str]:
         return [_check_label(v) for v in value]
+
+    @field_validator("agency_jira_users")
+    @classmethod
+    def _user_keys(cls, value: list[str]) -> list[str]:
+        for key in value:
+            if not key.strip() or key != key.strip() or "@" in key:
+                raise ValueError(f"{key!r} is not a Jira user key (e.g. JIRAUSER10100; not an email address)")
+        return value
 
 
 def check_slack_person(value: str) -> str:

@@ -287,6 +287,11 @@ class SupportService:
                                     now + dt.timedelta(hours=1))
             return None
         urgency = Urgency(request.urgency)
+        if request.permalink is None and request.thread_ts is not None:
+            # The Slack message the request came from (or the thread the bot opened for it):
+            # linked in the issue, for the agency and for clients without a Jira seat.
+            request = dataclasses.replace(request, permalink=await self._permalink(request.channel_id,
+                                                                                   request.thread_ts))
         try:
             async with self._holding(request_id):
                 key = await asyncio.to_thread(self._find_or_create, account, request, urgency)
@@ -297,6 +302,14 @@ class SupportService:
         log.info("support request filed", request=request_id, issue=key, attempts=request.attempts)
         await self._announce(account, request, key, urgency)
         return key
+
+    async def _permalink(self, channel_id: str, ts: str) -> str | None:
+        """The message's Slack link, or None when Slack cannot give it (filed without it, logged)."""
+        try:
+            return await self.slack.permalink(channel_id, ts)
+        except Exception as exc:
+            log.warning("no slack link for the request's issue", channel=channel_id, error=str(exc))
+            return None
 
     @contextlib.asynccontextmanager
     async def _holding(self, request_id: int) -> AsyncIterator[None]:
@@ -554,7 +567,8 @@ class SupportService:
             author = comment.author.account_id or comment.author.username if comment.author else None
             account_type = comment.author.account_type if comment.author else None
             await self.jira_comment(request.issue_key or "", author, not comment.restricted, created, body,
-                                    account_type=account_type)
+                                    account_type=account_type,
+                                    author_key=comment.author.key if comment.author else None)
 
     async def channel_message(self, channel_id: str, user_id: str, role: Role, ts: str, to_the_bot: bool) -> None:
         """A top-level message in an account's channel. A client's starts a task's clock (a question
@@ -583,17 +597,23 @@ class SupportService:
             log.info("client message clocked", request=request_id, account=account.key)
 
     async def jira_comment(self, issue_key: str, author: str | None, public: bool, at: dt.datetime,
-                           text: str | None, *, account_type: str | None = None) -> None:
+                           text: str | None, *, account_type: str | None = None, author_key: str | None = None) -> None:
         """A Jira comment on a request's issue: a public one by a person positively known to be the
         agency's (a licensed Atlassian account — `accountType` "atlassian" — not a client of the
         account; not an automatic reply, not a reply mirrored from Slack) is a first response. A
-        Service Desk portal customer ("customer"), an app, or an author of unknown type (Server
-        payloads do not say) never stops the clock: the client's own nudge is no answer."""
-        if not public or not author or account_type != AGENCY_ACCOUNT_TYPE:
+        Service Desk portal customer ("customer"), an app, or an author of unknown type never stops
+        the clock: the client's own nudge is no answer. Jira Server/Data Center payloads name no
+        type: there only an author whose user key (an id; usernames can be renamed) the account
+        lists in `support.agency_jira_users` counts (off by default: none listed)."""
+        if not public or not author:
             return
         for request in await asyncio.to_thread(self.store.support.by_issue, issue_key):
             account = self.accounts.by_key(request.account_key)
-            if account is None or author in account.jira.client_users or is_auto_reply(text) or _mirrored(text):
+            if account is None or account.support is None:
+                continue
+            agency = account_type == AGENCY_ACCOUNT_TYPE or (
+                account_type is None and author_key is not None and author_key in account.support.agency_jira_users)
+            if not agency or author in account.jira.client_users or is_auto_reply(text) or _mirrored(text):
                 continue
             if await asyncio.to_thread(self.store.support.first_response, request.id, at, f"jira:{author}"):
                 log.info("support first response", request=request.id, via="jira", by=author)

@@ -23,6 +23,8 @@ class InMemorySlack:
     # Users a DM cannot be opened with (conversations.open answers user_not_found / user_disabled).
     no_dm: set[str] = field(default_factory=set)
     dms_opened: list[str] = field(default_factory=list)
+    # chat.getPermalink answers message_not_found (the message is gone, or Slack cannot say).
+    no_permalink: bool = False
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
@@ -52,6 +54,11 @@ class InMemorySlack:
         if self.fail_next_update:
             raise self.fail_next_update.pop(0)
         self.updates.append(dict(channel=channel, ts=ts, text=text, blocks=blocks))
+
+    async def permalink(self, channel: str, ts: str) -> str:
+        if self.no_permalink:
+            raise UpstreamError("slack", "message_not_found", retryable=False)
+        return f"https://agency.slack.com/archives/{channel}/p{ts.replace('.', '')}"
 
     async def open_dm(self, user_id: str) -> str:
         if user_id in self.no_dm:

@@ -363,7 +363,8 @@ def build_listener_deps(
     directory = directory or Directory(client, settings.admin_users, settings.admin_usergroup)
     handovers = None
     if store is not None:
-        handovers = HandoverService(store, accounts, clock, directory)
+        handovers = HandoverService(store, accounts, clock, directory,
+                                    assigned=portfolio.assigned_to if portfolio is not None else None)
         if handover_steps is not None:
             # The summary right after saving; "while you were away" right after a cancel.
             handovers.after_create = handovers.after_cancel = handover_steps.start
@@ -377,6 +378,7 @@ def build_listener_deps(
         home=PortfolioHome(portfolio, digests, site_links(settings), audiences) if portfolio is not None else None,
         support=support,
         links=links,
+        handovers=handovers,
     )
 
 

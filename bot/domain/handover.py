@@ -167,3 +167,53 @@ def chain_refusal(
     people = ", ".join(f"<@{p}>" for p in problem.people)
     role = sentence(f"role.{problem.role}")
     return UserError(sentence(f"handover.{problem.kind}", role=role, account=account.name, day=day, people=people))
+
+
+# --- a vacation Slack status --------------------------------------------------------------------
+
+# What makes a Slack status look like an absence (the one list: emoji exactly, words case-insensitive
+# as whole words). A status naming none of these never gets the "hand your roles over?" DM.
+VACATION_EMOJI = frozenset({
+    ":palm_tree:", ":desert_island:", ":airplane:", ":airplane_departure:", ":beach_with_umbrella:",
+    ":luggage:", ":tropical_drink:", ":surfer:", ":skier:",
+})
+VACATION_WORDS = (
+    "vacation", "vacations", "holiday", "holidays", "on leave", "annual leave", "out of office", "out of the office",
+    "ooo", "pto", "urlaub", "ferien", "abwesend", "отпуск", "в отпуске", "отпуске",
+)
+_VACATION_TEXT = re.compile(r"(?<!\w)(" + "|".join(re.escape(w) for w in VACATION_WORDS) + r")(?!\w)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SlackStatus:
+    """A person's Slack status as `user_status_changed` tells it."""
+
+    emoji: str
+    text: str
+    expiration: dt.datetime | None  # None: the status does not expire
+
+    def looks_like_vacation(self) -> bool:
+        return self.emoji.lower() in VACATION_EMOJI or _VACATION_TEXT.search(self.text) is not None
+
+
+def read_status(user: object) -> SlackStatus | None:
+    """The status in a `user_status_changed` event's `user` (None when it is unreadable)."""
+    if not isinstance(user, dict) or not isinstance(user.get("profile"), dict):
+        return None
+    profile = user["profile"]
+    emoji, text, expires = profile.get("status_emoji"), profile.get("status_text"), profile.get("status_expiration")
+    if not isinstance(emoji, str) or not isinstance(text, str):
+        return None
+    expiration = None
+    if isinstance(expires, int | float) and not isinstance(expires, bool) and 0 < expires < 253402300799:
+        expiration = dt.datetime.fromtimestamp(expires, tz=dt.timezone.utc)
+    return SlackStatus(emoji.strip(), text.strip(), expiration)
+
+
+def away_days(account: Account, now: dt.datetime, until: dt.datetime) -> tuple[dt.date, dt.date]:
+    """The whole days of an absence from now until a status expires, in the account's timezone: a
+    status that ends at midnight ends the day before (back that morning)."""
+    start = today_at(account, now)
+    local = until.astimezone(account.tz)
+    end = local.date() - dt.timedelta(days=1) if local.time() == dt.time(0, 0) else local.date()
+    return start, max(start, end)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.listeners import channel_links, commands, events, portfolio, support
+from bot.listeners import channel_links, commands, events, handover, portfolio, support
 from bot.listeners.deps import ListenerDeps
 
 
@@ -15,3 +15,4 @@ def register_all(app: AsyncApp, deps: ListenerDeps) -> None:
     portfolio.register(app, deps)
     support.register(app, deps)
     channel_links.register(app, deps)
+    handover.register(app, deps)

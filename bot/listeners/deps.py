@@ -9,6 +9,7 @@ from bot.services.channel_audiences import ChannelAudiences
 from bot.services.channel_links import LinkService
 from bot.services.commands import CommandService
 from bot.services.directory import Directory
+from bot.services.handover import HandoverService
 from bot.services.portfolio import PortfolioHome
 from bot.services.support import SupportService
 
@@ -27,3 +28,5 @@ class ListenerDeps:
     support: SupportService | None = None
     # Runtime channel links (`/pulse link` modal submissions); None: not offered.
     links: LinkService | None = None
+    # Handovers: the form's submission and the buttons that open it; None: not offered (no store).
+    handovers: HandoverService | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -249,3 +250,78 @@ def render_cover_dm(account: Account, note: CoverNote, channel_id: str, links: S
     text = translate(language, "handover.cover_dm", account=escape_mrkdwn(account.name), issue=issue,
                      away=slack_mention(note.away), until=format_day(note.until, language), channel=f"<#{channel_id}>")
     return Message(text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text[:_SECTION_LIMIT]}}])
+
+
+# --- the handover form (modal) and the vacation-status nudge ---------------------------------------
+
+MODAL = "handover.create"  # the modal's callback_id
+NUDGE_ACTION = "handover.nudge_open"  # the nudge's button: opens the modal, prefilled
+# Slack's limit of options in one static select.
+MAX_OPTIONS = 100
+
+
+def _plain(text: str, limit: int = 150) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text[:limit], "emoji": True}
+
+
+def handover_modal(
+    language: str, accounts: Sequence[Account], *, away: str, selected: Sequence[str],
+    start: dt.date | None = None, end: dt.date | None = None,
+) -> dict[str, Any]:
+    """`/pulse handover` as a form: who is away (preset), who covers, the days, the accounts (those
+    in `selected` preselected), a note. Block ids are the fields errors are shown on."""
+
+    def t(message_id: str, **params: object) -> str:
+        return translate(language, message_id, **params)
+
+    chosen = set(selected)
+    # Preselected first: Slack shows at most MAX_OPTIONS, and a preselected one must be among them.
+    listed = sorted(accounts, key=lambda a: a.key not in chosen)[:MAX_OPTIONS]
+    options = {a.key: {"text": _plain(a.name, 75), "value": a.key} for a in listed}
+
+    def person(block: str, initial: str | None) -> dict[str, Any]:
+        element: dict[str, Any] = {"type": "users_select", "action_id": block}
+        if initial:
+            element["initial_user"] = initial
+        return {"type": "input", "block_id": block, "label": _plain(t(f"handover.form.{block}")), "element": element}
+
+    def day(block: str, initial: dt.date | None) -> dict[str, Any]:
+        element: dict[str, Any] = {"type": "datepicker", "action_id": block}
+        if initial is not None:
+            element["initial_date"] = initial.isoformat()
+        return {"type": "input", "block_id": block, "label": _plain(t(f"handover.form.{block}")), "element": element}
+
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": t("handover.form.intro")}},
+        person("from", away), person("to", None), day("start", start), day("end", end),
+    ]
+    if options:
+        select: dict[str, Any] = {"type": "multi_static_select", "action_id": "accounts",
+                                  "placeholder": _plain(t("handover.form.accounts_placeholder")),
+                                  "options": list(options.values())}
+        initial = [options[k] for k in options if k in chosen]
+        if initial:
+            select["initial_options"] = initial
+        blocks.append({"type": "input", "block_id": "accounts", "optional": True,
+                       "label": _plain(t("handover.form.accounts")),
+                       "hint": _plain(t("handover.form.accounts_hint")), "element": select})
+    blocks.append({"type": "input", "block_id": "note", "optional": True, "label": _plain(t("handover.form.note")),
+                   "element": {"type": "plain_text_input", "action_id": "note", "multiline": True, "max_length": 500}})
+    return {
+        "type": "modal", "callback_id": MODAL, "private_metadata": json.dumps({"language": language}),
+        "title": _plain(t("handover.form.title"), 24), "submit": _plain(t("handover.form.submit"), 24),
+        "close": _plain(t("handover.form.close"), 24), "blocks": blocks,
+    }
+
+
+def render_nudge(language: str, start: dt.date, end: dt.date) -> Message:
+    """The DM to someone whose Slack status says they are away: hand the roles over? (a button
+    opens the form with their days)."""
+    text = translate(language, "handover.nudge", until=format_day(end, language))
+    value = json.dumps({"start": start.isoformat(), "end": end.isoformat()})
+    return Message(text=text, blocks=[
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "actions", "block_id": "handover_nudge", "elements": [
+            {"type": "button", "action_id": NUDGE_ACTION, "style": "primary", "value": value,
+             "text": _plain(translate(language, "handover.nudge_button"), 75)}]},
+    ])

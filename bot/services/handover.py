@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+import json
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from bot.domain.access import Role, audience_for
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
@@ -21,7 +24,9 @@ from bot.domain.handover import (
     USAGE,
     HandoverRequest,
     chain_refusal,
+    default_accounts,
     parse_request,
+    read_day,
     read_id,
     refusal,
     target_accounts,
@@ -31,8 +36,9 @@ from bot.domain.words import CommandRef, sentence
 from bot.errors import UserError
 from bot.logs import get_logger
 from bot.render.blocks import slack_mention
-from bot.render.handover import render_list, render_roles, render_saved, render_who
-from bot.render.i18n import translate
+from bot.render.handover import handover_modal, render_list, render_roles, render_saved, render_who
+from bot.render.i18n import language_or_default, translate
+from bot.render.words import Voice
 from bot.services.commands import Asker, CommandService, Reply, answer_stays_internal
 from integrations.store.handovers import StoredHandover
 from integrations.store.store import Store
@@ -80,6 +86,26 @@ class RoleBook:
 
 # What the service does once a handover is saved or cancelled (summaries, DMs: later steps).
 AfterChange = Callable[[StoredHandover], Awaitable[None]]
+# The keys of the accounts where a Slack user has open Jira issues, from what the bot stores (the
+# portfolio's snapshots): never a Jira call while someone waits for a form.
+Assigned = Callable[[str], Iterable[str]]
+
+# The form field a refusal is shown on (by its catalog id); anything else: on who is away.
+_FIELD = {
+    "command.members_only": "from", "handover.external_person": "from",
+    "handover.external_deputy": "to", "handover.same_person": "to", "handover.cycle": "to", "handover.nobody": "to",
+    "handover.end_before_start": "end", "handover.too_long": "end", "handover.in_the_past": "end",
+    "handover.too_far": "start", "handover.no_accounts": "accounts", "handover.unknown_account": "accounts",
+}
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A form's outcome: errors by field (the modal stays open), or the saved handover's confirmation."""
+
+    errors: dict[str, str] | None = None
+    confirmation: str = ""
 
 
 async def _nothing(_stored: StoredHandover) -> None:
@@ -89,7 +115,7 @@ async def _nothing(_stored: StoredHandover) -> None:
 class HandoverService:
     def __init__(
         self, store: Store, accounts: AccountsConfig, clock: Callable[[], dt.datetime], people: PeopleCheck,
-        after_create: AfterChange = _nothing, after_cancel: AfterChange = _nothing,
+        after_create: AfterChange = _nothing, after_cancel: AfterChange = _nothing, assigned: Assigned | None = None,
     ):
         self.store = store
         self.accounts = accounts
@@ -98,6 +124,7 @@ class HandoverService:
         self.book = RoleBook(store, clock)
         self.after_create = after_create
         self.after_cancel = after_cancel
+        self.assigned = assigned
 
     # --- create -------------------------------------------------------------------------------
 
@@ -131,7 +158,7 @@ class HandoverService:
             [a.key for a in accounts], request.note, asker.user_id, now,
         )
         await asyncio.to_thread(
-            self.store.audit.record, asker.user_id, "handover.create", now, channel_id=asker.channel_id,
+            self.store.audit.record, asker.user_id, "handover.create", now, channel_id=asker.channel_id or None,
             details={"id": stored.id, "from": request.from_user, "to": request.to_user, "start": request.start.isoformat(),
                      "end": request.end.isoformat(), "accounts": sorted(stored.handover.account_keys)},
         )
@@ -147,9 +174,74 @@ class HandoverService:
 
     async def handover(self, inv: Invocation, asker: Asker, _a: Account | None, channel: Channel | None) -> Reply:
         self._only_internal(asker, channel)
+        if not inv.args and asker.open_view is not None:  # `/pulse handover` alone: the form
+            if not await asker.open_view(await self.form(asker.user_id, asker.language)):
+                return Reply(translate(asker.language, "handover.form.failed"))
+            return Reply(translate(asker.language, "handover.form.opened"))
         stored, accounts = await self.create(parse_request(inv.args), asker)
         passing = {a.key: roles_named(a, stored.handover.from_user) for a in accounts}
         return Reply(render_saved(stored.handover, accounts, passing, asker.language))
+
+    # --- the form (modal) ----------------------------------------------------------------------
+
+    async def default_keys(self, user_id: str) -> list[str]:
+        """The accounts a form for `user_id` preselects: where they hold a role (or are named in
+        `people:`), as a one-line handover without accounts covers, and where the stored snapshots
+        show them with open issues (left out, with a log line, if those cannot be read)."""
+        keys = {a.key for a in default_accounts(self.accounts, user_id)}
+        if self.assigned is not None:
+            try:
+                keys |= set(await asyncio.to_thread(self.assigned, user_id))
+            except Exception:
+                log.warning("open issues per account unknown; the form preselects by roles only", exc_info=True)
+        return [a.key for a in self.accounts.accounts if a.key in keys]
+
+    async def form(self, user_id: str, language: str, start: dt.date | None = None,
+                   end: dt.date | None = None) -> dict[str, Any]:
+        """The handover modal for `user_id` (away: them, unless they pick someone else)."""
+        return handover_modal(language, self.accounts.accounts, away=user_id, selected=await self.default_keys(user_id),
+                              start=start, end=end)
+
+    async def submit(self, user_id: str, role: Role, home_team: str | None, view: dict[str, Any]) -> Submitted:
+        """Save the handover a form describes, through `create` (the same checks as the one-line
+        command, the submitter's role included: a view can be replayed), or say per field why not."""
+        try:
+            language = language_or_default(json.loads(view.get("private_metadata") or "{}").get("language"))
+        except (ValueError, AttributeError):
+            language = "en"
+        values = (view.get("state") or {}).get("values") or {}
+
+        def value(block: str, key: str) -> Any:
+            field = (values.get(block) or {}).get(block) or {}
+            return field.get(key) if isinstance(field, dict) else None
+
+        people = {block: value(block, "selected_user") for block in ("from", "to")}
+        days = {block: read_day(str(value(block, "selected_date") or "")) for block in ("start", "end")}
+        missing = [b for b, v in {**people, **days}.items() if not v or (b in people and not isinstance(v, str))]
+        if missing:
+            return Submitted(errors={b: translate(language, "handover.form.missing") for b in missing})
+        keys = tuple(str(o.get("value")) for o in value("accounts", "selected_options") or [] if isinstance(o, dict))
+        note = str(value("note", "value") or "").strip()[:500]
+        assert days["start"] is not None and days["end"] is not None
+        request = HandoverRequest(str(people["from"]), str(people["to"]), days["start"], days["end"], keys, note)
+        asker = Asker(user_id=user_id, channel_id="", role=role, language=language, home_team=home_team)
+        try:
+            stored, accounts = await self.create(request, asker)
+        except UserError as exc:
+            return Submitted(errors={self._field(exc, request): await self._plain(Voice(language).say(exc.text))})
+        passing = {a.key: roles_named(a, stored.handover.from_user) for a in accounts}
+        return Submitted(confirmation=render_saved(stored.handover, accounts, passing, language))
+
+    @staticmethod
+    def _field(exc: UserError, request: HandoverRequest) -> str:
+        if exc.text.message_id == "handover.unknown_user":
+            return "from" if exc.text.params.get("user") == slack_mention(request.from_user) else "to"
+        return _FIELD.get(exc.text.message_id, "from")
+
+    async def _plain(self, text: str) -> str:
+        """A refusal for a modal's error line (plain text: `<@U…>` would show as it is): people by name."""
+        names = {u: await self.people.display_name(u) for u in set(_MENTION.findall(text))}
+        return _MENTION.sub(lambda m: "@" + (names.get(m.group(1)) or m.group(1)), text)
 
     # --- list and cancel ----------------------------------------------------------------------
 

@@ -145,6 +145,11 @@ class PortfolioService:
                 keys.add(account.key)
         return keys
 
+    def assigned_to(self, user_id: str) -> set[str]:
+        """Keys of the accounts whose stored snapshot shows `user_id` with open issues (no Jira call)."""
+        healths, _pending = self.healths()
+        return {h.account_key for h in healths if user_id in h.assignees}
+
     # --- refreshing --------------------------------------------------------------------------
 
     async def mark_stale(self, events: Iterable[Event]) -> None:

@@ -1,0 +1,47 @@
+"""The handover form: its submission, and the buttons that open it (the App Home's "start a
+handover", the vacation-status DM's "hand my roles over"). `/pulse handover` alone opens it through
+the command table. Who submits or clicks is worked out again every time: a view can be replayed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from structlog.contextvars import bound_contextvars
+
+from bot.listeners.commands import home_team
+from bot.listeners.deps import ListenerDeps
+from bot.logs import get_logger
+from bot.render.handover import MODAL
+
+log = get_logger("pulse.handover")
+
+
+def register(app: AsyncApp, deps: ListenerDeps) -> None:
+    handovers = deps.handovers
+    if handovers is None:
+        return
+
+    async def confirm(client: Any, user: str, text: str) -> None:
+        # By DM: the form was opened in an internal place, but the confirmation names accounts and
+        # people and is for the submitter alone.
+        channel = (await client.conversations_open(users=user))["channel"]["id"]
+        await client.chat_postMessage(channel=channel, text=text)
+
+    async def on_submit(ack, body, view, context, client):
+        user = (body.get("user") or {}).get("id")
+        if not isinstance(user, str):
+            await ack()
+            return
+        # Within Slack's 3 s: users.info (cached) and the store; the summary runs after the ack.
+        role = await deps.directory.role(user, context.actor_team_id, home_team(context))
+        outcome = await handovers.submit(user, role, home_team(context), view)
+        if outcome.errors:
+            log.info("handover form refused", role=role.name.lower(), fields=sorted(outcome.errors))
+            await ack(response_action="errors", errors=outcome.errors)
+            return
+        await ack()
+        with bound_contextvars(team=context.team_id, user=user, command="handover form"):
+            deps.answers.start(confirm(client, user, outcome.confirmation), "handover confirmation")
+
+    app.view(MODAL)(on_submit)

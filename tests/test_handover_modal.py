@@ -14,7 +14,7 @@ from bot.services.commands import Asker
 from tests import test_handover, test_slack_app
 from tests.slack_requests import signed_headers
 from tests.test_handover import ANA, BEN, CEM, CLIENT_USER, DAN, GUEST, HOME
-from tests.test_portfolio_home_e2e import FORM, _submission
+from tests.test_portfolio_home_e2e import FORM, _click, _home_opened, _submission
 
 # The handover tests' fixtures: `slack` (the sandbox Slack with Ana, Ben, Cem, Dan, a client user and a
 # guest) and `world` (the handover commands on the store); the Slack app tests' ones: the app as
@@ -200,3 +200,52 @@ async def test_bolt_the_command_opens_the_form_and_a_submission_saves_one_handov
     await test_slack_app._wait_for(lambda: fake.posted(fake.dm_channel("U0MEMBER01")))
     (dm,) = fake.posted(fake.dm_channel("U0MEMBER01"))
     assert dm["text"].startswith("Übergabe #1 gespeichert: <@U0ADMIN001> vertritt <@U0MEMBER01>")
+
+
+# -- the App Home's "start a handover" ------------------------------------------------------------------
+
+
+async def test_bolt_the_home_button_opens_the_form_for_members_only(http, fake, sqlite_store):
+    await _post_signed(http, _home_opened("U0MEMBER01"))
+    await test_slack_app._wait_for(lambda: "U0MEMBER01" in fake.views)
+    home = fake.views["U0MEMBER01"]
+    (button,) = [e for b in home["blocks"] if b["type"] == "actions" for e in b["elements"]
+                 if e["action_id"] == "portfolio.start_handover"]
+    assert button["text"]["text"] == "Start a handover"
+    # A guest replays the click: no form.
+    await _post_signed(http, _click("U0GUEST001", "portfolio.start_handover", "acme-shop"))
+    assert fake.calls_to("views.open") == []
+    # A member's click on an account's row: the form with the click's trigger id, that account preselected.
+    await _post_signed(http, _click("U0MEMBER01", "portfolio.start_handover", "acme-shop"))
+    await test_slack_app._wait_for(lambda: fake.calls_to("views.open"))
+    (call,) = fake.calls_to("views.open")
+    view = call.args["view"] if isinstance(call.args["view"], dict) else json.loads(call.args["view"])
+    assert call.ok and call.args["trigger_id"] == "1.2.3" and view["callback_id"] == "handover.create"
+    blocks = _blocks(view)
+    assert blocks["from"]["element"]["initial_user"] == "U0MEMBER01"
+    assert [o["value"] for o in blocks["accounts"]["element"]["initial_options"]] == ["acme-shop"]
+    # Its submission saves the handover like the command's form.
+    values = _values(from_user="U0MEMBER01", to_user="U0ADMIN001", accounts=("acme-shop",))
+    ok = await http.post("/slack/events", content=(b := _form_submission("U0MEMBER01", view, values)),
+                         headers=signed_headers(b, content_type=FORM))
+    assert ok.status_code == 200 and not ok.content
+    assert len(sqlite_store.handovers.listed()) == 1
+    await test_slack_app._wait_for(lambda: fake.posted(fake.dm_channel("U0MEMBER01")))  # the confirmation
+
+
+async def test_an_accounts_row_on_the_home_has_the_handover_button():
+    from bot.domain.portfolio import AccountHealth
+    from bot.render.portfolio import HomeState, render_home
+
+    accounts = test_handover._accounts()
+    health = AccountHealth.from_json({"account_key": "acme", "account_name": "Acme GmbH", "verdict": 0,
+                                      "computed_at": "2026-12-01T09:00:00+00:00", "today": "2026-12-01"})
+    view = render_home([health], accounts, HomeState(), "de")
+    (row,) = [b for b in view["blocks"] if b.get("block_id") == "account:acme"]
+    handover = [e for e in row["elements"] if e["action_id"] == "portfolio.start_handover"]
+    assert [(e["text"]["text"], e["value"]) for e in handover] == [("Übergabe starten", "acme")]
+
+
+async def _post_signed(http, body: str, content_type: str = FORM) -> None:
+    response = await http.post("/slack/events", content=body, headers=signed_headers(body, content_type=content_type))
+    assert response.status_code == 200

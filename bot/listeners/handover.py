@@ -13,6 +13,8 @@ from bot.listeners.commands import home_team
 from bot.listeners.deps import ListenerDeps
 from bot.logs import get_logger
 from bot.render.handover import MODAL
+from bot.render.i18n import language_of_locale
+from bot.render.portfolio import ACTION_START_HANDOVER
 
 log = get_logger("pulse.handover")
 
@@ -45,3 +47,24 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             deps.answers.start(confirm(client, user, outcome.confirmation), "handover confirmation")
 
     app.view(MODAL)(on_submit)
+
+    def _clicked(body: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+        user = (body.get("user") or {}).get("id")
+        return (user if isinstance(user, str) else None), ((body.get("actions") or [{}])[0] or {})
+
+    async def on_home_button(ack, body, context, client):
+        # The Home's "start a handover" (an account's row): the form, that account preselected.
+        await ack()
+        user, action = _clicked(body)
+        if user is None or not body.get("trigger_id"):
+            return
+        # At once, not after the ack's delay: a trigger id is valid for 3 s.
+        role = await deps.directory.role(user, context.actor_team_id, home_team(context))
+        language = language_of_locale(await deps.directory.locale(user))
+
+        async def open_view(view: dict[str, Any]) -> None:
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+        await handovers.open_form(user, role, language, open_view, account_key=str(action.get("value") or ""))
+
+    app.action(ACTION_START_HANDOVER)(on_home_button)

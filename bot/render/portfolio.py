@@ -34,6 +34,7 @@ ACTION_PAGE_NEXT = "portfolio.page.next"
 ACTION_POST_DIGEST = "portfolio.post_digest"
 ACTION_OPEN_JIRA = "portfolio.open_jira"
 ACTION_OPEN_CONFLUENCE = "portfolio.open_confluence"
+ACTION_START_HANDOVER = "portfolio.start_handover"  # opens the handover form (bot.listeners.handover)
 
 
 def _t(language: str, message_id: str, **params: object) -> str:
@@ -211,9 +212,12 @@ def render_home(
         {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(p for p in (
             f"*{_t(language, f'portfolio.title.{state.scope.value}')}*", _summary(healths, language),
             _as_of(healths, language)) if p)}]},
-        {"type": "actions", "elements": [_button(
-            _t(language, "home.show_all" if other is Scope.ALL else "home.show_mine"), ACTION_SCOPE,
-            HomeState(other, 0).value())]},
+        {"type": "actions", "elements": [
+            _button(_t(language, "home.show_all" if other is Scope.ALL else "home.show_mine"), ACTION_SCOPE,
+                    HomeState(other, 0).value()),
+            # Without an account: the form preselects the person's own accounts.
+            _button(_t(language, "home.start_handover"), ACTION_START_HANDOVER),
+        ]},
         {"type": "divider"},
     ]
     if not shown:
@@ -231,7 +235,7 @@ def render_home(
             space = links.space(account.confluence.space) if account.confluence else None
             if space:
                 buttons.append(_button(_t(language, "home.confluence"), ACTION_OPEN_CONFLUENCE, health.account_key, url=space))
-        # HOOK: a "start a handover" button joins these once handovers exist.
+        buttons.append(_button(_t(language, "home.start_handover"), ACTION_START_HANDOVER, health.account_key))
         blocks.append({"type": "actions", "block_id": f"account:{health.account_key}", "elements": buttons})
     footer = []
     if pages > 1:

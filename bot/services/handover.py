@@ -197,10 +197,23 @@ class HandoverService:
         return [a.key for a in self.accounts.accounts if a.key in keys]
 
     async def form(self, user_id: str, language: str, start: dt.date | None = None,
-                   end: dt.date | None = None) -> dict[str, Any]:
-        """The handover modal for `user_id` (away: them, unless they pick someone else)."""
-        return handover_modal(language, self.accounts.accounts, away=user_id, selected=await self.default_keys(user_id),
-                              start=start, end=end)
+                   end: dt.date | None = None, keys: list[str] | None = None) -> dict[str, Any]:
+        """The handover modal for `user_id` (away: them, unless they pick someone else); the
+        accounts `keys` preselected (None: their default ones)."""
+        selected = keys if keys is not None else await self.default_keys(user_id)
+        return handover_modal(language, self.accounts.accounts, away=user_id, selected=selected, start=start, end=end)
+
+    async def open_form(self, user_id: str, role: Role, language: str, open_view: Callable[[dict[str, Any]], Awaitable[Any]],
+                        *, account_key: str | None = None, start: dt.date | None = None,
+                        end: dt.date | None = None) -> bool:
+        """Open the form from a button (the Home's, a DM's: places only the person sees) for an
+        agency member; False (nothing opened) for anyone else. `account_key`: that account preselected."""
+        if role < Role.MEMBER:
+            log.info("handover form refused", user=user_id, role=role.name.lower())
+            return False
+        keys = [account_key] if account_key and self.accounts.by_key(account_key) is not None else None
+        await open_view(await self.form(user_id, language, start, end, keys))
+        return True
 
     async def submit(self, user_id: str, role: Role, home_team: str | None, view: dict[str, Any]) -> Submitted:
         """Save the handover a form describes, through `create` (the same checks as the one-line

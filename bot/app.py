@@ -45,6 +45,7 @@ from bot.services.directory import Directory
 from bot.services.doctor import ConfluenceChecks, JiraChecks, log_findings
 from bot.services.exactly_once import OncePoster, owner_id
 from bot.services.handover import HandoverService, register_handover_commands
+from bot.services.handover_nudge import VacationNudges
 from bot.services.handover_steps import HandoverSteps
 from bot.services.inbox_worker import InboxWorker, WorkerSettings, run_inbox_worker, stop_inbox_worker
 from bot.services.portfolio import PortfolioHome, PortfolioService, register_portfolio_commands
@@ -359,6 +360,7 @@ def build_listener_deps(
     links: LinkService | None = None,
     directory: Directory | None = None,
     handover_steps: HandoverSteps | None = None,
+    slack: SlackPort | None = None,
 ) -> ListenerDeps:
     directory = directory or Directory(client, settings.admin_users, settings.admin_usergroup)
     handovers = None
@@ -370,6 +372,10 @@ def build_listener_deps(
             handovers.after_create = handovers.after_cancel = handover_steps.start
     if support is not None:
         support.names = directory.display_name  # requesters are named in Jira (clients have no seat)
+    nudges = None
+    if store is not None and slack is not None:
+        nudges = VacationNudges(accounts, store, clock, directory, slack,
+                                OncePoster(store, slack, clock, owner_id(), INTENT_LEASE))
     return ListenerDeps(
         commands=build_commands(accounts, digests, store, clock, settings.jira.url, audiences, portfolio, handovers,
                                 support, links),
@@ -379,6 +385,7 @@ def build_listener_deps(
         support=support,
         links=links,
         handovers=handovers,
+        nudges=nudges,
     )
 
 
@@ -580,7 +587,7 @@ def assemble(settings: Settings, ports: Ports) -> Runtime:
         if ports.slack is not None and settings.weekly_overview else None
     )
     deps = build_listener_deps(ports.accounts, ports.slack_client, settings, digests, ports.clock, ports.store, audiences,
-                               portfolio, support, links, directory, handover_steps)
+                               portfolio, support, links, directory, handover_steps, ports.slack)
     bolt = create_bolt_app(client=ports.slack_client, signing_secret=_secret(settings.slack.signing_secret), deps=deps)
     scheduler = DigestScheduler(ports.accounts, digests, ports.store, ports.clock) if settings.scheduler_enabled else None
     return Runtime(

@@ -75,6 +75,7 @@ def test_slack_manifest_declares_the_endpoints_and_least_privilege_scopes():
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == [
         "app_mention", "channel_shared", "channel_unshared", "shared_channel_invite_accepted",
         "app_home_opened",  # the portfolio's Home tab
+        "user_status_changed",  # handover: a vacation status gets one "hand your roles over?" DM
         "message.channels", "message.groups"]  # support: first responses and unanswered client messages
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "app_mentions:read", "users:read"} <= scopes

@@ -10,6 +10,7 @@ from bot.services.channel_links import LinkService
 from bot.services.commands import CommandService
 from bot.services.directory import Directory
 from bot.services.handover import HandoverService
+from bot.services.handover_nudge import VacationNudges
 from bot.services.portfolio import PortfolioHome
 from bot.services.support import SupportService
 
@@ -30,3 +31,5 @@ class ListenerDeps:
     links: LinkService | None = None
     # Handovers: the form's submission and the buttons that open it; None: not offered (no store).
     handovers: HandoverService | None = None
+    # The "hand your roles over?" DM on a vacation Slack status; None: not sent (no Slack to post with).
+    nudges: VacationNudges | None = None

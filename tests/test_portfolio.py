@@ -383,3 +383,47 @@ async def test_no_bad_news_dm_while_slack_cannot_say_who_is_a_member(world):
     world.clock.now = NOW + dt.timedelta(hours=3)
     await portfolio.refresh(target)
     assert len(world.slack.dms_to("U0GLXPO001")) == 1
+
+
+async def test_a_bad_news_dm_cut_off_by_a_crash_is_not_sent_again(world, monkeypatch):
+    """The process dies between Slack's answer to the DM and its record. The bot does not read DMs
+    (no im:history: the real adapter's find_post finds nothing there), so a settle-from-history
+    would send it again; the claim in the store keeps it at one."""
+    from bot.domain.accounts import Roles
+
+    globex = ACCOUNTS.by_key("globex")
+    accounts = AccountsConfig(accounts=[globex.model_copy(update={"roles": Roles(backlog="U0GLXPO001")})])
+
+    async def is_member(user: str) -> bool | None:
+        return True
+
+    def service(owner: str) -> PortfolioService:
+        notices = OncePoster(world.store, world.slack, world.clock, owner, dt.timedelta(minutes=1))
+        return PortfolioService(accounts=accounts, digests=world.digests, store=world.store, clock=world.clock,
+                                notices=notices, is_member=is_member)
+
+    async def unread(channel, *args, **kwargs):
+        return None if channel.startswith("D") else await find(channel, *args, **kwargs)
+
+    find = world.slack.find_post
+    monkeypatch.setattr(world.slack, "find_post", unread)
+    target = accounts.by_key("globex")
+    await service("a").refresh(target)
+    _worse(world.jira)
+    world.clock.now = NOW + dt.timedelta(hours=2)
+    answer = world.store.posts.answer
+
+    def killed(keys, *args, **kwargs):
+        if any(":dm:" in k for k in keys):
+            raise RuntimeError("killed after Slack answered")
+        return answer(keys, *args, **kwargs)
+
+    monkeypatch.setattr(world.store.posts, "answer", killed)
+    with pytest.raises(Exception, match="killed"):
+        await service("b").refresh(target)
+    monkeypatch.setattr(world.store.posts, "answer", answer)
+    assert len(world.slack.dms_to("U0GLXPO001")) == 1
+    world.clock.now = NOW + dt.timedelta(hours=2, minutes=5)  # the dead worker's lease ran out
+    await service("c").refresh(target)
+    assert len(world.slack.dms_to("U0GLXPO001")) == 1
+    assert len(world.slack.in_channel("C0GLXINTL1")) == 1  # the channel's post too, once

@@ -138,8 +138,9 @@ def test_one_shot_commands_keep_stderr_free_of_info_logs(tmp_path):
     assert verbose.returncode == 0 and "Running upgrade" in verbose.stderr
 
 
-def test_demo_prints_for_a_person_without_log_lines():
-    result = _pulse("demo")
+def test_demo_prints_for_a_person_without_log_lines(tmp_path):
+    # In a scratch folder: the demo writes its chart where it is run, never into the repository.
+    result = _pulse("demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert '"level"' not in result.stdout and "\x1b[" not in result.stdout

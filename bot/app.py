@@ -578,7 +578,8 @@ def assemble(settings: Settings, ports: Ports) -> Runtime:
     support = build_support(ports, audiences)
     handover_steps = (
         HandoverSteps(ports.store, ports.accounts, digests, ports.slack, ports.clock, directory.display_name,
-                      links=ports.links, audiences=audiences, is_member=directory.is_member)
+                      links=ports.links, audiences=audiences, is_member=directory.is_member,
+                      confluence=ports.confluence)
         if ports.slack is not None else None
     )
     weekly = (

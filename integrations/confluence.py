@@ -9,6 +9,13 @@ update-or-create into a duplicate page.
 Calls per `publish_status_page`: 1 space lookup (cached per adapter) + 1 find by title +
 1 create or 1 update (none when the stored body is already identical).
 
+Handover pages (internal, in the agency's own space; Cloud v2 like status pages, bodies sent
+ourselves): `create_page` = 1 space lookup (cached) + 1 `GET pages/{parent}` (the parent must lie
+in that space: a page never lands in another, possibly a client's, space) + 1 `POST pages`, sent
+once (never retried in-line: the caller looks the page up by title before creating again);
+`find_page_under` = 1 `GET pages?space-id&title`; `update_page` = 1 `GET pages/{id}` (the current
+version) + 1 `PUT pages/{id}` with version + 1 (a 409 re-reads once).
+
 Content (what a Data Center webhook names only by id): one call, the v1 API that Cloud and Data
 Center share, `GET rest/api/content/{id}?expand=space,version,container` (under `/wiki` on
 Cloud), asking for current and trashed content so `*_trashed` events still find their page.
@@ -28,6 +35,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
@@ -37,7 +45,16 @@ from integrations.upstream_errors import RetryPolicy, UpstreamError, call_with_r
 
 SERVICE = "confluence"
 
-__all__ = ["AtlassianConfluence", "ConfluencePort"]
+__all__ = ["AtlassianConfluence", "ConfluencePort", "PageRef"]
+
+
+@dataclass(frozen=True)
+class PageRef:
+    """A Confluence page as written or found: its id, version number and parent."""
+
+    id: str
+    version: int
+    parent_id: str | None = None
 
 
 class ConfluencePort(Protocol):
@@ -47,6 +64,20 @@ class ConfluencePort(Protocol):
         self, space_key: str, parent_id: str | None, title: str, storage_html: str
     ) -> str:
         """Create or update (in place, by title) a page; return its web URL."""
+        ...
+
+    def find_page_under(self, space_key: str, parent_id: str, title: str) -> PageRef | None:
+        """The current page with exactly this title in the space (titles are unique in a space),
+        or None; its `parent_id` says where it sits now (someone may have moved it)."""
+        ...
+
+    def create_page(self, space_key: str, parent_id: str, title: str, storage_html: str) -> PageRef:
+        """Create a page under `parent_id` (a page of that space), sent once: after a failure the
+        caller looks it up (`find_page_under`) before creating again."""
+        ...
+
+    def update_page(self, page_id: str, title: str, storage_html: str) -> PageRef:
+        """Rewrite a page in place (version + 1)."""
         ...
 
     def content(self, content_id: str) -> dict[str, Any] | None:
@@ -216,6 +247,54 @@ class AtlassianConfluence:
                 page = self._update(page, title, storage_html, parent_id)
             return self._web_url(page)
 
+    # -- handover pages
+
+    def _need_cloud(self) -> None:
+        if not self.cloud:
+            raise UpstreamError(SERVICE, "handover pages need Confluence Cloud (v2 pages API)", retryable=False)
+
+    def find_page_under(self, space_key: str, parent_id: str, title: str) -> PageRef | None:
+        """1 call (the space id is cached): the page of this title in the space, or None."""
+        self._need_cloud()
+        with self._lock:
+            page = self.find_page(self.space_id(space_key), title)
+        return _page_ref(page) if page is not None else None
+
+    def create_page(self, space_key: str, parent_id: str, title: str, storage_html: str) -> PageRef:
+        """`GET pages/{parent}` (it must be in the space), then one `POST pages`, never retried."""
+        self._need_cloud()
+        parent_id = _content_id(parent_id)
+        with self._lock:
+            space_id = self.space_id(space_key)
+            parent = self._get(f"wiki/api/v2/pages/{parent_id}")
+            if not isinstance(parent, Mapping) or str(parent.get("spaceId")) != space_id:
+                raise UpstreamError(SERVICE, f"parent page {parent_id} is not in space {space_key}", retryable=False)
+            body = {
+                "spaceId": space_id,
+                "status": "current",
+                "title": title,
+                "parentId": parent_id,
+                "body": {"representation": "storage", "value": storage_html},
+            }
+            client = self._client
+            response = call_with_retries(
+                SERVICE, lambda: client.post("wiki/api/v2/pages", data=body, advanced_mode=True),
+                RetryPolicy(attempts=1), self._sleep, idempotent=False,
+            )
+            try:
+                return _page_ref(response.json())
+            except (ValueError, KeyError, TypeError):
+                # Created or not, we cannot tell from this answer: the caller looks it up.
+                raise UpstreamError(SERVICE, "page created without a readable answer", retryable=True) from None
+
+    def update_page(self, page_id: str, title: str, storage_html: str) -> PageRef:
+        """`GET pages/{id}` for the version, then `PUT` with version + 1 (a 409 re-reads once)."""
+        self._need_cloud()
+        page_id = _content_id(page_id)
+        with self._lock:
+            current = self._get(f"wiki/api/v2/pages/{page_id}")
+            return _page_ref(self._update(current, title, storage_html, None, "Account Pulse handover update"))
+
     def content(self, content_id: str) -> dict[str, Any] | None:
         """One call: the v1 content object, current or trashed; None on 404 (gone or not visible)."""
         content_id = _content_id(content_id)
@@ -295,7 +374,10 @@ class AtlassianConfluence:
                 return True
         return False
 
-    def _update(self, page: Mapping[str, Any], title: str, storage_html: str, parent_id: str | None) -> Any:
+    def _update(
+        self, page: Mapping[str, Any], title: str, storage_html: str, parent_id: str | None,
+        message: str = "Account Pulse status update",
+    ) -> Any:
         page_id = str(page["id"])
         number = int((page.get("version") or {}).get("number") or 1)
         body: dict[str, Any] = {
@@ -304,7 +386,7 @@ class AtlassianConfluence:
             "status": "current",
             "title": title,
             "body": {"representation": "storage", "value": storage_html},
-            "version": {"number": number + 1, "message": "Account Pulse status update"},
+            "version": {"number": number + 1, "message": message},
         }
         if parent_id:
             body["parentId"] = str(parent_id)
@@ -329,6 +411,12 @@ def _content_id(content_id: Any) -> str:
     if isinstance(content_id, bool) or not text.isdigit():
         raise ValueError(f"not a content id: {content_id!r}")
     return text
+
+
+def _page_ref(page: Any) -> PageRef:
+    parent = page.get("parentId")
+    return PageRef(id=_content_id(page["id"]), version=int((page.get("version") or {}).get("number") or 1),
+                   parent_id=str(parent) if parent else None)
 
 
 def _storage(page: Mapping[str, Any]) -> str | None:

@@ -255,6 +255,9 @@ def test_adapters_call_only_documented_endpoints_and_parameters():
         confluence = AtlassianConfluence(fake.url, user="u", api_token="t")
         confluence.publish_status_page("ACME", "98306", "Status", "<p>1</p>")
         confluence.publish_status_page("ACME", "98306", "Status", "<p>2</p>")
+        handover = confluence.create_page("ACME", "98306", "Handover #1", "<p>1</p>")
+        confluence.find_page_under("ACME", "98306", "Handover #1")
+        confluence.update_page(handover.id, "Handover #1", "<p>2</p>")
         calls = fake.calls
     assert {(c.method, re.sub(r"/(ACME|NW|GLX|ACME-\d+|\d{5,})(?=/|$)", "/{x}", c.path)) for c in calls} == {
         ("GET", "/rest/api/3/search/jql"),
@@ -264,6 +267,7 @@ def test_adapters_call_only_documented_endpoints_and_parameters():
         ("GET", "/wiki/api/v2/pages"),
         ("POST", "/wiki/api/v2/pages"),
         ("PUT", "/wiki/api/v2/pages/{x}"),
+        ("GET", "/wiki/api/v2/pages/{x}"),
     }
     for call in calls:
         if call.path.startswith("/wiki/api/v2"):

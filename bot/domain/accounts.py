@@ -139,6 +139,46 @@ class ConfluenceScope(_Model):
     status_page_parent_id: str | None = Field(
         default=None, description="publish digests as child pages of this page"
     )
+    # Handover pages are internal (open issues the client view withholds, the budget, notes): they
+    # go to a space of the agency's own, never to the account's space, whose pages may reach the
+    # client (its webhooks feed client channels). Both are needed; either alone is refused.
+    handover_space: str | None = Field(
+        default=None, description="the agency's own Confluence space (key) for handover pages; not a client's space"
+    )
+    handover_parent: str | None = Field(
+        default=None, description="id of the page in handover_space under which each handover gets its page"
+    )
+
+    @field_validator("handover_parent", mode="before")
+    @classmethod
+    def _page_id(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if value is not None and (not isinstance(value, str) or not re.fullmatch(r"[0-9]{1,20}", value)):
+            raise ValueError(f"{value!r} is not a Confluence page id (the digits in the page's URL: …/pages/123456/…)")
+        return value
+
+    @field_validator("handover_space")
+    @classmethod
+    def _space_key(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"~?[A-Za-z0-9_]+", value):
+            raise ValueError(f"{value!r} is not a Confluence space key")
+        return value
+
+    @model_validator(mode="after")
+    def _handover_page_place(self) -> ConfluenceScope:
+        if (self.handover_space is None) != (self.handover_parent is None):
+            raise ValueError("handover pages need both handover_space (the agency's own space) and "
+                             "handover_parent (a page id in it)")
+        if self.handover_space is not None and self.handover_space == self.space:
+            raise ValueError(f"handover_space {self.handover_space} is the account's own space, whose pages may reach "
+                             "the client: handover pages are internal, name a space of the agency's own")
+        return self
+
+    @property
+    def handover_pages(self) -> bool:
+        """Whether handovers of the account get a Confluence page."""
+        return self.handover_space is not None and self.handover_parent is not None
 
 
 class Budget(_Model):
@@ -657,6 +697,15 @@ class AccountsConfig(_Model):
                 space = account.confluence.space
                 claim(f"Confluence space {space}", account, (*here, "confluence", "space"),
                       lambda other: f"Confluence space {space} belongs to both {other!r} and {account.key!r}")  # noqa: B023
+                internal = account.confluence.handover_space
+                owner = next((a.key for a in self.accounts if a.confluence and a.confluence.space == internal), None)
+                if internal is not None and owner is not None:
+                    # An account's space may be read by its client, and its page events reach the
+                    # client's channels: an internal handover page must not be written there.
+                    conflicts.append((
+                        f"confluence.handover_space {internal} of {account.key!r} is the space of account {owner!r}, "
+                        "whose pages may reach that client: handover pages are internal, name a space of the "
+                        "agency's own", [(*here, "confluence", "handover_space")]))
             if account.support is not None:
                 support = account.support
                 if support.match is not None:

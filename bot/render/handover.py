@@ -142,8 +142,9 @@ def _budget_line(budget: BudgetStatus | None, language: str) -> str | None:
                      percent=format_percent_value(budget.percent_used, language))
 
 
-def render_summary(s: Summary, links: SiteLinks) -> Message:
-    """The handover summary of one account, DM'd to the cover and the leaver (agency eyes only)."""
+def render_summary(s: Summary, links: SiteLinks, page_url: str | None = None) -> Message:
+    """The handover summary of one account, DM'd to the cover and the leaver (agency eyes only);
+    `page_url`: its Confluence page, where there is one."""
     lang, h = s.account.language, s.handover
     lines = [translate(lang, "handover.summary.title", account=escape_mrkdwn(s.account.name), id=h.id,
                        away=slack_mention(h.from_user), to=slack_mention(h.to_user),
@@ -173,16 +174,20 @@ def render_summary(s: Summary, links: SiteLinks) -> Message:
     space = links.space(s.account.confluence.space) if s.account.confluence else None
     if space:
         lines.append(translate(lang, "handover.summary.space", url=space))
+    if page_url:
+        lines.append(translate(lang, "handover.page.link", url=page_url))
     return _message(lines)
 
 
-def render_internal_note(s: Summary) -> Message:
-    """The short post in the account's internal channel."""
+def render_internal_note(s: Summary, page_url: str | None = None) -> Message:
+    """The short post in the account's internal channel (with the handover's page, if any)."""
     lang, h = s.account.language, s.handover
     roles = ", ".join(role_name(r, lang) for r in s.roles) or "—"
     text = translate(lang, "handover.internal", away=slack_mention(h.from_user), to=slack_mention(h.to_user),
                      start=format_day(h.start, lang), end=format_day(h.end, lang), roles=roles,
                      count=len(s.issues) + s.more_issues)
+    if page_url:
+        return _message([text, translate(lang, "handover.page.link", url=page_url)])
     return _message([text])
 
 

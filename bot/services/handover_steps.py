@@ -8,6 +8,12 @@
   place to say the usual contacts are back (no names), or one correcting line is posted.
 - `end` — the day after its last day, or at once when it is cancelled after it started: "while you
   were away" to the returner.
+- `page-cancel` — on a cancel: the handover's Confluence page (written by `created` where the
+  account sets `confluence.handover_space`/`handover_parent`) rewritten in place to say so.
+
+The Confluence page is exactly once too: its intent (title, body) is stored before it is created,
+and its id after; a stored intent without an id is an uncertain create, looked up by its unique
+title before creating again.
 
 Each step is claimed in the store before it runs (a second process, or a restart, finds it taken or
 done); a step whose process died is taken over later, one that failed after a capped exponential
@@ -23,10 +29,10 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
-from bot.domain.handover_notes import summary, while_away
+from bot.domain.handover_notes import Summary, summary, while_away
 from bot.domain.links import SiteLinks
 from bot.domain.retry import backoff
-from bot.domain.roles import all_roles, holders, roles_named, today_at
+from bot.domain.roles import Handover, all_roles, holders, roles_named, today_at
 from bot.errors import UpstreamError
 from bot.logs import get_logger
 from bot.render.blocks import Message
@@ -39,9 +45,11 @@ from bot.render.handover import (
     render_summary,
     render_while_away,
 )
+from bot.render.handover_page import handover_page_body, handover_page_status, handover_page_title
 from bot.services.channel_audiences import ChannelAudiences
 from bot.services.digests import INTENT_LEASE, DigestService
 from bot.services.exactly_once import OncePoster, owner_id
+from integrations.confluence import ConfluencePort
 from integrations.slack import SlackPort
 from integrations.store.handovers import StoredHandover
 from integrations.store.store import Store
@@ -75,9 +83,10 @@ class HandoverSteps:
         self, store: Store, accounts: AccountsConfig, digests: DigestService, slack: SlackPort,
         clock: Callable[[], dt.datetime], names: Names, links: SiteLinks | None = None,
         audiences: ChannelAudiences | None = None, owner: str | None = None,
-        is_member: Membership | None = None,
+        is_member: Membership | None = None, confluence: ConfluencePort | None = None,
     ):
         self.is_member = is_member
+        self.confluence = confluence
         self.store = store
         self.accounts = accounts
         self.digests = digests
@@ -144,6 +153,9 @@ class HandoverSteps:
             over = (not stored.cancelled and today > h.end) or cancelled_after_start
             if over and await self._step(stored, account, "end", self._end):
                 ran.append((h.id, key, "end"))
+            if stored.cancelled and self._writes_pages(account) and await self._step(
+                    stored, account, "page-cancel", self._page_cancelled):
+                ran.append((h.id, key, "page-cancel"))
         return ran
 
     async def _step(
@@ -203,12 +215,85 @@ class HandoverSteps:
         data = await self.digests.fetch(account, now, now - dt.timedelta(days=1))
         handovers = await asyncio.to_thread(self.store.handovers.active, now.date() - dt.timedelta(days=1))
         notes = summary(account, h, data.issues, data.versions, now, handovers)
-        message = render_summary(notes, self.links)
+        page_url = await self._write_page(stored, account, notes)
+        message = render_summary(notes, self.links, page_url)
         for user in dict.fromkeys((h.to_user, h.from_user)):
             await self._dm(f"handover:{h.id}:{account.key}:summary:{user}", user, message)
         for channel in await self._channels(account, Audience.INTERNAL):
             await self.once.post([f"handover:{h.id}:{account.key}:internal:{channel.id}"], channel.id,
-                                 render_internal_note(notes))
+                                 render_internal_note(notes, page_url))
+
+    # --- the Confluence page ------------------------------------------------------------------
+
+    def _writes_pages(self, account: Account) -> bool:
+        return self.confluence is not None and account.confluence is not None and account.confluence.handover_pages
+
+    async def _people(self, h: Handover) -> dict[str, str]:
+        found = {}
+        for user in (h.from_user, h.to_user):
+            found[user] = await self.names(user) or user
+        return found
+
+    async def _write_page(self, stored: StoredHandover, account: Account, notes: Summary) -> str | None:
+        """The handover's page under the account's `handover_parent` in the agency's own space,
+        created once; its link (from the configured site), or None where the account has none or
+        Confluence refused it for good (logged: the summary goes out without the link)."""
+        scope, confluence, h = account.confluence, self.confluence, stored.handover
+        if confluence is None or scope is None or scope.handover_space is None or scope.handover_parent is None:
+            return None
+        space, parent = scope.handover_space, scope.handover_parent
+        title = handover_page_title(account, h)
+        body = handover_page_body(notes, self.links)
+        page = handover_page_status(account, h, await self._people(h)) + body
+        try:
+            recorded = await asyncio.to_thread(self.store.handovers.page, h.id, account.key)
+            if recorded is not None and recorded.page_id is not None:
+                return self.links.content(recorded.page_id)
+            if recorded is None:
+                await asyncio.to_thread(self.store.handovers.page_intent, h.id, account.key, title, body, self.clock())
+                found = None
+            else:
+                # An earlier create may have happened (crash, lost answer): find it before creating.
+                found = await asyncio.to_thread(confluence.find_page_under, space, parent, title)
+            if found is None:
+                found = await asyncio.to_thread(confluence.create_page, space, parent, title, page)
+            await asyncio.to_thread(self.store.handovers.page_written, h.id, account.key, found.id, found.version,
+                                    "active", self.clock(), body)
+            log.info("handover page written", handover=h.id, account=account.key, page=found.id)
+            return self.links.content(found.id)
+        except UpstreamError as exc:
+            if exc.retryable:
+                raise  # the step is retried; the summary waits for the page's link
+            log.warning("handover page not written; the summary goes without its link", handover=h.id,
+                        account=account.key, error=str(exc))
+            return None
+
+    async def _page_cancelled(self, stored: StoredHandover, account: Account) -> None:
+        """Rewrite the page in place (version + 1, same id) to say the handover was cancelled."""
+        scope, confluence, h = account.confluence, self.confluence, stored.handover
+        if confluence is None or scope is None or scope.handover_space is None or scope.handover_parent is None:
+            return
+        if stored.cancelled_at is None:
+            return
+        claimed = await asyncio.to_thread(self.store.handovers.step_claimed_at, h.id, account.key, "created")
+        if claimed is not None and claimed >= self.clock() - STALE_STEP:
+            # The summary (and its page) may be on its way in another task or process: later.
+            raise UpstreamError("confluence", "handover page may still be being written; retried", retryable=True)
+        recorded = await asyncio.to_thread(self.store.handovers.page, h.id, account.key)
+        if recorded is None or recorded.state == "cancelled":
+            return  # never meant to be written (cancelled before the summary ran), or said so already
+        page_id = recorded.page_id
+        if page_id is None:
+            found = await asyncio.to_thread(confluence.find_page_under, scope.handover_space, scope.handover_parent,
+                                            recorded.title)
+            if found is None:
+                return  # the uncertain create never happened, and will not now
+            page_id = found.id
+        page = handover_page_status(account, h, await self._people(h),
+                                    today_at(account, stored.cancelled_at)) + recorded.body
+        written = await asyncio.to_thread(confluence.update_page, page_id, recorded.title, page)
+        await asyncio.to_thread(self.store.handovers.page_written, h.id, account.key, written.id, written.version,
+                                "cancelled", self.clock())
 
     async def _start(self, stored: StoredHandover, account: Account) -> None:
         h = stored.handover

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from bot.domain.handover import read_id
 from bot.domain.roles import Handover
+from integrations.store.schema import handover_pages as pages
 from integrations.store.schema import handover_steps as steps
 from integrations.store.schema import handovers as t
 
@@ -35,6 +36,19 @@ class StoredHandover:
     @property
     def cancelled(self) -> bool:
         return self.cancelled_at is not None
+
+
+@dataclass(frozen=True)
+class HandoverPage:
+    """The Confluence page of a handover in one account: intent (no `page_id` yet) or written."""
+
+    handover_id: str
+    account_key: str
+    title: str
+    body: str
+    page_id: str | None
+    version: int | None
+    state: str | None
 
 
 def _read(row: sa.Row) -> StoredHandover:
@@ -173,3 +187,47 @@ class Handovers:
                 sa.select(steps.c.status).where(
                     steps.c.handover_id == int(handover_id), steps.c.account_key == account_key, steps.c.step == step)
             ).scalar()
+
+    def step_claimed_at(self, handover_id: str, account_key: str, step: str) -> dt.datetime | None:
+        """When the step was claimed, if it is claimed now (running, or its process died)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                sa.select(steps.c.status, steps.c.claimed_at).where(
+                    steps.c.handover_id == int(handover_id), steps.c.account_key == account_key, steps.c.step == step)
+            ).first()
+        return row.claimed_at if row is not None and row.status == "claimed" else None
+
+    # --- Confluence pages -----------------------------------------------------------------------
+
+    def page(self, handover_id: str, account_key: str) -> HandoverPage | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(pages).where(
+                pages.c.handover_id == int(handover_id), pages.c.account_key == account_key)).first()
+        if row is None:
+            return None
+        return HandoverPage(str(row.handover_id), row.account_key, row.title, row.body, row.page_id, row.version,
+                            row.state)
+
+    def page_intent(self, handover_id: str, account_key: str, title: str, body: str, now: dt.datetime) -> bool:
+        """Record that the page is about to be created; False if an intent was there already (an
+        earlier create may have happened: look the page up before creating again)."""
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(pages.insert().values(handover_id=int(handover_id), account_key=account_key,
+                                                   title=title, body=body, intent_at=now))
+            return True
+        except sa.exc.IntegrityError:
+            return False
+
+    def page_written(
+        self, handover_id: str, account_key: str, page_id: str, version: int, state: str, now: dt.datetime,
+        body: str | None = None,
+    ) -> None:
+        """The page as written now (its id, version and what it says); `body`: a newer body."""
+        values: dict[str, object] = dict(page_id=page_id, version=version, state=state, written_at=now)
+        if body is not None:
+            values["body"] = body
+        with self._engine.begin() as conn:
+            conn.execute(pages.update().where(
+                pages.c.handover_id == int(handover_id), pages.c.account_key == account_key,
+            ).values(**values))

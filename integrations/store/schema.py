@@ -205,6 +205,25 @@ handover_steps = sa.Table(
     sa.Column("next_try_at", UTCDateTime),
 )
 
+# The Confluence page of a handover per account (`confluence.handover_space`/`handover_parent`).
+# The row is the intent, written before the page is created: a row without a page id is an
+# uncertain create, resolved by looking the page up by its (unique) title before creating again.
+# `body` is the page below its status line, kept so a cancel rewrites the page without Jira.
+handover_pages = sa.Table(
+    "handover_pages",
+    metadata,
+    sa.Column("handover_id", sa.Integer, primary_key=True),
+    sa.Column("account_key", sa.String(40), primary_key=True),
+    sa.Column("title", sa.String(255), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("page_id", sa.String(32)),
+    sa.Column("version", sa.Integer),
+    # What the page says now: "active" | "cancelled" (None: not written yet).
+    sa.Column("state", sa.String(16)),
+    sa.Column("intent_at", UTCDateTime, nullable=False),
+    sa.Column("written_at", UTCDateTime),
+)
+
 # Support requests filed from Slack (and client messages nobody answered yet, `kind` "message":
 # their author and time only, never their text). Stored before Jira is called: a request id
 # is never lost, and its Jira issue carries the labels `pulse-req-<id>` and `pulse-rq-<digest>`

@@ -6,7 +6,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from integrations.confluence import SERVICE, _content_id
+from integrations.confluence import SERVICE, PageRef, _content_id
 from integrations.upstream_errors import UpstreamError
 
 
@@ -39,6 +39,10 @@ class InMemoryConfluence:
         self.calls: list[tuple[str, str]] = []
         # (space_key, title) -> {"id", "parent_id", "html", "version"}
         self.pages: dict[tuple[str, str], dict[str, Any]] = {}
+        # Page id -> the space it is in, for parents given by id (`create_page` checks the space).
+        self.page_spaces: dict[str, str] = {}
+        # Create the page, then fail as if the answer was lost on the way back (a crash/timeout).
+        self.lose_create_answers = 0
 
     def publish_status_page(
         self, space_key: str, parent_id: str | None, title: str, storage_html: str
@@ -54,6 +58,46 @@ class InMemoryConfluence:
         elif page["html"] != storage_html:
             page.update(html=storage_html, version=page["version"] + 1)
         return f"https://confluence.invalid/wiki/spaces/{space_key}/pages/{page['id']}"
+
+    def _page(self, space_key: str, title: str) -> PageRef | None:
+        page = self.pages.get((space_key, title))
+        return PageRef(page["id"], page["version"], page["parent_id"]) if page else None
+
+    def find_page_under(self, space_key: str, parent_id: str, title: str) -> PageRef | None:
+        self.calls.append(("find_page_under", title))
+        if self.error is not None:
+            raise self.error
+        return self._page(space_key, title)
+
+    def create_page(self, space_key: str, parent_id: str, title: str, storage_html: str) -> PageRef:
+        self.calls.append(("create_page", title))
+        if self.error is not None:
+            raise self.error
+        if self.page_spaces.get(str(parent_id)) != space_key:
+            raise UpstreamError(SERVICE, f"parent page {parent_id} is not in space {space_key}", retryable=False)
+        if (space_key, title) in self.pages:
+            # Confluence refuses a second page with one title in a space.
+            raise UpstreamError(SERVICE, "A page with this title already exists", retryable=False, status=400)
+        page_id = str(100000 + len(self.page_spaces))
+        self.pages[(space_key, title)] = {"id": page_id, "parent_id": str(parent_id), "html": storage_html,
+                                          "version": 1}
+        self.page_spaces[page_id] = space_key
+        if self.lose_create_answers:
+            self.lose_create_answers -= 1
+            raise UpstreamError(SERVICE, "read timed out after the page was created", retryable=True)
+        return PageRef(page_id, 1, str(parent_id))
+
+    def update_page(self, page_id: str, title: str, storage_html: str) -> PageRef:
+        self.calls.append(("update_page", page_id))
+        if self.error is not None:
+            raise self.error
+        key, page = next(((k, p) for k, p in self.pages.items() if p["id"] == page_id), (None, None))
+        if key is None or page is None:
+            raise UpstreamError(SERVICE, "Not Found", retryable=False, status=404)
+        del self.pages[key]
+        page.update(html=storage_html, version=page["version"] + 1)
+        self.pages[(key[0], title)] = page
+        return PageRef(page_id, page["version"], page["parent_id"])
 
     def content(self, content_id: str) -> dict[str, Any] | None:
         content_id = _content_id(content_id)

@@ -86,6 +86,11 @@ class JiraPort(Protocol):
         """The issue's changelog: every history (`created`, `items`) as Jira returns it, oldest first."""
         ...
 
+    def issue_comments(self, issue_key: str, last: int) -> list[dict[str, Any]]:
+        """The issue's newest `last` comments with their properties (visibility, `jsdPublic`,
+        `sd.public.comment`), oldest first; [] when the issue is gone or not visible to us."""
+        ...
+
     def sprint_field_id(self) -> str | None:
         """The id of the site's Jira Software sprint field (`customfield_…`), or None."""
         ...
@@ -389,6 +394,24 @@ class AtlassianJira:
     def _custom_field_ids(self, schema: str) -> list[str]:
         return [str(f["id"]) for f in self._site_fields() if isinstance(f, Mapping)
                 and isinstance(f.get("schema"), Mapping) and f["schema"].get("custom") == schema and f.get("id")]
+
+    def issue_comments(self, issue_key: str, last: int) -> list[dict[str, Any]]:
+        """One call: `GET rest/api/2/issue/{key}/comment?orderBy=-created&maxResults=N&expand=properties`
+        (v2 on Cloud too: plain-text bodies, no ADF), newest first from Jira, returned oldest first.
+        The library's `issue_get_comments` asks for every comment, unordered and without properties."""
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*-\d+", issue_key) or not 1 <= last <= 100:
+            raise ValueError(f"not an issue key and count: {issue_key!r}, {last!r}")
+        try:
+            page = self._get(f"rest/api/2/issue/{issue_key}/comment",
+                             {"orderBy": "-created", "maxResults": last, "expand": "properties"})
+        except UpstreamError as exc:
+            if exc.status == 404:
+                return []
+            raise
+        comments = page.get("comments") if isinstance(page, Mapping) else None
+        if not isinstance(comments, list):
+            raise UpstreamError(SERVICE, f"comments of {issue_key}: unexpected answer", retryable=False)
+        return list(reversed(comments[:last]))
 
     def sprint_field_id(self) -> str | None:
         """The field whose schema is Jira Software's sprint (`com.pyxis.greenhopper.jira:gh-sprint`)."""

@@ -694,6 +694,21 @@ class FakeAtlassian:
             answer.pop("properties", None)
         return answer
 
+    def _comments_get(self, query: dict[str, list[str]], body: Any, key: str) -> Any:
+        # PageOfComments; `orderBy` created / -created, `expand=properties` as for one comment.
+        with self._lock:
+            if key not in self._issue_by_key:
+                raise _jira_error(404, "Issue does not exist or you do not have permission to see it.")
+            found = [json.loads(json.dumps(c)) for (k, _), c in self._comments.items() if k == key]
+        found.sort(key=lambda c: (_ms(c["created"]) if c.get("created") else 0, int(c["id"])),
+                   reverse=(_first(query, "orderBy") or "").startswith("-"))
+        start = _int(_first(query, "startAt")) or 0
+        size = min(_int(_first(query, "maxResults")) or 5000, 5000)
+        if "properties" not in (_first(query, "expand") or "").split(","):
+            for c in found:
+                c.pop("properties", None)
+        return {"startAt": start, "maxResults": size, "total": len(found), "comments": found[start:start + size]}
+
     def _index_project(self, position: int, issue: dict[str, Any]) -> None:
         project = issue["fields"]["project"]
         for name in {project["key"].lower(), str(project["id"])}:
@@ -740,6 +755,7 @@ class FakeAtlassian:
             ("GET", rf"/rest/api/{v}/project/(?P<key>[^/]+)", self._project_get),
             ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)/worklog", self._issue_worklogs),
             ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)/comment/(?P<comment_id>[^/]+)", self._comment_get),
+            ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)/comment", self._comments_get),
             ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)/changelog", self._changelog_get),
             ("GET", rf"/rest/api/{v}/field", self._fields_get),
             ("GET", rf"/rest/api/{v}/issue/(?P<key>[^/]+)", self._issue_get),

@@ -126,6 +126,8 @@ async def test_hostile_titles_and_notes_stay_text_on_the_page(world):
     world.jira.issues.append(_issue("NW-7", HOSTILE, assignee_id="ana-jira", status=HOSTILE))
     world.jira.versions[1] = dataclasses.replace(world.jira.versions[1], name=HOSTILE)
     world.jira.issues[-1] = dataclasses.replace(world.jira.issues[-1], fix_version_ids=("v2",))
+    world.jira.add_issue_comment("NW-7", {"id": "1", "author": {"displayName": HOSTILE}, "body": HOSTILE,
+                                          "created": "2026-12-01T10:00:00.000+0000", "jsdPublic": True})
     await world.ask(f"handover <@{ANA}|ana> <@{BEN}|ben> 2026-12-21..2027-01-06 account north", channel="C0NWINTERN")
     html = _page(world, "Handover")["html"]
     assert "<ac:" not in html and "<script" not in html and "<b>" not in html and "]]>" not in html
@@ -134,6 +136,7 @@ async def test_hostile_titles_and_notes_stay_text_on_the_page(world):
     assert {e.tag for e in root.iter()} <= {"page", "p", "strong", "h2", "h3", "ul", "li", "a"}
     visible = "".join(root.itertext())
     assert HOSTILE.replace("\x01", "").replace("\x0b", "") in visible  # shown as written, as text
+    assert visible.count("<ac:structured-macro") == 5  # title, status, milestone, comment author and body
 
 
 async def test_without_a_configured_place_no_page_and_no_error(sqlite_store, slack_server):  # noqa: F811

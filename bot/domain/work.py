@@ -45,6 +45,8 @@ class Issue:
     resolved: dt.datetime | None = None
     due: dt.date | None = None
     assignee: str | None = None
+    # When Jira last changed the issue (a comment counts); None when not asked for or not said.
+    updated: dt.datetime | None = field(default=None, compare=False)
     assignee_id: str | None = None
     # The assignee's email where Jira shows it (the accounts file's `people:` may map by email).
     assignee_email: str | None = field(default=None, compare=False)

@@ -11,7 +11,7 @@ from typing import Any
 from bot.domain.accounts import Account
 from bot.domain.budget import BudgetStatus
 from bot.domain.cover import CoverNote
-from bot.domain.handover_notes import IssueNote, Summary, WhileAway
+from bot.domain.handover_notes import CommentNote, IssueNote, Summary, WhileAway
 from bot.domain.links import SiteLinks
 from bot.domain.roles import Handover, Holder, RoleToday
 from bot.render.blocks import Message, escape_mrkdwn, slack_mention
@@ -134,6 +134,21 @@ def _issue_line(note: IssueNote, language: str, links: SiteLinks) -> str:
     return f"• {flags}{' · '.join(parts)}{waiting}"
 
 
+def _comment_day(c: CommentNote, account: Account) -> str:
+    return format_day(c.at.astimezone(account.tz).date(), account.language)
+
+
+def _answer_line(c: CommentNote, account: Account, links: SiteLinks) -> str:
+    lang = account.language
+    url = links.issue(c.issue_key) if c.source == "jira" else None
+    where = f"<{url}|{c.issue_key}>" if url else (escape_mrkdwn(c.issue_key) if c.source == "jira" and c.issue_key
+                                                   else "Slack")
+    params = {"who": escape_mrkdwn(c.who), "day": _comment_day(c, account), "where": where}
+    if c.text:
+        return translate(lang, "away.answer", text=escape_mrkdwn(c.text), **params)
+    return translate(lang, "away.answer_bare", **params)
+
+
 def _budget_line(budget: BudgetStatus | None, language: str) -> str | None:
     if budget is None or budget.budget_hours is None or budget.percent_used is None:
         return None
@@ -154,8 +169,13 @@ def render_summary(s: Summary, links: SiteLinks, page_url: str | None = None) ->
     if s.roles:
         lines.append(translate(lang, "handover.summary.roles", roles=", ".join(role_name(r, lang) for r in s.roles)))
     if s.issues:
-        lines.append(translate(lang, "handover.summary.issues", count=len(s.issues) + s.more_issues))
-        lines.extend(_issue_line(n, lang, links) for n in s.issues)
+        header = "handover.summary.issues_comments" if s.comments else "handover.summary.issues"
+        lines.append(translate(lang, header, count=len(s.issues) + s.more_issues))
+        for n in s.issues:
+            lines.append(_issue_line(n, lang, links))
+            lines.extend(translate(lang, "handover.summary.comment", who=escape_mrkdwn(c.who),
+                                   day=_comment_day(c, s.account), text=escape_mrkdwn(c.text))
+                         for c in s.comments.get(n.key, ()))
         if s.more_issues:
             lines.append(translate(lang, "handover.summary.more", count=s.more_issues))
     else:
@@ -234,6 +254,11 @@ def render_while_away(w: WhileAway, links: SiteLinks) -> Message:
     for milestone in w.slipped:
         lines.append(translate(lang, "away.slipped", name=escape_mrkdwn(milestone.name),
                                day=format_day(milestone.release_date, lang) if milestone.release_date else "—"))
+    if w.answers:
+        lines.append(translate(lang, "away.answers", count=len(w.answers) + w.more_answers))
+        lines.extend(_answer_line(c, w.account, links) for c in w.answers)
+        if w.more_answers:
+            lines.append(translate(lang, "away.more_answers", count=w.more_answers))
     if w.logged_hours:
         lines.append(translate(lang, "away.logged", hours=format_hours(Decimal(str(w.logged_hours)), lang)))
     budget = _budget_line(w.budget, lang)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 
 from bot.domain.accounts import Account
-from bot.domain.handover_notes import IssueNote, Summary
+from bot.domain.handover_notes import CommentNote, IssueNote, Summary
 from bot.domain.links import SiteLinks
 from bot.domain.roles import Handover
 from bot.render.handover import _budget_line, role_name
@@ -65,7 +65,10 @@ def handover_page_status(
     return f"<p><strong>{text(cancelled)}</strong></p><p><s>{text(cover)}</s></p>"
 
 
-def _issue_item(note: IssueNote, language: str, links: SiteLinks) -> str:
+def _issue_item(note: IssueNote, language: str, links: SiteLinks, account: Account,
+                comments: tuple[CommentNote, ...] = ()) -> str:
+    said = "".join(f"<li>💬 {text(c.who)} · {text(format_day(c.at.astimezone(account.tz).date(), language))}: "
+                   f"{text(c.text)}</li>" for c in comments)
     flags = ("⏰ " if note.due_during else "") + ("🔒 " if note.internal else "")
     parts = [note.status]
     if note.priority:
@@ -75,7 +78,7 @@ def _issue_item(note: IssueNote, language: str, links: SiteLinks) -> str:
     if note.waiting:
         parts.append(translate(language, "handover.waiting"))
     return (f"<li>{text(flags)}{_link(links.issue(note.key), note.key)} {text(note.summary)}"
-            f" · {text(' · '.join(parts))}</li>")
+            f" · {text(' · '.join(parts))}{f'<ul>{said}</ul>' if said else ''}</li>")
 
 
 def handover_page_body(s: Summary, links: SiteLinks) -> str:
@@ -89,7 +92,8 @@ def handover_page_body(s: Summary, links: SiteLinks) -> str:
         out.append(f"<p>{text(translate(lang, 'handover.summary.roles', roles=roles))}</p>")
     if s.issues:
         out.append(f"<h3>{text(translate(lang, 'handover.page.issues', count=len(s.issues) + s.more_issues))}</h3>")
-        out.append("<ul>" + "".join(_issue_item(n, lang, links) for n in s.issues) + "</ul>")
+        out.append("<ul>" + "".join(_issue_item(n, lang, links, s.account, s.comments.get(n.key, ()))
+                                    for n in s.issues) + "</ul>")
         if s.more_issues:
             out.append(f"<p>{text(translate(lang, 'handover.summary.more', count=s.more_issues))}</p>")
     else:

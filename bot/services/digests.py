@@ -152,6 +152,11 @@ class DigestService:
             raise versions
         return JiraData(issues, versions, counter.value)
 
+    @property
+    def jira(self) -> JiraPort:
+        """The Jira port the digests read (handover steps ask it for comments too)."""
+        return self._jira
+
     async def fetch(self, account: Account, now: dt.datetime, since: dt.datetime) -> JiraData:
         """Everything one digest needs from Jira; concurrent digests asking the same share one fetch.
 

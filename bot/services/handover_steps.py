@@ -1,13 +1,15 @@
 """What a handover does over time, per account, each step exactly once:
 
 - `created` — the summary (DM to the cover and to the leaver) and a short post in the internal
-  channel; run right after the handover is saved (and by the clock if that was cut off).
+  channel; run right after the handover is saved (and by the clock if that was cut off). Jira:
+  the digest's fetch, plus one comment call for each of at most MAX_COMMENT_ISSUES (5) issues.
 - `start` — on its first day (in the account's timezone): the client channel's one line, if the
   account allows it (`handover_client_line`), with names only.
 - `correct` — when it is cancelled after it started: the client line of `start` is rewritten in
   place to say the usual contacts are back (no names), or one correcting line is posted.
 - `end` — the day after its last day, or at once when it is cancelled after it started: "while you
-  were away" to the returner.
+  were away" to the returner. Jira: the digest's fetch, plus one comment call for each of at most
+  MAX_ANSWER_ISSUES (10) issues (the client's answers); the store: the support requests meanwhile.
 - `page-cancel` — on a cancel: the handover's Confluence page (written by `created` where the
   account sets `confluence.handover_space`/`handover_parent`) rewritten in place to say so.
 
@@ -27,9 +29,23 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
-from bot.domain.handover_notes import Summary, summary, while_away
+from bot.domain.handover_notes import (
+    ANSWERS_ASKED,
+    COMMENTS_ASKED,
+    CommentNote,
+    Summary,
+    absence_period,
+    answer_issues,
+    client_answers,
+    comment_issues,
+    excerpt,
+    summary,
+    while_away,
+    with_comments,
+)
 from bot.domain.links import SiteLinks
 from bot.domain.retry import backoff
 from bot.domain.roles import Handover, all_roles, holders, roles_named, today_at
@@ -215,6 +231,7 @@ class HandoverSteps:
         data = await self.digests.fetch(account, now, now - dt.timedelta(days=1))
         handovers = await asyncio.to_thread(self.store.handovers.active, now.date() - dt.timedelta(days=1))
         notes = summary(account, h, data.issues, data.versions, now, handovers)
+        notes = with_comments(notes, await self._comments(comment_issues(notes), COMMENTS_ASKED), data.issues)
         page_url = await self._write_page(stored, account, notes)
         message = render_summary(notes, self.links, page_url)
         for user in dict.fromkeys((h.to_user, h.from_user)):
@@ -359,8 +376,21 @@ class HandoverSteps:
         until = min(h.end, today_at(account, stored.cancelled_at)) if stored.cancelled_at else h.end
         since = dt.datetime.combine(h.start, dt.time(), account.tz)
         data = await self.digests.fetch(account, now, since)
-        message = render_while_away(while_away(account, h, until, data.issues, data.versions, now), self.links)
+        away = while_away(account, h, until, data.issues, data.versions, now)
+        raw = await self._comments(answer_issues(account, h, until, data.issues), ANSWERS_ASKED)
+        start, end = absence_period(account, h.start, until)
+        requests = await asyncio.to_thread(self.store.support.in_period, account.key, start, end)
+        # The client's own requests and messages from Slack: only those Slack said came from outside.
+        from_slack = [CommentNote(r.issue_key, r.requester_name or "?", r.created_at, excerpt(r.text, 1) or "", "slack")
+                      for r in requests if r.requester_external]
+        away = client_answers(away, raw, data.issues, from_slack)
+        message = render_while_away(away, self.links)
         await self._dm(f"handover:{h.id}:{account.key}:away:{h.from_user}", h.from_user, message)
+
+    async def _comments(self, keys: list[str], last: int) -> dict[str, list[dict[str, Any]]]:
+        """The newest comments of each issue: one Jira call per issue (the callers bound the issues)."""
+        jira = self.digests.jira
+        return {key: await asyncio.to_thread(jira.issue_comments, key, last) for key in keys}
 
     async def _report_problems(self, now: dt.datetime) -> None:
         """A role that nobody holds today (a cycle of covers that arose after the fact) is told to

@@ -53,6 +53,8 @@ class InMemoryJira:
         self.calls: list[tuple[str, str]] = []
         # (issue key, comment id) -> comment JSON, for Service Desk comment lookups.
         self.comments: dict[tuple[str, str], dict[str, Any]] = {}
+        # Issue key -> its comments (as `issue_comments` returns them), oldest first.
+        self.issue_comment_lists: dict[str, list[dict[str, Any]]] = {}
         # Issue key -> changelog histories, for the comment history check.
         self.histories: dict[str, list[dict[str, Any]]] = {}
         self.sprint_field: str | None = None
@@ -149,6 +151,15 @@ class InMemoryJira:
     def changelog(self, issue_key: str) -> list[dict[str, Any]]:
         self._check("changelog", issue_key)
         return list(self.histories.get(issue_key, []))
+
+    def add_issue_comment(self, issue_key: str, comment: dict[str, Any]) -> None:
+        """A comment of an issue, as Jira lists it (also found by `comment`)."""
+        self.issue_comment_lists.setdefault(issue_key, []).append(comment)
+        self.comments[(issue_key, str(comment["id"]))] = comment
+
+    def issue_comments(self, issue_key: str, last: int) -> list[dict[str, Any]]:
+        self._check("issue_comments", issue_key)
+        return list(self.issue_comment_lists.get(issue_key, []))[-last:]
 
     def comment(self, issue_key: str, comment_id: str) -> dict[str, Any] | None:
         self._check("comment", f"{issue_key}/{comment_id}")

@@ -26,6 +26,7 @@ from starlette.applications import Starlette
 
 from bot.accounts_file import load_accounts
 from bot.clock import utc_now
+from bot.domain.access import Role
 from bot.domain.accounts import AccountsConfig
 from bot.domain.events import Event
 from bot.domain.health import HealthChecks
@@ -554,12 +555,21 @@ def build_support(ports: Ports, audiences: ChannelAudiences | None = None) -> Su
     )
 
 
-def build_links(ports: Ports, audiences: ChannelAudiences | None = None) -> LinkService:
+def build_links(ports: Ports, audiences: ChannelAudiences | None = None, directory: Directory | None = None) -> LinkService:
     """Channels linked from Slack, applied now to the accounts every part of the bot holds (the
-    accounts file as loaded is kept as the seed, which wins)."""
+    accounts file as loaded is kept as the seed, which wins). With the directory, a channel's
+    members are checked before `internal` is offered and admin rights are asked of Slack at the write."""
+
+    async def role_now(user_id: str, home_team: str | None) -> Role:
+        assert directory is not None
+        return await directory.role(user_id, None, home_team, fresh=True)
+
     poster = OncePoster(ports.store, ports.slack, ports.clock, owner_id(), INTENT_LEASE) if ports.slack else None
     links = LinkService(seed=ports.accounts.model_copy(deep=True), live=ports.accounts, store=ports.store,
-                        clock=ports.clock, audiences=audiences, poster=poster)
+                        clock=ports.clock, audiences=audiences, poster=poster,
+                        members=ports.slack_client if directory is not None else None,
+                        is_member=directory.is_member if directory is not None else None,
+                        role_now=role_now if directory is not None else None)
     links.sync()
     return links
 
@@ -571,9 +581,9 @@ def assemble(settings: Settings, ports: Ports) -> Runtime:
         # Bolt, the user directory and the start-up check all need the Web API client.
         raise ValueError("assemble needs ports with a Slack client (build_ports(..., slack=True))")
     audiences = build_audiences(settings, ports)
-    links = build_links(ports, audiences)
-    digests = build_digests(ports, audiences)
     directory = Directory(ports.slack_client, settings.admin_users, settings.admin_usergroup)
+    links = build_links(ports, audiences, directory)
+    digests = build_digests(ports, audiences)
     portfolio = build_portfolio(ports, digests, audiences, directory)
     support = build_support(ports, audiences)
     handover_steps = (

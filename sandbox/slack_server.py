@@ -49,6 +49,7 @@ class FakeSlackChannel:
     is_ext_shared: bool = False  # shared with another organization (Slack Connect)
     is_member: bool = True  # the bot is in it
     is_archived: bool = False
+    members: list[str] = field(default_factory=list)  # conversations.members (user ids)
 
 
 @dataclass
@@ -424,6 +425,17 @@ class FakeSlack:
                 "previous_names": [],
             },
         }
+
+    def _conversations_members(self, args: dict) -> dict:
+        channel = self.channels.get(args.get("channel", ""))
+        if channel is None or (channel.is_private and not channel.is_member):
+            return {"ok": False, "error": "channel_not_found"}
+        # Paged like Slack: `limit` per page, the cursor opaque (here the offset).
+        start = int(args.get("cursor") or 0)
+        limit = int(args.get("limit") or 100)
+        page = channel.members[start:start + limit]
+        more = start + limit < len(channel.members)
+        return {"ok": True, "members": page, "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def _conversations_open(self, args: dict) -> dict:
         users = str(args.get("users", "")).split(",")

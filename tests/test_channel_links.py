@@ -18,6 +18,7 @@ from bot.domain.subscriptions import format_subscription, parse_subscription
 from bot.services.channel_audiences import ChannelAudiences
 from bot.services.channel_links import LinkService, register_link_commands
 from bot.services.commands import Asker, CommandService
+from bot.services.directory import Directory
 from tests.test_cli import ROOT, _pulse
 
 NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
@@ -37,13 +38,27 @@ class Conversations:
         return {"channel": {"id": channel, "is_ext_shared": flag, "is_shared": flag, "is_org_shared": False,
                             "is_pending_ext_shared": False}}
 
+    # conversations.members / users.info / auth.test: every channel holds two full members of ours.
+    async def conversations_members(self, *, channel: str, **_):
+        return {"members": ["U0ADMIN001", "U0MEMBER01"], "response_metadata": {"next_cursor": ""}}
+
+    async def users_info(self, *, user: str, **_):
+        return {"user": {"id": user, "team_id": "T0AGENCY", "is_restricted": False, "is_ultra_restricted": False}}
+
+    async def auth_test(self):
+        return {"team_id": "T0AGENCY"}
+
+    async def usergroups_users_list(self, *, usergroup: str):
+        return {"users": []}
+
 
 @pytest.fixture
 def setup(sqlite_store):
     live = load_accounts(EXAMPLE)
-    audiences = ChannelAudiences(Conversations({"C0NEWINTL1": False, "C0NEWSHRD1": True, "C0ACMEINTL": False}), live)
+    slack = Conversations({"C0NEWINTL1": False, "C0NEWSHRD1": True, "C0ACMEINTL": False})
+    audiences = ChannelAudiences(slack, live)
     links = LinkService(seed=live.model_copy(deep=True), live=live, store=sqlite_store, clock=lambda: NOW,
-                        audiences=audiences)
+                        audiences=audiences, members=slack, is_member=Directory(slack, [], None).is_member)
     commands = CommandService(live, audiences=audiences)
     register_link_commands(commands, links)
     return live, links, commands, sqlite_store
@@ -75,7 +90,9 @@ def test_the_file_wins_and_links_to_unknown_accounts_are_dropped():
     (Sharing.SHARED, (Audience.CLIENT,)), (Sharing.UNKNOWN, (Audience.CLIENT,)),
 ])
 def test_only_a_channel_slack_says_is_ours_may_be_internal(sharing, allowed):
-    assert allowed_audiences(sharing) == allowed
+    assert allowed_audiences(sharing, outsiders=False) == allowed
+    # Guests or another team's people in it, or Slack not able to tell: client only (review 3 #9).
+    assert allowed_audiences(sharing, outsiders=True) == allowed_audiences(sharing, None) == (Audience.CLIENT,)
 
 
 @pytest.mark.parametrize("role", [Role.MEMBER, Role.EXTERNAL])  # a guest or a Slack Connect user is EXTERNAL
@@ -181,13 +198,15 @@ def announced(sqlite_store):
 
     live = load_accounts(EXAMPLE)
     shared = {"C0NEWINTL1": False, "C0NEWSHRD1": True, "C0ACMEINTL": False}
-    audiences = ChannelAudiences(Conversations(shared), live)
+    conversations = Conversations(shared)
+    audiences = ChannelAudiences(conversations, live)
     slack = InMemorySlack()
 
     def service(owner: str = "w1") -> LinkService:
         return LinkService(seed=load_accounts(EXAMPLE), live=live, store=sqlite_store, clock=lambda: NOW,
                            audiences=audiences, poster=OncePoster(sqlite_store, slack, lambda: NOW, owner,
-                                                                  dt.timedelta(minutes=1)))
+                                                                  dt.timedelta(minutes=1)),
+                           members=conversations, is_member=Directory(conversations, [], None).is_member)
 
     links = service()
     commands = CommandService(live, audiences=audiences)

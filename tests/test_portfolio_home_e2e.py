@@ -85,7 +85,7 @@ def _submission(user: str, view: dict, audience: str) -> str:
 async def test_link_opens_the_modal_and_its_submission_is_authorized_again(http, fake, sqlite_store):
     from tests.slack_requests import slash_command
 
-    fake.add_channel("C0NEWINTL1", "new-internal")  # Slack says: not shared
+    fake.add_channel("C0NEWINTL1", "new-internal", members=["U0ADMIN001"])  # Slack says: not shared, ours only
     body = slash_command("link northwind", user_id="U0ADMIN001", channel_id="C0NEWINTL1", team_id=HOME,
                          response_url=fake.response_url("link"))
     await _post(http, body, FORM)

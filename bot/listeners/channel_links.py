@@ -24,11 +24,13 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         if not isinstance(user, str):
             await ack()
             return
-        # Within Slack's 3 s: the role is cached from the command that opened the modal, the
-        # sharing check is one conversations.info.
-        role = await deps.directory.role(user, context.actor_team_id, home_team(context))
+        # Within Slack's 3 s: the role from the directory (cached), then asked of Slack again by
+        # `submit` for the write (no cache); the sharing check is one conversations.info, the
+        # members' users.info mostly cached from the command that opened the modal.
+        team = home_team(context)
+        role = await deps.directory.role(user, context.actor_team_id, team)
         language = language_of_locale(await deps.directory.locale(user))
-        errors = await links.submit(user, role, view, language)
+        errors = await links.submit(user, role, view, language, team)
         if errors:
             await ack(response_action="errors", errors=errors)
         else:

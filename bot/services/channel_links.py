@@ -6,9 +6,17 @@ accounts file is the seed and wins. The effective configuration is applied in pl
 `AccountsConfig` every part of the bot holds (its `accounts` list), so a link takes effect at
 once in this process; other processes pick it up with `sync` (their background pass).
 
-Fail closed: the audience is proposed from Slack's word on sharing and checked again when the
-modal is submitted (a view can be replayed, and a channel can be shared in between): a channel
-shared with another organization, or one Slack cannot tell us about, can only be a client channel.
+Fail closed: the audience is proposed from Slack's word on sharing and on the channel's members,
+and checked again when the modal is submitted (a view can be replayed, and a channel can be shared
+or a guest invited in between): a channel shared with another organization, one with a guest or
+another team's person in it (`conversations.members` + `users.info`), or one Slack cannot tell us
+about, can only be a client channel. The submitter's admin rights (and an unlinker's) are asked
+of Slack at the moment of the write, not taken from a cache.
+
+The accounts file wins: a runtime link for a channel the file links too is retired (deleted,
+audited as `channel.link_retired`, logged) when a process with that file syncs, so it cannot come
+back when the file later drops the channel. A link, its subscription and its audit entry are
+written together; unlinking removes the channel's subscriptions with it (audited).
 
 Each link and unlink is announced once in the channel itself, keyed by the link (channel and when it
 was made) through `OncePoster`: the full line (account, audience, schedule, notifications, who) only
@@ -23,12 +31,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from bot.domain.access import Role
 from bot.domain.accounts import Account, AccountsConfig, Audience, Channel
-from bot.domain.channel_links import RuntimeLink, allowed_audiences, merge
+from bot.domain.channel_links import RuntimeLink, allowed_audiences, linkable, merge, overridden
 from bot.domain.commands import LINK_COMMANDS, Invocation
 from bot.domain.schedule import cron_problem
 from bot.domain.sharing import Sharing
@@ -50,26 +58,56 @@ log = get_logger("pulse.links")
 CALLBACK_ID = "portfolio.link"
 # A link whose announcement a dead process left unsent is announced by a later pass this long after.
 ANNOUNCE_WITHIN = dt.timedelta(minutes=15)
+# The members check must leave time for views.open within Slack's 3 s; slower is "cannot tell".
+MEMBERS_CHECK_S = 1.5
+MAX_MEMBERS = 1000
+RETIRED_BY = "accounts-file"
+
+
+class ChannelMembers(Protocol):
+    async def conversations_members(self, *, channel: str, **kwargs: Any) -> Any: ...
+
+
+# Whether someone is one of the agency (not a guest, not another team's); None: Slack cannot tell.
+Membership = Callable[[str], Awaitable[bool | None]]
+# The person's role asked of Slack now (no cache): (user id, home team) -> Role.
+RoleNow = Callable[[str, str | None], Awaitable[Role]]
 
 
 class LinkService:
     def __init__(self, *, seed: AccountsConfig, live: AccountsConfig, store: Store,
                  clock: Callable[[], dt.datetime], audiences: ChannelAudiences | None = None,
-                 poster: OncePoster | None = None):
+                 poster: OncePoster | None = None, members: ChannelMembers | None = None,
+                 is_member: Membership | None = None, role_now: RoleNow | None = None):
         # `seed`: the accounts file as loaded (a copy nobody changes); `live`: the config the bot runs on.
         self._seed = seed
         self.live = live
         self._store = store
         self._clock = clock
         self._audiences = audiences
+        # Without members and a membership check, no channel is known to hold agency people only:
+        # `internal` is never offered (fail closed).
+        self._members = members
+        self._is_member = is_member
+        self._role_now = role_now
         self._notes: set[str] = set()
         # Announces links in their channels (None: nothing is posted, e.g. without Slack).
         self._poster = poster
         self._announcing: set[asyncio.Task[None]] = set()
 
     def sync(self) -> None:
-        """Apply the store's runtime links to the live configuration (the accounts file wins; each
-        conflict is logged once per process)."""
+        """Apply the store's runtime links to the live configuration. The accounts file wins: a
+        runtime link it overrides is retired (deleted with the subscriptions of another account,
+        audited, logged); a link this version cannot use is skipped with a note (each note logged
+        once per process)."""
+        links = self._store.channel_links.all()
+        for link, file_account in overridden(self._seed, links):
+            retired = self._store.channel_links.unlink(
+                link.channel_id, RETIRED_BY, self._clock(), action="channel.link_retired", keep_account=file_account,
+                details={"file_account": file_account, "linked_by": link.created_by})
+            if retired is not None:
+                log.warning("runtime channel link retired: the accounts file links the channel", channel=link.channel_id,
+                            runtime_account=link.account_key, file_account=file_account, linked_by=link.created_by)
         merged, notes = merge(self._seed, self._store.channel_links.all())
         for note in notes:
             if note not in self._notes:
@@ -154,6 +192,53 @@ class LinkService:
         self._audiences.forget(channel_id)  # Slack's word now, not a cached one
         return await self._audiences.sharing(channel_id)
 
+    async def _outsiders(self, channel_id: str) -> bool | None:
+        """Is anyone in the channel a guest or another team's (True), nobody (False), or can Slack
+        not tell us in time (None)? A workspace guest is no other organization to
+        `conversations.info`, but a client all the same."""
+        if self._members is None or self._is_member is None:
+            return None
+        try:
+            return await asyncio.wait_for(self._scan_members(channel_id), MEMBERS_CHECK_S)
+        except Exception as exc:  # TimeoutError, Slack errors: cannot tell
+            log.warning("channel members could not be checked: linked as a client channel only", channel=channel_id,
+                        error=repr(exc))
+            return None
+
+    async def _scan_members(self, channel_id: str) -> bool | None:
+        assert self._members is not None and self._is_member is not None
+        cursor, seen = "", 0
+        while True:
+            page = {"cursor": cursor} if cursor else {}
+            answer = await self._members.conversations_members(channel=channel_id, limit=200, **page)
+            ids = [m for m in (answer.get("members") or []) if isinstance(m, str)]
+            answers = await asyncio.gather(*(self._is_member(u) for u in ids))
+            if any(a is False for a in answers):
+                return True
+            if any(a is None for a in answers):
+                return None
+            seen += len(ids)
+            cursor = str((answer.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                return False if seen else None  # no members at all is nothing Slack really said
+            if seen >= MAX_MEMBERS:
+                return None
+
+    async def _allowed(self, channel_id: str) -> tuple[Sharing, bool | None, tuple[Audience, ...]]:
+        sharing = await self._sharing(channel_id)
+        # Members are asked only where they could still make the channel internal.
+        outsiders = await self._outsiders(channel_id) if sharing is Sharing.PRIVATE_TO_US else None
+        return sharing, outsiders, allowed_audiences(sharing, outsiders)
+
+    async def _still_admin(self, user_id: str, home_team: str | None, role: Role) -> bool:
+        """Admin rights at the moment of a write: asked of Slack now (the directory's cache may
+        hold a demoted admin's group for minutes)."""
+        if role < Role.ADMIN:
+            return False
+        if self._role_now is None:
+            return True
+        return await self._role_now(user_id, home_team) >= Role.ADMIN
+
     # --- /pulse link, /pulse unlink -----------------------------------------------------------
 
     async def link_command(self, inv: Invocation, asker: Asker, account: Account | None, channel: Channel | None) -> Reply:
@@ -167,8 +252,8 @@ class LinkService:
         target = self._seed.by_key(inv.args[0].lower()) if len(inv.args) == 1 else None
         if target is None:
             raise self._which_account(inv, asker)
-        sharing = await self._sharing(asker.channel_id)
-        view = link_modal(target, asker.channel_id, allowed_audiences(sharing), asker.language)
+        _sharing, _outsiders, allowed = await self._allowed(asker.channel_id)
+        view = link_modal(target, asker.channel_id, allowed, asker.language)
         if asker.open_view is None or not await asker.open_view(view):
             return Reply(translate(asker.language, "link.modal_failed"))
         return Reply(voice.say(sentence("link.opened")))
@@ -191,14 +276,12 @@ class LinkService:
             raise UserError(sentence("unlink.not_linked"))
         if self._seed.by_channel(asker.channel_id) is not None:
             raise UserError(sentence("unlink.in_file", account=account.name))
-        removed = await asyncio.to_thread(self._store.channel_links.delete, asker.channel_id)
+        if not await self._still_admin(asker.user_id, asker.home_team, asker.role):
+            raise UserError(sentence("unlink.refused"))
+        # The link, the channel's subscriptions (a relink starts without them) and the audit entry at once.
+        removed = await asyncio.to_thread(self._store.channel_links.unlink, asker.channel_id, asker.user_id, self._clock())
         await asyncio.to_thread(self.sync)
         if removed is not None:
-            await asyncio.to_thread(
-                self._store.audit.record, asker.user_id, "channel.unlink", self._clock(),
-                account_key=removed.account_key, channel_id=removed.channel_id,
-                details={"audience": removed.audience.value, "cron": removed.cron},
-            )
             log.info("channel unlinked", account=removed.account_key, channel=removed.channel_id, by=asker.user_id)
             await self._announce_unlink(removed, account, asker.user_id)
         return Reply(translate(asker.language, "unlink.done", channel=f"<#{asker.channel_id}>",
@@ -206,16 +289,23 @@ class LinkService:
 
     # --- the modal's submission ---------------------------------------------------------------
 
-    async def submit(self, user_id: str, role: Role, view: dict[str, Any], language: str) -> dict[str, str] | None:
+    async def submit(self, user_id: str, role: Role, view: dict[str, Any], language: str,
+                     home_team: str | None = None) -> dict[str, str] | None:
         """Link the channel as the modal says; errors by block id for Slack to show in the modal,
-        or None when linked. The submitter's role and the channel's sharing are checked again."""
+        or None when linked. The submitter's role (asked of Slack now), the channel's id, its
+        sharing and its members are checked again."""
         try:
             meta = json.loads(view.get("private_metadata") or "{}")
             channel_id, account_key = str(meta["channel"]), str(meta["account"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return {"audience": translate(language, "link.refused")}
-        if role < Role.ADMIN:
+        if not await self._still_admin(user_id, home_team, role):
             return {"audience": translate(language, "link.refused")}
+        if not linkable(channel_id):
+            # Nothing but a channel's id is ever stored: one bad row would stop every sync.
+            log.warning("link form names no linkable channel", channel=channel_id[:40], by=user_id)
+            command = Voice.for_asker(language).command(CommandRef(("link",), "args.account"))
+            return {"audience": translate(language, "link.bad_channel", command=command)}
         account = self._seed.by_key(account_key)
         if account is None or self.live.by_channel(channel_id) is not None:
             return {"audience": translate(language, "link.stale_form")}
@@ -223,10 +313,9 @@ class LinkService:
         audience_value = (((values.get("audience") or {}).get("audience") or {}).get("selected_option") or {}).get("value")
         cron = ((values.get("schedule") or {}).get("schedule") or {}).get("value") or None
         subs_text = ((values.get("subscriptions") or {}).get("subscriptions") or {}).get("value") or ""
-        sharing = await self._sharing(channel_id)
-        allowed = allowed_audiences(sharing)
+        sharing, outsiders, allowed = await self._allowed(channel_id)
         if audience_value not in {a.value for a in allowed}:
-            # Fail closed: a shared (or unknown) channel is never linked as internal.
+            # Fail closed: a shared channel, one with guests, or one Slack cannot tell about is never internal.
             return {"audience": translate(language, "link.shared_note")}
         audience = Audience(audience_value)
         errors: dict[str, str] = {}
@@ -242,15 +331,13 @@ class LinkService:
             return errors
         now = self._clock()
         link = RuntimeLink(channel_id, account.key, audience, cron.strip() if cron else None, user_id, now)
-        if not await asyncio.to_thread(self._store.channel_links.put, link):
-            return {"audience": translate(language, "link.stale_form")}
         spec = format_subscription(subscription) if subscription is not None else None
-        if spec is not None:
-            await asyncio.to_thread(self._store.subscriptions.add, channel_id, account.key, {"text": spec}, user_id, now)
-        await asyncio.to_thread(
-            self._store.audit.record, user_id, "channel.link", now, account_key=account.key, channel_id=channel_id,
-            details={"audience": audience.value, "cron": link.cron, "subscription": spec, "sharing": sharing.name},
-        )
+        details = {"audience": audience.value, "cron": link.cron, "subscription": spec, "sharing": sharing.name,
+                   "outsiders": outsiders}
+        # The link, its subscription and its audit entry: all or nothing.
+        stored = await asyncio.to_thread(self._store.channel_links.link, link, {"text": spec} if spec else None, details)
+        if not stored:
+            return {"audience": translate(language, "link.stale_form")}
         await asyncio.to_thread(self.sync)
         log.info("channel linked", account=account.key, channel=channel_id, audience=audience.value, by=user_id)
         # In the background: Slack closes the form only once this returns (3 s).

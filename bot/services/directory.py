@@ -38,15 +38,15 @@ class Directory:
         self._clock = clock
         self._cache: dict[str, tuple[float, Any]] = {}
 
-    async def _cached(self, key: str, fetch: Callable[[], Any]) -> Any:
+    async def _cached(self, key: str, fetch: Callable[[], Any], fresh: bool = False) -> Any:
         hit = self._cache.get(key)
-        if hit and self._clock() - hit[0] < self._ttl:
+        if hit and not fresh and self._clock() - hit[0] < self._ttl:
             return hit[1]
         value = await fetch()
         self._cache[key] = (self._clock(), value)
         return value
 
-    async def _profile(self, user_id: str) -> SlackUser | None:
+    async def _profile(self, user_id: str, fresh: bool = False) -> SlackUser | None:
         """The user as users.info tells (read fail-closed); None when Slack cannot tell us."""
 
         async def fetch() -> SlackUser:
@@ -54,7 +54,7 @@ class Directory:
             return read_slack_user(answer.get("user"))
 
         try:
-            return await self._cached(f"user:{user_id}", fetch)
+            return await self._cached(f"user:{user_id}", fetch, fresh)
         except Exception as exc:
             log.warning("users.info failed; treating user as external", user=user_id, error=str(exc))
             return None
@@ -90,7 +90,7 @@ class Directory:
             log.warning("users.info failed; no display name", user=user_id, error=str(exc))
             return None
 
-    async def _admin_group(self) -> set[str]:
+    async def _admin_group(self, fresh: bool = False) -> set[str]:
         group = self._usergroup
         if not group:
             return set()
@@ -99,7 +99,7 @@ class Directory:
             return set((await self._client.usergroups_users_list(usergroup=group))["users"])
 
         try:
-            return await self._cached("admins", fetch)
+            return await self._cached("admins", fetch, fresh)
         except Exception:
             log.warning("usergroups.users.list failed; no group admins", exc_info=True)
             return set()
@@ -135,22 +135,25 @@ class Directory:
         kind = await self.kind_of(user_id, await self.home_team())
         return None if kind == "unknown" else kind == "member"
 
-    async def role(self, user_id: str, actor_team_id: str | None, home_team_id: str | None) -> Role:
+    async def role(self, user_id: str, actor_team_id: str | None, home_team_id: str | None, *,
+                   fresh: bool = False) -> Role:
         """The user's role; an external team (or not knowing our own) decides without a Slack call.
+        `fresh`: asked of Slack now, not from the cache (authorization at the moment of a write:
+        someone removed from the admins' user group loses the right at once, not after `ttl`).
 
         Agency roles need the user's own record to name our team: Bolt cannot always name the
         actor's team (Enterprise Grid `user_team` ids in Slack Connect payloads), and a payload's
         team says where the request came from, not whose the user is."""
         if not home_team_id or (actor_team_id and actor_team_id != home_team_id):
             return Role.EXTERNAL
-        profile = await self._profile(user_id)
+        profile = await self._profile(user_id, fresh)
         if profile is None:
             # If Slack cannot tell us who this is, assume the least privilege.
             return Role.EXTERNAL
         if profile.team_id is None:
             log.warning("users.info names no team; treating user as external", user=user_id)
             return Role.EXTERNAL
-        in_group = user_id in await self._admin_group() if not profile.is_guest else False
+        in_group = user_id in await self._admin_group(fresh) if not profile.is_guest else False
         return role_of(
             user_id=user_id,
             actor_team_id=profile.team_id,

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.domain.access import Role
-from bot.domain.words import CommandRef, sentence
+from bot.domain.words import CommandRef, UserWords, sentence
 from bot.errors import PermissionDenied, UserError
 
 
@@ -124,7 +124,7 @@ def parse(
     known = {w: w for w in english} | {word: w for word, w in verbs.items() if w in english}
     guess = difflib.get_close_matches(words[0].lower(), sorted(known), n=1)
     hint = sentence("command.did_you_mean", command=CommandRef((known[guess[0]],))) if guess else ""
-    raise UsageError(sentence("command.unknown", word=words[0], hint=hint, help=CommandRef(("help",))))
+    raise UsageError(sentence("command.unknown", word=UserWords(words[0]), hint=hint, help=CommandRef(("help",))))
 
 
 def _free_text(text: str, role: Role, table: tuple[CommandSpec, ...], verbs: Mapping[str, str]) -> Invocation | None:

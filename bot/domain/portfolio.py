@@ -135,6 +135,10 @@ class AccountHealth:
             "support_open": self.support_open,
         }
 
+    def last_activity(self) -> dt.date | None:
+        """The day of the last client-visible activity this snapshot saw (None: none seen)."""
+        return self.today - dt.timedelta(days=self.quiet_days) if self.quiet_days is not None else None
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, stale: bool = False) -> AccountHealth:
         milestone = data.get("next_milestone")
@@ -253,9 +257,15 @@ def assess(
     *,
     support_open: int | None = None,
     support_breaches: int | None = None,
+    known_activity: dt.date | None = None,
 ) -> AccountHealth:
     """The account's health from its internal digest (and the issues it was built from), and its
-    support requests: open ones, and those past their first-response target (None: not counted)."""
+    support requests: open ones, and those past their first-response target (None: not counted).
+
+    `known_activity`: the day of the last client-visible activity an earlier snapshot saw. A fetch
+    holds done issues only back to its `since` (a daily digest's: since the last digest), so an
+    issue resolved a few days ago may be missing from it; activity once seen is not forgotten, or
+    every narrow fetch would call the account quiet (false bad news, a flapping verdict)."""
     if digest.audience is not Audience.INTERNAL:
         raise ValueError("health is judged on the internal digest (the whole picture)")
     issues = list(issues)
@@ -263,7 +273,10 @@ def assess(
     today = digest.today
     milestones = digest.milestones.milestones
     last = last_client_activity(account, issues)
-    quiet_days = (today - last.astimezone(account.tz).date()).days if last is not None else None
+    last_day = last.astimezone(account.tz).date() if last is not None else None
+    if known_activity is not None and (last_day is None or known_activity > last_day):
+        last_day = known_activity
+    quiet_days = (today - last_day).days if last_day is not None else None
 
     reasons = [
         _budget_reason(digest, account),

@@ -26,6 +26,14 @@ def sentence(message_id: str, **params: Any) -> Text:
 
 
 @dataclass(frozen=True)
+class UserWords:
+    """Words a person typed, echoed back: rendered escaped (their `<!channel>` stays text, never
+    Slack markup the bot did not build)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class CommandRef:
     """A command as the person should type it; rendered with their prefix and their language's verbs."""
 

@@ -16,7 +16,7 @@ from typing import Any
 from bot.domain.accounts import Account, AccountsConfig
 from bot.domain.links import SiteLinks
 from bot.domain.portfolio import AccountHealth, Concern, Reason, Scope, Verdict, Worsening
-from bot.render.blocks import MAX_BLOCKS, MAX_SECTION_CHARS, Message, escape_mrkdwn, slack_mention
+from bot.render.blocks import MAX_BLOCKS, MAX_MESSAGE_CHARS, MAX_SECTION_CHARS, Message, escape_mrkdwn, slack_mention
 from bot.render.i18n import format_day, format_days_left, format_percent_value, translate
 
 MAX_HOME_BLOCKS = 100  # Slack's limit for a Home tab view
@@ -41,6 +41,16 @@ def _t(language: str, message_id: str, **params: object) -> str:
     return translate(language, message_id, **params)
 
 
+# A Jira version name may be 255 characters (and escaping `<`, `>`, `&` quadruples it); it appears
+# twice in a row (reason, next milestone): cut before escaping, so a row stays a few hundred characters.
+MAX_NAME_CHARS = 80
+
+
+def _name(name: str) -> str:
+    name = name if len(name) <= MAX_NAME_CHARS else name[:MAX_NAME_CHARS - 1] + "…"
+    return escape_mrkdwn(name)
+
+
 def _percent(value: Decimal | str, language: str) -> str:
     return format_percent_value(Decimal(value), language)
 
@@ -62,7 +72,7 @@ def reason_text(reason: Reason, language: str) -> str:
         return _t(language, mid, threshold=_percent(str(facts["threshold"]), language))
     if concern in (Concern.MILESTONE_AT_RISK, Concern.MILESTONE_OVERDUE):
         date = _day(str(facts["date"]), language) if "date" in facts else "—"
-        return _t(language, mid, name=escape_mrkdwn(str(facts["name"])), date=date)
+        return _t(language, mid, name=_name(str(facts["name"])), date=date)
     if concern is Concern.QUIET and "count" not in facts:
         return _t(language, "portfolio.reason.quiet_unknown")
     return _t(language, mid, count=int(facts.get("count", 0)))
@@ -84,7 +94,7 @@ def _figures(health: AccountHealth, language: str) -> str:
     else:
         when = (f"{format_day(m.release_date, language)} ({format_days_left(m.days_left, language)})"
                 if m.release_date is not None and m.days_left is not None else "")
-        milestone = _t(language, "portfolio.next", name=escape_mrkdwn(m.name), when=when).strip()
+        milestone = _t(language, "portfolio.next", name=_name(m.name), when=when).strip()
     parts = [budget, milestone]
     if health.support_open:
         parts.append(_t(language, "portfolio.support_open", count=health.support_open))
@@ -128,11 +138,19 @@ def _as_of(healths: Sequence[AccountHealth], language: str) -> str:
     return _t(language, "portfolio.as_of", time=oldest.strftime("%Y-%m-%d %H:%M UTC")) if oldest else ""
 
 
+def _cut(row: str, limit: int) -> str:
+    """A row within `limit` characters, cut at a line's end (never inside an escape or a mention)."""
+    if len(row) <= limit:
+        return row
+    head = row[:limit - 1]
+    return (head[:head.rfind("\n")] if "\n" in head else head.rsplit(" ", 1)[0]) + "…"
+
+
 def _chunks(rows: Sequence[str], limit: int = MAX_SECTION_CHARS - 100) -> list[str]:
     """Rows joined into texts of at most `limit` characters (a row is never split)."""
     out: list[str] = []
     for row in rows:
-        row = row[:limit]
+        row = _cut(row, limit)
         if out and len(out[-1]) + 2 + len(row) <= limit:
             out[-1] += "\n\n" + row
         else:
@@ -140,22 +158,44 @@ def _chunks(rows: Sequence[str], limit: int = MAX_SECTION_CHARS - 100) -> list[s
     return out
 
 
-def render_overview(
+def render_overview_messages(
     healths: Sequence[AccountHealth], scope: Scope, language: str, *, pending: int = 0
-) -> Message:
-    """`/pulse accounts …` as one message: title, counts, then a row per account (by attention)."""
+) -> list[Message]:
+    """`/pulse accounts …`: title, counts, then a row per account (by attention), in as many
+    messages as Slack's limits need (like a digest: at most MAX_BLOCKS blocks and
+    MAX_MESSAGE_CHARS characters each); the footer (as of, pending) closes the last."""
     title = f"*{_t(language, f'portfolio.title.{scope.value}')}* — {_summary(healths, language)}"
     rows = [account_row(h, language) for h in healths]
     if not rows:
         rows = [_t(language, "portfolio.none_mine" if scope is Scope.MINE else "portfolio.none")]
     footer = " · ".join(p for p in (_as_of(healths, language),
                                     _t(language, "portfolio.pending", count=pending) if pending else "") if p)
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": title}}]
-    blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in _chunks(rows)]
+    messages: list[Message] = []
+    texts, blocks, chars = [title], [_section(title)], len(title)
+    for chunk in _chunks(rows):
+        # Room for this section and the footer's context block in the current message?
+        if len(blocks) + 2 > MAX_BLOCKS or chars + 2 + len(chunk) + 2 + len(footer) > MAX_MESSAGE_CHARS:
+            messages.append(Message("\n\n".join(texts), blocks))
+            texts, blocks, chars = [], [], 0
+        texts.append(chunk)
+        blocks.append(_section(chunk))
+        chars += len(chunk) + 2
     if footer:
+        texts.append(footer)
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
-    assert len(blocks) <= MAX_BLOCKS  # rows are packed into sections of ~3,000 characters
-    return Message("\n\n".join([title, *rows, footer]).strip(), blocks)
+    messages.append(Message("\n\n".join(texts).strip(), blocks))
+    return messages
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def render_overview(
+    healths: Sequence[AccountHealth], scope: Scope, language: str, *, pending: int = 0
+) -> Message:
+    """The overview's first message (all of it, for a portfolio that fits one; the demo's)."""
+    return render_overview_messages(healths, scope, language, pending=pending)[0]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.commands import CommandSpec
-from bot.domain.words import CommandRef, Text
+from bot.domain.words import CommandRef, Text, UserWords
+from bot.render.blocks import escape_mrkdwn
 from bot.render.i18n import MESSAGES, format_day, language_or_default, translate
 
 SLASH = "/pulse"
@@ -63,6 +64,8 @@ class Voice:
     def _value(self, value: Any) -> Any:
         if isinstance(value, Text):
             return self.say(value)
+        if isinstance(value, UserWords):
+            return escape_mrkdwn(value.text)
         if isinstance(value, dt.date):
             return format_day(value, self.language)
         if isinstance(value, CommandRef):

@@ -34,7 +34,13 @@ from bot.errors import UpstreamError, UserError
 from bot.logs import get_logger
 from bot.render.blocks import escape_mrkdwn
 from bot.render.i18n import translate
-from bot.render.portfolio import HomeState, render_external_home, render_home, render_overview, render_worsening
+from bot.render.portfolio import (
+    HomeState,
+    render_external_home,
+    render_home,
+    render_overview_messages,
+    render_worsening,
+)
 from bot.services.channel_audiences import ChannelAudiences
 from bot.services.commands import Asker, CommandService, Reply, answer_stays_internal
 from bot.services.digests import DigestService, JiraData
@@ -115,17 +121,27 @@ class PortfolioService:
     # --- reading (no Jira) -------------------------------------------------------------------
 
     def healths(self) -> tuple[list[AccountHealth], list[str]]:
-        """The snapshots of the configured accounts, and the keys of those without one yet."""
+        """The snapshots of the configured accounts, and the keys of those without a readable one
+        yet. A snapshot this version cannot read (written by a newer version during a rolling
+        deploy, or damaged) counts as pending, is logged and marked stale, so the next background
+        pass replaces it: one bad row never takes the overview down."""
         rows = {s.account_key: s for s in self._store.portfolio.all()}
-        found, pending = [], []
+        found, pending, unreadable = [], [], []
         for account in self.accounts.accounts:
             row = rows.get(account.key)
             if row is None or row.payload is None:
                 pending.append(account.key)
                 continue
-            health = AccountHealth.from_json(row.payload, stale=row.stale_since is not None)
+            health = _read(account.key, row.payload, stale=row.stale_since is not None)
+            if health is None:
+                pending.append(account.key)
+                if row.stale_since is None:
+                    unreadable.append(account.key)
+                continue
             # The name and key flag as the accounts file says now (the snapshot may predate an edit).
             found.append(_current(health, account))
+        if unreadable:
+            self._store.portfolio.mark_stale(unreadable, self.clock())
         return found, pending
 
     def subscription_counts(self) -> dict[str, int]:
@@ -174,11 +190,15 @@ class PortfolioService:
             data = await self._digests.fetch(account, now, default_since(now, None))
         digest = build_digest(account, Audience.INTERNAL, data.issues, data.versions, now)
         support_open, breaches = await asyncio.to_thread(self._store.portfolio.support_counts, account.key)
-        health = assess(account, digest, data.issues, support_open=support_open, support_breaches=breaches)
         row = await asyncio.to_thread(self._store.portfolio.get, account.key)
+        # An unreadable snapshot is no "before" (nothing told as news) and is overwritten below.
+        before = _read(account.key, row.payload) if row is not None and row.payload else None
+        # Client activity an earlier snapshot saw stays known: a digest's fetch holds done issues
+        # only since its last run, and must not make the account look quiet (review 3 #11).
+        health = assess(account, digest, data.issues, support_open=support_open, support_breaches=breaches,
+                        known_activity=before.last_activity() if before is not None else None)
         if row is not None and row.computed_at is not None and row.computed_at > now:
             return health  # a newer snapshot is already there (a late digest's data is older)
-        before = AccountHealth.from_json(row.payload) if row is not None and row.payload else None
         # Told before saving: a crash in between computes the same change again, with the same key.
         await self._tell(account, worsenings(before, health), now, health)
         await asyncio.to_thread(self._store.portfolio.save, account.key, health.to_json(), now, self._owner)
@@ -286,6 +306,15 @@ class PortfolioService:
         await asyncio.shield(self._notices.post_unread([f"health:{account.key}:{item.key}:dm:{person}"], channel, message))
 
 
+def _read(account_key: str, payload: dict[str, Any], stale: bool = False) -> AccountHealth | None:
+    """A stored snapshot, or None (logged) when this version cannot read it."""
+    try:
+        return AccountHealth.from_json(payload, stale=stale)
+    except Exception:
+        log.exception("portfolio snapshot unreadable: shown as pending until a refresh replaces it", account=account_key)
+        return None
+
+
 def _current(health: AccountHealth, account: Account) -> AccountHealth:
     if health.account_name == account.name and health.key_account == account.key_account:
         return health
@@ -324,12 +353,14 @@ def register_portfolio_commands(
             word = " ".join(inv.args).lower()
             if word not in words:
                 choices = ", ".join(f"`{translate(asker.language, f'portfolio.scope.{s.value}')}`" for s in Scope)
-                raise UserError(sentence("portfolio.bad_scope", word=word, choices=choices))
+                raise UserError(sentence("portfolio.bad_scope", word=escape_mrkdwn(word), choices=choices))
             scope = words[word]
         healths, pending = await asyncio.to_thread(portfolio.healths)
         mine = await asyncio.to_thread(portfolio.mine, asker.user_id, healths) if scope is Scope.MINE else set()
-        message = render_overview(select(healths, scope, mine=mine), scope, asker.language, pending=len(pending))
-        return Reply(message.text, message.blocks)
+        first, *rest = render_overview_messages(select(healths, scope, mine=mine), scope, asker.language,
+                                                pending=len(pending))
+        # A long portfolio continues in further messages (Slack's limits), like a digest.
+        return Reply(first.text, first.blocks, more=tuple(Reply(m.text, m.blocks) for m in rest))
 
     (spec,) = PORTFOLIO_COMMANDS
     commands.add(spec, accounts)

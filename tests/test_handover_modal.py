@@ -81,6 +81,8 @@ async def test_handover_alone_opens_the_form_with_the_caller_away_and_their_acco
     assert {o["value"] for o in accounts["element"]["options"]} == {"acme", "north", "globex"}
     assert blocks["note"]["optional"] is True
     assert len(view["title"]["text"]) <= 24 and len(view["submit"]["text"]) <= 24
+    # Help says so.
+    assert "ohne Angaben: ein Formular" in await world.ask("hilfe")
     # Never from a client channel (the one-line command's rule): refused, no form.
     text, views = await _open(world, channel="C0ACCLIENT")
     assert views == [] and text.startswith("Übergaben verwaltet der Bot in den eigenen Kanälen der Agentur")

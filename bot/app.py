@@ -152,6 +152,11 @@ class Runtime:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 300)
 
+    async def _refresh_links(self) -> None:
+        """The store's channel links applied here now (before the inbox worker routes a batch)."""
+        if self.links is not None:
+            await asyncio.to_thread(self.links.sync)
+
     async def _handover_clock(self, steps: HandoverSteps) -> None:
         """Handover steps every minute; each is claimed in the store, so a step cut off by shutdown
         is taken over later and never posts twice. The first tick waits a minute: start-up's own
@@ -230,6 +235,7 @@ class Runtime:
                 on_events=self.portfolio.mark_stale if self.portfolio is not None else None,
                 support=self.support,
                 is_member=self.handover_steps.is_member if self.handover_steps is not None else None,
+                refresh_links=self._refresh_links if self.links is not None else None,
             ), self.health
             )
         if self.portfolio is not None:
@@ -520,6 +526,7 @@ def build_inbox_worker(
     on_events: Callable[[list[Event]], Awaitable[None]] | None = None,
     support: SupportService | None = None,
     is_member: Callable[[str], Awaitable[bool | None]] | None = None,
+    refresh_links: Callable[[], Awaitable[None]] | None = None,
 ) -> InboxWorker:
     """The inbox worker over the ports (`pulse serve` runs it once serving; the demo and the
     benchmarks run it by hand). It posts, so the ports need Slack."""
@@ -538,6 +545,7 @@ def build_inbox_worker(
         support=support,
         # Covers are DM'd of the away person's issues only once Slack says they are of the agency.
         is_member=is_member,
+        refresh_links=refresh_links,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 
@@ -349,3 +350,42 @@ async def test_a_crash_after_storing_the_link_leaves_it_unaudited_and_without_it
     assert await links.submit("U0ADMIN001", Role.ADMIN, form, "en", "T0AGENCY") is None
     assert len(sqlite_store.channel_links.all()) == 1
     assert sqlite_store.audit.entries("channel.link", "C0NEWINTL1") and sqlite_store.subscriptions.list("C0NEWINTL1")
+
+
+# --- #12: after an unlink + relink to another client, other processes kept the old account ---------
+
+@pytest.mark.parametrize("refreshed", [False, True])
+async def test_a_relink_to_another_client_reaches_the_other_processes_at_once(sqlite_store, refreshed):
+    """Review 3 #12: process 1 corrects a mis-link (C0SHARED01 was alpha's, is beta's Slack Connect
+    channel). Process 2's inbox worker syncs the links before it routes a batch, so alpha's next
+    issue is not posted into beta's channel there; without the refresh (the old code: only the 60 s
+    background sync) it was."""
+    from bot.services.commands import Asker
+    from bot.services.inbox_worker import InboxWorker, WorkerSettings
+    from tests.fakes.slack import InMemorySlack
+    from tests.test_inbox_worker import ACCOUNTS, PIN, SITES, add
+    from tests.test_inbox_worker import NOW as WORKER_NOW
+
+    sqlite_store.channel_links.put(RuntimeLink("C0SHARED01", "alpha", Audience.CLIENT, None, "U0ADMIN001", NOW))
+    p1_live, p2_live = ACCOUNTS.model_copy(deep=True), ACCOUNTS.model_copy(deep=True)
+    slack = Slack({"C0SHARED01": True})
+    p1 = LinkService(seed=ACCOUNTS, live=p1_live, store=sqlite_store, clock=lambda: NOW,
+                     audiences=ChannelAudiences(slack, p1_live))
+    p2 = LinkService(seed=ACCOUNTS, live=p2_live, store=sqlite_store, clock=lambda: NOW)
+    p1.sync(), p2.sync()
+    assert p2_live.by_channel("C0SHARED01")[0].key == "alpha"
+    await p1.unlink_command(None, Asker("U0ADMIN001", "C0SHARED01", Role.ADMIN), *p1_live.by_channel("C0SHARED01"))
+    view = link_modal(p1_live.by_key("beta"), "C0SHARED01", (Audience.CLIENT,), "en")
+    assert await p1.submit("U0ADMIN001", Role.ADMIN, _submitted(view, "client"), "en") is None
+
+    async def refresh():
+        await asyncio.to_thread(p2.sync)
+
+    posted = InMemorySlack()
+    worker = InboxWorker(sqlite_store, p2_live, posted, None, clock=lambda: WORKER_NOW, settings=WorkerSettings(),
+                         links=SITES, refresh_links=refresh if refreshed else None)
+    add(sqlite_store, f"{PIN}/jira:issue_created.json", "d-1")  # GOLD-189: alpha's
+    await worker.run_once()
+    channels = {m["channel"] for m in posted.messages}
+    assert {"C0ALPHA01", "C0ALPHA02"} <= channels
+    assert ("C0SHARED01" in channels) is not refreshed

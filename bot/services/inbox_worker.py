@@ -135,8 +135,13 @@ class InboxWorker:
         on_events: Callable[[list[Event]], Awaitable[None]] | None = None,
         support: SupportService | None = None,
         is_member: Membership | None = None,
+        refresh_links: Callable[[], Awaitable[None]] | None = None,
     ):
         self.store = store
+        # Applies the channel links other processes made or removed (LinkService.sync) before a
+        # batch is routed: a channel relinked to another client elsewhere gets none of the old
+        # account's news here (one small read per batch instead of waiting for the 60 s sync).
+        self.refresh_links = refresh_links
         # Told of each batch's events that went through (the portfolio marks their accounts stale).
         self.on_events = on_events
         # Support requests: their issues' news also goes into the request's thread.
@@ -271,6 +276,12 @@ class InboxWorker:
         """Look up what the events lack → decide and render (mentions of someone away name their
         cover in internal channels) → support threads → post → DM covers → budget alerts → tell
         the portfolio."""
+        if self.refresh_links is not None:
+            try:
+                await self.refresh_links()
+            except Exception:
+                # The links as last synced (the background sync retries); logged with the cause.
+                log.exception("refreshing channel links before routing failed")
         subscriptions = await self._subscriptions()
         lookups = EventLookups(self.jira, self.confluence, self.accounts, self.settings.jql_keys_per_query)
         completed = await lookups.complete(works, subscriptions)

@@ -253,6 +253,17 @@ class AtlassianConfluence:
         if not self.cloud:
             raise UpstreamError(SERVICE, "handover pages need Confluence Cloud (v2 pages API)", retryable=False)
 
+    def page(self, page_id: str) -> dict[str, Any]:
+        """1 call: a page by id (`GET pages/{id}`: its `spaceId`, `title`, `parentId`); an
+        UpstreamError with status 404 when it is missing or not visible to the bot."""
+        self._need_cloud()
+        page_id = _content_id(page_id)
+        with self._lock:
+            found = self._get(f"wiki/api/v2/pages/{page_id}")
+        if not isinstance(found, dict):
+            raise UpstreamError(SERVICE, f"page {page_id}: expected a JSON object", retryable=False)
+        return found
+
     def find_page_under(self, space_key: str, parent_id: str, title: str) -> PageRef | None:
         """1 call (the space id is cached): the page of this title in the space, or None."""
         self._need_cloud()

@@ -180,3 +180,36 @@ def test_the_real_scheduler_is_wired_into_healthz_by_the_hook(sqlite_store):
     scheduler = DigestScheduler(sandbox_accounts(), None, sqlite_store, lambda: NOW)
     assert register_scheduler_health(checks, scheduler) is True
     assert checks.names == ["scheduler"] and checks.problems() == {}
+
+
+def _with_handover_place(parent: str):
+    data = _accounts().model_dump(mode="json")
+    acme = next(a for a in data["accounts"] if a["key"] == "acme-shop")
+    acme["confluence"].update(handover_space="AGY", handover_parent=parent)
+    return AccountsConfig.model_validate(data)
+
+
+@pytest.fixture
+def agency_space_fakes():
+    from sandbox.atlassian_server import space_json
+
+    seed = build_sandbox(NOW).seed
+    seed.spaces.append(space_json("7001", "AGY", "Agency", "7002"))
+    home = dict(seed.pages[0])
+    seed.pages.append({**home, "id": "7002", "spaceId": "7001", "title": "Agency Home"})
+    seed.pages.append({**home, "id": "7003", "spaceId": "7001", "title": "Handovers", "parentId": "7002"})
+    with FakeAtlassian(seed) as atlassian, FakeSlack() as slack:
+        yield atlassian, slack
+
+
+@pytest.mark.parametrize("parent, verdict, detail", [
+    ("7003", "ok   ", "page 'Handovers' is in space AGY"),
+    ("98306", "FAIL ", "page 98306 is not in space AGY (it is in space id 98305): no handover page is written"),
+    ("4242", "FAIL ", "HTTP 404"),
+])
+async def test_doctor_checks_where_handover_pages_go(agency_space_fakes, parent, verdict, detail):
+    atlassian, slack = agency_space_fakes
+    findings = await _examine(atlassian, slack, _with_handover_place(parent))
+    (line,) = [f.line() for f in findings if "handover pages" in f.item]
+    assert line.startswith(f"{verdict} acme-shop: Confluence handover pages (AGY, under page {parent}) — ")
+    assert detail in line

@@ -34,9 +34,11 @@ class JiraChecks(JiraPort, Protocol):
 
 @runtime_checkable
 class ConfluenceChecks(Protocol):
-    """What the checks ask of Confluence: does the space exist."""
+    """What the checks ask of Confluence: does the space exist; where is a page."""
 
     def space(self, space_key: str) -> dict[str, Any]: ...
+
+    def page(self, page_id: str) -> dict[str, Any]: ...
 
 
 async def examine(
@@ -103,7 +105,31 @@ def _confluence_findings(account: Account, confluence: ConfluenceChecks | None) 
         todo = ("check confluence.space in the accounts file, and that the bot's Confluence user may view it"
                 if exc.status in (403, 404) else "Confluence did not answer: check CONFLUENCE_URL and try again later")
         return [Finding(account.key, item, Verdict.FAIL, f"{exc.message.rstrip('.')}; {todo}")]
-    return [Finding(account.key, item, Verdict.OK, f"exists (id {space.get('id')})")]
+    return [Finding(account.key, item, Verdict.OK, f"exists (id {space.get('id')})"),
+            *_handover_page_findings(account, confluence)]
+
+
+def _handover_page_findings(account: Account, confluence: ConfluenceChecks) -> list[Finding]:
+    """Where handover pages go: the agency's space exists and the parent page lies in it (else the
+    bot writes no page and the summaries go without a link)."""
+    scope = account.confluence
+    if scope is None or scope.handover_space is None or scope.handover_parent is None:
+        return []
+    item = f"Confluence handover pages ({scope.handover_space}, under page {scope.handover_parent})"
+    try:
+        space = confluence.space(scope.handover_space)
+        page = confluence.page(scope.handover_parent)
+    except UpstreamError as exc:
+        todo = ("check confluence.handover_space and handover_parent in the accounts file, and that the bot's "
+                "Confluence user may view and add pages there" if exc.status in (403, 404) or not exc.retryable
+                else "Confluence did not answer: check CONFLUENCE_URL and try again later")
+        return [Finding(account.key, item, Verdict.FAIL, f"{exc.message.rstrip('.')}; {todo}")]
+    if str(page.get("spaceId")) != str(space.get("id")):
+        return [Finding(account.key, item, Verdict.FAIL,
+                        f"page {scope.handover_parent} is not in space {scope.handover_space} (it is in space id "
+                        f"{page.get('spaceId')}): no handover page is written; name a page of "
+                        f"{scope.handover_space} as handover_parent")]
+    return [Finding(account.key, item, Verdict.OK, f"page {page.get('title')!r} is in space {scope.handover_space}")]
 
 
 async def log_findings(

@@ -389,3 +389,19 @@ async def test_a_relink_to_another_client_reaches_the_other_processes_at_once(sq
     channels = {m["channel"] for m in posted.messages}
     assert {"C0ALPHA01", "C0ALPHA02"} <= channels
     assert ("C0SHARED01" in channels) is not refreshed
+
+
+async def test_a_well_shaped_channel_id_slack_does_not_confirm_is_not_linked(sqlite_store):
+    """Review 3 #6: beyond its shape, the form's channel must be one conversations.info confirms
+    (another id put into the form, a channel the bot is not in, Slack down): nothing stored, the
+    admin told what to do; once Slack confirms it, the same form links it."""
+    slack = Slack({})
+    live, links, _, _ = _service(sqlite_store, slack)
+    view = link_modal(live.by_key("northwind"), "C0FORGED01", (Audience.CLIENT,), "en")
+    refused = await links.submit("U0ADMIN001", Role.ADMIN, _submitted(view, "client"), "en", "T0AGENCY")
+    assert refused == {"audience": "Slack does not confirm this channel just now (is the bot in it?). Invite the bot "
+                                   "or try again in a minute."}
+    assert sqlite_store.channel_links.all() == [] and sqlite_store.audit.recent() == []
+    slack.shared["C0FORGED01"] = True  # the bot invited: Slack knows it (shared: client only)
+    assert await links.submit("U0ADMIN001", Role.ADMIN, _submitted(view, "client"), "en", "T0AGENCY") is None
+    assert live.by_channel("C0FORGED01")[0].key == "northwind"

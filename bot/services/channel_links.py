@@ -317,6 +317,11 @@ class LinkService:
         if audience_value not in {a.value for a in allowed}:
             # Fail closed: a shared channel, one with guests, or one Slack cannot tell about is never internal.
             return {"audience": translate(language, "link.shared_note")}
+        if sharing is Sharing.UNKNOWN and self._audiences is not None:
+            # Only a channel Slack confirms is stored (a form naming another id, or one the bot is
+            # not in, is not linked); Slack down or the scope missing: the admin tries again.
+            log.warning("link form names a channel conversations.info does not confirm", channel=channel_id, by=user_id)
+            return {"audience": translate(language, "link.unconfirmed")}
         audience = Audience(audience_value)
         errors: dict[str, str] = {}
         if cron and (problem := cron_problem(cron.strip())):

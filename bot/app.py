@@ -51,6 +51,7 @@ from bot.services.handover_steps import HandoverSteps
 from bot.services.inbox_worker import InboxWorker, WorkerSettings, run_inbox_worker, stop_inbox_worker
 from bot.services.portfolio import PortfolioHome, PortfolioService, register_portfolio_commands
 from bot.services.portfolio_weekly import WeeklyOverview
+from bot.services.slack_intents import SlackIntents
 from bot.services.subscriptions import register_subscribe_commands
 from bot.services.support import SupportService, register_support_commands
 from bot.settings import Settings
@@ -135,6 +136,8 @@ class Runtime:
     handover_steps: HandoverSteps | None = None
     # Each role holder's weekly overview by DM (None: off, or without Slack); ticks with the scheduler on.
     weekly: WeeklyOverview | None = None
+    # Slack requests recorded before their ack; the support tick answers those a dead process left.
+    intents: SlackIntents | None = None
     _stop_worker: asyncio.Event | None = None
     _stop_portfolio: asyncio.Event | None = None
     _http: aiohttp.ClientSession | None = None
@@ -204,6 +207,12 @@ class Runtime:
         """Retry support filings and watch first-response clocks, forever (idempotent in the store)."""
         assert self.support is not None
         while True:
+            if self.intents is not None:
+                try:
+                    # First: requests acknowledged to Slack by a process that died before answering.
+                    await self.intents.recover()
+                except Exception:
+                    log.exception("recovering recorded slack requests failed")
             try:
                 await self.support.tick()
             except Exception:
@@ -280,6 +289,8 @@ class Runtime:
         if self._http is not None:
             self.client.session = None
             await self._http.close()
+        if self.intents is not None:
+            await self.intents.aclose()
         close_intake = getattr(app.state, "close_intake", None)
         if close_intake is not None:
             await close_intake()
@@ -393,6 +404,7 @@ def build_listener_deps(
         links=links,
         handovers=handovers,
         nudges=nudges,
+        intents=SlackIntents.for_store(store, clock, owner_id()) if store is not None and support is not None else None,
     )
 
 
@@ -614,7 +626,7 @@ def assemble(settings: Settings, ports: Ports) -> Runtime:
         clock=ports.clock, jira=ports.jira, scheduler=scheduler, slack=ports.slack, digests=digests,
         confluence=ports.confluence, answers=deps.answers, commands=deps.commands, audiences=audiences,
         portfolio=portfolio, ports=ports, support=support, links=links,
-        handover_steps=handover_steps, weekly=weekly,
+        handover_steps=handover_steps, weekly=weekly, intents=deps.intents,
     )
 
 

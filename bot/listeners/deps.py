@@ -12,6 +12,7 @@ from bot.services.directory import Directory
 from bot.services.handover import HandoverService
 from bot.services.handover_nudge import VacationNudges
 from bot.services.portfolio import PortfolioHome
+from bot.services.slack_intents import SlackIntents
 from bot.services.support import SupportService
 
 
@@ -33,3 +34,5 @@ class ListenerDeps:
     handovers: HandoverService | None = None
     # The "hand your roles over?" DM on a vacation Slack status; None: not sent (no Slack to post with).
     nudges: VacationNudges | None = None
+    # Slack requests recorded before their ack (support requests by mention); None: not recorded (no store).
+    intents: SlackIntents | None = None

@@ -14,7 +14,7 @@ from bot.domain.words import sentence
 from bot.errors import UserError
 from bot.logs import get_logger
 from bot.render.help import render_help
-from bot.render.i18n import language_of_locale
+from bot.render.i18n import LANGUAGES, language_of_locale
 from bot.render.words import Voice, verbs
 from bot.services.channel_audiences import ChannelAudiences
 
@@ -115,6 +115,19 @@ class CommandService:
     @property
     def table(self) -> tuple[CommandSpec, ...]:
         return self._table
+
+    def is_free_text(self, text: str) -> bool:
+        """Does `text` start with a free-text command (`request …`, `notfall …`) in any language?
+        Those carry what a person wrote (a support request): the mention listener records them
+        before Slack is acknowledged. Whether this person may run it is decided later, as always."""
+        words = [w.lower() for w in (text or "").split()]
+        for language in LANGUAGES:
+            words_of = verbs(language)
+            for spec in self._table:
+                n = len(spec.path)
+                if spec.free_text and [words_of.get(w, w) for w in words[:n]] == list(spec.path):
+                    return True
+        return False
 
     async def run(self, text: str, asker: Asker) -> Reply:
         """Answer one command in the language of the channel's account (else the person's Slack

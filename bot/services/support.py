@@ -57,7 +57,7 @@ from bot.render.notifications import render_event
 from bot.render.words import Voice
 from bot.services.channel_audiences import ChannelAudiences
 from bot.services.commands import Asker, CommandService, Reply
-from bot.services.exactly_once import OncePoster
+from bot.services.exactly_once import OncePoster, PostBusy
 from bot.services.inbox_batch import Work
 from bot.services.notification_posting import Outgoing, current_status, post_key
 from integrations.jira import JiraPort
@@ -164,6 +164,7 @@ class SupportService:
         )
         if not new:
             log.info("support request seen before", request=request_id)
+            await self._carry_on(request_id, account)
             return None
         log.info("support request stored", request=request_id, account=account.key, urgency=urgency)
         if thread_ts is None:
@@ -178,6 +179,21 @@ class SupportService:
         else:
             await self.file(request_id)
         return request_id
+
+    async def _carry_on(self, request_id: int, account: Account) -> None:
+        """The same request again (a recorded mention answered after a restart): whatever step a
+        dead process left undone is done now, once — the question's post is keyed, filing is claimed."""
+        request = await asyncio.to_thread(self.store.support.get, request_id)
+        if request is None or request.kind != "request" or request.thread_ts is None:
+            return
+        if request.state == "asked":
+            try:
+                await self.poster.post([f"support:{request_id}:ask"], request.channel_id,
+                                       render.urgency_question(account, request_id), thread_ts=request.thread_ts)
+            except PostBusy:
+                pass  # another worker is posting it right now
+        elif request.state == "filing":
+            await self.file(request_id)
 
     async def _name(self, user_id: str) -> str | None:
         return await self.names(user_id) if self.names is not None else None

@@ -68,6 +68,58 @@ class Inbox:
         with self._engine.begin() as conn:
             return conn.execute(statement).first() is not None
 
+    def hold(self, source: str, delivery_id: str, body: str, now: dt.datetime) -> bool:
+        """Record a request Slack is about to be told was received (status `held`); False if it
+        was recorded before (Slack's retry). The one-row path where no appender can write (an
+        in-memory database); `bot.services.slack_intents` settles it."""
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(t)
+            .values(source=source, delivery_id=delivery_id, body=body, event_name=None, received_at=now,
+                    status="held", attempts=0, next_attempt_at=now)
+            .on_conflict_do_nothing(index_elements=["source", "delivery_id"])
+            .returning(t.c.id)
+        )
+        with self._engine.begin() as conn:
+            return conn.execute(statement).first() is not None
+
+    def claim_held(
+        self, source: str, received_before: dt.datetime, now: dt.datetime, lease: dt.timedelta, owner: str,
+        limit: int = 20,
+    ) -> builtins.list[InboxItem]:
+        """Lease `held` rows of `source` received before `received_before` that nobody settled
+        (the process that acknowledged them died, or is far too slow), oldest first."""
+        due = (
+            sa.select(t.c.id)
+            .where(t.c.status == "held", t.c.source == source, t.c.received_at <= received_before)
+            .where(sa.or_(t.c.locked_until.is_(None), t.c.locked_until <= now))
+            .order_by(t.c.id)
+            .limit(limit)
+        )
+        claimed = []
+        with self._engine.begin() as conn:
+            held: Sequence[int] = conn.execute(due).scalars().all()
+            for item_id in held:
+                result = conn.execute(
+                    t.update()
+                    .where(t.c.id == item_id, t.c.status == "held")
+                    .where(sa.or_(t.c.locked_until.is_(None), t.c.locked_until <= now))
+                    .values(locked_until=now + lease, locked_by=owner, attempts=t.c.attempts + 1)
+                )
+                if result.rowcount == 1:
+                    claimed.append(item_id)
+            rows = conn.execute(sa.select(t).where(t.c.id.in_(claimed)).order_by(t.c.id)).all()
+        return [_item(r) for r in rows]
+
+    def settle(self, source: str, delivery_id: str, status: str = "done", error: str | None = None) -> bool:
+        """A `held` row was answered (`done`) or given up (`dead`); False if it was settled before."""
+        with self._engine.begin() as conn:
+            return conn.execute(
+                t.update()
+                .where(t.c.source == source, t.c.delivery_id == delivery_id, t.c.status == "held")
+                .values(status=status, locked_until=None, locked_by=None, last_error=error)
+            ).rowcount == 1
+
     def get(self, item_id: int) -> InboxItem | None:
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(t).where(t.c.id == item_id)).first()

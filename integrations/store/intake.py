@@ -35,11 +35,17 @@ _COLUMNS = ("source", "delivery_id", "body", "event_name", "received_at", "statu
 _ROWS_PER_STATEMENT = 150
 
 
+# What a new row's status may be: `pending` (a webhook delivery, for the inbox worker) or `held`
+# (a Slack request recorded before its acknowledgement; `bot.services.slack_intents` settles it).
+STATUSES = ("pending", "held")
+
+
 @functools.lru_cache(maxsize=64)
-def _insert_sql(rows: int, placeholder: str) -> str:
+def _insert_sql(rows: int, placeholder: str, status: str = "pending") -> str:
     """One multi-row INSERT (one statement per batch, not one per row: a third less work per row)."""
+    assert status in STATUSES
     p = placeholder
-    values = ", ".join([f"({p}, {p}, {p}, {p}, {p}, 'pending', 0, {p})"] * rows)
+    values = ", ".join([f"({p}, {p}, {p}, {p}, {p}, '{status}', 0, {p})"] * rows)
     # RETURNING names the rows that were new; the unique constraint skips Jira's retries.
     return (
         f"INSERT INTO {t.name} ({', '.join(_COLUMNS)}) VALUES {values} "
@@ -54,12 +60,13 @@ class InboxAppender(Protocol):
     async def aclose(self) -> None: ...
 
 
-def open_appender(engine: sa.Engine) -> InboxAppender:
-    """The intake's appender for the store behind `engine` (connects on first use)."""
+def open_appender(engine: sa.Engine, status: str = "pending") -> InboxAppender:
+    """The intake's appender for the store behind `engine` (connects on first use); its rows get
+    `status` (see STATUSES)."""
     if engine.dialect.name == "postgresql":
-        return PostgresAppender(engine)
+        return PostgresAppender(engine, status)
     if engine.dialect.name == "sqlite":
-        return SqliteAppender(engine)
+        return SqliteAppender(engine, status)
     raise ValueError(f"no inbox appender for {engine.dialect.name}")
 
 
@@ -67,7 +74,9 @@ class _Statements:
     """A batch as INSERT statements and their parameters, with the column types' own conversions
     (so a row looks exactly as if SQLAlchemy had written it)."""
 
-    def __init__(self, dialect: sa.Dialect, placeholder: str):
+    def __init__(self, dialect: sa.Dialect, placeholder: str, status: str = "pending"):
+        assert status in STATUSES
+        self._status = status
         column_type = t.c.received_at.type.dialect_impl(dialect)
         self._time = column_type.bind_processor(dialect) or (lambda value: value)
         self._placeholder = placeholder
@@ -87,7 +96,7 @@ class _Statements:
             for row in chunk:
                 received = self._time(row["received_at"])
                 params += (row["source"], row["delivery_id"], row["body"], row["event_name"], received, received)
-            yield _insert_sql(len(chunk), self._placeholder), params
+            yield _insert_sql(len(chunk), self._placeholder, self._status), params
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:
@@ -96,9 +105,9 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
 
 
 class SqliteAppender:
-    def __init__(self, engine: sa.Engine):
+    def __init__(self, engine: sa.Engine, status: str = "pending"):
         self._path = engine.url.database
-        self._statements = _Statements(engine.dialect, "?")
+        self._statements = _Statements(engine.dialect, "?", status)
         self._conn: sqlite3.Connection | None = None
         self._closed = False
 
@@ -153,9 +162,9 @@ class SqliteAppender:
 
 
 class PostgresAppender:
-    def __init__(self, engine: sa.Engine):
+    def __init__(self, engine: sa.Engine, status: str = "pending"):
         self._conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._statements = _Statements(engine.dialect, "%s")
+        self._statements = _Statements(engine.dialect, "%s", status)
         self._conn: psycopg.AsyncConnection | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False

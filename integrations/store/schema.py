@@ -61,7 +61,8 @@ webhook_inbox = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("event_name", sa.String(80)),
     sa.Column("received_at", UTCDateTime, nullable=False),
-    # pending → done | ignored | unsupported | anomalous | dead
+    # pending → done | ignored | unsupported | anomalous | dead; a Slack request recorded before its
+    # acknowledgement (source `slack`): held → done | dead (bot.services.slack_intents)
     sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", UTCDateTime),

@@ -184,8 +184,18 @@ class SupportService:
         """The same request again (a recorded mention answered after a restart): whatever step a
         dead process left undone is done now, once — the question's post is keyed, filing is claimed."""
         request = await asyncio.to_thread(self.store.support.get, request_id)
-        if request is None or request.kind != "request" or request.thread_ts is None:
+        if request is None or request.kind != "request":
             return
+        if request.thread_ts is None:
+            # Filed from the modal (no message): its own message in the channel starts the thread.
+            try:
+                parent = await self.poster.post([f"support:{request_id}:parent"], request.channel_id,
+                                                render.request_parent(account.language, request_id,
+                                                                      request.requester_id, request.text or ""))
+            except PostBusy:
+                return
+            await asyncio.to_thread(self.store.support.set_thread, request_id, parent.ts)
+            request = dataclasses.replace(request, thread_ts=parent.ts)
         if request.state == "asked":
             try:
                 await self.poster.post([f"support:{request_id}:ask"], request.channel_id,
@@ -226,7 +236,8 @@ class SupportService:
         return None
 
     async def from_message(self, *, user_id: str, role: Role, channel_id: str, message_ts: str | None,
-                           author: str | None, text: str, urgency: str, permalink: str | None) -> Text | None:
+                           author: str | None, text: str, urgency: str, permalink: str | None,
+                           view_id: str | None = None) -> Text | None:
         """The modal's submission: checked again from scratch (a view can be replayed). From the
         shortcut (a message named): agency members only, the message becomes a request of its
         author in its own thread. From the "Request support" button (no message): whoever may file
@@ -246,7 +257,10 @@ class SupportService:
             body = check_text(text, CommandRef(("request",), REQUEST_ARGS))
         except UserError as exc:
             return exc.text
-        await self.open_request(account, channel, user_id=user_id, role=role, text=body, source_ts=message_ts,
+        # A request of its own (no message) is keyed by the modal's view: a submission answered
+        # again after a restart (bot.services.slack_intents) finds it instead of filing twice.
+        source = message_ts if message_ts is not None else (f"view:{view_id}"[:32] if view_id else None)
+        await self.open_request(account, channel, user_id=user_id, role=role, text=body, source_ts=source,
                                 thread_ts=message_ts, urgency=chosen, permalink=permalink,
                                 requester_id=author or user_id)
         return None

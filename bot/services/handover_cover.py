@@ -5,8 +5,9 @@ An inbox step after posting (`InboxWorker._notify`): planning lists the batch's 
 about people away, posted now or before, with who covers them (`Plan.covered`, `bot.domain.cover`). Each
 (handover, issue, day, cover) is one `OncePoster` key, so the intent is recorded in the store before
 Slack is called: three events of one issue on one day make one DM, and a restart or a second worker
-finds the key done (or settles a post cut off by a crash from the DM's history) instead of sending
-another. The DM carries internal content, so the cover's membership of the agency is asked of
+finds the key claimed instead of sending another. The bot cannot read DMs back (no im:history), so
+a DM a crash cut off between Slack's answer and its record is not settled from history but left
+alone (`OncePoster.post_unread`: at most once; a lost ping beats a duplicate). The DM carries internal content, so the cover's membership of the agency is asked of
 Slack before each one: not a member (a guest, another team) → no DM; Slack cannot tell → the
 deliveries are retried later (never a guess).
 """
@@ -89,6 +90,6 @@ class CoverDMs:
             return
         channel = await self.slack.open_dm(user)
         message = render_cover_dm(o.account, note, o.channel.id, self.links)
-        posted = await self.once.post([key], channel, message)
-        if posted.new:
+        posted = await self.once.post_unread([key], channel, message)
+        if posted is not None and posted.new:
             log.info("cover told by DM", user=user, issue=note.issue_key, handover=note.handover_id)

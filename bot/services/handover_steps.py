@@ -20,7 +20,8 @@ title before creating again.
 Each step is claimed in the store before it runs (a second process, or a restart, finds it taken or
 done); a step whose process died is taken over later, one that failed after a capped exponential
 backoff (`step_backoff`: 1, 2, 4 … minutes, at most an hour; its attempts are stored with it). Every
-message goes through `OncePoster` with a stable key, so a step run again never repeats a post. The clock (`tick`, every
+message goes through `OncePoster` with a stable key, so a step run again never repeats a post (DMs
+through `post_unread`: the bot cannot read them back, so one a crash left uncertain is not resent). The clock (`tick`, every
 minute from `pulse serve`) also reports roles that nobody holds today to the internal channel.
 """
 
@@ -213,7 +214,8 @@ class HandoverSteps:
         if not await self._still_one_of_us(user_id):
             return
         channel = await self.slack.open_dm(user_id)
-        await self.once.post([key], channel, message)
+        # A DM cannot be read back (no im:history): one a crash left uncertain is not sent again.
+        await self.once.post_unread([key], channel, message)
 
     async def _channels(self, account: Account, audience: Audience) -> list[Channel]:
         """The account's channels whose content is for `audience` now (a shared internal channel is a client's)."""

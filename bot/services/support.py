@@ -440,7 +440,8 @@ class SupportService:
                 log.warning("could not open a DM for an emergency", request=request.id, user=person, error=str(exc))
                 channel = None
             if channel is not None:
-                await self.poster.post([f"support:{request.id}:dm:{person}"], channel, message)
+                # A DM cannot be read back (no im:history): at most once through a crash.
+                await self.poster.post_unread([f"support:{request.id}:dm:{person}"], channel, message)
             elif (internal := await self._internal_channel(account)) is not None:
                 mention = Message(f"{message.text} {slack_mention(person)}", message.blocks)
                 await self.poster.post([f"support:{request.id}:dm:{person}"], internal.id, mention)

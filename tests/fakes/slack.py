@@ -45,6 +45,8 @@ class InMemorySlack:
         self, channel: str, post_key: str, since: dt.datetime, thread_ts: str | None = None
     ) -> str | None:
         self.searches.append(dict(channel=channel, post_key=post_key, since=since, thread_ts=thread_ts))
+        if channel.startswith("D"):
+            return None  # like the adapter (integrations/slack.py): the bot cannot read DMs (no im:history)
         for m in self.messages:
             if m["channel"] == channel and m["post_key"] == post_key and m["thread_ts"] == thread_ts:
                 return m["ts"]

@@ -32,3 +32,66 @@ async def test_an_emergency_dm_cut_off_by_a_crash_is_not_sent_again(world):  # n
     await world.service.tick()
     await world.service.tick()
     assert len(world.slack.dms_to("U0ACMESUP1")) == 1, "the emergency DM was sent again after a crash"
+
+
+from bot.domain.access import Role  # noqa: E402
+from tests.test_support_requests import MONDAY_9, _task_filed_monday, slack_ts  # noqa: E402
+
+
+async def test_replies_are_mirrored_into_an_issue_that_now_belongs_to_another_client(world):  # noqa: F811
+    """Finding #4 (LEAK, Jira side). SUP is shared (ACME by component ACME, Globex by component GLOBEX). ACME's request became
+    SUP-1; an agent moves it to Globex (component GLOBEX — or, split by organization, Globex's
+    organization). The Jira->Slack side re-checks (`thread_messages`: `_marks_request` and
+    `scope_verdict`), the Slack->Jira mirror does not: ACME's next reply becomes a *public* comment
+    on Globex's issue (Globex's portal users read it)."""
+    from sandbox.agency import sandbox_accounts
+
+    accounts = sandbox_accounts()
+    acme = accounts.by_key("acme-shop")
+    world.service.accounts = accounts.model_copy(update={"accounts": [
+        a.model_copy(update={"support": a.support.model_copy(update={"mirror_replies": True})})
+        if a.key == acme.key else a for a in accounts.accounts]})
+    ts = slack_ts(MONDAY_9)
+    await _task_filed_monday(world, ts)
+    assert "SUP-1" in world.jira.created
+    world.jira.created["SUP-1"]["components"] = [{"name": "GLOBEX"}]  # moved to Globex in Jira
+    reply_ts = slack_ts(MONDAY_9 + dt.timedelta(minutes=3))
+    await world.service.thread_reply("C0ACMECLNT", ts, "U0CLIENT01", Role.EXTERNAL, reply_ts,
+                                     "Unsere neue Preisliste für 2027 hängt an.")
+    assert world.jira.added_comments == [], "ACME's reply became a public comment on Globex's issue"
+
+
+async def test_control_replies_are_still_mirrored_while_the_issue_is_the_clients(world):  # noqa: F811
+    """#4 control: the same reply, the issue still ACME's (component ACME, request label): mirrored."""
+    from sandbox.agency import sandbox_accounts
+
+    accounts = sandbox_accounts()
+    world.service.accounts = accounts.model_copy(update={"accounts": [
+        a.model_copy(update={"support": a.support.model_copy(update={"mirror_replies": True})})
+        if a.key == "acme-shop" else a for a in accounts.accounts]})
+    ts = slack_ts(MONDAY_9)
+    await _task_filed_monday(world, ts)
+    await world.service.thread_reply("C0ACMECLNT", ts, "U0CLIENT01", Role.EXTERNAL,
+                                     slack_ts(MONDAY_9 + dt.timedelta(minutes=3)), "Danke!")
+    assert [k for k, _ in world.jira.added_comments] == ["SUP-1"]
+
+
+async def test_jira_unable_to_say_whose_the_issue_is_mirrors_nothing(world):  # noqa: F811
+    """#4, fail closed: Jira down when asked whose the issue is now -> no public comment."""
+    from bot.errors import UpstreamError
+    from sandbox.agency import sandbox_accounts
+
+    accounts = sandbox_accounts()
+    world.service.accounts = accounts.model_copy(update={"accounts": [
+        a.model_copy(update={"support": a.support.model_copy(update={"mirror_replies": True})})
+        if a.key == "acme-shop" else a for a in accounts.accounts]})
+    ts = slack_ts(MONDAY_9)
+    await _task_filed_monday(world, ts)
+
+    def down(*args, **kwargs):
+        raise UpstreamError("jira", "503", retryable=True)
+
+    world.jira.issue_field_values = down
+    await world.service.thread_reply("C0ACMECLNT", ts, "U0CLIENT01", Role.EXTERNAL,
+                                     slack_ts(MONDAY_9 + dt.timedelta(minutes=3)), "Danke!")
+    assert world.jira.added_comments == []

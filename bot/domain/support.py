@@ -167,6 +167,36 @@ def organization_fields(accounts: Iterable[Account], project_key: str) -> set[st
     return {m.organization_field for m in matches if m.organization_field}
 
 
+# The issue fields `still_the_requests` reads (plus the Organizations field where one is matched on).
+OWNER_FIELDS = ("project", "labels", "components")
+
+
+def still_the_requests(account: Account, accounts: Iterable[Account], request_id: int, fields: Mapping[str, Any],
+                       organization_field: str | None) -> bool:
+    """Is the issue (its `fields` as Jira answers them now) still this request's, and this account's
+    alone? The webhooks' rule (`_marks_request` + `support_split_verdict`): it carries the
+    request's label, and `support_account` over the accounts sharing the project names this one;
+    where an account is recognised by organization, the ids are read from `organization_field`
+    (unknown, absent or unreadable: no). Fail closed: anything not positively this account's is not."""
+    labels = fields.get("labels")
+    if not isinstance(labels, list) or request_label(request_id) not in labels:
+        return False
+    support = account.support
+    if support is None:
+        return False
+    claimants = [a for a in accounts if a.support is not None and a.support.project == support.project]
+    if account not in claimants:
+        claimants.append(account)
+    values = dict(fields)
+    if any(a.support is not None and a.support.match is not None and a.support.match.organization for a in claimants):
+        ids = read_organizations(fields[organization_field]) if organization_field and organization_field in fields else None
+        if ids is None:
+            return False
+        values[ORGANIZATION_IDS] = ids
+    owner = support_account(claimants, values)
+    return owner is not None and owner.key == account.key
+
+
 def support_account(accounts: Iterable[Account], fields: Mapping[str, Any]) -> Account | None:
     """The one account an issue of a (possibly shared) support project belongs to; None if none
     or more than one claims it (never guess between two clients)."""

@@ -34,6 +34,7 @@ from bot.domain.notify_policy import event_visible, scope_verdict
 from bot.domain.retry import backoff
 from bot.domain.roles import Handover, holders, today_at
 from bot.domain.support import (
+    OWNER_FIELDS,
     REQUEST_ARGS,
     adoption_labels,
     check_filer,
@@ -41,9 +42,11 @@ from bot.domain.support import (
     is_auto_reply,
     is_project_work,
     issue_fields,
+    organization_fields,
     parse_urgency,
     request_label,
     request_marker,
+    still_the_requests,
     support_of,
     target,
 )
@@ -488,6 +491,8 @@ class SupportService:
             return
         if not await self._client_thread(account, request.channel_id):
             return  # the team's talk in an internal channel never becomes a public comment
+        if not await self._still_ours(account, request):
+            return  # moved to another client (or Jira cannot say): never a public comment there
         # At most once: the reply is recorded as mirrored before Jira is called (a redelivered
         # event, or a second process, finds the record); a crash in between loses the copy, never doubles it.
         if not await asyncio.to_thread(self.store.posts.record, f"support-mirror:{channel_id}:{ts}", channel_id,
@@ -500,6 +505,36 @@ class SupportService:
             log.info("thread reply mirrored to jira", request=request.id, issue=request.issue_key)
         except Exception as exc:
             log.warning("thread reply not mirrored to jira", request=request.id, error=str(exc))
+
+    async def _still_ours(self, account: Account, request: SupportRequest) -> bool:
+        """Right before a public comment: Jira is asked whether the issue is still this request's
+        and this account's alone (an agent may have moved it to another client: component, label
+        or Service Desk organization), by the webhooks' rule (`still_the_requests`). Jira unable
+        to say (down, no such issue, the Organizations field unknown): not mirrored, logged."""
+        assert account.support is not None and request.issue_key is not None
+        project = account.support.project
+        try:
+            named = organization_fields(self.accounts.accounts, project)
+            field: str | None = None
+            if named is not None:
+                if len(named) == 1:
+                    field = next(iter(named))
+                elif not named:
+                    field = await asyncio.to_thread(self.jira.organizations_field_id)
+                if field is None:
+                    log.warning("organizations field not known; reply not mirrored", request=request.id)
+                    return False
+            fields = await asyncio.to_thread(self.jira.issue_field_values, request.issue_key,
+                                             [*OWNER_FIELDS, *([field] if field else [])])
+        except Exception as exc:
+            log.warning("jira cannot say whose the issue is now; reply not mirrored", request=request.id,
+                        issue=request.issue_key, error=f"{type(exc).__name__}: {exc}")
+            return False
+        if fields is None or not still_the_requests(account, self.accounts.accounts, request.id, fields, field):
+            log.warning("issue is no longer this request's (or this account's alone); reply not mirrored",
+                        request=request.id, issue=request.issue_key, account=account.key)
+            return False
+        return True
 
     # -- the notification pipeline's steps
 

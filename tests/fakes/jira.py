@@ -145,7 +145,10 @@ class InMemoryJira:
         self._check("issue_field_values", issue_key)
         if issue_key not in self.field_values and all(i.key != issue_key for i in self.issues):
             return None
-        values = self.field_values.get(issue_key, {})
+        # An issue this fake created answers with its fields as they stand now (a test may edit
+        # them: moved to another component), custom fields as Jira shows them afterwards.
+        created = {f: v for f, v in self.created.get(issue_key, {}).items() if not f.startswith("customfield_")}
+        values = {**created, **self.field_values.get(issue_key, {})}
         return {f: values[f] for f in field_ids if f in values}
 
     def changelog(self, issue_key: str) -> list[dict[str, Any]]:

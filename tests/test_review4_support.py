@@ -3,6 +3,7 @@ a crash, #4 replies mirrored into another client's issue, #6 emergency DMs witho
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from tests.test_support_requests import World, world  # noqa: F401  (fixture)
@@ -95,3 +96,40 @@ async def test_jira_unable_to_say_whose_the_issue_is_mirrors_nothing(world):  # 
     await world.service.thread_reply("C0ACMECLNT", ts, "U0CLIENT01", Role.EXTERNAL,
                                      slack_ts(MONDAY_9 + dt.timedelta(minutes=3)), "Danke!")
     assert world.jira.added_comments == []
+
+
+async def test_a_slow_permalink_lets_another_worker_take_the_filing_over(world, monkeypatch):  # noqa: F811
+    """Finding #1 (DUPLICATE-prone). The lease is 10 s and renewed only inside `_holding` (around Jira); chat.getPermalink is
+    called after the claim but before the heartbeat starts. Slack slow (rate limited: Retry-After,
+    or the SDK's 30 s timeout) -> the lease runs out and a second worker files the same request."""
+    from bot.services import support as support_module
+
+    monkeypatch.setattr(support_module, "FILING_HEARTBEAT", dt.timedelta(seconds=0.05), raising=False)
+    permalink = world.slack.permalink
+    taken_over = []
+
+    async def slow_permalink(channel, ts):
+        world.now += dt.timedelta(seconds=15)  # Slack answers after the lease ran out
+        await asyncio.sleep(0.3)  # six heartbeats, had there been any
+        taken_over.append(world.store.support.claim_filing(1, "worker-B", world.now, dt.timedelta(seconds=10)))
+        return await permalink(channel, ts)
+
+    world.slack.permalink = slow_permalink
+    await world.mention("notfall Shop ist down", ts="1764255606.000100")
+    assert taken_over == [False], "another worker could claim the filing while this one was still at it"
+
+
+async def test_a_permalink_slack_does_not_give_in_time_files_without_it(world, monkeypatch):  # noqa: F811
+    """#1: the permalink is capped (PERMALINK_WAIT): a Slack that does not answer does not hold filing up."""
+    from bot.services import support as support_module
+
+    monkeypatch.setattr(support_module, "PERMALINK_WAIT", dt.timedelta(seconds=0.05))
+
+    async def hangs(channel, ts):
+        await asyncio.sleep(2)  # far beyond the (patched) wait
+        return f"https://agency.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+    world.slack.permalink = hangs
+    await world.mention("notfall Shop ist down", ts="1764255606.000100")
+    [(key, fields)] = world.jira.created.items()
+    assert "slack.com/archives" not in str(fields["description"])

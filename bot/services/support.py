@@ -82,6 +82,9 @@ SUPPORT_COMMANDS: tuple[CommandSpec, ...] = (
 # request is free again within seconds, not minutes.
 FILING_LEASE = dt.timedelta(seconds=10)
 FILING_HEARTBEAT = dt.timedelta(seconds=2)
+# How long filing waits for the request's Slack link (chat.getPermalink): a rate-limited or slow
+# Slack must not hold the filing up; the issue is filed without the link (logged).
+PERMALINK_WAIT = dt.timedelta(seconds=3)
 # The internal channel hears about a request Jira keeps refusing after this many attempts.
 TELL_TEAM_AFTER = 3
 # Jira Cloud's accountType of a licensed user (portal customers are "customer", apps "app").
@@ -320,13 +323,14 @@ class SupportService:
                                     now + dt.timedelta(hours=1))
             return None
         urgency = Urgency(request.urgency)
-        if request.permalink is None and request.thread_ts is not None:
-            # The Slack message the request came from (or the thread the bot opened for it):
-            # linked in the issue, for the agency and for clients without a Jira seat.
-            request = dataclasses.replace(request, permalink=await self._permalink(request.channel_id,
-                                                                                   request.thread_ts))
         try:
             async with self._holding(request_id):
+                if request.permalink is None and request.thread_ts is not None:
+                    # The Slack message the request came from (or the thread the bot opened for
+                    # it): linked in the issue, for the agency and for clients without a Jira seat.
+                    # Asked inside the lease's heartbeat, and briefly: a slow Slack files without.
+                    request = dataclasses.replace(request, permalink=await self._permalink(request.channel_id,
+                                                                                           request.thread_ts))
                 key = await asyncio.to_thread(self._find_or_create, account, request, urgency)
         except Exception as exc:
             await self._not_filed(account, request, owner, exc)
@@ -339,7 +343,7 @@ class SupportService:
     async def _permalink(self, channel_id: str, ts: str) -> str | None:
         """The message's Slack link, or None when Slack cannot give it (filed without it, logged)."""
         try:
-            return await self.slack.permalink(channel_id, ts)
+            return await asyncio.wait_for(self.slack.permalink(channel_id, ts), PERMALINK_WAIT.total_seconds())
         except Exception as exc:
             log.warning("no slack link for the request's issue", channel=channel_id, error=str(exc))
             return None

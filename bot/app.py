@@ -561,7 +561,8 @@ def build_inbox_worker(
     )
 
 
-def build_support(ports: Ports, audiences: ChannelAudiences | None = None) -> SupportService | None:
+def build_support(ports: Ports, audiences: ChannelAudiences | None = None,
+                  directory: Directory | None = None) -> SupportService | None:
     """Support requests over the ports; None without Slack (there is no thread to answer in)."""
     if ports.slack is None:
         return None
@@ -572,6 +573,8 @@ def build_support(ports: Ports, audiences: ChannelAudiences | None = None) -> Su
         # Who covers whom today: escalations and emergency DMs reach the person doing the job.
         handovers=lambda: ports.store.handovers.active(ports.clock().date() - dt.timedelta(days=1)),
         audiences=audiences,
+        # Emergency DMs only to agency members (a cover who became a guest gets none).
+        is_member=directory.is_member if directory is not None else None,
     )
 
 
@@ -605,7 +608,7 @@ def assemble(settings: Settings, ports: Ports) -> Runtime:
     links = build_links(ports, audiences, directory)
     digests = build_digests(ports, audiences)
     portfolio = build_portfolio(ports, digests, audiences, directory)
-    support = build_support(ports, audiences)
+    support = build_support(ports, audiences, directory)
     handover_steps = (
         HandoverSteps(ports.store, ports.accounts, digests, ports.slack, ports.clock, directory.display_name,
                       links=ports.links, audiences=audiences, is_member=directory.is_member,

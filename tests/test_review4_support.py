@@ -133,3 +133,61 @@ async def test_a_permalink_slack_does_not_give_in_time_files_without_it(world, m
     await world.mention("notfall Shop ist down", ts="1764255606.000100")
     [(key, fields)] = world.jira.created.items()
     assert "slack.com/archives" not in str(fields["description"])
+
+
+async def test_emergency_dms_go_to_todays_support_holder_without_asking_slack_whether_they_are_of_the_agency(world):  # noqa: F811
+    """Finding #6 (WEAKNESS, promise 4). ACME's support person U0ACMESUP1 is away; a handover (checked when made) names U0COVER01 as
+    cover. Since then Slack made U0COVER01 a guest (a freelancer's contract ended), which the cover
+    DMs, handover steps, bad news and weekly overview re-check (`Directory.is_member`) before every
+    DM. SupportService has no membership check at all: the emergency DM (account, Jira link, the
+    request's text) goes to whoever `holders()` names."""
+    from bot.domain.roles import Handover
+
+    guest = "U0COVER01"
+    away = Handover("h1", "U0ACMESUP1", guest, dt.date(2026, 11, 20), dt.date(2026, 12, 6), frozenset({"acme-shop"}))
+    world.service.handovers = lambda: (away,)
+    asked = []
+
+    async def is_member(user):  # Slack (Directory.is_member): the cover is a guest now
+        asked.append(user)
+        return user != guest
+
+    world.service.is_member = is_member
+    await world.mention("notfall Shop ist down", ts="1764255606.000100")
+    assert "U0COVER01" not in world.slack.dms_opened, "emergency DM sent with no agency-member check"
+    assert asked == [guest]
+
+
+
+
+async def test_an_emergency_dm_waits_while_slack_cannot_tell_membership(world):  # noqa: F811
+    """#6: Slack unable to say whether the support holder is a member: no DM now; the next tick
+    asks again and, a member, sends it (once)."""
+    answers = {"U0ACMESUP1": None}
+
+    async def is_member(user):
+        return answers.get(user, True)
+
+    world.service.is_member = is_member
+    await world.mention("notfall Der Shop ist down!")
+    assert world.slack.dms_to("U0ACMESUP1") == []
+    answers["U0ACMESUP1"] = True
+    await world.service.tick()
+    await world.service.tick()
+    assert len(world.slack.dms_to("U0ACMESUP1")) == 1
+
+
+def test_the_assembled_support_service_asks_the_directory(sqlite_store):
+    """#6: the composition root gives SupportService the Directory's membership check."""
+    from bot.app import Ports, build_support
+    from bot.domain.links import SiteLinks
+    from bot.services.directory import Directory
+    from sandbox.agency import sandbox_accounts
+    from tests.fakes.jira import InMemoryJira
+    from tests.fakes.slack import InMemorySlack
+
+    ports = Ports(accounts=sandbox_accounts(), store=sqlite_store, jira=InMemoryJira(), slack=InMemorySlack(),
+                  links=SiteLinks())
+    directory = Directory(None, [], None)  # type: ignore[arg-type]  (not called here)
+    support = build_support(ports, None, directory)
+    assert support is not None and support.is_member == directory.is_member

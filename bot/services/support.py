@@ -113,6 +113,7 @@ class SupportService:
         names: Callable[[str], Awaitable[str | None]] | None = None,
         handovers: Callable[[], Iterable[Handover]] = tuple,
         audiences: ChannelAudiences | None = None,
+        is_member: Callable[[str], Awaitable[bool | None]] | None = None,
     ):
         self.accounts = accounts
         self.store = store
@@ -127,6 +128,9 @@ class SupportService:
         self.handovers = handovers
         # Channels' effective audiences: an "internal" channel Slack calls shared hears nothing internal.
         self.audiences = audiences
+        # Whether someone is one of the agency today (Directory.is_member; None: Slack cannot tell
+        # now): asked right before each emergency DM, like every other DM with account content.
+        self.is_member = is_member
 
     # -- filing from a command or mention
 
@@ -441,6 +445,8 @@ class SupportService:
         ref = render.issue_ref(key, self.links.issue(key), request.id, account.language)
         message = render.emergency_dm(account, account.language, ref, request.text or "")
         for person in self.support_people(account):
+            if not await self._may_tell(account, request, person):
+                continue
             try:
                 channel = await self._dm_channel(person)
             except Exception as exc:
@@ -452,6 +458,25 @@ class SupportService:
             elif (internal := await self._internal_channel(account)) is not None:
                 mention = Message(f"{message.text} {slack_mention(person)}", message.blocks)
                 await self.poster.post([f"support:{request.id}:dm:{person}"], internal.id, mention)
+
+    async def _may_tell(self, account: Account, request: SupportRequest, person: str) -> bool:
+        """Is this support holder (cover applied) still one of the agency, as Slack says now? A
+        guest or someone of another team gets no emergency (the request's text, the account): the
+        key is recorded as handled, logged. Slack unable to tell: not now, the next tick asks
+        again (`announce_owed`: the DM's key is still owed). A user group is not a person: mentioned."""
+        if self.is_member is None or person.startswith("S"):
+            return True
+        member = await self.is_member(person)
+        if member is None:
+            log.warning("cannot tell whether the support holder is an agency member; emergency DM later",
+                        request=request.id, user=person)
+            return False
+        if not member:
+            log.warning("support holder is no longer an agency member; no emergency DM", request=request.id,
+                        user=person, account=account.key)
+            await asyncio.to_thread(self.store.posts.record, f"support:{request.id}:dm:{person}", request.channel_id,
+                                    None, None, self.clock())
+        return member
 
     async def _internal_channel(self, account: Account) -> Channel | None:
         """The account's first internal channel that is still internal (Slack may call it shared:

@@ -138,6 +138,33 @@ class OncePoster:
             return None
         return await self.post(keys, channel, message)
 
+    async def update(self, keys: list[str], channel: str, ts: str, message: Message) -> bool:
+        """Rewrite message `ts` in place to `message`, once per `keys`: claimed in the store before
+        Slack is called (a second worker finds it done or busy). An update is idempotent, so one a
+        crash left uncertain is simply done again. True when updated now. Raises PostBusy, UpstreamError."""
+        intent = await asyncio.to_thread(
+            self.store.posts.intend, keys, channel, message_key(keys), None, None, self.owner, self.clock(), self.lease
+        )
+        if intent.status == "done":
+            return False
+        if intent.status == "busy" or (intent.status == "uncertain" and not intent.exact):
+            raise PostBusy(f"{channel}: {len(keys)} key(s) held by another worker")
+        if intent.status == "uncertain":
+            await asyncio.to_thread(self.store.posts.retry_intent, keys, None, self.owner, self.clock())
+        try:
+            await self.slack.update_message(channel, ts, message.text, message.blocks or None)
+        except UpstreamError as exc:
+            if exc.uncertain:
+                await asyncio.to_thread(self.store.posts.let_go, keys, self.owner, self.clock())
+            else:
+                await asyncio.to_thread(self.store.posts.release, keys, self.owner)
+            raise
+        except Exception:
+            await asyncio.to_thread(self.store.posts.let_go, keys, self.owner, self.clock())
+            raise
+        await asyncio.shield(asyncio.to_thread(self.store.posts.answer, keys, ts, None))
+        return True
+
     async def _settle(self, channel: str, intent: Intent) -> str | None:
         """Look for each uncertain message in Slack; record what is found, forget what is not.
         The ts found for the (exact) message, if any."""

@@ -4,9 +4,13 @@
   channel; run right after the handover is saved (and by the clock if that was cut off). Jira:
   the digest's fetch, plus one comment call for each of at most MAX_COMMENT_ISSUES (5) issues.
 - `start` — on its first day (in the account's timezone): the client channel's one line, if the
-  account allows it (`handover_client_line`), with names only.
+  account allows it (`handover_client_line`), with names only; the cancel is re-read right before
+  it is posted. While the handover runs, the line is kept true to today (`_refresh_lines`): when
+  the contact it would name changes (a chain: the cover's own handover made, cancelled, begun or
+  ended), it is rewritten in place, once per new text (a claimed version key).
 - `correct` — when it is cancelled after it started: the client line of `start` is rewritten in
-  place to say the usual contacts are back (no names), or one correcting line is posted.
+  place to say the usual contacts are back (no names), or one correcting line is posted; while
+  another process runs `start` (it may be posting the line), it waits for it (backoff).
 - `end` — the day after its last day, or at once when it is cancelled after it started: "while you
   were away" to the returner. Jira: the digest's fetch, plus one comment call for each of at most
   MAX_ANSWER_ISSUES (10) issues (the client's answers); the store: the support requests meanwhile.
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -88,6 +93,24 @@ Names = Callable[[str], Awaitable[str | None]]
 # not only when the handover was saved: a leaver or cover who has become a guest, or left for
 # another team, since then must get no internal summary and must not be named to the client.
 Membership = Callable[[str], Awaitable[bool | None]]
+
+
+def _line_key(handover_id: str, account_key: str, channel_id: str) -> str:
+    """The key of the client line `start` posts (its ts is what later versions rewrite)."""
+    return f"handover:{handover_id}:{account_key}:client:{channel_id}"
+
+
+def _version_prefix(handover_id: str, account_key: str, channel_id: str) -> str:
+    return f"handover:{handover_id}:{account_key}:client-line:{channel_id}:"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _version_key(handover_id: str, account_key: str, channel_id: str, number: int, text: str) -> str:
+    """One text the client line was given: its number (0: posted by `start`) and the text's digest."""
+    return f"{_version_prefix(handover_id, account_key, channel_id)}{number:04d}:{_digest(text)}"
 
 
 def step_backoff(attempts: int) -> dt.timedelta:
@@ -163,6 +186,12 @@ class HandoverSteps:
                     ran.append((h.id, key, "created"))
                 if started and await self._step(stored, account, "start", self._start):
                     ran.append((h.id, key, "start"))
+                if started:
+                    try:
+                        await self._refresh_lines(stored, account)
+                    except Exception as exc:  # the next tick tries again (the version key is not done)
+                        log.warning("client line not brought up to date; retried on the next tick", handover=h.id,
+                                    account=key, error=f"{type(exc).__name__}: {exc}")
             cancelled_after_start = (stored.cancelled_at is not None
                                      and today_at(account, stored.cancelled_at) >= h.start)
             if cancelled_after_start and await self._step(stored, account, "correct", self._correct):
@@ -314,32 +343,87 @@ class HandoverSteps:
         await asyncio.to_thread(self.store.handovers.page_written, h.id, account.key, written.id, written.version,
                                 "cancelled", self.clock())
 
-    async def _start(self, stored: StoredHandover, account: Account) -> None:
+    async def _line_today(self, stored: StoredHandover, account: Account) -> Message | None:
+        """The client line of this handover as it is true today, or None when none is to be said.
+        The contact is whoever holds the roles today: the cover, or the cover's own cover when
+        they are away too (a chain), until the chain's end; the same answer `who` gives."""
         h = stored.handover
         roles = [r for r in roles_named(account, h.from_user) if r in CLIENT_ROLES]
         if not account.handover_client_line or not roles:
-            return
-        # The contact is whoever holds the roles today: the cover, or the cover's own cover when
-        # they are away too (a chain), until the chain's end; the same answer `who` gives.
+            return None
         today = today_at(account, self.clock())
         handovers = await asyncio.to_thread(self.store.handovers.active, today - dt.timedelta(days=1))
         contact = next(((holder.user_id, cover.until)
                         for role in roles for holder in holders(account, role, today, handovers).holders
                         for cover in holder.covering if cover.handover_id == h.id), None)
         if contact is None:
-            log.warning("the roles resolve to nobody today; client line left out", handover=h.id, account=account.key)
-            return
+            log.warning("the roles resolve to nobody today; no client line", handover=h.id, account=account.key)
+            return None
         to_user, until = contact
         if not await self._still_one_of_us(to_user):
-            return  # never name someone to the client as its contact who is no longer one of the agency
+            return None  # never name someone to the client as its contact who is no longer one of the agency
         name = await self.names(to_user)
         if not name:
             # Fail closed: without a name the line would need an id or a mention; say nothing.
-            log.warning("no name for the cover; client line left out", handover=h.id, account=account.key)
+            log.warning("no name for the cover; no client line", handover=h.id, account=account.key)
+            return None
+        return render_client_line(account, roles, name, until)
+
+    async def _cancelled_now(self, stored: StoredHandover) -> bool:
+        """Read again from the store right before a client line is written: a cancel made by
+        another process while this one looked things up wins (no line for a cancelled handover)."""
+        fresh = await asyncio.to_thread(self.store.handovers.get, stored.id)
+        return fresh is None or fresh.cancelled
+
+    async def _start(self, stored: StoredHandover, account: Account) -> None:
+        message = await self._line_today(stored, account)
+        if message is None:
             return
-        message = render_client_line(account, roles, name, until)
+        channels = await self._channels(account, Audience.CLIENT)
+        if await self._cancelled_now(stored):
+            log.info("cancelled meanwhile; no client line", handover=stored.id, account=account.key)
+            return
+        for channel in channels:
+            posted = await self.once.post([_line_key(stored.id, account.key, channel.id)], channel.id, message)
+            # What the line says now: version 0 (`_refresh_lines` rewrites it when today's state differs).
+            await asyncio.to_thread(self.store.posts.record, _version_key(stored.id, account.key, channel.id, 0,
+                                                                          message.text), channel.id, posted.ts,
+                                    None, self.clock())
+
+    async def _refresh_lines(self, stored: StoredHandover, account: Account) -> None:
+        """The client line is a function of today's state: a running handover's posted line is
+        rewritten in place when what it would say today differs from what it says (the cover's
+        own handover made, cancelled, begun or ended: the chain's holder changed). Each new text
+        is one version key, claimed before Slack is called (`OncePoster.update`): once per change,
+        also across processes; channels by the audience policy, as at the start."""
+        lines = []
         for channel in await self._channels(account, Audience.CLIENT):
-            await self.once.post([f"handover:{h.id}:{account.key}:client:{channel.id}"], channel.id, message)
+            line = await asyncio.to_thread(self.store.posts.get, _line_key(stored.id, account.key, channel.id))
+            if line is not None and line.ts is not None and line.state == "done":
+                lines.append((channel, line.ts))
+        if not lines:
+            return
+        message = await self._line_today(stored, account)
+        if message is None:
+            return  # nothing true to say with a name: the line is left as it is (logged)
+        for channel, ts in lines:
+            prefix = _version_prefix(stored.id, account.key, channel.id)
+            versions = [(int(n), digest, post) for post in await asyncio.to_thread(self.store.posts.starting_with, prefix)
+                        for n, _, digest in [post.key.removeprefix(prefix).partition(":")] if n.isdigit()]
+            wanted = _digest(message.text)
+            latest = max(versions, key=lambda v: (v[0], v[2].state == "done"), default=None)
+            if latest is not None and latest[1] == wanted:
+                if latest[2].state == "done":
+                    continue  # says this already
+                number = latest[0]  # an update of this text cut off: done again (idempotent)
+            else:
+                number = latest[0] + 1 if latest is not None else 1
+            if await self._cancelled_now(stored):
+                return  # `correct` owns the line of a cancelled handover
+            if await self.once.update([_version_key(stored.id, account.key, channel.id, number, message.text)],
+                                      channel.id, ts, message):
+                log.info("client line rewritten to today's contact", handover=stored.id, account=account.key,
+                         channel=channel.id, version=number)
 
     async def _correct(self, stored: StoredHandover, account: Account) -> None:
         """Cancelled after it started: the client line posted at the start ("until Jan 6, X is your
@@ -352,10 +436,15 @@ class HandoverSteps:
         if not roles:
             return  # no line was posted (it names roles the client hears of)
         assert stored.cancelled_at is not None
+        claimed_at = await asyncio.to_thread(self.store.handovers.step_claimed_at, h.id, account.key, "start")
+        if claimed_at is not None and claimed_at >= self.clock() - STALE_STEP:
+            # Another process is running the start right now (it may be posting the line): not
+            # "never posted" yet. Tried again after the backoff, when the start is done or dead.
+            raise UpstreamError("handover", "the start step is running; correcting after it", retryable=True)
         day = today_at(account, stored.cancelled_at)
         message = render_client_line_ended(account, roles, day)
         for channel in await self._channels(account, Audience.CLIENT):
-            line = await asyncio.to_thread(self.store.posts.get, f"handover:{h.id}:{account.key}:client:{channel.id}")
+            line = await asyncio.to_thread(self.store.posts.get, _line_key(h.id, account.key, channel.id))
             if line is None:
                 continue  # never posted here
             correction = [f"handover:{h.id}:{account.key}:client-ended:{channel.id}"]

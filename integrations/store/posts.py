@@ -62,6 +62,16 @@ class Posts:
             row = conn.execute(sa.select(t).where(t.c.key == key)).first()
         return Post(row.key, row.channel_id, row.ts, row.thread_ts, row.state) if row else None
 
+    def starting_with(self, prefix: str) -> list[Post]:
+        """Every post whose key starts with `prefix` (done or still being posted), by key."""
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.c.key, t.c.channel_id, t.c.ts, t.c.thread_ts, t.c.state)
+                .where(t.c.key.like(pattern, escape="\\")).order_by(t.c.key)
+            ).all()
+        return [Post(r.key, r.channel_id, r.ts, r.thread_ts, r.state) for r in rows]
+
     def record(
         self, key: str, channel_id: str, ts: str | None, thread_ts: str | None, now: dt.datetime
     ) -> bool:

@@ -140,3 +140,47 @@ async def test_a_changed_line_is_rewritten_once_across_processes_and_ticks(sqlit
         await other.tick()
     assert [u["text"] for u in world.slack.updates] == [
         "Bis 06.01.2027 ist Lea Lead Ihre Ansprechperson für Budget, Support."]
+
+
+async def test_cancelling_the_covers_handover_corrects_the_chain_line_at_once(sqlite_store, slack_server):  # noqa: F811
+    """#5: right after the cancel (what `pulse serve` runs after it: `start` = the steps, then the
+    related lines), before any tick, A → B's line names Ben again."""
+    from tests.test_handover_steps import LEAD
+
+    world = World(sqlite_store, slack_server)
+    world.service.after_create = world.service.after_cancel = world.steps.start
+    await world.ask(f"handover <@{BEN}|ben> <@{LEAD}|lea> 2026-12-20..2027-01-10 account acme")
+    await world.ask(f"übergabe <@{ANA}|ana> <@{BEN}|ben> 21.12.2026..06.01.2027 account acme")
+    await world.steps.settle()
+    world.now = START
+    await world.steps.tick()
+    assert world.texts(CLIENT) == ["Bis 06.01.2027 ist Lea Lead Ihre Ansprechperson für Budget, Support."]
+    ben_away = next(s for s in sqlite_store.handovers.listed() if s.handover.from_user == BEN).id
+    world.now = START + dt.timedelta(days=1)
+    await world.ask(f"handover cancel {ben_away}")
+    await world.steps.settle()
+    assert [u["text"] for u in world.slack.updates] == [
+        "Bis 06.01.2027 ist Ben Brandt Ihre Ansprechperson für Budget, Support."]
+
+
+async def test_a_handover_summary_dm_cut_off_by_a_crash_is_not_sent_again(sqlite_store, slack_server):  # noqa: F811
+    """#3 (same defect, handover steps `_dm`): the summary DM is in Slack, the process dies before
+    its record; the step is retried by another process: DMs cannot be read back, so not resent."""
+    world = World(sqlite_store, slack_server)
+    answer = world.steps.once._answer
+
+    async def dies_on_dm(keys, channel, *args, **kwargs):
+        if channel.startswith("D"):
+            raise RuntimeError("killed")
+        return await answer(keys, channel, *args, **kwargs)
+
+    world.steps.once._answer = dies_on_dm
+    await world.ask(f"übergabe <@{ANA}|ana> <@{BEN}|ben> 21.12.2026..06.01.2027 account acme")
+    assert len(world.texts(world.slack.dm_channel(BEN))) == 1
+    for key in [k for k in (f"handover:{s.id}:acme:summary:{u}" for s in sqlite_store.handovers.listed()
+                            for u in (BEN, ANA))]:
+        sqlite_store.posts.let_go([key], world.steps.owner, world.now)
+    for _ in range(3):
+        world.now += dt.timedelta(hours=2)
+        await world.process().tick()
+    assert len(world.texts(world.slack.dm_channel(BEN))) == 1, "the summary DM was sent again after a crash"

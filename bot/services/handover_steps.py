@@ -145,12 +145,32 @@ class HandoverSteps:
         async def guarded() -> None:
             try:
                 await self.run(stored)
+                await self.refresh_related(stored)
             except Exception:
                 log.exception("handover steps failed; the clock retries", handover=stored.id)
 
         task = asyncio.create_task(guarded(), name=f"handover-{stored.id}")
         self._running.add(task)
         task.add_done_callback(self._running.discard)
+
+    async def refresh_related(self, changed: StoredHandover) -> None:
+        """Right after a handover is saved or cancelled: the client lines of the other running
+        handovers of its accounts (a chain through it names someone else now) are brought up to
+        date at once, not only on the next tick."""
+        now = self.clock()
+        listed = await asyncio.to_thread(self.store.handovers.listed, (now - CATCH_UP).date(), False)
+        for stored in listed:
+            if stored.id == changed.id:
+                continue
+            for key in sorted(stored.handover.account_keys & changed.handover.account_keys):
+                account = self.accounts.by_key(key)
+                if account is None or not stored.handover.start <= today_at(account, now) <= stored.handover.end:
+                    continue
+                try:
+                    await self._refresh_lines(stored, account)
+                except Exception as exc:  # the clock tries again on its next tick
+                    log.warning("client line not brought up to date; retried on the next tick", handover=stored.id,
+                                account=key, error=f"{type(exc).__name__}: {exc}")
 
     async def settle(self) -> None:
         """Wait for the steps `start` began (the demo and tests)."""

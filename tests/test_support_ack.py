@@ -27,7 +27,7 @@ from sandbox.agency import sandbox_accounts
 from sandbox.slack_server import FakeSlack
 from tests.fakes.jira import InMemoryJira
 from tests.fakes.slack import InMemorySlack
-from tests.slack_requests import SIGNING_SECRET, app_mention, block_action, view_submission
+from tests.slack_requests import SIGNING_SECRET, app_mention, block_action, slash_command, view_submission
 from tests.test_support_slack import CLIENT_TEAM, FORM, HOME, JSON, NOW, _post, _until
 
 
@@ -128,3 +128,26 @@ async def test_a_support_modal_submission_lost_with_the_process_is_filed_once_af
     assert "Support-Anfrage #1 von <@U0CLIENT01>" in parent["text"]
     assert len([m for m in ports.slack.messages if m["thread_ts"] == parent["ts"] and "SUP-1" in m["text"]]) == 1
     assert ports.store.support.get(2) is None
+
+
+async def test_a_slash_command_request_lost_with_the_process_is_filed_once_after_restart(world, fake):
+    ports = world.ports
+    command = slash_command("request Bitte den Newsletter-Footer korrigieren", user_id="U0MEMBER01",
+                            channel_id="C0ACMECLNT", team_id=HOME, response_url=fake.response_url("cmd"))
+
+    async with _http(world.process(dies_after_ack=True)) as http:
+        await _post(http, command, FORM)
+    assert ports.store.support.get(1) is None and ports.slack.messages == []
+
+    world.now = NOW + dt.timedelta(minutes=1)
+    restarted = world.process()
+    assert restarted.intents is not None
+    assert await restarted.intents.recover() == 1
+    async with _http(restarted) as http:
+        await _post(http, command, FORM)  # the same invocation again: recorded before, nothing more
+    assert await restarted.intents.recover() == 0
+    request = ports.store.support.get(1)
+    assert request is not None and request.state == "asked" and ports.store.support.get(2) is None
+    [parent] = [m for m in ports.slack.messages if m["thread_ts"] is None]
+    assert [m["thread_ts"] for m in ports.slack.messages] == [None, parent["ts"]]  # the parent, one question
+    assert len(fake.responses("cmd")) == 1

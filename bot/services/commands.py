@@ -44,6 +44,9 @@ class Asker:
     # Opens a modal for the asker (a slash command's trigger_id, valid for 3 s); False if Slack
     # refused. None where there is no trigger (a mention).
     open_view: Callable[[dict[str, Any]], Awaitable[bool]] | None = field(default=None, compare=False)
+    # What makes this invocation one (a slash command's trigger, hashed; ≤ 32 chars): a support
+    # request filed by it and answered again after a restart is found, not filed twice.
+    request_key: str | None = None
 
     def voice(self) -> Voice:
         """How to answer: in the asker's language, with commands in the form they can type."""

@@ -149,7 +149,8 @@ class SupportService:
         check_filer(asker.role, channel)
         text = check_text(inv.args[0] if inv.args else "", CommandRef(inv.spec.path, REQUEST_ARGS))
         request_id = await self.open_request(
-            account, channel, user_id=asker.user_id, role=asker.role, text=text, source_ts=asker.message_ts,
+            account, channel, user_id=asker.user_id, role=asker.role, text=text,
+            source_ts=asker.message_ts or asker.request_key,
             thread_ts=asker.thread_ts, urgency=urgency,
         )
         if request_id is None or asker.via_mention:

@@ -205,3 +205,18 @@ def test_a_heartbeat_renews_only_its_own_unexpired_leases(store):
     assert store.inbox.renew("w-other", T0 + dt.timedelta(seconds=13), lease) == 0
     store.inbox.finish(mine[0].id, "done")
     assert store.inbox.renew("w-live", T0 + dt.timedelta(seconds=16), lease) == 1
+
+
+def test_a_recorded_slack_request_put_back_goes_to_the_support_tick_not_the_webhook_worker(store):
+    """`pulse inbox retry` of a given-up Slack request (a mention kept before Slack's ack) makes it
+    `held` again with fresh attempts, for the support tick; as `pending` the webhook worker would
+    claim it and could not read it."""
+    lease = dt.timedelta(minutes=2)
+    store.inbox.hold("slack", "mention:C1:1.2", "{}", T0)
+    for n in range(5):
+        (item,) = store.inbox.claim_held("slack", T0, T0 + lease * n, lease, "w")
+    store.inbox.settle("slack", "mention:C1:1.2", "dead", "boom")
+    assert store.inbox.requeue(item.id, T0) is True
+    assert store.inbox.claim_due(T0 + lease * 9, limit=10, lease=lease) == []  # never the webhook worker's
+    (again,) = store.inbox.claim_held("slack", T0, T0 + lease * 9, lease, "w")
+    assert again.attempts == 1

@@ -28,7 +28,7 @@ def inbox() -> None:
 
 
 @inbox.command("list")
-@click.option("--status", help="Only this status: pending, done, ignored, unsupported, anomalous, dead.")
+@click.option("--status", help="Only this status: pending, done, ignored, unsupported, anomalous, dead; held (a Slack request kept before its ack, not answered yet).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 def inbox_list(status: str | None, limit: int) -> None:
     """Newest deliveries first, with their status, attempts and last error."""

@@ -24,12 +24,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.logs import get_logger
+from integrations.store.inbox import SLACK_REQUESTS
 from integrations.store.intake import InboxAppender, open_appender
 from integrations.store.store import Store
 
 log = get_logger("pulse.intents")
 
-SOURCE = "slack"
+SOURCE = SLACK_REQUESTS
 # A held row younger than this belongs to an answer that may still be running in a live process.
 GRACE = dt.timedelta(seconds=15)
 # How long a recovering worker holds a row while it answers it.

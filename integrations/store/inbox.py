@@ -12,6 +12,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from integrations.store.schema import webhook_inbox as t
 
+# Slack requests kept before Slack's ack (`hold`); the support tick answers them, never the webhook worker.
+SLACK_REQUESTS = "slack"
+
 
 @dataclass(frozen=True)
 class InboxItem:
@@ -241,11 +244,19 @@ class Inbox:
             )
 
     def requeue(self, item_id: int, now: dt.datetime) -> bool:
-        """Put a delivery back in the queue (after a fix), keeping its history of attempts."""
+        """Put a delivery back in the queue (after a fix), keeping its history of attempts.
+
+        A Slack request kept before Slack's ack (see `hold`) goes back to `held` with fresh attempts,
+        for the support tick that answers it: the webhook worker could not read it."""
+        held = t.c.source == SLACK_REQUESTS
         with self._engine.begin() as conn:
             result = conn.execute(
                 t.update()
                 .where(t.c.id == item_id)
-                .values(status="pending", next_attempt_at=now, locked_until=None, locked_by=None)
+                .values(
+                    status=sa.case((held, "held"), else_="pending"),
+                    attempts=sa.case((held, 0), else_=t.c.attempts),
+                    next_attempt_at=now, locked_until=None, locked_by=None,
+                )
             )
         return result.rowcount == 1

@@ -5,6 +5,7 @@ a restart); client channels read exactly as without a handover."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import datetime as dt
 import json
@@ -142,10 +143,12 @@ async def test_the_cover_gets_one_dm_per_issue_and_day_through_a_restart(store):
     # Three events about TES-1 on one day: two in one batch, one in the next (a restarted process).
     add(store, _comment("90001"), "d-1")
     add(store, _comment("90002", f"[~accountid:{ROBIN}] again"), "d-2")
-    assert (await _worker(store, slack, lambda: now[0]).run_once()).statuses == {"done": 2}
+    members = Members()
+    assert (await _worker(store, slack, lambda: now[0], members).run_once()).statuses == {"done": 2}
     now[0] = NOW + dt.timedelta(hours=5)
     add(store, _comment("90003"), "d-3")
-    assert (await _worker(store, slack, lambda: now[0]).run_once()).statuses == {"done": 1}
+    assert (await _worker(store, slack, lambda: now[0], members).run_once()).statuses == {"done": 1}
+    assert members.asked == [BEN]  # Slack asked once: a DM sent already needs no second check
     (dm,) = slack.dms_to(BEN)
     assert dm["text"] == (
         "🧳 *Alpha* · <https://pinpt-hq.atlassian.net/browse/TES-1|TES-1> Test issue: news today on work of "
@@ -201,3 +204,18 @@ async def test_never_a_dm_to_someone_slack_calls_no_member_and_a_retry_when_it_c
     report = await _worker(store, slack, lambda: later).run_once()
     assert report.statuses == {"done": 1} and len(slack.dms_to(BEN)) == 1
     assert len(slack.in_channel(ALPHA_INTERNAL)) == internal_posts  # the channel post is not repeated
+
+
+async def test_two_workers_at_once_dm_the_cover_once(store):
+    _away(store)
+    slack = InMemorySlack()
+    add(store, _comment("90001"), "d-1")
+    add(store, _comment("90002"), "d-2")
+    # Two processes, each with one of the two deliveries about TES-1, at the same moment.
+    await asyncio.gather(_worker(store, slack, lambda: NOW).run_once(limit=1),
+                         _worker(store, slack, lambda: NOW).run_once(limit=1))
+    later = NOW + dt.timedelta(minutes=5)  # whatever waited for the other's DM is retried
+    await _worker(store, slack, lambda: later).run_once()
+    assert {store.inbox.get(i.id).status for i in store.inbox.list()} == {"done"}
+    assert len(slack.dms_to(BEN)) == 1
+    assert len(slack.in_channel(ALPHA_INTERNAL)) == 2  # both comments posted, each once

@@ -1,7 +1,8 @@
 """How long to wait before trying a failed thing again: capped exponential backoff. Pure.
 
 Shared by the loops that retry on their own clock: handover steps (`bot.services.handover_steps`,
-attempts stored per step) and support request filing (`bot.services.support`).
+attempts stored per step), support request filing (`bot.services.support`) and webhook deliveries
+(`bot.services.inbox_worker`, `WorkerSettings.backoff_base`/`backoff_cap`).
 
     backoff(1, base=1 min, cap=1 h)   # 1 min after the first failure
     backoff(3, base=1 min, cap=1 h)   # 4 min after the third

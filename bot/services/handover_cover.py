@@ -14,6 +14,7 @@ deliveries are retried later (never a guess).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot.domain.accounts import Audience
@@ -60,8 +61,12 @@ class CoverDMs:
                 key = dm_key(note)
                 due.setdefault(key, (c, note))
                 items.setdefault(key, []).append(c.item.id)
+        # Sent already (an earlier event of the issue today): no membership call, no DM.
+        sent = await asyncio.to_thread(self.once.store.posts.recorded, list(due)) if due else set()
         failures: dict[int, Exception] = {}
         for key, (o, note) in due.items():
+            if key in sent:
+                continue
             try:
                 await self._dm(key, o, note)
             except PostBusy as exc:

@@ -32,8 +32,9 @@ old, then takes everything due: a storm within the window becomes one summary pe
 
 The story (`_run_batch` and `_notify`, read them top-down): claim → normalize (`_normalize`) →
 look up (`EventLookups.complete`, then `drop_unroutable`) → decide and render (`NotificationPoster.plan`:
-route by the audience policy and subscriptions, coalesce, render) → post (`post_all`) → budget
-alerts (`BudgetAlerts.check`) → record (`_record`). A delivery on its way is a frozen `Work`
+route by the audience policy and subscriptions, coalesce, render; in internal channels someone away
+is named by their cover, `bot.domain.cover`) → post (`post_all`) → DM the covers, once per issue
+and day (`CoverDMs.send`) → budget alerts (`BudgetAlerts.check`) → record (`_record`). A delivery on its way is a frozen `Work`
 (`inbox_batch`); every step takes the works and returns new ones, a failure returned as
 `work.failed(exc)` (first error wins) and logged by the one `log_failure`. The lookups live in
 `inbox_lookups` (pure parts in `bot.domain.event_lookups`), deciding, rendering and posting in
@@ -68,6 +69,7 @@ from bot.domain.events import Event, Outcome
 from bot.domain.health import Check, HealthChecks, WorkerPulse, inbox_worker_problems
 from bot.domain.links import SiteLinks
 from bot.domain.notify_policy import BURST_THRESHOLD
+from bot.domain.retry import backoff
 from bot.domain.subscriptions import Subscription, SubscriptionSyntaxError, parse_subscription
 from bot.domain.webhooks import normalize_body
 from bot.errors import CredentialsRefused, UpstreamError
@@ -431,7 +433,7 @@ class InboxWorker:
         # Unexpected errors may be passing (a bug hit by one payload state): retry, then give up.
         retryable = upstream.retryable if upstream else True
         dead = (not retryable) or item.attempts >= s.max_attempts
-        delay = min(s.backoff_cap, s.backoff_base * (2 ** max(0, item.attempts - 1)))
+        delay = backoff(item.attempts, s.backoff_base, s.backoff_cap)
         waiting = False
         if isinstance(exc, PostBusy):
             # Another live worker is posting the same message (a comment's twin delivery): wait.

@@ -26,7 +26,8 @@ done); a step whose process died is taken over later, one that failed after a ca
 backoff (`step_backoff`: 1, 2, 4 … minutes, at most an hour; its attempts are stored with it). Every
 message goes through `OncePoster` with a stable key, so a step run again never repeats a post (DMs
 through `post_unread`: the bot cannot read them back, so one a crash left uncertain is not resent). The clock (`tick`, every
-minute from `pulse serve`) also reports roles that nobody holds today to the internal channel.
+minute from `pulse serve`) also reports roles that nobody holds today to the internal channel, once
+per problem.
 """
 
 from __future__ import annotations
@@ -504,20 +505,35 @@ class HandoverSteps:
         return {key: await asyncio.to_thread(jira.issue_comments, key, last) for key in keys}
 
     async def _report_problems(self, now: dt.datetime) -> None:
-        """A role that nobody holds today (a cycle of covers that arose after the fact) is told to
-        the account's internal channel, once per account, role and day."""
+        """A role that nobody holds today (a cycle of covers, or everyone away, that arose after the
+        handovers were saved) is told to the account's internal channel once per problem: keyed by
+        the account, role, kind, people and the handovers that cause it (a new combination later is
+        a new problem), not once a day. A cycle's "nobody" is the cycle itself: told once, as it."""
         handovers = await asyncio.to_thread(self.store.handovers.active, now.date() - dt.timedelta(days=1))
         for account in self.accounts.accounts:
             if not any(account.key in h.account_keys for h in handovers):
                 continue
             today = today_at(account, now)
             for role in all_roles(account, today, handovers).values():
+                cycle = any(p.kind == "cycle" for p in role.problems)
                 for problem in role.problems:
+                    if problem.kind == "nobody" and cycle:
+                        continue
                     people = sorted(problem.people)
-                    key = f"roles-problem:{account.key}:{role.role}:{problem.kind}:{','.join(people)}:{today.isoformat()}"
+                    causes = sorted({h.id for h in handovers
+                                     if h.from_user in problem.people and h.applies(account.key, today)}, key=int)
+                    key = (f"roles-problem:{account.key}:{role.role}:{problem.kind}:{','.join(people)}:"
+                           f"{','.join(causes)}")
                     message = render_problem(account, role.role, problem.kind, people, today)
                     for channel in await self._channels(account, Audience.INTERNAL):
                         try:
-                            await self.once.post([f"{key}:{channel.id}"], channel.id, message)
+                            await self.once.post([_short(f"{key}:{channel.id}")], channel.id, message)
                         except Exception as exc:
                             log.warning("role problem not reported", account=account.key, error=str(exc))
+
+
+def _short(key: str, limit: int = 200) -> str:
+    """A post key within the column (many people or handovers): its head and a digest of the rest."""
+    if len(key) <= limit:
+        return key
+    return key[: limit - 66] + ":" + hashlib.sha256(key.encode()).hexdigest()

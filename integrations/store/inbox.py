@@ -6,6 +6,7 @@ import builtins
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -138,8 +139,8 @@ class Inbox:
 
     def counts(self) -> dict[str, int]:
         with self._engine.connect() as conn:
-            rows = conn.execute(sa.select(t.c.status, sa.func.count()).group_by(t.c.status)).tuples()
-            return {status: n for status, n in rows}
+            rows = conn.execute(sa.select(t.c.status, sa.func.count(t.c.id)).group_by(t.c.status))
+            return {cast(str, status): cast(int, n) for status, n in rows}
 
     def oldest_due(self, now: dt.datetime) -> dt.datetime | None:
         """When the oldest due, unleased pending delivery arrived (None if there is none)."""

@@ -18,12 +18,13 @@ Every poster of the bot goes through here: notifications, digests, budget alerts
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import os
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from bot.errors import UpstreamError
@@ -106,27 +107,33 @@ class OncePoster:
                 await self._answer(keys, channel, found, intent.thread_ts, thread_issue, message)
                 return Posted(found, intent.thread_ts, new=False)
             await asyncio.to_thread(self.store.posts.retry_intent, keys, thread_ts, self.owner, self.clock())
-        try:
+        async with self._slack_call(keys):
             ts = await self.slack.post_message(
                 channel, message.text, message.blocks or None, thread_ts=thread_ts, post_key=token
             )
-        except UpstreamError as exc:
-            if exc.uncertain:
-                await asyncio.to_thread(self.store.posts.let_go, keys, self.owner, self.clock())
-            else:
-                # Slack said no: it has no such message. Forget the intent (a retry posts afresh).
-                await asyncio.to_thread(self.store.posts.release, keys, self.owner)
-            raise
-        except Exception:
-            # No telling whether Slack got it: the intent stays for the next try to settle.
-            await asyncio.to_thread(self.store.posts.let_go, keys, self.owner, self.clock())
-            raise
         try:
             # Shielded: a shutdown (task cancel) right after Slack answered must still record it.
             await asyncio.shield(self._answer(keys, channel, ts, thread_ts, thread_issue, message))
         except Exception as exc:
             raise NotRecorded(f"{type(exc).__name__}: {exc}") from exc
         return Posted(ts, thread_ts, new=True)
+
+    @contextlib.asynccontextmanager
+    async def _slack_call(self, keys: list[str]) -> AsyncIterator[None]:
+        """Around the one Slack call made for claimed `keys`: when it fails, settle the intent."""
+        try:
+            yield
+        except UpstreamError as exc:
+            if exc.uncertain:
+                await asyncio.to_thread(self.store.posts.let_go, keys, self.owner, self.clock())
+            else:
+                # Slack said no: it has no such message. Forget the intent (a retry starts afresh).
+                await asyncio.to_thread(self.store.posts.release, keys, self.owner)
+            raise
+        except Exception:
+            # No telling whether Slack got it: the intent stays for the next try to settle.
+            await asyncio.to_thread(self.store.posts.let_go, keys, self.owner, self.clock())
+            raise
 
     async def post_unread(self, keys: list[str], channel: str, message: Message) -> Posted | None:
         """Post to a channel the bot cannot read back (a direct message: no im:history), never twice:
@@ -151,17 +158,8 @@ class OncePoster:
             raise PostBusy(f"{channel}: {len(keys)} key(s) held by another worker")
         if intent.status == "uncertain":
             await asyncio.to_thread(self.store.posts.retry_intent, keys, None, self.owner, self.clock())
-        try:
+        async with self._slack_call(keys):
             await self.slack.update_message(channel, ts, message.text, message.blocks or None)
-        except UpstreamError as exc:
-            if exc.uncertain:
-                await asyncio.to_thread(self.store.posts.let_go, keys, self.owner, self.clock())
-            else:
-                await asyncio.to_thread(self.store.posts.release, keys, self.owner)
-            raise
-        except Exception:
-            await asyncio.to_thread(self.store.posts.let_go, keys, self.owner, self.clock())
-            raise
         await asyncio.shield(asyncio.to_thread(self.store.posts.answer, keys, ts, None))
         return True
 

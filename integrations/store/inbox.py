@@ -93,27 +93,10 @@ class Inbox:
     ) -> builtins.list[InboxItem]:
         """Lease `held` rows of `source` received before `received_before` that nobody settled
         (the process that acknowledged them died, or is far too slow), oldest first."""
-        due = (
-            sa.select(t.c.id)
-            .where(t.c.status == "held", t.c.source == source, t.c.received_at <= received_before)
-            .where(sa.or_(t.c.locked_until.is_(None), t.c.locked_until <= now))
-            .order_by(t.c.id)
-            .limit(limit)
+        return self._lease(
+            [t.c.status == "held", t.c.source == source, t.c.received_at <= received_before],
+            now, lease, owner, limit,
         )
-        claimed = []
-        with self._engine.begin() as conn:
-            held: Sequence[int] = conn.execute(due).scalars().all()
-            for item_id in held:
-                result = conn.execute(
-                    t.update()
-                    .where(t.c.id == item_id, t.c.status == "held")
-                    .where(sa.or_(t.c.locked_until.is_(None), t.c.locked_until <= now))
-                    .values(locked_until=now + lease, locked_by=owner, attempts=t.c.attempts + 1)
-                )
-                if result.rowcount == 1:
-                    claimed.append(item_id)
-            rows = conn.execute(sa.select(t).where(t.c.id.in_(claimed)).order_by(t.c.id)).all()
-        return [_item(r) for r in rows]
 
     def settle(self, source: str, delivery_id: str, status: str = "done", error: str | None = None) -> bool:
         """A `held` row was answered (`done`) or given up (`dead`); False if it was settled before."""
@@ -177,14 +160,16 @@ class Inbox:
         self, now: dt.datetime, limit: int, lease: dt.timedelta, owner: str | None = None
     ) -> builtins.list[InboxItem]:  # `list` is also a method of this class
         """Lease up to `limit` pending deliveries that are due, oldest first, for worker `owner`."""
-        due = (
-            sa.select(t.c.id)
-            .where(t.c.status == "pending")
-            .where(sa.or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now))
-            .where(sa.or_(t.c.locked_until.is_(None), t.c.locked_until <= now))
-            .order_by(t.c.id)
-            .limit(limit)
-        )
+        due = sa.or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now)
+        return self._lease([t.c.status == "pending", due], now, lease, owner, limit)
+
+    def _lease(
+        self, which: builtins.list[sa.ColumnElement[bool]], now: dt.datetime, lease: dt.timedelta,
+        owner: str | None, limit: int,
+    ) -> builtins.list[InboxItem]:
+        """Lease up to `limit` unleased rows matching `which` to `owner`, oldest first."""
+        free = sa.or_(t.c.locked_until.is_(None), t.c.locked_until <= now)
+        due = sa.select(t.c.id).where(*which, free).order_by(t.c.id).limit(limit)
         claimed = []
         with self._engine.begin() as conn:
             item_ids: Sequence[int] = conn.execute(due).scalars().all()
@@ -192,8 +177,7 @@ class Inbox:
                 # Conditional update: a second worker that read the same row claims nothing.
                 result = conn.execute(
                     t.update()
-                    .where(t.c.id == item_id)
-                    .where(sa.or_(t.c.locked_until.is_(None), t.c.locked_until <= now))
+                    .where(t.c.id == item_id, *which, free)
                     .values(locked_until=now + lease, locked_by=owner, attempts=t.c.attempts + 1)
                 )
                 if result.rowcount == 1:

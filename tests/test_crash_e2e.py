@@ -20,8 +20,6 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -40,6 +38,7 @@ from sandbox.app_server import free_port
 from sandbox.atlassian_server import AtlassianSeed, FakeAtlassian, issue_json
 from sandbox.slack_server import FakeSlack
 from tests.fixtures import real_payload
+from tests.serve_process import ServeProcess
 
 ROOT = Path(__file__).parents[1]
 HOOK_SECRET = "crash-hook-secret"
@@ -160,45 +159,12 @@ class Jira:
         raise AssertionError(f"{delivery_id} was never accepted")
 
 
-class Serve:
-    """`pulse serve` as a subprocess, started again and again on the same store and port."""
-
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.env, self.cwd = env, cwd
-        self.proc: subprocess.Popen | None = None
-        self.logs: list[Path] = []
-
-    def start(self, **extra: str) -> float:
-        log = self.cwd / f"serve-{len(self.logs)}.log"
-        self.logs.append(log)
-        with open(log, "wb") as stderr:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.serve_with_faults"], env={**self.env, **extra}, cwd=self.cwd,
-                stdout=subprocess.DEVNULL, stderr=stderr,
-            )
-        return time.monotonic()
+class Serve(ServeProcess):
+    """`pulse serve` started again and again on the same store and port; killed while it runs."""
 
     def kill(self) -> None:
         assert self.proc is not None and self.proc.poll() is None, self.tail()
-        self.proc.send_signal(signal.SIGKILL)
-        assert self.proc.wait(timeout=10) == -signal.SIGKILL
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-    def tail(self) -> str:
-        return self.logs[-1].read_text()[-3000:] if self.logs else ""
-
-    def events(self) -> list[dict]:
-        lines = []
-        for log in self.logs:
-            lines += [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-        return lines
+        super().kill()
 
 
 def _store_state(engine: sa.Engine) -> tuple[dict[str, int], list, int]:

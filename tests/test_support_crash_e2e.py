@@ -15,12 +15,9 @@ the window was hit (the store has no key after the kill) rather than assuming it
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +33,7 @@ from sandbox.agency import ANNA, BEN
 from sandbox.app_server import free_port
 from sandbox.atlassian_server import AtlassianSeed, Call, FakeAtlassian, issue_json
 from sandbox.slack_server import FakeSlack
+from tests.serve_process import ServeProcess
 from tests.slack_requests import SIGNING_SECRET, app_mention, signed_headers
 
 ROOT = Path(__file__).parents[1]
@@ -67,23 +65,17 @@ accounts:
 """
 
 
-class Serve:
-    """`pulse serve` (with its test faults) as a subprocess, started again on the same store and port."""
+class Serve(ServeProcess):
+    """`pulse serve` started again on the same store and port; `start` waits until it serves."""
 
     def __init__(self, env: dict[str, str], cwd: Path, port: int) -> None:
-        self.env, self.cwd, self.port = env, cwd, port
-        self.proc: subprocess.Popen | None = None
-        self.logs: list[Path] = []
+        super().__init__(env, cwd)
+        self.port = port
 
-    def start(self, **extra: str) -> None:
-        log = self.cwd / f"serve-{len(self.logs)}.log"
-        self.logs.append(log)
-        with open(log, "wb") as stderr:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.serve_with_faults"], env={**self.env, **extra}, cwd=self.cwd,
-                stdout=subprocess.DEVNULL, stderr=stderr,
-            )
+    def start(self, **extra: str) -> float:
+        started = super().start(**extra)
         _wait(self.healthy, 60, lambda: f"not serving: {self.tail()}")
+        return started
 
     def healthy(self) -> bool:
         assert self.proc is not None and self.proc.poll() is None, self.tail()
@@ -91,29 +83,6 @@ class Serve:
             return httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).status_code == 200
         except httpx.TransportError:
             return False
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        assert self.proc.wait(timeout=10) == -signal.SIGKILL, self.tail()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-    def tail(self) -> str:
-        return self.logs[-1].read_text()[-3000:] if self.logs else ""
-
-    def events(self) -> list[dict]:
-        lines = []
-        for log in self.logs:
-            lines += [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-        return lines
 
 
 def _wait(predicate: Callable[[], bool], timeout: float, message: Callable[[], str] = lambda: "timed out") -> None:

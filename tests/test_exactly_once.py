@@ -266,3 +266,21 @@ async def test_without_its_heartbeat_the_same_slow_worker_would_lose_its_claim(s
     # The control for the test above: what the heartbeat prevents does happen without it.
     _, other, claimed_by_b = await _race(store, heartbeat=dt.timedelta(hours=1))
     assert sum(claimed_by_b) == 3
+
+
+async def test_one_worker_posting_the_same_dm_twice_at_once_posts_it_once(store):
+    """Two tasks of one worker (e.g. Slack's event and its retry, handled at once) post the same
+    key to a DM: the second must not take the first's unanswered try for its own crashed one —
+    a DM cannot be found in history to settle it, so it would be sent again."""
+    import asyncio
+
+    from tests.fakes.slack import InMemorySlack
+
+    slack = InMemorySlack()
+    once = OncePoster(store, slack, lambda: NOW, "w1", LEASE)
+    channel = await slack.open_dm("U0ANNA")
+    results = await asyncio.gather(
+        *(once.post(["nudge:U0ANNA"], channel, Message("away?")) for _ in range(2)), return_exceptions=True
+    )
+    assert len(slack.dms_to("U0ANNA")) == 1, results
+    assert sum(isinstance(r, PostBusy) for r in results) == 1

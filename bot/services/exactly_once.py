@@ -78,6 +78,9 @@ class OncePoster:
         self.clock = clock
         self.owner = owner
         self.lease = lease
+        # Keys this worker is posting now. The store hands a worker back its own unanswered try (it
+        # crashed), so two of its tasks on one key at once must be told apart here, not there.
+        self._in_flight: set[str] = set()
 
     async def post(
         self,
@@ -89,6 +92,17 @@ class OncePoster:
     ) -> Posted:
         """Post `message` for `keys` unless it was posted; `thread_issue`: it starts that issue's
         thread (recorded with the answer). Raises PostBusy, UpstreamError."""
+        if self._in_flight.intersection(keys):
+            raise PostBusy(f"{channel}: {len(keys)} key(s) being posted by this worker now")
+        self._in_flight.update(keys)
+        try:
+            return await self._post(keys, channel, message, thread_ts, thread_issue)
+        finally:
+            self._in_flight.difference_update(keys)
+
+    async def _post(
+        self, keys: list[str], channel: str, message: Message, thread_ts: str | None, thread_issue: str | None
+    ) -> Posted:
         token = message_key(keys)
         intent = await asyncio.to_thread(
             self.store.posts.intend, keys, channel, token, thread_ts, thread_issue, self.owner, self.clock(), self.lease
